@@ -1,0 +1,49 @@
+# Two commands matter: `make dev` (the whole stack on this machine) and
+# `make test` (every test). Both install what they need into ./.venv.
+
+SHELL := /bin/bash
+CARGO_LAMBDA_VERSION := 1.9.2
+VENV := .venv
+CARGO_LAMBDA := $(VENV)/bin/cargo-lambda
+# cargo finds `cargo lambda` as the cargo-lambda binary on PATH.
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+
+# `make table` / `make seed` target the local stack unless TABLE_NAME is set.
+ifeq ($(origin TABLE_NAME),undefined)
+export TABLE_NAME := lessons
+export AWS_ENDPOINT_URL_DYNAMODB ?= http://127.0.0.1:8000
+export AWS_REGION ?= us-east-1
+export AWS_ACCESS_KEY_ID ?= local
+export AWS_SECRET_ACCESS_KEY ?= local
+endif
+
+.PHONY: dev test build bench table seed tools clean-local
+
+$(CARGO_LAMBDA):
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check cargo-lambda==$(CARGO_LAMBDA_VERSION)
+
+tools: $(CARGO_LAMBDA)
+
+build:
+	cargo build --workspace --all-targets --locked
+
+dev: tools
+	set -a && source ./.env.local && set +a && cargo run --locked -p infra --bin local-stack
+
+test: tools
+	cargo test --workspace --locked
+	cargo test --locked -p tests --test smoke -- --ignored
+
+bench:
+	cargo bench --locked -p shared --bench slots
+
+table:
+	cargo run --locked -q -p infra --bin admin -- create-table
+
+seed:
+	@test -n "$(FILE)" || { echo "usage: make seed FILE=path/to/profiles.json"; exit 2; }
+	cargo run --locked -q -p infra --bin admin -- seed $(FILE)
+
+clean-local:
+	rm -rf .local

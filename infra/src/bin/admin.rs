@@ -1,0 +1,104 @@
+//! Operator CLI: create the table, load teacher profiles, mint development tokens.
+//! Talks to whatever `TABLE_NAME` and `AWS_ENDPOINT_URL_DYNAMODB` point at.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use shared::auth::{self, Claims, Role};
+use shared::config::{self, StoreConfig};
+use shared::store::Store;
+
+#[derive(Parser)]
+#[command(about = "Lesson marketplace admin CLI")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create the table (keys, indexes, TTL) unless it exists.
+    CreateTable,
+    /// Load teacher profile files (an object or a list each); a profile loaded again is replaced.
+    Seed { files: Vec<PathBuf> },
+    /// Validate profile files without loading them.
+    Check { files: Vec<PathBuf> },
+    /// Mint an HS256 token signed with AUTH_JWT_SECRET (development only).
+    Token {
+        #[arg(long, value_enum)]
+        role: CliRole,
+        #[arg(long)]
+        sub: String,
+        #[arg(long)]
+        email: Option<String>,
+        #[arg(long, default_value_t = 24)]
+        ttl_hours: i64,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum CliRole {
+    Student,
+    Teacher,
+    Admin,
+}
+
+impl From<CliRole> for Role {
+    fn from(role: CliRole) -> Self {
+        match role {
+            CliRole::Student => Role::Student,
+            CliRole::Teacher => Role::Teacher,
+            CliRole::Admin => Role::Admin,
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    match run(Cli::parse().command).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command) -> Result<(), String> {
+    match command {
+        Command::CreateTable => {
+            let config = config::load(StoreConfig::read).map_err(|e| e.to_string())?;
+            let store = Store::from_env(&config).await;
+            let spec = infra::table::TableSpec::load().map_err(|e| e.to_string())?;
+            let created = infra::table::create_table(store.client(), store.table(), &spec).await.map_err(|e| e.to_string())?;
+            println!("table {} {}", store.table(), if created { "created" } else { "already exists" });
+        }
+        Command::Check { files } => {
+            for file in &files {
+                let profiles = infra::seed::read_profiles(file).map_err(|e| e.to_string())?;
+                println!("{}: {} valid profile(s)", file.display(), profiles.len());
+            }
+        }
+        Command::Seed { files } => {
+            let config = config::load(StoreConfig::read).map_err(|e| e.to_string())?;
+            let store = Store::from_env(&config).await;
+            let mut all = Vec::new();
+            for file in &files {
+                all.extend(infra::seed::read_profiles(file).map_err(|e| e.to_string())?);
+            }
+            infra::seed::load_profiles(&store, &all).await.map_err(|e| e.to_string())?;
+            for profile in &all {
+                println!("loaded teacher {}", profile.id());
+            }
+        }
+        Command::Token { role, sub, email, ttl_hours } => {
+            let secret = config::load(|env| env.required("AUTH_JWT_SECRET", "the HS256 secret; see .env.local for the development value", |s| Ok(s.to_owned())))
+                .map_err(|e| e.to_string())?;
+            let mut claims = Claims::new(sub, role.into(), jiff::Timestamp::now(), jiff::SignedDuration::from_hours(ttl_hours));
+            claims.email = email;
+            println!("{}", auth::mint_hs256(&secret, &claims).map_err(|e| e.to_string())?);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,136 @@
+//! `make dev`: the whole backend on this machine, no cloud account.
+//! Starts the DynamoDB-compatible server (data kept in `.local/`), creates the
+//! table, loads the demo teachers, serves every function with `cargo lambda
+//! watch` at function-URL paths, and prints how to call them. Ctrl-C stops all.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use jiff::{SignedDuration, Timestamp, ToSpan};
+use shared::auth::{self, Claims, Role};
+use shared::config::{self, StoreConfig};
+use shared::store::Store;
+use tokio::process::Command;
+
+#[derive(Parser)]
+struct Args {
+    #[arg(long, default_value = ".local")]
+    data_dir: PathBuf,
+    #[arg(long, default_value = "infra/seed")]
+    seed_dir: PathBuf,
+    #[arg(long, default_value = ".env.local")]
+    env_file: PathBuf,
+    #[arg(long, default_value_t = 8000)]
+    dynamo_port: u16,
+    #[arg(long, default_value_t = 9000)]
+    lambda_port: u16,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    match run(Args::parse()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("local stack failed: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: Args) -> Result<(), String> {
+    let store_config = config::load(StoreConfig::read).map_err(|e| e.to_string())?;
+    let jwt_secret = config::load(|env| env.required("AUTH_JWT_SECRET", "see .env.local", |s| Ok(s.to_owned()))).map_err(|e| e.to_string())?;
+
+    std::fs::create_dir_all(&args.data_dir).map_err(|e| format!("{}: {e}", args.data_dir.display()))?;
+    let db_path = args.data_dir.join("dynamo.sqlite");
+    let db = dynoxide::Database::new(&db_path.to_string_lossy()).map_err(|e| format!("opening {}: {e}", db_path.display()))?;
+    let dynamo = infra::local::LocalDynamo::start(db, args.dynamo_port).await.map_err(|e| format!("DynamoDB port {}: {e}", args.dynamo_port))?;
+
+    let store = Store::new(infra::local::local_client(&dynamo.endpoint()), store_config.table_name.clone());
+    let spec = infra::table::TableSpec::load().map_err(|e| e.to_string())?;
+    infra::table::create_table(store.client(), store.table(), &spec).await.map_err(|e| e.to_string())?;
+    let teachers = seed_dir(&store, &args.seed_dir).await?;
+
+    let mut watch = Command::new("cargo")
+        .args(["lambda", "watch", "--invoke-address", "127.0.0.1", "--invoke-port", &args.lambda_port.to_string()])
+        .arg("--env-file")
+        .arg(&args.env_file)
+        .args(["--env-var", &format!("AWS_ENDPOINT_URL_DYNAMODB={}", dynamo.endpoint())])
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| format!("starting `cargo lambda watch` (run through `make dev`, which installs it): {e}"))?;
+    wait_for_port(args.lambda_port).await?;
+    print_banner(&args, &dynamo.endpoint(), &teachers, &jwt_secret)?;
+
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => println!("\nstopping the local stack"),
+        status = watch.wait() => return Err(format!("cargo lambda watch exited: {status:?}")),
+    }
+    let _ = watch.kill().await;
+    Ok(())
+}
+
+async fn seed_dir(store: &Store, dir: &std::path::Path) -> Result<Vec<String>, String> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|ext| ext == "json"))
+        .collect();
+    files.sort();
+    let mut ids = Vec::new();
+    for file in files {
+        let profiles = infra::seed::read_profiles(&file).map_err(|e| e.to_string())?;
+        infra::seed::load_profiles(store, &profiles).await.map_err(|e| e.to_string())?;
+        ids.extend(profiles.iter().map(|p| p.id().to_string()));
+    }
+    Ok(ids)
+}
+
+async fn wait_for_port(port: u16) -> Result<(), String> {
+    for _ in 0..600 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    Err(format!("cargo lambda watch did not listen on port {port} within 2 minutes"))
+}
+
+fn print_banner(args: &Args, dynamo: &str, teachers: &[String], secret: &str) -> Result<(), String> {
+    let now = Timestamp::now();
+    let week = SignedDuration::from_hours(24 * 7);
+    let token = |sub: &str, role| auth::mint_hs256(secret, &Claims::new(sub, role, now, week)).map_err(|e| e.to_string());
+    let base = format!("http://127.0.0.1:{}/lambda-url", args.lambda_port);
+    let today = jiff::tz::TimeZone::UTC.to_datetime(now).date();
+    let from = today.checked_add(1.day()).map_err(|e| e.to_string())?;
+    let to = today.checked_add(7.days()).map_err(|e| e.to_string())?;
+    let teacher = teachers.first().map(String::as_str).unwrap_or("t_anna");
+
+    println!("\n================ lesson marketplace: local stack ================");
+    println!("DynamoDB (dynoxide)   {dynamo}   data in {}", args.data_dir.display());
+    println!("Demo teachers         {}", teachers.join(", "));
+    println!("Functions (function-URL paths; each compiles on its first call):");
+    for name in function_names() {
+        println!("  {base}/{name}/");
+    }
+    println!("\nTokens (valid 7 days, signed with the development AUTH_JWT_SECRET):");
+    println!("  student  {}", token("s_demo", Role::Student)?);
+    println!("  teacher  {}", token(teacher, Role::Teacher)?);
+    println!("  admin    {}", token("admin", Role::Admin)?);
+    println!("\nTry:");
+    println!("  curl -s '{base}/get-slots/?teacher_id={teacher}&from={from}&to={to}&duration=60'");
+    println!("  curl -s '{base}/get-slots/?teacher_id={teacher}&from={from}&to={to}&duration=trial&tz=America/New_York'");
+    println!("\nCtrl-C stops everything.");
+    println!("=================================================================\n");
+    Ok(())
+}
+
+fn function_names() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir("functions")
+        .map(|dir| dir.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .unwrap_or_default();
+    names.sort();
+    names
+}

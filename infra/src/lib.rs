@@ -1,0 +1,5 @@
+//! Operations tooling: the table definition, seeding, and the local stack.
+
+pub mod local;
+pub mod seed;
+pub mod table;

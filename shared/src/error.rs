@@ -1,0 +1,70 @@
+//! The one error type every function answers with, and its mapping to HTTP.
+//!
+//! Variants say what went wrong in domain terms; `status` and `code` are the
+//! only place where they become HTTP. 5xx messages are generic on purpose: the
+//! detail goes to the log, never to the client.
+
+use http::StatusCode;
+
+use crate::domain::TeacherId;
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{field}: {message}")]
+    InvalidRequest { field: String, message: String },
+    #[error("teacher {0} does not offer {1}")]
+    DurationNotOffered(TeacherId, String),
+    #[error("no teacher with id {0}")]
+    TeacherNotFound(TeacherId),
+    #[error("no such route: {0}")]
+    RouteNotFound(String),
+    #[error("method {0} is not allowed here")]
+    MethodNotAllowed(String),
+    #[error("the service is temporarily unavailable, please retry")]
+    Unavailable(#[source] StoreError),
+    #[error("internal error")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl ApiError {
+    pub fn invalid(field: impl Into<String>, message: impl std::fmt::Display) -> Self {
+        Self::InvalidRequest { field: field.into(), message: message.to_string() }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::InvalidRequest { .. } | Self::DurationNotOffered(..) => StatusCode::BAD_REQUEST,
+            Self::TeacherNotFound(_) | Self::RouteNotFound(_) => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::InvalidRequest { .. } => "invalid_request",
+            Self::DurationNotOffered(..) => "duration_not_offered",
+            Self::TeacherNotFound(_) => "teacher_not_found",
+            Self::RouteNotFound(_) => "not_found",
+            Self::MethodNotAllowed(_) => "method_not_allowed",
+            Self::Unavailable(_) => "service_unavailable",
+            Self::Internal(_) => "internal_error",
+        }
+    }
+
+    /// The `field` of an `invalid_request`, so clients can point at the input.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            Self::InvalidRequest { field, .. } => Some(field),
+            _ => None,
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        if err.is_transient() { Self::Unavailable(err) } else { Self::Internal(Box::new(err)) }
+    }
+}

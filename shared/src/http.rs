@@ -1,0 +1,87 @@
+//! The HTTP edge shared by every function: JSON responses, the error body,
+//! query parsing and the Lambda run loop.
+
+use std::future::Future;
+
+use http::{HeaderValue, StatusCode, header};
+use lambda_http::{Body, Request, RequestExt, Response, service_fn};
+use serde::Serialize;
+
+use crate::error::ApiError;
+
+pub type HttpResult = Result<Response<Body>, ApiError>;
+
+pub fn json<T: Serialize>(status: StatusCode, value: &T) -> HttpResult {
+    let body = serde_json::to_vec(value).map_err(|e| ApiError::Internal(Box::new(e)))?;
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::Binary(body))
+        .map_err(|e| ApiError::Internal(Box::new(e)))
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: ErrorDetail<'a>,
+}
+
+#[derive(Serialize)]
+struct ErrorDetail<'a> {
+    code: &'a str,
+    message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<&'a str>,
+}
+
+/// Renders an error as `{"error": {"code", "message"}}`, logging server-side
+/// failures with their cause (which the client never sees).
+pub fn error_response(err: &ApiError) -> Response<Body> {
+    let status = err.status();
+    if status.is_server_error() {
+        tracing::error!(error = %err, cause = ?std::error::Error::source(err), code = err.code(), "request failed");
+    } else {
+        tracing::info!(error = %err, code = err.code(), status = status.as_u16(), "request rejected");
+    }
+    let body = ErrorBody { error: ErrorDetail { code: err.code(), message: err.to_string(), field: err.field() } };
+    let bytes = serde_json::to_vec(&body).unwrap_or_else(|_| br#"{"error":{"code":"internal_error","message":"internal error"}}"#.to_vec());
+    let mut response = Response::new(Body::Binary(bytes));
+    *response.status_mut() = status;
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+pub fn into_response(result: HttpResult) -> Response<Body> {
+    result.unwrap_or_else(|err| error_response(&err))
+}
+
+pub fn require_method(req: &Request, allowed: &http::Method) -> Result<(), ApiError> {
+    if req.method() == allowed { Ok(()) } else { Err(ApiError::MethodNotAllowed(req.method().to_string())) }
+}
+
+/// A query-string parameter, absent or blank treated alike.
+pub fn query_param<'r>(req: &'r Request, name: &str) -> Option<&'r str> {
+    req.query_string_parameters_ref()?.first(name).map(str::trim).filter(|v| !v.is_empty())
+}
+
+pub fn required_param<'r>(req: &'r Request, name: &str) -> Result<&'r str, ApiError> {
+    query_param(req, name).ok_or_else(|| ApiError::invalid(name, "is required"))
+}
+
+/// Runs a function's handler on the Lambda runtime. `state` is built once at
+/// start-up (config, clients) and shared by every invocation; every outcome,
+/// error or not, becomes a JSON response so Lambda never reports a failure
+/// for bad input.
+pub async fn run<S, H, F>(state: S, handler: H) -> Result<(), lambda_http::Error>
+where
+    S: Send + Sync + 'static,
+    H: Fn(&'static S, Request) -> F + Send + Sync + 'static,
+    F: Future<Output = HttpResult> + Send + 'static,
+{
+    // Lives for the whole process, as Lambda keeps the environment warm.
+    let state: &'static S = Box::leak(Box::new(state));
+    lambda_http::run(service_fn(move |req: Request| {
+        let response = handler(state, req);
+        async move { Ok::<_, std::convert::Infallible>(into_response(response.await)) }
+    }))
+    .await
+}

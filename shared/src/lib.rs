@@ -1,0 +1,14 @@
+//! Everything behind the lesson-marketplace functions: domain types, the
+//! booking rules, the store and the HTTP edge they share. Each function crate
+//! is a thin adapter over this library.
+
+pub mod auth;
+pub mod availability;
+pub mod clock;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod slots;
+pub mod store;
+pub mod telemetry;

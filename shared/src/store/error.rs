@@ -1,0 +1,42 @@
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+
+/// A failure talking to the table. `transient` failures (throttling,
+/// timeouts, the service being down) are worth a retry by the caller and map
+/// to 503; anything else is a bug or corrupt data and maps to 500.
+#[derive(Debug, thiserror::Error)]
+#[error("{operation}: {message}")]
+pub struct StoreError {
+    operation: &'static str,
+    message: String,
+    transient: bool,
+}
+
+impl StoreError {
+    pub fn corrupt(operation: &'static str, message: impl std::fmt::Display) -> Self {
+        Self { operation, message: format!("corrupt item: {message}"), transient: false }
+    }
+
+    pub fn is_transient(&self) -> bool {
+        self.transient
+    }
+
+    pub(crate) fn sdk<E, R>(operation: &'static str, err: SdkError<E, R>) -> Self
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        R: std::fmt::Debug,
+    {
+        let transient = match &err {
+            SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => true,
+            SdkError::ServiceError(service) => matches!(
+                service.err().code(),
+                Some("ProvisionedThroughputExceededException" | "ThrottlingException" | "RequestLimitExceeded" | "InternalServerError" | "ServiceUnavailable")
+            ),
+            _ => false,
+        };
+        let message = match err.as_service_error() {
+            Some(service) => format!("{}: {}", service.code().unwrap_or("unknown"), service.message().unwrap_or("")),
+            None => aws_sdk_dynamodb::error::DisplayErrorContext(&err).to_string(),
+        };
+        Self { operation, message, transient }
+    }
+}

@@ -1,0 +1,27 @@
+//! Key formats of the single table. Prefixes keep entity types apart inside
+//! one partition (`TEACHER#t_anna` holds the profile and the calendar days).
+
+use jiff::Timestamp;
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+
+use crate::domain::TeacherId;
+
+pub const PK: &str = "pk";
+pub const SK: &str = "sk";
+pub const PROFILE_SK: &str = "PROFILE";
+pub const DAY_PREFIX: &str = "DAY#";
+
+pub fn teacher_pk(id: &TeacherId) -> String {
+    format!("TEACHER#{id}")
+}
+
+pub fn day_sk(day: Date) -> String {
+    format!("{DAY_PREFIX}{day}")
+}
+
+/// The UTC calendar day an instant falls on; calendar items are per UTC day
+/// so that every teacher's items line up whatever their zone.
+pub fn utc_day(at: Timestamp) -> Date {
+    TimeZone::UTC.to_datetime(at).date()
+}

@@ -1,0 +1,64 @@
+//! The deployed shape, end to end: `cargo lambda watch` serves the real
+//! function binaries at function-URL paths, backed by a real dynoxide server,
+//! and we call them over HTTP on loopback. Run by `make test`, which installs
+//! cargo-lambda first.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use tests::TestDb;
+use tokio::process::Command;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+#[tokio::test]
+#[ignore = "needs cargo-lambda on PATH; `make test` runs it"]
+async fn get_slots_answers_over_http_through_cargo_lambda_watch() {
+    let db = TestDb::start().await;
+    db.seed_demo().await;
+    let port = free_port();
+    let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut watch = Command::new("cargo")
+        .current_dir(&workspace)
+        .args(["lambda", "watch", "--quiet", "--invoke-address", "127.0.0.1", "--invoke-port", &port.to_string()])
+        .args(["--env-var", "TABLE_NAME=lessons"])
+        .args(["--env-var", &format!("AWS_ENDPOINT_URL_DYNAMODB={}", db.dynamo.endpoint())])
+        .args(["--env-var", "AWS_REGION=us-east-1,AWS_ACCESS_KEY_ID=local,AWS_SECRET_ACCESS_KEY=local"])
+        .stdout(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("cargo lambda on PATH (make test installs it)");
+
+    let client = reqwest::Client::new();
+    let today = jiff::tz::TimeZone::UTC.to_datetime(jiff::Timestamp::now()).date();
+    let from = today.checked_add(jiff::ToSpan::days(2)).unwrap();
+    let to = today.checked_add(jiff::ToSpan::days(9)).unwrap();
+    let url = format!("http://127.0.0.1:{port}/lambda-url/get-slots/?teacher_id=t_anna&from={from}&to={to}&duration=60");
+
+    // The first call compiles and starts the function; give it time.
+    let mut response = None;
+    for _ in 0..300 {
+        if let Ok(r) = client.get(&url).timeout(Duration::from_secs(120)).send().await {
+            response = Some(r);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let response = response.expect("cargo lambda watch answered");
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "application/json");
+    let body: serde_json::Value = response.json().await.unwrap();
+    let slots = body["slots"].as_array().unwrap();
+    // A Berlin teacher working Mon-Fri has open hours in any 8-day window.
+    assert!(!slots.is_empty(), "{body}");
+    assert_eq!(body["price"]["currency"], "eur");
+
+    let bad = client.get(format!("http://127.0.0.1:{port}/lambda-url/get-slots/?teacher_id=t_anna")).send().await.unwrap();
+    assert_eq!(bad.status(), 400);
+    let body: serde_json::Value = bad.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "invalid_request");
+
+    watch.kill().await.unwrap();
+}

@@ -1,0 +1,74 @@
+//! The table exists once (infra/table.json); template.yaml must declare the same.
+
+use std::collections::BTreeSet;
+
+use infra::table::TableSpec;
+use serde_norway::Value;
+
+fn template() -> Value {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../template.yaml");
+    serde_norway::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn keys(schema: &Value) -> (String, String) {
+    let mut hash = None;
+    let mut range = None;
+    for key in schema.as_sequence().unwrap() {
+        let name = key["AttributeName"].as_str().unwrap().to_owned();
+        match key["KeyType"].as_str().unwrap() {
+            "HASH" => hash = Some(name),
+            "RANGE" => range = Some(name),
+            other => panic!("unknown key type {other}"),
+        }
+    }
+    (hash.unwrap(), range.unwrap())
+}
+
+#[test]
+fn template_table_matches_infra_table_json() {
+    let spec = TableSpec::load().unwrap();
+    let template = template();
+    let table = &template["Resources"]["Table"];
+    assert_eq!(table["Type"].as_str(), Some("AWS::DynamoDB::Table"));
+    let props = &table["Properties"];
+
+    assert_eq!(keys(&props["KeySchema"]), (spec.partition_key.clone(), spec.sort_key.clone()));
+    assert_eq!(props["TimeToLiveSpecification"]["AttributeName"].as_str(), Some(spec.ttl_attribute.as_str()));
+    assert_eq!(props["TimeToLiveSpecification"]["Enabled"].as_bool(), Some(true));
+    assert_eq!(props["BillingMode"].as_str(), Some("PAY_PER_REQUEST"));
+
+    let declared: BTreeSet<(String, String)> = props["AttributeDefinitions"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|a| (a["AttributeName"].as_str().unwrap().to_owned(), a["AttributeType"].as_str().unwrap().to_owned()))
+        .collect();
+    let expected: BTreeSet<(String, String)> = spec.key_attributes().into_iter().map(|n| (n.to_owned(), "S".to_owned())).collect();
+    assert_eq!(declared, expected);
+
+    let indexes: Vec<(String, (String, String), String)> = props["GlobalSecondaryIndexes"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|i| (i["IndexName"].as_str().unwrap().to_owned(), keys(&i["KeySchema"]), i["Projection"]["ProjectionType"].as_str().unwrap().to_owned()))
+        .collect();
+    let expected: Vec<(String, (String, String), String)> =
+        spec.global_secondary_indexes.iter().map(|i| (i.name.clone(), (i.partition_key.clone(), i.sort_key.clone()), "ALL".to_owned())).collect();
+    assert_eq!(indexes, expected);
+}
+
+#[test]
+fn every_function_crate_is_deployed_by_the_template() {
+    let template = template();
+    let resources = template["Resources"].as_mapping().unwrap();
+    let deployed: BTreeSet<String> = resources
+        .values()
+        .filter(|r| r["Type"].as_str() == Some("AWS::Serverless::Function"))
+        .map(|r| r["Metadata"]["BuildProperties"]["Binary"].as_str().unwrap().to_owned())
+        .collect();
+    let crates: BTreeSet<String> = std::fs::read_dir(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../functions"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(deployed, crates);
+}
