@@ -124,9 +124,9 @@ impl Store {
         let next = CalendarDay { version: write.read.version + 1, busy: write.busy.clone(), ..write.read.clone() };
         let item = DayItem { pk: keys::teacher_pk(&next.teacher_id), sk: keys::day_sk(next.day), day: &next };
         let item: HashMap<String, AttributeValue> = serde_dynamo::to_item(item).map_err(|e| StoreError::corrupt("write calendar", e))?;
-        let put = Put::builder().table_name(&self.table).set_item(Some(item)).expression_attribute_names("#pk", PK);
+        let put = Put::builder().table_name(&self.table).set_item(Some(item));
         let put = if write.read.version == 0 {
-            put.condition_expression("attribute_not_exists(#pk)")
+            put.condition_expression("attribute_not_exists(#pk)").expression_attribute_names("#pk", PK)
         } else {
             put.condition_expression("#version = :read")
                 .expression_attribute_names("#version", "version")
