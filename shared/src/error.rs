@@ -6,15 +6,15 @@
 
 use http::StatusCode;
 
-use crate::domain::TeacherId;
+use crate::domain::{LessonChoice, TeacherId};
 use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("{field}: {message}")]
     InvalidRequest { field: String, message: String },
-    #[error("teacher {0} does not offer {1}")]
-    DurationNotOffered(TeacherId, String),
+    #[error("teacher {0} does not offer {lesson}", lesson = lesson_name(*.1))]
+    DurationNotOffered(TeacherId, LessonChoice),
     #[error("no teacher with id {0}")]
     TeacherNotFound(TeacherId),
     #[error("no such route: {0}")]
@@ -60,6 +60,13 @@ impl ApiError {
             Self::InvalidRequest { field, .. } => Some(field),
             _ => None,
         }
+    }
+}
+
+fn lesson_name(choice: LessonChoice) -> String {
+    match choice {
+        LessonChoice::Minutes(m) => format!("{m}-minute lessons"),
+        LessonChoice::Trial => "trial lessons".to_owned(),
     }
 }
 

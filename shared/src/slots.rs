@@ -66,7 +66,7 @@ pub async fn open_slots(store: &Store, query: SlotsQuery, now: Timestamp) -> Res
     let profile = store.get_profile(&query.teacher_id).await?.ok_or_else(|| ApiError::TeacherNotFound(query.teacher_id.clone()))?;
     let offer = profile
         .offer(query.lesson)
-        .ok_or_else(|| ApiError::DurationNotOffered(query.teacher_id.clone(), query.lesson.to_string()))?;
+        .ok_or_else(|| ApiError::DurationNotOffered(query.teacher_id.clone(), query.lesson))?;
     let zone = query.zone.unwrap_or_else(|| NamedZone { name: profile.time_zone_name().to_owned(), zone: profile.time_zone().clone() });
     let window = date_window(query.from, query.to, &zone.zone)?;
     let busy = store.busy_around(&query.teacher_id, window).await?;
