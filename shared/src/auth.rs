@@ -1,9 +1,20 @@
-//! Who is calling. Tokens are JWTs; `sub` is the user id and `role` says
-//! which side of the marketplace the user is on.
+//! Who is calling. Tokens are JWTs in `Authorization: Bearer`; `sub` is the
+//! user id. The algorithm is pinned by configuration, never taken from the
+//! token, so `alg: none` and HS/RS confusion cannot get through.
 
+mod jwks;
+
+use std::time::Duration;
+
+use http::HeaderMap;
 use jiff::{SignedDuration, Timestamp};
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
+
+use crate::config::Env;
+use crate::error::ApiError;
+pub use jwks::JwksError;
+use jwks::JwksCache;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -13,6 +24,7 @@ pub enum Role {
     Admin,
 }
 
+/// Claims as this project mints them (local stack, admin CLI).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claims {
     pub sub: String,
@@ -34,4 +46,161 @@ impl Claims {
 /// admin CLI do for development; production tokens come from the auth provider.
 pub fn mint_hs256(secret: &str, claims: &Claims) -> Result<String, jsonwebtoken::errors::Error> {
     jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &EncodingKey::from_secret(secret.as_bytes()))
+}
+
+/// The authenticated caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub user_id: String,
+    pub email: Option<String>,
+    /// Our own role claim when present; providers such as Supabase put
+    /// `"authenticated"` there, which is no role of ours.
+    pub role: Option<Role>,
+}
+
+/// What a verified token must and may carry. `role` stays a string so
+/// foreign values do not reject an otherwise valid token.
+#[derive(Deserialize)]
+struct TokenClaims {
+    sub: String,
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default)]
+    role: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone)]
+pub enum KeySource {
+    Hs256 { secret: String },
+    Jwks { url: String, algorithm: Algorithm },
+}
+
+#[derive(Debug, Clone)]
+pub struct AuthConfig {
+    pub keys: KeySource,
+    pub issuer: Option<String>,
+    pub audience: Option<String>,
+}
+
+impl AuthConfig {
+    pub fn read(env: &mut Env) -> Option<Self> {
+        let secret = env.optional("AUTH_JWT_SECRET", "your auth provider's JWT secret (Supabase: Settings > API)", |s| {
+            if s.len() >= 32 { Ok(s.to_owned()) } else { Err("must be at least 32 characters".into()) }
+        });
+        let url = env.optional("AUTH_JWKS_URL", "your identity provider's JWKS URL", |s| {
+            if s.starts_with("https://") || s.starts_with("http://127.0.0.1") || s.starts_with("http://localhost") {
+                Ok(s.to_owned())
+            } else {
+                Err("must be an https URL".into())
+            }
+        });
+        let algorithm = env.with_default("AUTH_JWT_ALGORITHM", "RS256", |s| match s {
+            "RS256" => Ok(Algorithm::RS256),
+            "ES256" => Ok(Algorithm::ES256),
+            _ => Err("must be RS256 or ES256 (used with AUTH_JWKS_URL)".into()),
+        });
+        let issuer = env.optional("AUTH_ISSUER", "the expected `iss` claim", |s| Ok(s.to_owned()));
+        let audience = env.optional("AUTH_AUDIENCE", "the expected `aud` claim", |s| Ok(s.to_owned()));
+        let keys = match (secret, url) {
+            (Some(secret), None) => KeySource::Hs256 { secret },
+            (None, Some(url)) => KeySource::Jwks { url, algorithm: algorithm? },
+            (Some(_), Some(_)) => {
+                env.problem("set only one of AUTH_JWT_SECRET and AUTH_JWKS_URL");
+                return None;
+            }
+            (None, None) => {
+                env.problem("AUTH_JWT_SECRET or AUTH_JWKS_URL must be set (your auth provider's JWT secret or JWKS URL)");
+                return None;
+            }
+        };
+        Some(Self { keys, issuer, audience })
+    }
+}
+
+/// Verifies bearer tokens; built once at start-up.
+pub struct Authenticator {
+    validation: Validation,
+    keys: Keys,
+}
+
+enum Keys {
+    Secret(DecodingKey),
+    Jwks(JwksCache),
+}
+
+impl Authenticator {
+    /// For JWKS, fetches the key set now so a wrong URL fails the start-up,
+    /// not the first request.
+    pub async fn new(config: AuthConfig, http: reqwest::Client) -> Result<Self, JwksError> {
+        let (algorithm, keys) = match config.keys {
+            KeySource::Hs256 { secret } => (Algorithm::HS256, Keys::Secret(DecodingKey::from_secret(secret.as_bytes()))),
+            KeySource::Jwks { url, algorithm } => (algorithm, Keys::Jwks(JwksCache::fetch(http, url, algorithm, Duration::from_secs(60)).await?)),
+        };
+        let mut validation = Validation::new(algorithm);
+        validation.set_required_spec_claims(&["exp", "sub"]);
+        validation.leeway = 30;
+        validation.validate_nbf = true;
+        match &config.audience {
+            Some(aud) => validation.set_audience(&[aud]),
+            None => validation.validate_aud = false,
+        }
+        if let Some(iss) = &config.issuer {
+            validation.set_issuer(&[iss]);
+        }
+        Ok(Self { validation, keys })
+    }
+
+    /// Lets tests refresh the JWKS on every unknown `kid` without waiting.
+    pub fn with_jwks_refresh_interval(mut self, interval: Duration) -> Self {
+        if let Keys::Jwks(cache) = &mut self.keys {
+            cache.set_min_refresh_interval(interval);
+        }
+        self
+    }
+
+    pub async fn authenticate(&self, headers: &HeaderMap) -> Result<Principal, ApiError> {
+        let token = bearer(headers)?;
+        let header = jsonwebtoken::decode_header(token).map_err(|_| unauthorized("the bearer token is malformed"))?;
+        if header.alg != self.validation.algorithms[0] {
+            return Err(unauthorized("the token is signed with an algorithm this service does not accept"));
+        }
+        let key = match &self.keys {
+            Keys::Secret(key) => key.clone(),
+            Keys::Jwks(cache) => cache.key(header.kid.as_deref()).await.ok_or_else(|| unauthorized("the token's signing key is unknown"))?,
+        };
+        let data = jsonwebtoken::decode::<TokenClaims>(token, &key, &self.validation).map_err(|e| unauthorized(reason(&e)))?;
+        let claims = data.claims;
+        if claims.sub.trim().is_empty() || claims.sub.len() > 256 {
+            return Err(unauthorized("the token has no usable subject"));
+        }
+        let role = claims.role.and_then(|r| serde_json::from_value(r).ok());
+        Ok(Principal { user_id: claims.sub, email: claims.email.filter(|e| e.contains('@')), role })
+    }
+}
+
+fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
+    let value = headers.get(http::header::AUTHORIZATION).ok_or_else(|| unauthorized("an Authorization: Bearer token is required"))?;
+    let value = value.to_str().map_err(|_| unauthorized("the Authorization header is malformed"))?;
+    let (scheme, token) = value.trim().split_once(' ').ok_or_else(|| unauthorized("the Authorization header must be `Bearer <token>`"))?;
+    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+        return Err(unauthorized("the Authorization header must be `Bearer <token>`"));
+    }
+    Ok(token.trim())
+}
+
+fn reason(err: &jsonwebtoken::errors::Error) -> &'static str {
+    use jsonwebtoken::errors::ErrorKind;
+    match err.kind() {
+        ErrorKind::ExpiredSignature => "the token has expired",
+        ErrorKind::ImmatureSignature => "the token is not valid yet",
+        ErrorKind::InvalidIssuer => "the token was issued by someone else",
+        ErrorKind::InvalidAudience => "the token is meant for another audience",
+        ErrorKind::MissingRequiredClaim(_) => "the token lacks a required claim (exp, sub)",
+        ErrorKind::InvalidSignature => "the token's signature is invalid",
+        _ => "the bearer token is invalid",
+    }
+}
+
+fn unauthorized(reason: &'static str) -> ApiError {
+    ApiError::Unauthorized(reason)
 }

@@ -17,6 +17,22 @@ pub enum ApiError {
     DurationNotOffered(TeacherId, LessonChoice),
     #[error("no teacher with id {0}")]
     TeacherNotFound(TeacherId),
+    #[error("{0}")]
+    Unauthorized(&'static str),
+    #[error("no checkout {0} for this user")]
+    CheckoutNotFound(String),
+    #[error("lesson {lesson_index} is no longer available")]
+    SlotUnavailable { lesson_index: usize },
+    #[error("the trial lesson with teacher {0} has already been used")]
+    TrialAlreadyUsed(TeacherId),
+    #[error("this Idempotency-Key was already used with a different request")]
+    IdempotencyKeyReused,
+    #[error("the request body is larger than {0} bytes")]
+    PayloadTooLarge(usize),
+    #[error("the payment provider is unavailable, nothing was charged; please retry")]
+    PaymentProvider(String),
+    #[error("too many concurrent changes to this calendar, please retry")]
+    Contention,
     #[error("no such route: {0}")]
     RouteNotFound(String),
     #[error("method {0} is not allowed here")]
@@ -35,7 +51,13 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::InvalidRequest { .. } | Self::DurationNotOffered(..) => StatusCode::BAD_REQUEST,
-            Self::TeacherNotFound(_) | Self::RouteNotFound(_) => StatusCode::NOT_FOUND,
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::TeacherNotFound(_) | Self::RouteNotFound(_) | Self::CheckoutNotFound(_) => StatusCode::NOT_FOUND,
+            Self::SlotUnavailable { .. } | Self::TrialAlreadyUsed(_) => StatusCode::CONFLICT,
+            Self::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::PaymentProvider(_) => StatusCode::BAD_GATEWAY,
+            Self::Contention => StatusCode::SERVICE_UNAVAILABLE,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -48,9 +70,25 @@ impl ApiError {
             Self::DurationNotOffered(..) => "duration_not_offered",
             Self::TeacherNotFound(_) => "teacher_not_found",
             Self::RouteNotFound(_) => "not_found",
+            Self::Unauthorized(_) => "unauthorized",
+            Self::CheckoutNotFound(_) => "checkout_not_found",
+            Self::SlotUnavailable { .. } => "slot_unavailable",
+            Self::TrialAlreadyUsed(_) => "trial_already_used",
+            Self::IdempotencyKeyReused => "idempotency_key_reused",
+            Self::PayloadTooLarge(_) => "payload_too_large",
+            Self::PaymentProvider(_) => "payment_provider_error",
+            Self::Contention => "service_unavailable",
             Self::MethodNotAllowed(_) => "method_not_allowed",
             Self::Unavailable(_) => "service_unavailable",
             Self::Internal(_) => "internal_error",
+        }
+    }
+
+    /// The cart position a `slot_unavailable` refers to.
+    pub fn lesson_index(&self) -> Option<usize> {
+        match self {
+            Self::SlotUnavailable { lesson_index } => Some(*lesson_index),
+            _ => None,
         }
     }
 

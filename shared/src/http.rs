@@ -31,6 +31,8 @@ struct ErrorDetail<'a> {
     message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     field: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lesson_index: Option<usize>,
 }
 
 /// Renders an error as `{"error": {"code", "message"}}`, logging server-side
@@ -38,11 +40,15 @@ struct ErrorDetail<'a> {
 pub fn error_response(err: &ApiError) -> Response<Body> {
     let status = err.status();
     if status.is_server_error() {
-        tracing::error!(error = %err, cause = ?std::error::Error::source(err), code = err.code(), "request failed");
+        let cause = match err {
+            ApiError::PaymentProvider(detail) => Some(detail.clone()),
+            _ => std::error::Error::source(err).map(ToString::to_string),
+        };
+        tracing::error!(error = %err, cause, code = err.code(), "request failed");
     } else {
         tracing::info!(error = %err, code = err.code(), status = status.as_u16(), "request rejected");
     }
-    let body = ErrorBody { error: ErrorDetail { code: err.code(), message: err.to_string(), field: err.field() } };
+    let body = ErrorBody { error: ErrorDetail { code: err.code(), message: err.to_string(), field: err.field(), lesson_index: err.lesson_index() } };
     let bytes = serde_json::to_vec(&body).unwrap_or_else(|_| br#"{"error":{"code":"internal_error","message":"internal error"}}"#.to_vec());
     let mut response = Response::new(Body::Binary(bytes));
     *response.status_mut() = status;

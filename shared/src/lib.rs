@@ -4,11 +4,14 @@
 
 pub mod auth;
 pub mod availability;
+pub mod checkout;
 pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod fulfilment;
 pub mod http;
+pub mod payments;
 pub mod slots;
 pub mod store;
 pub mod telemetry;

@@ -2,13 +2,17 @@
 //! `docs/data-model.md`; this module is the only code that knows them.
 
 mod calendar;
+mod edit;
 mod error;
 mod keys;
 mod profiles;
+mod records;
 
 pub use calendar::{BusyEntry, BusyKind, CalendarDay, DayWrite};
+pub use edit::{DaySet, EditError, days_touched};
 pub use error::StoreError;
 pub use keys::utc_day;
+pub use records::{Booking, Checkout, CheckoutLesson, CheckoutStatus, IdempotencyRecord};
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::TransactWriteItem;

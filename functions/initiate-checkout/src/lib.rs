@@ -1,0 +1,31 @@
+//! POST: a student's cart → held slots and a Stripe Checkout Session.
+//! GET ?checkout_id=: the owner's checkout, polled by the success page.
+
+use http::{Method, StatusCode};
+use lambda_http::Request;
+use shared::auth::Authenticator;
+use shared::checkout::CheckoutService;
+use shared::error::ApiError;
+use shared::http::{HttpResult, json, required_param};
+
+pub struct App {
+    pub auth: Authenticator,
+    pub checkout: CheckoutService,
+}
+
+pub async fn handle(app: &App, req: Request) -> HttpResult {
+    if !matches!(*req.method(), Method::POST | Method::GET) {
+        return Err(ApiError::MethodNotAllowed(req.method().to_string()));
+    }
+    let who = app.auth.authenticate(req.headers()).await?;
+    if req.method() == Method::GET {
+        let view = app.checkout.status(&who, required_param(&req, "checkout_id")?).await?;
+        return json(StatusCode::OK, &view);
+    }
+    let key = match req.headers().get("idempotency-key") {
+        Some(value) => Some(value.to_str().map_err(|_| ApiError::invalid("Idempotency-Key", "must be visible ASCII"))?),
+        None => None,
+    };
+    let view = app.checkout.initiate(&who, req.body().as_ref(), key).await?;
+    json(StatusCode::CREATED, &view)
+}

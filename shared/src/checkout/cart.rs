@@ -1,0 +1,147 @@
+//! The POST body of a checkout, parsed once into domain types. Every error
+//! names its field, with the lesson index, as the frontend shows it.
+
+use jiff::Timestamp;
+use serde_json::{Map, Value};
+
+use crate::domain::TeacherId;
+use crate::error::ApiError;
+
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+pub const MAX_LESSONS: usize = 10;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CartLesson {
+    pub teacher_id: TeacherId,
+    pub start: Timestamp,
+    pub duration_minutes: u32,
+    pub trial: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CartRequest {
+    pub lessons: Vec<CartLesson>,
+    pub success_url: Option<String>,
+    pub cancel_url: Option<String>,
+    /// Canonical JSON of the request, so an `Idempotency-Key` replay can be
+    /// compared regardless of whitespace or key order.
+    pub fingerprint: String,
+}
+
+pub fn parse_cart(body: &[u8]) -> Result<CartRequest, ApiError> {
+    if body.len() > MAX_BODY_BYTES {
+        return Err(ApiError::PayloadTooLarge(MAX_BODY_BYTES));
+    }
+    let value: Value = serde_json::from_slice(body).map_err(|e| ApiError::invalid("body", format!("is not valid JSON ({e})")))?;
+    let Value::Object(object) = &value else {
+        return Err(ApiError::invalid("body", "must be a JSON object"));
+    };
+    only_fields(object, "", &["lessons", "success_url", "cancel_url"])?;
+    let lessons = match object.get("lessons") {
+        Some(Value::Array(items)) => items,
+        Some(_) => return Err(ApiError::invalid("lessons", "must be an array")),
+        None => return Err(ApiError::invalid("lessons", "is required")),
+    };
+    if lessons.is_empty() || lessons.len() > MAX_LESSONS {
+        return Err(ApiError::invalid("lessons", format!("must hold 1 to {MAX_LESSONS} lessons, got {}", lessons.len())));
+    }
+    let lessons = lessons.iter().enumerate().map(|(i, v)| parse_lesson(i, v)).collect::<Result<Vec<_>, _>>()?;
+    Ok(CartRequest {
+        lessons,
+        success_url: optional_string(object, "success_url")?,
+        cancel_url: optional_string(object, "cancel_url")?,
+        fingerprint: value.to_string(),
+    })
+}
+
+fn parse_lesson(index: usize, value: &Value) -> Result<CartLesson, ApiError> {
+    let field = |name: &str| format!("lessons[{index}].{name}");
+    let Value::Object(object) = value else {
+        return Err(ApiError::invalid(format!("lessons[{index}]"), "must be an object"));
+    };
+    only_fields(object, &format!("lessons[{index}]."), &["teacher_id", "start", "duration_minutes", "trial"])?;
+    let text = |name: &str| object.get(name).and_then(Value::as_str).ok_or_else(|| ApiError::invalid(field(name), "is required and must be a string"));
+    let teacher_id = TeacherId::parse(text("teacher_id")?).map_err(|e| ApiError::invalid(field("teacher_id"), e))?;
+    let raw_start = text("start")?;
+    let start = raw_start
+        .parse::<Timestamp>()
+        .ok()
+        .filter(|t| t.subsec_nanosecond() == 0)
+        .ok_or_else(|| ApiError::invalid(field("start"), format!("{raw_start:?} is not an RFC 3339 time in whole seconds, e.g. 2026-12-01T08:00:00Z")))?;
+    let duration_minutes = object
+        .get("duration_minutes")
+        .and_then(Value::as_u64)
+        .and_then(|m| u32::try_from(m).ok())
+        .filter(|m| *m > 0)
+        .ok_or_else(|| ApiError::invalid(field("duration_minutes"), "is required and must be a positive whole number of minutes"))?;
+    let trial = match object.get("trial") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err(ApiError::invalid(field("trial"), "must be true or false")),
+    };
+    Ok(CartLesson { teacher_id, start, duration_minutes, trial })
+}
+
+fn only_fields(object: &Map<String, Value>, prefix: &str, allowed: &[&str]) -> Result<(), ApiError> {
+    match object.keys().find(|k| !allowed.contains(&k.as_str())) {
+        // Prices in particular: the client never sends one.
+        Some(unknown) => Err(ApiError::invalid(format!("{prefix}{unknown}"), format!("is not a known field (allowed: {})", allowed.join(", ")))),
+        None => Ok(()),
+    }
+}
+
+fn optional_string(object: &Map<String, Value>, name: &str) -> Result<Option<String>, ApiError> {
+    match object.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(ApiError::invalid(name, "must be a string")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field_of(body: &str) -> String {
+        parse_cart(body.as_bytes()).unwrap_err().field().unwrap_or("").to_owned()
+    }
+
+    #[test]
+    fn parses_a_cart() {
+        let cart = parse_cart(br#"{"lessons":[{"teacher_id":"t_anna","start":"2026-12-01T08:00:00Z","duration_minutes":60}],"success_url":"http://localhost:3000/ok"}"#).unwrap();
+        assert_eq!(cart.lessons[0].duration_minutes, 60);
+        assert!(!cart.lessons[0].trial);
+        assert_eq!(cart.success_url.as_deref(), Some("http://localhost:3000/ok"));
+    }
+
+    #[test]
+    fn the_fingerprint_ignores_layout() {
+        let a = parse_cart(br#"{"lessons":[{"teacher_id":"t_anna","start":"2026-12-01T08:00:00Z","duration_minutes":60}]}"#).unwrap();
+        let b = parse_cart(br#"{ "lessons" : [ { "duration_minutes" : 60, "start":"2026-12-01T08:00:00Z", "teacher_id":"t_anna" } ] }"#).unwrap();
+        assert_eq!(a.fingerprint, b.fingerprint);
+    }
+
+    #[test]
+    fn names_the_bad_field() {
+        assert_eq!(field_of("nope"), "body");
+        assert_eq!(field_of("[]"), "body");
+        assert_eq!(field_of("{}"), "lessons");
+        assert_eq!(field_of(r#"{"lessons":[]}"#), "lessons");
+        let eleven = format!(r#"{{"lessons":[{}]}}"#, vec![r#"{"teacher_id":"t_anna","start":"2026-12-01T08:00:00Z","duration_minutes":60}"#; 11].join(","));
+        assert_eq!(field_of(&eleven), "lessons");
+        assert_eq!(field_of(r#"{"lessons":[{"teacher_id":"t_anna","start":"2026-12-01T08:00:00Z","duration_minutes":60,"price":1}]}"#), "lessons[0].price");
+        assert_eq!(field_of(r#"{"lessons":[{"teacher_id":"T!","start":"2026-12-01T08:00:00Z","duration_minutes":60}]}"#), "lessons[0].teacher_id");
+        assert_eq!(field_of(r#"{"lessons":[{"teacher_id":"t_anna","start":"tomorrow","duration_minutes":60}]}"#), "lessons[0].start");
+        assert_eq!(field_of(r#"{"lessons":[{"teacher_id":"t_anna","start":"2026-12-01T08:00:00.5Z","duration_minutes":60}]}"#), "lessons[0].start");
+        assert_eq!(field_of(r#"{"lessons":[{"teacher_id":"t_anna","start":"2026-12-01T08:00:00Z","duration_minutes":-5}]}"#), "lessons[0].duration_minutes");
+        assert_eq!(field_of(r#"{"lessons":[{"teacher_id":"t_anna","start":"2026-12-01T08:00:00Z","duration_minutes":60,"trial":"yes"}]}"#), "lessons[0].trial");
+        assert_eq!(field_of(r#"{"lessons":[{"teacher_id":"t_anna","start":"2026-12-01T08:00:00Z","duration_minutes":60}],"success_url":5}"#), "success_url");
+        assert_eq!(field_of(r#"{"lessons":[{"teacher_id":"t_anna","start":"2026-12-01T08:00:00Z","duration_minutes":60}],"extra":1}"#), "extra");
+    }
+
+    #[test]
+    fn rejects_an_oversized_body() {
+        let body = vec![b' '; MAX_BODY_BYTES + 1];
+        assert_eq!(parse_cart(&body).unwrap_err().code(), "payload_too_large");
+    }
+}

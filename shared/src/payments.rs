@@ -1,0 +1,172 @@
+//! Stripe Checkout through async-stripe. The base URL is configurable so the
+//! local emulator can stand in; every call carries an idempotency key derived
+//! from our own id, so a retry (ours or a replayed request) never creates a
+//! second session.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use stripe::{IdempotencyKey, RequestStrategy, StripeError, StripeRequest};
+use stripe_checkout::checkout_session::{
+    CreateCheckoutSession, CreateCheckoutSessionLineItems, CreateCheckoutSessionLineItemsPriceData,
+    CreateCheckoutSessionPaymentIntentData, ProductData,
+};
+use stripe_checkout::CheckoutSessionMode;
+
+use crate::config::Env;
+use crate::domain::{CheckoutId, Currency};
+
+#[derive(Clone)]
+pub struct StripeConfig {
+    pub secret_key: String,
+    pub api_base: String,
+    /// Budget for one call including our retries; below Lambda's timeout.
+    pub timeout: Duration,
+}
+
+impl std::fmt::Debug for StripeConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StripeConfig").field("api_base", &self.api_base).field("timeout", &self.timeout).finish_non_exhaustive()
+    }
+}
+
+impl StripeConfig {
+    pub fn read(env: &mut Env) -> Option<Self> {
+        let secret_key = env.required("STRIPE_SECRET_KEY", "Stripe Dashboard > Developers > API keys", |s| {
+            if s.starts_with("sk_") || s.starts_with("rk_") { Ok(s.to_owned()) } else { Err("must start with sk_ or rk_".into()) }
+        });
+        let api_base = env.with_default("STRIPE_API_BASE", "https://api.stripe.com/", |s| {
+            // async-stripe joins paths onto the base: without the slash the path is lost.
+            let s = if s.ends_with('/') { s.to_owned() } else { format!("{s}/") };
+            if s.starts_with("https://") || s.starts_with("http://127.0.0.1") || s.starts_with("http://localhost") { Ok(s) } else { Err("must be an https URL".into()) }
+        });
+        let timeout = env.with_default("STRIPE_TIMEOUT_MS", "10000", |s| {
+            s.parse::<u64>().ok().filter(|ms| (100..=25_000).contains(ms)).map(Duration::from_millis).ok_or_else(|| "must be 100 to 25000 milliseconds".into())
+        });
+        Some(Self { secret_key: secret_key?, api_base: api_base?, timeout: timeout? })
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PaymentError {
+    #[error("Stripe did not answer within {0:?}")]
+    Timeout(Duration),
+    #[error("Stripe answered {status}: {message}")]
+    Rejected { status: u16, message: String },
+    #[error("talking to Stripe failed: {0}")]
+    Transport(String),
+    #[error("Stripe's answer was unusable: {0}")]
+    Unusable(String),
+}
+
+impl PaymentError {
+    fn is_retryable(&self) -> bool {
+        match self {
+            Self::Rejected { status, .. } => *status == 429 || *status >= 500,
+            Self::Transport(_) => true,
+            Self::Timeout(_) | Self::Unusable(_) => false,
+        }
+    }
+}
+
+pub struct LineItem {
+    pub name: String,
+    pub amount: u64,
+}
+
+pub struct SessionRequest<'a> {
+    pub checkout_id: &'a CheckoutId,
+    pub currency: Currency,
+    pub items: Vec<LineItem>,
+    pub customer_email: Option<&'a str>,
+    pub success_url: String,
+    pub cancel_url: String,
+    pub expires_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreatedSession {
+    pub id: String,
+    pub url: String,
+}
+
+pub struct Payments {
+    client: stripe::Client,
+    timeout: Duration,
+}
+
+impl Payments {
+    pub fn new(config: &StripeConfig) -> Result<Self, PaymentError> {
+        let client = stripe::ClientBuilder::new(&config.secret_key)
+            .url(&config.api_base)
+            .build()
+            .map_err(|e| PaymentError::Unusable(e.to_string()))?;
+        Ok(Self { client, timeout: config.timeout })
+    }
+
+    /// Creates the Checkout Session of a checkout; retried once on 429/5xx
+    /// or a dropped connection with the same idempotency key, all within
+    /// the configured timeout.
+    pub async fn create_checkout_session(&self, request: &SessionRequest<'_>) -> Result<CreatedSession, PaymentError> {
+        let params = session_params(request);
+        let key = IdempotencyKey::new(format!("checkout-session-{}", request.checkout_id)).map_err(|e| PaymentError::Unusable(e.to_string()))?;
+        let attempts = async {
+            let mut last = None;
+            for attempt in 0..2u32 {
+                if attempt > 0 {
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                }
+                let sent = params.customize().request_strategy(RequestStrategy::Idempotent(key.clone())).send(&self.client).await;
+                match sent.map_err(from_stripe) {
+                    Ok(session) => return Ok(session),
+                    Err(err) if err.is_retryable() => last = Some(err),
+                    Err(err) => return Err(err),
+                }
+            }
+            Err(last.unwrap_or(PaymentError::Transport("no attempt made".into())))
+        };
+        let session = tokio::time::timeout(self.timeout, attempts).await.map_err(|_| PaymentError::Timeout(self.timeout))??;
+        let url = session.url.ok_or_else(|| PaymentError::Unusable("the session has no url".into()))?;
+        Ok(CreatedSession { id: session.id.to_string(), url })
+    }
+}
+
+fn session_params(request: &SessionRequest<'_>) -> CreateCheckoutSession {
+    let currency: stripe_types::Currency = request.currency.as_str().parse().unwrap_or(stripe_types::Currency::EUR);
+    let line_items: Vec<CreateCheckoutSessionLineItems> = request
+        .items
+        .iter()
+        .map(|item| {
+            let mut price = CreateCheckoutSessionLineItemsPriceData::new(currency.clone());
+            price.product_data = Some(ProductData::new(item.name.clone()));
+            price.unit_amount = Some(i64::try_from(item.amount).unwrap_or(i64::MAX));
+            CreateCheckoutSessionLineItems { price_data: Some(price), quantity: Some(1), ..Default::default() }
+        })
+        .collect();
+    let metadata = HashMap::from([("checkout_id".to_owned(), request.checkout_id.to_string())]);
+    let mut intent = CreateCheckoutSessionPaymentIntentData::new();
+    intent.metadata = Some(metadata.clone());
+    let mut params = CreateCheckoutSession::new()
+        .mode(CheckoutSessionMode::Payment)
+        .line_items(line_items)
+        .client_reference_id(request.checkout_id.to_string())
+        .metadata(metadata)
+        .payment_intent_data(intent)
+        .success_url(request.success_url.clone())
+        .cancel_url(request.cancel_url.clone())
+        .expires_at(request.expires_at.as_second());
+    if let Some(email) = request.customer_email {
+        params = params.customer_email(email);
+    }
+    params
+}
+
+fn from_stripe(err: StripeError) -> PaymentError {
+    match err {
+        StripeError::Stripe(api, status) => PaymentError::Rejected { status, message: api.message.unwrap_or_default() },
+        StripeError::Timeout => PaymentError::Transport("timed out".into()),
+        StripeError::ClientError(message) => PaymentError::Transport(message),
+        StripeError::JSONDeserialize(message) | StripeError::ConfigError(message) => PaymentError::Unusable(message),
+    }
+}
