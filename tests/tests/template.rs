@@ -72,3 +72,15 @@ fn every_function_crate_is_deployed_by_the_template() {
         .collect();
     assert_eq!(deployed, crates);
 }
+
+#[test]
+fn the_openapi_contract_documents_every_function() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/openapi.yaml");
+    let doc: Value = serde_norway::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let documented: BTreeSet<String> = doc["paths"].as_mapping().unwrap().keys().map(|k| k.as_str().unwrap().trim_matches('/').to_owned()).collect();
+    let crates: BTreeSet<String> = std::fs::read_dir(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../functions"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(documented, crates);
+}
