@@ -2,4 +2,5 @@
 
 pub mod local;
 pub mod seed;
+pub mod stripe_emulator;
 pub mod table;

@@ -1,0 +1,56 @@
+//! The Stripe emulator on its own, for running beside a stack by hand:
+//! `STRIPE_SECRET_KEY=sk_test_… STRIPE_WEBHOOK_SECRET=whsec_… \
+//!  cargo run -p infra --bin stripe-emulator -- --webhook-url http://127.0.0.1:9000/…`
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use infra::stripe_emulator::{EmulatorConfig, StripeEmulator};
+
+#[derive(Parser)]
+#[command(about = "A stateful local Stripe: Checkout Sessions, a hosted pay page, signed webhooks.")]
+struct Args {
+    /// Port on 127.0.0.1 (stripe-mock's default, so tools that know it find us).
+    #[arg(long, default_value_t = 12111)]
+    port: u16,
+    /// Where events are POSTed; without it they are only recorded.
+    #[arg(long)]
+    webhook_url: Option<String>,
+    /// The API key clients must send as `Authorization: Bearer …`.
+    #[arg(long, env = "STRIPE_SECRET_KEY", hide_env_values = true)]
+    secret_key: String,
+    /// The `whsec_…` secret events are signed with.
+    #[arg(long, env = "STRIPE_WEBHOOK_SECRET", hide_env_values = true)]
+    webhook_secret: String,
+    /// First retry delay for failed deliveries, in milliseconds; it doubles per attempt.
+    #[arg(long, default_value_t = 2000)]
+    retry_base_ms: u64,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    let config = EmulatorConfig {
+        port: args.port,
+        secret_key: args.secret_key,
+        webhook_secret: args.webhook_secret,
+        webhook_url: args.webhook_url.clone(),
+        retry_base: Duration::from_millis(args.retry_base_ms),
+    };
+    let emulator = match StripeEmulator::start(config).await {
+        Ok(emulator) => emulator,
+        Err(err) => {
+            eprintln!("stripe emulator: cannot listen on 127.0.0.1:{}: {err}", args.port);
+            return ExitCode::FAILURE;
+        }
+    };
+    println!("Stripe emulator at {}", emulator.base_url());
+    println!("  webhooks: {}", args.webhook_url.as_deref().unwrap_or("not delivered (no --webhook-url)"));
+    println!("  inspect:  {}_emulator/{{sessions,events,deliveries,requests}}", emulator.base_url());
+    if let Err(err) = tokio::signal::ctrl_c().await {
+        eprintln!("stripe emulator: cannot wait for Ctrl-C: {err}");
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
+}

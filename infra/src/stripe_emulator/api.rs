@@ -1,0 +1,206 @@
+//! The `/v1` API: Checkout Sessions, PaymentIntents and Events, behind the
+//! same gates Stripe puts in front of them (API key), plus the emulator's
+//! request log and injected faults.
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, Uri};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, any, get, post};
+use serde_json::{Value, json};
+
+use super::error::{ApiError, mask_key};
+use super::events::Origin;
+use super::form::{self, FormError, Params};
+use super::sessions;
+use super::state::{IdempotencyScope, RequestRecord, Shared, new_id, no_such_session, now};
+
+/// Larger than any form this project sends (100 line items fit easily).
+const MAX_BODY_BYTES: usize = 1 << 20;
+const DEFAULT_LIST_LIMIT: usize = 10;
+
+/// What the outer middleware learnt about a request, for the handlers.
+#[derive(Clone)]
+struct RequestCtx {
+    request_id: String,
+    idempotency_key: Option<String>,
+    params: Result<Params, FormError>,
+}
+
+impl RequestCtx {
+    fn params(&self) -> Result<&Params, ApiError> {
+        self.params.as_ref().map_err(|err| ApiError::from(err.clone()))
+    }
+
+    fn origin(&self) -> Origin {
+        Origin { request_id: Some(self.request_id.clone()), idempotency_key: self.idempotency_key.clone() }
+    }
+
+    fn scope<'a>(&'a self, api_key: &'a str, endpoint: String, params: &Params) -> Option<IdempotencyScope<'a>> {
+        let key = self.idempotency_key.as_deref()?;
+        Some(IdempotencyScope { api_key, key, endpoint, params: form::params_to_json(params) })
+    }
+}
+
+/// Full paths rather than `nest("/v1")`, so handlers and the request log see
+/// the path the client sent.
+pub fn router(emulator: Shared) -> Router {
+    Router::new()
+        .route("/v1/checkout/sessions", only(post(create_session)))
+        .route("/v1/checkout/sessions/{id}", only(get(retrieve_session)))
+        .route("/v1/checkout/sessions/{id}/expire", only(post(expire_session)))
+        .route("/v1/payment_intents/{id}", only(get(retrieve_payment_intent)))
+        .route("/v1/events", only(get(list_events)))
+        .route("/v1/events/{id}", only(get(retrieve_event)))
+        .route("/v1/{*rest}", any(unknown_url))
+        // Outermost last: every request is logged, then faults, then auth.
+        .layer(middleware::from_fn_with_state(emulator.clone(), authenticate))
+        .layer(middleware::from_fn_with_state(emulator.clone(), inject_fault))
+        .layer(middleware::from_fn_with_state(emulator.clone(), observe))
+        .with_state(emulator)
+}
+
+/// Stripe answers a known path with the wrong method as an unknown URL.
+fn only(route: MethodRouter<Shared>) -> MethodRouter<Shared> {
+    route.fallback(unknown_url)
+}
+
+async fn observe(State(emulator): State<Shared>, request: Request, next: Next) -> Response {
+    let (parts, body) = request.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
+        return ApiError::InvalidRequest { message: "The request body could not be read or is too large.".into(), param: None, code: None }
+            .into_response();
+    };
+    let raw: &[u8] = if parts.method == Method::GET { parts.uri.query().unwrap_or_default().as_bytes() } else { &bytes };
+    let ctx = RequestCtx {
+        request_id: new_id("req_test"),
+        idempotency_key: header(&parts.headers, "idempotency-key"),
+        params: form::parse(raw),
+    };
+    emulator.record_request(RequestRecord {
+        request_id: ctx.request_id.clone(),
+        method: parts.method.to_string(),
+        path: parts.uri.path().to_owned(),
+        idempotency_key: ctx.idempotency_key.clone(),
+        params: ctx.params.as_ref().map(form::params_to_json).unwrap_or(Value::Null),
+        timestamp: jiff::Timestamp::now().to_string(),
+    });
+    let request_id = ctx.request_id.clone();
+    let mut request = Request::from_parts(parts, Body::from(bytes));
+    request.extensions_mut().insert(ctx);
+    let mut response = next.run(request).await;
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert("request-id", value);
+    }
+    response
+}
+
+async fn inject_fault(State(emulator): State<Shared>, request: Request, next: Next) -> Response {
+    let Some(injection) = emulator.take_fault() else {
+        return next.run(request).await;
+    };
+    if let Some(delay) = injection.delay {
+        tokio::time::sleep(delay).await;
+    }
+    match injection.status {
+        Some(status) => ApiError::Injected(status).into_response(),
+        None => next.run(request).await,
+    }
+}
+
+async fn authenticate(State(emulator): State<Shared>, request: Request, next: Next) -> Response {
+    let given = header(request.headers(), "authorization");
+    let key = given.as_deref().and_then(|value| value.strip_prefix("Bearer ")).map(str::trim);
+    match key {
+        Some(key) if key == emulator.secret_key => next.run(request).await,
+        Some(key) if !key.is_empty() => ApiError::InvalidApiKey(mask_key(key)).into_response(),
+        _ => ApiError::MissingApiKey.into_response(),
+    }
+}
+
+fn header(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
+}
+
+fn ctx_of(request: &axum::http::Extensions) -> Result<RequestCtx, ApiError> {
+    request.get::<RequestCtx>().cloned().ok_or_else(|| ApiError::Internal("request context missing".into()))
+}
+
+/// A replayed idempotent answer says so, as Stripe's does.
+fn respond(json: Value, replayed: bool) -> Response {
+    let mut response = axum::Json(json).into_response();
+    if replayed {
+        response.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    response
+}
+
+async fn create_session(State(emulator): State<Shared>, request: Request) -> Result<Response, ApiError> {
+    let ctx = ctx_of(request.extensions())?;
+    let params = ctx.params()?;
+    let now = now();
+    let scope = ctx.scope(&emulator.secret_key, "POST /v1/checkout/sessions".into(), params);
+    let (json, replayed) = emulator.idempotent(scope, |emulator, inner| {
+        let spec = sessions::parse_create(params, now)?;
+        Ok(emulator.insert_session(inner, spec, now))
+    })?;
+    Ok(respond(json, replayed))
+}
+
+async fn retrieve_session(State(emulator): State<Shared>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let session = emulator.session(&id, now()).ok_or_else(|| no_such_session(&id))?;
+    Ok(axum::Json(session.to_json()).into_response())
+}
+
+async fn expire_session(State(emulator): State<Shared>, Path(id): Path<String>, request: Request) -> Result<Response, ApiError> {
+    let ctx = ctx_of(request.extensions())?;
+    let params = ctx.params()?;
+    let scope = ctx.scope(&emulator.secret_key, format!("POST /v1/checkout/sessions/{id}/expire"), params);
+    let origin = ctx.origin();
+    let (json, replayed) = emulator.idempotent(scope, |emulator, inner| emulator.expire_session(inner, &id, now(), &origin))?;
+    Ok(respond(json, replayed))
+}
+
+async fn retrieve_payment_intent(State(emulator): State<Shared>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let intent = emulator.payment_intent(&id).ok_or(ApiError::NotFound { kind: "payment_intent", id, param: "intent" })?;
+    Ok(axum::Json(intent).into_response())
+}
+
+async fn retrieve_event(State(emulator): State<Shared>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let event = emulator.event(&id).ok_or(ApiError::NotFound { kind: "event", id, param: "id" })?;
+    // The stored bytes, identical to what was signed and delivered.
+    Ok(([(axum::http::header::CONTENT_TYPE, "application/json")], event.body.to_string()).into_response())
+}
+
+/// Stripe's list envelope, newest first; `limit` (1-100, default 10) and
+/// `type` are honoured, cursors are not emulated.
+async fn list_events(State(emulator): State<Shared>, request: Request) -> Result<Response, ApiError> {
+    let ctx = ctx_of(request.extensions())?;
+    let params = ctx.params()?;
+    let limit = list_limit(params)?;
+    let kind = params.get("type").and_then(|p| p.as_str());
+    let mut events = emulator.events_newest_first(kind);
+    let has_more = events.len() > limit;
+    events.truncate(limit);
+    Ok(axum::Json(json!({ "object": "list", "data": events, "has_more": has_more, "url": "/v1/events" })).into_response())
+}
+
+fn list_limit(params: &Params) -> Result<usize, ApiError> {
+    let Some(raw) = params.get("limit").and_then(|p| p.as_str()) else {
+        return Ok(DEFAULT_LIST_LIMIT);
+    };
+    match raw.parse::<usize>() {
+        Ok(limit) if (1..=100).contains(&limit) => Ok(limit),
+        _ => Err(ApiError::invalid(
+            format!("Invalid integer: {raw}. `limit` must be between 1 and 100."),
+            "limit",
+            Some("parameter_invalid_integer"),
+        )),
+    }
+}
+
+async fn unknown_url(method: Method, uri: Uri) -> ApiError {
+    ApiError::UnknownUrl { method: method.to_string(), path: uri.path().to_owned() }
+}

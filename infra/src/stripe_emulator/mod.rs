@@ -1,0 +1,134 @@
+//! A stateful local Stripe for the calls this project makes: Checkout
+//! Sessions (create, retrieve, expire), the PaymentIntents they leave, Events
+//! and signed webhook deliveries, and a hosted page to pay or cancel.
+//!
+//! stripe-mock answers from fixtures without state, and no other emulator
+//! keeps Checkout Sessions, so `make dev` and the tests carry this one.
+//!
+//! Besides Stripe's `/v1` surface it serves `/pay/{id}` (the page a
+//! session's `url` points to) and `/_emulator/*` (faults, and logs of
+//! requests, sessions, events and deliveries for tests); see `control`.
+
+mod api;
+mod control;
+mod error;
+mod events;
+mod faults;
+mod form;
+mod objects;
+mod page;
+mod payment_intents;
+mod sessions;
+mod state;
+mod webhooks;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+pub use events::API_VERSION;
+pub use webhooks::{MAX_ATTEMPTS, sign, signature_header};
+
+use state::{Emulator, Shared};
+
+/// How often sessions past `expires_at` are looked for.
+const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
+/// A webhook endpoint that takes longer than this has failed the attempt.
+const DELIVERY_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Clone)]
+pub struct EmulatorConfig {
+    /// 0 picks a free port (tests).
+    pub port: u16,
+    /// The only key `/v1` accepts, as `Authorization: Bearer <secret_key>`.
+    pub secret_key: String,
+    /// The `whsec_…` secret events are signed with.
+    pub webhook_secret: String,
+    /// Where events are POSTed; `None` records them without delivering.
+    pub webhook_url: Option<String>,
+    /// The wait before the first retry of a failed delivery; it doubles for
+    /// each further attempt, up to [`MAX_ATTEMPTS`] in all.
+    pub retry_base: Duration,
+}
+
+/// A running emulator on 127.0.0.1; dropping it stops the server, the expiry
+/// sweep and any pending webhook deliveries.
+pub struct StripeEmulator {
+    addr: SocketAddr,
+    emulator: Shared,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl StripeEmulator {
+    pub async fn start(config: EmulatorConfig) -> std::io::Result<StripeEmulator> {
+        let listener = TcpListener::bind(("127.0.0.1", config.port)).await?;
+        let addr = listener.local_addr()?;
+        // Deliveries go to loopback endpoints; an HTTP(S)_PROXY from the
+        // environment must not capture them.
+        let http = reqwest::Client::builder().no_proxy().timeout(DELIVERY_TIMEOUT).build().map_err(std::io::Error::other)?;
+        let (queue, deliveries) = mpsc::unbounded_channel();
+        let emulator = Arc::new(Emulator::new(
+            config.secret_key,
+            config.webhook_secret,
+            config.webhook_url,
+            config.retry_base,
+            format!("http://{addr}/"),
+            http,
+            queue,
+        ));
+        let app = router(emulator.clone());
+        let tasks = vec![
+            tokio::spawn(async move {
+                if let Err(err) = axum::serve(listener, app).await {
+                    tracing::error!(%err, "Stripe emulator stopped serving");
+                }
+            }),
+            tokio::spawn(webhooks::dispatch(emulator.clone(), deliveries)),
+            tokio::spawn(sweep(emulator.clone())),
+        ];
+        Ok(StripeEmulator { addr, emulator, tasks })
+    }
+
+    /// `http://127.0.0.1:PORT/`; async-stripe needs the trailing slash.
+    pub fn base_url(&self) -> String {
+        self.emulator.base_url.clone()
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Takes effect for the next delivery attempt, retries included.
+    pub fn set_webhook_url(&self, url: Option<String>) {
+        self.emulator.set_webhook_url(url);
+    }
+}
+
+impl Drop for StripeEmulator {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+fn router(emulator: Shared) -> Router {
+    Router::new()
+        .merge(api::router(emulator.clone()))
+        .merge(page::router(emulator.clone()))
+        .merge(control::router(emulator))
+}
+
+async fn sweep(emulator: Shared) {
+    let mut tick = tokio::time::interval(SWEEP_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        emulator.expire_due(state::now());
+    }
+}

@@ -1,0 +1,456 @@
+//! Everything the emulator remembers, behind one lock held only for short,
+//! await-free sections, so idempotency checks and state changes are atomic.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::Value;
+use tokio::sync::mpsc::UnboundedSender;
+
+use super::error::ApiError;
+use super::events::{self, Event, Origin};
+use super::faults::{self, Fault, Injection};
+use super::payment_intents;
+use super::sessions::{Session, SessionSpec, Status};
+use super::webhooks::{Delivery, DeliveryRecord};
+
+/// Stripe keeps idempotency keys "up to 255 characters".
+const MAX_IDEMPOTENCY_KEY: usize = 255;
+
+pub fn now() -> i64 {
+    jiff::Timestamp::now().as_second()
+}
+
+pub fn new_id(prefix: &str) -> String {
+    format!("{prefix}_{}", uuid::Uuid::new_v4().simple())
+}
+
+/// Why the hosted page cannot pay a session.
+#[derive(Debug, thiserror::Error, Clone, Copy, PartialEq, Eq)]
+pub enum PayError {
+    #[error("no such Checkout Session")]
+    NotFound,
+    #[error("this Checkout Session is {} and can no longer be paid", .0.as_str())]
+    NotOpen(Status),
+}
+
+/// One `/v1` request, as `/_emulator/requests` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct RequestRecord {
+    pub request_id: String,
+    pub method: String,
+    pub path: String,
+    pub idempotency_key: Option<String>,
+    /// Form parameters (query parameters for GET) as nested JSON; `null` when
+    /// the body could not be parsed.
+    pub params: Value,
+    pub timestamp: String,
+}
+
+/// A stored result for an `Idempotency-Key`: what it was first used for and
+/// what was answered.
+struct Replay {
+    endpoint: String,
+    params: Value,
+    response: Value,
+}
+
+#[derive(Default)]
+struct Inner {
+    sessions: HashMap<String, Session>,
+    /// Session ids in creation order, for listings.
+    order: Vec<String>,
+    payment_intents: HashMap<String, Value>,
+    events: Vec<Event>,
+    idempotency: HashMap<(String, String), Replay>,
+    fault: Option<Fault>,
+    deliveries: Vec<DeliveryRecord>,
+    requests: Vec<RequestRecord>,
+}
+
+pub struct Emulator {
+    pub secret_key: String,
+    pub webhook_secret: String,
+    pub retry_base: Duration,
+    /// `http://127.0.0.1:PORT/`, with the trailing slash Stripe clients expect.
+    pub base_url: String,
+    pub http: reqwest::Client,
+    webhook_url: Mutex<Option<String>>,
+    inner: Mutex<Inner>,
+    deliveries: UnboundedSender<Delivery>,
+}
+
+/// A request's idempotency scope: Stripe keys them per API key.
+pub struct IdempotencyScope<'a> {
+    pub api_key: &'a str,
+    pub key: &'a str,
+    pub endpoint: String,
+    pub params: Value,
+}
+
+impl Emulator {
+    pub fn new(
+        secret_key: String,
+        webhook_secret: String,
+        webhook_url: Option<String>,
+        retry_base: Duration,
+        base_url: String,
+        http: reqwest::Client,
+        deliveries: UnboundedSender<Delivery>,
+    ) -> Self {
+        Emulator {
+            secret_key,
+            webhook_secret,
+            retry_base,
+            base_url,
+            http,
+            webhook_url: Mutex::new(webhook_url),
+            inner: Mutex::new(Inner::default()),
+            deliveries,
+        }
+    }
+
+    // A panic while holding the lock cannot leave the maps half-updated in a
+    // way that matters more than stopping the whole emulator would.
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub fn webhook_url(&self) -> Option<String> {
+        self.webhook_url.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    pub fn set_webhook_url(&self, url: Option<String>) {
+        *self.webhook_url.lock().unwrap_or_else(PoisonError::into_inner) = url;
+    }
+
+    /// Runs `create` once per idempotency key: a repeat with the same
+    /// endpoint and parameters gets the first answer back (`true` = replayed)
+    /// and changes nothing. Only successes are kept, as on Stripe, so a
+    /// request refused for its parameters can be corrected under the same key.
+    pub fn idempotent(
+        &self,
+        scope: Option<IdempotencyScope<'_>>,
+        create: impl FnOnce(&Emulator, &mut InnerRef<'_>) -> Result<Value, ApiError>,
+    ) -> Result<(Value, bool), ApiError> {
+        let mut inner = self.lock();
+        let Some(scope) = scope else {
+            return create(self, &mut InnerRef(&mut inner)).map(|v| (v, false));
+        };
+        check_key_length(scope.key)?;
+        let slot = (scope.api_key.to_owned(), scope.key.to_owned());
+        if let Some(replay) = inner.idempotency.get(&slot) {
+            return replay_of(replay, &scope).map(|v| (v, true));
+        }
+        let response = create(self, &mut InnerRef(&mut inner))?;
+        let replay = Replay { endpoint: scope.endpoint, params: scope.params, response: response.clone() };
+        inner.idempotency.insert(slot, replay);
+        Ok((response, false))
+    }
+
+    /// Creates an open session; its URL is this emulator's hosted page.
+    pub fn insert_session(&self, inner: &mut InnerRef<'_>, spec: SessionSpec, now: i64) -> Value {
+        let id = new_id("cs_test");
+        let url = format!("{}pay/{id}", self.base_url);
+        let session = Session { id: id.clone(), created: now, url, status: Status::Open, payment_intent: None, spec };
+        let json = session.to_json();
+        inner.0.order.push(id.clone());
+        inner.0.sessions.insert(id, session);
+        json
+    }
+
+    pub fn session(&self, id: &str, now: i64) -> Option<Session> {
+        let mut inner = self.lock();
+        self.expire_if_due(&mut inner, id, now);
+        inner.sessions.get(id).cloned()
+    }
+
+    pub fn sessions(&self, now: i64) -> Vec<Value> {
+        let mut inner = self.lock();
+        self.expire_due_locked(&mut inner, now);
+        inner.order.iter().filter_map(|id| inner.sessions.get(id)).map(Session::to_json).collect()
+    }
+
+    /// Expires an open session now and emits `checkout.session.expired`.
+    pub fn expire_session(&self, inner: &mut InnerRef<'_>, id: &str, now: i64, origin: &Origin) -> Result<Value, ApiError> {
+        let inner = &mut *inner.0;
+        self.expire_if_due(inner, id, now);
+        let session = inner.sessions.get(id).ok_or_else(|| no_such_session(id))?;
+        if session.status != Status::Open {
+            return Err(ApiError::InvalidRequest {
+                message: format!(
+                    "Only Checkout Sessions with a status in [\"open\"] can be expired. This Checkout Session has a status of \"{}\".",
+                    session.status.as_str()
+                ),
+                param: None,
+                code: None,
+            });
+        }
+        Ok(self.expire(inner, id, now, origin))
+    }
+
+    /// Expiry outside any idempotent API call (the control endpoint).
+    pub fn expire_now(&self, id: &str, now: i64, origin: &Origin) -> Result<Value, ApiError> {
+        self.idempotent(None, |emulator, inner| emulator.expire_session(inner, id, now, origin)).map(|(json, _)| json)
+    }
+
+    /// The hosted page's Pay button: the session completes, a succeeded
+    /// PaymentIntent is recorded (none for a free session, as on Stripe) and
+    /// `checkout.session.completed` is emitted.
+    pub fn complete_session(&self, id: &str, now: i64) -> Result<Session, PayError> {
+        let mut inner = self.lock();
+        self.expire_if_due(&mut inner, id, now);
+        let session = inner.sessions.get_mut(id).ok_or(PayError::NotFound)?;
+        if session.status != Status::Open {
+            return Err(PayError::NotOpen(session.status));
+        }
+        session.status = Status::Complete;
+        let intent = (session.spec.amount_total > 0).then(|| {
+            let pi = new_id("pi_test");
+            let json = payment_intents::succeeded(&pi, &new_id("ch_test"), &new_id("pm_test"), session, now);
+            (pi, json)
+        });
+        if let Some((pi, _)) = &intent {
+            session.payment_intent = Some(pi.clone());
+        }
+        let session = session.clone();
+        if let Some((pi, json)) = intent {
+            inner.payment_intents.insert(pi, json);
+        }
+        self.emit(&mut inner, events::SESSION_COMPLETED, session.to_json(), now, &Origin::default());
+        Ok(session)
+    }
+
+    /// The background sweep: every open session past `expires_at` expires,
+    /// each emitting its event once.
+    pub fn expire_due(&self, now: i64) {
+        let mut inner = self.lock();
+        self.expire_due_locked(&mut inner, now);
+    }
+
+    fn expire_due_locked(&self, inner: &mut Inner, now: i64) {
+        let due: Vec<String> = inner.order.iter().filter(|id| inner.sessions.get(*id).is_some_and(|s| s.is_due(now))).cloned().collect();
+        for id in due {
+            self.expire(inner, &id, now, &Origin::default());
+        }
+    }
+
+    fn expire_if_due(&self, inner: &mut Inner, id: &str, now: i64) {
+        if inner.sessions.get(id).is_some_and(|s| s.is_due(now)) {
+            self.expire(inner, id, now, &Origin::default());
+        }
+    }
+
+    fn expire(&self, inner: &mut Inner, id: &str, now: i64, origin: &Origin) -> Value {
+        let Some(session) = inner.sessions.get_mut(id) else {
+            return Value::Null;
+        };
+        session.status = Status::Expired;
+        let json = session.to_json();
+        self.emit(inner, events::SESSION_EXPIRED, json.clone(), now, origin);
+        json
+    }
+
+    fn emit(&self, inner: &mut Inner, kind: &'static str, object: Value, now: i64, origin: &Origin) {
+        let pending = u32::from(self.webhook_url().is_some());
+        let event = Event::new(new_id("evt_test"), kind, now, object, pending, origin);
+        let delivery = Delivery { event_id: event.id.clone(), event_type: kind, body: event.body.clone() };
+        inner.events.push(event);
+        // The queue is gone only while the emulator is being dropped.
+        let _ = self.deliveries.send(delivery);
+    }
+
+    pub fn payment_intent(&self, id: &str) -> Option<Value> {
+        self.lock().payment_intents.get(id).cloned()
+    }
+
+    pub fn event(&self, id: &str) -> Option<Event> {
+        self.lock().events.iter().find(|e| e.id == id).cloned()
+    }
+
+    /// Events newest first, optionally of one type.
+    pub fn events_newest_first(&self, kind: Option<&str>) -> Vec<Value> {
+        let inner = self.lock();
+        inner.events.iter().rev().filter(|e| kind.is_none_or(|k| e.kind == k)).map(|e| e.json.clone()).collect()
+    }
+
+    pub fn set_fault(&self, fault: Option<Fault>) {
+        self.lock().fault = fault;
+    }
+
+    pub fn fault(&self) -> Option<Fault> {
+        self.lock().fault.clone()
+    }
+
+    pub fn take_fault(&self) -> Option<Injection> {
+        faults::take(&mut self.lock().fault)
+    }
+
+    pub fn record_request(&self, record: RequestRecord) {
+        self.lock().requests.push(record);
+    }
+
+    pub fn requests(&self) -> Vec<RequestRecord> {
+        self.lock().requests.clone()
+    }
+
+    pub fn record_delivery(&self, record: DeliveryRecord) {
+        self.lock().deliveries.push(record);
+    }
+
+    pub fn deliveries(&self) -> Vec<DeliveryRecord> {
+        self.lock().deliveries.clone()
+    }
+}
+
+/// The locked state, handed to code that runs inside [`Emulator::idempotent`].
+pub struct InnerRef<'a>(&'a mut Inner);
+
+pub fn no_such_session(id: &str) -> ApiError {
+    ApiError::NotFound { kind: "checkout.session", id: id.to_owned(), param: "session" }
+}
+
+fn check_key_length(key: &str) -> Result<(), ApiError> {
+    if key.chars().count() > MAX_IDEMPOTENCY_KEY {
+        return Err(ApiError::InvalidRequest {
+            message: format!("Idempotency-Key is too long: keys may be at most {MAX_IDEMPOTENCY_KEY} characters."),
+            param: None,
+            code: None,
+        });
+    }
+    Ok(())
+}
+
+fn replay_of(replay: &Replay, scope: &IdempotencyScope<'_>) -> Result<Value, ApiError> {
+    if replay.endpoint != scope.endpoint {
+        return Err(ApiError::Idempotency(format!(
+            "Keys for idempotent requests can only be used for the same endpoint they were first used for ('{}' vs '{}'). Try using a key other than '{}' if you meant to execute a different request.",
+            replay.endpoint, scope.endpoint, scope.key
+        )));
+    }
+    if replay.params != scope.params {
+        return Err(ApiError::Idempotency(format!(
+            "Keys for idempotent requests can only be used with the same parameters they were first used with. Try using a key other than '{}' if you meant to execute a different request.",
+            scope.key
+        )));
+    }
+    Ok(replay.response.clone())
+}
+
+/// Shared ownership for the server, the sweep and the webhook dispatcher.
+pub type Shared = Arc<Emulator>;
+
+#[cfg(test)]
+mod tests {
+    use tokio::sync::mpsc;
+
+    use super::super::{form, sessions};
+    use super::*;
+
+    const NOW: i64 = 1_750_000_000;
+
+    fn emulator() -> (Emulator, mpsc::UnboundedReceiver<Delivery>) {
+        let (queue, deliveries) = mpsc::unbounded_channel();
+        let emulator = Emulator::new(
+            "sk_test_k".into(),
+            "whsec_s".into(),
+            Some("http://127.0.0.1:9/hook".into()),
+            Duration::from_millis(1),
+            "http://127.0.0.1:1/".into(),
+            reqwest::Client::new(),
+            queue,
+        );
+        (emulator, deliveries)
+    }
+
+    fn params(extra: &str) -> form::Params {
+        let body = format!(
+            "mode=payment&success_url=https://ex.com&line_items[0][price_data][currency]=eur\
+             &line_items[0][price_data][unit_amount]=1800&line_items[0][price_data][product_data][name]=n\
+             &line_items[0][quantity]=1&expires_at={}{extra}",
+            NOW + sessions::MIN_LIFETIME_SECS
+        );
+        form::parse(body.as_bytes()).unwrap()
+    }
+
+    fn create(emulator: &Emulator, key: Option<&str>, extra: &str) -> Result<(Value, bool), ApiError> {
+        let params = params(extra);
+        let scope = key.map(|key| IdempotencyScope {
+            api_key: "sk_test_k",
+            key,
+            endpoint: "POST /v1/checkout/sessions".into(),
+            params: form::params_to_json(&params),
+        });
+        emulator.idempotent(scope, |emulator, inner| {
+            let spec = sessions::parse_create(&params, NOW)?;
+            Ok(emulator.insert_session(inner, spec, NOW))
+        })
+    }
+
+    fn id_of(json: &Value) -> String {
+        json["id"].as_str().unwrap().to_owned()
+    }
+
+    #[test]
+    fn due_sessions_expire_once_with_one_event() {
+        let (emulator, mut deliveries) = emulator();
+        let (json, _) = create(&emulator, None, "").unwrap();
+        let id = id_of(&json);
+        let expires_at = NOW + sessions::MIN_LIFETIME_SECS;
+        emulator.expire_due(expires_at - 1);
+        assert_eq!(emulator.session(&id, expires_at - 1).unwrap().status, Status::Open);
+        emulator.expire_due(expires_at);
+        emulator.expire_due(expires_at + 5);
+        assert_eq!(emulator.session(&id, expires_at + 10).unwrap().status, Status::Expired);
+        let events = emulator.events_newest_first(None);
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0]["type"], events::SESSION_EXPIRED);
+        assert_eq!(events[0]["pending_webhooks"], 1);
+        assert_eq!(deliveries.try_recv().unwrap().event_type, events::SESSION_EXPIRED);
+        assert!(deliveries.try_recv().is_err());
+    }
+
+    #[test]
+    fn touching_a_due_session_expires_it_before_paying() {
+        let (emulator, _deliveries) = emulator();
+        let id = id_of(&create(&emulator, None, "").unwrap().0);
+        let late = NOW + sessions::MIN_LIFETIME_SECS;
+        assert_eq!(emulator.complete_session(&id, late).unwrap_err(), PayError::NotOpen(Status::Expired));
+        assert_eq!(emulator.events_newest_first(Some(events::SESSION_COMPLETED)).len(), 0);
+        assert_eq!(emulator.events_newest_first(Some(events::SESSION_EXPIRED)).len(), 1);
+    }
+
+    #[test]
+    fn paying_records_the_intent_and_emits_completed() {
+        let (emulator, _deliveries) = emulator();
+        let id = id_of(&create(&emulator, None, "").unwrap().0);
+        let session = emulator.complete_session(&id, NOW + 1).unwrap();
+        let intent = emulator.payment_intent(session.payment_intent.as_deref().unwrap()).unwrap();
+        assert_eq!(intent["amount"], 1800);
+        assert_eq!(emulator.complete_session(&id, NOW + 2).unwrap_err(), PayError::NotOpen(Status::Complete));
+        assert_eq!(emulator.events_newest_first(None).len(), 1);
+    }
+
+    #[test]
+    fn idempotency_replays_and_refuses_mismatches() {
+        let (emulator, _deliveries) = emulator();
+        let (first, replayed) = create(&emulator, Some("k1"), "").unwrap();
+        assert!(!replayed);
+        let (again, replayed) = create(&emulator, Some("k1"), "").unwrap();
+        assert!(replayed);
+        assert_eq!(again, first);
+        assert!(matches!(create(&emulator, Some("k1"), "&metadata[a]=b"), Err(ApiError::Idempotency(_))));
+        assert_eq!(emulator.sessions(NOW).len(), 1);
+        let long = "k".repeat(256);
+        assert!(matches!(create(&emulator, Some(&long), ""), Err(ApiError::InvalidRequest { .. })));
+    }
+
+    #[test]
+    fn refused_requests_do_not_use_up_their_key() {
+        let (emulator, _deliveries) = emulator();
+        assert!(create(&emulator, Some("k1"), "&customer_email=nope").is_err());
+        assert!(create(&emulator, Some("k1"), "").is_ok());
+    }
+}
