@@ -133,3 +133,127 @@ pub fn json_of(response: &Response<Body>) -> (u16, Value) {
     };
     (response.status().as_u16(), serde_json::from_slice(bytes).expect("response body is JSON"))
 }
+
+/// The development HS256 secret the tests sign tokens with.
+pub const JWT_SECRET: &str = "test-secret-that-is-long-enough-for-hs256";
+pub const STRIPE_KEY: &str = "sk_test_emulator";
+pub const WEBHOOK_SECRET: &str = "whsec_test_emulator";
+pub const FRONTEND: &str = "http://localhost:3000";
+
+pub fn token_for(sub: &str) -> String {
+    let mut claims = shared::auth::Claims::new(sub, shared::auth::Role::Student, jiff::Timestamp::now(), jiff::SignedDuration::from_hours(1));
+    claims.email = Some(format!("{sub}@example.com"));
+    shared::auth::mint_hs256(JWT_SECRET, &claims).expect("mint")
+}
+
+/// A teacher who works all day, every day, in UTC, with a 10-minute grid
+/// and buffer: any whole-hour slot tomorrow is open, which keeps the
+/// checkout tests independent of the wall clock.
+pub fn always_open_teacher(id: &str, currency: &str, trial_price: u64) -> shared::domain::TeacherProfile {
+    let day = json!([["00:00", "24:00"]]);
+    let doc = json!({
+        "id": id, "name": format!("Teacher {id}"), "timezone": "UTC",
+        "weekly": {"mon": day, "tue": day, "wed": day, "thu": day, "fri": day, "sat": day, "sun": day},
+        "overrides": {}, "currency": currency,
+        "lessons": [{"duration_minutes": 60, "price": 3000}, {"duration_minutes": 30, "price": 1800}],
+        "trial": {"duration_minutes": 30, "price": trial_price},
+        "buffer_minutes": 10, "min_notice_minutes": 0, "horizon_days": 30, "slot_step_minutes": 10
+    });
+    shared::domain::TeacherProfile::from_json_str(&doc.to_string()).expect("valid test profile")
+}
+
+/// Tomorrow (UTC) at `hh:mm`, as RFC 3339.
+pub fn tomorrow_at(hh_mm: &str) -> String {
+    let tomorrow = jiff::tz::TimeZone::UTC.to_datetime(jiff::Timestamp::now()).date().tomorrow().expect("tomorrow");
+    format!("{tomorrow}T{hh_mm}:00Z")
+}
+
+/// initiate-checkout and get-slots wired to a fresh table and a fresh Stripe emulator.
+pub struct CheckoutEnv {
+    pub db: TestDb,
+    pub stripe: infra::stripe_emulator::StripeEmulator,
+    pub checkout: initiate_checkout::App,
+    pub slots: get_slots::App,
+}
+
+impl CheckoutEnv {
+    pub async fn start() -> Self {
+        Self::start_with_timeout(std::time::Duration::from_secs(5)).await
+    }
+
+    pub async fn start_with_timeout(stripe_timeout: std::time::Duration) -> Self {
+        use shared::auth::{AuthConfig, Authenticator, KeySource};
+        let db = TestDb::start().await;
+        for teacher in [always_open_teacher("t_one", "eur", 0), always_open_teacher("t_two", "eur", 500), always_open_teacher("t_usd", "usd", 0)] {
+            db.store.put_profile(&teacher).await.expect("seed teacher");
+        }
+        let stripe = infra::stripe_emulator::StripeEmulator::start(infra::stripe_emulator::EmulatorConfig {
+            port: 0,
+            secret_key: STRIPE_KEY.into(),
+            webhook_secret: WEBHOOK_SECRET.into(),
+            webhook_url: None,
+            retry_base: std::time::Duration::from_millis(50),
+        })
+        .await
+        .expect("stripe emulator");
+        let auth = Authenticator::new(AuthConfig { keys: KeySource::Hs256 { secret: JWT_SECRET.into() }, issuer: None, audience: None }, reqwest::Client::new())
+            .await
+            .expect("authenticator");
+        let stripe_config = shared::payments::StripeConfig { secret_key: STRIPE_KEY.into(), api_base: stripe.base_url(), timeout: stripe_timeout };
+        let checkout = shared::checkout::CheckoutService {
+            store: db.store.clone(),
+            payments: shared::payments::Payments::new(&stripe_config).expect("stripe client"),
+            redirects: shared::checkout::RedirectPolicy::new(vec![FRONTEND.into()]).expect("origins"),
+            clock: shared::clock::Clock::System,
+        };
+        let checkout = initiate_checkout::App { auth, checkout };
+        let slots = get_slots::App { store: db.store.clone(), clock: shared::clock::Clock::System };
+        Self { db, stripe, checkout, slots }
+    }
+
+    pub async fn post(&self, token: Option<&str>, body: &Value, idempotency_key: Option<&str>) -> (u16, Value) {
+        let mut event = FunctionUrlEvent::new("POST", "/").header("content-type", "application/json").body(&body.to_string());
+        if let Some(token) = token {
+            event = event.header("authorization", &format!("Bearer {token}"));
+        }
+        if let Some(key) = idempotency_key {
+            event = event.header("idempotency-key", key);
+        }
+        self.call(event).await
+    }
+
+    pub async fn call(&self, event: FunctionUrlEvent) -> (u16, Value) {
+        let response = shared::http::into_response(initiate_checkout::handle(&self.checkout, event.into_request()).await);
+        json_of(&response)
+    }
+
+    pub async fn status(&self, token: &str, checkout_id: &str) -> (u16, Value) {
+        self.call(FunctionUrlEvent::get("/").query("checkout_id", checkout_id).header("authorization", &format!("Bearer {token}"))).await
+    }
+
+    /// Start times get-slots offers for `teacher` tomorrow (60-minute lessons).
+    pub async fn open_starts(&self, teacher: &str, clock: shared::clock::Clock) -> Vec<String> {
+        let day = tomorrow_at("00:00")[..10].to_owned();
+        let app = get_slots::App { store: self.db.store.clone(), clock };
+        let event = FunctionUrlEvent::get("/").query("teacher_id", teacher).query("from", &day).query("to", &day).query("duration", "60");
+        let (status, body) = json_of(&shared::http::into_response(get_slots::handle(&app, event.into_request()).await));
+        assert_eq!(status, 200, "{body}");
+        body["slots"].as_array().expect("slots").iter().map(|s| s["start"].as_str().expect("start").to_owned()).collect()
+    }
+
+    /// Every hold stored for `teacher` on the UTC day of `at` (RFC 3339).
+    pub async fn holds(&self, teacher: &str, at: &str) -> Vec<shared::store::BusyEntry> {
+        let teacher = shared::domain::TeacherId::parse(teacher).expect("teacher id");
+        let day = shared::store::utc_day(at.parse().expect("timestamp"));
+        let days = self.db.store.calendar_days(&teacher, day, day).await.expect("calendar");
+        days.into_iter().flat_map(|d| d.busy).filter(|b| b.kind == shared::store::BusyKind::Hold).collect()
+    }
+}
+
+pub fn lesson(teacher: &str, start: &str, minutes: u32) -> Value {
+    json!({"teacher_id": teacher, "start": start, "duration_minutes": minutes})
+}
+
+pub fn cart(lessons: Vec<Value>) -> Value {
+    json!({"lessons": lessons})
+}

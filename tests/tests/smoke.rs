@@ -15,9 +15,18 @@ fn free_port() -> u16 {
 
 #[tokio::test]
 #[ignore = "needs cargo-lambda on PATH; `make test` runs it"]
-async fn get_slots_answers_over_http_through_cargo_lambda_watch() {
+async fn the_functions_answer_over_http_through_cargo_lambda_watch() {
     let db = TestDb::start().await;
     db.seed_demo().await;
+    let stripe = infra::stripe_emulator::StripeEmulator::start(infra::stripe_emulator::EmulatorConfig {
+        port: 0,
+        secret_key: tests::STRIPE_KEY.into(),
+        webhook_secret: tests::WEBHOOK_SECRET.into(),
+        webhook_url: None,
+        retry_base: Duration::from_millis(50),
+    })
+    .await
+    .unwrap();
     let port = free_port();
     let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let mut watch = Command::new("cargo")
@@ -26,6 +35,9 @@ async fn get_slots_answers_over_http_through_cargo_lambda_watch() {
         .args(["--env-var", "TABLE_NAME=lessons"])
         .args(["--env-var", &format!("AWS_ENDPOINT_URL_DYNAMODB={}", db.dynamo.endpoint())])
         .args(["--env-var", "AWS_REGION=us-east-1,AWS_ACCESS_KEY_ID=local,AWS_SECRET_ACCESS_KEY=local"])
+        .args(["--env-var", &format!("AUTH_JWT_SECRET={}", tests::JWT_SECRET)])
+        .args(["--env-var", &format!("STRIPE_SECRET_KEY={},STRIPE_API_BASE={}", tests::STRIPE_KEY, stripe.base_url())])
+        .args(["--env-var", &format!("ALLOWED_REDIRECT_ORIGINS={}", tests::FRONTEND)])
         .stdout(Stdio::null())
         .kill_on_drop(true)
         .spawn()
@@ -59,6 +71,31 @@ async fn get_slots_answers_over_http_through_cargo_lambda_watch() {
     assert_eq!(bad.status(), 400);
     let body: serde_json::Value = bad.json().await.unwrap();
     assert_eq!(body["error"]["code"], "invalid_request");
+
+    // A checkout for the first open slot: held, a Stripe session on the emulator, gone from get-slots.
+    let start = slots[0]["start"].as_str().unwrap().to_owned();
+    let checkout_url = format!("http://127.0.0.1:{port}/lambda-url/initiate-checkout/");
+    let body = serde_json::json!({"lessons": [{"teacher_id": "t_anna", "start": start, "duration_minutes": 60}]});
+    let mut created = None;
+    for _ in 0..3 {
+        // The first call to a function compiles it; cargo lambda watch may time it out once.
+        let response = client.post(&checkout_url).bearer_auth(tests::token_for("s_smoke")).json(&body).timeout(Duration::from_secs(300)).send().await.unwrap();
+        if response.status() != 504 {
+            created = Some(response);
+            break;
+        }
+    }
+    let created = created.expect("initiate-checkout answered");
+    assert_eq!(created.status(), 201);
+    let created: serde_json::Value = created.json().await.unwrap();
+    let page = client.get(created["checkout_url"].as_str().unwrap()).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("60-min lesson with Anna Schmidt"), "{page}");
+    let after: serde_json::Value = client.get(&url).send().await.unwrap().json().await.unwrap();
+    assert!(!after["slots"].as_array().unwrap().iter().any(|s| s["start"] == start.as_str()), "the held slot is gone");
+    let again = client.post(&checkout_url).bearer_auth(tests::token_for("s_other")).json(&body).send().await.unwrap();
+    assert_eq!(again.status(), 409);
+    let unauthenticated = client.post(&checkout_url).json(&body).send().await.unwrap();
+    assert_eq!(unauthenticated.status(), 401);
 
     watch.kill().await.unwrap();
 }

@@ -26,6 +26,9 @@ struct Args {
     dynamo_port: u16,
     #[arg(long, default_value_t = 9000)]
     lambda_port: u16,
+    /// Must match STRIPE_API_BASE in the env file.
+    #[arg(long, default_value_t = 12111)]
+    stripe_port: u16,
 }
 
 #[tokio::main]
@@ -41,7 +44,16 @@ async fn main() -> ExitCode {
 
 async fn run(args: Args) -> Result<(), String> {
     let store_config = config::load(StoreConfig::read).map_err(|e| e.to_string())?;
-    let jwt_secret = config::load(|env| env.required("AUTH_JWT_SECRET", "see .env.local", |s| Ok(s.to_owned()))).map_err(|e| e.to_string())?;
+    let (jwt_secret, stripe_key, webhook_secret) = config::load(|env| {
+        let text = |s: &str| Ok::<_, String>(s.to_owned());
+        let parts = (
+            env.required("AUTH_JWT_SECRET", "see .env.local", text),
+            env.required("STRIPE_SECRET_KEY", "see .env.local", text),
+            env.required("STRIPE_WEBHOOK_SECRET", "see .env.local", text),
+        );
+        Some((parts.0?, parts.1?, parts.2?))
+    })
+    .map_err(|e| e.to_string())?;
 
     std::fs::create_dir_all(&args.data_dir).map_err(|e| format!("{}: {e}", args.data_dir.display()))?;
     let db_path = args.data_dir.join("dynamo.sqlite");
@@ -53,6 +65,20 @@ async fn run(args: Args) -> Result<(), String> {
     infra::table::create_table(store.client(), store.table(), &spec).await.map_err(|e| e.to_string())?;
     let teachers = seed_dir(&store, &args.seed_dir).await?;
 
+    // Webhooks go to the stripe-webhook function once it exists; until then they are only recorded.
+    let webhook_url = std::path::Path::new("functions/stripe-webhook")
+        .exists()
+        .then(|| format!("http://127.0.0.1:{}/lambda-url/stripe-webhook/", args.lambda_port));
+    let stripe = infra::stripe_emulator::StripeEmulator::start(infra::stripe_emulator::EmulatorConfig {
+        port: args.stripe_port,
+        secret_key: stripe_key,
+        webhook_secret,
+        webhook_url,
+        retry_base: Duration::from_secs(2),
+    })
+    .await
+    .map_err(|e| format!("Stripe emulator port {}: {e}", args.stripe_port))?;
+
     let mut watch = Command::new("cargo")
         .args(["lambda", "watch", "--invoke-address", "127.0.0.1", "--invoke-port", &args.lambda_port.to_string()])
         .arg("--env-file")
@@ -62,7 +88,8 @@ async fn run(args: Args) -> Result<(), String> {
         .spawn()
         .map_err(|e| format!("starting `cargo lambda watch` (run through `make dev`, which installs it): {e}"))?;
     wait_for_port(args.lambda_port).await?;
-    print_banner(&args, &dynamo.endpoint(), &teachers, &jwt_secret)?;
+    let example = first_open_slot(&store, teachers.first()).await;
+    print_banner(&args, &Endpoints { dynamo: dynamo.endpoint(), stripe: stripe.base_url() }, &teachers, &jwt_secret, example)?;
 
     tokio::select! {
         _ = tokio::signal::ctrl_c() => println!("\nstopping the local stack"),
@@ -98,7 +125,24 @@ async fn wait_for_port(port: u16) -> Result<(), String> {
     Err(format!("cargo lambda watch did not listen on port {port} within 2 minutes"))
 }
 
-fn print_banner(args: &Args, dynamo: &str, teachers: &[String], secret: &str) -> Result<(), String> {
+struct Endpoints {
+    dynamo: String,
+    stripe: String,
+}
+
+/// A slot to put in the example checkout, so the printed curl works as is.
+async fn first_open_slot(store: &Store, teacher: Option<&String>) -> Option<(String, String)> {
+    let teacher = shared::domain::TeacherId::parse(teacher?).ok()?;
+    let profile = store.get_profile(&teacher).await.ok()??;
+    let offer = profile.lessons().iter().max_by_key(|l| l.duration_minutes)?;
+    let now = Timestamp::now();
+    let window = shared::domain::Interval::new(now, now + SignedDuration::from_hours(24 * 14))?;
+    let busy = store.busy_around(&teacher, window).await.ok()?;
+    let slot = shared::availability::slots(&profile, offer.duration_minutes, window, &busy, now).into_iter().next()?;
+    Some((slot.start().to_string(), offer.duration_minutes.to_string()))
+}
+
+fn print_banner(args: &Args, endpoints: &Endpoints, teachers: &[String], secret: &str, example: Option<(String, String)>) -> Result<(), String> {
     let now = Timestamp::now();
     let week = SignedDuration::from_hours(24 * 7);
     let token = |sub: &str, role| auth::mint_hs256(secret, &Claims::new(sub, role, now, week)).map_err(|e| e.to_string());
@@ -109,19 +153,27 @@ fn print_banner(args: &Args, dynamo: &str, teachers: &[String], secret: &str) ->
     let teacher = teachers.first().map(String::as_str).unwrap_or("t_anna");
 
     println!("\n================ lesson marketplace: local stack ================");
-    println!("DynamoDB (dynoxide)   {dynamo}   data in {}", args.data_dir.display());
+    println!("DynamoDB (dynoxide)   {}   data in {}", endpoints.dynamo, args.data_dir.display());
+    println!("Stripe emulator       {}   (sessions: {}_emulator/sessions)", endpoints.stripe, endpoints.stripe);
     println!("Demo teachers         {}", teachers.join(", "));
     println!("Functions (function-URL paths; each compiles on its first call):");
     for name in function_names() {
         println!("  {base}/{name}/");
     }
     println!("\nTokens (valid 7 days, signed with the development AUTH_JWT_SECRET):");
-    println!("  student  {}", token("s_demo", Role::Student)?);
+    let student = token("s_demo", Role::Student)?;
+    println!("  student  {student}");
     println!("  teacher  {}", token(teacher, Role::Teacher)?);
     println!("  admin    {}", token("admin", Role::Admin)?);
     println!("\nTry:");
     println!("  curl -s '{base}/get-slots/?teacher_id={teacher}&from={from}&to={to}&duration=60'");
     println!("  curl -s '{base}/get-slots/?teacher_id={teacher}&from={from}&to={to}&duration=trial&tz=America/New_York'");
+    if let Some((start, minutes)) = example {
+        println!("  curl -s -X POST '{base}/initiate-checkout/' -H 'Authorization: Bearer {student}' -H 'Content-Type: application/json' \\");
+        println!("       -d '{{\"lessons\": [{{\"teacher_id\": \"{teacher}\", \"start\": \"{start}\", \"duration_minutes\": {minutes}}}]}}'");
+        println!("  (open the returned checkout_url in a browser to pay or cancel)");
+    }
+    println!("  curl -s -X POST '{}_emulator/faults' -H 'Content-Type: application/json' -d '{{\"status\": 500, \"count\": 1}}'   # make Stripe fail once", endpoints.stripe);
     println!("\nCtrl-C stops everything.");
     println!("=================================================================\n");
     Ok(())
