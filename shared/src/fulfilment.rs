@@ -5,7 +5,7 @@
 use jiff::{SignedDuration, Timestamp};
 
 use crate::domain::TeacherId;
-use crate::store::{Booking, BusyEntry, BusyKind, Checkout, CheckoutStatus, EditError, Store, StoreError, days_touched};
+use crate::store::{Booking, BusyEntry, BusyKind, Checkout, CheckoutStatus, EditError, Store, StoreError, days_touched, lesson_span};
 
 #[derive(Debug, thiserror::Error)]
 pub enum FulfilError {
@@ -52,15 +52,7 @@ pub async fn confirm(store: &Store, checkout_id: &crate::domain::CheckoutId, pay
 }
 
 async fn write_bookings(store: &Store, checkout: &Checkout, buffers: &[u32], payment_status: &str, now: Timestamp) -> Result<Checkout, EditError<FulfilError>> {
-    let spans: Vec<_> = checkout
-        .lessons
-        .iter()
-        .zip(buffers)
-        .map(|(l, buffer)| {
-            let days = days_touched(l.start, l.end, *buffer);
-            (l.teacher_id.clone(), days[0], days[days.len() - 1])
-        })
-        .collect();
+    let spans: Vec<_> = checkout.lessons.iter().zip(buffers).map(|(l, b)| lesson_span(&l.teacher_id, l.start, l.end, *b)).collect();
     let reference = checkout.checkout_id.as_str();
     store
         .edit_days(&spans, |set| {

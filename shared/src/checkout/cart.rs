@@ -127,7 +127,7 @@ mod tests {
         assert_eq!(field_of("[]"), "body");
         assert_eq!(field_of("{}"), "lessons");
         assert_eq!(field_of(r#"{"lessons":[]}"#), "lessons");
-        let eleven = format!(r#"{{"lessons":[{}]}}"#, vec![r#"{"teacher_id":"t_anna","start":"2026-12-01T08:00:00Z","duration_minutes":60}"#; 11].join(","));
+        let eleven = format!(r#"{{"lessons":[{}]}}"#, [r#"{"teacher_id":"t_anna","start":"2026-12-01T08:00:00Z","duration_minutes":60}"#; 11].join(","));
         assert_eq!(field_of(&eleven), "lessons");
         assert_eq!(field_of(r#"{"lessons":[{"teacher_id":"t_anna","start":"2026-12-01T08:00:00Z","duration_minutes":60,"price":1}]}"#), "lessons[0].price");
         assert_eq!(field_of(r#"{"lessons":[{"teacher_id":"T!","start":"2026-12-01T08:00:00Z","duration_minutes":60}]}"#), "lessons[0].teacher_id");

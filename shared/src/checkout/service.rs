@@ -14,7 +14,7 @@ use crate::domain::{BookingId, CheckoutId, Currency, LessonChoice, TeacherId, Te
 use crate::error::ApiError;
 use crate::fulfilment::{self, FulfilError};
 use crate::payments::{LineItem, Payments, SessionRequest};
-use crate::store::{BusyEntry, BusyKind, Checkout, CheckoutLesson, CheckoutStatus, EditError, IdempotencyRecord, Store, days_touched};
+use crate::store::{BusyEntry, BusyKind, Checkout, CheckoutLesson, CheckoutStatus, EditError, IdempotencyRecord, Store, days_touched, lesson_span};
 
 /// Stripe refuses an `expires_at` under 30 minutes from its own clock; a
 /// minute more absorbs clock skew and our own latency.
@@ -137,13 +137,14 @@ impl CheckoutService {
     /// Writes every hold, the checkout, the trial claims and the idempotency
     /// record in one transaction, re-checking the slots on every attempt.
     async fn hold(&self, checkout: &Checkout, priced: &PricedCart, record: Option<&(String, IdempotencyRecord)>, now: Timestamp) -> Result<(), ApiError> {
+        // A day each side, so intervals whose buffer crosses midnight are seen.
         let spans: Vec<_> = checkout
             .lessons
             .iter()
             .zip(&priced.buffers)
             .map(|(l, buffer)| {
-                let days = days_touched(l.start, l.end, *buffer);
-                (l.teacher_id.clone(), days[0].yesterday().unwrap_or(days[0]), days[days.len() - 1].tomorrow().unwrap_or(days[days.len() - 1]))
+                let (teacher, first, last) = lesson_span(&l.teacher_id, l.start, l.end, *buffer);
+                (teacher, first.yesterday().unwrap_or(first), last.tomorrow().unwrap_or(last))
             })
             .collect();
         let trials: Vec<&TeacherId> = checkout.lessons.iter().filter(|l| l.trial).map(|l| &l.teacher_id).collect();
@@ -211,15 +212,7 @@ impl CheckoutService {
 
     /// Gives the slots and trial claims of an unpaid checkout back and marks it failed.
     async fn release(&self, checkout: &Checkout, priced: &PricedCart, now: Timestamp) -> Result<(), EditError<()>> {
-        let spans: Vec<_> = checkout
-            .lessons
-            .iter()
-            .zip(&priced.buffers)
-            .map(|(l, b)| {
-                let days = days_touched(l.start, l.end, *b);
-                (l.teacher_id.clone(), days[0], days[days.len() - 1])
-            })
-            .collect();
+        let spans: Vec<_> = checkout.lessons.iter().zip(&priced.buffers).map(|(l, b)| lesson_span(&l.teacher_id, l.start, l.end, *b)).collect();
         let failed = Checkout { status: CheckoutStatus::Failed, ..checkout.clone() };
         let reference = checkout.checkout_id.as_str();
         self.store

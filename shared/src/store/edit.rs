@@ -87,6 +87,13 @@ pub fn days_touched(start: Timestamp, end: Timestamp, buffer_minutes: u32) -> Ve
     first.series(jiff::Span::new().days(1)).take_while(|d| *d <= last).collect()
 }
 
+/// The span of days (first, last) a lesson and its buffer touch, for [`Store::edit_days`].
+pub fn lesson_span(teacher: &TeacherId, start: Timestamp, end: Timestamp, buffer_minutes: u32) -> (TeacherId, Date, Date) {
+    let days = days_touched(start, end, buffer_minutes);
+    let first = days.first().copied().unwrap_or_else(|| super::utc_day(start));
+    (teacher.clone(), first, days.last().copied().unwrap_or(first))
+}
+
 impl Store {
     /// Runs `plan` against fresh reads of the given teachers' days (each span
     /// inclusive) until its writes commit. `plan` returns its result and the

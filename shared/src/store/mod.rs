@@ -9,7 +9,7 @@ mod profiles;
 mod records;
 
 pub use calendar::{BusyEntry, BusyKind, CalendarDay, DayWrite};
-pub use edit::{DaySet, EditError, days_touched};
+pub use edit::{DaySet, EditError, days_touched, lesson_span};
 pub use error::StoreError;
 pub use keys::utc_day;
 pub use records::{Booking, Checkout, CheckoutLesson, CheckoutStatus, IdempotencyRecord};

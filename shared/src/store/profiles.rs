@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
 
-use super::keys::{self, PK, PROFILE_SK, SK};
+use super::keys::{self, PROFILE_SK};
 use super::{Store, StoreError};
 use crate::domain::{ProfileDoc, TeacherId, TeacherProfile};
 
@@ -34,17 +34,7 @@ impl Store {
     }
 
     pub async fn get_profile(&self, id: &TeacherId) -> Result<Option<TeacherProfile>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(PK, AttributeValue::S(keys::teacher_pk(id)))
-            .key(SK, AttributeValue::S(PROFILE_SK.into()))
-            .send()
-            .await
-            .map_err(|e| StoreError::sdk("get profile", e))?;
-        let Some(item) = output.item else { return Ok(None) };
-        let stored: ProfileItem = serde_dynamo::from_item(item).map_err(|e| StoreError::corrupt("get profile", e))?;
+        let Some(stored) = self.get_typed::<ProfileItem>("get profile", keys::teacher_pk(id), PROFILE_SK).await? else { return Ok(None) };
         TeacherProfile::try_from(stored.profile).map(Some).map_err(|e| StoreError::corrupt("get profile", e))
     }
 }

@@ -141,6 +141,20 @@ fn put_new(table: &str, item: HashMap<String, AttributeValue>, operation: &'stat
 }
 
 impl Store {
+    /// One item by key, strongly consistent (the money path reads its own writes).
+    pub(super) async fn get_typed<T: serde::de::DeserializeOwned>(&self, operation: &'static str, pk: String, sk: &str) -> Result<Option<T>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(pk, sk)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| StoreError::sdk(operation, e))?;
+        output.item.map(|item| serde_dynamo::from_item(item).map_err(|e| StoreError::corrupt(operation, e))).transpose()
+    }
+
     pub fn new_checkout_item(&self, checkout: &Checkout) -> Result<TransactWriteItem, StoreError> {
         let extra = [("gsi2pk", s(format!("STUDENT#{}", checkout.student_id))), ("gsi2sk", s(format!("CHECKOUT#{}", checkout.created_at)))];
         let item = item("put checkout", checkout_pk(&checkout.checkout_id), "CHECKOUT", checkout, &extra)?;
@@ -148,16 +162,7 @@ impl Store {
     }
 
     pub async fn get_checkout(&self, id: &CheckoutId) -> Result<Option<Checkout>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(checkout_pk(id), "CHECKOUT")))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| StoreError::sdk("get checkout", e))?;
-        output.item.map(|item| serde_dynamo::from_item(item).map_err(|e| StoreError::corrupt("get checkout", e))).transpose()
+        self.get_typed("get checkout", checkout_pk(id), "CHECKOUT").await
     }
 
     /// Replaces a checkout, provided its status is still `expected` (so two
@@ -207,16 +212,7 @@ impl Store {
     }
 
     pub async fn get_booking(&self, id: &BookingId) -> Result<Option<Booking>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(booking_pk(id), "BOOKING")))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| StoreError::sdk("get booking", e))?;
-        output.item.map(|item| serde_dynamo::from_item(item).map_err(|e| StoreError::corrupt("get booking", e))).transpose()
+        self.get_typed("get booking", booking_pk(id), "BOOKING").await
     }
 
     /// Claims a student's one trial with a teacher; fails if already claimed.
@@ -247,15 +243,6 @@ impl Store {
     }
 
     pub async fn get_idempotency(&self, key_hash: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(idempotency_pk(key_hash), "IDEMPOTENCY")))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| StoreError::sdk("get idempotency", e))?;
-        output.item.map(|item| serde_dynamo::from_item(item).map_err(|e| StoreError::corrupt("get idempotency", e))).transpose()
+        self.get_typed("get idempotency", idempotency_pk(key_hash), "IDEMPOTENCY").await
     }
 }
