@@ -133,7 +133,8 @@ impl Payments {
 }
 
 fn session_params(request: &SessionRequest<'_>) -> CreateCheckoutSession {
-    let currency: stripe_types::Currency = request.currency.as_str().parse().unwrap_or(stripe_types::Currency::EUR);
+    // Parsing is infallible: an unknown code becomes Currency::Unknown and Stripe rejects it.
+    let Ok(currency) = request.currency.as_str().parse::<stripe_types::Currency>();
     let line_items: Vec<CreateCheckoutSessionLineItems> = request
         .items
         .iter()

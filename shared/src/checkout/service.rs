@@ -14,7 +14,7 @@ use crate::domain::{BookingId, CheckoutId, Currency, LessonChoice, TeacherId, Te
 use crate::error::ApiError;
 use crate::fulfilment::{self, FulfilError};
 use crate::payments::{LineItem, Payments, SessionRequest};
-use crate::store::{BusyEntry, BusyKind, Checkout, CheckoutLesson, CheckoutStatus, EditError, IdempotencyRecord, Store, days_touched, lesson_span};
+use crate::store::{BusyEntry, BusyKind, Checkout, CheckoutLesson, CheckoutStatus, EditError, IdempotencyRecord, Store, StoreError, days_touched, lesson_span};
 
 /// Stripe refuses an `expires_at` under 30 minutes from its own clock; a
 /// minute more absorbs clock skew and our own latency.
@@ -43,6 +43,7 @@ struct PricedCart {
 
 enum Refusal {
     Slot(usize),
+    Store(StoreError),
 }
 
 impl CheckoutService {
@@ -76,15 +77,16 @@ impl CheckoutService {
             payment_status: None,
             booking_ids: Vec::new(),
         };
-        let record = key_hash.as_ref().map(|hash| (hash.clone(), IdempotencyRecord { request_hash: fingerprint_hash(&cart), checkout_id: checkout_id.clone() }));
-        match self.hold(&checkout, &priced, record.as_ref(), now).await {
-            Ok(()) => {}
-            // A concurrent request with the same key won the race: answer as it did.
-            Err(err) if record.is_some() && matches!(err, ApiError::SlotUnavailable { .. } | ApiError::TrialAlreadyUsed(_) | ApiError::IdempotencyKeyReused) => {
-                let Some(stored) = self.store.get_idempotency(&record.as_ref().map(|r| r.0.clone()).unwrap_or_default()).await? else { return Err(err) };
+        let record = key_hash.map(|hash| (hash, IdempotencyRecord { request_hash: fingerprint_hash(&cart), checkout_id: checkout_id.clone() }));
+        if let Err(err) = self.hold(&checkout, &priced, record.as_ref(), now).await {
+            // A concurrent request with the same key may have won the race: then answer as it did.
+            let raced = matches!(err, ApiError::SlotUnavailable { .. } | ApiError::TrialAlreadyUsed(_) | ApiError::IdempotencyKeyReused);
+            if let Some((hash, _)) = record.as_ref().filter(|_| raced)
+                && let Some(stored) = self.store.get_idempotency(hash).await?
+            {
                 return self.replay(who, &stored, &cart).await;
             }
-            Err(err) => return Err(err),
+            return Err(err);
         }
         tracing::info!(checkout_id = %checkout_id, lessons = checkout.lessons.len(), amount_total = checkout.amount_total, "slots held");
         if checkout.amount_total == 0 {
@@ -161,12 +163,12 @@ impl CheckoutService {
                         set.edit(&lesson.teacher_id, day, now, |entries| entries.push(hold.clone()));
                     }
                 }
-                let mut items = vec![self.store.new_checkout_item(checkout).map_err(|_| Refusal::Slot(0))?];
+                let mut items = vec![self.store.new_checkout_item(checkout).map_err(Refusal::Store)?];
                 for teacher in &trials {
-                    items.push(self.store.trial_marker_item(&checkout.student_id, teacher, &checkout.checkout_id).map_err(|_| Refusal::Slot(0))?);
+                    items.push(self.store.trial_marker_item(&checkout.student_id, teacher, &checkout.checkout_id).map_err(Refusal::Store)?);
                 }
                 if let Some((hash, record)) = record {
-                    items.push(self.store.idempotency_item(hash, record, now + IDEMPOTENCY_TTL).map_err(|_| Refusal::Slot(0))?);
+                    items.push(self.store.idempotency_item(hash, record, now + IDEMPOTENCY_TTL).map_err(Refusal::Store)?);
                 }
                 Ok(((), items))
             })
@@ -174,11 +176,11 @@ impl CheckoutService {
         match result {
             Ok(()) => Ok(()),
             Err(EditError::Rule(Refusal::Slot(i))) => Err(ApiError::SlotUnavailable { lesson_index: i }),
+            Err(EditError::Rule(Refusal::Store(err)) | EditError::Store(err)) => Err(err.into()),
             // Item 0 is the checkout (fresh id, cannot exist), then the trial claims, then the idempotency record.
             Err(EditError::ItemConflict(i)) if (1..=trials.len()).contains(&i) => Err(ApiError::TrialAlreadyUsed(trials[i - 1].clone())),
             Err(EditError::ItemConflict(_)) => Err(ApiError::IdempotencyKeyReused),
             Err(EditError::Contention) => Err(ApiError::Contention),
-            Err(EditError::Store(err)) => Err(err.into()),
         }
     }
 
@@ -211,7 +213,7 @@ impl CheckoutService {
     }
 
     /// Gives the slots and trial claims of an unpaid checkout back and marks it failed.
-    async fn release(&self, checkout: &Checkout, priced: &PricedCart, now: Timestamp) -> Result<(), EditError<()>> {
+    async fn release(&self, checkout: &Checkout, priced: &PricedCart, now: Timestamp) -> Result<(), EditError<StoreError>> {
         let spans: Vec<_> = checkout.lessons.iter().zip(&priced.buffers).map(|(l, b)| lesson_span(&l.teacher_id, l.start, l.end, *b)).collect();
         let failed = Checkout { status: CheckoutStatus::Failed, ..checkout.clone() };
         let reference = checkout.checkout_id.as_str();
@@ -222,9 +224,9 @@ impl CheckoutService {
                         set.edit(&lesson.teacher_id, day, now, |entries| entries.retain(|e| e.reference != reference));
                     }
                 }
-                let mut items = vec![self.store.checkout_update_item(&failed, CheckoutStatus::AwaitingPayment).map_err(|_| ())?];
+                let mut items = vec![self.store.checkout_update_item(&failed, CheckoutStatus::AwaitingPayment)?];
                 for lesson in checkout.lessons.iter().filter(|l| l.trial) {
-                    items.push(self.store.trial_release_item(&checkout.student_id, &lesson.teacher_id, &checkout.checkout_id).map_err(|_| ())?);
+                    items.push(self.store.trial_release_item(&checkout.student_id, &lesson.teacher_id, &checkout.checkout_id)?);
                 }
                 Ok(((), items))
             })
