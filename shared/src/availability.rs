@@ -71,6 +71,8 @@ pub fn is_offered(profile: &TeacherProfile, duration_minutes: u32, start: Timest
 }
 
 const DAY: i64 = 86_400;
+/// More than any clock change the tz database records in this era.
+const MAX_SHIFT: i64 = 2 * 3_600;
 /// How far beyond the candidate starts the zone's offsets are looked up:
 /// enough for the day before, the day after and any UTC offset.
 const ZONE_SLACK: i64 = 3 * DAY;
@@ -170,9 +172,12 @@ impl Walk<'_> {
     }
 
     /// A transition inside the range: resolve each grid time on its own.
+    /// Grid times a little past the civil end still count when their instant
+    /// fits: a range ending in a spring-forward gap (Lord Howe's 02:00-02:30)
+    /// ends at the gap's far side, after local times later than its own end.
     fn shifting_range(&mut self, midnight: i64, civil_start: i64, civil_end: i64, first: i64, last: i64, emit: &mut impl FnMut(i64)) {
         let mut civil = midnight + ceil_div(civil_start - midnight, self.step) * self.step;
-        while civil < civil_end {
+        while civil < civil_end + MAX_SHIFT {
             // Earliest resolution is non-decreasing in civil time, so the first
             // start past `last` ends the range.
             if let Some(s) = self.zone.earliest(civil) {
@@ -349,6 +354,19 @@ mod tests {
     }
 
     const LONG_AGO: &str = "2026-01-01T00:00:00Z";
+
+    /// Found by the property tests: Lord Howe skips 02:00-02:30 on 2026-10-04,
+    /// so a range ending at 02:05 ends at 15:35Z, and 02:30 local (15:30Z) fits.
+    #[test]
+    fn a_range_ending_in_a_gap_ends_on_its_far_side() {
+        let p = profile("Australia/Lord_Howe", json!([["00:00", "02:05"]]), |doc| {
+            doc["lessons"] = json!([{"duration_minutes": 5, "price": 1000}]);
+            doc["slot_step_minutes"] = json!(5);
+        });
+        let got = slots(&p, 5, window("2026-10-03T15:20:00Z", "2026-10-03T16:30:00Z"), &[], ts(LONG_AGO));
+        assert_eq!(starts(&got), ["2026-10-03T15:20:00Z", "2026-10-03T15:25:00Z", "2026-10-03T15:30:00Z"]);
+        assert!(is_offered(&p, 5, ts("2026-10-03T15:30:00Z"), &[], ts(LONG_AGO)));
+    }
 
     #[test]
     fn berlin_day_is_08_to_16_utc_in_winter_and_07_to_15_in_summer() {
