@@ -11,9 +11,14 @@ pub enum Clock {
 }
 
 impl Clock {
+    /// Whole seconds: every instant we store or send goes out as RFC 3339
+    /// without a fraction (and Stripe takes unix seconds).
     pub fn now(&self) -> Timestamp {
         match self {
-            Self::System => Timestamp::now(),
+            Self::System => {
+                let now = Timestamp::now();
+                Timestamp::from_second(now.as_second()).unwrap_or(now)
+            }
             Self::Fixed(at) => *at,
         }
     }

@@ -135,7 +135,8 @@ async fn first_open_slot(store: &Store, teacher: Option<&String>) -> Option<(Str
     let teacher = shared::domain::TeacherId::parse(teacher?).ok()?;
     let profile = store.get_profile(&teacher).await.ok()??;
     let offer = profile.lessons().iter().max_by_key(|l| l.duration_minutes)?;
-    let now = Timestamp::now();
+    // Intervals are whole seconds.
+    let now = Timestamp::from_second(Timestamp::now().as_second()).ok()?;
     let window = shared::domain::Interval::new(now, now + SignedDuration::from_hours(24 * 14))?;
     let busy = store.busy_around(&teacher, window).await.ok()?;
     let slot = shared::availability::slots(&profile, offer.duration_minutes, window, &busy, now).into_iter().next()?;
