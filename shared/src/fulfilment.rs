@@ -2,6 +2,8 @@
 //! Stripe reports payment and by checkout itself for free carts, so there is
 //! one way a booking comes to exist.
 
+use std::collections::HashMap;
+
 use jiff::{SignedDuration, Timestamp};
 
 use crate::domain::TeacherId;
@@ -34,11 +36,14 @@ pub async fn confirm(store: &Store, checkout_id: &crate::domain::CheckoutId, pay
             CheckoutStatus::AwaitingPayment | CheckoutStatus::Paid => {}
             other => return Err(FulfilError::NotConfirmable(other)),
         }
-        let mut buffers = Vec::with_capacity(checkout.lessons.len());
+        let mut by_teacher: HashMap<&TeacherId, u32> = HashMap::new();
         for lesson in &checkout.lessons {
-            let profile = store.get_profile(&lesson.teacher_id).await?.ok_or_else(|| FulfilError::UnknownTeacher(lesson.teacher_id.clone()))?;
-            buffers.push(profile.buffer_minutes());
+            if !by_teacher.contains_key(&lesson.teacher_id) {
+                let profile = store.get_profile(&lesson.teacher_id).await?.ok_or_else(|| FulfilError::UnknownTeacher(lesson.teacher_id.clone()))?;
+                by_teacher.insert(&lesson.teacher_id, profile.buffer_minutes());
+            }
         }
+        let buffers: Vec<u32> = checkout.lessons.iter().map(|l| by_teacher[&l.teacher_id]).collect();
         match write_bookings(store, &checkout, &buffers, payment_status, now).await {
             Ok(confirmed) => return Ok(confirmed),
             // Another confirmation raced us; the re-read tells who won.

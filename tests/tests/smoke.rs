@@ -13,6 +13,19 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
+/// The first call to a function compiles and starts it: until then the
+/// server may refuse connections or answer 502/504, so requests that change
+/// anything carry an Idempotency-Key and are safe to send again.
+async fn first_answer(request: impl Fn() -> reqwest::RequestBuilder) -> reqwest::Response {
+    for _ in 0..120 {
+        match request().timeout(Duration::from_secs(300)).send().await {
+            Ok(response) if !matches!(response.status().as_u16(), 502 | 504) => return response,
+            _ => tokio::time::sleep(Duration::from_secs(1)).await,
+        }
+    }
+    panic!("cargo lambda watch never answered");
+}
+
 #[tokio::test]
 #[ignore = "needs cargo-lambda on PATH; `make test` runs it"]
 async fn the_functions_answer_over_http_through_cargo_lambda_watch() {
@@ -49,16 +62,7 @@ async fn the_functions_answer_over_http_through_cargo_lambda_watch() {
     let to = today.checked_add(jiff::ToSpan::days(9)).unwrap();
     let url = format!("http://127.0.0.1:{port}/lambda-url/get-slots/?teacher_id=t_anna&from={from}&to={to}&duration=60");
 
-    // The first call compiles and starts the function; give it time.
-    let mut response = None;
-    for _ in 0..300 {
-        if let Ok(r) = client.get(&url).timeout(Duration::from_secs(120)).send().await {
-            response = Some(r);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-    let response = response.expect("cargo lambda watch answered");
+    let response = first_answer(|| client.get(&url)).await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-type"], "application/json");
     let body: serde_json::Value = response.json().await.unwrap();
@@ -76,16 +80,7 @@ async fn the_functions_answer_over_http_through_cargo_lambda_watch() {
     let start = slots[0]["start"].as_str().unwrap().to_owned();
     let checkout_url = format!("http://127.0.0.1:{port}/lambda-url/initiate-checkout/");
     let body = serde_json::json!({"lessons": [{"teacher_id": "t_anna", "start": start, "duration_minutes": 60}]});
-    let mut created = None;
-    for _ in 0..3 {
-        // The first call to a function compiles it; cargo lambda watch may time it out once.
-        let response = client.post(&checkout_url).bearer_auth(tests::token_for("s_smoke")).json(&body).timeout(Duration::from_secs(300)).send().await.unwrap();
-        if response.status() != 504 {
-            created = Some(response);
-            break;
-        }
-    }
-    let created = created.expect("initiate-checkout answered");
+    let created = first_answer(|| client.post(&checkout_url).bearer_auth(tests::token_for("s_smoke")).header("idempotency-key", "smoke-1").json(&body)).await;
     assert_eq!(created.status(), 201);
     let created: serde_json::Value = created.json().await.unwrap();
     let page = client.get(created["checkout_url"].as_str().unwrap()).send().await.unwrap().text().await.unwrap();
