@@ -33,8 +33,6 @@ pub enum ApiError {
     PaymentProvider(String),
     #[error("too many concurrent changes to this calendar, please retry")]
     Contention,
-    #[error("no such route: {0}")]
-    RouteNotFound(String),
     #[error("method {0} is not allowed here")]
     MethodNotAllowed(String),
     #[error("the service is temporarily unavailable, please retry")]
@@ -52,7 +50,7 @@ impl ApiError {
         match self {
             Self::InvalidRequest { .. } | Self::DurationNotOffered(..) => StatusCode::BAD_REQUEST,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            Self::TeacherNotFound(_) | Self::RouteNotFound(_) | Self::CheckoutNotFound(_) => StatusCode::NOT_FOUND,
+            Self::TeacherNotFound(_) | Self::CheckoutNotFound(_) => StatusCode::NOT_FOUND,
             Self::SlotUnavailable { .. } | Self::TrialAlreadyUsed(_) => StatusCode::CONFLICT,
             Self::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -69,7 +67,6 @@ impl ApiError {
             Self::InvalidRequest { .. } => "invalid_request",
             Self::DurationNotOffered(..) => "duration_not_offered",
             Self::TeacherNotFound(_) => "teacher_not_found",
-            Self::RouteNotFound(_) => "not_found",
             Self::Unauthorized(_) => "unauthorized",
             Self::CheckoutNotFound(_) => "checkout_not_found",
             Self::SlotUnavailable { .. } => "slot_unavailable",
