@@ -3,8 +3,10 @@
 
 SHELL := /bin/bash
 CARGO_LAMBDA_VERSION := 1.9.2
+CFN_LINT_VERSION := 1.58.0
 VENV := .venv
 CARGO_LAMBDA := $(VENV)/bin/cargo-lambda
+CFN_LINT := $(VENV)/bin/cfn-lint
 # cargo finds `cargo lambda` as the cargo-lambda binary on PATH.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
@@ -23,15 +25,19 @@ $(CARGO_LAMBDA):
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check cargo-lambda==$(CARGO_LAMBDA_VERSION)
 
-tools: $(CARGO_LAMBDA)
+$(CFN_LINT): $(CARGO_LAMBDA)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check cfn-lint==$(CFN_LINT_VERSION)
+
+tools: $(CARGO_LAMBDA) $(CFN_LINT)
 
 build:
 	cargo build --workspace --all-targets --locked
 
-dev: tools
+dev: $(CARGO_LAMBDA)
 	set -a && source ./.env.local && set +a && cargo run --locked -p infra --bin local-stack
 
 test: tools
+	$(CFN_LINT) template.yaml
 	cargo test --workspace --locked
 	cargo test --locked -p tests --test smoke -- --ignored
 
