@@ -82,11 +82,21 @@ pub struct AuthConfig {
     pub audience: Option<String>,
 }
 
+const SECRET_VAR: &str = "AUTH_JWT_SECRET";
+const SECRET_HELP: &str = "your auth provider's JWT secret (Supabase: Settings > API); .env.local has the development one";
+
+fn parse_secret(raw: &str) -> Result<String, String> {
+    if raw.len() >= 32 { Ok(raw.to_owned()) } else { Err("must be at least 32 characters".into()) }
+}
+
+/// The HS256 secret itself, for tools that mint development tokens.
+pub fn read_signing_secret(env: &mut Env) -> Option<String> {
+    env.required(SECRET_VAR, SECRET_HELP, parse_secret)
+}
+
 impl AuthConfig {
     pub fn read(env: &mut Env) -> Option<Self> {
-        let secret = env.optional("AUTH_JWT_SECRET", "your auth provider's JWT secret (Supabase: Settings > API)", |s| {
-            if s.len() >= 32 { Ok(s.to_owned()) } else { Err("must be at least 32 characters".into()) }
-        });
+        let secret = env.optional(SECRET_VAR, SECRET_HELP, parse_secret);
         let url = env.optional("AUTH_JWKS_URL", "your identity provider's JWKS URL", |s| {
             if s.starts_with("https://") || s.starts_with("http://127.0.0.1") || s.starts_with("http://localhost") {
                 Ok(s.to_owned())

@@ -93,8 +93,7 @@ async fn run(command: Command) -> Result<(), String> {
             }
         }
         Command::Token { role, sub, email, ttl_hours } => {
-            let secret = config::load(|env| env.required("AUTH_JWT_SECRET", "the HS256 secret; see .env.local for the development value", |s| Ok(s.to_owned())))
-                .map_err(|e| e.to_string())?;
+            let secret = config::load(auth::read_signing_secret).map_err(|e| e.to_string())?;
             let mut claims = Claims::new(sub, role.into(), jiff::Timestamp::now(), jiff::SignedDuration::from_hours(ttl_hours));
             claims.email = email;
             println!("{}", auth::mint_hs256(&secret, &claims).map_err(|e| e.to_string())?);

@@ -26,9 +26,6 @@ struct Args {
     dynamo_port: u16,
     #[arg(long, default_value_t = 9000)]
     lambda_port: u16,
-    /// Must match STRIPE_API_BASE in the env file.
-    #[arg(long, default_value_t = 12111)]
-    stripe_port: u16,
 }
 
 #[tokio::main]
@@ -44,12 +41,11 @@ async fn main() -> ExitCode {
 
 async fn run(args: Args) -> Result<(), String> {
     let store_config = config::load(StoreConfig::read).map_err(|e| e.to_string())?;
-    let (jwt_secret, stripe_key, webhook_secret) = config::load(|env| {
-        let text = |s: &str| Ok::<_, String>(s.to_owned());
+    let (jwt_secret, stripe_config, webhook_secret) = config::load(|env| {
         let parts = (
-            env.required("AUTH_JWT_SECRET", "see .env.local", text),
-            env.required("STRIPE_SECRET_KEY", "see .env.local", text),
-            env.required("STRIPE_WEBHOOK_SECRET", "see .env.local", text),
+            auth::read_signing_secret(env),
+            shared::payments::StripeConfig::read(env),
+            env.required("STRIPE_WEBHOOK_SECRET", "see .env.local", |s| Ok(s.to_owned())),
         );
         Some((parts.0?, parts.1?, parts.2?))
     })
@@ -69,15 +65,21 @@ async fn run(args: Args) -> Result<(), String> {
     let webhook_url = std::path::Path::new("functions/stripe-webhook")
         .exists()
         .then(|| format!("http://127.0.0.1:{}/lambda-url/stripe-webhook/", args.lambda_port));
+    // The emulator listens where the functions are told Stripe is.
+    let stripe_port = reqwest::Url::parse(&stripe_config.api_base)
+        .ok()
+        .filter(|url| url.host_str() == Some("127.0.0.1"))
+        .and_then(|url| url.port())
+        .ok_or_else(|| format!("STRIPE_API_BASE must be http://127.0.0.1:PORT/ for the local stack, not {}", stripe_config.api_base))?;
     let stripe = infra::stripe_emulator::StripeEmulator::start(infra::stripe_emulator::EmulatorConfig {
-        port: args.stripe_port,
-        secret_key: stripe_key,
+        port: stripe_port,
+        secret_key: stripe_config.secret_key,
         webhook_secret,
         webhook_url,
         retry_base: Duration::from_secs(2),
     })
     .await
-    .map_err(|e| format!("Stripe emulator port {}: {e}", args.stripe_port))?;
+    .map_err(|e| format!("Stripe emulator port {stripe_port}: {e}"))?;
 
     let mut watch = Command::new("cargo")
         .args(["lambda", "watch", "--invoke-address", "127.0.0.1", "--invoke-port", &args.lambda_port.to_string()])
