@@ -25,6 +25,10 @@ pub enum ApiError {
     SlotUnavailable { lesson_index: usize },
     #[error("the trial lesson with teacher {0} has already been used")]
     TrialAlreadyUsed(TeacherId),
+    #[error("at most {0} unpaid checkouts may be open at once; pay for or cancel one first")]
+    TooManyOpenCheckouts(usize),
+    #[error("this checkout is {0}; only an unpaid checkout can be abandoned")]
+    CheckoutNotOpen(&'static str),
     #[error("this Idempotency-Key was already used with a different request")]
     IdempotencyKeyReused,
     #[error("the request body is larger than {0} bytes")]
@@ -51,7 +55,8 @@ impl ApiError {
             Self::InvalidRequest { .. } | Self::DurationNotOffered(..) => StatusCode::BAD_REQUEST,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::TeacherNotFound(_) | Self::CheckoutNotFound(_) => StatusCode::NOT_FOUND,
-            Self::SlotUnavailable { .. } | Self::TrialAlreadyUsed(_) => StatusCode::CONFLICT,
+            Self::SlotUnavailable { .. } | Self::TrialAlreadyUsed(_) | Self::CheckoutNotOpen(_) => StatusCode::CONFLICT,
+            Self::TooManyOpenCheckouts(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::PaymentProvider(_) => StatusCode::BAD_GATEWAY,
@@ -71,6 +76,8 @@ impl ApiError {
             Self::CheckoutNotFound(_) => "checkout_not_found",
             Self::SlotUnavailable { .. } => "slot_unavailable",
             Self::TrialAlreadyUsed(_) => "trial_already_used",
+            Self::TooManyOpenCheckouts(_) => "too_many_open_checkouts",
+            Self::CheckoutNotOpen(_) => "checkout_not_open",
             Self::IdempotencyKeyReused => "idempotency_key_reused",
             Self::PayloadTooLarge(_) => "payload_too_large",
             Self::PaymentProvider(_) => "payment_provider_error",

@@ -53,8 +53,14 @@ pub fn error_response(err: &ApiError) -> Response<Body> {
     let mut response = Response::new(Body::Binary(bytes));
     *response.status_mut() = status;
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        // Everything behind a 503 here is contention or a passing outage.
+        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECONDS));
+    }
     response
 }
+
+const RETRY_AFTER_SECONDS: &str = "1";
 
 pub fn into_response(result: HttpResult) -> Response<Body> {
     result.unwrap_or_else(|err| error_response(&err))

@@ -10,12 +10,16 @@ use jiff::Timestamp;
 use stripe::{IdempotencyKey, RequestStrategy, StripeError, StripeRequest};
 use stripe_checkout::checkout_session::{
     CreateCheckoutSession, CreateCheckoutSessionLineItems, CreateCheckoutSessionLineItemsPriceData,
-    CreateCheckoutSessionPaymentIntentData, ProductData,
+    CreateCheckoutSessionPaymentIntentData, ExpireCheckoutSession, ProductData, RetrieveCheckoutSession,
 };
-use stripe_checkout::CheckoutSessionMode;
+use stripe_checkout::{CheckoutSessionMode, CheckoutSessionStatus};
 
 use crate::config::Env;
 use crate::domain::{CheckoutId, Currency};
+use crate::store::Checkout;
+
+/// The largest Stripe budget `STRIPE_TIMEOUT_MS` may set.
+pub const MAX_TIMEOUT_MS: u64 = 8_000;
 
 #[derive(Clone)]
 pub struct StripeConfig {
@@ -41,8 +45,9 @@ impl StripeConfig {
             let s = if s.ends_with('/') { s.to_owned() } else { format!("{s}/") };
             if s.starts_with("https://") || s.starts_with("http://127.0.0.1") || s.starts_with("http://localhost") { Ok(s) } else { Err("must be an https URL".into()) }
         });
-        let timeout = env.with_default("STRIPE_TIMEOUT_MS", "10000", |s| {
-            s.parse::<u64>().ok().filter(|ms| (100..=25_000).contains(ms)).map(Duration::from_millis).ok_or_else(|| "must be 100 to 25000 milliseconds".into())
+        // Bounded so a request's worst case stays inside the function's timeout (see checkout::service).
+        let timeout = env.with_default("STRIPE_TIMEOUT_MS", "8000", |s| {
+            s.parse::<u64>().ok().filter(|ms| (100..=MAX_TIMEOUT_MS).contains(ms)).map(Duration::from_millis).ok_or_else(|| format!("must be 100 to {MAX_TIMEOUT_MS} milliseconds"))
         });
         Some(Self { secret_key: secret_key?, api_base: api_base?, timeout: timeout? })
     }
@@ -61,13 +66,27 @@ pub enum PaymentError {
 }
 
 impl PaymentError {
+    /// Only where another try can help: the request may not have reached
+    /// Stripe (connection failure, our timeout), Stripe asked us to slow
+    /// down (429), or it is still running the same idempotency key (409).
+    /// A 500 is not retried: Stripe stores it under the idempotency key and
+    /// would answer the same again.
     fn is_retryable(&self) -> bool {
         match self {
-            Self::Rejected { status, .. } => *status == 429 || *status >= 500,
+            Self::Rejected { status, .. } => matches!(*status, 409 | 429),
             Self::Transport(_) => true,
             Self::Timeout(_) | Self::Unusable(_) => false,
         }
     }
+}
+
+/// What expiring a session found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expiry {
+    /// It can no longer be paid (we expired it, or it had expired already).
+    Expired,
+    /// It was paid first: the checkout stands.
+    Complete,
 }
 
 pub struct LineItem {
@@ -80,9 +99,25 @@ pub struct SessionRequest<'a> {
     pub currency: Currency,
     pub items: Vec<LineItem>,
     pub customer_email: Option<&'a str>,
-    pub success_url: String,
-    pub cancel_url: String,
+    pub success_url: &'a str,
+    pub cancel_url: &'a str,
     pub expires_at: Timestamp,
+}
+
+impl<'a> SessionRequest<'a> {
+    /// Everything comes from the stored checkout, so every request for its
+    /// session carries identical parameters under its idempotency key.
+    pub fn for_checkout(checkout: &'a Checkout) -> Self {
+        Self {
+            checkout_id: &checkout.checkout_id,
+            currency: checkout.currency,
+            items: checkout.lessons.iter().map(|l| LineItem { name: l.title.clone(), amount: l.amount }).collect(),
+            customer_email: checkout.email.as_deref(),
+            success_url: &checkout.success_url,
+            cancel_url: &checkout.cancel_url,
+            expires_at: checkout.expires_at,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,30 +140,56 @@ impl Payments {
         Ok(Self { client, timeout: config.timeout })
     }
 
-    /// Creates the Checkout Session of a checkout; retried once on 429/5xx
-    /// or a dropped connection with the same idempotency key, all within
-    /// the configured timeout.
+    /// Creates the Checkout Session of a checkout. The idempotency key is
+    /// the checkout's, so asking again with the same parameters (a retry, or
+    /// a replayed request whose first answer was lost) returns the same session.
     pub async fn create_checkout_session(&self, request: &SessionRequest<'_>) -> Result<CreatedSession, PaymentError> {
         let params = session_params(request);
         let key = IdempotencyKey::new(format!("checkout-session-{}", request.checkout_id)).map_err(|e| PaymentError::Unusable(e.to_string()))?;
-        let attempts = async {
-            let mut last = None;
-            for attempt in 0..2u32 {
-                if attempt > 0 {
-                    tokio::time::sleep(Duration::from_millis(250)).await;
-                }
-                let sent = params.customize().request_strategy(RequestStrategy::Idempotent(key.clone())).send(&self.client).await;
-                match sent.map_err(from_stripe) {
-                    Ok(session) => return Ok(session),
-                    Err(err) if err.is_retryable() => last = Some(err),
-                    Err(err) => return Err(err),
-                }
-            }
-            Err(last.unwrap_or(PaymentError::Transport("no attempt made".into())))
-        };
-        let session = tokio::time::timeout(self.timeout, attempts).await.map_err(|_| PaymentError::Timeout(self.timeout))??;
+        let session = self.call(|| params.customize().request_strategy(RequestStrategy::Idempotent(key.clone())).send(&self.client)).await?;
         let url = session.url.ok_or_else(|| PaymentError::Unusable("the session has no url".into()))?;
         Ok(CreatedSession { id: session.id.to_string(), url })
+    }
+
+    /// Makes a session unpayable, telling apart one that was paid first
+    /// (Stripe refuses to expire a `complete` session).
+    pub async fn expire_session(&self, session_id: &str) -> Result<Expiry, PaymentError> {
+        let expire = ExpireCheckoutSession::new(session_id);
+        match self.call(|| expire.send(&self.client)).await {
+            Ok(_) => Ok(Expiry::Expired),
+            Err(PaymentError::Rejected { status: 400, message }) => {
+                let retrieve = RetrieveCheckoutSession::new(session_id);
+                match self.call(|| retrieve.send(&self.client)).await?.status {
+                    Some(CheckoutSessionStatus::Complete) => Ok(Expiry::Complete),
+                    Some(CheckoutSessionStatus::Expired) => Ok(Expiry::Expired),
+                    _ => Err(PaymentError::Rejected { status: 400, message }),
+                }
+            }
+            Err(err) => Err(err),
+        }
+    }
+
+    /// One Stripe call with the retries [`PaymentError::is_retryable`]
+    /// allows, all within the configured budget.
+    async fn call<T, F, Fut>(&self, mut send: F) -> Result<T, PaymentError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, StripeError>>,
+    {
+        let attempts = async {
+            let mut wait = Duration::from_millis(200);
+            loop {
+                match send().await.map_err(from_stripe) {
+                    Err(err) if err.is_retryable() => {
+                        tracing::warn!(error = %err, "Stripe call failed; retrying");
+                        tokio::time::sleep(wait).await;
+                        wait = (wait * 2).min(Duration::from_secs(2));
+                    }
+                    other => return other,
+                }
+            }
+        };
+        tokio::time::timeout(self.timeout, attempts).await.map_err(|_| PaymentError::Timeout(self.timeout))?
     }
 }
 
@@ -154,8 +215,8 @@ fn session_params(request: &SessionRequest<'_>) -> CreateCheckoutSession {
         .client_reference_id(request.checkout_id.to_string())
         .metadata(metadata)
         .payment_intent_data(intent)
-        .success_url(request.success_url.clone())
-        .cancel_url(request.cancel_url.clone())
+        .success_url(request.success_url)
+        .cancel_url(request.cancel_url)
         .expires_at(request.expires_at.as_second());
     if let Some(email) = request.customer_email {
         params = params.customer_email(email);

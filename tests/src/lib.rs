@@ -245,7 +245,7 @@ impl CheckoutEnv {
     pub async fn holds(&self, teacher: &str, at: &str) -> Vec<shared::store::BusyEntry> {
         let teacher = shared::domain::TeacherId::parse(teacher).expect("teacher id");
         let day = shared::store::utc_day(at.parse().expect("timestamp"));
-        let days = self.db.store.calendar_days(&teacher, day, day).await.expect("calendar");
+        let days = self.db.store.calendar_days(&teacher, day, day, shared::store::Read::Consistent).await.expect("calendar");
         days.into_iter().flat_map(|d| d.busy).filter(|b| b.kind == shared::store::BusyKind::Hold).collect()
     }
 }

@@ -109,17 +109,18 @@ async fn fifty_concurrent_checkouts_for_one_slot_sell_it_once() {
 #[tokio::test]
 async fn overlapping_and_buffer_adjacent_lessons() {
     let env = CheckoutEnv::start().await;
-    let token = token_for("s_1");
-    assert_eq!(env.post(Some(&token), &cart(vec![lesson("t_one", &tomorrow_at("10:00"), 60)]), None).await.0, 201);
+    assert_eq!(env.post(Some(&token_for("s_1")), &cart(vec![lesson("t_one", &tomorrow_at("10:00"), 60)]), None).await.0, 201);
+    // Other students, so nothing here supersedes s_1's own checkout.
+    let other = |n: u32| token_for(&format!("s_other_{n}"));
     // Overlapping but not identical.
-    let (status, body) = env.post(Some(&token), &cart(vec![lesson("t_one", &tomorrow_at("10:30"), 60)]), None).await;
+    let (status, body) = env.post(Some(&other(1)), &cart(vec![lesson("t_one", &tomorrow_at("10:30"), 60)]), None).await;
     assert_eq!((status, body["error"]["code"].as_str()), (409, Some("slot_unavailable")));
     // After the lesson, the 10-minute buffer: 11:00 is refused, 11:10 allowed.
-    assert_eq!(env.post(Some(&token), &cart(vec![lesson("t_one", &tomorrow_at("11:00"), 30)]), None).await.0, 409);
-    assert_eq!(env.post(Some(&token), &cart(vec![lesson("t_one", &tomorrow_at("11:10"), 30)]), None).await.0, 201);
+    assert_eq!(env.post(Some(&other(2)), &cart(vec![lesson("t_one", &tomorrow_at("11:00"), 30)]), None).await.0, 409);
+    assert_eq!(env.post(Some(&other(3)), &cart(vec![lesson("t_one", &tomorrow_at("11:10"), 30)]), None).await.0, 201);
     // Before it: a lesson must end a buffer before 10:00, so 09:20-09:50 fits and 09:30-10:00 does not.
-    assert_eq!(env.post(Some(&token), &cart(vec![lesson("t_one", &tomorrow_at("09:30"), 30)]), None).await.0, 409);
-    assert_eq!(env.post(Some(&token), &cart(vec![lesson("t_one", &tomorrow_at("09:20"), 30)]), None).await.0, 201);
+    assert_eq!(env.post(Some(&other(4)), &cart(vec![lesson("t_one", &tomorrow_at("09:30"), 30)]), None).await.0, 409);
+    assert_eq!(env.post(Some(&other(5)), &cart(vec![lesson("t_one", &tomorrow_at("09:20"), 30)]), None).await.0, 201);
 }
 
 #[tokio::test]

@@ -44,7 +44,7 @@ async fn add_busy(db: &TestDb, teacher: &str, start: &str, end: &str, kind: Busy
         expires_at: expires_at.map(|e| e.parse().unwrap()),
     };
     let day = utc_day(entry.start);
-    let read = db.store.calendar_days(&teacher, day, day).await.unwrap().remove(0);
+    let read = db.store.calendar_days(&teacher, day, day, shared::store::Read::Consistent).await.unwrap().remove(0);
     let mut busy = read.busy.clone();
     busy.push(entry);
     let item = db.store.day_write_item(&DayWrite { read, busy }).unwrap();

@@ -4,7 +4,7 @@
 use jiff::Timestamp;
 use jiff::civil::date;
 use shared::domain::{Interval, TeacherId};
-use shared::store::{BusyEntry, BusyKind, DayWrite, TransactError};
+use shared::store::{BusyEntry, BusyKind, DayWrite, Read, TransactError};
 use tests::TestDb;
 
 fn entry(start: &str, end: &str, reference: &str) -> BusyEntry {
@@ -20,14 +20,14 @@ async fn two_writers_of_one_read_version_cannot_both_commit() {
     let db = TestDb::start().await;
     let day = date(2026, 12, 1);
     for version in 0..2u64 {
-        let read = db.store.calendar_days(&anna(), day, day).await.unwrap().remove(0);
+        let read = db.store.calendar_days(&anna(), day, day, Read::Consistent).await.unwrap().remove(0);
         assert_eq!(read.version, version);
         let first = DayWrite { read: read.clone(), busy: vec![entry("2026-12-01T08:00:00Z", "2026-12-01T09:00:00Z", &format!("a{version}"))] };
         let second = DayWrite { read, busy: vec![entry("2026-12-01T10:00:00Z", "2026-12-01T11:00:00Z", &format!("b{version}"))] };
         db.store.transact(vec![db.store.day_write_item(&first).unwrap()]).await.unwrap();
         let lost = db.store.transact(vec![db.store.day_write_item(&second).unwrap()]).await;
         assert!(matches!(lost, Err(TransactError::Conflict { ref failed }) if failed == &[0]), "{lost:?}");
-        let now = db.store.calendar_days(&anna(), day, day).await.unwrap().remove(0);
+        let now = db.store.calendar_days(&anna(), day, day, Read::Consistent).await.unwrap().remove(0);
         assert_eq!(now.version, version + 1);
         assert_eq!(now.busy, first.busy, "the loser wrote nothing");
     }
@@ -37,7 +37,7 @@ async fn two_writers_of_one_read_version_cannot_both_commit() {
 async fn a_transaction_with_one_stale_day_writes_no_day() {
     let db = TestDb::start().await;
     let (d1, d2) = (date(2026, 12, 1), date(2026, 12, 2));
-    let days = db.store.calendar_days(&anna(), d1, d2).await.unwrap();
+    let days = db.store.calendar_days(&anna(), d1, d2, Read::Consistent).await.unwrap();
     assert_eq!(days.len(), 2);
     // Someone else writes day 2 first.
     let other = DayWrite { read: days[1].clone(), busy: vec![entry("2026-12-02T08:00:00Z", "2026-12-02T09:00:00Z", "other")] };
@@ -49,7 +49,7 @@ async fn a_transaction_with_one_stale_day_writes_no_day() {
         .collect();
     let result = db.store.transact(ours).await;
     assert!(matches!(result, Err(TransactError::Conflict { ref failed }) if failed == &[1]), "{result:?}");
-    let after = db.store.calendar_days(&anna(), d1, d2).await.unwrap();
+    let after = db.store.calendar_days(&anna(), d1, d2, Read::Consistent).await.unwrap();
     assert_eq!(after[0].version, 0, "day 1 untouched");
     assert!(after[0].busy.is_empty());
     assert_eq!(after[1].busy[0].reference, "other");
@@ -59,7 +59,7 @@ async fn a_transaction_with_one_stale_day_writes_no_day() {
 async fn busy_around_sees_intervals_crossing_midnight_once() {
     let db = TestDb::start().await;
     let crossing = entry("2026-12-01T23:30:00Z", "2026-12-02T00:30:00Z", "night");
-    let days = db.store.calendar_days(&anna(), date(2026, 12, 1), date(2026, 12, 2)).await.unwrap();
+    let days = db.store.calendar_days(&anna(), date(2026, 12, 1), date(2026, 12, 2), Read::Consistent).await.unwrap();
     let writes = days.into_iter().map(|d| db.store.day_write_item(&DayWrite { read: d, busy: vec![crossing.clone()] }).unwrap()).collect();
     db.store.transact(writes).await.unwrap();
     let window = Interval::new("2026-12-02T00:00:00Z".parse::<Timestamp>().unwrap(), "2026-12-03T00:00:00Z".parse().unwrap()).unwrap();

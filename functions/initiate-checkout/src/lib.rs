@@ -1,5 +1,6 @@
 //! POST: a student's cart → held slots and a Stripe Checkout Session.
 //! GET ?checkout_id=: the owner's checkout, polled by the success page.
+//! DELETE ?checkout_id=: the owner abandons an unpaid checkout (cancel page).
 
 use http::{Method, StatusCode};
 use lambda_http::Request;
@@ -14,13 +15,14 @@ pub struct App {
 }
 
 pub async fn handle(app: &App, req: Request) -> HttpResult {
-    if !matches!(*req.method(), Method::POST | Method::GET) {
+    if !matches!(*req.method(), Method::POST | Method::GET | Method::DELETE) {
         return Err(ApiError::MethodNotAllowed(req.method().to_string()));
     }
     let who = app.auth.authenticate(req.headers()).await?;
-    if req.method() == Method::GET {
-        let view = app.checkout.status(&who, required_param(&req, "checkout_id")?).await?;
-        return json(StatusCode::OK, &view);
+    match *req.method() {
+        Method::GET => return json(StatusCode::OK, &app.checkout.status(&who, required_param(&req, "checkout_id")?).await?),
+        Method::DELETE => return json(StatusCode::OK, &app.checkout.abandon(&who, required_param(&req, "checkout_id")?).await?),
+        _ => {}
     }
     let key = match req.headers().get("idempotency-key") {
         Some(value) => Some(value.to_str().map_err(|_| ApiError::invalid("Idempotency-Key", "must be visible ASCII"))?),

@@ -1,20 +1,20 @@
-use std::collections::HashMap;
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
 use sha2::{Digest, Sha256};
 
-use super::cart::{CartLesson, CartRequest, parse_cart};
+use super::cart::{CartRequest, parse_cart};
+use super::hold::{Hold, HoldError, OpenSet, first_overlap};
+use super::pricing::price;
 use super::redirects::RedirectPolicy;
 use super::view::CheckoutView;
 use crate::auth::Principal;
-use crate::availability;
 use crate::clock::Clock;
-use crate::domain::{BookingId, CheckoutId, Currency, LessonChoice, TeacherId, TeacherProfile};
+use crate::domain::CheckoutId;
 use crate::error::ApiError;
-use crate::fulfilment::{self, FulfilError};
-use crate::payments::{LineItem, Payments, SessionRequest};
-use crate::store::{BusyEntry, BusyKind, Checkout, CheckoutLesson, CheckoutStatus, EditError, IdempotencyRecord, Store, StoreError, days_touched, lesson_span};
+use crate::fulfilment::{self, FulfilError, ReleasePlan};
+use crate::payments::{CreatedSession, Expiry, Payments, SessionRequest};
+use crate::store::{Backoff, CONTENTION_BUDGET, Checkout, CheckoutStatus, IdempotencyRecord, Store};
 
 /// Stripe refuses an `expires_at` under 30 minutes from its own clock; a
 /// minute more absorbs clock skew and our own latency.
@@ -22,28 +22,27 @@ const SESSION_LIFETIME: SignedDuration = SignedDuration::from_mins(31);
 /// Holds outlive the session a little, so a payment completed at the last
 /// second still finds its slots held when the webhook arrives.
 const HOLD_GRACE: SignedDuration = SignedDuration::from_mins(5);
-const IDEMPOTENCY_TTL: SignedDuration = SignedDuration::from_hours(24);
-/// How long a replayed request waits for the first one to finish.
-const REPLAY_WAIT: Duration = Duration::from_secs(15);
+/// One account must not be able to hold a teacher's whole calendar.
+pub const MAX_OPEN_CHECKOUTS: usize = 5;
+/// Attempts at recording a created session before answering without
+/// recording it (the student still gets the URL; a replay records it).
+const RECORD_SESSION_ATTEMPTS: u32 = 3;
+
+// The worst case of one POST, which the function's timeout must cover
+// (template.yaml gives initiate-checkout 30 s):
+//   expiring superseded sessions, concurrently    ≤ STRIPE_TIMEOUT_MS (≤ 8 s)
+// + the hold transaction under contention         ≤ CONTENTION_BUDGET (3 s) + one call
+// + creating the session                          ≤ STRIPE_TIMEOUT_MS (≤ 8 s)
+// + recording it                                  ≤ 3 attempts (~1 s)
+// + reads and the SDK's own retries               ~ 2 s
+// ≈ 22 s. A replay re-opens a session instead of waiting for the first
+// request, so it is bounded by the same terms.
 
 pub struct CheckoutService {
     pub store: Store,
     pub payments: Payments,
     pub redirects: RedirectPolicy,
     pub clock: Clock,
-}
-
-/// A cart priced from the teachers' profiles.
-struct PricedCart {
-    lessons: Vec<CheckoutLesson>,
-    buffers: Vec<u32>,
-    profiles: HashMap<TeacherId, TeacherProfile>,
-    currency: Currency,
-}
-
-enum Refusal {
-    Slot(usize),
-    Store(StoreError),
 }
 
 impl CheckoutService {
@@ -57,9 +56,7 @@ impl CheckoutService {
         }
         let now = self.clock.now();
         let checkout_id = CheckoutId::parse(&format!("co_{}", uuid::Uuid::now_v7().simple())).map_err(|e| ApiError::Internal(Box::new(e)))?;
-        let priced = self.price(&cart, &checkout_id, now).await?;
-        let success_url = self.redirects.resolve("success_url", cart.success_url.as_deref(), "/checkout/success", &checkout_id)?;
-        let cancel_url = self.redirects.resolve("cancel_url", cart.cancel_url.as_deref(), "/checkout/cancel", &checkout_id)?;
+        let priced = price(&self.store, &cart, &checkout_id, now).await?;
         let expires_at = now + SESSION_LIFETIME;
         let checkout = Checkout {
             checkout_id: checkout_id.clone(),
@@ -67,7 +64,7 @@ impl CheckoutService {
             email: who.email.clone(),
             status: CheckoutStatus::AwaitingPayment,
             currency: priced.currency,
-            amount_total: priced.lessons.iter().map(|l| l.amount).sum(),
+            amount_total: priced.amount_total(),
             lessons: priced.lessons.clone(),
             created_at: now,
             expires_at,
@@ -76,214 +73,176 @@ impl CheckoutService {
             checkout_url: None,
             payment_status: None,
             booking_ids: Vec::new(),
+            success_url: self.redirects.resolve("success_url", cart.success_url.as_deref(), "/checkout/success", &checkout_id)?,
+            cancel_url: self.redirects.resolve("cancel_url", cart.cancel_url.as_deref(), "/checkout/cancel", &checkout_id)?,
         };
-        let record = key_hash.map(|hash| (hash, IdempotencyRecord { request_hash: fingerprint_hash(&cart), checkout_id: checkout_id.clone() }));
-        if let Err(err) = self.hold(&checkout, &priced, record.as_ref(), now).await {
-            // A concurrent request with the same key may have won the race: then answer as it did.
-            let raced = matches!(err, ApiError::SlotUnavailable { .. } | ApiError::TrialAlreadyUsed(_) | ApiError::IdempotencyKeyReused);
-            if let Some((hash, _)) = record.as_ref().filter(|_| raced)
-                && let Some(stored) = self.store.get_idempotency(hash).await?
-            {
-                return self.replay(who, &stored, &cart).await;
+        let record = key_hash.as_ref().map(|hash| (hash.as_str(), IdempotencyRecord { request_hash: fingerprint_hash(&cart), checkout_id: checkout_id.clone() }));
+        let mut backoff = Backoff::new(CONTENTION_BUDGET);
+        loop {
+            let open = OpenSet::read(&self.store, &who.user_id, now).await?;
+            let superseded = open.overlapping(&checkout);
+            self.expire_superseded(&superseded, &checkout).await?;
+            let mut plans = Vec::with_capacity(superseded.len());
+            for old in &superseded {
+                plans.push(ReleasePlan::read(&self.store, old, CheckoutStatus::Expired).await?);
             }
-            return Err(err);
+            let hold = Hold { checkout: &checkout, priced: &priced, superseded: &plans, open: &open, idempotency: record.as_ref().map(|(h, r)| (*h, r)) };
+            match hold.place(&self.store, MAX_OPEN_CHECKOUTS, now).await {
+                Ok(()) => break,
+                Err(HoldError::Refused(err)) => return self.refused(who, &cart, key_hash.as_deref(), err).await,
+                Err(HoldError::Retry) => {
+                    if let Some(hash) = &key_hash
+                        && let Some(stored) = self.store.get_idempotency(hash).await?
+                    {
+                        return self.replay(who, &stored, &cart).await;
+                    }
+                    if !backoff.wait().await {
+                        return Err(ApiError::Contention);
+                    }
+                }
+            }
         }
         tracing::info!(checkout_id = %checkout_id, lessons = checkout.lessons.len(), amount_total = checkout.amount_total, "slots held");
         if checkout.amount_total == 0 {
             let confirmed = fulfilment::confirm(&self.store, &checkout_id, "free", now).await.map_err(fulfil_error)?;
-            tracing::info!(checkout_id = %checkout_id, bookings = ?confirmed.booking_ids, "free checkout confirmed");
             return Ok(CheckoutView::of(&confirmed, now));
         }
-        self.open_session(checkout, &priced, success_url, cancel_url, now).await
+        self.open_session(checkout, now).await
     }
 
     pub async fn status(&self, who: &Principal, checkout_id: &str) -> Result<CheckoutView, ApiError> {
-        let id = CheckoutId::parse(checkout_id).map_err(|e| ApiError::invalid("checkout_id", e))?;
-        let checkout = self.store.get_checkout(&id).await?.filter(|c| c.student_id == who.user_id).ok_or_else(|| ApiError::CheckoutNotFound(id.to_string()))?;
+        let checkout = self.owned(who, checkout_id).await?;
         Ok(CheckoutView::of(&checkout, self.clock.now()))
     }
 
-    async fn price(&self, cart: &CartRequest, checkout_id: &CheckoutId, now: Timestamp) -> Result<PricedCart, ApiError> {
-        let mut profiles: HashMap<TeacherId, TeacherProfile> = HashMap::new();
-        for (i, lesson) in cart.lessons.iter().enumerate() {
-            if !profiles.contains_key(&lesson.teacher_id) {
-                let profile = self.store.get_profile(&lesson.teacher_id).await?.ok_or_else(|| ApiError::invalid(format!("lessons[{i}].teacher_id"), format!("no teacher with id {}", lesson.teacher_id)))?;
-                profiles.insert(lesson.teacher_id.clone(), profile);
-            }
+    /// The student gave up on paying (the frontend's cancel page): the
+    /// session is expired at Stripe first, so it can no longer be paid, then
+    /// the holds and trial claims are given back at once.
+    pub async fn abandon(&self, who: &Principal, checkout_id: &str) -> Result<CheckoutView, ApiError> {
+        let checkout = self.owned(who, checkout_id).await?;
+        let now = self.clock.now();
+        match checkout.status {
+            CheckoutStatus::AwaitingPayment => {}
+            CheckoutStatus::Expired | CheckoutStatus::Failed => return Ok(CheckoutView::of(&checkout, now)),
+            other => return Err(ApiError::CheckoutNotOpen(other.as_str())),
         }
-        let mut lessons: Vec<CheckoutLesson> = Vec::with_capacity(cart.lessons.len());
-        let mut buffers = Vec::with_capacity(cart.lessons.len());
-        let mut currency = None;
-        for (i, wanted) in cart.lessons.iter().enumerate() {
-            let profile = &profiles[&wanted.teacher_id];
-            let lesson = price_lesson(i, wanted, profile, checkout_id, now)?;
-            let cur = *currency.get_or_insert(profile.currency());
-            if profile.currency() != cur {
-                return Err(ApiError::invalid(format!("lessons[{i}].teacher_id"), format!("charges in {}, but this cart is in {cur}; one currency per cart", profile.currency())));
-            }
-            let pad = SignedDuration::from_mins(i64::from(profile.buffer_minutes()));
-            for (j, earlier) in lessons.iter().enumerate().filter(|(_, l)| l.teacher_id == wanted.teacher_id) {
-                if earlier.start < lesson.end + pad && lesson.start < earlier.end + pad {
-                    return Err(ApiError::invalid(format!("lessons[{i}].start"), format!("overlaps lessons[{j}] with the same teacher (including the {}-minute buffer)", profile.buffer_minutes())));
-                }
-                if earlier.trial && lesson.trial {
-                    return Err(ApiError::invalid(format!("lessons[{i}].trial"), format!("only one trial lesson per teacher (lessons[{j}] is one)")));
-                }
-            }
-            lessons.push(lesson);
-            buffers.push(profile.buffer_minutes());
+        if checkout.amount_total > 0 && self.expire_at_stripe(&checkout).await? == Expiry::Complete {
+            return Err(ApiError::CheckoutNotOpen("paid"));
         }
-        Ok(PricedCart { lessons, buffers, profiles, currency: currency.ok_or_else(|| ApiError::invalid("lessons", "is empty"))? })
-    }
-
-    /// Writes every hold, the checkout, the trial claims and the idempotency
-    /// record in one transaction, re-checking the slots on every attempt.
-    async fn hold(&self, checkout: &Checkout, priced: &PricedCart, record: Option<&(String, IdempotencyRecord)>, now: Timestamp) -> Result<(), ApiError> {
-        // A day each side, so intervals whose buffer crosses midnight are seen.
-        let spans: Vec<_> = checkout
-            .lessons
-            .iter()
-            .zip(&priced.buffers)
-            .map(|(l, buffer)| {
-                let (teacher, first, last) = lesson_span(&l.teacher_id, l.start, l.end, *buffer);
-                (teacher, first.yesterday().unwrap_or(first), last.tomorrow().unwrap_or(last))
-            })
-            .collect();
-        let trials: Vec<&TeacherId> = checkout.lessons.iter().filter(|l| l.trial).map(|l| &l.teacher_id).collect();
-        let result = self
-            .store
-            .edit_days(&spans, |set| {
-                for (i, lesson) in checkout.lessons.iter().enumerate() {
-                    let profile = &priced.profiles[&lesson.teacher_id];
-                    if !availability::is_offered(profile, lesson.duration_minutes, lesson.start, &set.busy(&lesson.teacher_id), now) {
-                        return Err(Refusal::Slot(i));
-                    }
-                    let hold = BusyEntry { start: lesson.start, end: lesson.end, kind: BusyKind::Hold, reference: checkout.checkout_id.to_string(), expires_at: Some(checkout.hold_until) };
-                    for day in days_touched(lesson.start, lesson.end, priced.buffers[i]) {
-                        set.edit(&lesson.teacher_id, day, now, |entries| entries.push(hold.clone()));
-                    }
-                }
-                let mut items = vec![self.store.new_checkout_item(checkout).map_err(Refusal::Store)?];
-                for teacher in &trials {
-                    items.push(self.store.trial_marker_item(&checkout.student_id, teacher, &checkout.checkout_id).map_err(Refusal::Store)?);
-                }
-                if let Some((hash, record)) = record {
-                    items.push(self.store.idempotency_item(hash, record, now + IDEMPOTENCY_TTL).map_err(Refusal::Store)?);
-                }
-                Ok(((), items))
-            })
-            .await;
-        match result {
-            Ok(()) => Ok(()),
-            Err(EditError::Rule(Refusal::Slot(i))) => Err(ApiError::SlotUnavailable { lesson_index: i }),
-            Err(EditError::Rule(Refusal::Store(err)) | EditError::Store(err)) => Err(err.into()),
-            // Item 0 is the checkout (fresh id, cannot exist), then the trial claims, then the idempotency record.
-            Err(EditError::ItemConflict(i)) if (1..=trials.len()).contains(&i) => Err(ApiError::TrialAlreadyUsed(trials[i - 1].clone())),
-            Err(EditError::ItemConflict(_)) => Err(ApiError::IdempotencyKeyReused),
-            Err(EditError::Contention) => Err(ApiError::Contention),
+        match fulfilment::release(&self.store, &checkout, CheckoutStatus::Expired, now).await {
+            Ok(released) => Ok(CheckoutView::of(&released, now)),
+            Err(FulfilError::NotReleasable(CheckoutStatus::Expired | CheckoutStatus::Failed)) => self.status(who, checkout_id).await,
+            Err(FulfilError::NotReleasable(other)) => Err(ApiError::CheckoutNotOpen(other.as_str())),
+            Err(err) => Err(fulfil_error(err)),
         }
     }
 
-    async fn open_session(&self, checkout: Checkout, priced: &PricedCart, success_url: String, cancel_url: String, now: Timestamp) -> Result<CheckoutView, ApiError> {
-        let items = checkout.lessons.iter().map(|l| LineItem { name: line_item_name(l, &priced.profiles[&l.teacher_id]), amount: l.amount }).collect();
-        let request = SessionRequest {
-            checkout_id: &checkout.checkout_id,
-            currency: checkout.currency,
-            items,
-            customer_email: checkout.email.as_deref(),
-            success_url,
-            cancel_url,
-            expires_at: checkout.expires_at,
+    async fn owned(&self, who: &Principal, checkout_id: &str) -> Result<Checkout, ApiError> {
+        let id = CheckoutId::parse(checkout_id).map_err(|e| ApiError::invalid("checkout_id", e))?;
+        self.store.get_checkout(&id).await?.filter(|c| c.student_id == who.user_id).ok_or_else(|| ApiError::CheckoutNotFound(id.to_string()))
+    }
+
+    /// Expires the sessions of the checkouts a new one supersedes. One that
+    /// was paid first stands, and its lessons stay taken.
+    async fn expire_superseded(&self, superseded: &[Checkout], new: &Checkout) -> Result<(), ApiError> {
+        let paid_ones = superseded.iter().filter(|c| c.amount_total > 0);
+        let expiries = futures::future::join_all(paid_ones.clone().map(|old| self.expire_at_stripe(old))).await;
+        for (old, expiry) in paid_ones.zip(expiries) {
+            if expiry? == Expiry::Complete {
+                tracing::info!(checkout_id = %old.checkout_id, "an overlapping checkout of this student was paid first");
+                return Err(ApiError::SlotUnavailable { lesson_index: first_overlap(old, new) });
+            }
+            tracing::info!(checkout_id = %old.checkout_id, superseded_by = %new.checkout_id, "session expired for a changed cart");
+        }
+        Ok(())
+    }
+
+    /// Expires a checkout's session at Stripe. A checkout whose session id
+    /// was never recorded (its creation is in flight, or its answer was lost)
+    /// asks for the session again under the same idempotency key first.
+    async fn expire_at_stripe(&self, checkout: &Checkout) -> Result<Expiry, ApiError> {
+        let session_id = match &checkout.stripe_session_id {
+            Some(id) => id.clone(),
+            None => self.payments.create_checkout_session(&SessionRequest::for_checkout(checkout)).await.map_err(provider_error)?.id,
         };
-        match self.payments.create_checkout_session(&request).await {
-            Ok(session) => {
-                self.store.set_checkout_session(&checkout.checkout_id, &session.id, &session.url).await?;
-                tracing::info!(checkout_id = %checkout.checkout_id, stripe_session = %session.id, "checkout session opened");
-                let opened = Checkout { stripe_session_id: Some(session.id), checkout_url: Some(session.url), ..checkout };
-                Ok(CheckoutView::of(&opened, now))
-            }
+        self.payments.expire_session(&session_id).await.map_err(provider_error)
+    }
+
+    async fn open_session(&self, checkout: Checkout, now: Timestamp) -> Result<CheckoutView, ApiError> {
+        match self.payments.create_checkout_session(&SessionRequest::for_checkout(&checkout)).await {
+            Ok(session) => self.record_session(checkout, session, now).await,
             Err(err) => {
                 tracing::warn!(checkout_id = %checkout.checkout_id, error = %err, "Stripe failed; releasing the holds");
-                if let Err(release) = self.release(&checkout, priced, now).await {
-                    tracing::error!(checkout_id = %checkout.checkout_id, error = ?release, "releasing holds failed; they lapse at hold_until");
+                if let Err(release) = fulfilment::release(&self.store, &checkout, CheckoutStatus::Failed, now).await {
+                    tracing::error!(checkout_id = %checkout.checkout_id, error = %release, "releasing holds failed; they lapse at hold_until");
                 }
-                Err(ApiError::PaymentProvider(err.to_string()))
+                Err(provider_error(err))
             }
         }
     }
 
-    /// Gives the slots and trial claims of an unpaid checkout back and marks it failed.
-    async fn release(&self, checkout: &Checkout, priced: &PricedCart, now: Timestamp) -> Result<(), EditError<StoreError>> {
-        let spans: Vec<_> = checkout.lessons.iter().zip(&priced.buffers).map(|(l, b)| lesson_span(&l.teacher_id, l.start, l.end, *b)).collect();
-        let failed = Checkout { status: CheckoutStatus::Failed, ..checkout.clone() };
-        let reference = checkout.checkout_id.as_str();
-        self.store
-            .edit_days(&spans, |set| {
-                for (lesson, buffer) in checkout.lessons.iter().zip(&priced.buffers) {
-                    for day in days_touched(lesson.start, lesson.end, *buffer) {
-                        set.edit(&lesson.teacher_id, day, now, |entries| entries.retain(|e| e.reference != reference));
+    /// Stores the session on the checkout and answers with its URL. The URL
+    /// goes out even if storing keeps failing: the student can pay, the
+    /// webhook finds the checkout by its id, and a replay stores it later.
+    async fn record_session(&self, checkout: Checkout, session: CreatedSession, now: Timestamp) -> Result<CheckoutView, ApiError> {
+        let id = &checkout.checkout_id;
+        for attempt in 1..=RECORD_SESSION_ATTEMPTS {
+            match self.store.set_checkout_session(id, &session.id, &session.url).await {
+                Ok(true) => break,
+                Ok(false) => {
+                    // Abandoned or superseded meanwhile: this session must not be paid.
+                    if let Err(err) = self.payments.expire_session(&session.id).await {
+                        tracing::warn!(checkout_id = %id, error = %err, "could not expire the session of a checkout that moved on");
                     }
+                    let current = self.store.get_checkout(id).await?.ok_or_else(|| ApiError::CheckoutNotFound(id.to_string()))?;
+                    return Ok(CheckoutView::of(&current, now));
                 }
-                let mut items = vec![self.store.checkout_update_item(&failed, CheckoutStatus::AwaitingPayment)?];
-                for lesson in checkout.lessons.iter().filter(|l| l.trial) {
-                    items.push(self.store.trial_release_item(&checkout.student_id, &lesson.teacher_id, &checkout.checkout_id)?);
+                Err(err) if attempt < RECORD_SESSION_ATTEMPTS => {
+                    tracing::warn!(checkout_id = %id, error = %err, attempt, "recording the session failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
                 }
-                Ok(((), items))
-            })
-            .await
+                Err(err) => tracing::error!(checkout_id = %id, error = %err, "recording the session failed; answering with its URL anyway"),
+            }
+        }
+        tracing::info!(checkout_id = %id, stripe_session = %session.id, "checkout session opened");
+        Ok(CheckoutView::of(&Checkout { stripe_session_id: Some(session.id), checkout_url: Some(session.url), ..checkout }, now))
     }
 
-    /// Answers a repeated `Idempotency-Key` with the first request's outcome.
+    /// A refusal may come from losing to a concurrent request with the same
+    /// key; then answer as that request did.
+    async fn refused(&self, who: &Principal, cart: &CartRequest, key_hash: Option<&str>, err: ApiError) -> Result<CheckoutView, ApiError> {
+        let raced = matches!(err, ApiError::SlotUnavailable { .. } | ApiError::TrialAlreadyUsed(_));
+        if let Some(hash) = key_hash.filter(|_| raced)
+            && let Some(stored) = self.store.get_idempotency(hash).await?
+        {
+            return self.replay(who, &stored, cart).await;
+        }
+        Err(err)
+    }
+
+    /// Answers a repeated `Idempotency-Key` with the first request's outcome,
+    /// finishing what the first request may not have: confirming a free cart,
+    /// or asking Stripe for the session (same key, same parameters) when its
+    /// URL was never stored.
     async fn replay(&self, who: &Principal, record: &IdempotencyRecord, cart: &CartRequest) -> Result<CheckoutView, ApiError> {
         if record.request_hash != fingerprint_hash(cart) {
             return Err(ApiError::IdempotencyKeyReused);
         }
-        let deadline = tokio::time::Instant::now() + REPLAY_WAIT;
-        loop {
-            let checkout = self.store.get_checkout(&record.checkout_id).await?.filter(|c| c.student_id == who.user_id).ok_or(ApiError::IdempotencyKeyReused)?;
-            let settled = checkout.status != CheckoutStatus::AwaitingPayment || checkout.checkout_url.is_some();
-            if settled || tokio::time::Instant::now() >= deadline {
-                return match checkout.status {
-                    CheckoutStatus::Failed => Err(ApiError::PaymentProvider("replay of a failed checkout".into())),
-                    _ => Ok(CheckoutView::of(&checkout, self.clock.now())),
-                };
+        let checkout = self.store.get_checkout(&record.checkout_id).await?.filter(|c| c.student_id == who.user_id).ok_or(ApiError::IdempotencyKeyReused)?;
+        let now = self.clock.now();
+        match checkout.status {
+            CheckoutStatus::AwaitingPayment if checkout.amount_total == 0 => {
+                let confirmed = fulfilment::confirm(&self.store, &checkout.checkout_id, "free", now).await.map_err(fulfil_error)?;
+                Ok(CheckoutView::of(&confirmed, now))
             }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            CheckoutStatus::AwaitingPayment if checkout.checkout_url.is_none() && checkout.is_open(now) => {
+                let session = self.payments.create_checkout_session(&SessionRequest::for_checkout(&checkout)).await.map_err(provider_error)?;
+                self.record_session(checkout, session, now).await
+            }
+            CheckoutStatus::Failed => Err(ApiError::PaymentProvider("replay of a failed checkout".into())),
+            _ => Ok(CheckoutView::of(&checkout, now)),
         }
     }
-}
-
-fn price_lesson(i: usize, wanted: &CartLesson, profile: &TeacherProfile, checkout_id: &CheckoutId, now: Timestamp) -> Result<CheckoutLesson, ApiError> {
-    let field = |name: &str| format!("lessons[{i}].{name}");
-    let choice = if wanted.trial { LessonChoice::Trial } else { LessonChoice::Minutes(wanted.duration_minutes) };
-    let offer = profile.offer(choice).filter(|o| o.duration_minutes == wanted.duration_minutes).ok_or_else(|| match (wanted.trial, profile.trial()) {
-        (true, Some(trial)) => ApiError::invalid(field("duration_minutes"), format!("a trial lesson with {} lasts {} minutes", profile.id(), trial.duration_minutes)),
-        (true, None) => ApiError::invalid(field("trial"), format!("teacher {} offers no trial lesson", profile.id())),
-        (false, _) => ApiError::invalid(field("duration_minutes"), format!("teacher {} does not offer {}-minute lessons", profile.id(), wanted.duration_minutes)),
-    })?;
-    // The same rule get-slots applies, without other people's bookings: a
-    // start that fails here was never an open slot (400), not a taken one (409).
-    if !availability::is_offered(profile, offer.duration_minutes, wanted.start, &[], now) {
-        return Err(ApiError::invalid(field("start"), "is not an open slot of this teacher (see get-slots)"));
-    }
-    let booking_id = BookingId::parse(&format!("bk_{}_{i}", checkout_id.as_str().trim_start_matches("co_"))).map_err(|e| ApiError::Internal(Box::new(e)))?;
-    Ok(CheckoutLesson {
-        teacher_id: wanted.teacher_id.clone(),
-        teacher_name: profile.name().to_owned(),
-        start: wanted.start,
-        end: wanted.start + SignedDuration::from_mins(i64::from(offer.duration_minutes)),
-        duration_minutes: offer.duration_minutes,
-        amount: offer.price.amount,
-        trial: offer.trial,
-        booking_id,
-    })
-}
-
-/// "60-min lesson with Anna Schmidt — Tue 1 Dec 09:00 Europe/Berlin", in the teacher's zone.
-fn line_item_name(lesson: &CheckoutLesson, profile: &TeacherProfile) -> String {
-    let local = lesson.start.to_zoned_datetime(profile.time_zone().clone());
-    let kind = if lesson.trial { "trial lesson" } else { "lesson" };
-    format!("{}-min {kind} with {} — {} {}", lesson.duration_minutes, lesson.teacher_name, local.strftime("%a %-d %b %H:%M"), profile.time_zone_name())
 }
 
 fn idempotency_hash(who: &Principal, key: &str) -> Result<String, ApiError> {
@@ -299,6 +258,10 @@ fn fingerprint_hash(cart: &CartRequest) -> String {
 
 fn sha256_hex(text: &str) -> String {
     hex::encode(Sha256::digest(text.as_bytes()))
+}
+
+fn provider_error(err: crate::payments::PaymentError) -> ApiError {
+    ApiError::PaymentProvider(err.to_string())
 }
 
 fn fulfil_error(err: FulfilError) -> ApiError {

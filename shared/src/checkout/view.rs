@@ -32,13 +32,14 @@ pub struct LessonView {
 
 impl CheckoutView {
     /// A checkout nobody paid for is reported expired as soon as its holds
-    /// lapse, even before Stripe's expiry event arrives.
+    /// lapse, even before Stripe's expiry event arrives; its payment page is
+    /// not shown once Stripe stops accepting payment on it.
     pub fn of(checkout: &Checkout, now: Timestamp) -> Self {
         let status = match checkout.status {
             CheckoutStatus::AwaitingPayment if now >= checkout.hold_until => CheckoutStatus::Expired,
             other => other,
         };
-        let open = status == CheckoutStatus::AwaitingPayment;
+        let open = status == CheckoutStatus::AwaitingPayment && now < checkout.expires_at;
         Self {
             checkout_id: checkout.checkout_id.clone(),
             status: status.as_str(),

@@ -3,7 +3,7 @@
 //! conditioned on the version read, so two writers that both saw a free slot
 //! cannot both succeed: the loser's transaction is cancelled and it re-reads.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use jiff::Timestamp;
@@ -11,9 +11,16 @@ use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 
 use super::keys::{self, PK, SK};
-use super::{Store, StoreError};
+use super::{MAX_BATCH_GET, Store, StoreError};
 use crate::availability::Busy;
 use crate::domain::{Interval, TeacherId};
+
+/// Whether a read must see every write acknowledged before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Read {
+    Consistent,
+    Eventual,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -69,8 +76,8 @@ pub struct DayWrite {
 impl Store {
     /// Every calendar day of `teacher` from `first` to `last` (UTC days,
     /// inclusive), with a missing item returned as an empty version-0 day.
-    /// One strongly consistent Query, paged only past 1 MB.
-    pub async fn calendar_days(&self, teacher: &TeacherId, first: Date, last: Date) -> Result<Vec<CalendarDay>, StoreError> {
+    /// One Query, paged only past 1 MB.
+    pub async fn calendar_days(&self, teacher: &TeacherId, first: Date, last: Date, read: Read) -> Result<Vec<CalendarDay>, StoreError> {
         let mut stored: HashMap<Date, CalendarDay> = HashMap::new();
         let mut start_key = None;
         loop {
@@ -84,7 +91,7 @@ impl Store {
                 .expression_attribute_values(":pk", AttributeValue::S(keys::teacher_pk(teacher)))
                 .expression_attribute_values(":first", AttributeValue::S(keys::day_sk(first)))
                 .expression_attribute_values(":last", AttributeValue::S(keys::day_sk(last)))
-                .consistent_read(true)
+                .consistent_read(read == Read::Consistent)
                 .set_exclusive_start_key(start_key)
                 .send()
                 .await
@@ -104,13 +111,37 @@ impl Store {
             .collect())
     }
 
+    /// Exactly the given days (any teachers), strongly consistent, missing
+    /// ones as empty version-0 days: what a read-check-write needs, at one
+    /// round trip for up to 100 days whatever their spread.
+    pub async fn days(&self, wanted: &BTreeSet<(TeacherId, Date)>) -> Result<Vec<CalendarDay>, StoreError> {
+        let keys: Vec<HashMap<String, AttributeValue>> = wanted
+            .iter()
+            .map(|(teacher, day)| HashMap::from([(PK.to_owned(), AttributeValue::S(keys::teacher_pk(teacher))), (SK.to_owned(), AttributeValue::S(keys::day_sk(*day)))]))
+            .collect();
+        let batches = keys.chunks(MAX_BATCH_GET).map(|chunk| self.batch_get("read calendar", chunk.to_vec()));
+        let mut stored: HashMap<(TeacherId, Date), CalendarDay> = HashMap::new();
+        for batch in futures::future::join_all(batches).await {
+            for item in batch? {
+                let day: CalendarDay = serde_dynamo::from_item(item).map_err(|e| StoreError::corrupt("read calendar", e))?;
+                stored.insert((day.teacher_id.clone(), day.day), day);
+            }
+        }
+        Ok(wanted
+            .iter()
+            .map(|key| stored.remove(key).unwrap_or_else(|| CalendarDay { teacher_id: key.0.clone(), day: key.1, version: 0, busy: Vec::new() }))
+            .collect())
+    }
+
     /// The busy intervals that can matter for slots starting in `window`:
     /// the UTC days it touches, widened by a day on each side so lessons and
-    /// buffers that cross midnight are seen.
+    /// buffers that cross midnight are seen. Eventually consistent (half the
+    /// read cost, and get-slots is the most frequent call): a slot that
+    /// looks free for a moment longer is re-checked, strongly, at checkout.
     pub async fn busy_around(&self, teacher: &TeacherId, window: Interval) -> Result<Vec<Busy>, StoreError> {
         let first = keys::utc_day(window.start()).yesterday().map_err(|e| StoreError::corrupt("busy window", e))?;
         let last = keys::utc_day(window.end()).tomorrow().map_err(|e| StoreError::corrupt("busy window", e))?;
-        let days = self.calendar_days(teacher, first, last).await?;
+        let days = self.calendar_days(teacher, first, last, Read::Eventual).await?;
         let mut busy: Vec<Busy> = days.iter().flat_map(|d| d.busy.iter().map(BusyEntry::as_busy)).collect();
         // An interval crossing midnight is stored on each day it touches.
         busy.sort_by_key(|b| (b.start, b.end));

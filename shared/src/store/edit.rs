@@ -4,18 +4,15 @@
 //! conditioned on the versions read. A lost race re-reads and decides again.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::Duration;
 
 use aws_sdk_dynamodb::types::TransactWriteItem;
 use jiff::civil::Date;
 use jiff::{SignedDuration, Timestamp};
 
-use super::{BusyEntry, CalendarDay, DayWrite, Store, StoreError, TransactError};
+use super::backoff::{Backoff, CONTENTION_BUDGET};
+use super::{BusyEntry, CalendarDay, DayWrite, MAX_TRANSACTION_ITEMS, Store, StoreError, TransactError};
 use crate::availability::Busy;
 use crate::domain::TeacherId;
-
-/// Attempts before a hot calendar is reported as contention.
-const MAX_ATTEMPTS: u32 = 8;
 
 #[derive(Debug)]
 pub enum EditError<E> {
@@ -23,7 +20,10 @@ pub enum EditError<E> {
     Rule(E),
     /// One of the caller's own items failed its condition (index into them).
     ItemConflict(usize),
+    /// Other writers kept winning for the whole contention budget.
     Contention,
+    /// The change needs more items than one transaction may hold.
+    TooLarge(usize),
     Store(StoreError),
 }
 
@@ -40,6 +40,10 @@ pub struct DaySet {
 }
 
 impl DaySet {
+    pub fn new(days: impl IntoIterator<Item = CalendarDay>) -> Self {
+        Self { days: days.into_iter().map(|d| ((d.teacher_id.clone(), d.day), d)).collect(), changed: BTreeMap::new() }
+    }
+
     /// Every entry of `teacher` in the days read, with the changes planned
     /// in this attempt; an interval stored on several days counts once.
     pub fn busy_entries(&self, teacher: &TeacherId) -> Vec<BusyEntry> {
@@ -57,9 +61,11 @@ impl DaySet {
         entries
     }
 
-    /// The same as [`Self::busy_entries`], in the form the slot rules take.
-    pub fn busy(&self, teacher: &TeacherId) -> Vec<Busy> {
-        self.busy_entries(teacher).iter().map(BusyEntry::as_busy).collect()
+    /// What blocks `teacher`'s slots, in the form the slot rules take,
+    /// leaving out the entries of `own` references (a caller's own hold or
+    /// bookings are never in its way).
+    pub fn busy_except(&self, teacher: &TeacherId, own: &[&str]) -> Vec<Busy> {
+        self.busy_entries(teacher).iter().filter(|e| !own.contains(&e.reference.as_str())).map(BusyEntry::as_busy).collect()
     }
 
     pub fn entries(&self, teacher: &TeacherId, day: Date) -> &[BusyEntry] {
@@ -71,82 +77,135 @@ impl DaySet {
     }
 
     /// Changes one day's entries; expired holds are dropped on the way, as
-    /// nothing needs them any more.
+    /// nothing needs them any more. The day must be among those read.
     pub fn edit(&mut self, teacher: &TeacherId, day: Date, now: Timestamp, change: impl FnOnce(&mut Vec<BusyEntry>)) {
+        debug_assert!(self.days.contains_key(&(teacher.clone(), day)), "{teacher} {day} was not read");
         let mut entries = self.entries(teacher, day).to_vec();
         entries.retain(|e| e.expires_at.is_none_or(|at| at > now));
         change(&mut entries);
         self.changed.insert((teacher.clone(), day), entries);
     }
+
+    fn writes(&self) -> Vec<DayWrite> {
+        self.changed
+            .iter()
+            .filter_map(|(key, busy)| {
+                let read = self.days.get(key)?;
+                (read.busy != *busy).then(|| DayWrite { read: read.clone(), busy: busy.clone() })
+            })
+            .collect()
+    }
 }
 
-/// The UTC days an interval (plus a buffer after it) touches.
+/// The UTC days an interval (plus a buffer after it) touches: where its entry is stored.
 pub fn days_touched(start: Timestamp, end: Timestamp, buffer_minutes: u32) -> Vec<Date> {
     let last = end + SignedDuration::from_mins(i64::from(buffer_minutes)) - SignedDuration::from_secs(1);
     let (first, last) = (super::utc_day(start), super::utc_day(last.max(start)));
     first.series(jiff::Span::new().days(1)).take_while(|d| *d <= last).collect()
 }
 
-/// The span of days (first, last) a lesson and its buffer touch, for [`Store::edit_days`].
-pub fn lesson_span(teacher: &TeacherId, start: Timestamp, end: Timestamp, buffer_minutes: u32) -> (TeacherId, Date, Date) {
-    let days = days_touched(start, end, buffer_minutes);
-    let first = days.first().copied().unwrap_or_else(|| super::utc_day(start));
-    (teacher.clone(), first, days.last().copied().unwrap_or(first))
+/// The days to read to check a lesson: every entry that conflicts with it
+/// (the buffer applied on both sides) is stored on at least one of them,
+/// whatever buffer the entry was written with.
+pub fn days_to_read(teacher: &TeacherId, start: Timestamp, end: Timestamp, buffer_minutes: u32) -> impl Iterator<Item = (TeacherId, Date)> + '_ {
+    let before = start - SignedDuration::from_mins(i64::from(buffer_minutes));
+    days_touched(before, end, buffer_minutes).into_iter().map(move |day| (teacher.clone(), day))
 }
 
 impl Store {
-    /// Runs `plan` against fresh reads of the given teachers' days (each span
-    /// inclusive) until its writes commit. `plan` returns its result and the
-    /// extra items to write atomically with the changed days.
+    /// Runs `plan` against fresh strongly consistent reads of exactly the
+    /// `read` days until its writes commit. `plan` returns its result and the
+    /// extra items to write atomically with the changed days; it may only
+    /// edit days it was given.
+    ///
+    /// Lost races re-read and re-plan, and transient failures are retried,
+    /// with capped exponential backoff and full jitter for at most
+    /// [`CONTENTION_BUDGET`]: a contested request ends with the caller's own
+    /// answer (done, or refused by its rules) unless the budget runs out.
     pub async fn edit_days<T, E>(
         &self,
-        spans: &[(TeacherId, Date, Date)],
+        read: &BTreeSet<(TeacherId, Date)>,
         mut plan: impl FnMut(&mut DaySet) -> Result<(T, Vec<TransactWriteItem>), E>,
     ) -> Result<T, EditError<E>> {
-        for attempt in 0..MAX_ATTEMPTS {
-            if attempt > 0 {
-                // Jitter spreads racing writers so they do not collide again in lockstep.
-                let jitter = u64::from(uuid::Uuid::new_v4().as_bytes()[0]) % 20;
-                tokio::time::sleep(Duration::from_millis(5 * u64::from(attempt) + jitter)).await;
-            }
-            let mut set = DaySet { days: BTreeMap::new(), changed: BTreeMap::new() };
-            for (teacher, first, last) in merge_spans(spans) {
-                for day in self.calendar_days(&teacher, first, last).await? {
-                    set.days.insert((teacher.clone(), day.day), day);
-                }
-            }
+        let mut backoff = Backoff::new(CONTENTION_BUDGET);
+        loop {
+            let days = match self.days(read).await {
+                Ok(days) => days,
+                Err(err) if err.is_transient() && backoff.wait().await => continue,
+                Err(err) => return Err(err.into()),
+            };
+            let mut set = DaySet::new(days);
             let (result, extra) = plan(&mut set).map_err(EditError::Rule)?;
-            let mut items = Vec::with_capacity(set.changed.len() + extra.len());
-            for (key, busy) in &set.changed {
-                let read = set.days.get(key).cloned().unwrap_or_else(|| CalendarDay { teacher_id: key.0.clone(), day: key.1, version: 0, busy: Vec::new() });
-                items.push(self.day_write_item(&DayWrite { read, busy: busy.clone() })?);
-            }
+            let mut items = set.writes().iter().map(|w| self.day_write_item(w)).collect::<Result<Vec<_>, _>>()?;
             let day_count = items.len();
             items.extend(extra);
-            match self.transact(items).await {
+            if items.len() > MAX_TRANSACTION_ITEMS {
+                return Err(EditError::TooLarge(items.len()));
+            }
+            if items.is_empty() {
+                return Ok(result);
+            }
+            match self.send_until_decided(items, &mut backoff).await {
                 Ok(()) => return Ok(result),
                 Err(TransactError::Conflict { failed }) => {
                     if let Some(own) = failed.iter().find(|&&i| i >= day_count) {
                         return Err(EditError::ItemConflict(own - day_count));
                     }
-                    tracing::debug!(attempt, "calendar changed underneath; re-reading");
+                    tracing::debug!(attempt = backoff.attempts(), "calendar changed underneath; re-reading");
                 }
+                Err(TransactError::Busy(err)) => tracing::debug!(attempt = backoff.attempts(), error = %err, "transaction cancelled by a concurrent one; re-reading"),
                 Err(TransactError::Store(err)) => return Err(err.into()),
             }
+            if !backoff.wait().await {
+                return Err(EditError::Contention);
+            }
         }
-        Err(EditError::Contention)
+    }
+
+    /// Sends a transaction; when its outcome is unknown (timeout, 5xx after
+    /// the SDK's own retries) sends the identical items again. Their token
+    /// is derived from them, so a first attempt that did commit is answered
+    /// from DynamoDB's token cache instead of failing on its own writes.
+    async fn send_until_decided(&self, items: Vec<TransactWriteItem>, backoff: &mut Backoff) -> Result<(), TransactError> {
+        loop {
+            match self.transact(items.clone()).await {
+                Err(TransactError::Store(err)) if err.is_transient() && backoff.wait().await => {
+                    tracing::warn!(error = %err, "transaction outcome unknown; sending it again");
+                }
+                other => return other,
+            }
+        }
     }
 }
 
-fn merge_spans(spans: &[(TeacherId, Date, Date)]) -> Vec<(TeacherId, Date, Date)> {
-    let teachers: BTreeSet<&TeacherId> = spans.iter().map(|(t, _, _)| t).collect();
-    teachers
-        .into_iter()
-        .filter_map(|teacher| {
-            let mine = spans.iter().filter(|(t, _, _)| t == teacher);
-            let first = mine.clone().map(|(_, f, _)| *f).min()?;
-            let last = mine.map(|(_, _, l)| *l).max()?;
-            Some((teacher.clone(), first, last))
-        })
-        .collect()
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ts(raw: &str) -> Timestamp {
+        raw.parse().unwrap()
+    }
+
+    #[test]
+    fn days_to_read_cover_the_buffer_on_both_sides() {
+        let t = TeacherId::parse("t_a").unwrap();
+        let days = |s: &str, e: &str, b: u32| days_to_read(&t, ts(s), ts(e), b).map(|(_, d)| d.to_string()).collect::<Vec<_>>();
+        assert_eq!(days("2026-06-02T10:00:00Z", "2026-06-02T11:00:00Z", 10), ["2026-06-02"]);
+        assert_eq!(days("2026-06-02T00:05:00Z", "2026-06-02T01:00:00Z", 10), ["2026-06-01", "2026-06-02"]);
+        assert_eq!(days("2026-06-02T00:10:00Z", "2026-06-02T01:00:00Z", 10), ["2026-06-02"]);
+        assert_eq!(days("2026-06-02T23:00:00Z", "2026-06-02T23:55:00Z", 10), ["2026-06-02", "2026-06-03"]);
+        assert_eq!(days("2026-06-02T23:00:00Z", "2026-06-02T23:50:00Z", 10), ["2026-06-02"]);
+    }
+
+    #[test]
+    fn unchanged_days_are_not_written() {
+        let t = TeacherId::parse("t_a").unwrap();
+        let day = jiff::civil::date(2026, 6, 2);
+        let mut set = DaySet::new([CalendarDay { teacher_id: t.clone(), day, version: 3, busy: Vec::new() }]);
+        set.edit(&t, day, ts("2026-06-01T00:00:00Z"), |_| {});
+        assert!(set.writes().is_empty());
+        let entry = BusyEntry { start: ts("2026-06-02T10:00:00Z"), end: ts("2026-06-02T11:00:00Z"), kind: super::super::BusyKind::Hold, reference: "co_1".into(), expires_at: None };
+        set.edit(&t, day, ts("2026-06-01T00:00:00Z"), |e| e.push(entry.clone()));
+        assert_eq!(set.writes().len(), 1);
+    }
 }

@@ -16,6 +16,11 @@ impl StoreError {
         Self { operation, message: format!("corrupt item: {message}"), transient: false }
     }
 
+    /// DynamoDB kept refusing work for capacity reasons: worth a later retry.
+    pub fn throttled(operation: &'static str, message: impl std::fmt::Display) -> Self {
+        Self { operation, message: message.to_string(), transient: true }
+    }
+
     pub fn is_transient(&self) -> bool {
         self.transient
     }
@@ -29,7 +34,15 @@ impl StoreError {
             SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => true,
             SdkError::ServiceError(service) => matches!(
                 service.err().code(),
-                Some("ProvisionedThroughputExceededException" | "ThrottlingException" | "RequestLimitExceeded" | "InternalServerError" | "ServiceUnavailable")
+                Some(
+                    "ProvisionedThroughputExceededException"
+                        | "ThrottlingException"
+                        | "RequestLimitExceeded"
+                        | "InternalServerError"
+                        | "ServiceUnavailable"
+                        // The same ClientRequestToken is still being executed.
+                        | "TransactionInProgressException"
+                )
             ),
             _ => false,
         };
@@ -38,5 +51,23 @@ impl StoreError {
             None => aws_sdk_dynamodb::error::DisplayErrorContext(&err).to_string(),
         };
         Self { operation, message, transient }
+    }
+
+    /// A transaction cancelled for reasons other than a failed condition:
+    /// transient when every reason is another transaction holding an item or
+    /// throttling (retry), otherwise a bug (validation, item too large).
+    pub(crate) fn cancelled<E, R>(codes: &[Option<String>], err: SdkError<E, R>) -> Self
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        R: std::fmt::Debug,
+    {
+        let transient = codes.iter().flatten().all(|code| matches!(code.as_str(), "None" | "TransactionConflict" | "ThrottlingError" | "ProvisionedThroughputExceeded"));
+        let reasons: Vec<&str> = codes.iter().map(|c| c.as_deref().unwrap_or("None")).collect();
+        Self { transient, ..Self::sdk("transact", err) }.with_detail(&format!("reasons {reasons:?}"))
+    }
+
+    fn with_detail(mut self, detail: &str) -> Self {
+        self.message = format!("{} ({detail})", self.message);
+        self
     }
 }

@@ -1,21 +1,26 @@
 //! The single DynamoDB table. Key layout and access patterns are described in
 //! `docs/data-model.md`; this module is the only code that knows them.
 
+mod backoff;
 mod calendar;
 mod edit;
 mod error;
 mod keys;
 mod profiles;
 mod records;
+mod token;
 
-pub use calendar::{BusyEntry, BusyKind, CalendarDay, DayWrite};
-pub use edit::{DaySet, EditError, days_touched, lesson_span};
+pub use backoff::{Backoff, CONTENTION_BUDGET};
+pub use calendar::{BusyEntry, BusyKind, CalendarDay, DayWrite, Read};
+pub use edit::{DaySet, EditError, days_to_read, days_touched};
 pub use error::StoreError;
 pub use keys::utc_day;
-pub use records::{Booking, Checkout, CheckoutLesson, CheckoutStatus, IdempotencyRecord};
+pub use records::{Booking, Checkout, CheckoutChange, CheckoutLesson, CheckoutStatus, IdempotencyRecord, OpenCheckouts, TrialClaim};
+
+use std::collections::HashMap;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::TransactWriteItem;
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, TransactWriteItem};
 
 use crate::config::StoreConfig;
 
@@ -50,33 +55,67 @@ impl Store {
 /// Why a transaction did not go through.
 #[derive(Debug, thiserror::Error)]
 pub enum TransactError {
-    /// A condition failed or another transaction held an item: someone else
-    /// wrote first and the caller should re-read. `failed` holds the
-    /// indexes of the items whose condition failed, in request order.
+    /// Conditions failed: someone else wrote first and the caller should
+    /// re-read. `failed` holds the indexes of the items whose condition
+    /// failed, in request order. Only `ConditionalCheckFailed` counts here;
+    /// a `TransactionConflict` (another transaction in flight on an item) or
+    /// throttling is a transient [`StoreError`]: nothing was decided by it.
     #[error("transaction cancelled by conditions on items {failed:?}")]
     Conflict { failed: Vec<usize> },
+    /// Cancelled because other transactions held its items, or throttled:
+    /// nothing was written, and a re-read and retry may well succeed.
+    #[error(transparent)]
+    Busy(StoreError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
 
+/// DynamoDB's limit on the items of one transaction.
+pub const MAX_TRANSACTION_ITEMS: usize = 100;
+/// BatchGetItem's limit of keys per call.
+const MAX_BATCH_GET: usize = 100;
+/// Rounds of re-asking for unprocessed keys before giving up as throttled.
+const MAX_UNPROCESSED_ROUNDS: u32 = 5;
+
+type Item = HashMap<String, AttributeValue>;
+
 impl Store {
-    /// Writes all items or none (DynamoDB allows up to 100 per transaction).
+    /// One strongly consistent BatchGetItem (at most [`MAX_BATCH_GET`] keys),
+    /// re-asking for unprocessed keys (DynamoDB returns them under load) with
+    /// a short backoff, so none is silently dropped.
+    async fn batch_get(&self, operation: &'static str, keys: Vec<Item>) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::with_capacity(keys.len());
+        let mut pending = KeysAndAttributes::builder().set_keys(Some(keys)).consistent_read(true).build().map_err(|e| StoreError::corrupt(operation, e))?;
+        for attempt in 0..=MAX_UNPROCESSED_ROUNDS {
+            if attempt > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(20 << attempt)).await;
+            }
+            let output = self.client.batch_get_item().request_items(&self.table, pending).send().await.map_err(|e| StoreError::sdk(operation, e))?;
+            items.extend(output.responses.and_then(|mut r| r.remove(&self.table)).unwrap_or_default());
+            match output.unprocessed_keys.and_then(|mut u| u.remove(&self.table)).filter(|k| !k.keys().is_empty()) {
+                None => return Ok(items),
+                Some(rest) => pending = rest,
+            }
+        }
+        Err(StoreError::throttled(operation, "keys still unprocessed after every retry"))
+    }
+}
+
+impl Store {
+    /// Writes all items or none, with a token derived from the items so an
+    /// identical resend is answered from DynamoDB's token cache (see `token`).
     pub async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), TransactError> {
         use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-        match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
+        let token = token::for_items(&items);
+        match self.client.transact_write_items().set_transact_items(Some(items)).client_request_token(token).send().await {
             Ok(_) => Ok(()),
             Err(err) => match err.as_service_error() {
                 Some(TransactWriteItemsError::TransactionCanceledException(cancel)) => {
-                    let failed = cancel
-                        .cancellation_reasons()
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, r)| matches!(r.code(), Some("ConditionalCheckFailed" | "TransactionConflict")))
-                        .map(|(i, _)| i)
-                        .collect::<Vec<_>>();
+                    let codes: Vec<Option<String>> = cancel.cancellation_reasons().iter().map(|r| r.code().map(str::to_owned)).collect();
+                    let failed: Vec<usize> = codes.iter().enumerate().filter(|(_, c)| c.as_deref() == Some("ConditionalCheckFailed")).map(|(i, _)| i).collect();
                     if failed.is_empty() {
-                        // Cancelled for another reason (e.g. a concurrent transaction): transient.
-                        Err(StoreError::sdk("transact", err).into())
+                        let err = StoreError::cancelled(&codes, err);
+                        Err(if err.is_transient() { TransactError::Busy(err) } else { TransactError::Store(err) })
                     } else {
                         Err(TransactError::Conflict { failed })
                     }

@@ -49,6 +49,14 @@ pub struct CheckoutLesson {
     pub amount: u64,
     pub trial: bool,
     pub booking_id: BookingId,
+    /// The line item's name at Stripe, kept so the session can be asked for
+    /// again with identical parameters (same idempotency key).
+    #[serde(default)]
+    pub title: String,
+    /// The teacher's buffer when the lesson was held: which days its
+    /// calendar entry was written to, whatever the profile says later.
+    #[serde(default)]
+    pub buffer_minutes: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -74,6 +82,51 @@ pub struct Checkout {
     pub payment_status: Option<String>,
     #[serde(default)]
     pub booking_ids: Vec<BookingId>,
+    /// Where Stripe sends the student back; kept for the same reason as `title`.
+    #[serde(default)]
+    pub success_url: String,
+    #[serde(default)]
+    pub cancel_url: String,
+}
+
+impl Checkout {
+    /// Whether a student can still pay it: open at Stripe and still holding its slots.
+    pub fn is_open(&self, now: Timestamp) -> bool {
+        self.status == CheckoutStatus::AwaitingPayment && now < self.hold_until
+    }
+
+    pub fn trial_teachers(&self) -> impl Iterator<Item = &TeacherId> {
+        self.lessons.iter().filter(|l| l.trial).map(|l| &l.teacher_id)
+    }
+}
+
+/// A status change of a checkout and the fields that change with it.
+#[derive(Debug, Clone, Default)]
+pub struct CheckoutChange<'a> {
+    pub payment_status: Option<&'a str>,
+    pub booking_ids: Option<&'a [BookingId]>,
+}
+
+/// A student's claim on their one trial with a teacher. It counts while its
+/// checkout can still be paid (`hold_until`) or once it is `confirmed`; a
+/// lapsed, unconfirmed claim may be taken over by a new checkout.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrialClaim {
+    pub checkout_id: CheckoutId,
+    pub confirmed: bool,
+    /// Unix seconds, a number so conditions can compare it.
+    pub hold_until: i64,
+}
+
+/// A student's checkouts that may still be open, with their `hold_until`
+/// (Unix seconds). Written in every hold transaction, conditioned on its
+/// version, so the per-student limit holds under concurrent requests.
+/// Entries of checkouts that were since paid or released linger until the
+/// next checkout prunes them (by reading those checkouts).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpenCheckouts {
+    pub version: u64,
+    pub open: std::collections::BTreeMap<CheckoutId, i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -108,6 +161,10 @@ fn booking_pk(id: &BookingId) -> String {
 
 fn trial_key(student: &str, teacher: &TeacherId) -> (String, String) {
     (format!("STUDENT#{student}"), format!("TRIAL#{teacher}"))
+}
+
+fn open_checkouts_pk(student: &str) -> String {
+    format!("STUDENT#{student}")
 }
 
 fn idempotency_pk(key_hash: &str) -> String {
@@ -165,25 +222,49 @@ impl Store {
         self.get_typed("get checkout", checkout_pk(id), "CHECKOUT").await
     }
 
-    /// Replaces a checkout, provided its status is still `expected` (so two
-    /// writers racing on one checkout cannot both move it).
-    pub fn checkout_update_item(&self, checkout: &Checkout, expected: CheckoutStatus) -> Result<TransactWriteItem, StoreError> {
-        let extra = [("gsi2pk", s(format!("STUDENT#{}", checkout.student_id))), ("gsi2sk", s(format!("CHECKOUT#{}", checkout.created_at)))];
-        let item = item("update checkout", checkout_pk(&checkout.checkout_id), "CHECKOUT", checkout, &extra)?;
-        let put = Put::builder()
+    /// Moves a checkout from `from` to `to`, changing only the fields that
+    /// go with the move, so a concurrent write of other fields (the session
+    /// id and URL) can never be lost; fails unless the status is still `from`.
+    pub fn checkout_transition_item(&self, id: &CheckoutId, from: CheckoutStatus, to: CheckoutStatus, change: &CheckoutChange<'_>) -> Result<TransactWriteItem, StoreError> {
+        let mut set = vec!["#status = :to"];
+        let mut update = Update::builder()
             .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("#status = :expected")
+            .set_key(Some(key(checkout_pk(id), "CHECKOUT")))
+            .condition_expression("#status = :from")
             .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":expected", s(expected.as_str()))
-            .build()
-            .map_err(|e| StoreError::corrupt("update checkout", e))?;
-        Ok(TransactWriteItem::builder().put(put).build())
+            .expression_attribute_values(":from", s(from.as_str()))
+            .expression_attribute_values(":to", s(to.as_str()));
+        if let Some(payment_status) = change.payment_status {
+            set.push("payment_status = :payment_status");
+            update = update.expression_attribute_values(":payment_status", s(payment_status));
+        }
+        if let Some(ids) = change.booking_ids {
+            set.push("booking_ids = :booking_ids");
+            update = update.expression_attribute_values(":booking_ids", AttributeValue::L(ids.iter().map(|b| s(b.as_str())).collect()));
+        }
+        let update = update.update_expression(format!("SET {}", set.join(", "))).build().map_err(|e| StoreError::corrupt("update checkout", e))?;
+        Ok(TransactWriteItem::builder().update(update).build())
     }
 
-    /// Records the Stripe session of a checkout that still awaits payment.
-    pub async fn set_checkout_session(&self, id: &CheckoutId, session_id: &str, url: &str) -> Result<(), StoreError> {
-        let update = Update::builder()
+    /// The given checkouts that exist, strongly consistent.
+    pub async fn get_checkouts(&self, ids: &[&CheckoutId]) -> Result<Vec<Checkout>, StoreError> {
+        let keys: Vec<_> = ids.iter().map(|id| key(checkout_pk(id), "CHECKOUT")).collect();
+        let mut found = Vec::with_capacity(ids.len());
+        for chunk in keys.chunks(super::MAX_BATCH_GET) {
+            for item in self.batch_get("get checkouts", chunk.to_vec()).await? {
+                found.push(serde_dynamo::from_item(item).map_err(|e| StoreError::corrupt("get checkouts", e))?);
+            }
+        }
+        Ok(found)
+    }
+
+    /// Records the Stripe session of a checkout that still awaits payment;
+    /// `false` when the checkout has moved on (abandoned, superseded, failed).
+    pub async fn set_checkout_session(&self, id: &CheckoutId, session_id: &str, url: &str) -> Result<bool, StoreError> {
+        use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+        let sent = self
+            .client
+            .update_item()
             .table_name(&self.table)
             .set_key(Some(key(checkout_pk(id), "CHECKOUT")))
             .update_expression("SET stripe_session_id = :sid, checkout_url = :url")
@@ -192,12 +273,13 @@ impl Store {
             .expression_attribute_values(":sid", s(session_id))
             .expression_attribute_values(":url", s(url))
             .expression_attribute_values(":awaiting", s(CheckoutStatus::AwaitingPayment.as_str()))
-            .build()
-            .map_err(|e| StoreError::corrupt("set session", e))?;
-        self.transact(vec![TransactWriteItem::builder().update(update).build()]).await.map_err(|e| match e {
-            super::TransactError::Store(e) => e,
-            super::TransactError::Conflict { .. } => StoreError::corrupt("set session", "checkout is no longer awaiting payment"),
-        })
+            .send()
+            .await;
+        match sent {
+            Ok(_) => Ok(true),
+            Err(err) if matches!(err.as_service_error(), Some(UpdateItemError::ConditionalCheckFailedException(_))) => Ok(false),
+            Err(err) => Err(StoreError::sdk("set session", err)),
+        }
     }
 
     pub fn new_booking_item(&self, booking: &Booking) -> Result<TransactWriteItem, StoreError> {
@@ -215,26 +297,80 @@ impl Store {
         self.get_typed("get booking", booking_pk(id), "BOOKING").await
     }
 
-    /// Claims a student's one trial with a teacher; fails if already claimed.
-    pub fn trial_marker_item(&self, student: &str, teacher: &TeacherId, checkout: &CheckoutId) -> Result<TransactWriteItem, StoreError> {
-        let (pk, sk) = trial_key(student, teacher);
-        let mut item = key(pk, &sk);
-        item.insert("checkout_id".into(), s(checkout.as_str()));
-        put_new(&self.table, item, "put trial marker")
+    /// Claims a student's one trial with a teacher for `checkout`. Fails if
+    /// another claim still counts; takes over a lapsed unconfirmed one, or
+    /// one of the checkouts this one `replaces` (superseded in the same
+    /// transaction), in one conditional write.
+    pub fn trial_claim_item(&self, student: &str, teacher: &TeacherId, checkout: &CheckoutId, hold_until: Timestamp, now: Timestamp, replaces: &[&CheckoutId]) -> Result<TransactWriteItem, StoreError> {
+        let claim = TrialClaim { checkout_id: checkout.clone(), confirmed: false, hold_until: hold_until.as_second() };
+        self.trial_put(student, teacher, &claim, now, replaces)
     }
 
-    /// Gives a trial back, but only the claim this checkout made.
+    /// Makes `checkout`'s claim permanent; fails if another claim counts.
+    pub fn trial_confirm_item(&self, student: &str, teacher: &TeacherId, checkout: &CheckoutId, now: Timestamp) -> Result<TransactWriteItem, StoreError> {
+        let claim = TrialClaim { checkout_id: checkout.clone(), confirmed: true, hold_until: now.as_second() };
+        self.trial_put(student, teacher, &claim, now, &[checkout])
+    }
+
+    fn trial_put(&self, student: &str, teacher: &TeacherId, claim: &TrialClaim, now: Timestamp, replaces: &[&CheckoutId]) -> Result<TransactWriteItem, StoreError> {
+        let (pk, sk) = trial_key(student, teacher);
+        let item = item("put trial claim", pk, &sk, claim, &[])?;
+        let mut condition = "attribute_not_exists(#pk) OR (confirmed = :false AND hold_until <= :now)".to_owned();
+        let mut put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_values(":false", AttributeValue::Bool(false))
+            .expression_attribute_values(":now", AttributeValue::N(now.as_second().to_string()));
+        if !replaces.is_empty() {
+            let names: Vec<String> = (0..replaces.len()).map(|i| format!(":replaces{i}")).collect();
+            condition.push_str(&format!(" OR checkout_id IN ({})", names.join(", ")));
+            for (name, id) in names.iter().zip(replaces) {
+                put = put.expression_attribute_values(name, s(id.as_str()));
+            }
+        }
+        let put = put.condition_expression(condition).build().map_err(|e| StoreError::corrupt("put trial claim", e))?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    pub async fn get_trial_claim(&self, student: &str, teacher: &TeacherId) -> Result<Option<TrialClaim>, StoreError> {
+        let (pk, sk) = trial_key(student, teacher);
+        self.get_typed("get trial claim", pk, &sk).await
+    }
+
+    /// Gives back `checkout`'s unconfirmed claim; fails if the claim is no
+    /// longer that (the caller read it just before, so it re-reads).
     pub fn trial_release_item(&self, student: &str, teacher: &TeacherId, checkout: &CheckoutId) -> Result<TransactWriteItem, StoreError> {
         let (pk, sk) = trial_key(student, teacher);
         let delete = Delete::builder()
             .table_name(&self.table)
             .set_key(Some(key(pk, &sk)))
-            .condition_expression("attribute_not_exists(#pk) OR checkout_id = :checkout")
-            .expression_attribute_names("#pk", PK)
+            .condition_expression("checkout_id = :checkout AND confirmed = :false")
             .expression_attribute_values(":checkout", s(checkout.as_str()))
+            .expression_attribute_values(":false", AttributeValue::Bool(false))
             .build()
             .map_err(|e| StoreError::corrupt("release trial", e))?;
         Ok(TransactWriteItem::builder().delete(delete).build())
+    }
+
+    pub async fn get_open_checkouts(&self, student: &str) -> Result<OpenCheckouts, StoreError> {
+        Ok(self.get_typed("get open checkouts", open_checkouts_pk(student), "OPEN_CHECKOUTS").await?.unwrap_or_default())
+    }
+
+    /// Replaces a student's open-checkout set, provided nobody wrote it since `read`.
+    pub fn open_checkouts_item(&self, student: &str, read: &OpenCheckouts, open: std::collections::BTreeMap<CheckoutId, i64>) -> Result<TransactWriteItem, StoreError> {
+        let next = OpenCheckouts { version: read.version + 1, open };
+        let item = item("put open checkouts", open_checkouts_pk(student), "OPEN_CHECKOUTS", &next, &[])?;
+        let put = Put::builder().table_name(&self.table).set_item(Some(item));
+        let put = if read.version == 0 {
+            put.condition_expression("attribute_not_exists(#pk)").expression_attribute_names("#pk", PK)
+        } else {
+            put.condition_expression("#version = :read")
+                .expression_attribute_names("#version", "version")
+                .expression_attribute_values(":read", AttributeValue::N(read.version.to_string()))
+        };
+        let put = put.build().map_err(|e| StoreError::corrupt("put open checkouts", e))?;
+        Ok(TransactWriteItem::builder().put(put).build())
     }
 
     pub fn idempotency_item(&self, key_hash: &str, record: &IdempotencyRecord, expires: Timestamp) -> Result<TransactWriteItem, StoreError> {

@@ -1,0 +1,48 @@
+//! The checkout lifecycle's transitions: confirming a checkout (its holds
+//! become bookings) and releasing one (its holds and trial claims are given
+//! back). Free carts, the payment webhook, the success-page poll, operator
+//! tools and cart changes all call these, so there is one way a booking
+//! comes to exist and one way a slot is given back. Each transition is a
+//! transaction conditioned on the status it read, so running it twice, or
+//! two at once, ends as running it once.
+
+mod confirm;
+mod release;
+
+pub use confirm::{confirm, plan_confirmation};
+pub use release::{ReleasePlan, plan_release, release};
+
+use crate::store::{CheckoutStatus, EditError, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum FulfilError {
+    #[error("checkout {0} does not exist")]
+    UnknownCheckout(String),
+    #[error("checkout is {} and cannot be confirmed", .0.as_str())]
+    NotConfirmable(CheckoutStatus),
+    #[error("checkout is {} and holds nothing to release", .0.as_str())]
+    NotReleasable(CheckoutStatus),
+    #[error("lesson {0} was taken by someone else after its hold lapsed")]
+    LessonTaken(usize),
+    #[error("lesson {0} is a trial the student has since used with another checkout")]
+    TrialUsed(usize),
+    #[error("the calendar is too busy to change right now")]
+    Contention,
+    #[error("the change needs {0} writes, more than one transaction holds")]
+    TooLarge(usize),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl FulfilError {
+    fn from_edit(err: EditError<FulfilError>) -> Self {
+        match err {
+            EditError::Rule(err) => err,
+            EditError::Contention => Self::Contention,
+            EditError::TooLarge(n) => Self::TooLarge(n),
+            EditError::Store(err) => Self::Store(err),
+            // Callers map their own items' conflicts before this.
+            EditError::ItemConflict(_) => Self::Contention,
+        }
+    }
+}
