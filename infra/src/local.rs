@@ -44,6 +44,8 @@ pub fn local_client(endpoint: &str) -> Client {
         .endpoint_url(endpoint)
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new("local", "local", None, None, "local"))
+        .retry_config(shared::store::retry_config())
+        .timeout_config(shared::store::timeout_config())
         .build();
     Client::from_conf(config)
 }

@@ -10,20 +10,36 @@ use shared::store::Store;
 
 pub use infra::local::LocalDynamo;
 
+pub mod dynamo_proxy;
+use dynamo_proxy::DynamoProxy;
+
 /// An isolated, in-memory DynamoDB-compatible server with the table created.
+/// `store` talks to it directly, or through the fault proxy when there is one.
 pub struct TestDb {
     pub dynamo: LocalDynamo,
     pub store: Store,
+    pub proxy: Option<DynamoProxy>,
 }
 
 impl TestDb {
     pub async fn start() -> Self {
+        Self::start_with(false).await
+    }
+
+    /// With `behind_proxy`, every call of `store` passes through a [`DynamoProxy`].
+    pub async fn start_with(behind_proxy: bool) -> Self {
         let db = dynoxide::Database::memory().expect("in-memory dynoxide");
         let dynamo = LocalDynamo::start(db, 0).await.expect("dynoxide on loopback");
-        let store = Store::new(infra::local::local_client(&dynamo.endpoint()), "lessons");
+        let proxy = if behind_proxy { Some(DynamoProxy::start(dynamo.endpoint()).await) } else { None };
+        let endpoint = proxy.as_ref().map_or_else(|| dynamo.endpoint(), DynamoProxy::endpoint);
+        let store = Store::new(infra::local::local_client(&endpoint), "lessons");
         let spec = infra::table::TableSpec::load().expect("table spec");
         infra::table::create_table(store.client(), store.table(), &spec).await.expect("create table");
-        Self { dynamo, store }
+        Self { dynamo, store, proxy }
+    }
+
+    pub fn proxy(&self) -> &DynamoProxy {
+        self.proxy.as_ref().expect("started behind the proxy")
     }
 
     /// Loads the demo teachers from `infra/seed/`.
@@ -176,14 +192,30 @@ pub struct CheckoutEnv {
     pub slots: get_slots::App,
 }
 
+/// How a [`CheckoutEnv`] is set up.
+pub struct EnvOptions {
+    pub stripe_timeout: std::time::Duration,
+    pub behind_proxy: bool,
+}
+
+impl Default for EnvOptions {
+    fn default() -> Self {
+        Self { stripe_timeout: std::time::Duration::from_secs(5), behind_proxy: false }
+    }
+}
+
 impl CheckoutEnv {
     pub async fn start() -> Self {
-        Self::start_with_timeout(std::time::Duration::from_secs(5)).await
+        Self::start_with(EnvOptions::default()).await
     }
 
     pub async fn start_with_timeout(stripe_timeout: std::time::Duration) -> Self {
-        use shared::auth::{AuthConfig, Authenticator, KeySource};
-        let db = TestDb::start().await;
+        Self::start_with(EnvOptions { stripe_timeout, ..EnvOptions::default() }).await
+    }
+
+    pub async fn start_with(options: EnvOptions) -> Self {
+        let EnvOptions { stripe_timeout, behind_proxy } = options;
+        let db = TestDb::start_with(behind_proxy).await;
         for teacher in [always_open_teacher("t_one", "eur", 0), always_open_teacher("t_two", "eur", 500), always_open_teacher("t_usd", "usd", 0)] {
             db.store.put_profile(&teacher).await.expect("seed teacher");
         }
@@ -196,19 +228,33 @@ impl CheckoutEnv {
         })
         .await
         .expect("stripe emulator");
-        let auth = Authenticator::new(AuthConfig { keys: KeySource::Hs256 { secret: JWT_SECRET.into() }, issuer: None, audience: None }, reqwest::Client::new())
-            .await
-            .expect("authenticator");
-        let stripe_config = shared::payments::StripeConfig { secret_key: STRIPE_KEY.into(), api_base: stripe.base_url(), timeout: stripe_timeout };
-        let checkout = shared::checkout::CheckoutService {
-            store: db.store.clone(),
-            payments: shared::payments::Payments::new(&stripe_config).expect("stripe client"),
-            redirects: shared::checkout::RedirectPolicy::new(vec![FRONTEND.into()]).expect("origins"),
-            clock: shared::clock::Clock::System,
-        };
-        let checkout = initiate_checkout::App { auth, checkout };
+        let checkout = checkout_app(&db.store, &stripe.base_url(), stripe_timeout, shared::clock::Clock::System).await;
         let slots = get_slots::App { store: db.store.clone(), clock: shared::clock::Clock::System };
         Self { db, stripe, checkout, slots }
+    }
+
+    /// initiate-checkout on the same table and Stripe, at another instant.
+    pub async fn checkout_at(&self, clock: shared::clock::Clock) -> initiate_checkout::App {
+        checkout_app(&self.db.store, &self.stripe.base_url(), std::time::Duration::from_secs(5), clock).await
+    }
+
+    pub async fn delete(&self, token: &str, checkout_id: &str) -> (u16, Value) {
+        self.call(FunctionUrlEvent::new("DELETE", "/").query("checkout_id", checkout_id).header("authorization", &format!("Bearer {token}"))).await
+    }
+
+    /// Presses Pay on the emulator's hosted page of a checkout's session.
+    pub async fn pay(&self, checkout_url: &str) {
+        // The page redirects to the frontend's success page, which is not running here.
+        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+        let response = client.post(format!("{checkout_url}/complete")).send().await.expect("pay page");
+        assert!(response.status().is_success() || response.status().is_redirection(), "pay: {}", response.status());
+    }
+
+    /// The emulator's stored session with this id.
+    pub async fn session(&self, session_id: &str) -> Value {
+        let all: Value = reqwest::get(format!("{}_emulator/sessions", self.stripe.base_url())).await.expect("sessions").json().await.expect("json");
+        let list = all.as_array().cloned().or_else(|| all["data"].as_array().cloned()).unwrap_or_default();
+        list.into_iter().find(|s| s["id"] == session_id).unwrap_or(Value::Null)
     }
 
     pub async fn post(&self, token: Option<&str>, body: &Value, idempotency_key: Option<&str>) -> (u16, Value) {
@@ -223,8 +269,7 @@ impl CheckoutEnv {
     }
 
     pub async fn call(&self, event: FunctionUrlEvent) -> (u16, Value) {
-        let response = shared::http::into_response(initiate_checkout::handle(&self.checkout, event.into_request()).await);
-        json_of(&response)
+        call_app(&self.checkout, event).await
     }
 
     pub async fn status(&self, token: &str, checkout_id: &str) -> (u16, Value) {
@@ -248,6 +293,31 @@ impl CheckoutEnv {
         let days = self.db.store.calendar_days(&teacher, day, day, shared::store::Read::Consistent).await.expect("calendar");
         days.into_iter().flat_map(|d| d.busy).filter(|b| b.kind == shared::store::BusyKind::Hold).collect()
     }
+}
+
+async fn checkout_app(store: &Store, stripe_base: &str, stripe_timeout: std::time::Duration, clock: shared::clock::Clock) -> initiate_checkout::App {
+    use shared::auth::{AuthConfig, Authenticator, KeySource};
+    let auth = Authenticator::new(AuthConfig { keys: KeySource::Hs256 { secret: JWT_SECRET.into() }, issuer: None, audience: None }, reqwest::Client::new())
+        .await
+        .expect("authenticator");
+    let stripe_config = shared::payments::StripeConfig { secret_key: STRIPE_KEY.into(), api_base: stripe_base.to_owned(), timeout: stripe_timeout };
+    let checkout = shared::checkout::CheckoutService {
+        store: store.clone(),
+        payments: shared::payments::Payments::new(&stripe_config).expect("stripe client"),
+        redirects: shared::checkout::RedirectPolicy::new(vec![FRONTEND.into()]).expect("origins"),
+        clock,
+    };
+    initiate_checkout::App { auth, checkout }
+}
+
+/// Calls an initiate-checkout app with one event, keeping the headers.
+pub async fn call_app_raw(app: &initiate_checkout::App, event: FunctionUrlEvent) -> Response<Body> {
+    shared::http::into_response(initiate_checkout::handle(app, event.into_request()).await)
+}
+
+/// Calls an initiate-checkout app with one event.
+pub async fn call_app(app: &initiate_checkout::App, event: FunctionUrlEvent) -> (u16, Value) {
+    json_of(&shared::http::into_response(initiate_checkout::handle(app, event.into_request()).await))
 }
 
 pub fn lesson(teacher: &str, start: &str, minutes: u32) -> Value {

@@ -18,6 +18,10 @@ pub use keys::utc_day;
 pub use records::{Booking, Checkout, CheckoutChange, CheckoutLesson, CheckoutStatus, IdempotencyRecord, OpenCheckouts, TrialClaim};
 
 use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::config::retry::RetryConfig;
+use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, TransactWriteItem};
@@ -40,7 +44,8 @@ impl Store {
     /// credentials, and `AWS_ENDPOINT_URL_DYNAMODB` for local servers).
     pub async fn from_env(config: &StoreConfig) -> Self {
         let sdk = aws_config::load_from_env().await;
-        Self::new(Client::new(&sdk), config.table_name.clone())
+        let client = aws_sdk_dynamodb::config::Builder::from(&sdk).retry_config(retry_config()).timeout_config(timeout_config()).build();
+        Self::new(Client::from_conf(client), config.table_name.clone())
     }
 
     pub fn client(&self) -> &Client {
@@ -50,6 +55,19 @@ impl Store {
     pub fn table(&self) -> &str {
         &self.table
     }
+}
+
+/// The SDK's own retries of one call. Its standard backoff starts at 1 s,
+/// sized for control-plane calls; DynamoDB answers in milliseconds, and our
+/// own retries (see `edit`) are bounded by a budget of a few seconds, so
+/// the SDK's share must stay small.
+pub fn retry_config() -> RetryConfig {
+    RetryConfig::standard().with_max_attempts(3).with_initial_backoff(Duration::from_millis(25)).with_max_backoff(Duration::from_millis(500))
+}
+
+/// A hung connection must not eat a request's whole budget.
+pub fn timeout_config() -> TimeoutConfig {
+    TimeoutConfig::builder().connect_timeout(Duration::from_secs(1)).operation_attempt_timeout(Duration::from_secs(2)).operation_timeout(Duration::from_secs(5)).build()
 }
 
 /// Why a transaction did not go through.
