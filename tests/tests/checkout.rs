@@ -230,6 +230,30 @@ async fn stripe_failures_release_everything_and_answer_502() {
     assert_eq!(body["amount_total"], 500);
 }
 
+async fn create_requests(env: &CheckoutEnv) -> usize {
+    let requests: Value = reqwest::get(format!("{}_emulator/requests", env.stripe.base_url())).await.unwrap().json().await.unwrap();
+    requests.as_array().unwrap().iter().filter(|r| r["method"] == "POST" && r["path"] == "/v1/checkout/sessions").count()
+}
+
+/// Retries only where they can help: a 500 is saved under the idempotency
+/// key (retrying replays it), a 409 means the same key is still running,
+/// a 429 asks us to slow down.
+#[tokio::test]
+async fn stripe_is_retried_only_where_it_helps() {
+    let env = CheckoutEnv::start().await;
+    set_fault(&env, json!({"status": 500, "count": 1})).await;
+    let (status, body) = env.post(Some(&token_for("s_1")), &cart(vec![lesson("t_one", &tomorrow_at("10:00"), 60)]), None).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (502, Some("payment_provider_error")), "{body}");
+    assert_eq!(create_requests(&env).await, 1, "a 500 is not retried");
+
+    for (i, status) in [409, 429].into_iter().enumerate() {
+        set_fault(&env, json!({"status": status, "count": 1})).await;
+        let (answer, body) = env.post(Some(&token_for("s_1")), &cart(vec![lesson("t_one", &tomorrow_at(&format!("1{}:00", 2 + 2 * i)), 60)]), None).await;
+        assert_eq!(answer, 201, "{status} is retried: {body}");
+    }
+    assert_eq!(create_requests(&env).await, 5);
+}
+
 #[tokio::test]
 async fn bad_tokens_and_bad_bodies_write_nothing() {
     let env = CheckoutEnv::start().await;

@@ -201,3 +201,19 @@ async fn an_expired_session_no_longer_shows_its_url() {
     let after = call_app(&env.checkout_at(Clock::Fixed(expires_at)).await, get()).await.1;
     assert_eq!((after["status"].as_str(), &after["checkout_url"]), (Some("awaiting_payment"), &Value::Null), "{after}");
 }
+
+/// A transition writes only the fields that change: releasing a checkout
+/// read before its session was recorded keeps the session id and URL.
+#[tokio::test]
+async fn a_status_change_never_wipes_a_concurrently_written_session() {
+    let env = CheckoutEnv::start().await;
+    let (_, created) = env.post(Some(&token_for("s_1")), &cart(vec![lesson("t_one", &tomorrow_at("10:00"), 60)]), None).await;
+    let current = stored(&env, created["checkout_id"].as_str().unwrap()).await;
+    let read_before_the_session = shared::store::Checkout { stripe_session_id: None, checkout_url: None, ..current.clone() };
+    let released = shared::fulfilment::release(&env.db.store, &read_before_the_session, CheckoutStatus::Failed, Timestamp::now()).await.unwrap();
+    assert_eq!(released.status, CheckoutStatus::Failed);
+    let after = stored(&env, created["checkout_id"].as_str().unwrap()).await;
+    assert_eq!(after.status, CheckoutStatus::Failed);
+    assert_eq!((after.stripe_session_id, after.checkout_url), (current.stripe_session_id, current.checkout_url));
+    assert!(env.holds("t_one", &tomorrow_at("10:00")).await.is_empty());
+}

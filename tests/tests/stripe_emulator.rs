@@ -419,6 +419,24 @@ async fn idempotency_key_replays_and_refuses_other_parameters() {
     assert_eq!(requests[0]["idempotency_key"], "checkout-chk_0001");
 }
 
+/// Stripe saves a result once a request starts executing, 500s included:
+/// the same key answers the same 500 again, so retrying it cannot help.
+#[tokio::test]
+async fn a_server_error_is_saved_under_its_idempotency_key() {
+    let stripe = emulator(None, Duration::from_millis(50)).await;
+    set_fault(&stripe, r#"{"status": 500, "count": 1}"#).await;
+    let (status, _) = post_form(&stripe, "v1/checkout/sessions", session_form(&[]), Some("checkout-chk_0500")).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    let (status, again) = post_form(&stripe, "v1/checkout/sessions", session_form(&[]), Some("checkout-chk_0500")).await;
+    assert_eq!((status, again["error"]["type"].as_str()), (StatusCode::INTERNAL_SERVER_ERROR, Some("api_error")), "{again}");
+    assert!(control(&stripe, "sessions").await.as_array().unwrap().is_empty());
+    // A 429 is not saved (the request never ran), and another key is unaffected.
+    set_fault(&stripe, r#"{"status": 429, "count": 1}"#).await;
+    assert_eq!(post_form(&stripe, "v1/checkout/sessions", session_form(&[]), Some("checkout-chk_0429")).await.0, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(post_form(&stripe, "v1/checkout/sessions", session_form(&[]), Some("checkout-chk_0429")).await.0, StatusCode::OK);
+    assert_eq!(post_form(&stripe, "v1/checkout/sessions", session_form(&[]), Some("checkout-chk_0501")).await.0, StatusCode::OK);
+}
+
 #[tokio::test]
 async fn a_bad_or_missing_api_key_is_refused() {
     let stripe = emulator(None, Duration::from_millis(50)).await;

@@ -105,7 +105,18 @@ async fn inject_fault(State(emulator): State<Shared>, request: Request, next: Ne
         tokio::time::sleep(delay).await;
     }
     match injection.status {
-        Some(status) => ApiError::Injected(status).into_response(),
+        Some(status) => {
+            let error = ApiError::Injected(status);
+            if status.is_server_error()
+                && request.method() == Method::POST
+                && let Ok(ctx) = ctx_of(request.extensions())
+                && let Ok(params) = ctx.params()
+                && let Some(scope) = ctx.scope(&emulator.secret_key, format!("POST {}", request.uri().path()), params)
+            {
+                emulator.save_failure(scope, error.clone());
+            }
+            error.into_response()
+        }
         None => next.run(request).await,
     }
 }

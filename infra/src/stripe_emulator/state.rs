@@ -50,11 +50,12 @@ pub struct RequestRecord {
 }
 
 /// A stored result for an `Idempotency-Key`: what it was first used for and
-/// what was answered.
+/// what was answered (a success, or a 5xx: Stripe saves a result once the
+/// request started executing, errors included).
 struct Replay {
     endpoint: String,
     params: Value,
-    response: Value,
+    response: Result<Value, ApiError>,
 }
 
 #[derive(Default)]
@@ -128,8 +129,8 @@ impl Emulator {
 
     /// Runs `create` once per idempotency key: a repeat with the same
     /// endpoint and parameters gets the first answer back (`true` = replayed)
-    /// and changes nothing. Only successes are kept, as on Stripe, so a
-    /// request refused for its parameters can be corrected under the same key.
+    /// and changes nothing. Refusals are not kept, as on Stripe, so a request
+    /// refused for its parameters can be corrected under the same key.
     pub fn idempotent(
         &self,
         scope: Option<IdempotencyScope<'_>>,
@@ -145,9 +146,18 @@ impl Emulator {
             return replay_of(replay, &scope).map(|v| (v, true));
         }
         let response = create(self, &mut InnerRef(&mut inner))?;
-        let replay = Replay { endpoint: scope.endpoint, params: scope.params, response: response.clone() };
+        let replay = Replay { endpoint: scope.endpoint, params: scope.params, response: Ok(response.clone()) };
         inner.idempotency.insert(slot, replay);
         Ok((response, false))
+    }
+
+    /// Saves a server error as the result of its idempotency key, unless the
+    /// key already has one, so a retry with the same key gets it again, as
+    /// on Stripe. Refusals (4xx) are not saved, so they can be corrected.
+    pub fn save_failure(&self, scope: IdempotencyScope<'_>, error: ApiError) {
+        let mut inner = self.lock();
+        let slot = (scope.api_key.to_owned(), scope.key.to_owned());
+        inner.idempotency.entry(slot).or_insert(Replay { endpoint: scope.endpoint, params: scope.params, response: Err(error) });
     }
 
     /// Creates an open session; its URL is this emulator's hosted page.
@@ -336,7 +346,7 @@ fn replay_of(replay: &Replay, scope: &IdempotencyScope<'_>) -> Result<Value, Api
             scope.key
         )));
     }
-    Ok(replay.response.clone())
+    replay.response.clone()
 }
 
 /// Shared ownership for the server, the sweep and the webhook dispatcher.

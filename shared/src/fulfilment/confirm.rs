@@ -102,3 +102,104 @@ fn bookings_of(checkout: &Checkout, now: Timestamp) -> impl Iterator<Item = Book
         created_at: now,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{BookingId, Currency, TeacherId};
+    use crate::store::{CalendarDay, CheckoutLesson, utc_day};
+
+    fn ts(raw: &str) -> Timestamp {
+        raw.parse().unwrap()
+    }
+
+    fn checkout() -> Checkout {
+        let lesson = |start: &str, end: &str, i: u32| CheckoutLesson {
+            teacher_id: TeacherId::parse("t_a").unwrap(),
+            teacher_name: "A".into(),
+            start: ts(start),
+            end: ts(end),
+            duration_minutes: 60,
+            amount: 3000,
+            trial: false,
+            booking_id: BookingId::parse(&format!("bk_x_{i}")).unwrap(),
+            title: "t".into(),
+            buffer_minutes: 10,
+        };
+        Checkout {
+            checkout_id: CheckoutId::parse("co_x").unwrap(),
+            student_id: "s".into(),
+            email: None,
+            status: CheckoutStatus::AwaitingPayment,
+            currency: Currency::parse("eur").unwrap(),
+            amount_total: 6000,
+            // The second lesson crosses midnight: stored on two days.
+            lessons: vec![lesson("2026-12-01T10:00:00Z", "2026-12-01T11:00:00Z", 0), lesson("2026-12-01T23:30:00Z", "2026-12-02T00:30:00Z", 1)],
+            created_at: ts("2026-11-30T00:00:00Z"),
+            expires_at: ts("2026-11-30T00:31:00Z"),
+            hold_until: ts("2026-11-30T00:36:00Z"),
+            stripe_session_id: None,
+            checkout_url: None,
+            payment_status: None,
+            booking_ids: Vec::new(),
+            success_url: String::new(),
+            cancel_url: String::new(),
+        }
+    }
+
+    fn days(entries: impl Fn(&CheckoutLesson) -> BusyEntry) -> DaySet {
+        let c = checkout();
+        let teacher = TeacherId::parse("t_a").unwrap();
+        let day = |d: &str| {
+            let date: jiff::civil::Date = d.parse().unwrap();
+            let busy = c.lessons.iter().filter(|l| days_touched(l.start, l.end, l.buffer_minutes).contains(&date)).map(&entries).collect();
+            CalendarDay { teacher_id: teacher.clone(), day: date, version: 4, busy }
+        };
+        DaySet::new([day("2026-11-30"), day("2026-12-01"), day("2026-12-02")])
+    }
+
+    fn booking_entry(l: &CheckoutLesson) -> BusyEntry {
+        BusyEntry { start: l.start, end: l.end, kind: BusyKind::Booking, reference: l.booking_id.to_string(), expires_at: None }
+    }
+
+    fn entries_of(set: &DaySet) -> Vec<BusyEntry> {
+        set.busy_entries(&TeacherId::parse("t_a").unwrap())
+    }
+
+    /// What a confirmation racing a faster one re-reads: its own bookings.
+    #[test]
+    fn days_that_already_hold_this_checkouts_bookings_confirm_again() {
+        let now = ts("2026-11-30T00:10:00Z");
+        let mut set = days(booking_entry);
+        plan_confirmation(&mut set, &checkout(), now).expect("its own bookings are no conflict");
+        let entries = entries_of(&set);
+        assert_eq!(entries.len(), 2, "one entry per lesson, none doubled: {entries:?}");
+        assert!(entries.iter().all(|e| e.kind == BusyKind::Booking));
+        for day in ["2026-12-01", "2026-12-02"] {
+            let date: jiff::civil::Date = day.parse().unwrap();
+            let on_day = set.entries(&TeacherId::parse("t_a").unwrap(), date);
+            let mut refs: Vec<_> = on_day.iter().map(|e| &e.reference).collect();
+            refs.dedup();
+            assert_eq!(refs.len(), on_day.len(), "{day}: {on_day:?}");
+        }
+    }
+
+    #[test]
+    fn holds_become_bookings_and_a_stranger_in_the_buffer_is_a_conflict() {
+        let now = ts("2026-11-30T00:10:00Z");
+        let c = checkout();
+        let mut set = days(|l| BusyEntry { start: l.start, end: l.end, kind: BusyKind::Hold, reference: "co_x".into(), expires_at: Some(c.hold_until) });
+        plan_confirmation(&mut set, &c, now).unwrap();
+        assert_eq!(entries_of(&set).iter().map(|e| e.reference.as_str()).collect::<Vec<_>>(), ["bk_x_0", "bk_x_1"]);
+
+        let mut taken = days(booking_entry);
+        let stranger = BusyEntry { start: ts("2026-12-01T11:05:00Z"), end: ts("2026-12-01T11:30:00Z"), kind: BusyKind::Booking, reference: "bk_other".into(), expires_at: None };
+        taken.edit(&TeacherId::parse("t_a").unwrap(), utc_day(stranger.start), now, |e| e.push(stranger.clone()));
+        assert!(matches!(plan_confirmation(&mut taken, &c, now), Err(FulfilError::LessonTaken(0))));
+        // An expired hold of someone else is no conflict.
+        let mut lapsed = days(booking_entry);
+        let hold = BusyEntry { expires_at: Some(now), reference: "co_other".into(), kind: BusyKind::Hold, ..stranger };
+        lapsed.edit(&TeacherId::parse("t_a").unwrap(), utc_day(hold.start), ts("2026-11-30T00:00:00Z"), |e| e.push(hold.clone()));
+        plan_confirmation(&mut lapsed, &c, now).unwrap();
+    }
+}
