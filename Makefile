@@ -4,9 +4,11 @@
 SHELL := /bin/bash
 CARGO_LAMBDA_VERSION := 1.9.2
 CFN_LINT_VERSION := 1.58.0
+OPENAPI_SPEC_VALIDATOR_VERSION := 0.9.0
 VENV := .venv
 CARGO_LAMBDA := $(VENV)/bin/cargo-lambda
 CFN_LINT := $(VENV)/bin/cfn-lint
+OPENAPI_SPEC_VALIDATOR := $(VENV)/bin/openapi-spec-validator
 # cargo finds `cargo lambda` as the cargo-lambda binary on PATH.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
@@ -28,7 +30,10 @@ $(CARGO_LAMBDA):
 $(CFN_LINT): $(CARGO_LAMBDA)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check cfn-lint==$(CFN_LINT_VERSION)
 
-tools: $(CARGO_LAMBDA) $(CFN_LINT)
+$(OPENAPI_SPEC_VALIDATOR): $(CARGO_LAMBDA)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check openapi-spec-validator==$(OPENAPI_SPEC_VALIDATOR_VERSION)
+
+tools: $(CARGO_LAMBDA) $(CFN_LINT) $(OPENAPI_SPEC_VALIDATOR)
 
 build:
 	cargo build --workspace --all-targets --locked
@@ -38,6 +43,7 @@ dev: $(CARGO_LAMBDA)
 
 test: tools
 	$(CFN_LINT) template.yaml
+	$(OPENAPI_SPEC_VALIDATOR) docs/openapi.yaml
 	cargo test --workspace --locked
 	cargo test --locked -p tests --test smoke -- --ignored
 
