@@ -69,12 +69,23 @@ struct TokenClaims {
     role: Option<serde_json::Value>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub enum KeySource {
     Hs256 { secret: String },
     Jwks { url: String, algorithm: Algorithm },
 }
 
+/// Configuration gets logged; the HS256 secret must not be.
+impl std::fmt::Debug for KeySource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Hs256 { .. } => f.debug_struct("Hs256").field("secret", &"<redacted>").finish(),
+            Self::Jwks { url, algorithm } => f.debug_struct("Jwks").field("url", url).field("algorithm", algorithm).finish(),
+        }
+    }
+}
+
+/// Debug is derived: the only secret lives in [`KeySource`], whose Debug redacts it.
 #[derive(Debug, Clone)]
 pub struct AuthConfig {
     pub keys: KeySource,

@@ -144,6 +144,44 @@ mod tests {
         assert!(env.finish(table).is_err());
     }
 
+    const JWT_SECRET: &str = "hs256-secret-3f9c1a7e5b2d8046afe1c3b5d7092468";
+    const STRIPE_KEY: &str = "sk_test_51stripesecret9d8c7b6a5f4e3d2c1b0a";
+    /// Parts of each secret, so a Debug that shortened or split a value still fails.
+    const SECRET_PARTS: [&str; 4] = [JWT_SECRET, "3f9c1a7e5b2d", STRIPE_KEY, "51stripesecret"];
+
+    /// Every configuration section read from `pairs`, in both Debug forms.
+    fn debug_of_every_section(pairs: &[(&str, &str)]) -> Vec<String> {
+        fn read<T: fmt::Debug>(pairs: &[(&str, &str)], read: impl FnOnce(&mut Env) -> Option<T>) -> [String; 2] {
+            let mut env = Env::from_pairs(pairs.iter().copied());
+            let value = read(&mut env);
+            let value = env.finish(value).unwrap();
+            [format!("{value:?}"), format!("{value:#?}")]
+        }
+        [
+            read(pairs, StoreConfig::read),
+            read(pairs, crate::auth::AuthConfig::read),
+            read(pairs, crate::payments::StripeConfig::read),
+            read(pairs, crate::checkout::RedirectPolicy::read),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
+    }
+
+    #[test]
+    fn no_debug_output_contains_a_secret() {
+        let common = [("TABLE_NAME", "lessons"), ("STRIPE_SECRET_KEY", STRIPE_KEY), ("ALLOWED_REDIRECT_ORIGINS", "https://app.example.com")];
+        let hs256 = [common.as_slice(), &[("AUTH_JWT_SECRET", JWT_SECRET)]].concat();
+        let jwks = [common.as_slice(), &[("AUTH_JWKS_URL", "https://auth.example.com/.well-known/jwks.json")]].concat();
+        for pairs in [hs256, jwks] {
+            for debug in debug_of_every_section(&pairs) {
+                for secret in SECRET_PARTS {
+                    assert!(!debug.contains(secret), "{debug} shows {secret}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn reads_a_valid_table() {
         let mut env = Env::from_pairs([("TABLE_NAME", "lessons")]);
