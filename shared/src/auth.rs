@@ -155,7 +155,7 @@ impl Authenticator {
     pub async fn new(config: AuthConfig, http: reqwest::Client) -> Result<Self, JwksError> {
         let (algorithm, keys) = match config.keys {
             KeySource::Hs256 { secret } => (Algorithm::HS256, Keys::Secret(DecodingKey::from_secret(secret.as_bytes()))),
-            KeySource::Jwks { url, algorithm } => (algorithm, Keys::Jwks(JwksCache::fetch(http, url, algorithm, Duration::from_secs(60)).await?)),
+            KeySource::Jwks { url, algorithm } => (algorithm, Keys::Jwks(JwksCache::fetch(http, url, algorithm).await?)),
         };
         let mut validation = Validation::new(algorithm);
         validation.set_required_spec_claims(&["exp", "sub"]);
@@ -171,10 +171,18 @@ impl Authenticator {
         Ok(Self { validation, keys })
     }
 
-    /// Lets tests refresh the JWKS on every unknown `kid` without waiting.
+    /// Lets tests refresh the JWKS without waiting a minute after the last fetch.
     pub fn with_jwks_refresh_interval(mut self, interval: Duration) -> Self {
         if let Keys::Jwks(cache) = &mut self.keys {
             cache.set_min_refresh_interval(interval);
+        }
+        self
+    }
+
+    /// Lets tests age the JWKS without waiting ten minutes.
+    pub fn with_jwks_max_age(mut self, max_age: Duration) -> Self {
+        if let Keys::Jwks(cache) = &mut self.keys {
+            cache.set_max_age(max_age);
         }
         self
     }

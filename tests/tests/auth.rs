@@ -1,15 +1,18 @@
 //! Bearer-token verification with real JWTs: HS256 with a shared secret,
-//! and ES256 keys served as a JWKS over loopback HTTP.
+//! and ES256 keys served as a JWKS over loopback HTTP, including how that
+//! key set is refreshed.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use axum::response::IntoResponse;
 use base64::Engine;
 use http::HeaderMap;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::json;
 use shared::auth::{AuthConfig, Authenticator, KeySource, Role};
+use tokio::sync::oneshot;
 
 const SECRET: &str = "test-secret-that-is-long-enough-for-hs256";
 
@@ -88,23 +91,83 @@ fn fixture(name: &str) -> String {
     std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(name)).unwrap()
 }
 
-/// Serves the test JWKS on loopback and counts how often it is fetched.
-async fn jwks_server() -> (String, Arc<AtomicUsize>) {
-    let fetches = Arc::new(AtomicUsize::new(0));
-    let counter = fetches.clone();
-    let body = fixture("es256-jwks.json");
-    let app = axum::Router::new().route(
-        "/jwks.json",
-        axum::routing::get(move || {
-            counter.fetch_add(1, Ordering::SeqCst);
-            let body = body.clone();
-            async move { ([("content-type", "application/json")], body) }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/jwks.json", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (url, fetches)
+/// A JWKS endpoint on loopback whose answers the test changes as it goes.
+struct JwksServer {
+    url: String,
+    served: Arc<Served>,
+}
+
+struct Served {
+    /// The key set to answer with; `None` answers 503.
+    body: Mutex<Option<String>>,
+    fetches: AtomicUsize,
+    held: Mutex<Option<Held>>,
+}
+
+/// The server's side of an answer the test holds back.
+struct Held {
+    entered: oneshot::Sender<()>,
+    release: oneshot::Receiver<()>,
+    answered: Arc<AtomicBool>,
+}
+
+/// The test's side: learns that the fetch arrived, lets it go, and can see whether it was answered.
+struct HeldAnswer {
+    entered: oneshot::Receiver<()>,
+    release: oneshot::Sender<()>,
+    answered: Arc<AtomicBool>,
+}
+
+impl JwksServer {
+    /// Serves the test JWKS.
+    async fn start() -> Self {
+        let served = Arc::new(Served { body: Mutex::new(Some(fixture("es256-jwks.json"))), fetches: AtomicUsize::new(0), held: Mutex::new(None) });
+        let state = served.clone();
+        let app = axum::Router::new().route("/jwks.json", axum::routing::get(move || answer(state.clone())));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/jwks.json", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Self { url, served }
+    }
+
+    fn serve(&self, body: Option<String>) {
+        *self.served.body.lock().unwrap() = body;
+    }
+
+    fn fetches(&self) -> usize {
+        self.served.fetches.load(Ordering::SeqCst)
+    }
+
+    /// The next fetch waits until the test releases it.
+    fn hold_next_answer(&self) -> HeldAnswer {
+        let (entered_tx, entered) = oneshot::channel();
+        let (release, release_rx) = oneshot::channel();
+        let answered = Arc::new(AtomicBool::new(false));
+        *self.served.held.lock().unwrap() = Some(Held { entered: entered_tx, release: release_rx, answered: answered.clone() });
+        HeldAnswer { entered, release, answered }
+    }
+}
+
+async fn answer(served: Arc<Served>) -> axum::response::Response {
+    served.fetches.fetch_add(1, Ordering::SeqCst);
+    let held = served.held.lock().unwrap().take();
+    if let Some(held) = held {
+        held.entered.send(()).unwrap();
+        // A failsafe, not a measurement: a cache that makes readers wait for
+        // this fetch fails the test after it instead of hanging.
+        let _ = tokio::time::timeout(Duration::from_secs(5), held.release).await;
+        held.answered.store(true, Ordering::SeqCst);
+    }
+    let body = served.body.lock().unwrap().clone();
+    match body {
+        Some(body) => ([("content-type", "application/json")], body).into_response(),
+        None => http::StatusCode::SERVICE_UNAVAILABLE.into_response(),
+    }
+}
+
+async fn jwks_auth(server: &JwksServer) -> Authenticator {
+    let config = AuthConfig { keys: KeySource::Jwks { url: server.url.clone(), algorithm: Algorithm::ES256 }, issuer: None, audience: None };
+    Authenticator::new(config, reqwest::Client::new()).await.unwrap()
 }
 
 fn es(claims: serde_json::Value, kid: Option<&str>) -> String {
@@ -115,14 +178,13 @@ fn es(claims: serde_json::Value, kid: Option<&str>) -> String {
 
 #[tokio::test]
 async fn verifies_es256_tokens_from_a_jwks_and_refuses_algorithm_confusion() {
-    let (url, fetches) = jwks_server().await;
-    let config = AuthConfig { keys: KeySource::Jwks { url, algorithm: Algorithm::ES256 }, issuer: None, audience: None };
-    let auth = Authenticator::new(config, reqwest::Client::new()).await.unwrap().with_jwks_refresh_interval(Duration::ZERO);
-    assert_eq!(fetches.load(Ordering::SeqCst), 1, "fetched once at start-up");
+    let server = JwksServer::start().await;
+    let auth = jwks_auth(&server).await.with_jwks_refresh_interval(Duration::ZERO);
+    assert_eq!(server.fetches(), 1, "fetched once at start-up");
 
     let claims = json!({"sub": "s_9", "exp": now() + 60});
     assert_eq!(auth.authenticate(&headers(&es(claims.clone(), Some("test-key-1")))).await.unwrap().user_id, "s_9");
-    assert_eq!(fetches.load(Ordering::SeqCst), 1, "a known kid needs no fetch");
+    assert_eq!(server.fetches(), 1, "a known kid needs no fetch");
 
     // HS256 signed with the public key as the HMAC secret: the classic confusion attack.
     let forged = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(fixture("es256-public.pem").as_bytes())).unwrap();
@@ -130,7 +192,64 @@ async fn verifies_es256_tokens_from_a_jwks_and_refuses_algorithm_confusion() {
 
     // An unknown kid makes the cache look again (the provider may have rotated), then fails.
     rejected(&auth, headers(&es(claims, Some("rotated-away")))).await;
-    assert_eq!(fetches.load(Ordering::SeqCst), 2);
+    assert_eq!(server.fetches(), 2);
+}
+
+#[tokio::test]
+async fn refreshes_wait_for_the_minimum_interval() {
+    let server = JwksServer::start().await;
+    let auth = jwks_auth(&server).await.with_jwks_max_age(Duration::ZERO);
+    let claims = json!({"sub": "s_9", "exp": now() + 60});
+    rejected(&auth, headers(&es(claims.clone(), Some("rotated-away")))).await;
+    assert!(auth.authenticate(&headers(&es(claims, Some("test-key-1")))).await.is_ok());
+    assert_eq!(server.fetches(), 1, "neither an unknown kid nor an old set fetches again within a minute of the last fetch");
+}
+
+#[tokio::test]
+async fn a_key_removed_from_the_jwks_stops_being_trusted_once_the_set_is_too_old() {
+    let server = JwksServer::start().await;
+    let young = jwks_auth(&server).await;
+    let old = jwks_auth(&server).await.with_jwks_refresh_interval(Duration::ZERO).with_jwks_max_age(Duration::ZERO);
+    // The provider rotates test-key-1 out; the same public key now goes by another kid.
+    server.serve(Some(fixture("es256-jwks.json").replace("test-key-1", "test-key-2")));
+    let claims = json!({"sub": "s_9", "exp": now() + 60});
+    let removed = es(claims.clone(), Some("test-key-1"));
+
+    assert!(young.authenticate(&headers(&removed)).await.is_ok(), "a set within its max age is used as fetched");
+    assert_eq!(server.fetches(), 2, "only the two start-ups fetched");
+
+    assert!(rejected(&old, headers(&removed)).await.contains("unknown"));
+    assert_eq!(server.fetches(), 3);
+    assert!(old.authenticate(&headers(&es(claims, Some("test-key-2")))).await.is_ok());
+}
+
+#[tokio::test]
+async fn a_failed_refresh_keeps_the_keys_it_had() {
+    let server = JwksServer::start().await;
+    let auth = jwks_auth(&server).await.with_jwks_refresh_interval(Duration::ZERO).with_jwks_max_age(Duration::ZERO);
+    server.serve(None);
+    assert!(auth.authenticate(&headers(&es(json!({"sub": "s_9", "exp": now() + 60}), Some("test-key-1")))).await.is_ok());
+    assert_eq!(server.fetches(), 2, "the old set was due and a refresh was tried");
+}
+
+#[tokio::test]
+async fn a_slow_jwks_refresh_does_not_hold_up_tokens_with_known_keys() {
+    let server = JwksServer::start().await;
+    let auth = Arc::new(jwks_auth(&server).await.with_jwks_refresh_interval(Duration::ZERO));
+    let claims = json!({"sub": "s_9", "exp": now() + 60});
+    let held = server.hold_next_answer();
+    let refreshing = tokio::spawn({
+        let (auth, token) = (auth.clone(), es(claims.clone(), Some("rotated-in")));
+        async move { auth.authenticate(&headers(&token)).await }
+    });
+    held.entered.await.unwrap();
+
+    assert!(auth.authenticate(&headers(&es(claims, Some("test-key-1")))).await.is_ok());
+    assert!(!held.answered.load(Ordering::SeqCst), "the known key had to wait for the JWKS fetch");
+
+    let _ = held.release.send(());
+    assert!(refreshing.await.unwrap().is_err(), "rotated-in is in no served set");
+    assert_eq!(server.fetches(), 2);
 }
 
 #[tokio::test]
