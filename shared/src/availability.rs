@@ -3,9 +3,10 @@
 //!
 //! A start `s` with end `e = s + duration` is offered iff
 //! 1. `s` lies in the requested window;
-//! 2. `[s, e + buffer)` lies inside one working range of the teacher's local
-//!    calendar, the range's wall-clock bounds resolved to instants on that
-//!    date (gaps and folds resolve "compatible", as jiff does by default);
+//! 2. `[s, e)` lies inside one working range of the teacher's local calendar,
+//!    the range's wall-clock bounds resolved to instants on that date (gaps
+//!    and folds resolve "compatible", as jiff does by default). The buffer
+//!    separates lessons from each other (rule 4), not from the range's end;
 //! 3. `s` is on the grid: its local wall-clock time is local midnight plus a
 //!    multiple of the slot step. Wall-clock times inside a DST gap do not
 //!    exist and are skipped; one repeated by a fold is offered once, at its
@@ -110,7 +111,6 @@ fn for_each_start(
         blocked: Blocked::new(busy, now, dur, buffer),
         step: i64::from(profile.slot_step_minutes()) * 60,
         dur,
-        buffer,
         earliest,
         latest,
     };
@@ -131,7 +131,6 @@ struct Walk<'a> {
     blocked: Blocked,
     step: i64,
     dur: i64,
-    buffer: i64,
     earliest: i64,
     latest: i64,
 }
@@ -145,7 +144,7 @@ impl Walk<'_> {
         let range_start = self.zone.compatible(civil_start);
         let range_end = self.zone.compatible(civil_end);
         let first = range_start.max(self.earliest);
-        let last = (range_end - self.dur - self.buffer).min(self.latest);
+        let last = (range_end - self.dur).min(self.latest);
         if first > last {
             return;
         }
@@ -467,11 +466,13 @@ mod tests {
         assert!(!is_offered(&p, 60, start, &[busy("2026-06-01T10:09:00Z", "2026-06-01T11:00:00Z")], now));
     }
 
+    /// The buffer separates lessons; the working range bounds only the lesson.
     #[test]
-    fn buffer_must_fit_inside_the_range() {
-        let p = profile("UTC", json!([["08:00", "12:00"]]), |d| d["buffer_minutes"] = json!(15));
+    fn buffer_need_not_fit_inside_the_range() {
+        let p = profile("UTC", json!([["09:00", "12:00"]]), |d| d["buffer_minutes"] = json!(10));
         let got = slots(&p, 60, window("2026-06-01T00:00:00Z", "2026-06-02T00:00:00Z"), &[], ts(LONG_AGO));
-        assert_eq!(starts(&got), ["2026-06-01T08:00:00Z", "2026-06-01T09:00:00Z", "2026-06-01T10:00:00Z"]);
+        assert_eq!(starts(&got), ["2026-06-01T09:00:00Z", "2026-06-01T10:00:00Z", "2026-06-01T11:00:00Z"]);
+        assert!(is_offered(&p, 60, ts("2026-06-01T11:00:00Z"), &[], ts(LONG_AGO)));
     }
 
     #[test]

@@ -184,7 +184,7 @@ impl<'a> Oracle<'a> {
         let e = plus_minutes(s, self.case.duration.into());
         let buffer = i64::from(p.buffer_minutes());
         let in_window = self.case.window.start() <= s && s < self.case.window.end();
-        let in_range = self.ranges.iter().any(|&(r0, r1)| r0 <= s && plus_minutes(e, buffer) <= r1);
+        let in_range = self.ranges.iter().any(|&(r0, r1)| r0 <= s && e <= r1);
         let free = self.case.busy.iter().all(|b| {
             let expired = b.expires_at.is_some_and(|x| x <= self.case.now);
             expired || !(s < plus_minutes(b.end, buffer) && b.start < plus_minutes(e, buffer))

@@ -62,13 +62,13 @@ async fn offers_the_working_ranges_of_a_winter_monday_in_utc() {
     assert_eq!(body["timezone"], "Europe/Berlin");
     assert_eq!(body["duration_minutes"], 60);
     assert_eq!(body["price"], serde_json::json!({"amount": 3000, "currency": "eur"}));
-    // 09:00-12:00 and 13:00-17:00 Berlin (UTC+1); 60 min + 10 min buffer must fit, 30-min grid.
+    // 09:00-12:00 and 13:00-17:00 Berlin (UTC+1); the 60-minute lesson must fit (its 10-minute buffer need not), 30-min grid.
     assert_eq!(
         starts(&body),
         [
             "2026-11-30T08:00:00Z", "2026-11-30T08:30:00Z", "2026-11-30T09:00:00Z", "2026-11-30T09:30:00Z",
-            "2026-11-30T12:00:00Z", "2026-11-30T12:30:00Z", "2026-11-30T13:00:00Z", "2026-11-30T13:30:00Z",
-            "2026-11-30T14:00:00Z", "2026-11-30T14:30:00Z",
+            "2026-11-30T10:00:00Z", "2026-11-30T12:00:00Z", "2026-11-30T12:30:00Z", "2026-11-30T13:00:00Z",
+            "2026-11-30T13:30:00Z", "2026-11-30T14:00:00Z", "2026-11-30T14:30:00Z", "2026-11-30T15:00:00Z",
         ]
     );
     assert_eq!(body["slots"][0]["end"], "2026-11-30T09:00:00Z");
@@ -86,7 +86,7 @@ async fn bookings_and_live_holds_block_with_their_buffer_but_expired_holds_do_no
     assert_eq!(status, 200, "{body}");
     assert_eq!(
         starts(&body),
-        ["2026-11-30T09:30:00Z", "2026-11-30T12:00:00Z", "2026-11-30T12:30:00Z"],
+        ["2026-11-30T09:30:00Z", "2026-11-30T10:00:00Z", "2026-11-30T12:00:00Z", "2026-11-30T12:30:00Z", "2026-11-30T15:00:00Z"],
         "booking 08:00-09:00 (+10) blocks until 09:10; hold 14:00-14:30 (+10) blocks starts from 12:50 to 14:30"
     );
 }
@@ -94,12 +94,13 @@ async fn bookings_and_live_holds_block_with_their_buffer_but_expired_holds_do_no
 #[tokio::test]
 async fn reads_the_range_in_the_requested_zone() {
     let (_db, app) = app().await;
-    // 2026-11-30 in Tokyo is 2026-11-29T15:00Z .. 2026-11-30T15:00Z, which holds all of that Berlin Monday.
+    // 2026-11-30 in Tokyo is 2026-11-29T15:00Z .. 2026-11-30T15:00Z, which holds every start of
+    // that Berlin Monday but the last, 15:00Z (already Tuesday in Tokyo).
     let (status, body) = call(&app, slots_request().query("tz", "Asia/Tokyo")).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["timezone"], "Asia/Tokyo");
     assert_eq!(body["teacher_timezone"], "Europe/Berlin");
-    assert_eq!(starts(&body).len(), 10);
+    assert_eq!(starts(&body).len(), 11);
     let (_, body) = call(&app, FunctionUrlEvent::get("/").query("teacher_id", "t_anna").query("from", "2026-12-01").query("to", "2026-12-01").query("duration", "60").query("tz", "Pacific/Kiritimati")).await;
     // Kiritimati is UTC+14: 2026-12-01 there is 2026-11-30T10:00Z .. 2026-12-01T10:00Z.
     let got = starts(&body);
