@@ -113,8 +113,12 @@ pub struct CheckoutChange<'a> {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TrialClaim {
     pub checkout_id: CheckoutId,
+    // Defaults read markers written before claims could lapse; the write
+    // conditions treat their missing attributes as "counts" all the same.
+    #[serde(default)]
     pub confirmed: bool,
     /// Unix seconds, a number so conditions can compare it.
+    #[serde(default)]
     pub hold_until: i64,
 }
 
