@@ -410,6 +410,65 @@ mod tests {
         );
     }
 
+    /// Starts offered with `overrides` as the only working days, 30-minute
+    /// grid, lessons of `duration`. Asked for the days in `short` and again
+    /// for a window opening in October 2025, whose zone offsets also hold the
+    /// previous change, so the gap is not the first transition they know.
+    fn starts_around_a_gap(zone: &str, overrides: serde_json::Value, duration: u32, short: (&str, &str)) -> Vec<String> {
+        let p = profile(zone, json!([]), |d| {
+            d["overrides"] = overrides;
+            d["slot_step_minutes"] = json!(30);
+            d["lessons"] = json!([{"duration_minutes": duration, "price": 3000}]);
+        });
+        let now = ts("2025-10-01T00:00:00Z");
+        let got = starts(&slots(&p, duration, window(short.0, short.1), &[], now));
+        assert_eq!(starts(&slots(&p, duration, window("2025-10-01T00:00:00Z", short.1), &[], now)), got);
+        for start in &got {
+            assert!(is_offered(&p, duration, ts(start), &[], now), "{start}");
+        }
+        got
+    }
+
+    /// A range bound inside a DST gap resolves "compatible": with the offset
+    /// from before the gap, landing after the transition.
+    #[test]
+    fn berlin_ranges_starting_or_ending_in_the_spring_gap() {
+        // 2026-03-29: 02:00 CET (+01) jumps to 03:00 CEST (+02) at 01:00Z; 02:30 resolves to 01:30Z, 03:30 CEST.
+        let day = ("2026-03-28T12:00:00Z", "2026-03-29T12:00:00Z");
+        // 03:30 .. 05:30 CEST; 03:00 CEST (01:00Z) is before the range starts.
+        let got = starts_around_a_gap("Europe/Berlin", json!({"2026-03-29": [["02:30", "06:00"]]}), 30, day);
+        assert_eq!(got, ["2026-03-29T01:30:00Z", "2026-03-29T02:00:00Z", "2026-03-29T02:30:00Z", "2026-03-29T03:00:00Z", "2026-03-29T03:30:00Z"]);
+        // 00:00 .. 01:30 CET, then 03:00 CEST, whose lesson ends at 01:30Z, where the range does.
+        let got = starts_around_a_gap("Europe/Berlin", json!({"2026-03-29": [["00:00", "02:30"]]}), 30, day);
+        assert_eq!(got, ["2026-03-28T23:00:00Z", "2026-03-28T23:30:00Z", "2026-03-29T00:00:00Z", "2026-03-29T00:30:00Z", "2026-03-29T01:00:00Z"]);
+    }
+
+    #[test]
+    fn new_york_ranges_starting_or_ending_in_the_spring_gap() {
+        // 2026-03-08: 02:00 EST (-05) jumps to 03:00 EDT (-04) at 07:00Z; 02:30 resolves to 07:30Z, 03:30 EDT.
+        let day = ("2026-03-08T00:00:00Z", "2026-03-09T00:00:00Z");
+        let got = starts_around_a_gap("America/New_York", json!({"2026-03-08": [["02:30", "05:00"]]}), 30, day);
+        assert_eq!(got, ["2026-03-08T07:30:00Z", "2026-03-08T08:00:00Z", "2026-03-08T08:30:00Z"]);
+        // 01:00 and 01:30 EST, then 03:00 EDT (07:00Z), ending at 07:30Z with the range.
+        let got = starts_around_a_gap("America/New_York", json!({"2026-03-08": [["01:00", "02:30"]]}), 30, day);
+        assert_eq!(got, ["2026-03-08T06:00:00Z", "2026-03-08T06:30:00Z", "2026-03-08T07:00:00Z"]);
+    }
+
+    #[test]
+    fn santiago_ranges_at_the_midnight_gap() {
+        // 2026-09-06: midnight (-04) jumps to 01:00 (-03) at 04:00Z, so the day has no 00:00-01:00.
+        let days = ("2026-09-05T12:00:00Z", "2026-09-07T00:00:00Z");
+        // A range from the missing midnight starts at the transition, 01:00 (-03).
+        let got = starts_around_a_gap("America/Santiago", json!({"2026-09-06": [["00:00", "03:00"]]}), 60, days);
+        assert_eq!(got, ["2026-09-06T04:00:00Z", "2026-09-06T04:30:00Z", "2026-09-06T05:00:00Z"]);
+        // 00:30 resolves to 04:30Z, 01:30 (-03), so 01:00 is before the range.
+        let got = starts_around_a_gap("America/Santiago", json!({"2026-09-06": [["00:30", "03:00"]]}), 60, days);
+        assert_eq!(got, ["2026-09-06T04:30:00Z", "2026-09-06T05:00:00Z"]);
+        // The evening before ends at 24:00, the gap's first instant, which is 04:00Z.
+        let got = starts_around_a_gap("America/Santiago", json!({"2026-09-05": [["22:00", "24:00"]]}), 60, days);
+        assert_eq!(got, ["2026-09-06T02:00:00Z", "2026-09-06T02:30:00Z", "2026-09-06T03:00:00Z"]);
+    }
+
     #[test]
     fn fall_back_fold_times_are_offered_once_at_the_earlier_instant() {
         // Berlin 2026-10-25: 03:00 CEST falls back to 02:00 CET (01:00Z).
