@@ -4,11 +4,11 @@
 use jiff::Timestamp;
 use serde_json::{Map, Value};
 
+pub use crate::domain::profile::MAX_LESSONS;
 use crate::domain::TeacherId;
 use crate::error::ApiError;
 
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
-pub const MAX_LESSONS: usize = 10;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CartLesson {

@@ -1,9 +1,10 @@
-//! Domain types shared by every function: identifiers, money, time intervals
-//! and the teacher profile.
+//! Domain types shared by every function: identifiers, money, time intervals,
+//! the teacher profile and the payment provider's limits on it.
 
 pub mod ids;
 pub mod money;
 pub mod profile;
+pub mod stripe_limits;
 pub mod time;
 
 pub use ids::{BookingId, CheckoutId, IdError, TeacherId};

@@ -15,11 +15,15 @@ use serde::{Deserialize, Serialize};
 
 use super::ids::TeacherId;
 use super::money::{Currency, Money};
+use super::stripe_limits::{self, MAX_CHARGE};
 
 pub const MIN_LESSON_MINUTES: u32 = 5;
 pub const MAX_LESSON_MINUTES: u32 = 480;
-/// One million in a two-decimal currency; anything above is a typo.
-pub const MAX_PRICE: u64 = 100_000_000;
+/// How many lessons one checkout may hold. Defined here, not in checkout
+/// (which re-exports it), because it also bounds a lesson's price.
+pub const MAX_LESSONS: usize = 10;
+/// So that a cart of `MAX_LESSONS` at this price stays within Stripe's maximum charge.
+pub const MAX_PRICE: u64 = MAX_CHARGE / MAX_LESSONS as u64;
 pub const MAX_NAME_CHARS: usize = 200;
 pub const MAX_BUFFER_MINUTES: u32 = 240;
 /// Thirty days.
@@ -235,7 +239,8 @@ impl fmt::Display for LessonChoice {
     }
 }
 
-fn parse_lesson(path: &str, doc: &LessonDoc, currency: Currency, trial: bool) -> Result<LessonOffer, ProfileError> {
+/// `min_charge` is Stripe's minimum in `currency`; a free lesson (price 0) is never charged.
+fn parse_lesson(path: &str, doc: &LessonDoc, currency: Currency, min_charge: u64, trial: bool) -> Result<LessonOffer, ProfileError> {
     let minutes = doc.duration_minutes;
     if !(MIN_LESSON_MINUTES..=MAX_LESSON_MINUTES).contains(&minutes) {
         let problem = format!("must be between {MIN_LESSON_MINUTES} and {MAX_LESSON_MINUTES}");
@@ -245,7 +250,12 @@ fn parse_lesson(path: &str, doc: &LessonDoc, currency: Currency, trial: bool) ->
         return Err(ProfileError::new(format!("{path}.duration_minutes"), "must be a multiple of 5"));
     }
     if doc.price > MAX_PRICE {
-        return Err(ProfileError::new(format!("{path}.price"), format!("must be at most {MAX_PRICE} (minor units)")));
+        let problem = format!("must be at most {MAX_PRICE} (minor units), so a cart of {MAX_LESSONS} lessons stays within Stripe's maximum charge");
+        return Err(ProfileError::new(format!("{path}.price"), problem));
+    }
+    if doc.price != 0 && doc.price < min_charge {
+        let problem = format!("must be 0 (free) or at least {min_charge} (minor units), Stripe's minimum charge in {currency}");
+        return Err(ProfileError::new(format!("{path}.price"), problem));
     }
     Ok(LessonOffer { duration_minutes: minutes, price: Money::new(doc.price, currency), trial })
 }
@@ -421,19 +431,22 @@ impl TryFrom<ProfileDoc> for TeacherProfile {
         }
 
         let currency = Currency::parse(&doc.currency).map_err(|e| ProfileError::new("currency", e))?;
+        let min_charge = stripe_limits::min_charge(currency).ok_or_else(|| {
+            ProfileError::new("currency", format!("{currency} is not supported; supported are {}", stripe_limits::supported_currencies()))
+        })?;
 
         if doc.lessons.is_empty() {
             return Err(ProfileError::new("lessons", "at least one lesson is required"));
         }
         let mut lessons: Vec<LessonOffer> = Vec::with_capacity(doc.lessons.len());
         for (i, lesson) in doc.lessons.iter().enumerate() {
-            let offer = parse_lesson(&format!("lessons[{i}]"), lesson, currency, false)?;
+            let offer = parse_lesson(&format!("lessons[{i}]"), lesson, currency, min_charge, false)?;
             if let Some(first) = lessons.iter().position(|l| l.duration_minutes == offer.duration_minutes) {
                 return Err(ProfileError::new(format!("lessons[{i}].duration_minutes"), format!("duplicates lessons[{first}]")));
             }
             lessons.push(offer);
         }
-        let trial = doc.trial.as_ref().map(|t| parse_lesson("trial", t, currency, true)).transpose()?;
+        let trial = doc.trial.as_ref().map(|t| parse_lesson("trial", t, currency, min_charge, true)).transpose()?;
 
         let buffer_minutes = check_range("buffer_minutes", doc.buffer_minutes, 0, MAX_BUFFER_MINUTES)?;
         let min_notice_minutes = check_range("min_notice_minutes", doc.min_notice_minutes, 0, MAX_MIN_NOTICE_MINUTES)?;
@@ -594,8 +607,8 @@ mod tests {
             ("lessons", serde_json::json!([{"duration_minutes": 32, "price": 1}]), "lessons[0].duration_minutes: must be a multiple of 5"),
             (
                 "trial",
-                serde_json::json!({"duration_minutes": 30, "price": 100_000_001}),
-                "trial.price: must be at most 100000000 (minor units)",
+                serde_json::json!({"duration_minutes": 30, "price": 10_000_000}),
+                "trial.price: must be at most 9999999 (minor units), so a cart of 10 lessons stays within Stripe's maximum charge",
             ),
             ("buffer_minutes", 241.into(), "buffer_minutes: must be between 0 and 240"),
             ("min_notice_minutes", 43_201.into(), "min_notice_minutes: must be between 0 and 43200"),
@@ -605,8 +618,59 @@ mod tests {
         for (field, value, expected) in cases {
             assert_eq!(error_after(|v| v[field] = value), expected);
         }
-        let dup = serde_json::json!([{"duration_minutes": 30, "price": 1}, {"duration_minutes": 30, "price": 2}]);
+        let dup = serde_json::json!([{"duration_minutes": 30, "price": 1000}, {"duration_minutes": 30, "price": 2000}]);
         assert_eq!(error_after(|v| v["lessons"] = dup), "lessons[1].duration_minutes: duplicates lessons[0]");
+    }
+
+    /// Validates `ANNA` after `edit`, which must still be valid.
+    fn valid_after(edit: impl FnOnce(&mut serde_json::Value)) -> TeacherProfile {
+        let mut value = anna_value();
+        edit(&mut value);
+        TeacherProfile::from_json_str(&value.to_string()).unwrap()
+    }
+
+    #[test]
+    fn paid_prices_are_at_least_stripes_minimum_charge() {
+        let err = error_after(|v| v["lessons"][0]["price"] = 49.into());
+        assert_eq!(err, "lessons[0].price: must be 0 (free) or at least 50 (minor units), Stripe's minimum charge in eur");
+        let err = error_after(|v| {
+            v["currency"] = "huf".into();
+            v["lessons"] = serde_json::json!([{"duration_minutes": 60, "price": 17_500}]);
+            v["trial"]["price"] = 17_499.into();
+        });
+        assert_eq!(err, "trial.price: must be 0 (free) or at least 17500 (minor units), Stripe's minimum charge in huf");
+        for (currency, minimum) in [("eur", 50), ("huf", 17_500), ("czk", 1_500)] {
+            let p = valid_after(|v| {
+                v["currency"] = currency.into();
+                v["lessons"] = serde_json::json!([{"duration_minutes": 60, "price": minimum}]);
+                v["trial"]["price"] = minimum.into();
+            });
+            assert_eq!((p.lessons()[0].price.amount, p.trial().unwrap().price.amount), (minimum, minimum), "{currency}");
+        }
+    }
+
+    #[test]
+    fn free_lessons_are_allowed() {
+        let p = valid_after(|v| v["lessons"][1]["price"] = 0.into());
+        assert_eq!(p.lessons()[1].price.amount, 0);
+        assert_eq!(p.trial().unwrap().price.amount, 0);
+    }
+
+    #[test]
+    fn a_full_cart_stays_within_stripes_maximum_charge() {
+        // 10 lessons of 9 999 999 stay within Stripe's 99 999 999.
+        assert_eq!(valid_after(|v| v["lessons"][0]["price"] = 9_999_999.into()).lessons()[0].price.amount, 9_999_999);
+        let err = error_after(|v| v["lessons"][0]["price"] = 10_000_000.into());
+        assert_eq!(err, "lessons[0].price: must be at most 9999999 (minor units), so a cart of 10 lessons stays within Stripe's maximum charge");
+    }
+
+    #[test]
+    fn currencies_without_a_known_minimum_charge_are_not_supported() {
+        let err = error_after(|v| v["currency"] = "xyz".into());
+        assert_eq!(
+            err,
+            "currency: xyz is not supported; supported are usd, eur, gbp, aud, cad, chf, nzd, sgd, jpy, hkd, dkk, nok, sek, pln, czk, huf, mxn, brl, inr, ron, bgn, aed, thb, myr"
+        );
     }
 
     #[test]
@@ -620,7 +684,7 @@ mod tests {
     #[test]
     fn accepts_minimal_profile_and_normalizes() {
         let json = r#"{"id": "t_x", "name": "X", "timezone": "utc", "currency": "USD",
-            "lessons": [{"duration_minutes": 480, "price": 100000000}],
+            "lessons": [{"duration_minutes": 480, "price": 9999999}],
             "buffer_minutes": 0, "min_notice_minutes": 0, "horizon_days": 365, "slot_step_minutes": 5}"#;
         let p = TeacherProfile::from_json_str(json).unwrap();
         assert_eq!(p.time_zone_name(), "UTC");
