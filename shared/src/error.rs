@@ -19,6 +19,8 @@ pub enum ApiError {
     TeacherNotFound(TeacherId),
     #[error("{0}")]
     Unauthorized(&'static str),
+    #[error("the Stripe signature is not valid: {0}")]
+    BadSignature(#[from] crate::webhook::SignatureError),
     #[error("no checkout {0} for this user")]
     CheckoutNotFound(String),
     #[error("lesson {lesson_index} is no longer available")]
@@ -52,7 +54,7 @@ impl ApiError {
 
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::InvalidRequest { .. } | Self::DurationNotOffered(..) => StatusCode::BAD_REQUEST,
+            Self::InvalidRequest { .. } | Self::DurationNotOffered(..) | Self::BadSignature(_) => StatusCode::BAD_REQUEST,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::TeacherNotFound(_) | Self::CheckoutNotFound(_) => StatusCode::NOT_FOUND,
             Self::SlotUnavailable { .. } | Self::TrialAlreadyUsed(_) | Self::CheckoutNotOpen(_) => StatusCode::CONFLICT,
@@ -73,6 +75,7 @@ impl ApiError {
             Self::DurationNotOffered(..) => "duration_not_offered",
             Self::TeacherNotFound(_) => "teacher_not_found",
             Self::Unauthorized(_) => "unauthorized",
+            Self::BadSignature(_) => "invalid_signature",
             Self::CheckoutNotFound(_) => "checkout_not_found",
             Self::SlotUnavailable { .. } => "slot_unavailable",
             Self::TrialAlreadyUsed(_) => "trial_already_used",

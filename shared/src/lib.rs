@@ -15,3 +15,4 @@ pub mod payments;
 pub mod slots;
 pub mod store;
 pub mod telemetry;
+pub mod webhook;

@@ -13,6 +13,7 @@ use stripe_checkout::checkout_session::{
     CreateCheckoutSessionPaymentIntentData, ExpireCheckoutSession, ProductData, RetrieveCheckoutSession,
 };
 use stripe_checkout::{CheckoutSessionMode, CheckoutSessionStatus};
+use stripe_core::refund::CreateRefund;
 
 use crate::config::Env;
 use crate::domain::{CheckoutId, Currency};
@@ -36,6 +37,11 @@ impl std::fmt::Debug for StripeConfig {
 }
 
 impl StripeConfig {
+    /// A live key (`sk_live_`, `rk_live_`) takes live-mode events only; a test key, test-mode ones.
+    pub fn is_live(&self) -> bool {
+        self.secret_key.starts_with("sk_live_") || self.secret_key.starts_with("rk_live_")
+    }
+
     pub fn read(env: &mut Env) -> Option<Self> {
         let secret_key = env.required("STRIPE_SECRET_KEY", "Stripe Dashboard > Developers > API keys", |s| {
             if s.starts_with("sk_") || s.starts_with("rk_") { Ok(s.to_owned()) } else { Err("must start with sk_ or rk_".into()) }
@@ -120,6 +126,20 @@ impl<'a> SessionRequest<'a> {
     }
 }
 
+/// A refund of one lesson we could not honour.
+pub struct LessonRefund<'a> {
+    pub payment_intent: &'a str,
+    pub amount: u64,
+    pub checkout_id: &'a CheckoutId,
+    pub lesson_index: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreatedRefund {
+    pub id: String,
+    pub status: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CreatedSession {
     pub id: String,
@@ -167,6 +187,17 @@ impl Payments {
             }
             Err(err) => Err(err),
         }
+    }
+
+    /// Refunds one lesson of a checkout. The idempotency key is the
+    /// checkout's and the lesson's, so however often a redelivered event
+    /// asks, the lesson is refunded once.
+    pub async fn refund_lesson(&self, request: &LessonRefund<'_>) -> Result<CreatedRefund, PaymentError> {
+        let key = IdempotencyKey::new(format!("refund-{}-{}", request.checkout_id, request.lesson_index)).map_err(|e| PaymentError::Unusable(e.to_string()))?;
+        let metadata = HashMap::from([("checkout_id".to_owned(), request.checkout_id.to_string()), ("lesson_index".to_owned(), request.lesson_index.to_string())]);
+        let params = CreateRefund::new().payment_intent(request.payment_intent).amount(i64::try_from(request.amount).unwrap_or(i64::MAX)).metadata(metadata);
+        let refund = self.call(|| params.customize().request_strategy(RequestStrategy::Idempotent(key.clone())).send(&self.client)).await?;
+        Ok(CreatedRefund { id: refund.id.to_string(), status: refund.status.unwrap_or_else(|| "pending".into()) })
     }
 
     /// One Stripe call with the retries [`PaymentError::is_retryable`]

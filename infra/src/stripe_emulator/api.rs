@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use super::error::{ApiError, mask_key};
 use super::events::Origin;
 use super::form::{self, FormError, Params};
-use super::sessions;
+use super::{refunds, sessions};
 use super::state::{IdempotencyScope, RequestRecord, Shared, new_id, no_such_session, now};
 
 /// Larger than any form this project sends (100 line items fit easily).
@@ -52,6 +52,7 @@ pub fn router(emulator: Shared) -> Router {
         .route("/v1/checkout/sessions/{id}", only(get(retrieve_session)))
         .route("/v1/checkout/sessions/{id}/expire", only(post(expire_session)))
         .route("/v1/payment_intents/{id}", only(get(retrieve_payment_intent)))
+        .route("/v1/refunds", only(post(create_refund).get(list_refunds)))
         .route("/v1/events", only(get(list_events)))
         .route("/v1/events/{id}", only(get(retrieve_event)))
         .route("/v1/{*rest}", any(unknown_url))
@@ -172,6 +173,26 @@ async fn expire_session(State(emulator): State<Shared>, Path(id): Path<String>, 
     let origin = ctx.origin();
     let (json, replayed) = emulator.idempotent(scope, |emulator, inner| emulator.expire_session(inner, &id, now(), &origin))?;
     Ok(respond(json, replayed))
+}
+
+async fn create_refund(State(emulator): State<Shared>, request: Request) -> Result<Response, ApiError> {
+    let ctx = ctx_of(request.extensions())?;
+    let params = ctx.params()?;
+    let scope = ctx.scope(&emulator.secret_key, "POST /v1/refunds".into(), params);
+    let origin = ctx.origin();
+    let (json, replayed) = emulator.idempotent(scope, |emulator, inner| emulator.refund(inner, refunds::parse(params)?, now(), &origin))?;
+    Ok(respond(json, replayed))
+}
+
+/// Newest first; `payment_intent` and `limit` are honoured.
+async fn list_refunds(State(emulator): State<Shared>, request: Request) -> Result<Response, ApiError> {
+    let ctx = ctx_of(request.extensions())?;
+    let params = ctx.params()?;
+    let limit = list_limit(params)?;
+    let mut refunds = emulator.refunds_newest_first(params.get("payment_intent").and_then(|p| p.as_str()));
+    let has_more = refunds.len() > limit;
+    refunds.truncate(limit);
+    Ok(axum::Json(json!({ "object": "list", "data": refunds, "has_more": has_more, "url": "/v1/refunds" })).into_response())
 }
 
 async fn retrieve_payment_intent(State(emulator): State<Shared>, Path(id): Path<String>) -> Result<Response, ApiError> {

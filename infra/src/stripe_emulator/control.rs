@@ -18,6 +18,9 @@ pub fn router(emulator: Shared) -> Router {
         .route("/_emulator/faults", get(show_fault).post(set_fault).delete(clear_fault))
         .route("/_emulator/sessions", get(sessions))
         .route("/_emulator/sessions/{id}/expire", post(expire))
+        .route("/_emulator/sessions/{id}/async", post(settle_async))
+        .route("/_emulator/payment_intents/{id}/refund", post(dashboard_refund))
+        .route("/_emulator/refunds", get(refunds))
         .route("/_emulator/events", get(events))
         .route("/_emulator/deliveries", get(deliveries))
         .route("/_emulator/requests", get(requests))
@@ -49,6 +52,37 @@ async fn show_fault(State(emulator): State<Shared>) -> Response {
 async fn clear_fault(State(emulator): State<Shared>) -> StatusCode {
     emulator.set_fault(None);
     StatusCode::NO_CONTENT
+}
+
+/// The later outcome of a delayed payment: `{"outcome": "succeeded" | "failed"}`.
+async fn settle_async(State(emulator): State<Shared>, Path(id): Path<String>, body: Bytes) -> Response {
+    let outcome = serde_json::from_slice::<serde_json::Value>(&body).ok().and_then(|v| v["outcome"].as_str().map(str::to_owned));
+    let succeeded = match outcome.as_deref() {
+        Some("succeeded") => true,
+        Some("failed") => false,
+        _ => return bad_request("expected {\"outcome\": \"succeeded\" | \"failed\"}".into()),
+    };
+    match emulator.settle_delayed(&id, succeeded, now()) {
+        Ok(session) => axum::Json(session.to_json()).into_response(),
+        Err(err) => bad_request(err.to_string()),
+    }
+}
+
+/// A refund made in the Stripe dashboard: no metadata, no API request.
+/// `{"amount": N}` refunds part; an empty body refunds what is left.
+async fn dashboard_refund(State(emulator): State<Shared>, Path(id): Path<String>, body: Bytes) -> Response {
+    let amount = serde_json::from_slice::<serde_json::Value>(&body).ok().and_then(|v| v["amount"].as_i64());
+    let request = super::refunds::RefundRequest { payment_intent: id, amount, metadata: Default::default(), reason: Some("requested_by_customer".into()) };
+    match emulator.dashboard_refund(request, now()) {
+        Ok(refund) => axum::Json(refund).into_response(),
+        Err(err) => err.into_response(),
+    }
+}
+
+async fn refunds(State(emulator): State<Shared>) -> Response {
+    let mut all = emulator.refunds_newest_first(None);
+    all.reverse();
+    axum::Json(all).into_response()
 }
 
 async fn sessions(State(emulator): State<Shared>) -> Response {

@@ -10,6 +10,10 @@ pub const API_VERSION: &str = "2026-09-30.endive";
 
 pub const SESSION_COMPLETED: &str = "checkout.session.completed";
 pub const SESSION_EXPIRED: &str = "checkout.session.expired";
+pub const ASYNC_SUCCEEDED: &str = "checkout.session.async_payment_succeeded";
+pub const ASYNC_FAILED: &str = "checkout.session.async_payment_failed";
+pub const REFUND_CREATED: &str = "refund.created";
+pub const CHARGE_REFUNDED: &str = "charge.refunded";
 
 /// The API request that caused an event; events caused by the hosted page
 /// or by time passing have none, as on Stripe.

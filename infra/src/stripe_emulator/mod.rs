@@ -18,6 +18,7 @@ mod form;
 mod objects;
 mod page;
 mod payment_intents;
+mod refunds;
 mod sessions;
 mod state;
 mod webhooks;

@@ -9,13 +9,14 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 
-use super::sessions::{Session, Status};
+use super::sessions::{Funds, Session, Status};
 use super::state::{PayError, Shared, now};
 
 pub fn router(emulator: Shared) -> Router {
     Router::new()
         .route("/pay/{id}", get(show))
         .route("/pay/{id}/complete", post(complete))
+        .route("/pay/{id}/complete-delayed", post(complete_delayed))
         .route("/pay/{id}/cancel", post(cancel))
         .with_state(emulator)
 }
@@ -28,7 +29,18 @@ async fn show(State(emulator): State<Shared>, Path(id): Path<String>) -> Respons
 }
 
 async fn complete(State(emulator): State<Shared>, Path(id): Path<String>) -> Response {
-    match emulator.complete_session(&id, now()) {
+    pay(&emulator, &id, Funds::Settled)
+}
+
+/// Pays with a delayed method (as SEPA debit would): the session completes
+/// unpaid; `POST /_emulator/sessions/{id}/async` settles it later.
+async fn complete_delayed(State(emulator): State<Shared>, Path(id): Path<String>) -> Response {
+    pay(&emulator, &id, Funds::Processing)
+}
+
+fn pay(emulator: &Shared, id: &str, funds: Funds) -> Response {
+    let id = id.to_owned();
+    match emulator.complete_session(&id, now(), funds) {
         Ok(session) => Redirect::to(&session.success_redirect()).into_response(),
         Err(PayError::NotFound) => not_found(&id),
         Err(err @ PayError::NotOpen(_)) => {
@@ -75,6 +87,7 @@ fn checkout_page(session: &Session) -> String {
         Status::Open => format!(
             "<p>Expires at {expires}.</p>\
              <form method=\"post\" action=\"/pay/{id}/complete\"><button type=\"submit\" class=\"pay\">Pay {total}</button></form>\
+             <form method=\"post\" action=\"/pay/{id}/complete-delayed\"><button type=\"submit\">Pay {total} by bank debit (settles later)</button></form>\
              <form method=\"post\" action=\"/pay/{id}/cancel\"><button type=\"submit\">Cancel</button></form>",
             id = escape(&session.id),
         ),

@@ -71,7 +71,7 @@ mod tests {
                     &line_items[0][price_data][currency]=eur&line_items[0][price_data][unit_amount]=1800\
                     &line_items[0][price_data][product_data][name]=n&line_items[0][quantity]=1";
         let spec = sessions::parse_create(&form::parse(body.as_bytes()).unwrap(), 0).unwrap();
-        let session = Session { id: "cs_test_1".into(), created: 0, url: String::new(), status: Status::Complete, payment_intent: None, spec };
+        let session = Session { id: "cs_test_1".into(), created: 0, url: String::new(), status: Status::Complete, payment_intent: None, funds: super::super::sessions::Funds::Settled, spec };
         let ours = succeeded("pi_test_1", "ch_test_1", "pm_test_1", &session, 5);
         let fixture: Value = serde_json::from_str(include_str!("../../fixtures/stripe/payment_intent.json")).unwrap();
         let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<BTreeSet<_>>();

@@ -62,6 +62,15 @@ pub struct SessionSpec {
     pub payment_intent_metadata: BTreeMap<String, String>,
 }
 
+/// How a completed session's money stands: at once for cards, later for
+/// delayed methods (SEPA debit, bank transfers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Funds {
+    Settled,
+    Processing,
+    Failed,
+}
+
 #[derive(Debug, Clone)]
 pub struct Session {
     pub id: String,
@@ -69,15 +78,16 @@ pub struct Session {
     pub url: String,
     pub status: Status,
     pub payment_intent: Option<String>,
+    pub funds: Funds,
     pub spec: SessionSpec,
 }
 
 impl Session {
     pub fn payment_status(&self) -> &'static str {
-        match self.status {
-            Status::Complete if self.spec.amount_total == 0 => "no_payment_required",
-            Status::Complete => "paid",
-            Status::Open | Status::Expired => "unpaid",
+        match (self.status, self.funds) {
+            (Status::Complete, _) if self.spec.amount_total == 0 => "no_payment_required",
+            (Status::Complete, Funds::Settled) => "paid",
+            _ => "unpaid",
         }
     }
 
@@ -571,7 +581,7 @@ mod tests {
     fn session(status: Status, amount: i64) -> Session {
         let mut spec = create(&base()).unwrap();
         spec.amount_total = amount;
-        Session { id: "cs_test_1".into(), created: NOW, url: "http://127.0.0.1:1/pay/cs_test_1".into(), status, payment_intent: None, spec }
+        Session { id: "cs_test_1".into(), created: NOW, url: "http://127.0.0.1:1/pay/cs_test_1".into(), status, payment_intent: None, funds: Funds::Settled, spec }
     }
 
     #[test]

@@ -13,7 +13,8 @@ use super::error::ApiError;
 use super::events::{self, Event, Origin};
 use super::faults::{self, Fault, Injection};
 use super::payment_intents;
-use super::sessions::{Session, SessionSpec, Status};
+use super::refunds;
+use super::sessions::{Funds, Session, SessionSpec, Status};
 use super::webhooks::{Delivery, DeliveryRecord};
 
 /// Stripe keeps idempotency keys "up to 255 characters".
@@ -64,6 +65,7 @@ struct Inner {
     /// Session ids in creation order, for listings.
     order: Vec<String>,
     payment_intents: HashMap<String, Value>,
+    refunds: Vec<Value>,
     events: Vec<Event>,
     idempotency: HashMap<(String, String), Replay>,
     fault: Option<Fault>,
@@ -164,7 +166,7 @@ impl Emulator {
     pub fn insert_session(&self, inner: &mut InnerRef<'_>, spec: SessionSpec, now: i64) -> Value {
         let id = new_id("cs_test");
         let url = format!("{}pay/{id}", self.base_url);
-        let session = Session { id: id.clone(), created: now, url, status: Status::Open, payment_intent: None, spec };
+        let session = Session { id: id.clone(), created: now, url, status: Status::Open, payment_intent: None, funds: super::sessions::Funds::Settled, spec };
         let json = session.to_json();
         inner.0.order.push(id.clone());
         inner.0.sessions.insert(id, session);
@@ -206,10 +208,12 @@ impl Emulator {
         self.idempotent(None, |emulator, inner| emulator.expire_session(inner, id, now, origin)).map(|(json, _)| json)
     }
 
-    /// The hosted page's Pay button: the session completes, a succeeded
-    /// PaymentIntent is recorded (none for a free session, as on Stripe) and
-    /// `checkout.session.completed` is emitted.
-    pub fn complete_session(&self, id: &str, now: i64) -> Result<Session, PayError> {
+    /// The hosted page's Pay button: the session completes, a PaymentIntent
+    /// is recorded (none for a free session, as on Stripe) and
+    /// `checkout.session.completed` is emitted. With a delayed method the
+    /// money is still `Processing` (`payment_status: unpaid`) until
+    /// [`Self::settle_delayed`].
+    pub fn complete_session(&self, id: &str, now: i64, funds: Funds) -> Result<Session, PayError> {
         let mut inner = self.lock();
         self.expire_if_due(&mut inner, id, now);
         let session = inner.sessions.get_mut(id).ok_or(PayError::NotFound)?;
@@ -217,9 +221,13 @@ impl Emulator {
             return Err(PayError::NotOpen(session.status));
         }
         session.status = Status::Complete;
+        session.funds = funds;
         let intent = (session.spec.amount_total > 0).then(|| {
             let pi = new_id("pi_test");
-            let json = payment_intents::succeeded(&pi, &new_id("ch_test"), &new_id("pm_test"), session, now);
+            let mut json = payment_intents::succeeded(&pi, &new_id("ch_test"), &new_id("pm_test"), session, now);
+            if funds == Funds::Processing {
+                json["status"] = Value::from("processing");
+            }
             (pi, json)
         });
         if let Some((pi, _)) = &intent {
@@ -231,6 +239,51 @@ impl Emulator {
         }
         self.emit(&mut inner, events::SESSION_COMPLETED, session.to_json(), now, &Origin::default());
         Ok(session)
+    }
+
+    /// The later outcome of a delayed payment: `checkout.session.async_payment_succeeded` or `_failed`.
+    pub fn settle_delayed(&self, id: &str, succeeded: bool, now: i64) -> Result<Session, PayError> {
+        let mut inner = self.lock();
+        let session = inner.sessions.get_mut(id).ok_or(PayError::NotFound)?;
+        if session.status != Status::Complete || session.funds != Funds::Processing {
+            return Err(PayError::NotOpen(session.status));
+        }
+        session.funds = if succeeded { Funds::Settled } else { Funds::Failed };
+        let session = session.clone();
+        if let Some(intent) = session.payment_intent.as_ref().and_then(|pi| inner.payment_intents.get_mut(pi)) {
+            intent["status"] = Value::from(if succeeded { "succeeded" } else { "requires_payment_method" });
+        }
+        let kind = if succeeded { events::ASYNC_SUCCEEDED } else { events::ASYNC_FAILED };
+        self.emit(&mut inner, kind, session.to_json(), now, &Origin::default());
+        Ok(session)
+    }
+
+    /// Refunds part or all of a succeeded PaymentIntent (`amount` absent =
+    /// what is left), emitting `refund.created` and `charge.refunded`.
+    pub fn refund(&self, inner: &mut InnerRef<'_>, request: refunds::RefundRequest, now: i64, origin: &Origin) -> Result<Value, ApiError> {
+        let inner = &mut *inner.0;
+        let intent = inner.payment_intents.get(&request.payment_intent).ok_or_else(|| ApiError::NotFound {
+            kind: "payment_intent",
+            id: request.payment_intent.clone(),
+            param: "payment_intent",
+        })?;
+        let refunded: i64 = inner.refunds.iter().filter(|r| r["payment_intent"] == request.payment_intent.as_str()).filter_map(|r| r["amount"].as_i64()).sum();
+        let (refund, charge) = refunds::create(intent, refunded, request, new_id("re_test"), now)?;
+        inner.refunds.push(refund.clone());
+        self.emit(inner, events::REFUND_CREATED, refund.clone(), now, origin);
+        self.emit(inner, events::CHARGE_REFUNDED, charge, now, origin);
+        Ok(refund)
+    }
+
+    /// A refund outside any API call (the control endpoint).
+    pub fn dashboard_refund(&self, request: refunds::RefundRequest, now: i64) -> Result<Value, ApiError> {
+        self.idempotent(None, |emulator, inner| emulator.refund(inner, request, now, &Origin::default())).map(|(json, _)| json)
+    }
+
+    /// Refunds, newest first, optionally of one PaymentIntent.
+    pub fn refunds_newest_first(&self, payment_intent: Option<&str>) -> Vec<Value> {
+        let inner = self.lock();
+        inner.refunds.iter().rev().filter(|r| payment_intent.is_none_or(|pi| r["payment_intent"] == pi)).cloned().collect()
     }
 
     /// The background sweep: every open session past `expires_at` expires,
@@ -427,7 +480,7 @@ mod tests {
         let (emulator, _deliveries) = emulator();
         let id = id_of(&create(&emulator, None, "").unwrap().0);
         let late = NOW + sessions::MIN_LIFETIME_SECS;
-        assert_eq!(emulator.complete_session(&id, late).unwrap_err(), PayError::NotOpen(Status::Expired));
+        assert_eq!(emulator.complete_session(&id, late, Funds::Settled).unwrap_err(), PayError::NotOpen(Status::Expired));
         assert_eq!(emulator.events_newest_first(Some(events::SESSION_COMPLETED)).len(), 0);
         assert_eq!(emulator.events_newest_first(Some(events::SESSION_EXPIRED)).len(), 1);
     }
@@ -436,10 +489,10 @@ mod tests {
     fn paying_records_the_intent_and_emits_completed() {
         let (emulator, _deliveries) = emulator();
         let id = id_of(&create(&emulator, None, "").unwrap().0);
-        let session = emulator.complete_session(&id, NOW + 1).unwrap();
+        let session = emulator.complete_session(&id, NOW + 1, Funds::Settled).unwrap();
         let intent = emulator.payment_intent(session.payment_intent.as_deref().unwrap()).unwrap();
         assert_eq!(intent["amount"], 1800);
-        assert_eq!(emulator.complete_session(&id, NOW + 2).unwrap_err(), PayError::NotOpen(Status::Complete));
+        assert_eq!(emulator.complete_session(&id, NOW + 2, Funds::Settled).unwrap_err(), PayError::NotOpen(Status::Complete));
         assert_eq!(emulator.events_newest_first(None).len(), 1);
     }
 

@@ -75,6 +75,8 @@ impl CheckoutService {
             booking_ids: Vec::new(),
             success_url: self.redirects.resolve("success_url", cart.success_url.as_deref(), "/checkout/success", &checkout_id)?,
             cancel_url: self.redirects.resolve("cancel_url", cart.cancel_url.as_deref(), "/checkout/cancel", &checkout_id)?,
+            payment_intent: None,
+            refunded_lessons: Vec::new(),
         };
         let record = key_hash.as_ref().map(|hash| (hash.as_str(), IdempotencyRecord { request_hash: fingerprint_hash(&cart), checkout_id: checkout_id.clone() }));
         let mut backoff = Backoff::new(CONTENTION_BUDGET);

@@ -1,6 +1,7 @@
 //! Confirming a checkout: each held lesson becomes a booking, atomically with
-//! the calendar entries (hold → booking), the trial claims (made permanent)
-//! and the checkout's status.
+//! the calendar entries (hold → booking), the trial claims (made permanent),
+//! the payment in the ledger and the checkout's status. A paid checkout whose
+//! holds lapsed books what is still free and marks the rest for refund.
 
 use std::collections::BTreeSet;
 
@@ -9,87 +10,178 @@ use jiff::{SignedDuration, Timestamp};
 use super::FulfilError;
 use crate::domain::CheckoutId;
 use crate::store::{
-    Backoff, Booking, BusyEntry, BusyKind, CONTENTION_BUDGET, Checkout, CheckoutChange, CheckoutStatus, DaySet, EditError, Store, days_to_read, days_touched,
+    Backoff, Booking, BookingStatus, BusyEntry, BusyKind, CONTENTION_BUDGET, Checkout, CheckoutChange, CheckoutStatus, DaySet, EditError, RoomStatus, Store,
+    days_to_read, days_touched,
 };
 
-/// Confirms every lesson of a checkout. Confirming an already confirmed
-/// checkout returns it unchanged, and concurrent confirmations of one
-/// checkout all return the same confirmed checkout: booking ids are fixed
-/// at checkout time and each booking is a conditional put, so a loser's
-/// transaction fails and its re-read finds the winner's result.
+/// How a checkout was paid for.
+#[derive(Debug, Clone, Copy)]
+pub struct PaidWith<'a> {
+    /// `paid` or `free`, as the bookings and the checkout record it.
+    pub status: &'a str,
+    pub payment_intent: Option<&'a str>,
+}
+
+/// What to do with a lesson that can no longer be booked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unbookable {
+    /// Fail the whole confirmation (nothing was paid: a free cart).
+    Refuse,
+    /// Book the others and mark it for refund (money was taken).
+    Refund,
+}
+
+/// Confirms every lesson of a free checkout, or none. Confirming an already
+/// confirmed checkout returns it unchanged, and concurrent confirmations of
+/// one checkout all return the same confirmed checkout: booking ids are
+/// fixed at checkout time and each booking is a conditional put, so a
+/// loser's transaction fails and its re-read finds the winner's result.
 pub async fn confirm(store: &Store, checkout_id: &CheckoutId, payment_status: &str, now: Timestamp) -> Result<Checkout, FulfilError> {
+    book(store, checkout_id, PaidWith { status: payment_status, payment_intent: None }, Unbookable::Refuse, now).await
+}
+
+/// Books a checkout's lessons (see [`Unbookable`]) and moves it to
+/// `confirmed`, `partially_refunded` or `refunded` from whatever unsettled
+/// status it has; a settled checkout is returned as it is.
+pub(super) async fn book(store: &Store, checkout_id: &CheckoutId, paid: PaidWith<'_>, policy: Unbookable, now: Timestamp) -> Result<Checkout, FulfilError> {
     let mut backoff = Backoff::new(CONTENTION_BUDGET);
+    let mut forced = BTreeSet::new();
     loop {
         let checkout = store.get_checkout(checkout_id).await?.ok_or_else(|| FulfilError::UnknownCheckout(checkout_id.to_string()))?;
         match checkout.status {
-            CheckoutStatus::Confirmed => return Ok(checkout),
-            CheckoutStatus::AwaitingPayment | CheckoutStatus::Paid => {}
-            other => return Err(FulfilError::NotConfirmable(other)),
+            status if status.is_settled() => return Ok(checkout),
+            CheckoutStatus::NeedsAttention => return Err(FulfilError::NotConfirmable(checkout.status)),
+            _ => {}
         }
-        let bookings = checkout.lessons.len();
-        match write_bookings(store, &checkout, payment_status, now).await {
+        let mut layout = Layout::default();
+        match write_bookings(store, &checkout, paid, policy, &forced, &mut layout, now).await {
             Ok(confirmed) => {
-                tracing::info!(checkout_id = %checkout_id, bookings = ?confirmed.booking_ids, "checkout confirmed");
+                tracing::info!(checkout_id = %checkout_id, status = confirmed.status.as_str(), bookings = ?confirmed.booking_ids, refunded = ?confirmed.refunded_lessons, "checkout booked");
                 return Ok(confirmed);
             }
-            Err(EditError::ItemConflict(i)) if i > bookings => {
-                let trial = checkout.lessons.iter().enumerate().filter(|(_, l)| l.trial).nth(i - bookings - 1).map_or(0, |(index, _)| index);
-                return Err(FulfilError::TrialUsed(trial));
-            }
-            // A booking or the checkout's status was written by a concurrent
-            // confirmation: the re-read finds its result.
-            Err(EditError::ItemConflict(_)) if backoff.wait().await => {}
-            Err(EditError::ItemConflict(_)) => return Err(FulfilError::Contention),
+            Err(EditError::ItemConflict(i)) => match layout.trial(i) {
+                // The student has since used this trial with another checkout.
+                Some(lesson) if policy == Unbookable::Refuse => return Err(FulfilError::TrialUsed(lesson)),
+                Some(lesson) => {
+                    forced.insert(lesson);
+                }
+                // A booking or the checkout's status was written by a
+                // concurrent confirmation: the re-read finds its result.
+                None => {}
+            },
             Err(err) => return Err(FulfilError::from_edit(err)),
+        }
+        if !backoff.wait().await {
+            return Err(FulfilError::Contention);
         }
     }
 }
 
-async fn write_bookings(store: &Store, checkout: &Checkout, payment_status: &str, now: Timestamp) -> Result<Checkout, EditError<FulfilError>> {
+/// Where each kind of item sits in one attempt's transaction.
+#[derive(Default)]
+struct Layout {
+    bookings: usize,
+    /// The lesson index of each trial claim item, after bookings and the checkout.
+    trials: Vec<usize>,
+}
+
+impl Layout {
+    fn trial(&self, item: usize) -> Option<usize> {
+        item.checked_sub(self.bookings + 1).and_then(|k| self.trials.get(k).copied())
+    }
+}
+
+async fn write_bookings(
+    store: &Store,
+    checkout: &Checkout,
+    paid: PaidWith<'_>,
+    policy: Unbookable,
+    forced: &BTreeSet<usize>,
+    layout: &mut Layout,
+    now: Timestamp,
+) -> Result<Checkout, EditError<FulfilError>> {
     let read: BTreeSet<_> = checkout.lessons.iter().flat_map(|l| days_to_read(&l.teacher_id, l.start, l.end, l.buffer_minutes)).collect();
-    let booking_ids: Vec<_> = checkout.lessons.iter().map(|l| l.booking_id.clone()).collect();
-    let confirmed = Checkout { status: CheckoutStatus::Confirmed, payment_status: Some(payment_status.to_owned()), booking_ids: booking_ids.clone(), ..checkout.clone() };
     store
         .edit_days(&read, |set| {
-            plan_confirmation(set, checkout, now)?;
-            // Items in this order: bookings, the checkout, trial claims (see `confirm`).
-            let mut items = bookings_of(checkout, now).map(|b| store.new_booking_item(&b)).collect::<Result<Vec<_>, _>>()?;
-            let change = CheckoutChange { payment_status: Some(payment_status), booking_ids: Some(&booking_ids) };
-            items.push(store.checkout_transition_item(&checkout.checkout_id, checkout.status, CheckoutStatus::Confirmed, &change)?);
-            for teacher in checkout.trial_teachers() {
-                items.push(store.trial_confirm_item(&checkout.student_id, teacher, &checkout.checkout_id, now)?);
+            let refused = plan_bookings(set, checkout, now, forced);
+            if let (Unbookable::Refuse, Some(first)) = (policy, refused.first()) {
+                return Err(FulfilError::LessonTaken(*first));
             }
-            Ok((confirmed.clone(), items))
+            let kept: Vec<usize> = (0..checkout.lessons.len()).filter(|i| !refused.contains(i)).collect();
+            let booking_ids: Vec<_> = kept.iter().map(|&i| checkout.lessons[i].booking_id.clone()).collect();
+            let to = match (kept.is_empty(), refused.is_empty()) {
+                (_, true) => CheckoutStatus::Confirmed,
+                (true, false) => CheckoutStatus::Refunded,
+                (false, false) => CheckoutStatus::PartiallyRefunded,
+            };
+            let mut items = kept.iter().map(|&i| store.new_booking_item(&booking_of(checkout, i, paid, now))).collect::<Result<Vec<_>, _>>()?;
+            let change = CheckoutChange { payment_status: Some(paid.status), booking_ids: Some(&booking_ids), payment_intent: paid.payment_intent, refunded_lessons: Some(&refused) };
+            items.push(store.checkout_transition_item(&checkout.checkout_id, checkout.status, to, &change)?);
+            let trials: Vec<usize> = kept.iter().copied().filter(|&i| checkout.lessons[i].trial).collect();
+            for &i in &trials {
+                items.push(store.trial_confirm_item(&checkout.student_id, &checkout.lessons[i].teacher_id, &checkout.checkout_id, now)?);
+            }
+            if let Some(intent) = paid.payment_intent {
+                items.push(store.payment_item(intent, &checkout.checkout_id, checkout.amount_total, checkout.currency)?);
+            }
+            *layout = Layout { bookings: kept.len(), trials };
+            let booked = Checkout {
+                status: to,
+                payment_status: Some(paid.status.to_owned()),
+                booking_ids,
+                payment_intent: paid.payment_intent.map(str::to_owned),
+                refunded_lessons: refused,
+                ..checkout.clone()
+            };
+            Ok((booked, items))
         })
         .await
 }
 
-/// Turns the checkout's holds into booking entries in `set`, refusing a
-/// lesson that someone else's live hold or booking now overlaps (buffers
-/// included). Entries of this checkout, its hold or its own bookings from
-/// a concurrent confirmation, are never a conflict.
-pub fn plan_confirmation(set: &mut DaySet, checkout: &Checkout, now: Timestamp) -> Result<(), FulfilError> {
+/// Turns the checkout's holds into booking entries in `set` and refuses
+/// (returns) the lessons that can no longer be booked: someone else's live
+/// hold or booking overlaps them (buffers included), they have already
+/// started, or they are `forced` out. A refused lesson's own hold is removed.
+/// Entries of this checkout, its hold or its own bookings from a concurrent
+/// confirmation, are never a conflict.
+pub fn plan_bookings(set: &mut DaySet, checkout: &Checkout, now: Timestamp, forced: &BTreeSet<usize>) -> Vec<usize> {
     let own: Vec<&str> = std::iter::once(checkout.checkout_id.as_str()).chain(checkout.lessons.iter().map(|l| l.booking_id.as_str())).collect();
+    let mut refused = Vec::new();
     for (index, lesson) in checkout.lessons.iter().enumerate() {
         let pad = SignedDuration::from_mins(i64::from(lesson.buffer_minutes));
         let taken = set.busy_except(&lesson.teacher_id, &own).iter().any(|b| b.blocks_at(now) && b.start < lesson.end + pad && lesson.start < b.end + pad);
-        if taken {
-            return Err(FulfilError::LessonTaken(index));
-        }
+        let bookable = !taken && !forced.contains(&index) && lesson.start > now;
         let entry = BusyEntry { start: lesson.start, end: lesson.end, kind: BusyKind::Booking, reference: lesson.booking_id.to_string(), expires_at: None };
         for day in days_touched(lesson.start, lesson.end, lesson.buffer_minutes) {
             set.edit(&lesson.teacher_id, day, now, |entries| {
                 entries.retain(|e| !(e.reference == checkout.checkout_id.as_str() && e.start == lesson.start) && e.reference != lesson.booking_id.as_str());
-                entries.push(entry.clone());
+                if bookable {
+                    entries.push(entry.clone());
+                }
             });
         }
+        if !bookable {
+            refused.push(index);
+        }
     }
-    Ok(())
+    refused
 }
 
-fn bookings_of(checkout: &Checkout, now: Timestamp) -> impl Iterator<Item = Booking> + '_ {
-    checkout.lessons.iter().map(move |l| Booking {
+/// [`plan_bookings`] for a checkout that must be booked whole.
+pub fn plan_confirmation(set: &mut DaySet, checkout: &Checkout, now: Timestamp) -> Result<(), FulfilError> {
+    match plan_bookings(set, checkout, now, &BTreeSet::new()).first() {
+        Some(&index) => Err(FulfilError::LessonTaken(index)),
+        None => Ok(()),
+    }
+}
+
+fn booking_of(checkout: &Checkout, index: usize, paid: PaidWith<'_>, now: Timestamp) -> Booking {
+    let l = &checkout.lessons[index];
+    Booking {
         booking_id: l.booking_id.clone(),
+        status: BookingStatus::Confirmed,
+        payment_status: paid.status.to_owned(),
+        room_status: RoomStatus::Pending,
         checkout_id: checkout.checkout_id.clone(),
         teacher_id: l.teacher_id.clone(),
         student_id: checkout.student_id.clone(),
@@ -100,7 +192,7 @@ fn bookings_of(checkout: &Checkout, now: Timestamp) -> impl Iterator<Item = Book
         currency: checkout.currency,
         trial: l.trial,
         created_at: now,
-    })
+    }
 }
 
 #[cfg(test)]
@@ -144,6 +236,8 @@ mod tests {
             booking_ids: Vec::new(),
             success_url: String::new(),
             cancel_url: String::new(),
+            payment_intent: None,
+            refunded_lessons: Vec::new(),
         }
     }
 

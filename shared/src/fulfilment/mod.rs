@@ -8,9 +8,11 @@
 
 mod confirm;
 mod release;
+mod settle;
 
-pub use confirm::{confirm, plan_confirmation};
+pub use confirm::{PaidWith, Unbookable, confirm, plan_bookings, plan_confirmation};
 pub use release::{ReleasePlan, plan_release, release};
+pub use settle::{Settled, Settlement};
 
 use crate::store::{CheckoutStatus, EditError, StoreError};
 
@@ -30,6 +32,12 @@ pub enum FulfilError {
     Contention,
     #[error("the change needs {0} writes, more than one transaction holds")]
     TooLarge(usize),
+    #[error("lessons must be refunded, but the payment's PaymentIntent is unknown")]
+    NoPaymentIntent,
+    #[error("the payment provider failed: {0}")]
+    Payment(String),
+    #[error("inconsistent checkout: {0}")]
+    Corrupt(&'static str),
     #[error(transparent)]
     Store(#[from] StoreError),
 }

@@ -62,14 +62,15 @@ pub fn plan_release(set: &mut DaySet, checkout: &Checkout, now: Timestamp) {
     }
 }
 
-/// Releases an `awaiting_payment` checkout, moving it to `to` (`expired` or
-/// `failed`). A checkout that has meanwhile moved on is left alone:
-/// `NotReleasable` with its new status.
+/// Releases an unpaid checkout (`awaiting_payment`, or `payment_pending`
+/// whose delayed payment failed), moving it to `to` (`expired` or `failed`).
+/// A checkout that has meanwhile moved on is left alone: `NotReleasable`
+/// with its new status.
 pub async fn release(store: &Store, checkout: &Checkout, to: CheckoutStatus, now: Timestamp) -> Result<Checkout, FulfilError> {
     let mut backoff = Backoff::new(CONTENTION_BUDGET);
     let mut current = checkout.clone();
     loop {
-        if current.status != CheckoutStatus::AwaitingPayment {
+        if !matches!(current.status, CheckoutStatus::AwaitingPayment | CheckoutStatus::PaymentPending) {
             return Err(FulfilError::NotReleasable(current.status));
         }
         let plan = ReleasePlan::read(store, &current, to).await?;

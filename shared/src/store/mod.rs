@@ -6,6 +6,7 @@ mod calendar;
 mod edit;
 mod error;
 mod keys;
+mod ledger;
 mod profiles;
 mod records;
 mod token;
@@ -15,7 +16,8 @@ pub use calendar::{BusyEntry, BusyKind, CalendarDay, DayWrite, Read};
 pub use edit::{DaySet, EditError, days_to_read, days_touched};
 pub use error::StoreError;
 pub use keys::utc_day;
-pub use records::{Booking, Checkout, CheckoutChange, CheckoutLesson, CheckoutStatus, IdempotencyRecord, OpenCheckouts, TrialClaim};
+pub use ledger::{Ledger, Payment, Refund};
+pub use records::{Booking, BookingStatus, Checkout, CheckoutChange, CheckoutLesson, CheckoutStatus, IdempotencyRecord, OpenCheckouts, RoomStatus, TrialClaim};
 
 use std::collections::HashMap;
 use std::time::Duration;

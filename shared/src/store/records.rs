@@ -15,25 +15,34 @@ use crate::domain::{BookingId, CheckoutId, Currency, TeacherId};
 #[serde(rename_all = "snake_case")]
 pub enum CheckoutStatus {
     AwaitingPayment,
-    Paid,
+    /// Completed with a delayed method; the money is not settled yet.
+    PaymentPending,
     Confirmed,
     Expired,
     Failed,
     Refunded,
     PartiallyRefunded,
+    /// A payment that does not match what we created; an operator decides.
+    NeedsAttention,
 }
 
 impl CheckoutStatus {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::AwaitingPayment => "awaiting_payment",
-            Self::Paid => "paid",
+            Self::PaymentPending => "payment_pending",
             Self::Confirmed => "confirmed",
             Self::Expired => "expired",
             Self::Failed => "failed",
             Self::Refunded => "refunded",
             Self::PartiallyRefunded => "partially_refunded",
+            Self::NeedsAttention => "needs_attention",
         }
+    }
+
+    /// Money was taken and the checkout's outcome is decided.
+    pub fn is_settled(self) -> bool {
+        matches!(self, Self::Confirmed | Self::PartiallyRefunded | Self::Refunded)
     }
 }
 
@@ -87,6 +96,13 @@ pub struct Checkout {
     pub success_url: String,
     #[serde(default)]
     pub cancel_url: String,
+    /// The PaymentIntent that paid it, once known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment_intent: Option<String>,
+    /// Lessons that could not be honoured after a late payment (taken by
+    /// someone else, or already started) and are refunded instead.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refunded_lessons: Vec<usize>,
 }
 
 impl Checkout {
@@ -105,6 +121,8 @@ impl Checkout {
 pub struct CheckoutChange<'a> {
     pub payment_status: Option<&'a str>,
     pub booking_ids: Option<&'a [BookingId]>,
+    pub payment_intent: Option<&'a str>,
+    pub refunded_lessons: Option<&'a [usize]>,
 }
 
 /// A student's claim on their one trial with a teacher. It counts while its
@@ -133,9 +151,29 @@ pub struct OpenCheckouts {
     pub open: std::collections::BTreeMap<CheckoutId, i64>,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BookingStatus {
+    Confirmed,
+    /// Its payment was refunded in full; its slot is free again.
+    Cancelled,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RoomStatus {
+    Pending,
+    Ready,
+    Failed,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Booking {
     pub booking_id: BookingId,
+    pub status: BookingStatus,
+    /// `paid` or `free`.
+    pub payment_status: String,
+    pub room_status: RoomStatus,
     pub checkout_id: CheckoutId,
     pub teacher_id: TeacherId,
     pub student_id: String,
@@ -246,6 +284,14 @@ impl Store {
             set.push("booking_ids = :booking_ids");
             update = update.expression_attribute_values(":booking_ids", AttributeValue::L(ids.iter().map(|b| s(b.as_str())).collect()));
         }
+        if let Some(intent) = change.payment_intent {
+            set.push("payment_intent = :payment_intent");
+            update = update.expression_attribute_values(":payment_intent", s(intent));
+        }
+        if let Some(lessons) = change.refunded_lessons {
+            set.push("refunded_lessons = :refunded_lessons");
+            update = update.expression_attribute_values(":refunded_lessons", AttributeValue::L(lessons.iter().map(|i| AttributeValue::N(i.to_string())).collect()));
+        }
         let update = update.update_expression(format!("SET {}", set.join(", "))).build().map_err(|e| StoreError::corrupt("update checkout", e))?;
         Ok(TransactWriteItem::builder().update(update).build())
     }
@@ -295,6 +341,21 @@ impl Store {
         ];
         let item = item("put booking", booking_pk(&booking.booking_id), "BOOKING", booking, &extra)?;
         put_new(&self.table, item, "put booking")
+    }
+
+    /// Marks a booking cancelled (its payment was refunded in full).
+    pub fn booking_cancel_item(&self, id: &BookingId) -> Result<TransactWriteItem, StoreError> {
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(booking_pk(id), "BOOKING")))
+            .update_expression("SET #status = :cancelled")
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_values(":cancelled", s("cancelled"))
+            .build()
+            .map_err(|e| StoreError::corrupt("cancel booking", e))?;
+        Ok(TransactWriteItem::builder().update(update).build())
     }
 
     pub async fn get_booking(&self, id: &BookingId) -> Result<Option<Booking>, StoreError> {

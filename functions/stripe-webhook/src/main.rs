@@ -1,0 +1,17 @@
+use shared::clock::Clock;
+use shared::config::{self, StoreConfig};
+use shared::payments::{Payments, StripeConfig};
+use shared::store::Store;
+use shared::webhook::{WebhookSecrets, WebhookService};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    shared::telemetry::init();
+    let (store, stripe, secrets) = config::load(|env| {
+        let parts = (StoreConfig::read(env), StripeConfig::read(env), WebhookSecrets::read(env));
+        Some((parts.0?, parts.1?, parts.2?))
+    })
+    .inspect_err(|e| tracing::error!(%e, "cannot start"))?;
+    let service = WebhookService { store: Store::from_env(&store).await, payments: Payments::new(&stripe)?, secrets, livemode: stripe.is_live(), clock: Clock::System };
+    shared::http::run(service, stripe_webhook::handle).await
+}

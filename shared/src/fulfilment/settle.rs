@@ -1,0 +1,227 @@
+//! What Stripe's news does to a checkout: a payment books its lessons (and
+//! refunds any it can no longer honour), a delayed payment keeps its slots
+//! until it settles or fails, an expired session gives them back, and a
+//! payment refunded in full cancels its bookings. Every step is idempotent
+//! and safe in any order; the webhook, the success-page poll and the
+//! operator's reconciliation all come through here.
+
+use std::collections::BTreeSet;
+
+use jiff::Timestamp;
+
+use super::confirm::{PaidWith, Unbookable, book};
+use super::{FulfilError, plan_release, release};
+use crate::payments::{LessonRefund, Payments};
+use crate::store::{Backoff, CONTENTION_BUDGET, Checkout, CheckoutChange, CheckoutStatus, EditError, Refund, Store, days_touched};
+use crate::webhook::event::{SessionFacts, SessionPayment};
+
+/// How a piece of news was taken.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Settled {
+    /// The checkout as it now stands.
+    Checkout(Checkout),
+    /// Nothing of ours to change, and why (logged; Stripe need not resend).
+    Ignored(&'static str),
+}
+
+pub struct Settlement<'a> {
+    pub store: &'a Store,
+    pub payments: &'a Payments,
+}
+
+impl Settlement<'_> {
+    /// A session was paid (or needed no payment): book each lesson still
+    /// bookable, refund the others, and record the payment.
+    pub async fn paid(&self, facts: &SessionFacts, now: Timestamp) -> Result<Settled, FulfilError> {
+        let Some(checkout) = self.checkout_of(facts).await? else { return Ok(Settled::Ignored("no checkout of ours")) };
+        if let Some(settled) = self.reject_mismatch(&checkout, facts).await? {
+            return Ok(settled);
+        }
+        let status = if facts.payment == SessionPayment::NoPaymentRequired { "free" } else { "paid" };
+        let paid = PaidWith { status, payment_intent: facts.payment_intent.as_deref() };
+        let booked = book(self.store, &checkout.checkout_id, paid, Unbookable::Refund, now).await?;
+        self.refund_unhonoured(&booked).await?;
+        Ok(Settled::Checkout(self.cancel_if_refunded(booked, now).await?))
+    }
+
+    /// A session completed with a delayed payment method: the checkout
+    /// waits for the money, and its holds stop lapsing by time.
+    pub async fn payment_pending(&self, facts: &SessionFacts, now: Timestamp) -> Result<Settled, FulfilError> {
+        let Some(mut checkout) = self.checkout_of(facts).await? else { return Ok(Settled::Ignored("no checkout of ours")) };
+        if let Some(settled) = self.reject_mismatch(&checkout, facts).await? {
+            return Ok(settled);
+        }
+        let mut backoff = Backoff::new(CONTENTION_BUDGET);
+        while checkout.status == CheckoutStatus::AwaitingPayment {
+            let read: BTreeSet<_> = checkout.lessons.iter().flat_map(|l| days_touched(l.start, l.end, l.buffer_minutes).into_iter().map(|d| (l.teacher_id.clone(), d))).collect();
+            let change = CheckoutChange { payment_intent: facts.payment_intent.as_deref(), ..CheckoutChange::default() };
+            let result = self
+                .store
+                .edit_days(&read, |set| {
+                    for lesson in &checkout.lessons {
+                        for day in days_touched(lesson.start, lesson.end, lesson.buffer_minutes) {
+                            set.edit(&lesson.teacher_id, day, now, |entries| {
+                                entries.iter_mut().filter(|e| e.reference == checkout.checkout_id.as_str()).for_each(|e| e.expires_at = None);
+                            });
+                        }
+                    }
+                    let item = self.store.checkout_transition_item(&checkout.checkout_id, checkout.status, CheckoutStatus::PaymentPending, &change)?;
+                    Ok::<_, FulfilError>(((), vec![item]))
+                })
+                .await;
+            match result {
+                Ok(()) => {
+                    tracing::info!(checkout_id = %checkout.checkout_id, "payment pending; slots held until it settles");
+                    checkout.status = CheckoutStatus::PaymentPending;
+                }
+                Err(EditError::ItemConflict(_)) if backoff.wait().await => checkout = self.reload(&checkout).await?,
+                Err(EditError::ItemConflict(_)) => return Err(FulfilError::Contention),
+                Err(err) => return Err(FulfilError::from_edit(err)),
+            }
+        }
+        Ok(Settled::Checkout(checkout))
+    }
+
+    /// A delayed payment failed: the slots are given back.
+    pub async fn payment_failed(&self, facts: &SessionFacts, now: Timestamp) -> Result<Settled, FulfilError> {
+        self.release_unpaid(facts, CheckoutStatus::Failed, now).await
+    }
+
+    /// A session expired unpaid. An expiry that arrives after the payment
+    /// (events are not ordered) finds the checkout settled and changes nothing.
+    pub async fn expired(&self, facts: &SessionFacts, now: Timestamp) -> Result<Settled, FulfilError> {
+        self.release_unpaid(facts, CheckoutStatus::Expired, now).await
+    }
+
+    /// A refund reported by Stripe (ours or made in the dashboard).
+    pub async fn refund_reported(&self, refund: &Refund, now: Timestamp) -> Result<Settled, FulfilError> {
+        self.store.record_refund(refund).await?;
+        self.after_refund(&refund.payment_intent, now).await
+    }
+
+    /// `charge.refunded`: the charge's running total refunded.
+    pub async fn charge_refunded(&self, payment_intent: &str, amount_refunded: u64, now: Timestamp) -> Result<Settled, FulfilError> {
+        self.store.record_charge_refunded(payment_intent, amount_refunded).await?;
+        self.after_refund(payment_intent, now).await
+    }
+
+    async fn after_refund(&self, payment_intent: &str, now: Timestamp) -> Result<Settled, FulfilError> {
+        let ledger = self.store.ledger(payment_intent).await?;
+        // A refund reported before the payment: the payment's own event
+        // checks the ledger once it has booked.
+        let Some(checkout_id) = ledger.payment.as_ref().and_then(|p| p.checkout_id.clone()) else { return Ok(Settled::Ignored("payment not recorded yet")) };
+        let checkout = self.store.get_checkout(&checkout_id).await?.ok_or_else(|| FulfilError::UnknownCheckout(checkout_id.to_string()))?;
+        Ok(Settled::Checkout(self.cancel_if_refunded(checkout, now).await?))
+    }
+
+    async fn release_unpaid(&self, facts: &SessionFacts, to: CheckoutStatus, now: Timestamp) -> Result<Settled, FulfilError> {
+        let Some(checkout) = self.checkout_of(facts).await? else { return Ok(Settled::Ignored("no checkout of ours")) };
+        match release(self.store, &checkout, to, now).await {
+            Ok(released) => Ok(Settled::Checkout(released)),
+            Err(FulfilError::NotReleasable(_)) => Ok(Settled::Checkout(self.reload(&checkout).await?)),
+            Err(err) => Err(err),
+        }
+    }
+
+    async fn checkout_of(&self, facts: &SessionFacts) -> Result<Option<Checkout>, FulfilError> {
+        let Some(id) = &facts.checkout_id else {
+            tracing::warn!(stripe_session = %facts.session_id, "a session without our checkout reference");
+            return Ok(None);
+        };
+        let checkout = self.store.get_checkout(id).await?;
+        if checkout.is_none() {
+            tracing::error!(checkout_id = %id, stripe_session = %facts.session_id, "a session for a checkout we do not have");
+        }
+        Ok(checkout)
+    }
+
+    async fn reload(&self, checkout: &Checkout) -> Result<Checkout, FulfilError> {
+        self.store.get_checkout(&checkout.checkout_id).await?.ok_or_else(|| FulfilError::UnknownCheckout(checkout.checkout_id.to_string()))
+    }
+
+    /// A payment that is not what we created is never fulfilled: the
+    /// checkout waits for an operator.
+    async fn reject_mismatch(&self, checkout: &Checkout, facts: &SessionFacts) -> Result<Option<Settled>, FulfilError> {
+        let session_differs = checkout.stripe_session_id.as_deref().is_some_and(|ours| ours != facts.session_id);
+        let amount_differs = facts.amount_total.is_some_and(|a| a != checkout.amount_total);
+        let currency_differs = facts.currency.as_deref().is_some_and(|c| c != checkout.currency.as_str());
+        if !(session_differs || amount_differs || currency_differs) {
+            return Ok(None);
+        }
+        tracing::error!(
+            checkout_id = %checkout.checkout_id,
+            expected_session = ?checkout.stripe_session_id, got_session = %facts.session_id,
+            expected_amount = checkout.amount_total, got_amount = ?facts.amount_total,
+            expected_currency = %checkout.currency, got_currency = ?facts.currency,
+            "a payment does not match its checkout; needs attention"
+        );
+        if !checkout.status.is_settled() && checkout.status != CheckoutStatus::NeedsAttention {
+            let item = self.store.checkout_transition_item(&checkout.checkout_id, checkout.status, CheckoutStatus::NeedsAttention, &CheckoutChange::default())?;
+            match self.store.transact(vec![item]).await {
+                Ok(()) | Err(crate::store::TransactError::Conflict { .. }) => {}
+                Err(crate::store::TransactError::Busy(err) | crate::store::TransactError::Store(err)) => return Err(err.into()),
+            }
+        }
+        Ok(Some(Settled::Checkout(self.reload(checkout).await?)))
+    }
+
+    /// Refunds each lesson the booking could not honour, once: the ledger
+    /// says which are done, and the idempotency key covers a lost answer.
+    async fn refund_unhonoured(&self, checkout: &Checkout) -> Result<(), FulfilError> {
+        if checkout.refunded_lessons.is_empty() {
+            return Ok(());
+        }
+        let intent = checkout.payment_intent.as_deref().ok_or(FulfilError::NoPaymentIntent)?;
+        let ledger = self.store.ledger(intent).await?;
+        for &index in checkout.refunded_lessons.iter().filter(|&&i| ledger.refund_for_lesson(i).is_none()) {
+            let lesson = checkout.lessons.get(index).ok_or(FulfilError::Corrupt("a refunded lesson index is out of range"))?;
+            let request = LessonRefund { payment_intent: intent, amount: lesson.amount, checkout_id: &checkout.checkout_id, lesson_index: index };
+            let created = self.payments.refund_lesson(&request).await.map_err(|e| FulfilError::Payment(e.to_string()))?;
+            tracing::info!(checkout_id = %checkout.checkout_id, lesson_index = index, refund = %created.id, amount = lesson.amount, "refunded a lesson that could not be honoured");
+            let refund = Refund { refund_id: created.id, payment_intent: intent.to_owned(), amount: lesson.amount, status: created.status, lesson_index: Some(index) };
+            self.store.record_refund(&refund).await?;
+        }
+        Ok(())
+    }
+
+    /// A payment refunded in full (in the dashboard, or all its lessons by
+    /// us) cancels its bookings and frees their slots.
+    async fn cancel_if_refunded(&self, checkout: Checkout, now: Timestamp) -> Result<Checkout, FulfilError> {
+        let Some(intent) = checkout.payment_intent.clone() else { return Ok(checkout) };
+        // Refunded is reached only in the transaction that cancels every booking (or with none booked).
+        if checkout.status == CheckoutStatus::Refunded || !self.store.ledger(&intent).await?.fully_refunded() {
+            return Ok(checkout);
+        }
+        let mut backoff = Backoff::new(CONTENTION_BUDGET);
+        let mut current = checkout;
+        loop {
+            let booked: Vec<_> = current.lessons.iter().filter(|l| current.booking_ids.contains(&l.booking_id)).collect();
+            let read: BTreeSet<_> = booked.iter().flat_map(|l| days_touched(l.start, l.end, l.buffer_minutes).into_iter().map(|d| (l.teacher_id.clone(), d))).collect();
+            let result = self
+                .store
+                .edit_days(&read, |set| {
+                    plan_release(set, &current, now);
+                    for lesson in &booked {
+                        for day in days_touched(lesson.start, lesson.end, lesson.buffer_minutes) {
+                            set.edit(&lesson.teacher_id, day, now, |entries| entries.retain(|e| e.reference != lesson.booking_id.as_str()));
+                        }
+                    }
+                    let mut items = booked.iter().map(|l| self.store.booking_cancel_item(&l.booking_id)).collect::<Result<Vec<_>, _>>()?;
+                    if current.status != CheckoutStatus::Refunded {
+                        items.push(self.store.checkout_transition_item(&current.checkout_id, current.status, CheckoutStatus::Refunded, &CheckoutChange::default())?);
+                    }
+                    Ok::<_, FulfilError>(((), items))
+                })
+                .await;
+            match result {
+                Ok(()) => {
+                    tracing::info!(checkout_id = %current.checkout_id, bookings = ?current.booking_ids, "payment refunded in full; bookings cancelled");
+                    return Ok(Checkout { status: CheckoutStatus::Refunded, ..current });
+                }
+                Err(EditError::ItemConflict(_)) if backoff.wait().await => current = self.reload(&current).await?,
+                Err(EditError::ItemConflict(_)) => return Err(FulfilError::Contention),
+                Err(err) => return Err(FulfilError::from_edit(err)),
+            }
+        }
+    }
+}

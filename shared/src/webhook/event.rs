@@ -1,0 +1,227 @@
+//! The few fields we use of a Stripe event, read from its raw JSON: payloads
+//! rendered in another API version carry other fields, and must never fail
+//! to parse because of them.
+
+use serde_json::Value;
+
+use crate::domain::CheckoutId;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EventError {
+    #[error("the body is not a JSON object")]
+    NotJson,
+    #[error("the event has no {0}")]
+    Missing(&'static str),
+}
+
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub id: String,
+    pub kind: String,
+    pub livemode: bool,
+    pub object: Value,
+}
+
+/// What a Checkout Session says about its payment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionPayment {
+    Paid,
+    NoPaymentRequired,
+    /// Completed with a delayed method (SEPA debit, bank transfer): the
+    /// money is not there yet.
+    Unpaid,
+}
+
+/// A Checkout Session as an event carries it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionFacts {
+    pub session_id: String,
+    /// From `client_reference_id`, else `metadata.checkout_id`.
+    pub checkout_id: Option<CheckoutId>,
+    pub amount_total: Option<u64>,
+    pub currency: Option<String>,
+    pub payment: SessionPayment,
+    pub payment_intent: Option<String>,
+}
+
+/// A refund as `refund.*` events carry it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefundFacts {
+    pub refund_id: String,
+    pub payment_intent: String,
+    pub amount: u64,
+    /// `pending`, `succeeded`, `failed`, `canceled`, `requires_action`.
+    pub status: String,
+    /// Set on the refunds we make (`metadata.lesson_index`), so a refund
+    /// reported by its event is recognised as that lesson's.
+    pub lesson_index: Option<usize>,
+}
+
+/// A charge as `charge.refunded` carries it: the running total refunded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChargeFacts {
+    pub payment_intent: String,
+    pub amount: u64,
+    pub amount_refunded: u64,
+}
+
+/// What an event asks of us.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// `checkout.session.completed`, paid or free, and `async_payment_succeeded`.
+    Fulfil(SessionFacts),
+    /// `checkout.session.completed` with `payment_status: unpaid`.
+    AwaitAsyncPayment(SessionFacts),
+    /// `checkout.session.async_payment_failed`.
+    AsyncPaymentFailed(SessionFacts),
+    /// `checkout.session.expired`.
+    Expire(SessionFacts),
+    Refund(RefundFacts),
+    ChargeRefunded(ChargeFacts),
+    Ignore,
+}
+
+pub const HANDLED: [&str; 8] = [
+    "checkout.session.completed",
+    "checkout.session.async_payment_succeeded",
+    "checkout.session.async_payment_failed",
+    "checkout.session.expired",
+    "charge.refunded",
+    "refund.created",
+    "refund.updated",
+    "refund.failed",
+];
+
+impl Event {
+    pub fn parse(body: &[u8]) -> Result<Self, EventError> {
+        let value: Value = serde_json::from_slice(body).map_err(|_| EventError::NotJson)?;
+        let text = |field: &'static str| value.get(field).and_then(Value::as_str).map(str::to_owned).ok_or(EventError::Missing(field));
+        Ok(Self {
+            id: text("id")?,
+            kind: text("type")?,
+            livemode: value.get("livemode").and_then(Value::as_bool).ok_or(EventError::Missing("livemode"))?,
+            object: value.pointer("/data/object").cloned().ok_or(EventError::Missing("data.object"))?,
+        })
+    }
+
+    pub fn action(&self) -> Result<Action, EventError> {
+        Ok(match self.kind.as_str() {
+            "checkout.session.completed" => {
+                let facts = self.session()?;
+                match facts.payment {
+                    SessionPayment::Unpaid => Action::AwaitAsyncPayment(facts),
+                    _ => Action::Fulfil(facts),
+                }
+            }
+            "checkout.session.async_payment_succeeded" => Action::Fulfil(SessionFacts { payment: SessionPayment::Paid, ..self.session()? }),
+            "checkout.session.async_payment_failed" => Action::AsyncPaymentFailed(self.session()?),
+            "checkout.session.expired" => Action::Expire(self.session()?),
+            "refund.created" | "refund.updated" | "refund.failed" => Action::Refund(RefundFacts {
+                refund_id: self.text("id")?,
+                payment_intent: self.text("payment_intent")?,
+                amount: self.number("amount")?,
+                status: self.text("status")?,
+                lesson_index: self.object.pointer("/metadata/lesson_index").and_then(Value::as_str).and_then(|i| i.parse().ok()),
+            }),
+            "charge.refunded" => Action::ChargeRefunded(ChargeFacts {
+                payment_intent: self.text("payment_intent")?,
+                amount: self.number("amount")?,
+                amount_refunded: self.number("amount_refunded")?,
+            }),
+            _ => Action::Ignore,
+        })
+    }
+
+    fn session(&self) -> Result<SessionFacts, EventError> {
+        let reference = self.object.get("client_reference_id").and_then(Value::as_str).or_else(|| self.object.pointer("/metadata/checkout_id").and_then(Value::as_str));
+        let payment = match self.object.get("payment_status").and_then(Value::as_str) {
+            Some("paid") => SessionPayment::Paid,
+            Some("no_payment_required") => SessionPayment::NoPaymentRequired,
+            _ => SessionPayment::Unpaid,
+        };
+        Ok(SessionFacts {
+            session_id: self.text("id")?,
+            checkout_id: reference.and_then(|r| CheckoutId::parse(r).ok()),
+            amount_total: self.object.get("amount_total").and_then(Value::as_u64),
+            currency: self.object.get("currency").and_then(Value::as_str).map(str::to_ascii_lowercase),
+            payment,
+            payment_intent: self.object.get("payment_intent").and_then(payment_intent_id),
+        })
+    }
+
+    fn text(&self, field: &'static str) -> Result<String, EventError> {
+        match self.object.get(field) {
+            Some(Value::String(s)) => Ok(s.clone()),
+            // An expanded object in place of its id.
+            Some(Value::Object(o)) => o.get("id").and_then(Value::as_str).map(str::to_owned).ok_or(EventError::Missing(field)),
+            _ => Err(EventError::Missing(field)),
+        }
+    }
+
+    fn number(&self, field: &'static str) -> Result<u64, EventError> {
+        self.object.get(field).and_then(Value::as_u64).ok_or(EventError::Missing(field))
+    }
+}
+
+fn payment_intent_id(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Object(o) => o.get("id").and_then(Value::as_str).map(str::to_owned),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn event(kind: &str, object: Value) -> Vec<u8> {
+        json!({"id": "evt_1", "object": "event", "type": kind, "livemode": false, "api_version": "2099-01-01.future",
+               "data": {"object": object, "previous_attributes": {"unknown": [1, 2]}}, "brand_new_field": {"x": 1}})
+        .to_string()
+        .into_bytes()
+    }
+
+    #[test]
+    fn reads_a_completed_session_whatever_else_it_carries() {
+        let body = event("checkout.session.completed", json!({"id": "cs_1", "client_reference_id": "co_abc", "amount_total": 3000,
+            "currency": "EUR", "payment_status": "paid", "payment_intent": {"id": "pi_1", "object": "payment_intent"}, "new_thing": null}));
+        let action = Event::parse(&body).unwrap().action().unwrap();
+        let Action::Fulfil(facts) = action else { panic!("{action:?}") };
+        assert_eq!(facts.checkout_id.unwrap().as_str(), "co_abc");
+        assert_eq!((facts.amount_total, facts.currency.as_deref(), facts.payment_intent.as_deref()), (Some(3000), Some("eur"), Some("pi_1")));
+    }
+
+    #[test]
+    fn unpaid_completion_waits_for_the_async_result() {
+        let body = event("checkout.session.completed", json!({"id": "cs_1", "metadata": {"checkout_id": "co_abc"}, "payment_status": "unpaid"}));
+        assert!(matches!(Event::parse(&body).unwrap().action().unwrap(), Action::AwaitAsyncPayment(f) if f.checkout_id.is_some()));
+        let succeeded = event("checkout.session.async_payment_succeeded", json!({"id": "cs_1", "payment_status": "paid"}));
+        assert!(matches!(Event::parse(&succeeded).unwrap().action().unwrap(), Action::Fulfil(_)));
+    }
+
+    #[test]
+    fn the_stripe_fixtures_parse() {
+        let fixture: Value = serde_json::from_str(include_str!("../../../infra/fixtures/stripe/event.json")).unwrap();
+        assert_eq!(Event::parse(fixture.to_string().as_bytes()).unwrap().action().unwrap(), Action::Ignore, "a plan event is not ours");
+        let mut refund: Value = serde_json::from_str(include_str!("../../../infra/fixtures/stripe/refund.json")).unwrap();
+        refund["payment_intent"] = json!("pi_1");
+        let action = Event::parse(&event("refund.updated", refund)).unwrap().action().unwrap();
+        assert!(matches!(action, Action::Refund(RefundFacts { amount: 100, ref status, .. }) if status == "succeeded"), "{action:?}");
+        let mut charge: Value = serde_json::from_str(include_str!("../../../infra/fixtures/stripe/charge.json")).unwrap();
+        charge["payment_intent"] = json!("pi_1");
+        assert!(matches!(Event::parse(&event("charge.refunded", charge)).unwrap().action().unwrap(), Action::ChargeRefunded(_)));
+        let session: Value = serde_json::from_str(include_str!("../../../infra/fixtures/stripe/checkout_session.json")).unwrap();
+        assert!(Event::parse(&event("checkout.session.expired", session)).unwrap().action().is_ok());
+    }
+
+    #[test]
+    fn refuses_what_is_not_an_event() {
+        assert_eq!(Event::parse(b"nope").unwrap_err(), EventError::NotJson);
+        assert_eq!(Event::parse(br#"{"id": "evt_1"}"#).unwrap_err(), EventError::Missing("type"));
+        let no_intent = event("refund.created", json!({"id": "re_1", "amount": 5, "status": "succeeded"}));
+        assert_eq!(Event::parse(&no_intent).unwrap().action().unwrap_err(), EventError::Missing("payment_intent"));
+    }
+}
