@@ -11,6 +11,7 @@ use shared::store::Store;
 pub use infra::local::LocalDynamo;
 
 pub mod dynamo_proxy;
+pub mod serve;
 use dynamo_proxy::DynamoProxy;
 
 /// An isolated, in-memory DynamoDB-compatible server with the table created.

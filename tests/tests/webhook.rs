@@ -1,0 +1,381 @@
+//! stripe-webhook end to end: the Stripe emulator's signed deliveries over
+//! loopback HTTP into the real handler, and hand-delivered events (from the
+//! emulator's own, re-signed) in any order, any number of times, on dynoxide.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use serde_json::{Value, json};
+use shared::clock::Clock;
+use shared::domain::{BookingId, CheckoutId};
+use shared::store::{BookingStatus, Checkout, CheckoutStatus, RoomStatus};
+use shared::webhook::{WebhookSecrets, WebhookService};
+use tests::dynamo_proxy::Fault;
+use tests::serve::ServedFunction;
+use tests::{CheckoutEnv, EnvOptions, STRIPE_KEY, WEBHOOK_SECRET, cart, lesson, token_for, tomorrow_at};
+use tokio::task::JoinSet;
+
+struct Hooked {
+    env: CheckoutEnv,
+    service: Arc<WebhookService>,
+    served: ServedFunction,
+}
+
+fn service(env: &CheckoutEnv, secrets: &[&str], clock: Clock) -> WebhookService {
+    let config = shared::payments::StripeConfig { secret_key: STRIPE_KEY.into(), api_base: env.stripe.base_url(), timeout: Duration::from_secs(5) };
+    WebhookService {
+        store: env.db.store.clone(),
+        payments: shared::payments::Payments::new(&config).unwrap(),
+        secrets: WebhookSecrets::new(secrets.iter().map(|s| (*s).to_owned()).collect()).unwrap(),
+        livemode: false,
+        clock,
+    }
+}
+
+/// The emulator delivers to the handler when `deliver` is true; otherwise
+/// tests hand events over themselves, in the order they choose.
+async fn hooked(deliver: bool, behind_proxy: bool) -> Hooked {
+    let env = CheckoutEnv::start_with(EnvOptions { behind_proxy, ..EnvOptions::default() }).await;
+    let service = Arc::new(service(&env, &[WEBHOOK_SECRET], Clock::System));
+    let handler = service.clone();
+    let served = ServedFunction::start(move |req| {
+        let handler = handler.clone();
+        async move { shared::http::into_response(stripe_webhook::handle(&handler, req).await) }
+    })
+    .await;
+    if deliver {
+        env.stripe.set_webhook_url(Some(served.url()));
+    }
+    Hooked { env, service, served }
+}
+
+impl Hooked {
+    /// Checks out `lessons` as `student` and presses Pay (or the delayed-method button).
+    async fn buy(&self, student: &str, lessons: Vec<Value>, button: &str) -> (CheckoutId, String) {
+        let (status, created) = self.env.post(Some(&token_for(student)), &cart(lessons), None).await;
+        assert_eq!(status, 201, "{created}");
+        let url = created["checkout_url"].as_str().unwrap().to_owned();
+        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let pressed = client.post(format!("{url}/{button}")).send().await.unwrap();
+        assert!(pressed.status().is_redirection() || pressed.status().is_success(), "{}", pressed.status());
+        let id = CheckoutId::parse(created["checkout_id"].as_str().unwrap()).unwrap();
+        let session = self.checkout(&id).await.stripe_session_id.unwrap();
+        (id, session)
+    }
+
+    async fn checkout(&self, id: &CheckoutId) -> Checkout {
+        self.env.db.store.get_checkout(id).await.unwrap().unwrap()
+    }
+
+    async fn until_status(&self, id: &CheckoutId, wanted: CheckoutStatus) -> Checkout {
+        for _ in 0..200 {
+            let checkout = self.checkout(id).await;
+            if checkout.status == wanted {
+                return checkout;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("{id} never reached {wanted:?}: {:?}", self.checkout(id).await.status);
+    }
+
+    /// The emulator's events of `kind` for `object_id`, oldest first.
+    async fn events(&self, kind: &str, object_id: &str) -> Vec<Value> {
+        let all: Value = reqwest::get(format!("{}_emulator/events", self.env.stripe.base_url())).await.unwrap().json().await.unwrap();
+        all.as_array().unwrap().iter().filter(|e| e["type"] == kind && (e["data"]["object"]["id"] == object_id || e["data"]["object"]["payment_intent"] == object_id)).cloned().collect()
+    }
+
+    async fn event(&self, kind: &str, object_id: &str) -> Value {
+        self.events(kind, object_id).await.pop().unwrap_or_else(|| panic!("no {kind} for {object_id}"))
+    }
+
+    /// Hands one event to the handler as Stripe would, signed now.
+    async fn deliver(&self, event: &Value) -> (u16, Value) {
+        deliver_to(&self.served, event, WEBHOOK_SECRET, Timestamp::now().as_second()).await
+    }
+
+    async fn refunds(&self) -> Vec<Value> {
+        let all: Value = reqwest::get(format!("{}_emulator/refunds", self.env.stripe.base_url())).await.unwrap().json().await.unwrap();
+        all.as_array().unwrap().clone()
+    }
+
+    async fn booking(&self, id: &BookingId) -> shared::store::Booking {
+        self.env.db.store.get_booking(id).await.unwrap().unwrap()
+    }
+}
+
+async fn deliver_to(served: &ServedFunction, event: &Value, secret: &str, t: i64) -> (u16, Value) {
+    let body = event.to_string();
+    let signature = infra::stripe_emulator::signature_header(secret, t, body.as_bytes());
+    post_signed(served, &body, Some(&signature)).await
+}
+
+async fn post_signed(served: &ServedFunction, body: &str, signature: Option<&str>) -> (u16, Value) {
+    let mut request = reqwest::Client::new().post(served.url()).header("content-type", "application/json").body(body.to_owned());
+    if let Some(signature) = signature {
+        request = request.header("stripe-signature", signature);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// An event as Stripe would send it about the same session in another state.
+fn restated(event: &Value, kind: &str, changes: Value) -> Value {
+    let mut event = event.clone();
+    event["id"] = json!(format!("evt_test_{}", uuid_like(kind)));
+    event["type"] = json!(kind);
+    for (key, value) in changes.as_object().unwrap() {
+        event["data"]["object"][key] = value.clone();
+    }
+    event
+}
+
+fn uuid_like(seed: &str) -> String {
+    format!("{}_{}", seed.replace('.', "_"), Timestamp::now().as_nanosecond())
+}
+
+#[tokio::test]
+async fn paying_on_the_page_confirms_the_checkout_and_its_bookings() {
+    let h = hooked(true, false).await;
+    let start = tomorrow_at("10:00");
+    let (id, _) = h.buy("s_1", vec![lesson("t_one", &start, 60), lesson("t_one", &tomorrow_at("14:00"), 30)], "complete").await;
+    let checkout = h.until_status(&id, CheckoutStatus::Confirmed).await;
+    assert_eq!(checkout.payment_status.as_deref(), Some("paid"));
+    assert_eq!(checkout.booking_ids.len(), 2);
+    for booking_id in &checkout.booking_ids {
+        let booking = h.booking(booking_id).await;
+        assert_eq!((booking.status, booking.payment_status.as_str(), booking.room_status), (BookingStatus::Confirmed, "paid", RoomStatus::Pending));
+    }
+    let ledger = h.env.db.store.ledger(checkout.payment_intent.as_deref().unwrap()).await.unwrap();
+    assert_eq!(ledger.payment.as_ref().map(|p| (p.amount, p.checkout_id.clone())), Some((4800, Some(id.clone()))));
+    assert!(ledger.refunds.is_empty());
+    assert!(h.env.holds("t_one", &start).await.is_empty(), "holds became bookings");
+    assert!(!h.env.open_starts("t_one", Clock::System).await.contains(&start));
+    // The status the success page polls says so too.
+    let (_, polled) = h.env.status(&token_for("s_1"), id.as_str()).await;
+    assert_eq!(polled["status"], "confirmed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_same_event_twenty_times_at_once_books_once() {
+    let h = Arc::new(hooked(false, false).await);
+    let (id, session) = h.buy("s_1", vec![lesson("t_one", &tomorrow_at("10:00"), 60), lesson("t_two", &tomorrow_at("10:00"), 60)], "complete").await;
+    let completed = h.event("checkout.session.completed", &session).await;
+    let mut tasks = JoinSet::new();
+    for _ in 0..20 {
+        let (h, completed) = (h.clone(), completed.clone());
+        tasks.spawn(async move { h.deliver(&completed).await });
+    }
+    while let Some(answer) = tasks.join_next().await {
+        let (status, body) = answer.unwrap();
+        assert_eq!(status, 200, "{body}");
+    }
+    let checkout = h.checkout(&id).await;
+    assert_eq!(checkout.status, CheckoutStatus::Confirmed);
+    assert_eq!(checkout.booking_ids.len(), 2);
+    for (teacher, at) in [("t_one", tomorrow_at("10:00")), ("t_two", tomorrow_at("10:00"))] {
+        let teacher = shared::domain::TeacherId::parse(teacher).unwrap();
+        let day = shared::store::utc_day(at.parse().unwrap());
+        let entries: Vec<_> = h.env.db.store.calendar_days(&teacher, day, day, shared::store::Read::Consistent).await.unwrap().into_iter().flat_map(|d| d.busy).collect();
+        assert_eq!(entries.len(), 1, "{entries:?}");
+    }
+    assert!(h.refunds().await.is_empty());
+    // Once recorded, a repeat is skipped cheaply.
+    assert_eq!(h.deliver(&completed).await.1["outcome"], "duplicate");
+}
+
+#[tokio::test]
+async fn an_expiry_after_the_payment_changes_nothing_and_a_payment_after_expiry_rebooks() {
+    let h = hooked(false, false).await;
+    let start = tomorrow_at("10:00");
+    let (id, session) = h.buy("s_1", vec![lesson("t_one", &start, 60)], "complete").await;
+    let completed = h.event("checkout.session.completed", &session).await;
+    let expired = restated(&completed, "checkout.session.expired", json!({"status": "expired", "payment_status": "unpaid", "payment_intent": null}));
+
+    // Expiry first (reordered): the slot is released; the payment then re-holds it.
+    assert_eq!(h.deliver(&expired).await.0, 200);
+    assert_eq!(h.checkout(&id).await.status, CheckoutStatus::Expired);
+    assert!(h.env.open_starts("t_one", Clock::System).await.contains(&start));
+    assert_eq!(h.deliver(&completed).await.0, 200);
+    assert_eq!(h.checkout(&id).await.status, CheckoutStatus::Confirmed);
+    // A second expiry after the payment changes nothing.
+    let again = restated(&expired, "checkout.session.expired", json!({}));
+    assert_eq!(h.deliver(&again).await.0, 200);
+    let checkout = h.checkout(&id).await;
+    assert_eq!((checkout.status, checkout.booking_ids.len()), (CheckoutStatus::Confirmed, 1));
+    assert!(h.refunds().await.is_empty(), "nothing to refund: the slot was still free");
+}
+
+#[tokio::test]
+async fn a_late_payment_refunds_exactly_the_lessons_lost_meanwhile() {
+    let h = hooked(false, false).await;
+    let (lost, kept) = (tomorrow_at("10:00"), tomorrow_at("14:00"));
+    let (id, session) = h.buy("s_1", vec![lesson("t_one", &lost, 60), lesson("t_one", &kept, 30)], "complete").await;
+    let completed = h.event("checkout.session.completed", &session).await;
+    let expired = restated(&completed, "checkout.session.expired", json!({"status": "expired", "payment_status": "unpaid"}));
+    assert_eq!(h.deliver(&expired).await.0, 200);
+    // Someone else takes the first lesson's slot while the payment is late.
+    assert_eq!(h.env.post(Some(&token_for("s_2")), &cart(vec![lesson("t_one", &lost, 60)]), None).await.0, 201);
+
+    let (status, body) = h.deliver(&completed).await;
+    assert_eq!(status, 200, "{body}");
+    let checkout = h.checkout(&id).await;
+    assert_eq!(checkout.status, CheckoutStatus::PartiallyRefunded);
+    assert_eq!(checkout.refunded_lessons, vec![0]);
+    assert_eq!(checkout.booking_ids, vec![checkout.lessons[1].booking_id.clone()]);
+    let refunds = h.refunds().await;
+    assert_eq!(refunds.len(), 1, "{refunds:?}");
+    assert_eq!((refunds[0]["amount"].as_u64(), refunds[0]["metadata"]["checkout_id"].as_str()), (Some(3000), Some(id.as_str())));
+    // Redelivered, and its refund event reported too: nothing more is refunded.
+    let fresh = restated(&completed, "checkout.session.completed", json!({}));
+    assert_eq!(h.deliver(&fresh).await.0, 200);
+    let pi = checkout.payment_intent.clone().unwrap();
+    assert_eq!(h.deliver(&h.event("refund.created", &pi).await).await.0, 200);
+    assert_eq!(h.refunds().await.len(), 1);
+    let ledger = h.env.db.store.ledger(&pi).await.unwrap();
+    assert_eq!((ledger.refunds.len(), ledger.refunded()), (1, 3000), "{ledger:?}");
+}
+
+#[tokio::test]
+async fn a_full_refund_from_the_dashboard_cancels_the_bookings_and_frees_the_slots() {
+    let h = hooked(true, false).await;
+    let start = tomorrow_at("10:00");
+    let (id, _) = h.buy("s_1", vec![lesson("t_one", &start, 60)], "complete").await;
+    let checkout = h.until_status(&id, CheckoutStatus::Confirmed).await;
+    let pi = checkout.payment_intent.clone().unwrap();
+    let refunded = reqwest::Client::new().post(format!("{}_emulator/payment_intents/{pi}/refund", h.env.stripe.base_url())).send().await.unwrap();
+    assert!(refunded.status().is_success());
+    let checkout = h.until_status(&id, CheckoutStatus::Refunded).await;
+    assert_eq!(h.booking(&checkout.booking_ids[0]).await.status, BookingStatus::Cancelled);
+    assert!(h.env.open_starts("t_one", Clock::System).await.contains(&start), "the slot is free again");
+    let ledger = h.env.db.store.ledger(&pi).await.unwrap();
+    assert_eq!((ledger.refunds.len(), ledger.refunded()), (1, 3000));
+}
+
+#[tokio::test]
+async fn a_refund_reported_before_the_payment_cancels_once_the_payment_arrives() {
+    let h = hooked(false, false).await;
+    let start = tomorrow_at("10:00");
+    let (id, session) = h.buy("s_1", vec![lesson("t_one", &start, 60)], "complete").await;
+    let completed = h.event("checkout.session.completed", &session).await;
+    let pi = completed["data"]["object"]["payment_intent"].as_str().unwrap().to_owned();
+    reqwest::Client::new().post(format!("{}_emulator/payment_intents/{pi}/refund", h.env.stripe.base_url())).send().await.unwrap();
+    for kind in ["refund.created", "charge.refunded"] {
+        let (status, body) = h.deliver(&h.event(kind, &pi).await).await;
+        assert_eq!((status, body["outcome"].as_str()), (200, Some("payment not recorded yet")), "{kind}: {body}");
+    }
+    assert_eq!(h.deliver(&completed).await.0, 200);
+    let checkout = h.checkout(&id).await;
+    assert_eq!(checkout.status, CheckoutStatus::Refunded);
+    assert_eq!(h.booking(&checkout.booking_ids[0]).await.status, BookingStatus::Cancelled);
+    assert!(h.env.open_starts("t_one", Clock::System).await.contains(&start));
+}
+
+#[tokio::test]
+async fn a_delayed_payment_holds_the_slot_until_it_settles() {
+    let h = hooked(false, false).await;
+    let start = tomorrow_at("10:00");
+    let (id, session) = h.buy("s_1", vec![lesson("t_one", &start, 60)], "complete-delayed").await;
+    let completed = h.event("checkout.session.completed", &session).await;
+    assert_eq!(completed["data"]["object"]["payment_status"], "unpaid");
+    assert_eq!(h.deliver(&completed).await.0, 200);
+    let checkout = h.checkout(&id).await;
+    assert_eq!(checkout.status, CheckoutStatus::PaymentPending);
+    let long_after = Clock::Fixed(checkout.hold_until + jiff::SignedDuration::from_hours(3));
+    assert!(!h.env.open_starts("t_one", long_after).await.contains(&start), "held past the session's expiry");
+
+    let settle = |outcome: &'static str| {
+        let url = format!("{}_emulator/sessions/{session}/async", h.env.stripe.base_url());
+        async move { reqwest::Client::new().post(url).json(&json!({"outcome": outcome})).send().await.unwrap() }
+    };
+    assert!(settle("failed").await.status().is_success());
+    assert_eq!(h.deliver(&h.event("checkout.session.async_payment_failed", &session).await).await.0, 200);
+    assert_eq!(h.checkout(&id).await.status, CheckoutStatus::Failed);
+    assert!(h.env.open_starts("t_one", Clock::System).await.contains(&start), "a failed payment releases the slot");
+}
+
+#[tokio::test]
+async fn an_async_success_before_the_completion_books_and_the_completion_changes_nothing() {
+    let h = hooked(false, false).await;
+    let (id, session) = h.buy("s_1", vec![lesson("t_one", &tomorrow_at("10:00"), 60)], "complete-delayed").await;
+    let completed = h.event("checkout.session.completed", &session).await;
+    let url = format!("{}_emulator/sessions/{session}/async", h.env.stripe.base_url());
+    assert!(reqwest::Client::new().post(url).json(&json!({"outcome": "succeeded"})).send().await.unwrap().status().is_success());
+    assert_eq!(h.deliver(&h.event("checkout.session.async_payment_succeeded", &session).await).await.0, 200);
+    assert_eq!(h.checkout(&id).await.status, CheckoutStatus::Confirmed);
+    assert_eq!(h.deliver(&completed).await.0, 200);
+    let checkout = h.checkout(&id).await;
+    assert_eq!((checkout.status, checkout.booking_ids.len()), (CheckoutStatus::Confirmed, 1));
+}
+
+#[tokio::test]
+async fn a_payment_that_does_not_match_is_never_fulfilled() {
+    let h = hooked(false, false).await;
+    let (id, session) = h.buy("s_1", vec![lesson("t_one", &tomorrow_at("10:00"), 60)], "complete").await;
+    let completed = h.event("checkout.session.completed", &session).await;
+    let cheaper = restated(&completed, "checkout.session.completed", json!({"amount_total": 100}));
+    assert_eq!(h.deliver(&cheaper).await.0, 200);
+    let checkout = h.checkout(&id).await;
+    assert_eq!((checkout.status, checkout.booking_ids.len()), (CheckoutStatus::NeedsAttention, 0));
+    let other_currency = restated(&completed, "checkout.session.completed", json!({"currency": "usd"}));
+    assert_eq!(h.deliver(&other_currency).await.0, 200);
+    assert_eq!(h.checkout(&id).await.status, CheckoutStatus::NeedsAttention);
+}
+
+#[tokio::test]
+async fn signatures_rotation_tolerance_and_tampering() {
+    let h = hooked(false, false).await;
+    let (id, session) = h.buy("s_1", vec![lesson("t_one", &tomorrow_at("10:00"), 60)], "complete").await;
+    let completed = h.event("checkout.session.completed", &session).await;
+    let body = completed.to_string();
+    let now = Timestamp::now().as_second();
+    let sign = |secret: &str, t: i64| infra::stripe_emulator::signature_header(secret, t, body.as_bytes());
+
+    for bad in [None, Some("garbage".to_owned()), Some(sign("whsec_someone_else", now)), Some(sign(WEBHOOK_SECRET, now - 301)), Some(sign(WEBHOOK_SECRET, now + 301))] {
+        let (status, answer) = post_signed(&h.served, &body, bad.as_deref()).await;
+        assert_eq!((status, answer["error"]["code"].as_str()), (400, Some("invalid_signature")), "{bad:?}");
+    }
+    let tampered = body.replace("\"amount_total\":3000", "\"amount_total\":1");
+    assert_ne!(tampered, body);
+    assert_eq!(post_signed(&h.served, &tampered, Some(&sign(WEBHOOK_SECRET, now))).await.0, 400);
+    assert_eq!(post_signed(&h.served, "not json", Some(&infra::stripe_emulator::signature_header(WEBHOOK_SECRET, now, b"not json"))).await.0, 400);
+    assert_eq!(h.checkout(&id).await.status, CheckoutStatus::AwaitingPayment, "nothing was written");
+    assert!(!h.env.db.store.event_seen(completed["id"].as_str().unwrap()).await.unwrap());
+
+    // During a rotation the endpoint holds both secrets; Stripe signs with each.
+    let rotating = service(&h.env, &["whsec_old_one", WEBHOOK_SECRET], Clock::System);
+    let both = format!("{},v1={}", sign("whsec_old_one", now - 300), sign(WEBHOOK_SECRET, now - 300).split("v1=").nth(1).unwrap());
+    let ack = rotating.handle(Some(&both), body.as_bytes()).await.unwrap();
+    assert_eq!(ack.outcome, "confirmed", "exactly at the tolerance is accepted");
+}
+
+#[tokio::test]
+async fn dynamodb_failing_mid_fulfilment_then_redelivery_completes() {
+    let h = hooked(false, true).await;
+    let (id, session) = h.buy("s_1", vec![lesson("t_one", &tomorrow_at("10:00"), 60)], "complete").await;
+    let completed = h.event("checkout.session.completed", &session).await;
+    h.env.db.proxy().fail("TransactWriteItems", Fault::Fail, 1_000);
+    let (status, body) = h.deliver(&completed).await;
+    assert!(status >= 500, "Stripe must redeliver: {status} {body}");
+    assert_eq!(h.checkout(&id).await.status, CheckoutStatus::AwaitingPayment);
+    h.env.db.proxy().clear();
+    assert_eq!(h.deliver(&completed).await.0, 200);
+    let checkout = h.checkout(&id).await;
+    assert_eq!((checkout.status, checkout.booking_ids.len()), (CheckoutStatus::Confirmed, 1));
+}
+
+#[tokio::test]
+async fn events_of_the_other_mode_and_other_types_are_acknowledged_and_ignored() {
+    let h = hooked(false, false).await;
+    let (id, session) = h.buy("s_1", vec![lesson("t_one", &tomorrow_at("10:00"), 60)], "complete").await;
+    let mut live = h.event("checkout.session.completed", &session).await;
+    live["livemode"] = json!(true);
+    assert_eq!(h.deliver(&live).await.1["outcome"], "ignored_other_mode");
+    let other = restated(&live, "customer.created", json!({}));
+    let mut other = other;
+    other["livemode"] = json!(false);
+    assert_eq!(h.deliver(&other).await.1["outcome"], "ignored_type");
+    assert_eq!(h.checkout(&id).await.status, CheckoutStatus::AwaitingPayment);
+    let _ = &h.service;
+}
