@@ -18,6 +18,9 @@ pub struct CheckoutView {
     pub booking_ids: Vec<BookingId>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub payment_status: Option<String>,
+    /// Lessons of a late payment that were taken meanwhile and refunded.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub refunded_lessons: Vec<usize>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -54,6 +57,7 @@ impl CheckoutView {
                 .collect(),
             booking_ids: checkout.booking_ids.clone(),
             payment_status: checkout.payment_status.clone(),
+            refunded_lessons: checkout.refunded_lessons.clone(),
         }
     }
 }
