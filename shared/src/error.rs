@@ -115,6 +115,20 @@ fn lesson_name(choice: LessonChoice) -> String {
     }
 }
 
+/// Fulfilment failures reach clients (and Stripe) as: retry later (storage,
+/// contention), the provider failed, or our own bug.
+impl From<crate::fulfilment::FulfilError> for ApiError {
+    fn from(err: crate::fulfilment::FulfilError) -> Self {
+        use crate::fulfilment::FulfilError;
+        match err {
+            FulfilError::Store(err) => err.into(),
+            FulfilError::Contention => Self::Contention,
+            FulfilError::Payment(detail) => Self::PaymentProvider(detail),
+            other => Self::Internal(Box::new(other)),
+        }
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
         if err.is_transient() { Self::Unavailable(err) } else { Self::Internal(Box::new(err)) }

@@ -12,7 +12,7 @@ use stripe_checkout::checkout_session::{
     CreateCheckoutSession, CreateCheckoutSessionLineItems, CreateCheckoutSessionLineItemsPriceData,
     CreateCheckoutSessionPaymentIntentData, ExpireCheckoutSession, ProductData, RetrieveCheckoutSession,
 };
-use stripe_checkout::{CheckoutSessionMode, CheckoutSessionStatus};
+use stripe_checkout::{CheckoutSessionMode, CheckoutSessionPaymentStatus, CheckoutSessionStatus};
 use stripe_core::refund::CreateRefund;
 
 use crate::config::Env;
@@ -84,6 +84,28 @@ impl PaymentError {
             Self::Timeout(_) | Self::Unusable(_) => false,
         }
     }
+}
+
+/// What a Checkout Session says about its payment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionPayment {
+    Paid,
+    NoPaymentRequired,
+    /// Completed with a delayed method (SEPA debit, bank transfer): the
+    /// money is not there yet.
+    Unpaid,
+}
+
+/// A Checkout Session as an event carries it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionFacts {
+    pub session_id: String,
+    /// From `client_reference_id`, else `metadata.checkout_id`.
+    pub checkout_id: Option<CheckoutId>,
+    pub amount_total: Option<u64>,
+    pub currency: Option<String>,
+    pub payment: SessionPayment,
+    pub payment_intent: Option<String>,
 }
 
 /// What expiring a session found.
@@ -169,6 +191,29 @@ impl Payments {
         let session = self.call(|| params.customize().request_strategy(RequestStrategy::Idempotent(key.clone())).send(&self.client)).await?;
         let url = session.url.ok_or_else(|| PaymentError::Unusable("the session has no url".into()))?;
         Ok(CreatedSession { id: session.id.to_string(), url })
+    }
+
+    /// What a session says now: `None` while it is still open (nothing to act on).
+    pub async fn completed_session(&self, session_id: &str) -> Result<Option<SessionFacts>, PaymentError> {
+        let retrieve = RetrieveCheckoutSession::new(session_id);
+        let session = self.call(|| retrieve.send(&self.client)).await?;
+        if session.status != Some(CheckoutSessionStatus::Complete) {
+            return Ok(None);
+        }
+        let payment = match session.payment_status {
+            CheckoutSessionPaymentStatus::Paid => SessionPayment::Paid,
+            CheckoutSessionPaymentStatus::NoPaymentRequired => SessionPayment::NoPaymentRequired,
+            _ => SessionPayment::Unpaid,
+        };
+        let reference = session.client_reference_id.or_else(|| session.metadata.and_then(|mut m| m.remove("checkout_id")));
+        Ok(Some(SessionFacts {
+            session_id: session.id.to_string(),
+            checkout_id: reference.and_then(|r| CheckoutId::parse(&r).ok()),
+            amount_total: session.amount_total.and_then(|a| u64::try_from(a).ok()),
+            currency: session.currency.map(|c| c.to_string().to_ascii_lowercase()),
+            payment,
+            payment_intent: session.payment_intent.map(|pi| pi.id().to_string()),
+        }))
     }
 
     /// Makes a session unpayable, telling apart one that was paid first

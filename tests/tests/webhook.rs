@@ -379,3 +379,29 @@ async fn events_of_the_other_mode_and_other_types_are_acknowledged_and_ignored()
     assert_eq!(h.checkout(&id).await.status, CheckoutStatus::AwaitingPayment);
     let _ = &h.service;
 }
+
+/// Stripe's fulfilment guide: the success page must not depend on the webhook.
+#[tokio::test]
+async fn with_no_webhook_the_success_page_poll_alone_confirms() {
+    let h = hooked(false, false).await;
+    let (id, _) = h.buy("s_1", vec![lesson("t_one", &tomorrow_at("10:00"), 60)], "complete").await;
+    let (status, polled) = h.env.status(&token_for("s_1"), id.as_str()).await;
+    assert_eq!((status, polled["status"].as_str()), (200, Some("confirmed")), "{polled}");
+    assert_eq!(polled["payment_status"], "paid");
+    let checkout = h.checkout(&id).await;
+    assert_eq!(checkout.booking_ids.len(), 1);
+    assert_eq!(h.booking(&checkout.booking_ids[0]).await.payment_status, "paid");
+
+    // Unpaid checkouts ask Stripe at most every few seconds, however often polled.
+    let (_, open) = h.env.post(Some(&token_for("s_2")), &cart(vec![lesson("t_one", &tomorrow_at("16:00"), 60)]), None).await;
+    let retrievals = || async {
+        let requests: Value = reqwest::get(format!("{}_emulator/requests", h.env.stripe.base_url())).await.unwrap().json().await.unwrap();
+        requests.as_array().unwrap().iter().filter(|r| r["method"] == "GET" && r["path"].as_str().is_some_and(|p| p.starts_with("/v1/checkout/sessions/"))).count()
+    };
+    let before = retrievals().await;
+    for _ in 0..5 {
+        let (_, polled) = h.env.status(&token_for("s_2"), open["checkout_id"].as_str().unwrap()).await;
+        assert_eq!(polled["status"], "awaiting_payment");
+    }
+    assert_eq!(retrievals().await - before, 1);
+}

@@ -12,8 +12,8 @@ use crate::auth::Principal;
 use crate::clock::Clock;
 use crate::domain::CheckoutId;
 use crate::error::ApiError;
-use crate::fulfilment::{self, FulfilError, ReleasePlan};
-use crate::payments::{CreatedSession, Expiry, Payments, SessionRequest};
+use crate::fulfilment::{self, FulfilError, ReleasePlan, Settled, Settlement};
+use crate::payments::{CreatedSession, Expiry, Payments, SessionPayment, SessionRequest};
 use crate::store::{Backoff, CONTENTION_BUDGET, Checkout, CheckoutStatus, IdempotencyRecord, Store};
 
 /// Stripe refuses an `expires_at` under 30 minutes from its own clock; a
@@ -24,6 +24,8 @@ const SESSION_LIFETIME: SignedDuration = SignedDuration::from_mins(31);
 const HOLD_GRACE: SignedDuration = SignedDuration::from_mins(5);
 /// One account must not be able to hold a teacher's whole calendar.
 pub const MAX_OPEN_CHECKOUTS: usize = 5;
+/// How often one checkout's status poll may ask Stripe.
+const POLL_INTERVAL: SignedDuration = SignedDuration::from_secs(3);
 /// Attempts at recording a created session before answering without
 /// recording it (the student still gets the URL; a replay records it).
 const RECORD_SESSION_ATTEMPTS: u32 = 3;
@@ -106,15 +108,41 @@ impl CheckoutService {
         }
         tracing::info!(checkout_id = %checkout_id, lessons = checkout.lessons.len(), amount_total = checkout.amount_total, "slots held");
         if checkout.amount_total == 0 {
-            let confirmed = fulfilment::confirm(&self.store, &checkout_id, "free", now).await.map_err(fulfil_error)?;
+            let confirmed = fulfilment::confirm(&self.store, &checkout_id, "free", now).await.map_err(ApiError::from)?;
             return Ok(CheckoutView::of(&confirmed, now));
         }
         self.open_session(checkout, now).await
     }
 
+    /// The success page polls this. A checkout still awaiting payment asks
+    /// Stripe for its session (at most every [`POLL_INTERVAL`]) and settles
+    /// it if it was paid, so a student who comes back sees `confirmed` even
+    /// when the webhook is late or misconfigured.
     pub async fn status(&self, who: &Principal, checkout_id: &str) -> Result<CheckoutView, ApiError> {
         let checkout = self.owned(who, checkout_id).await?;
-        Ok(CheckoutView::of(&checkout, self.clock.now()))
+        let now = self.clock.now();
+        let Some(session_id) = checkout.stripe_session_id.as_deref().filter(|_| checkout.status == CheckoutStatus::AwaitingPayment) else {
+            return Ok(CheckoutView::of(&checkout, now));
+        };
+        if !self.store.claim_poll(&checkout.checkout_id, now, POLL_INTERVAL).await? {
+            return Ok(CheckoutView::of(&checkout, now));
+        }
+        let settlement = Settlement { store: &self.store, payments: &self.payments };
+        let settled = match self.payments.completed_session(session_id).await {
+            Ok(None) => return Ok(CheckoutView::of(&checkout, now)),
+            Ok(Some(facts)) if facts.payment == SessionPayment::Unpaid => settlement.payment_pending(&facts, now).await,
+            Ok(Some(facts)) => settlement.paid(&facts, now).await,
+            Err(err) => {
+                // The page keeps polling; the webhook may still come.
+                tracing::warn!(checkout_id = %checkout.checkout_id, error = %err, "asking Stripe about a checkout failed");
+                return Ok(CheckoutView::of(&checkout, now));
+            }
+        };
+        match settled {
+            Ok(Settled::Checkout(current)) => Ok(CheckoutView::of(&current, now)),
+            Ok(Settled::Ignored(_)) => Ok(CheckoutView::of(&checkout, now)),
+            Err(err) => Err(err.into()),
+        }
     }
 
     /// The student gave up on paying (the frontend's cancel page): the
@@ -135,7 +163,7 @@ impl CheckoutService {
             Ok(released) => Ok(CheckoutView::of(&released, now)),
             Err(FulfilError::NotReleasable(CheckoutStatus::Expired | CheckoutStatus::Failed)) => self.status(who, checkout_id).await,
             Err(FulfilError::NotReleasable(other)) => Err(ApiError::CheckoutNotOpen(other.as_str())),
-            Err(err) => Err(fulfil_error(err)),
+            Err(err) => Err(err.into()),
         }
     }
 
@@ -234,7 +262,7 @@ impl CheckoutService {
         let now = self.clock.now();
         match checkout.status {
             CheckoutStatus::AwaitingPayment if checkout.amount_total == 0 => {
-                let confirmed = fulfilment::confirm(&self.store, &checkout.checkout_id, "free", now).await.map_err(fulfil_error)?;
+                let confirmed = fulfilment::confirm(&self.store, &checkout.checkout_id, "free", now).await.map_err(ApiError::from)?;
                 Ok(CheckoutView::of(&confirmed, now))
             }
             CheckoutStatus::AwaitingPayment if checkout.checkout_url.is_none() && checkout.is_open(now) => {
@@ -264,12 +292,4 @@ fn sha256_hex(text: &str) -> String {
 
 fn provider_error(err: crate::payments::PaymentError) -> ApiError {
     ApiError::PaymentProvider(err.to_string())
-}
-
-fn fulfil_error(err: FulfilError) -> ApiError {
-    match err {
-        FulfilError::Store(err) => err.into(),
-        FulfilError::Contention => ApiError::Contention,
-        other => ApiError::Internal(Box::new(other)),
-    }
 }

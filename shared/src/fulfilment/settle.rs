@@ -13,7 +13,7 @@ use super::confirm::{PaidWith, Unbookable, book};
 use super::{FulfilError, plan_release, release};
 use crate::payments::{LessonRefund, Payments};
 use crate::store::{Backoff, CONTENTION_BUDGET, Checkout, CheckoutChange, CheckoutStatus, EditError, Refund, Store, days_touched};
-use crate::webhook::event::{SessionFacts, SessionPayment};
+use crate::payments::{SessionFacts, SessionPayment};
 
 /// How a piece of news was taken.
 #[derive(Debug, Clone, PartialEq, Eq)]

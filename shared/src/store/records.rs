@@ -296,6 +296,29 @@ impl Store {
         Ok(TransactWriteItem::builder().update(update).build())
     }
 
+    /// Claims the right to ask Stripe about a checkout now: at most once per
+    /// `interval` per checkout, however many success pages poll it.
+    pub async fn claim_poll(&self, id: &CheckoutId, now: Timestamp, interval: jiff::SignedDuration) -> Result<bool, StoreError> {
+        use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+        let sent = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(checkout_pk(id), "CHECKOUT")))
+            .update_expression("SET polled_at = :now")
+            .condition_expression("attribute_exists(#pk) AND (attribute_not_exists(polled_at) OR polled_at <= :due)")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_values(":now", AttributeValue::N(now.as_second().to_string()))
+            .expression_attribute_values(":due", AttributeValue::N((now - interval).as_second().to_string()))
+            .send()
+            .await;
+        match sent {
+            Ok(_) => Ok(true),
+            Err(err) if matches!(err.as_service_error(), Some(UpdateItemError::ConditionalCheckFailedException(_))) => Ok(false),
+            Err(err) => Err(StoreError::sdk("claim poll", err)),
+        }
+    }
+
     /// The given checkouts that exist, strongly consistent.
     pub async fn get_checkouts(&self, ids: &[&CheckoutId]) -> Result<Vec<Checkout>, StoreError> {
         let keys: Vec<_> = ids.iter().map(|id| key(checkout_pk(id), "CHECKOUT")).collect();

@@ -5,6 +5,7 @@
 use serde_json::Value;
 
 use crate::domain::CheckoutId;
+pub use crate::payments::{SessionFacts, SessionPayment};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EventError {
@@ -20,28 +21,6 @@ pub struct Event {
     pub kind: String,
     pub livemode: bool,
     pub object: Value,
-}
-
-/// What a Checkout Session says about its payment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SessionPayment {
-    Paid,
-    NoPaymentRequired,
-    /// Completed with a delayed method (SEPA debit, bank transfer): the
-    /// money is not there yet.
-    Unpaid,
-}
-
-/// A Checkout Session as an event carries it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SessionFacts {
-    pub session_id: String,
-    /// From `client_reference_id`, else `metadata.checkout_id`.
-    pub checkout_id: Option<CheckoutId>,
-    pub amount_total: Option<u64>,
-    pub currency: Option<String>,
-    pub payment: SessionPayment,
-    pub payment_intent: Option<String>,
 }
 
 /// A refund as `refund.*` events carry it.

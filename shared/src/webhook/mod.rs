@@ -53,7 +53,8 @@ impl WebhookService {
             Ok(outcome) => outcome,
             // Waiting for an operator: a resend would change nothing.
             Err(FulfilError::NotConfirmable(status)) => status.as_str(),
-            Err(err) => return Err(webhook_error(err)),
+            // Every failure left is ours to retry: a 5xx makes Stripe resend.
+            Err(err) => return Err(err.into()),
         };
         self.store.mark_event(&event.id, &event.kind, now).await?;
         tracing::info!(outcome, "stripe event handled");
@@ -78,15 +79,5 @@ impl WebhookService {
             Settled::Checkout(checkout) => checkout.status.as_str(),
             Settled::Ignored(why) => why,
         })
-    }
-}
-
-/// Every failure left is ours to retry: a 5xx makes Stripe resend.
-fn webhook_error(err: FulfilError) -> ApiError {
-    match err {
-        FulfilError::Store(err) => err.into(),
-        FulfilError::Contention => ApiError::Contention,
-        FulfilError::Payment(detail) => ApiError::PaymentProvider(detail),
-        other => ApiError::Internal(Box::new(other)),
     }
 }
