@@ -12,16 +12,17 @@ OPENAPI_SPEC_VALIDATOR := $(VENV)/bin/openapi-spec-validator
 # cargo finds `cargo lambda` as the cargo-lambda binary on PATH.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-# `make table` / `make seed` target the local stack unless TABLE_NAME is set.
+# `make table` / `make seed` / `make reconcile` target the local stack unless TABLE_NAME is set.
 ifeq ($(origin TABLE_NAME),undefined)
 export TABLE_NAME := lessons
 export AWS_ENDPOINT_URL_DYNAMODB ?= http://127.0.0.1:8000
 export AWS_REGION ?= us-east-1
 export AWS_ACCESS_KEY_ID ?= local
 export AWS_SECRET_ACCESS_KEY ?= local
+LOCAL_ENV := set -a && source ./.env.local && set +a &&
 endif
 
-.PHONY: dev test build bench table seed tools clean-local
+.PHONY: dev test build bench table seed reconcile tools clean-local
 
 $(CARGO_LAMBDA):
 	python3 -m venv $(VENV)
@@ -56,6 +57,10 @@ table:
 seed:
 	@test -n "$(FILE)" || { echo "usage: make seed FILE=path/to/profiles.json"; exit 2; }
 	cargo run --locked -q -p infra --bin admin -- seed $(FILE)
+
+# Settles checkouts stuck past their holds and Stripe events whose delivery failed; safe to repeat.
+reconcile:
+	$(LOCAL_ENV) cargo run --locked -q -p infra --bin admin -- reconcile
 
 clean-local:
 	rm -rf .local

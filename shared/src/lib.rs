@@ -12,6 +12,7 @@ pub mod error;
 pub mod fulfilment;
 pub mod http;
 pub mod payments;
+pub mod reconcile;
 pub mod slots;
 pub mod store;
 pub mod telemetry;

@@ -171,6 +171,10 @@ pub struct CreatedSession {
 pub struct Payments {
     client: stripe::Client,
     timeout: Duration,
+    /// For the one call made without async-stripe (see [`Self::undelivered_events`]).
+    raw: reqwest::Client,
+    secret_key: String,
+    api_base: String,
 }
 
 impl Payments {
@@ -179,7 +183,8 @@ impl Payments {
             .url(&config.api_base)
             .build()
             .map_err(|e| PaymentError::Unusable(e.to_string()))?;
-        Ok(Self { client, timeout: config.timeout })
+        let raw = reqwest::Client::builder().timeout(config.timeout).build().map_err(|e| PaymentError::Unusable(e.to_string()))?;
+        Ok(Self { client, timeout: config.timeout, raw, secret_key: config.secret_key.clone(), api_base: config.api_base.clone() })
     }
 
     /// Creates the Checkout Session of a checkout. The idempotency key is
@@ -214,6 +219,38 @@ impl Payments {
             payment,
             payment_intent: session.payment_intent.map(|pi| pi.id().to_string()),
         }))
+    }
+
+    /// Events created since `since` whose delivery to a webhook endpoint
+    /// failed, oldest first, as raw JSON. Fetched without async-stripe's typed
+    /// events on purpose: its `Event` requires every object's current shape,
+    /// while an event rendered in another API version must still be read
+    /// (by `webhook::event`, which reads only the fields we use).
+    pub async fn undelivered_events(&self, since: Timestamp) -> Result<Vec<serde_json::Value>, PaymentError> {
+        let mut events = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let mut query = vec![("delivery_success", "false".to_owned()), ("limit", "100".to_owned()), ("created[gte]", since.as_second().to_string())];
+            if let Some(last) = &after {
+                query.push(("starting_after", last.clone()));
+            }
+            let url = format!("{}v1/events", self.api_base);
+            let response = self.raw.get(&url).bearer_auth(&self.secret_key).query(&query).send().await.map_err(|e| PaymentError::Transport(e.to_string()))?;
+            let status = response.status().as_u16();
+            let page: serde_json::Value = response.json().await.map_err(|e| PaymentError::Unusable(e.to_string()))?;
+            if status != 200 {
+                return Err(PaymentError::Rejected { status, message: page["error"]["message"].as_str().unwrap_or_default().to_owned() });
+            }
+            let data = page["data"].as_array().cloned().unwrap_or_default();
+            after = data.last().and_then(|e| e["id"].as_str()).map(str::to_owned);
+            events.extend(data);
+            if page["has_more"] != true || after.is_none() {
+                break;
+            }
+        }
+        // Stripe lists newest first; settle in the order things happened.
+        events.reverse();
+        Ok(events)
     }
 
     /// Makes a session unpayable, telling apart one that was paid first

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use shared::clock::Clock;
 use shared::domain::{BookingId, CheckoutId};
 use shared::store::{BookingStatus, Checkout, CheckoutStatus, RoomStatus};
-use shared::webhook::{WebhookSecrets, WebhookService};
+use shared::webhook::{EventHandler, WebhookSecrets, WebhookService};
 use tests::dynamo_proxy::Fault;
 use tests::serve::ServedFunction;
 use tests::{CheckoutEnv, EnvOptions, STRIPE_KEY, WEBHOOK_SECRET, cart, lesson, token_for, tomorrow_at};
@@ -25,10 +25,8 @@ struct Hooked {
 fn service(env: &CheckoutEnv, secrets: &[&str], clock: Clock) -> WebhookService {
     let config = shared::payments::StripeConfig { secret_key: STRIPE_KEY.into(), api_base: env.stripe.base_url(), timeout: Duration::from_secs(5) };
     WebhookService {
-        store: env.db.store.clone(),
-        payments: shared::payments::Payments::new(&config).unwrap(),
+        events: EventHandler { store: env.db.store.clone(), payments: shared::payments::Payments::new(&config).unwrap(), livemode: false },
         secrets: WebhookSecrets::new(secrets.iter().map(|s| (*s).to_owned()).collect()).unwrap(),
-        livemode: false,
         clock,
     }
 }
@@ -404,4 +402,43 @@ async fn with_no_webhook_the_success_page_poll_alone_confirms() {
         assert_eq!(polled["status"], "awaiting_payment");
     }
     assert_eq!(retrievals().await - before, 1);
+}
+
+/// `admin reconcile`: events whose delivery failed, settled once however often it runs.
+#[tokio::test]
+async fn reconcile_settles_events_whose_delivery_failed_once() {
+    let h = hooked(false, false).await;
+    // An endpoint that refuses connections: every delivery fails.
+    h.env.stripe.set_webhook_url(Some("http://127.0.0.1:1/".into()));
+    let (id, _) = h.buy("s_1", vec![lesson("t_one", &tomorrow_at("10:00"), 60)], "complete").await;
+    let failed_url = format!("{}v1/events?delivery_success=false", h.env.stripe.base_url());
+    for _ in 0..200 {
+        let listed: Value = reqwest::Client::new().get(&failed_url).bearer_auth(STRIPE_KEY).send().await.unwrap().json().await.unwrap();
+        if !listed["data"].as_array().unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let report = shared::reconcile::run(&h.service.events, Timestamp::now()).await.unwrap();
+    assert_eq!(h.checkout(&id).await.status, CheckoutStatus::Confirmed);
+    assert!(report.changes.iter().any(|c| c.contains("checkout.session.completed -> confirmed")), "{:?}", report.changes);
+    let again = shared::reconcile::run(&h.service.events, Timestamp::now()).await.unwrap();
+    assert!(again.changes.is_empty(), "{:?}", again.changes);
+}
+
+/// `admin reconcile`: checkouts stuck past their holds with no event at all.
+#[tokio::test]
+async fn reconcile_settles_checkouts_stuck_past_their_holds() {
+    let h = hooked(false, false).await;
+    let (paid, _) = h.buy("s_1", vec![lesson("t_one", &tomorrow_at("10:00"), 60)], "complete").await;
+    let (_, unpaid) = h.env.post(Some(&token_for("s_2")), &cart(vec![lesson("t_one", &tomorrow_at("14:00"), 60)]), None).await;
+    let unpaid = CheckoutId::parse(unpaid["checkout_id"].as_str().unwrap()).unwrap();
+    let later = h.checkout(&paid).await.hold_until + jiff::SignedDuration::from_mins(1);
+    let report = shared::reconcile::run(&h.service.events, later).await.unwrap();
+    assert_eq!(report.checked_checkouts, 2, "{report:?}");
+    assert_eq!(h.checkout(&paid).await.status, CheckoutStatus::Confirmed);
+    assert_eq!(h.checkout(&unpaid).await.status, CheckoutStatus::Expired);
+    assert_eq!(report.changes.len(), 2, "{:?}", report.changes);
+    let again = shared::reconcile::run(&h.service.events, later).await.unwrap();
+    assert_eq!((again.checked_checkouts, again.changes.len()), (0, 0), "settled ones leave the index: {again:?}");
 }

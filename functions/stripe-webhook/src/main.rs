@@ -2,7 +2,7 @@ use shared::clock::Clock;
 use shared::config::{self, StoreConfig};
 use shared::payments::{Payments, StripeConfig};
 use shared::store::Store;
-use shared::webhook::{WebhookSecrets, WebhookService};
+use shared::webhook::{EventHandler, WebhookSecrets, WebhookService};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
@@ -12,6 +12,7 @@ async fn main() -> Result<(), lambda_http::Error> {
         Some((parts.0?, parts.1?, parts.2?))
     })
     .inspect_err(|e| tracing::error!(%e, "cannot start"))?;
-    let service = WebhookService { store: Store::from_env(&store).await, payments: Payments::new(&stripe)?, secrets, livemode: stripe.is_live(), clock: Clock::System };
+    let events = EventHandler { store: Store::from_env(&store).await, payments: Payments::new(&stripe)?, livemode: stripe.is_live() };
+    let service = WebhookService { events, secrets, clock: Clock::System };
     shared::http::run(service, stripe_webhook::handle).await
 }

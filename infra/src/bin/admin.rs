@@ -1,4 +1,4 @@
-//! Operator CLI: create the table, load teacher profiles, mint development tokens.
+//! Operator CLI: create the table, load teacher profiles, reconcile payments, mint development tokens.
 //! Talks to whatever `TABLE_NAME` and `AWS_ENDPOINT_URL_DYNAMODB` point at.
 
 use std::path::PathBuf;
@@ -24,6 +24,10 @@ enum Command {
     Seed { files: Vec<PathBuf> },
     /// Validate profile files without loading them.
     Check { files: Vec<PathBuf> },
+    /// Settle checkouts stuck past their holds and Stripe events whose delivery
+    /// failed (last 30 days), through the same fulfilment as the webhook.
+    /// Safe to run any number of times; prints what it changed.
+    Reconcile,
     /// Mint an HS256 token signed with AUTH_JWT_SECRET (development only).
     Token {
         #[arg(long, value_enum)]
@@ -91,6 +95,20 @@ async fn run(command: Command) -> Result<(), String> {
             for profile in &all {
                 println!("loaded teacher {}", profile.id());
             }
+        }
+        Command::Reconcile => {
+            let (store, stripe) = config::load(|env| {
+                let parts = (StoreConfig::read(env), shared::payments::StripeConfig::read(env));
+                Some((parts.0?, parts.1?))
+            })
+            .map_err(|e| e.to_string())?;
+            let payments = shared::payments::Payments::new(&stripe).map_err(|e| e.to_string())?;
+            let handler = shared::webhook::EventHandler { store: Store::from_env(&store).await, payments, livemode: stripe.is_live() };
+            let report = shared::reconcile::run(&handler, jiff::Timestamp::now()).await.map_err(|e| e.to_string())?;
+            for change in &report.changes {
+                println!("{change}");
+            }
+            println!("reconciled: {} stuck checkout(s) and {} undelivered event(s) checked, {} change(s)", report.checked_checkouts, report.checked_events, report.changes.len());
         }
         Command::Token { role, sub, email, ttl_hours } => {
             let secret = config::load(auth::read_signing_secret).map_err(|e| e.to_string())?;

@@ -15,7 +15,7 @@ use super::error::{ApiError, mask_key};
 use super::events::Origin;
 use super::form::{self, FormError, Params};
 use super::{refunds, sessions};
-use super::state::{IdempotencyScope, RequestRecord, Shared, new_id, no_such_session, now};
+use super::state::{EventFilter, IdempotencyScope, RequestRecord, Shared, new_id, no_such_session, now};
 
 /// Larger than any form this project sends (100 line items fit easily).
 const MAX_BODY_BYTES: usize = 1 << 20;
@@ -206,14 +206,29 @@ async fn retrieve_event(State(emulator): State<Shared>, Path(id): Path<String>) 
     Ok(([(axum::http::header::CONTENT_TYPE, "application/json")], event.body.to_string()).into_response())
 }
 
-/// Stripe's list envelope, newest first; `limit` (1-100, default 10) and
-/// `type` are honoured, cursors are not emulated.
+/// Stripe's list envelope, newest first; `limit` (1-100, default 10),
+/// `type`, `created[gte]`, `delivery_success` and `starting_after` are honoured.
 async fn list_events(State(emulator): State<Shared>, request: Request) -> Result<Response, ApiError> {
     let ctx = ctx_of(request.extensions())?;
     let params = ctx.params()?;
     let limit = list_limit(params)?;
-    let kind = params.get("type").and_then(|p| p.as_str());
-    let mut events = emulator.events_newest_first(kind);
+    let text = |name: &str| params.get(name).and_then(|p| p.as_str());
+    let created_gte = match params.get("created").and_then(|p| p.as_map()).and_then(|m| m.get("gte")).and_then(|p| p.as_str()) {
+        None => None,
+        Some(raw) => Some(raw.parse::<i64>().map_err(|_| ApiError::invalid(format!("Invalid integer: {raw}"), "created[gte]", Some("parameter_invalid_integer")))?),
+    };
+    let delivery_success = match text("delivery_success") {
+        None => None,
+        Some("true") => Some(true),
+        Some("false") => Some(false),
+        Some(other) => return Err(ApiError::invalid(format!("Invalid boolean: {other}"), "delivery_success", None)),
+    };
+    let filter = EventFilter { kind: text("type"), created_gte, delivery_success };
+    let mut events = emulator.list_events(&filter);
+    if let Some(after) = text("starting_after") {
+        let position = events.iter().position(|e| e["id"] == after).ok_or_else(|| ApiError::NotFound { kind: "event", id: after.to_owned(), param: "starting_after" })?;
+        events.drain(..=position);
+    }
     let has_more = events.len() > limit;
     events.truncate(limit);
     Ok(axum::Json(json!({ "object": "list", "data": events, "has_more": has_more, "url": "/v1/events" })).into_response())

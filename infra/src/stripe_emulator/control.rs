@@ -21,6 +21,7 @@ pub fn router(emulator: Shared) -> Router {
         .route("/_emulator/sessions/{id}/async", post(settle_async))
         .route("/_emulator/payment_intents/{id}/refund", post(dashboard_refund))
         .route("/_emulator/refunds", get(refunds))
+        .route("/_emulator/events/{id}/redeliver", post(redeliver))
         .route("/_emulator/events", get(events))
         .route("/_emulator/deliveries", get(deliveries))
         .route("/_emulator/requests", get(requests))
@@ -76,6 +77,13 @@ async fn dashboard_refund(State(emulator): State<Shared>, Path(id): Path<String>
     match emulator.dashboard_refund(request, now()) {
         Ok(refund) => axum::Json(refund).into_response(),
         Err(err) => err.into_response(),
+    }
+}
+
+async fn redeliver(State(emulator): State<Shared>, Path(id): Path<String>) -> Response {
+    match emulator.redeliver(&id) {
+        Some(()) => StatusCode::ACCEPTED.into_response(),
+        None => (StatusCode::NOT_FOUND, axum::Json(json!({ "error": format!("no event {id}") }))).into_response(),
     }
 }
 

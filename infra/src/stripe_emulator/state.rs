@@ -335,8 +335,36 @@ impl Emulator {
 
     /// Events newest first, optionally of one type.
     pub fn events_newest_first(&self, kind: Option<&str>) -> Vec<Value> {
+        self.list_events(&EventFilter { kind, ..EventFilter::default() })
+    }
+
+    /// Events newest first, as `GET /v1/events` filters them. An event's
+    /// delivery failed when it was attempted and no attempt got a 2xx.
+    pub fn list_events(&self, filter: &EventFilter<'_>) -> Vec<Value> {
         let inner = self.lock();
-        inner.events.iter().rev().filter(|e| kind.is_none_or(|k| e.kind == k)).map(|e| e.json.clone()).collect()
+        let delivered = |id: &str| inner.deliveries.iter().any(|d| d.event_id == id && d.delivered);
+        let attempted = |id: &str| inner.deliveries.iter().any(|d| d.event_id == id);
+        inner
+            .events
+            .iter()
+            .rev()
+            .filter(|e| filter.kind.is_none_or(|k| e.kind == k))
+            .filter(|e| filter.created_gte.is_none_or(|t| e.json["created"].as_i64().is_some_and(|c| c >= t)))
+            .filter(|e| match filter.delivery_success {
+                None => true,
+                Some(true) => delivered(&e.id),
+                Some(false) => attempted(&e.id) && !delivered(&e.id),
+            })
+            .map(|e| e.json.clone())
+            .collect()
+    }
+
+    /// Delivers a stored event once more (as the dashboard's "Resend" does).
+    pub fn redeliver(&self, id: &str) -> Option<()> {
+        let inner = self.lock();
+        let event = inner.events.iter().find(|e| e.id == id)?;
+        let _ = self.deliveries.send(Delivery { event_id: event.id.clone(), event_type: event.kind, body: event.body.clone() });
+        Some(())
     }
 
     pub fn set_fault(&self, fault: Option<Fault>) {
@@ -366,6 +394,14 @@ impl Emulator {
     pub fn deliveries(&self) -> Vec<DeliveryRecord> {
         self.lock().deliveries.clone()
     }
+}
+
+/// What `GET /v1/events` may filter on.
+#[derive(Debug, Default)]
+pub struct EventFilter<'a> {
+    pub kind: Option<&'a str>,
+    pub created_gte: Option<i64>,
+    pub delivery_success: Option<bool>,
 }
 
 /// The locked state, handed to code that runs inside [`Emulator::idempotent`].

@@ -205,6 +205,10 @@ fn trial_key(student: &str, teacher: &TeacherId) -> (String, String) {
     (format!("STUDENT#{student}"), format!("TRIAL#{teacher}"))
 }
 
+fn unsettled_pk(day: jiff::civil::Date) -> String {
+    format!("UNSETTLED#{day}")
+}
+
 fn open_checkouts_pk(student: &str) -> String {
     format!("STUDENT#{student}")
 }
@@ -254,8 +258,15 @@ impl Store {
         output.item.map(|item| serde_dynamo::from_item(item).map_err(|e| StoreError::corrupt(operation, e))).transpose()
     }
 
+    /// A new checkout; while unsettled it is also listed in `gsi1` under the
+    /// UTC day its holds end, so reconciliation finds stuck ones without a scan.
     pub fn new_checkout_item(&self, checkout: &Checkout) -> Result<TransactWriteItem, StoreError> {
-        let extra = [("gsi2pk", s(format!("STUDENT#{}", checkout.student_id))), ("gsi2sk", s(format!("CHECKOUT#{}", checkout.created_at)))];
+        let extra = [
+            ("gsi1pk", s(unsettled_pk(super::utc_day(checkout.hold_until)))),
+            ("gsi1sk", s(format!("{}#{}", checkout.hold_until, checkout.checkout_id))),
+            ("gsi2pk", s(format!("STUDENT#{}", checkout.student_id))),
+            ("gsi2sk", s(format!("CHECKOUT#{}", checkout.created_at))),
+        ];
         let item = item("put checkout", checkout_pk(&checkout.checkout_id), "CHECKOUT", checkout, &extra)?;
         put_new(&self.table, item, "put checkout")
     }
@@ -292,7 +303,9 @@ impl Store {
             set.push("refunded_lessons = :refunded_lessons");
             update = update.expression_attribute_values(":refunded_lessons", AttributeValue::L(lessons.iter().map(|i| AttributeValue::N(i.to_string())).collect()));
         }
-        let update = update.update_expression(format!("SET {}", set.join(", "))).build().map_err(|e| StoreError::corrupt("update checkout", e))?;
+        // Leaving the unsettled states leaves the reconciliation index too.
+        let unlist = if matches!(to, CheckoutStatus::AwaitingPayment | CheckoutStatus::PaymentPending) { "" } else { " REMOVE gsi1pk, gsi1sk" };
+        let update = update.update_expression(format!("SET {}{unlist}", set.join(", "))).build().map_err(|e| StoreError::corrupt("update checkout", e))?;
         Ok(TransactWriteItem::builder().update(update).build())
     }
 
@@ -316,6 +329,37 @@ impl Store {
             Ok(_) => Ok(true),
             Err(err) if matches!(err.as_service_error(), Some(UpdateItemError::ConditionalCheckFailedException(_))) => Ok(false),
             Err(err) => Err(StoreError::sdk("claim poll", err)),
+        }
+    }
+
+    /// Unsettled checkouts whose holds ended on `day` (UTC) at or before
+    /// `until` (the reconciliation index; eventually consistent, as GSIs are).
+    pub async fn unsettled_checkouts(&self, day: jiff::civil::Date, until: Timestamp) -> Result<Vec<CheckoutId>, StoreError> {
+        let mut ids = Vec::new();
+        let mut start_key = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name("gsi1")
+                .key_condition_expression("gsi1pk = :pk AND gsi1sk <= :until")
+                .expression_attribute_values(":pk", s(unsettled_pk(day)))
+                .expression_attribute_values(":until", s(format!("{until}#~")))
+                .projection_expression("checkout_id")
+                .set_exclusive_start_key(start_key)
+                .send()
+                .await
+                .map_err(|e| StoreError::sdk("list unsettled", e))?;
+            for item in page.items() {
+                if let Some(id) = item.get("checkout_id").and_then(|v| v.as_s().ok()).and_then(|id| CheckoutId::parse(id).ok()) {
+                    ids.push(id);
+                }
+            }
+            start_key = page.last_evaluated_key;
+            if start_key.is_none() {
+                return Ok(ids);
+            }
         }
     }
 

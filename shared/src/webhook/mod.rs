@@ -6,6 +6,7 @@ mod signature;
 
 use jiff::Timestamp;
 use serde::Serialize;
+use tracing::Instrument;
 
 use crate::clock::Clock;
 use crate::error::ApiError;
@@ -15,12 +16,18 @@ use crate::store::{Refund, Store};
 use event::{Action, Event};
 pub use signature::{SignatureError, TOLERANCE_SECONDS, WebhookSecrets};
 
-pub struct WebhookService {
+/// Applies Stripe events, however they arrive: a verified webhook delivery
+/// or an event listed by Stripe's API during reconciliation.
+pub struct EventHandler {
     pub store: Store,
     pub payments: Payments,
-    pub secrets: WebhookSecrets,
     /// Whether our Stripe key is a live one; events of the other mode are not ours.
     pub livemode: bool,
+}
+
+pub struct WebhookService {
+    pub events: EventHandler,
+    pub secrets: WebhookSecrets,
     pub clock: Clock,
 }
 
@@ -39,8 +46,17 @@ impl WebhookService {
         let now = self.clock.now();
         self.secrets.verify(signature, body, now).map_err(ApiError::BadSignature)?;
         let event = Event::parse(body).map_err(|e| ApiError::invalid("body", e))?;
+        self.events.process(&event, now).await
+    }
+}
+
+impl EventHandler {
+    pub async fn process(&self, event: &Event, now: Timestamp) -> Result<Ack, ApiError> {
         let span = tracing::info_span!("stripe_event", stripe_event = %event.id, kind = %event.kind);
-        let _entered = span.enter();
+        self.process_in(event, now).instrument(span).await
+    }
+
+    async fn process_in(&self, event: &Event, now: Timestamp) -> Result<Ack, ApiError> {
         if event.livemode != self.livemode {
             tracing::warn!(livemode = event.livemode, "an event of the other Stripe mode; ignored");
             return Ok(Ack { received: true, outcome: "ignored_other_mode" });
