@@ -22,7 +22,7 @@ export AWS_SECRET_ACCESS_KEY ?= local
 LOCAL_ENV := set -a && source ./.env.local && set +a &&
 endif
 
-.PHONY: dev test build bench table seed reconcile tools clean-local
+.PHONY: dev test demo build bench table seed reconcile tools clean-local
 
 $(CARGO_LAMBDA):
 	python3 -m venv $(VENV)
@@ -47,6 +47,7 @@ test: tools
 	$(OPENAPI_SPEC_VALIDATOR) docs/openapi.yaml
 	cargo test --workspace --locked
 	cargo test --locked -p tests --test smoke -- --ignored
+	$(MAKE) --no-print-directory demo
 
 bench:
 	cargo bench --locked -p shared --bench slots
@@ -57,6 +58,10 @@ table:
 seed:
 	@test -n "$(FILE)" || { echo "usage: make seed FILE=path/to/profiles.json"; exit 2; }
 	cargo run --locked -q -p infra --bin admin -- seed $(FILE)
+
+# The whole money path over HTTP against `make dev` (started for the run when not running).
+demo: $(CARGO_LAMBDA)
+	$(LOCAL_ENV) cargo run --locked -q -p infra --bin demo -- --start
 
 # Settles checkouts stuck past their holds and Stripe events whose delivery failed; safe to repeat.
 reconcile:

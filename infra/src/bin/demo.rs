@@ -1,0 +1,182 @@
+//! `make demo`: the whole money path against the local stack, over HTTP, as
+//! a student and Stripe would drive it, printing each step and failing
+//! loudly when one does not happen. With `--start` it starts the local stack
+//! itself when nothing listens on the functions' port, and stops it after.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use jiff::{SignedDuration, Timestamp};
+use serde_json::{Value, json};
+use shared::auth::{self, Claims, Role};
+use shared::config;
+use shared::domain::BookingId;
+use shared::store::{BookingStatus, Store};
+use tokio::process::{Child, Command};
+
+#[derive(Parser)]
+struct Args {
+    /// Where the functions are served (cargo lambda watch).
+    #[arg(long, default_value = "http://127.0.0.1:9000/lambda-url")]
+    functions: String,
+    #[arg(long, default_value_t = 9000)]
+    functions_port: u16,
+    #[arg(long, default_value = "t_anna")]
+    teacher: String,
+    /// Start the local stack if it is not running (and stop it afterwards).
+    #[arg(long)]
+    start: bool,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    let mut stack = None;
+    if args.start && tokio::net::TcpStream::connect(("127.0.0.1", args.functions_port)).await.is_err() {
+        match start_stack().await {
+            Ok(child) => stack = Some(child),
+            Err(message) => {
+                eprintln!("DEMO FAILED: starting the local stack: {message}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    let result = run(&args).await;
+    if let Some(child) = stack {
+        stop_stack(child).await;
+    }
+    match result {
+        Ok(()) => {
+            println!("DEMO PASSED");
+            ExitCode::SUCCESS
+        }
+        Err(message) => {
+            eprintln!("DEMO FAILED: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: &Args) -> Result<(), String> {
+    let (secret, stripe, store) = config::load(|env| {
+        let parts = (auth::read_signing_secret(env), shared::payments::StripeConfig::read(env), config::StoreConfig::read(env));
+        Some((parts.0?, parts.1?, parts.2?))
+    })
+    .map_err(|e| e.to_string())?;
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).no_proxy().build().map_err(|e| e.to_string())?;
+    let now = Timestamp::now();
+    let student = auth::mint_hs256(&secret, &Claims::new("s_demo", Role::Student, now, SignedDuration::from_hours(1))).map_err(|e| e.to_string())?;
+    let base = &args.functions;
+
+    step(1, "find an open slot");
+    let today = jiff::tz::TimeZone::UTC.to_datetime(now).date();
+    let (from, to) = (today.tomorrow().map_err(|e| e.to_string())?, today.checked_add(jiff::Span::new().days(14)).map_err(|e| e.to_string())?);
+    let url = format!("{base}/get-slots/?teacher_id={}&from={from}&to={to}&duration=60", args.teacher);
+    let slots = answer(|| http.get(&url), 200).await?;
+    let start = slots["slots"][0]["start"].as_str().ok_or("get-slots offered no slot in the next two weeks")?.to_owned();
+    println!("   {} offers {} slots; taking {start}", args.teacher, slots["slots"].as_array().map_or(0, Vec::len));
+
+    step(2, "check out");
+    let key = format!("demo-{}", now.as_nanosecond());
+    let body = json!({"lessons": [{"teacher_id": args.teacher, "start": start, "duration_minutes": 60}]});
+    let checkout_url = format!("{base}/initiate-checkout/");
+    let created = answer(|| http.post(&checkout_url).bearer_auth(&student).header("idempotency-key", &key).json(&body), 201).await?;
+    let checkout_id = created["checkout_id"].as_str().ok_or("no checkout_id")?.to_owned();
+    let pay_page = created["checkout_url"].as_str().ok_or("no checkout_url")?.to_owned();
+    println!("   {checkout_id}: {} {} {}, pay at {pay_page}", created["status"], created["amount_total"], created["currency"]);
+
+    step(3, "press Pay on the payment page");
+    let paid = http.post(format!("{pay_page}/complete")).send().await.map_err(|e| e.to_string())?;
+    if !paid.status().is_redirection() {
+        return Err(format!("the payment page answered {}", paid.status()));
+    }
+    println!("   paid; the page sends the student to the success page");
+
+    step(4, "the signed webhook arrives");
+    let delivery = delivered(&http, &stripe.api_base, &checkout_id).await?;
+    println!("   {} {} → stripe-webhook answered {}", delivery["event_id"].as_str().unwrap_or("?"), delivery["event_type"].as_str().unwrap_or("?"), delivery["status"]);
+
+    step(5, "the checkout is confirmed");
+    let status_url = format!("{base}/initiate-checkout/?checkout_id={checkout_id}");
+    let checkout = answer(|| http.get(&status_url).bearer_auth(&student), 200).await?;
+    if checkout["status"] != "confirmed" {
+        return Err(format!("the checkout is {} after the webhook", checkout["status"]));
+    }
+    let booking_ids: Vec<String> = checkout["booking_ids"].as_array().into_iter().flatten().filter_map(|b| b.as_str().map(str::to_owned)).collect();
+    println!("   status confirmed, payment_status {}, bookings {booking_ids:?}", checkout["payment_status"]);
+
+    step(6, "each booking is confirmed and paid");
+    let store = Store::from_env(&store).await;
+    for id in &booking_ids {
+        let booking = store.get_booking(&BookingId::parse(id).map_err(|e| e.to_string())?).await.map_err(|e| e.to_string())?.ok_or(format!("booking {id} does not exist"))?;
+        if booking.status != BookingStatus::Confirmed || booking.payment_status != "paid" {
+            return Err(format!("booking {id} is {:?} / {}", booking.status, booking.payment_status));
+        }
+        println!("   {id}: {} {}–{} with {}, status confirmed, payment_status paid", booking.student_id, booking.start, booking.end, booking.teacher_id);
+    }
+    if booking_ids.is_empty() {
+        return Err("the confirmed checkout has no bookings".into());
+    }
+    Ok(())
+}
+
+fn step(n: u32, what: &str) {
+    println!("{n}. {what}");
+}
+
+/// The first answer that is not `cargo lambda watch` still compiling the
+/// function (it answers 502/504 meanwhile), which must have `expected` status.
+async fn answer(request: impl Fn() -> reqwest::RequestBuilder, expected: u16) -> Result<Value, String> {
+    for _ in 0..300 {
+        match request().timeout(Duration::from_secs(300)).send().await {
+            Ok(response) if !matches!(response.status().as_u16(), 502 | 504) => {
+                let status = response.status().as_u16();
+                let body: Value = response.json().await.unwrap_or(Value::Null);
+                return if status == expected { Ok(body) } else { Err(format!("expected {expected}, got {status}: {body}")) };
+            }
+            _ => tokio::time::sleep(Duration::from_secs(1)).await,
+        }
+    }
+    Err("the functions never answered (is `make dev` running?)".into())
+}
+
+/// The emulator's successful delivery of this checkout's completion.
+async fn delivered(http: &reqwest::Client, stripe: &str, checkout_id: &str) -> Result<Value, String> {
+    for _ in 0..300 {
+        let deliveries: Value = http.get(format!("{stripe}_emulator/deliveries")).send().await.map_err(|e| e.to_string())?.json().await.map_err(|e| e.to_string())?;
+        let events: Value = http.get(format!("{stripe}_emulator/events")).send().await.map_err(|e| e.to_string())?.json().await.map_err(|e| e.to_string())?;
+        let completed = events.as_array().into_iter().flatten().find(|e| e["type"] == "checkout.session.completed" && e["data"]["object"]["client_reference_id"] == checkout_id);
+        if let Some(event) = completed {
+            let found = deliveries.as_array().into_iter().flatten().find(|d| d["event_id"] == event["id"] && d["delivered"] == true);
+            if let Some(found) = found {
+                return Ok(found.clone());
+            }
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    Err("no checkout.session.completed was delivered to stripe-webhook within 5 minutes".into())
+}
+
+async fn start_stack() -> Result<Child, String> {
+    println!("0. starting the local stack (nothing listens on the functions' port)");
+    let data = std::env::temp_dir().join(format!("lessons-demo-{}", std::process::id()));
+    let child = Command::new("cargo")
+        .args(["run", "--locked", "-q", "-p", "infra", "--bin", "local-stack", "--", "--data-dir"])
+        .arg(&data)
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    Ok(child)
+}
+
+/// Ctrl-C, as a person would: the local stack stops `cargo lambda watch` itself.
+async fn stop_stack(mut child: Child) {
+    if let Some(pid) = child.id() {
+        let _ = Command::new("kill").args(["-INT", &pid.to_string()]).status().await;
+    }
+    if tokio::time::timeout(Duration::from_secs(20), child.wait()).await.is_err() {
+        let _ = child.kill().await;
+    }
+}
