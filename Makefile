@@ -61,7 +61,7 @@ seed:
 
 # The whole money path over HTTP against `make dev` (started for the run when not running).
 demo: $(CARGO_LAMBDA)
-	$(LOCAL_ENV) cargo run --locked -q -p infra --bin demo -- --start
+	set -a && source ./.env.local && set +a && cargo run --locked -q -p infra --bin demo -- --start
 
 # Settles checkouts stuck past their holds and Stripe events whose delivery failed; safe to repeat.
 reconcile:
