@@ -51,6 +51,7 @@ pub fn router(emulator: Shared) -> Router {
         .route("/v1/checkout/sessions", only(post(create_session)))
         .route("/v1/checkout/sessions/{id}", only(get(retrieve_session)))
         .route("/v1/checkout/sessions/{id}/expire", only(post(expire_session)))
+        .route("/v1/checkout/sessions/{id}/line_items", only(get(list_line_items)))
         .route("/v1/payment_intents/{id}", only(get(retrieve_payment_intent)))
         .route("/v1/refunds", only(post(create_refund).get(list_refunds)))
         .route("/v1/events", only(get(list_events)))
@@ -154,16 +155,33 @@ async fn create_session(State(emulator): State<Shared>, request: Request) -> Res
     let params = ctx.params()?;
     let now = now();
     let scope = ctx.scope(&emulator.secret_key, "POST /v1/checkout/sessions".into(), params);
-    let (json, replayed) = emulator.idempotent(scope, |emulator, inner| {
+    let (mut json, replayed) = emulator.idempotent(scope, |emulator, inner| {
         let spec = sessions::parse_create(params, now)?;
         Ok(emulator.insert_session(inner, spec, now))
     })?;
+    if sessions::expands(params, "line_items")
+        && let Some(session) = json["id"].as_str().and_then(|id| emulator.session(id, now))
+    {
+        json["line_items"] = session.line_items_json();
+    }
     Ok(respond(json, replayed))
 }
 
-async fn retrieve_session(State(emulator): State<Shared>, Path(id): Path<String>) -> Result<Response, ApiError> {
+async fn retrieve_session(State(emulator): State<Shared>, Path(id): Path<String>, request: Request) -> Result<Response, ApiError> {
+    let ctx = ctx_of(request.extensions())?;
+    let params = ctx.params()?;
+    sessions::only_known(params, &["expand"], "")?;
     let session = emulator.session(&id, now()).ok_or_else(|| no_such_session(&id))?;
-    Ok(axum::Json(session.to_json()).into_response())
+    let mut json = session.to_json();
+    if sessions::expands(params, "line_items") {
+        json["line_items"] = session.line_items_json();
+    }
+    Ok(axum::Json(json).into_response())
+}
+
+async fn list_line_items(State(emulator): State<Shared>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let session = emulator.session(&id, now()).ok_or_else(|| no_such_session(&id))?;
+    Ok(axum::Json(session.line_items_json()).into_response())
 }
 
 async fn expire_session(State(emulator): State<Shared>, Path(id): Path<String>, request: Request) -> Result<Response, ApiError> {

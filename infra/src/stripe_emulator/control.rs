@@ -22,6 +22,7 @@ pub fn router(emulator: Shared) -> Router {
         .route("/_emulator/payment_intents/{id}/refund", post(dashboard_refund))
         .route("/_emulator/refunds", get(refunds))
         .route("/_emulator/events/{id}/redeliver", post(redeliver))
+        .route("/_emulator/webhook", post(set_webhook))
         .route("/_emulator/events", get(events))
         .route("/_emulator/deliveries", get(deliveries))
         .route("/_emulator/requests", get(requests))
@@ -77,6 +78,21 @@ async fn dashboard_refund(State(emulator): State<Shared>, Path(id): Path<String>
     match emulator.dashboard_refund(request, now()) {
         Ok(refund) => axum::Json(refund).into_response(),
         Err(err) => err.into_response(),
+    }
+}
+
+/// Where events go from now on: `{"url": "http://127.0.0.1:PORT/path"}`, or `{"url": null}` to record only.
+async fn set_webhook(State(emulator): State<Shared>, body: Bytes) -> Response {
+    match serde_json::from_slice::<serde_json::Value>(&body).ok().map(|v| v["url"].clone()) {
+        Some(serde_json::Value::String(url)) if url.starts_with("http://127.0.0.1") || url.starts_with("http://localhost") => {
+            emulator.set_webhook_url(Some(url));
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Some(serde_json::Value::Null) => {
+            emulator.set_webhook_url(None);
+            StatusCode::NO_CONTENT.into_response()
+        }
+        _ => bad_request("expected {\"url\": \"http://127.0.0.1:PORT/...\"} or {\"url\": null}".into()),
     }
 }
 

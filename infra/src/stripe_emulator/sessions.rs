@@ -95,6 +95,29 @@ impl Session {
         self.status == Status::Open && self.spec.expires_at <= now
     }
 
+    /// The session's line items as `GET …/line_items` and `expand[]=line_items` show them.
+    pub fn line_items_json(&self) -> Value {
+        let suffix = self.id.trim_start_matches("cs_test_");
+        let data: Vec<Value> = self
+            .spec
+            .line_items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| {
+                json!({
+                    "id": format!("li_{suffix}_{i}"), "object": "item",
+                    "amount_discount": 0, "amount_subtotal": item.amount(), "amount_tax": 0, "amount_total": item.amount(),
+                    "currency": self.spec.currency, "description": item.name, "quantity": item.quantity,
+                    "price": {
+                        "id": format!("price_{suffix}_{i}"), "object": "price", "active": false, "currency": self.spec.currency,
+                        "product": format!("prod_{suffix}_{i}"), "type": "one_time", "unit_amount": item.unit_amount, "livemode": false
+                    }
+                })
+            })
+            .collect();
+        json!({ "object": "list", "data": data, "has_more": false, "url": format!("/v1/checkout/sessions/{}/line_items", self.id) })
+    }
+
     /// `{CHECKOUT_SESSION_ID}` is the template variable Stripe fills in.
     pub fn success_redirect(&self) -> String {
         self.spec.success_url.replace("{CHECKOUT_SESSION_ID}", &self.id)
@@ -195,9 +218,59 @@ impl Session {
     }
 }
 
-/// Stripe's checks on the parameters this project sends. Unknown parameters
-/// are ignored, as `expand[]` and friends do not change what is created here.
+/// The create parameters the emulator knows, at each level. Anything else is
+/// refused as Stripe refuses it (`parameter_unknown`), which is how a
+/// parameter removed in a new API version (`payment_method_types` in
+/// 2026-09-30) surfaces.
+const CREATE_PARAMS: [&str; 10] =
+    ["mode", "success_url", "cancel_url", "line_items", "expires_at", "client_reference_id", "customer_email", "metadata", "payment_intent_data", "expand"];
+const LINE_ITEM_PARAMS: [&str; 2] = ["price_data", "quantity"];
+const PRICE_DATA_PARAMS: [&str; 3] = ["currency", "unit_amount", "product_data"];
+const PRODUCT_DATA_PARAMS: [&str; 2] = ["name", "description"];
+const PAYMENT_INTENT_DATA_PARAMS: [&str; 1] = ["metadata"];
+
+/// Refuses the first parameter not in `known`, named as Stripe names it.
+pub fn only_known(params: &Params, known: &[&str], prefix: &str) -> Result<(), ApiError> {
+    match params.keys().find(|k| !known.contains(&k.as_str())) {
+        Some(unknown) => {
+            let name = if prefix.is_empty() { unknown.clone() } else { format!("{prefix}[{unknown}]") };
+            Err(ApiError::invalid(format!("Received unknown parameter: {name}"), name, Some("parameter_unknown")))
+        }
+        None => Ok(()),
+    }
+}
+
+fn check_known(params: &Params) -> Result<(), ApiError> {
+    only_known(params, &CREATE_PARAMS, "")?;
+    if let Some(data) = params.get("payment_intent_data").and_then(Param::as_map) {
+        only_known(data, &PAYMENT_INTENT_DATA_PARAMS, "payment_intent_data")?;
+    }
+    for (i, item) in params.get("line_items").and_then(Param::as_map).into_iter().flatten() {
+        let Some(item) = item.as_map() else { continue };
+        let at = format!("line_items[{i}]");
+        only_known(item, &LINE_ITEM_PARAMS, &at)?;
+        if let Some(price) = item.get("price_data").and_then(Param::as_map) {
+            only_known(price, &PRICE_DATA_PARAMS, &format!("{at}[price_data]"))?;
+            if let Some(product) = price.get("product_data").and_then(Param::as_map) {
+                only_known(product, &PRODUCT_DATA_PARAMS, &format!("{at}[price_data][product_data]"))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether `expand[]` asks for `field`.
+pub fn expands(params: &Params, field: &str) -> bool {
+    match params.get("expand") {
+        Some(Param::Str(s)) => s == field,
+        Some(Param::Map(items)) => items.values().any(|v| v.as_str() == Some(field)),
+        _ => false,
+    }
+}
+
+/// Stripe's checks on the parameters this project sends.
 pub fn parse_create(params: &Params, now: i64) -> Result<SessionSpec, ApiError> {
+    check_known(params)?;
     check_mode(params)?;
     let success_url = url_param(params, "success_url")?.ok_or_else(|| ApiError::missing("success_url"))?;
     let cancel_url = url_param(params, "cancel_url")?;
