@@ -588,7 +588,7 @@ mod tests {
 
     #[test]
     fn valid_request_gives_totals_and_defaults() {
-        let spec = create(&format!("{}&metadata[checkout_id]=c1&payment_intent_data[metadata][booking]=b1&expand[]=x&unknown=1", base())).unwrap();
+        let spec = create(&format!("{}&metadata[checkout_id]=c1&payment_intent_data[metadata][booking]=b1&expand[]=x", base())).unwrap();
         assert_eq!(spec.currency, "eur");
         assert_eq!(spec.amount_total, 3600);
         assert_eq!(spec.expires_at, NOW + MAX_LIFETIME_SECS);
@@ -602,7 +602,10 @@ mod tests {
         let cases = [
             (base().replace("mode=payment", "mode=setup"), "mode"),
             (base().replace("mode=payment&", ""), "mode"),
-            (base().replace("success_url=", "x="), "success_url"),
+            (base().replace("success_url=https%3A%2F%2Fex.com%2Fok%3Fs%3D%7BCHECKOUT_SESSION_ID%7D&", ""), "success_url"),
+            (format!("{}&payment_method_types[0]=card", base()), "payment_method_types"),
+            (format!("{}&line_items[0][price]=price_1", base()), "line_items[0][price]"),
+            (format!("{}&payment_intent_data[capture_method]=manual", base()), "payment_intent_data[capture_method]"),
             (base().replace("cancel_url=https", "cancel_url=ftp"), "cancel_url"),
             (base().replace("cancel_url=https%3A%2F%2Fex.com", "cancel_url=https%3A%2F%2Fex.com%0A"), "cancel_url"),
             (base().replace("=1800", "=18.5"), "line_items[0][price_data][unit_amount]"),
