@@ -5,10 +5,12 @@ SHELL := /bin/bash
 CARGO_LAMBDA_VERSION := 1.9.2
 CFN_LINT_VERSION := 1.58.0
 OPENAPI_SPEC_VALIDATOR_VERSION := 0.9.0
+STRIPE_PYTHON_VERSION := 16.1.0
 VENV := .venv
 CARGO_LAMBDA := $(VENV)/bin/cargo-lambda
 CFN_LINT := $(VENV)/bin/cfn-lint
 OPENAPI_SPEC_VALIDATOR := $(VENV)/bin/openapi-spec-validator
+STRIPE_PYTHON := $(VENV)/lib/stripe-$(STRIPE_PYTHON_VERSION).installed
 # cargo finds `cargo lambda` as the cargo-lambda binary on PATH.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
@@ -34,7 +36,12 @@ $(CFN_LINT): $(CARGO_LAMBDA)
 $(OPENAPI_SPEC_VALIDATOR): $(CARGO_LAMBDA)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check openapi-spec-validator==$(OPENAPI_SPEC_VALIDATOR_VERSION)
 
-tools: $(CARGO_LAMBDA) $(CFN_LINT) $(OPENAPI_SPEC_VALIDATOR)
+# Stripe's official library, for the emulator's conformance test.
+$(STRIPE_PYTHON): $(CARGO_LAMBDA)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check stripe==$(STRIPE_PYTHON_VERSION)
+	touch $@
+
+tools: $(CARGO_LAMBDA) $(CFN_LINT) $(OPENAPI_SPEC_VALIDATOR) $(STRIPE_PYTHON)
 
 build:
 	cargo build --workspace --all-targets --locked
@@ -46,7 +53,7 @@ test: tools
 	$(CFN_LINT) template.yaml
 	$(OPENAPI_SPEC_VALIDATOR) docs/openapi.yaml
 	cargo test --workspace --locked
-	cargo test --locked -p tests --test smoke -- --ignored
+	cargo test --locked -p tests --test smoke --test stripe_python -- --ignored
 	$(MAKE) --no-print-directory demo
 
 bench:
