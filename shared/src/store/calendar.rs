@@ -78,32 +78,21 @@ impl Store {
     /// inclusive), with a missing item returned as an empty version-0 day.
     /// One Query, paged only past 1 MB.
     pub async fn calendar_days(&self, teacher: &TeacherId, first: Date, last: Date, read: Read) -> Result<Vec<CalendarDay>, StoreError> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#pk = :pk AND #sk BETWEEN :first AND :last")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#sk", SK)
+            .expression_attribute_values(":pk", AttributeValue::S(keys::teacher_pk(teacher)))
+            .expression_attribute_values(":first", AttributeValue::S(keys::day_sk(first)))
+            .expression_attribute_values(":last", AttributeValue::S(keys::day_sk(last)))
+            .consistent_read(read == Read::Consistent);
         let mut stored: HashMap<Date, CalendarDay> = HashMap::new();
-        let mut start_key = None;
-        loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("#pk = :pk AND #sk BETWEEN :first AND :last")
-                .expression_attribute_names("#pk", PK)
-                .expression_attribute_names("#sk", SK)
-                .expression_attribute_values(":pk", AttributeValue::S(keys::teacher_pk(teacher)))
-                .expression_attribute_values(":first", AttributeValue::S(keys::day_sk(first)))
-                .expression_attribute_values(":last", AttributeValue::S(keys::day_sk(last)))
-                .consistent_read(read == Read::Consistent)
-                .set_exclusive_start_key(start_key)
-                .send()
-                .await
-                .map_err(|e| StoreError::sdk("query calendar", e))?;
-            for item in page.items() {
-                let day: CalendarDay = serde_dynamo::from_item(item.clone()).map_err(|e| StoreError::corrupt("query calendar", e))?;
-                stored.insert(day.day, day);
-            }
-            start_key = page.last_evaluated_key;
-            if start_key.is_none() {
-                break;
-            }
+        for item in self.query_all("query calendar", query).await? {
+            let day: CalendarDay = serde_dynamo::from_item(item).map_err(|e| StoreError::corrupt("query calendar", e))?;
+            stored.insert(day.day, day);
         }
         let days = first.series(jiff::Span::new().days(1)).take_while(|d| *d <= last);
         Ok(days

@@ -153,19 +153,17 @@ impl Store {
     }
 
     pub async fn ledger(&self, intent: &str) -> Result<Ledger, StoreError> {
-        let output = self
+        let query = self
             .client
             .query()
             .table_name(&self.table)
             .key_condition_expression("#pk = :pk")
             .expression_attribute_names("#pk", PK)
             .expression_attribute_values(":pk", s(payment_pk(intent)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| StoreError::sdk("read ledger", e))?;
+            .consistent_read(true);
+        let items = self.query_all("read ledger", query).await?;
         let mut ledger = Ledger::default();
-        for item in output.items() {
+        for item in &items {
             let sk = item.get(SK).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
             if sk == "PAYMENT" {
                 ledger.payment = Some(serde_dynamo::from_item(item.clone()).map_err(|e| StoreError::corrupt("read ledger", e))?);

@@ -26,6 +26,7 @@ use aws_sdk_dynamodb::config::retry::RetryConfig;
 use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
 
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, TransactWriteItem};
 
 use crate::config::StoreConfig;
@@ -100,6 +101,20 @@ const MAX_UNPROCESSED_ROUNDS: u32 = 5;
 type Item = HashMap<String, AttributeValue>;
 
 impl Store {
+    /// Every item a query matches, following DynamoDB's 1 MB pages.
+    async fn query_all(&self, operation: &'static str, query: QueryFluentBuilder) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
+        let mut start_key = None;
+        loop {
+            let page = query.clone().set_exclusive_start_key(start_key).send().await.map_err(|e| StoreError::sdk(operation, e))?;
+            items.extend(page.items.unwrap_or_default());
+            start_key = page.last_evaluated_key;
+            if start_key.is_none() {
+                return Ok(items);
+            }
+        }
+    }
+
     /// One strongly consistent BatchGetItem (at most [`MAX_BATCH_GET`] keys),
     /// re-asking for unprocessed keys (DynamoDB returns them under load) with
     /// a short backoff, so none is silently dropped.

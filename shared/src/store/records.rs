@@ -335,32 +335,17 @@ impl Store {
     /// Unsettled checkouts whose holds ended on `day` (UTC) at or before
     /// `until` (the reconciliation index; eventually consistent, as GSIs are).
     pub async fn unsettled_checkouts(&self, day: jiff::civil::Date, until: Timestamp) -> Result<Vec<CheckoutId>, StoreError> {
-        let mut ids = Vec::new();
-        let mut start_key = None;
-        loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name("gsi1")
-                .key_condition_expression("gsi1pk = :pk AND gsi1sk <= :until")
-                .expression_attribute_values(":pk", s(unsettled_pk(day)))
-                .expression_attribute_values(":until", s(format!("{until}#~")))
-                .projection_expression("checkout_id")
-                .set_exclusive_start_key(start_key)
-                .send()
-                .await
-                .map_err(|e| StoreError::sdk("list unsettled", e))?;
-            for item in page.items() {
-                if let Some(id) = item.get("checkout_id").and_then(|v| v.as_s().ok()).and_then(|id| CheckoutId::parse(id).ok()) {
-                    ids.push(id);
-                }
-            }
-            start_key = page.last_evaluated_key;
-            if start_key.is_none() {
-                return Ok(ids);
-            }
-        }
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name("gsi1")
+            .key_condition_expression("gsi1pk = :pk AND gsi1sk <= :until")
+            .expression_attribute_values(":pk", s(unsettled_pk(day)))
+            .expression_attribute_values(":until", s(format!("{until}#~")))
+            .projection_expression("checkout_id");
+        let items = self.query_all("list unsettled", query).await?;
+        Ok(items.iter().filter_map(|item| item.get("checkout_id").and_then(|v| v.as_s().ok()).and_then(|id| CheckoutId::parse(id).ok())).collect())
     }
 
     /// The given checkouts that exist, strongly consistent.
