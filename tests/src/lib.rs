@@ -279,7 +279,16 @@ impl CheckoutEnv {
 
     /// Start times get-slots offers for `teacher` tomorrow (60-minute lessons).
     pub async fn open_starts(&self, teacher: &str, clock: shared::clock::Clock) -> Vec<String> {
-        let day = tomorrow_at("00:00")[..10].to_owned();
+        self.open_starts_at(teacher, &tomorrow_at("00:00"), clock).await
+    }
+
+    /// Start times get-slots offers for `teacher` on the UTC day of `at`, now.
+    pub async fn open_starts_on(&self, teacher: &str, at: &str) -> Vec<String> {
+        self.open_starts_at(teacher, at, shared::clock::Clock::System).await
+    }
+
+    async fn open_starts_at(&self, teacher: &str, at: &str, clock: shared::clock::Clock) -> Vec<String> {
+        let day = at[..10].to_owned();
         let app = get_slots::App { store: self.db.store.clone(), clock };
         let event = FunctionUrlEvent::get("/").query("teacher_id", teacher).query("from", &day).query("to", &day).query("duration", "60");
         let (status, body) = json_of(&shared::http::into_response(get_slots::handle(&app, event.into_request()).await));

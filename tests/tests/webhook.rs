@@ -442,3 +442,35 @@ async fn reconcile_settles_checkouts_stuck_past_their_holds() {
     let again = shared::reconcile::run(&h.service.events, later).await.unwrap();
     assert_eq!((again.checked_checkouts, again.changes.len()), (0, 0), "settled ones leave the index: {again:?}");
 }
+
+/// A partially refunded checkout (lessons on different days) refunded in
+/// full from the dashboard: its remaining booking is cancelled.
+#[tokio::test]
+async fn the_rest_refunded_in_the_dashboard_cancels_the_kept_lessons_too() {
+    let h = hooked(false, false).await;
+    let day_after = {
+        let d = jiff::tz::TimeZone::UTC.to_datetime(Timestamp::now()).date().checked_add(jiff::Span::new().days(2)).unwrap();
+        format!("{d}T14:00:00Z")
+    };
+    let (lost, kept) = (tomorrow_at("10:00"), day_after);
+    let (id, session) = h.buy("s_1", vec![lesson("t_one", &lost, 60), lesson("t_one", &kept, 30)], "complete").await;
+    let completed = h.event("checkout.session.completed", &session).await;
+    let expired = restated(&completed, "checkout.session.expired", json!({"status": "expired", "payment_status": "unpaid"}));
+    assert_eq!(h.deliver(&expired).await.0, 200);
+    assert_eq!(h.env.post(Some(&token_for("s_2")), &cart(vec![lesson("t_one", &lost, 60)]), None).await.0, 201);
+    assert_eq!(h.deliver(&completed).await.0, 200);
+    let checkout = h.checkout(&id).await;
+    assert_eq!(checkout.status, CheckoutStatus::PartiallyRefunded);
+    let pi = checkout.payment_intent.clone().unwrap();
+
+    let rest = reqwest::Client::new().post(format!("{}_emulator/payment_intents/{pi}/refund", h.env.stripe.base_url())).send().await.unwrap();
+    assert!(rest.status().is_success());
+    for event in h.events("refund.created", &pi).await {
+        let (status, body) = h.deliver(&event).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let checkout = h.checkout(&id).await;
+    assert_eq!(checkout.status, CheckoutStatus::Refunded);
+    assert_eq!(h.booking(&checkout.booking_ids[0]).await.status, BookingStatus::Cancelled);
+    assert!(h.env.open_starts_on("t_one", &kept).await.contains(&kept), "the kept lesson's slot is free again");
+}

@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use jiff::Timestamp;
 
 use super::confirm::{PaidWith, Unbookable, book};
-use super::{FulfilError, plan_release, release};
+use super::{FulfilError, release};
 use crate::payments::{LessonRefund, Payments};
 use crate::store::{Backoff, CONTENTION_BUDGET, Checkout, CheckoutChange, CheckoutStatus, EditError, Refund, Store, days_touched};
 use crate::payments::{SessionFacts, SessionPayment};
@@ -200,7 +200,7 @@ impl Settlement<'_> {
             let result = self
                 .store
                 .edit_days(&read, |set| {
-                    plan_release(set, &current, now);
+                    // A settled checkout has no holds left, only bookings.
                     for lesson in &booked {
                         for day in days_touched(lesson.start, lesson.end, lesson.buffer_minutes) {
                             set.edit(&lesson.teacher_id, day, now, |entries| entries.retain(|e| e.reference != lesson.booking_id.as_str()));
