@@ -47,7 +47,7 @@ build:
 	cargo build --workspace --all-targets --locked
 
 dev: $(CARGO_LAMBDA)
-	set -a && source ./.env.local && set +a && cargo run --locked -p infra --bin local-stack
+	set -a && source ./.env.local && set +a && cargo run --locked -p local-stack --bin local-stack
 
 test: tools
 	$(CFN_LINT) template.yaml
@@ -68,7 +68,7 @@ seed:
 
 # The whole money path over HTTP against `make dev` (started for the run when not running).
 demo: $(CARGO_LAMBDA)
-	set -a && source ./.env.local && set +a && cargo run --locked -q -p infra --bin demo -- --start
+	set -a && source ./.env.local && set +a && cargo run --locked -q -p local-stack --bin demo -- --start
 
 # Settles checkouts stuck past their holds and Stripe events whose delivery failed; safe to repeat.
 reconcile:

@@ -1,6 +1,5 @@
-//! Operations tooling: the table definition, seeding, and the local stack.
+//! Operations tooling: the table definition and seeding, used by the admin
+//! CLI (against AWS) and by the local stack.
 
-pub mod local;
 pub mod seed;
-pub mod stripe_emulator;
 pub mod table;

@@ -8,7 +8,7 @@ use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 use shared::store::Store;
 
-pub use infra::local::LocalDynamo;
+pub use local_stack::dynamo::LocalDynamo;
 
 pub mod dynamo_proxy;
 pub mod serve;
@@ -33,7 +33,7 @@ impl TestDb {
         let dynamo = LocalDynamo::start(db, 0).await.expect("dynoxide on loopback");
         let proxy = if behind_proxy { Some(DynamoProxy::start(dynamo.endpoint()).await) } else { None };
         let endpoint = proxy.as_ref().map_or_else(|| dynamo.endpoint(), DynamoProxy::endpoint);
-        let store = Store::new(infra::local::local_client(&endpoint), "lessons");
+        let store = Store::new(local_stack::dynamo::local_client(&endpoint), "lessons");
         let spec = infra::table::TableSpec::load().expect("table spec");
         infra::table::create_table(store.client(), store.table(), &spec).await.expect("create table");
         Self { dynamo, store, proxy }
@@ -188,7 +188,7 @@ pub fn tomorrow_at(hh_mm: &str) -> String {
 /// initiate-checkout and get-slots wired to a fresh table and a fresh Stripe emulator.
 pub struct CheckoutEnv {
     pub db: TestDb,
-    pub stripe: infra::stripe_emulator::StripeEmulator,
+    pub stripe: emulators::stripe::StripeEmulator,
     pub checkout: initiate_checkout::App,
     pub slots: get_slots::App,
 }
@@ -220,7 +220,7 @@ impl CheckoutEnv {
         for teacher in [always_open_teacher("t_one", "eur", 0), always_open_teacher("t_two", "eur", 500), always_open_teacher("t_usd", "usd", 0)] {
             db.store.put_profile(&teacher).await.expect("seed teacher");
         }
-        let stripe = infra::stripe_emulator::StripeEmulator::start(infra::stripe_emulator::EmulatorConfig {
+        let stripe = emulators::stripe::StripeEmulator::start(emulators::stripe::EmulatorConfig {
             port: 0,
             secret_key: STRIPE_KEY.into(),
             webhook_secret: WEBHOOK_SECRET.into(),

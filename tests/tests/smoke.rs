@@ -31,7 +31,7 @@ async fn first_answer(request: impl Fn() -> reqwest::RequestBuilder) -> reqwest:
 async fn the_functions_answer_over_http_through_cargo_lambda_watch() {
     let db = TestDb::start().await;
     db.seed_demo().await;
-    let stripe = infra::stripe_emulator::StripeEmulator::start(infra::stripe_emulator::EmulatorConfig {
+    let stripe = emulators::stripe::StripeEmulator::start(emulators::stripe::EmulatorConfig {
         port: 0,
         secret_key: tests::STRIPE_KEY.into(),
         webhook_secret: tests::WEBHOOK_SECRET.into(),

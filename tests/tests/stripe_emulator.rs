@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use infra::stripe_emulator::{EmulatorConfig, StripeEmulator, sign};
+use emulators::stripe::{EmulatorConfig, StripeEmulator, sign};
 use jiff::Timestamp;
 use reqwest::StatusCode;
 use serde_json::Value;

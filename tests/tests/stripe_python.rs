@@ -8,7 +8,7 @@ use std::time::Duration;
 #[tokio::test]
 #[ignore = "needs .venv with stripe-python; `make test` runs it"]
 async fn stripe_python_agrees_with_the_emulator() {
-    let stripe = infra::stripe_emulator::StripeEmulator::start(infra::stripe_emulator::EmulatorConfig {
+    let stripe = emulators::stripe::StripeEmulator::start(emulators::stripe::EmulatorConfig {
         port: 0,
         secret_key: tests::STRIPE_KEY.into(),
         webhook_secret: tests::WEBHOOK_SECRET.into(),

@@ -73,7 +73,7 @@ mod tests {
         let spec = sessions::parse_create(&form::parse(body.as_bytes()).unwrap(), 0).unwrap();
         let session = Session { id: "cs_test_1".into(), created: 0, url: String::new(), status: Status::Complete, payment_intent: None, funds: super::super::sessions::Funds::Settled, spec };
         let ours = succeeded("pi_test_1", "ch_test_1", "pm_test_1", &session, 5);
-        let fixture: Value = serde_json::from_str(include_str!("../../fixtures/stripe/payment_intent.json")).unwrap();
+        let fixture: Value = serde_json::from_str(include_str!("../../../fixtures/stripe/payment_intent.json")).unwrap();
         let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<BTreeSet<_>>();
         assert_eq!(keys(&ours), keys(&fixture));
         assert_eq!(ours["amount"], 1800);

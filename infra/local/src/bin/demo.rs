@@ -162,7 +162,7 @@ async fn start_stack() -> Result<Child, String> {
     println!("0. starting the local stack (nothing listens on the functions' port)");
     let data = std::env::temp_dir().join(format!("lessons-demo-{}", std::process::id()));
     let child = Command::new("cargo")
-        .args(["run", "--locked", "-q", "-p", "infra", "--bin", "local-stack", "--", "--data-dir"])
+        .args(["run", "--locked", "-q", "-p", "local-stack", "--bin", "local-stack", "--", "--data-dir"])
         .arg(&data)
         .stdout(std::process::Stdio::null())
         .kill_on_drop(true)

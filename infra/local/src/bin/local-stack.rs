@@ -54,9 +54,9 @@ async fn run(args: Args) -> Result<(), String> {
     std::fs::create_dir_all(&args.data_dir).map_err(|e| format!("{}: {e}", args.data_dir.display()))?;
     let db_path = args.data_dir.join("dynamo.sqlite");
     let db = dynoxide::Database::new(&db_path.to_string_lossy()).map_err(|e| format!("opening {}: {e}", db_path.display()))?;
-    let dynamo = infra::local::LocalDynamo::start(db, args.dynamo_port).await.map_err(|e| format!("DynamoDB port {}: {e}", args.dynamo_port))?;
+    let dynamo = local_stack::dynamo::LocalDynamo::start(db, args.dynamo_port).await.map_err(|e| format!("DynamoDB port {}: {e}", args.dynamo_port))?;
 
-    let store = Store::new(infra::local::local_client(&dynamo.endpoint()), store_config.table_name.clone());
+    let store = Store::new(local_stack::dynamo::local_client(&dynamo.endpoint()), store_config.table_name.clone());
     let spec = infra::table::TableSpec::load().map_err(|e| e.to_string())?;
     infra::table::create_table(store.client(), store.table(), &spec).await.map_err(|e| e.to_string())?;
     let teachers = seed_dir(&store, &args.seed_dir).await?;
@@ -71,7 +71,7 @@ async fn run(args: Args) -> Result<(), String> {
         .filter(|url| url.host_str() == Some("127.0.0.1"))
         .and_then(|url| url.port())
         .ok_or_else(|| format!("STRIPE_API_BASE must be http://127.0.0.1:PORT/ for the local stack, not {}", stripe_config.api_base))?;
-    let stripe = infra::stripe_emulator::StripeEmulator::start(infra::stripe_emulator::EmulatorConfig {
+    let stripe = emulators::stripe::StripeEmulator::start(emulators::stripe::EmulatorConfig {
         port: stripe_port,
         secret_key: stripe_config.secret_key,
         webhook_secret,

@@ -59,7 +59,7 @@ mod tests {
     fn has_every_fixture_field_and_matching_body() {
         let origin = Origin { request_id: Some("req_1".into()), idempotency_key: None };
         let event = Event::new("evt_test_1".into(), SESSION_EXPIRED, 7, json!({"id": "cs_test_1"}), 1, &origin);
-        let fixture: Value = serde_json::from_str(include_str!("../../fixtures/stripe/event.json")).unwrap();
+        let fixture: Value = serde_json::from_str(include_str!("../../../fixtures/stripe/event.json")).unwrap();
         let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<BTreeSet<_>>();
         assert_eq!(keys(&event.json), keys(&fixture));
         let reparsed: Value = serde_json::from_str(&event.body).unwrap();

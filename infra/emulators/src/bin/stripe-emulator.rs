@@ -1,12 +1,12 @@
 //! The Stripe emulator on its own, for running beside a stack by hand:
 //! `STRIPE_SECRET_KEY=sk_test_… STRIPE_WEBHOOK_SECRET=whsec_… \
-//!  cargo run -p infra --bin stripe-emulator -- --webhook-url http://127.0.0.1:9000/…`
+//!  cargo run -p emulators --bin stripe-emulator -- --webhook-url http://127.0.0.1:9000/…`
 
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use infra::stripe_emulator::{EmulatorConfig, StripeEmulator};
+use emulators::stripe::{EmulatorConfig, StripeEmulator};
 
 #[derive(Parser)]
 #[command(about = "A stateful local Stripe: Checkout Sessions, a hosted pay page, signed webhooks.")]

@@ -662,7 +662,7 @@ mod tests {
 
     #[test]
     fn json_has_every_fixture_field() {
-        let fixture: Value = serde_json::from_str(include_str!("../../fixtures/stripe/checkout_session.json")).unwrap();
+        let fixture: Value = serde_json::from_str(include_str!("../../../fixtures/stripe/checkout_session.json")).unwrap();
         let ours = session(Status::Open, 3600).to_json();
         let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<std::collections::BTreeSet<_>>();
         assert_eq!(keys(&ours), keys(&fixture));

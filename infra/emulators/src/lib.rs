@@ -1,0 +1,5 @@
+//! Local stand-ins for the providers, for `make dev` and the tests: a
+//! stateful Stripe (Checkout Sessions, refunds, signed webhooks). Kept apart
+//! from `infra`, so the operator's admin CLI never builds them.
+
+pub mod stripe;
