@@ -23,6 +23,18 @@ pub enum ApiError {
     BadSignature(#[from] crate::webhook::SignatureError),
     #[error("no checkout {0} for this user")]
     CheckoutNotFound(String),
+    #[error("no booking {0} for this user")]
+    BookingNotFound(String),
+    #[error("this lesson was cancelled")]
+    BookingCancelled,
+    #[error("the room opens at {0}")]
+    TooEarly(jiff::Timestamp),
+    #[error("this lesson is over")]
+    LessonOver,
+    #[error("the video room is not ready yet; please retry")]
+    RoomNotReady,
+    #[error("this needs an admin token")]
+    Forbidden,
     #[error("lesson {lesson_index} is no longer available")]
     SlotUnavailable { lesson_index: usize },
     #[error("the trial lesson with teacher {0} has already been used")]
@@ -56,7 +68,10 @@ impl ApiError {
         match self {
             Self::InvalidRequest { .. } | Self::DurationNotOffered(..) | Self::BadSignature(_) => StatusCode::BAD_REQUEST,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            Self::TeacherNotFound(_) | Self::CheckoutNotFound(_) => StatusCode::NOT_FOUND,
+            Self::TeacherNotFound(_) | Self::CheckoutNotFound(_) | Self::BookingNotFound(_) => StatusCode::NOT_FOUND,
+            Self::BookingCancelled | Self::TooEarly(_) | Self::LessonOver => StatusCode::CONFLICT,
+            Self::RoomNotReady => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Forbidden => StatusCode::FORBIDDEN,
             Self::SlotUnavailable { .. } | Self::TrialAlreadyUsed(_) | Self::CheckoutNotOpen(_) => StatusCode::CONFLICT,
             Self::TooManyOpenCheckouts(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
@@ -77,6 +92,12 @@ impl ApiError {
             Self::Unauthorized(_) => "unauthorized",
             Self::BadSignature(_) => "invalid_signature",
             Self::CheckoutNotFound(_) => "checkout_not_found",
+            Self::BookingNotFound(_) => "booking_not_found",
+            Self::BookingCancelled => "booking_cancelled",
+            Self::TooEarly(_) => "too_early",
+            Self::LessonOver => "lesson_over",
+            Self::RoomNotReady => "room_not_ready",
+            Self::Forbidden => "forbidden",
             Self::SlotUnavailable { .. } => "slot_unavailable",
             Self::TrialAlreadyUsed(_) => "trial_already_used",
             Self::TooManyOpenCheckouts(_) => "too_many_open_checkouts",

@@ -13,6 +13,7 @@ pub mod fulfilment;
 pub mod http;
 pub mod payments;
 pub mod reconcile;
+pub mod rooms;
 pub mod slots;
 pub mod store;
 pub mod telemetry;

@@ -124,6 +124,10 @@ async fn write_bookings(
             if let Some(intent) = paid.payment_intent {
                 items.push(store.payment_item(intent, &checkout.checkout_id, checkout.amount_total, checkout.currency)?);
             }
+            // Unconditional puts, last: they never fail a condition.
+            for id in &booking_ids {
+                items.push(store.pending_room_item(id)?);
+            }
             *layout = Layout { bookings: kept.len(), trials };
             let booked = Checkout {
                 status: to,
@@ -192,6 +196,9 @@ fn booking_of(checkout: &Checkout, index: usize, paid: PaidWith<'_>, now: Timest
         currency: checkout.currency,
         trial: l.trial,
         created_at: now,
+        room_id: None,
+        teacher_room_code: None,
+        student_room_code: None,
     }
 }
 

@@ -1,0 +1,167 @@
+//! join-lesson as a use case: the caller's bookings, and entry to a
+//! booking's room for its teacher or its student only, within the join
+//! window. Nobody else learns that a booking exists.
+
+use jiff::{SignedDuration, Timestamp};
+use serde::Serialize;
+use serde_json::Value;
+
+use super::{RoomError, Rooms};
+use crate::auth::Principal;
+use crate::clock::Clock;
+use crate::domain::BookingId;
+use crate::error::ApiError;
+use crate::store::{Booking, BookingStatus, RoomStatus};
+
+/// An app token outlives the lesson's end by this much, so a lesson that
+/// runs over is not cut off (100ms's rule: at most an hour).
+const TOKEN_AFTER_END: SignedDuration = SignedDuration::from_hours(1);
+/// The longest lesson a profile allows: how far back a listing looks for
+/// lessons still running.
+const LONGEST_LESSON: SignedDuration = SignedDuration::from_hours(8);
+const PAGE_SIZE: usize = 20;
+/// How many bookings of each index one page reads before merging.
+const READ_AHEAD: i32 = 100;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Party {
+    Teacher,
+    Student,
+}
+
+#[derive(Debug, Serialize)]
+pub struct BookingSummary {
+    pub booking_id: BookingId,
+    pub role: Party,
+    pub start: Timestamp,
+    pub end: Timestamp,
+    pub duration_minutes: u32,
+    pub status: BookingStatus,
+    /// The other party: the student for a teacher, the teacher for a student.
+    pub with: String,
+    pub room_ready: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct BookingsPage {
+    pub bookings: Vec<BookingSummary>,
+    /// Pass as `cursor` for the next page; absent on the last one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct JoinTicket {
+    pub booking_id: BookingId,
+    pub role: Party,
+    pub room_id: String,
+    /// The caller's own role's code only.
+    pub room_code: String,
+    /// A 100ms app token for this room, user and role.
+    pub token: String,
+    pub join_url: String,
+    pub starts_at: Timestamp,
+    pub ends_at: Timestamp,
+}
+
+pub struct Joining {
+    pub rooms: Rooms,
+    /// `JOIN_OPENS_MINUTES_BEFORE`.
+    pub opens_before: SignedDuration,
+    pub clock: Clock,
+}
+
+impl Joining {
+    /// Upcoming and running lessons, soonest first, `PAGE_SIZE` at a time.
+    pub async fn list(&self, who: &Principal, cursor: Option<&str>) -> Result<BookingsPage, ApiError> {
+        let after = cursor.map(parse_cursor).transpose()?;
+        let now = self.clock.now();
+        let from = after.as_ref().map_or(now - LONGEST_LESSON, |(start, _)| *start);
+        let store = &self.rooms.store;
+        let (as_student, as_teacher) = futures::future::try_join(store.bookings_of(&who.user_id, false, from, READ_AHEAD), store.bookings_of(&who.user_id, true, from, READ_AHEAD)).await?;
+        let mut all: Vec<(Party, Booking)> = as_student.into_iter().map(|b| (Party::Student, b)).chain(as_teacher.into_iter().map(|b| (Party::Teacher, b))).collect();
+        all.retain(|(_, b)| b.end > now && after.as_ref().is_none_or(|(start, id)| (b.start, b.booking_id.as_str()) > (*start, id.as_str())));
+        all.sort_by(|(_, a), (_, b)| (a.start, a.booking_id.as_str()).cmp(&(b.start, b.booking_id.as_str())));
+        let more = all.len() > PAGE_SIZE;
+        all.truncate(PAGE_SIZE);
+        let next_cursor = more.then(|| all.last().map(|(_, b)| format!("{}.{}", b.start.as_second(), b.booking_id))).flatten();
+        let bookings = all
+            .into_iter()
+            .map(|(role, b)| BookingSummary {
+                with: match role {
+                    Party::Teacher => b.student_id.clone(),
+                    Party::Student => b.teacher_id.to_string(),
+                },
+                room_ready: b.room_status == RoomStatus::Ready,
+                booking_id: b.booking_id,
+                role,
+                start: b.start,
+                end: b.end,
+                duration_minutes: b.duration_minutes,
+                status: b.status,
+            })
+            .collect();
+        Ok(BookingsPage { bookings, next_cursor })
+    }
+
+    /// The caller's way into one of their lessons.
+    pub async fn join(&self, who: &Principal, body: &[u8]) -> Result<JoinTicket, ApiError> {
+        let id = parse_join(body)?;
+        let not_found = || ApiError::BookingNotFound(id.to_string());
+        let mut booking = self.rooms.store.get_booking(&id).await?.ok_or_else(not_found)?;
+        let role = if booking.student_id == who.user_id {
+            Party::Student
+        } else if booking.teacher_id.as_str() == who.user_id {
+            Party::Teacher
+        } else {
+            return Err(not_found());
+        };
+        if booking.status == BookingStatus::Cancelled {
+            return Err(ApiError::BookingCancelled);
+        }
+        let now = self.clock.now();
+        let opens_at = booking.start - self.opens_before;
+        if now < opens_at {
+            return Err(ApiError::TooEarly(opens_at));
+        }
+        if now >= booking.end {
+            return Err(ApiError::LessonOver);
+        }
+        if booking.room_status != RoomStatus::Ready {
+            booking = self.rooms.ensure(&id).await.map_err(|err| match err {
+                RoomError::Cancelled(_) => ApiError::BookingCancelled,
+                other => {
+                    tracing::warn!(booking_id = %id, error = %other, "room not ready at join");
+                    ApiError::RoomNotReady
+                }
+            })?;
+        }
+        let config = self.rooms.hms.config();
+        let (code, hms_role) = match role {
+            Party::Teacher => (booking.teacher_room_code.clone(), &config.teacher_role),
+            Party::Student => (booking.student_room_code.clone(), &config.student_role),
+        };
+        let (Some(room_id), Some(room_code)) = (booking.room_id.clone(), code) else { return Err(ApiError::RoomNotReady) };
+        let token = self.rooms.hms.app_token(&room_id, &who.user_id, hms_role, booking.end + TOKEN_AFTER_END).map_err(|e| ApiError::Internal(Box::new(e)))?;
+        tracing::info!(booking_id = %id, role = ?role, "joining");
+        Ok(JoinTicket { join_url: self.rooms.hms.join_url(&room_code), booking_id: id, role, room_id, room_code, token, starts_at: booking.start, ends_at: booking.end })
+    }
+}
+
+fn parse_join(body: &[u8]) -> Result<BookingId, ApiError> {
+    let value: Value = serde_json::from_slice(body).map_err(|e| ApiError::invalid("body", format!("is not valid JSON ({e})")))?;
+    let object = value.as_object().ok_or_else(|| ApiError::invalid("body", "must be a JSON object"))?;
+    if let Some(unknown) = object.keys().find(|k| *k != "booking_id") {
+        return Err(ApiError::invalid(unknown.clone(), "is not a known field (allowed: booking_id)"));
+    }
+    let raw = object.get("booking_id").and_then(Value::as_str).ok_or_else(|| ApiError::invalid("booking_id", "is required and must be a string"))?;
+    BookingId::parse(raw).map_err(|e| ApiError::invalid("booking_id", e))
+}
+
+fn parse_cursor(raw: &str) -> Result<(Timestamp, BookingId), ApiError> {
+    let bad = || ApiError::invalid("cursor", "is not a cursor this endpoint gave out");
+    let (seconds, id) = raw.split_once('.').ok_or_else(bad)?;
+    let start = seconds.parse::<i64>().ok().and_then(|s| Timestamp::from_second(s).ok()).ok_or_else(bad)?;
+    Ok((start, BookingId::parse(id).map_err(|_| bad())?))
+}

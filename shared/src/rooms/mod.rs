@@ -1,0 +1,140 @@
+//! Video rooms for bookings: every confirmed booking gets a 100ms room with
+//! a code for its teacher and one for its student. Provisioning is
+//! idempotent (the room's name is the booking id and every retry sends the
+//! same body), so fulfilment, the repair path, `create-room` and a join can
+//! all ask for it, at once or again, and one room with one set of codes results.
+
+pub mod hms;
+mod join;
+
+use jiff::SignedDuration;
+
+pub use hms::{Hms, HmsConfig, HmsError};
+pub use join::{BookingSummary, BookingsPage, JoinTicket, Joining};
+
+use crate::domain::BookingId;
+use crate::store::{Booking, BookingStatus, RoomStatus, Store, StoreError};
+
+/// Room time beyond the lesson, so a late finish is not cut off.
+const ROOM_MARGIN: SignedDuration = SignedDuration::from_mins(30);
+/// 100ms's bounds for `max_duration_seconds`.
+const MAX_ROOM_SECONDS: i64 = 43_200;
+const MIN_ROOM_SECONDS: i64 = 120;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RoomError {
+    #[error("no booking {0}")]
+    NoBooking(String),
+    #[error("booking {0} is cancelled")]
+    Cancelled(String),
+    #[error(transparent)]
+    Hms(#[from] HmsError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl RoomError {
+    /// Worth a retry later (Stripe redelivery, the repair path).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Hms(err) => err.is_transient(),
+            Self::Store(err) => err.is_transient(),
+            Self::NoBooking(_) | Self::Cancelled(_) => false,
+        }
+    }
+}
+
+/// What the repair path did.
+#[derive(Debug, Default)]
+pub struct Repaired {
+    pub ready: Vec<BookingId>,
+    pub failed: Vec<(BookingId, String)>,
+}
+
+pub struct Rooms {
+    pub store: Store,
+    pub hms: Hms,
+}
+
+impl Rooms {
+    /// The booking with its room and codes, making them if needed. A room
+    /// that cannot be made for a reason no retry fixes (a role missing from
+    /// the template) marks the booking `room_status: failed`.
+    pub async fn ensure(&self, id: &BookingId) -> Result<Booking, RoomError> {
+        let booking = self.store.get_booking(id).await?.ok_or_else(|| RoomError::NoBooking(id.to_string()))?;
+        if booking.status == BookingStatus::Cancelled {
+            self.disable(&booking).await?;
+            return Err(RoomError::Cancelled(id.to_string()));
+        }
+        if booking.room_status == RoomStatus::Ready {
+            self.store.room_settled(id).await?;
+            return Ok(booking);
+        }
+        match self.make(&booking).await {
+            Ok(ready) => Ok(ready),
+            Err(err) => {
+                if !err.is_transient() {
+                    self.store.set_room_failed(id).await?;
+                }
+                tracing::warn!(booking_id = %id, error = %err, "room not provisioned yet");
+                Err(err)
+            }
+        }
+    }
+
+    async fn make(&self, booking: &Booking) -> Result<Booking, RoomError> {
+        let room = self.hms.create_room(&room_spec(booking)).await?;
+        let codes = self.hms.room_codes(&room.id).await?;
+        self.store.set_booking_room(&booking.booking_id, &room.id, &codes.teacher, &codes.student).await?;
+        tracing::info!(booking_id = %booking.booking_id, room_id = %room.id, "room ready");
+        Ok(Booking {
+            room_id: Some(room.id),
+            teacher_room_code: Some(codes.teacher),
+            student_room_code: Some(codes.student),
+            room_status: RoomStatus::Ready,
+            ..booking.clone()
+        })
+    }
+
+    /// Ensures every room, all of them tried; the first failure is returned.
+    pub async fn ensure_all(&self, ids: &[BookingId]) -> Result<(), RoomError> {
+        let results = futures::future::join_all(ids.iter().map(|id| self.ensure(id))).await;
+        results.into_iter().find_map(Result::err).map_or(Ok(()), Err)
+    }
+
+    /// Provisions every booking still waiting for its room (`admin repair-rooms`, reconcile).
+    pub async fn repair(&self) -> Result<Repaired, StoreError> {
+        let mut report = Repaired::default();
+        for id in self.store.pending_rooms().await? {
+            match self.ensure(&id).await {
+                Ok(_) | Err(RoomError::Cancelled(_)) => report.ready.push(id),
+                Err(RoomError::NoBooking(_)) => self.store.room_settled(&id).await?,
+                Err(err) => report.failed.push((id, err.to_string())),
+            }
+        }
+        Ok(report)
+    }
+
+    /// Nobody can join a cancelled lesson.
+    pub async fn disable(&self, booking: &Booking) -> Result<(), RoomError> {
+        if let Some(room) = &booking.room_id {
+            self.hms.disable_room(room).await?;
+            tracing::info!(booking_id = %booking.booking_id, room_id = %room, "room disabled");
+        }
+        self.store.room_settled(&booking.booking_id).await?;
+        Ok(())
+    }
+}
+
+/// The same body on every try for one booking: 100ms overwrites a room's
+/// settings with whatever a create for its name says.
+fn room_spec(booking: &Booking) -> RoomSpec {
+    let seconds = (booking.end - booking.start + ROOM_MARGIN).as_secs().clamp(MIN_ROOM_SECONDS, MAX_ROOM_SECONDS);
+    RoomSpec {
+        name: booking.booking_id.to_string(),
+        description: format!("{}-min lesson of {} with {} at {}", booking.duration_minutes, booking.student_id, booking.teacher_id, booking.start),
+        max_duration_seconds: u32::try_from(seconds).unwrap_or(u32::MAX),
+    }
+}
+
+pub use hms::RoomSpec;
