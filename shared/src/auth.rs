@@ -207,6 +207,11 @@ impl Authenticator {
     }
 }
 
+/// Operator endpoints take only tokens with `role: "admin"`.
+pub fn require_admin(who: &Principal) -> Result<(), ApiError> {
+    if who.role == Some(Role::Admin) { Ok(()) } else { Err(ApiError::Forbidden) }
+}
+
 fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
     let value = headers.get(http::header::AUTHORIZATION).ok_or_else(|| unauthorized("an Authorization: Bearer token is required"))?;
     let value = value.to_str().map_err(|_| unauthorized("the Authorization header is malformed"))?;

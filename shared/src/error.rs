@@ -35,6 +35,8 @@ pub enum ApiError {
     RoomNotReady,
     #[error("this needs an admin token")]
     Forbidden,
+    #[error("checkout {0} is not paid")]
+    CheckoutNotPaid(String),
     #[error("lesson {lesson_index} is no longer available")]
     SlotUnavailable { lesson_index: usize },
     #[error("the trial lesson with teacher {0} has already been used")]
@@ -49,6 +51,8 @@ pub enum ApiError {
     PayloadTooLarge(usize),
     #[error("the payment provider is unavailable, nothing was charged; please retry")]
     PaymentProvider(String),
+    #[error("the video provider is unavailable; please retry")]
+    VideoProvider(String),
     #[error("too many concurrent changes to this calendar, please retry")]
     Contention,
     #[error("method {0} is not allowed here")]
@@ -69,14 +73,14 @@ impl ApiError {
             Self::InvalidRequest { .. } | Self::DurationNotOffered(..) | Self::BadSignature(_) => StatusCode::BAD_REQUEST,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::TeacherNotFound(_) | Self::CheckoutNotFound(_) | Self::BookingNotFound(_) => StatusCode::NOT_FOUND,
-            Self::BookingCancelled | Self::TooEarly(_) | Self::LessonOver => StatusCode::CONFLICT,
+            Self::BookingCancelled | Self::TooEarly(_) | Self::LessonOver | Self::CheckoutNotPaid(_) => StatusCode::CONFLICT,
             Self::RoomNotReady => StatusCode::SERVICE_UNAVAILABLE,
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::SlotUnavailable { .. } | Self::TrialAlreadyUsed(_) | Self::CheckoutNotOpen(_) => StatusCode::CONFLICT,
             Self::TooManyOpenCheckouts(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::PaymentProvider(_) => StatusCode::BAD_GATEWAY,
+            Self::PaymentProvider(_) | Self::VideoProvider(_) => StatusCode::BAD_GATEWAY,
             Self::Contention => StatusCode::SERVICE_UNAVAILABLE,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -98,6 +102,7 @@ impl ApiError {
             Self::LessonOver => "lesson_over",
             Self::RoomNotReady => "room_not_ready",
             Self::Forbidden => "forbidden",
+            Self::CheckoutNotPaid(_) => "checkout_not_paid",
             Self::SlotUnavailable { .. } => "slot_unavailable",
             Self::TrialAlreadyUsed(_) => "trial_already_used",
             Self::TooManyOpenCheckouts(_) => "too_many_open_checkouts",
@@ -105,6 +110,7 @@ impl ApiError {
             Self::IdempotencyKeyReused => "idempotency_key_reused",
             Self::PayloadTooLarge(_) => "payload_too_large",
             Self::PaymentProvider(_) => "payment_provider_error",
+            Self::VideoProvider(_) => "video_provider_error",
             Self::Contention => "service_unavailable",
             Self::MethodNotAllowed(_) => "method_not_allowed",
             Self::Unavailable(_) => "service_unavailable",
@@ -145,7 +151,20 @@ impl From<crate::fulfilment::FulfilError> for ApiError {
             FulfilError::Store(err) => err.into(),
             FulfilError::Contention => Self::Contention,
             FulfilError::Payment(detail) => Self::PaymentProvider(detail),
+            FulfilError::Rooms(detail) => Self::VideoProvider(detail),
             other => Self::Internal(Box::new(other)),
+        }
+    }
+}
+
+impl From<crate::rooms::RoomError> for ApiError {
+    fn from(err: crate::rooms::RoomError) -> Self {
+        use crate::rooms::RoomError;
+        match err {
+            RoomError::NoBooking(id) => Self::BookingNotFound(id),
+            RoomError::Cancelled(_) => Self::BookingCancelled,
+            RoomError::Hms(err) => Self::VideoProvider(err.to_string()),
+            RoomError::Store(err) => err.into(),
         }
     }
 }

@@ -41,7 +41,7 @@ pub fn error_response(err: &ApiError) -> Response<Body> {
     let status = err.status();
     if status.is_server_error() {
         let cause = match err {
-            ApiError::PaymentProvider(detail) => Some(detail.clone()),
+            ApiError::PaymentProvider(detail) | ApiError::VideoProvider(detail) => Some(detail.clone()),
             _ => std::error::Error::source(err).map(ToString::to_string),
         };
         tracing::error!(error = %err, cause, code = err.code(), "request failed");
@@ -64,6 +64,16 @@ const RETRY_AFTER_SECONDS: &str = "1";
 
 pub fn into_response(result: HttpResult) -> Response<Body> {
     result.unwrap_or_else(|err| error_response(&err))
+}
+
+/// A JSON body of exactly one string field, e.g. `{"booking_id": "bk_…"}`.
+pub fn one_field<'b>(body: &'b [u8], name: &str) -> Result<String, ApiError> {
+    let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| ApiError::invalid("body", format!("is not valid JSON ({e})")))?;
+    let object = value.as_object().ok_or_else(|| ApiError::invalid("body", "must be a JSON object"))?;
+    if let Some(unknown) = object.keys().find(|k| *k != name) {
+        return Err(ApiError::invalid(unknown.clone(), format!("is not a known field (allowed: {name})")));
+    }
+    object.get(name).and_then(serde_json::Value::as_str).map(str::to_owned).ok_or_else(|| ApiError::invalid(name, "is required and must be a string"))
 }
 
 pub fn require_method(req: &Request, allowed: &http::Method) -> Result<(), ApiError> {

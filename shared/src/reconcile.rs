@@ -9,7 +9,8 @@ use jiff::{SignedDuration, Timestamp};
 use crate::error::ApiError;
 use crate::fulfilment::{Settled, Settlement, release};
 use crate::payments::SessionPayment;
-use crate::store::{Checkout, CheckoutStatus};
+use crate::domain::CheckoutId;
+use crate::store::{Booking, Checkout, CheckoutStatus};
 use crate::webhook::EventHandler;
 use crate::webhook::event::Event;
 
@@ -28,6 +29,9 @@ pub async fn run(handler: &EventHandler, now: Timestamp) -> Result<Report, ApiEr
     let mut report = Report::default();
     stuck_checkouts(handler, now, &mut report).await?;
     undelivered_events(handler, now, &mut report).await?;
+    let repaired = handler.rooms.repair().await?;
+    report.changes.extend(repaired.ready.iter().map(|id| format!("{id} room ready")));
+    report.changes.extend(repaired.failed.iter().map(|(id, why)| format!("{id} room still not ready: {why}")));
     Ok(report)
 }
 
@@ -52,7 +56,7 @@ async fn stuck_checkouts(handler: &EventHandler, now: Timestamp, report: &mut Re
 
 /// Asks Stripe what became of a stuck checkout's session and acts on it.
 async fn settle_stuck(handler: &EventHandler, checkout: &Checkout, now: Timestamp) -> Result<Option<CheckoutStatus>, ApiError> {
-    let settlement = Settlement { store: &handler.store, payments: &handler.payments };
+    let settlement = Settlement { store: &handler.store, payments: &handler.payments, rooms: &handler.rooms };
     let facts = match &checkout.stripe_session_id {
         Some(session) => handler.payments.completed_session(session).await.map_err(|e| ApiError::PaymentProvider(e.to_string()))?,
         None => None,
@@ -81,4 +85,31 @@ async fn undelivered_events(handler: &EventHandler, now: Timestamp, report: &mut
         }
     }
     Ok(())
+}
+
+/// `create-booking`, the operator's repair tool for one checkout: books a
+/// paid checkout's lessons if that has not happened (asking Stripe whether
+/// it was paid), makes their rooms, and returns the bookings. Idempotent.
+pub async fn book_checkout(handler: &EventHandler, checkout_id: &CheckoutId, now: Timestamp) -> Result<(Checkout, Vec<Booking>), ApiError> {
+    let checkout = handler.store.get_checkout(checkout_id).await?.ok_or_else(|| ApiError::CheckoutNotFound(checkout_id.to_string()))?;
+    let settled = if checkout.status.is_settled() {
+        checkout
+    } else if checkout.amount_total == 0 {
+        crate::fulfilment::confirm(&handler.store, checkout_id, "free", now).await?
+    } else {
+        let session = checkout.stripe_session_id.as_deref().ok_or_else(|| ApiError::CheckoutNotPaid(checkout_id.to_string()))?;
+        let facts = handler.payments.completed_session(session).await.map_err(|e| ApiError::PaymentProvider(e.to_string()))?;
+        let facts = facts.filter(|f| f.payment != SessionPayment::Unpaid).ok_or_else(|| ApiError::CheckoutNotPaid(checkout_id.to_string()))?;
+        let settlement = Settlement { store: &handler.store, payments: &handler.payments, rooms: &handler.rooms };
+        match settlement.paid(&facts, now).await? {
+            Settled::Checkout(checkout) => checkout,
+            Settled::Ignored(why) => return Err(ApiError::Internal(why.into())),
+        }
+    };
+    handler.rooms.ensure_all(&settled.booking_ids).await?;
+    let mut bookings = Vec::with_capacity(settled.booking_ids.len());
+    for id in &settled.booking_ids {
+        bookings.extend(handler.store.get_booking(id).await?);
+    }
+    Ok((settled, bookings))
 }

@@ -189,8 +189,45 @@ pub fn tomorrow_at(hh_mm: &str) -> String {
 pub struct CheckoutEnv {
     pub db: TestDb,
     pub stripe: emulators::stripe::StripeEmulator,
+    pub hms: emulators::hms::HmsEmulator,
     pub checkout: initiate_checkout::App,
     pub slots: get_slots::App,
+}
+
+pub const HMS_ACCESS_KEY: &str = "hms_access_test";
+pub const HMS_SECRET: &str = "hms-app-secret-for-tests-only-0123456789";
+pub const HMS_TEMPLATE: &str = "tpl_lessons";
+
+/// The 100ms emulator with a template whose roles are `host` and `guest`.
+pub async fn start_hms() -> emulators::hms::HmsEmulator {
+    emulators::hms::HmsEmulator::start(emulators::hms::HmsEmulatorConfig {
+        port: 0,
+        access_key: HMS_ACCESS_KEY.into(),
+        secret: HMS_SECRET.into(),
+        template_id: HMS_TEMPLATE.into(),
+        roles: vec!["host".into(), "guest".into()],
+    })
+    .await
+    .expect("100ms emulator")
+}
+
+/// A 100ms client for the emulator at `base`.
+pub fn hms_config(base: &str) -> shared::rooms::HmsConfig {
+    shared::rooms::HmsConfig {
+        access_key: HMS_ACCESS_KEY.into(),
+        secret: HMS_SECRET.into(),
+        template_id: HMS_TEMPLATE.into(),
+        api_base: base.to_owned(),
+        teacher_role: "host".into(),
+        student_role: "guest".into(),
+        subdomain: "lessons-test".into(),
+        management_token: None,
+        timeout: std::time::Duration::from_secs(2),
+    }
+}
+
+pub fn rooms_for(store: &Store, hms_base: &str, clock: shared::clock::Clock) -> shared::rooms::Rooms {
+    shared::rooms::Rooms::new(store.clone(), hms_config(hms_base), clock).expect("rooms")
 }
 
 /// How a [`CheckoutEnv`] is set up.
@@ -229,14 +266,15 @@ impl CheckoutEnv {
         })
         .await
         .expect("stripe emulator");
-        let checkout = checkout_app(&db.store, &stripe.base_url(), stripe_timeout, shared::clock::Clock::System).await;
+        let hms = start_hms().await;
+        let checkout = checkout_app(&db.store, &stripe.base_url(), &hms.base_url(), stripe_timeout, shared::clock::Clock::System).await;
         let slots = get_slots::App { store: db.store.clone(), clock: shared::clock::Clock::System };
-        Self { db, stripe, checkout, slots }
+        Self { db, stripe, hms, checkout, slots }
     }
 
     /// initiate-checkout on the same table and Stripe, at another instant.
     pub async fn checkout_at(&self, clock: shared::clock::Clock) -> initiate_checkout::App {
-        checkout_app(&self.db.store, &self.stripe.base_url(), std::time::Duration::from_secs(5), clock).await
+        checkout_app(&self.db.store, &self.stripe.base_url(), &self.hms.base_url(), std::time::Duration::from_secs(5), clock).await
     }
 
     pub async fn delete(&self, token: &str, checkout_id: &str) -> (u16, Value) {
@@ -305,7 +343,7 @@ impl CheckoutEnv {
     }
 }
 
-async fn checkout_app(store: &Store, stripe_base: &str, stripe_timeout: std::time::Duration, clock: shared::clock::Clock) -> initiate_checkout::App {
+async fn checkout_app(store: &Store, stripe_base: &str, hms_base: &str, stripe_timeout: std::time::Duration, clock: shared::clock::Clock) -> initiate_checkout::App {
     use shared::auth::{AuthConfig, Authenticator, KeySource};
     let auth = Authenticator::new(AuthConfig { keys: KeySource::Hs256 { secret: JWT_SECRET.into() }, issuer: None, audience: None }, reqwest::Client::new())
         .await
@@ -314,6 +352,7 @@ async fn checkout_app(store: &Store, stripe_base: &str, stripe_timeout: std::tim
     let checkout = shared::checkout::CheckoutService {
         store: store.clone(),
         payments: shared::payments::Payments::new(&stripe_config).expect("stripe client"),
+        rooms: rooms_for(store, hms_base, clock),
         redirects: shared::checkout::RedirectPolicy::new(vec![FRONTEND.into()]).expect("origins"),
         clock,
     };

@@ -25,7 +25,12 @@ struct Hooked {
 fn service(env: &CheckoutEnv, secrets: &[&str], clock: Clock) -> WebhookService {
     let config = shared::payments::StripeConfig { secret_key: STRIPE_KEY.into(), api_base: env.stripe.base_url(), timeout: Duration::from_secs(5) };
     WebhookService {
-        events: EventHandler { store: env.db.store.clone(), payments: shared::payments::Payments::new(&config).unwrap(), livemode: false },
+        events: EventHandler {
+            store: env.db.store.clone(),
+            payments: shared::payments::Payments::new(&config).unwrap(),
+            rooms: tests::rooms_for(&env.db.store, &env.hms.base_url(), clock),
+            livemode: false,
+        },
         secrets: WebhookSecrets::new(secrets.iter().map(|s| (*s).to_owned()).collect()).unwrap(),
         clock,
     }
@@ -143,7 +148,9 @@ async fn paying_on_the_page_confirms_the_checkout_and_its_bookings() {
     assert_eq!(checkout.booking_ids.len(), 2);
     for booking_id in &checkout.booking_ids {
         let booking = h.booking(booking_id).await;
-        assert_eq!((booking.status, booking.payment_status.as_str(), booking.room_status), (BookingStatus::Confirmed, "paid", RoomStatus::Pending));
+        assert_eq!((booking.status, booking.payment_status.as_str(), booking.room_status), (BookingStatus::Confirmed, "paid", RoomStatus::Ready));
+        assert!(booking.room_id.is_some());
+        assert_ne!(booking.teacher_room_code, booking.student_room_code);
     }
     let ledger = h.env.db.store.ledger(checkout.payment_intent.as_deref().unwrap()).await.unwrap();
     assert_eq!(ledger.payment.as_ref().map(|p| (p.amount, p.checkout_id.clone())), Some((4800, Some(id.clone()))));

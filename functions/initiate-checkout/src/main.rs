@@ -3,17 +3,20 @@ use shared::checkout::{CheckoutService, RedirectPolicy};
 use shared::clock::Clock;
 use shared::config::{self, StoreConfig};
 use shared::payments::{Payments, StripeConfig};
+use shared::rooms::{HmsConfig, Rooms};
 use shared::store::Store;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     shared::telemetry::init();
-    let (store, auth, stripe, redirects) = config::load(|env| {
-        let parts = (StoreConfig::read(env), AuthConfig::read(env), StripeConfig::read(env), RedirectPolicy::read(env));
-        Some((parts.0?, parts.1?, parts.2?, parts.3?))
+    let (store, auth, stripe, redirects, hms) = config::load(|env| {
+        let parts = (StoreConfig::read(env), AuthConfig::read(env), StripeConfig::read(env), RedirectPolicy::read(env), HmsConfig::read(env));
+        Some((parts.0?, parts.1?, parts.2?, parts.3?, parts.4?))
     })
     .inspect_err(|e| tracing::error!(%e, "cannot start"))?;
     let auth = Authenticator::new(auth, reqwest::Client::new()).await?;
-    let checkout = CheckoutService { store: Store::from_env(&store).await, payments: Payments::new(&stripe)?, redirects, clock: Clock::System };
+    let store = Store::from_env(&store).await;
+    let rooms = Rooms::new(store.clone(), hms, Clock::System)?;
+    let checkout = CheckoutService { store, payments: Payments::new(&stripe)?, rooms, redirects, clock: Clock::System };
     shared::http::run(initiate_checkout::App { auth, checkout }, initiate_checkout::handle).await
 }

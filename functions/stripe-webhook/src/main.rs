@@ -1,18 +1,20 @@
 use shared::clock::Clock;
 use shared::config::{self, StoreConfig};
 use shared::payments::{Payments, StripeConfig};
+use shared::rooms::{HmsConfig, Rooms};
 use shared::store::Store;
 use shared::webhook::{EventHandler, WebhookSecrets, WebhookService};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     shared::telemetry::init();
-    let (store, stripe, secrets) = config::load(|env| {
-        let parts = (StoreConfig::read(env), StripeConfig::read(env), WebhookSecrets::read(env));
-        Some((parts.0?, parts.1?, parts.2?))
+    let (store, stripe, secrets, hms) = config::load(|env| {
+        let parts = (StoreConfig::read(env), StripeConfig::read(env), WebhookSecrets::read(env), HmsConfig::read(env));
+        Some((parts.0?, parts.1?, parts.2?, parts.3?))
     })
     .inspect_err(|e| tracing::error!(%e, "cannot start"))?;
-    let events = EventHandler { store: Store::from_env(&store).await, payments: Payments::new(&stripe)?, livemode: stripe.is_live() };
+    let store = Store::from_env(&store).await;
+    let events = EventHandler { rooms: Rooms::new(store.clone(), hms, Clock::System)?, store, payments: Payments::new(&stripe)?, livemode: stripe.is_live() };
     let service = WebhookService { events, secrets, clock: Clock::System };
     shared::http::run(service, stripe_webhook::handle).await
 }

@@ -28,6 +28,9 @@ enum Command {
     /// failed (last 30 days), through the same fulfilment as the webhook.
     /// Safe to run any number of times; prints what it changed.
     Reconcile,
+    /// Make the 100ms room of every booking still without one (after an
+    /// outage, or once a template problem is fixed). Safe to repeat.
+    RepairRooms,
     /// Mint an HS256 token signed with AUTH_JWT_SECRET (development only).
     Token {
         #[arg(long, value_enum)]
@@ -96,14 +99,35 @@ async fn run(command: Command) -> Result<(), String> {
                 println!("loaded teacher {}", profile.id());
             }
         }
-        Command::Reconcile => {
-            let (store, stripe) = config::load(|env| {
-                let parts = (StoreConfig::read(env), shared::payments::StripeConfig::read(env));
+        Command::RepairRooms => {
+            let (store, hms) = config::load(|env| {
+                let parts = (StoreConfig::read(env), shared::rooms::HmsConfig::read(env));
                 Some((parts.0?, parts.1?))
             })
             .map_err(|e| e.to_string())?;
+            let rooms = shared::rooms::Rooms::new(Store::from_env(&store).await, hms, shared::clock::Clock::System).map_err(|e| e.to_string())?;
+            let report = rooms.repair().await.map_err(|e| e.to_string())?;
+            for id in &report.ready {
+                println!("{id} room ready");
+            }
+            for (id, why) in &report.failed {
+                println!("{id} room still not ready: {why}");
+            }
+            println!("repaired: {} ready, {} still failing", report.ready.len(), report.failed.len());
+            if !report.failed.is_empty() {
+                return Err("some rooms could not be made".into());
+            }
+        }
+        Command::Reconcile => {
+            let (store, stripe, hms) = config::load(|env| {
+                let parts = (StoreConfig::read(env), shared::payments::StripeConfig::read(env), shared::rooms::HmsConfig::read(env));
+                Some((parts.0?, parts.1?, parts.2?))
+            })
+            .map_err(|e| e.to_string())?;
             let payments = shared::payments::Payments::new(&stripe).map_err(|e| e.to_string())?;
-            let handler = shared::webhook::EventHandler { store: Store::from_env(&store).await, payments, livemode: stripe.is_live() };
+            let store = Store::from_env(&store).await;
+            let rooms = shared::rooms::Rooms::new(store.clone(), hms, shared::clock::Clock::System).map_err(|e| e.to_string())?;
+            let handler = shared::webhook::EventHandler { store, payments, rooms, livemode: stripe.is_live() };
             let report = shared::reconcile::run(&handler, jiff::Timestamp::now()).await.map_err(|e| e.to_string())?;
             for change in &report.changes {
                 println!("{change}");

@@ -14,6 +14,7 @@ use crate::domain::CheckoutId;
 use crate::error::ApiError;
 use crate::fulfilment::{self, FulfilError, ReleasePlan, Settled, Settlement};
 use crate::payments::{CreatedSession, Expiry, Payments, SessionPayment, SessionRequest};
+use crate::rooms::Rooms;
 use crate::store::{Backoff, CONTENTION_BUDGET, Checkout, CheckoutStatus, IdempotencyRecord, Store};
 
 /// Stripe refuses an `expires_at` under 30 minutes from its own clock; a
@@ -43,6 +44,7 @@ const RECORD_SESSION_ATTEMPTS: u32 = 3;
 pub struct CheckoutService {
     pub store: Store,
     pub payments: Payments,
+    pub rooms: Rooms,
     pub redirects: RedirectPolicy,
     pub clock: Clock,
 }
@@ -109,6 +111,11 @@ impl CheckoutService {
         tracing::info!(checkout_id = %checkout_id, lessons = checkout.lessons.len(), amount_total = checkout.amount_total, "slots held");
         if checkout.amount_total == 0 {
             let confirmed = fulfilment::confirm(&self.store, &checkout_id, "free", now).await.map_err(ApiError::from)?;
+            // The booking stands either way; a room 100ms could not make now
+            // is made by the repair path or at the first join.
+            if let Err(err) = self.rooms.ensure_all(&confirmed.booking_ids).await {
+                tracing::warn!(checkout_id = %checkout_id, error = %err, "free booking confirmed; its room is pending");
+            }
             return Ok(CheckoutView::of(&confirmed, now));
         }
         self.open_session(checkout, now).await
@@ -127,7 +134,7 @@ impl CheckoutService {
         if !self.store.claim_poll(&checkout.checkout_id, now, POLL_INTERVAL).await? {
             return Ok(CheckoutView::of(&checkout, now));
         }
-        let settlement = Settlement { store: &self.store, payments: &self.payments };
+        let settlement = Settlement { store: &self.store, payments: &self.payments, rooms: &self.rooms };
         let settled = match self.payments.completed_session(session_id).await {
             Ok(None) => return Ok(CheckoutView::of(&checkout, now)),
             Ok(Some(facts)) if facts.payment == SessionPayment::Unpaid => settlement.payment_pending(&facts, now).await,

@@ -36,6 +36,8 @@ pub enum FulfilError {
     NoPaymentIntent,
     #[error("the payment provider failed: {0}")]
     Payment(String),
+    #[error("the video provider failed: {0}")]
+    Rooms(String),
     #[error("inconsistent checkout: {0}")]
     Corrupt(&'static str),
     #[error(transparent)]

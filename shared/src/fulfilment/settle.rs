@@ -12,6 +12,7 @@ use jiff::Timestamp;
 use super::confirm::{PaidWith, Unbookable, book};
 use super::{FulfilError, release};
 use crate::payments::{LessonRefund, Payments};
+use crate::rooms::Rooms;
 use crate::store::{Backoff, CONTENTION_BUDGET, Checkout, CheckoutChange, CheckoutStatus, EditError, Refund, Store, days_touched};
 use crate::payments::{SessionFacts, SessionPayment};
 
@@ -27,6 +28,7 @@ pub enum Settled {
 pub struct Settlement<'a> {
     pub store: &'a Store,
     pub payments: &'a Payments,
+    pub rooms: &'a Rooms,
 }
 
 impl Settlement<'_> {
@@ -41,7 +43,11 @@ impl Settlement<'_> {
         let paid = PaidWith { status, payment_intent: facts.payment_intent.as_deref() };
         let booked = book(self.store, &checkout.checkout_id, paid, Unbookable::Refund, now).await?;
         self.refund_unhonoured(&booked).await?;
-        Ok(Settled::Checkout(self.cancel_if_refunded(booked, now).await?))
+        let settled = self.cancel_if_refunded(booked, now).await?;
+        if settled.status != CheckoutStatus::Refunded {
+            self.provision(&settled.booking_ids).await?;
+        }
+        Ok(Settled::Checkout(settled))
     }
 
     /// A session completed with a delayed payment method: the checkout
@@ -103,6 +109,21 @@ impl Settlement<'_> {
     pub async fn charge_refunded(&self, payment_intent: &str, amount_refunded: u64, now: Timestamp) -> Result<Settled, FulfilError> {
         self.store.record_charge_refunded(payment_intent, amount_refunded).await?;
         self.after_refund(payment_intent, now).await
+    }
+
+    /// Rooms for confirmed bookings. 100ms being down fails the settlement
+    /// (the bookings stay confirmed with `room_status: pending`), so Stripe
+    /// delivers again and provisioning is retried; a configuration problem
+    /// (`room_status: failed`) is for the repair path once it is fixed.
+    async fn provision(&self, bookings: &[crate::domain::BookingId]) -> Result<(), FulfilError> {
+        match self.rooms.ensure_all(bookings).await {
+            Err(err) if err.is_transient() => Err(FulfilError::Rooms(err.to_string())),
+            Err(err) => {
+                tracing::error!(error = %err, "rooms cannot be made until the 100ms configuration is fixed; then run admin repair-rooms");
+                Ok(())
+            }
+            Ok(()) => Ok(()),
+        }
     }
 
     async fn after_refund(&self, payment_intent: &str, now: Timestamp) -> Result<Settled, FulfilError> {
@@ -216,6 +237,11 @@ impl Settlement<'_> {
             match result {
                 Ok(()) => {
                     tracing::info!(checkout_id = %current.checkout_id, bookings = ?current.booking_ids, "payment refunded in full; bookings cancelled");
+                    for lesson in &booked {
+                        if let Some(booking) = self.store.get_booking(&lesson.booking_id).await? {
+                            self.rooms.disable(&booking).await.map_err(|e| FulfilError::Rooms(e.to_string()))?;
+                        }
+                    }
                     return Ok(Checkout { status: CheckoutStatus::Refunded, ..current });
                 }
                 Err(EditError::ItemConflict(_)) if backoff.wait().await => current = self.reload(&current).await?,

@@ -4,7 +4,6 @@
 
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
-use serde_json::Value;
 
 use super::{RoomError, Rooms};
 use crate::auth::Principal;
@@ -65,6 +64,13 @@ pub struct JoinTicket {
     pub ends_at: Timestamp,
 }
 
+/// `JOIN_OPENS_MINUTES_BEFORE`: how long before the start a room opens.
+pub fn read_opens_before(env: &mut crate::config::Env) -> Option<SignedDuration> {
+    env.with_default("JOIN_OPENS_MINUTES_BEFORE", "15", |s| {
+        s.parse::<i64>().ok().filter(|m| (0..=7 * 24 * 60).contains(m)).map(SignedDuration::from_mins).ok_or_else(|| "must be 0 to 10080 minutes".into())
+    })
+}
+
 pub struct Joining {
     pub rooms: Rooms,
     /// `JOIN_OPENS_MINUTES_BEFORE`.
@@ -107,7 +113,7 @@ impl Joining {
 
     /// The caller's way into one of their lessons.
     pub async fn join(&self, who: &Principal, body: &[u8]) -> Result<JoinTicket, ApiError> {
-        let id = parse_join(body)?;
+        let id = parse_booking_ref(body)?;
         let not_found = || ApiError::BookingNotFound(id.to_string());
         let mut booking = self.rooms.store.get_booking(&id).await?.ok_or_else(not_found)?;
         let role = if booking.student_id == who.user_id {
@@ -149,14 +155,9 @@ impl Joining {
     }
 }
 
-fn parse_join(body: &[u8]) -> Result<BookingId, ApiError> {
-    let value: Value = serde_json::from_slice(body).map_err(|e| ApiError::invalid("body", format!("is not valid JSON ({e})")))?;
-    let object = value.as_object().ok_or_else(|| ApiError::invalid("body", "must be a JSON object"))?;
-    if let Some(unknown) = object.keys().find(|k| *k != "booking_id") {
-        return Err(ApiError::invalid(unknown.clone(), "is not a known field (allowed: booking_id)"));
-    }
-    let raw = object.get("booking_id").and_then(Value::as_str).ok_or_else(|| ApiError::invalid("booking_id", "is required and must be a string"))?;
-    BookingId::parse(raw).map_err(|e| ApiError::invalid("booking_id", e))
+/// `{"booking_id": "bk_…"}`, the body of join-lesson and create-room.
+pub fn parse_booking_ref(body: &[u8]) -> Result<BookingId, ApiError> {
+    BookingId::parse(&crate::http::one_field(body, "booking_id")?).map_err(|e| ApiError::invalid("booking_id", e))
 }
 
 fn parse_cursor(raw: &str) -> Result<(Timestamp, BookingId), ApiError> {

@@ -10,7 +10,7 @@ mod join;
 use jiff::SignedDuration;
 
 pub use hms::{Hms, HmsConfig, HmsError};
-pub use join::{BookingSummary, BookingsPage, JoinTicket, Joining};
+pub use join::{BookingSummary, BookingsPage, JoinTicket, Joining, parse_booking_ref, read_opens_before};
 
 use crate::domain::BookingId;
 use crate::store::{Booking, BookingStatus, RoomStatus, Store, StoreError};
@@ -57,6 +57,10 @@ pub struct Rooms {
 }
 
 impl Rooms {
+    pub fn new(store: Store, config: HmsConfig, clock: crate::clock::Clock) -> Result<Self, HmsError> {
+        Ok(Self { store, hms: Hms::new(config, clock)? })
+    }
+
     /// The booking with its room and codes, making them if needed. A room
     /// that cannot be made for a reason no retry fixes (a role missing from
     /// the template) marks the booking `room_status: failed`.

@@ -12,6 +12,7 @@ use crate::clock::Clock;
 use crate::error::ApiError;
 use crate::fulfilment::{FulfilError, Settled, Settlement};
 use crate::payments::Payments;
+use crate::rooms::Rooms;
 use crate::store::{Refund, Store};
 use event::{Action, Event};
 pub use signature::{SignatureError, TOLERANCE_SECONDS, WebhookSecrets};
@@ -21,6 +22,7 @@ pub use signature::{SignatureError, TOLERANCE_SECONDS, WebhookSecrets};
 pub struct EventHandler {
     pub store: Store,
     pub payments: Payments,
+    pub rooms: Rooms,
     /// Whether our Stripe key is a live one; events of the other mode are not ours.
     pub livemode: bool,
 }
@@ -78,7 +80,7 @@ impl EventHandler {
     }
 
     async fn apply(&self, action: &Action, now: Timestamp) -> Result<&'static str, FulfilError> {
-        let settlement = Settlement { store: &self.store, payments: &self.payments };
+        let settlement = Settlement { store: &self.store, payments: &self.payments, rooms: &self.rooms };
         let settled = match action {
             Action::Fulfil(facts) => settlement.paid(facts, now).await?,
             Action::AwaitAsyncPayment(facts) => settlement.payment_pending(facts, now).await?,

@@ -1,0 +1,21 @@
+use shared::auth::{AuthConfig, Authenticator};
+use shared::clock::Clock;
+use shared::config::{self, StoreConfig};
+use shared::payments::{Payments, StripeConfig};
+use shared::rooms::{HmsConfig, Rooms};
+use shared::store::Store;
+use shared::webhook::EventHandler;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    shared::telemetry::init();
+    let (store, auth, stripe, hms) = config::load(|env| {
+        let parts = (StoreConfig::read(env), AuthConfig::read(env), StripeConfig::read(env), HmsConfig::read(env));
+        Some((parts.0?, parts.1?, parts.2?, parts.3?))
+    })
+    .inspect_err(|e| tracing::error!(%e, "cannot start"))?;
+    let auth = Authenticator::new(auth, reqwest::Client::new()).await?;
+    let store = Store::from_env(&store).await;
+    let events = EventHandler { rooms: Rooms::new(store.clone(), hms, Clock::System)?, store, payments: Payments::new(&stripe)?, livemode: stripe.is_live() };
+    shared::http::run(create_booking::App { auth, events, clock: Clock::System }, create_booking::handle).await
+}

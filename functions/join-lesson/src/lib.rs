@@ -1,0 +1,26 @@
+//! GET [?cursor=]: the caller's upcoming lessons, as teacher or student.
+//! POST {"booking_id"}: the caller's code, 100ms app token and join URL for
+//! one of their lessons, within the join window.
+
+use http::{Method, StatusCode};
+use lambda_http::Request;
+use shared::auth::Authenticator;
+use shared::error::ApiError;
+use shared::http::{HttpResult, json, query_param};
+use shared::rooms::Joining;
+
+pub struct App {
+    pub auth: Authenticator,
+    pub joining: Joining,
+}
+
+pub async fn handle(app: &App, req: Request) -> HttpResult {
+    if !matches!(*req.method(), Method::GET | Method::POST) {
+        return Err(ApiError::MethodNotAllowed(req.method().to_string()));
+    }
+    let who = app.auth.authenticate(req.headers()).await?;
+    if req.method() == Method::GET {
+        return json(StatusCode::OK, &app.joining.list(&who, query_param(&req, "cursor")).await?);
+    }
+    json(StatusCode::OK, &app.joining.join(&who, req.body().as_ref()).await?)
+}
