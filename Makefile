@@ -24,7 +24,7 @@ export AWS_SECRET_ACCESS_KEY ?= local
 LOCAL_ENV := set -a && source ./.env.local && set +a &&
 endif
 
-.PHONY: dev test demo build bench table seed reconcile tools clean-local
+.PHONY: dev test demo build bench table seed reconcile repair-rooms tools clean-local
 
 $(CARGO_LAMBDA):
 	python3 -m venv $(VENV)
@@ -73,6 +73,10 @@ demo: $(CARGO_LAMBDA)
 # Settles checkouts stuck past their holds and Stripe events whose delivery failed; safe to repeat.
 reconcile:
 	$(LOCAL_ENV) cargo run --locked -q -p infra --bin admin -- reconcile
+
+# Makes the 100ms room of every booking still without one; safe to repeat.
+repair-rooms:
+	$(LOCAL_ENV) cargo run --locked -q -p infra --bin admin -- repair-rooms
 
 clean-local:
 	rm -rf .local

@@ -40,6 +40,7 @@ async fn the_functions_answer_over_http_through_cargo_lambda_watch() {
     })
     .await
     .unwrap();
+    let hms = tests::start_hms().await;
     let port = free_port();
     let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let mut watch = Command::new("cargo")
@@ -51,6 +52,8 @@ async fn the_functions_answer_over_http_through_cargo_lambda_watch() {
         .args(["--env-var", &format!("AUTH_JWT_SECRET={}", tests::JWT_SECRET)])
         .args(["--env-var", &format!("STRIPE_SECRET_KEY={},STRIPE_API_BASE={}", tests::STRIPE_KEY, stripe.base_url())])
         .args(["--env-var", &format!("ALLOWED_REDIRECT_ORIGINS={}", tests::FRONTEND)])
+        .args(["--env-var", &format!("HMS_APP_ACCESS_KEY={},HMS_APP_SECRET={},HMS_TEMPLATE_ID={}", tests::HMS_ACCESS_KEY, tests::HMS_SECRET, tests::HMS_TEMPLATE)])
+        .args(["--env-var", &format!("HMS_SUBDOMAIN=lessons-test,HMS_API_BASE={}", hms.base_url())])
         .stdout(Stdio::null())
         .kill_on_drop(true)
         .spawn()

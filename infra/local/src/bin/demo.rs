@@ -118,6 +118,30 @@ async fn run(args: &Args) -> Result<(), String> {
     if booking_ids.is_empty() {
         return Err("the confirmed checkout has no bookings".into());
     }
+
+    step(7, "each booking has its video room");
+    let mut first = None;
+    for id in &booking_ids {
+        let booking = store.get_booking(&BookingId::parse(id).map_err(|e| e.to_string())?).await.map_err(|e| e.to_string())?.ok_or(format!("booking {id} does not exist"))?;
+        let (Some(room), Some(teacher), Some(student)) = (&booking.room_id, &booking.teacher_room_code, &booking.student_room_code) else {
+            return Err(format!("booking {id} has no room yet (room_status {:?})", booking.room_status));
+        };
+        println!("   {id}: room {room}, teacher code {teacher}, student code {student}");
+        first.get_or_insert(booking);
+    }
+    let booking = first.ok_or("no booking")?;
+
+    step(8, "teacher and student join");
+    let teacher = auth::mint_hs256(&secret, &Claims::new(booking.teacher_id.as_str(), Role::Teacher, now, SignedDuration::from_hours(1))).map_err(|e| e.to_string())?;
+    let join_url = format!("{base}/join-lesson/");
+    let join = json!({"booking_id": booking.booking_id});
+    for (who, token, code) in [("student", &student, &booking.student_room_code), ("teacher", &teacher, &booking.teacher_room_code)] {
+        let ticket = answer(|| http.post(&join_url).bearer_auth(token).json(&join), 200).await?;
+        if ticket["role"] != who || ticket["room_code"].as_str() != code.as_deref() || ticket["token"].as_str().is_none_or(str::is_empty) {
+            return Err(format!("the {who}'s join answer is wrong: {ticket}"));
+        }
+        println!("   {who}: code {}, {}", ticket["room_code"].as_str().unwrap_or("?"), ticket["join_url"].as_str().unwrap_or("?"));
+    }
     Ok(())
 }
 

@@ -41,13 +41,14 @@ async fn main() -> ExitCode {
 
 async fn run(args: Args) -> Result<(), String> {
     let store_config = config::load(StoreConfig::read).map_err(|e| e.to_string())?;
-    let (jwt_secret, stripe_config, webhook_secret) = config::load(|env| {
+    let (jwt_secret, stripe_config, webhook_secret, hms_config) = config::load(|env| {
         let parts = (
             auth::read_signing_secret(env),
             shared::payments::StripeConfig::read(env),
             env.required("STRIPE_WEBHOOK_SECRET", "see .env.local", |s| Ok(s.to_owned())),
+            shared::rooms::HmsConfig::read(env),
         );
-        Some((parts.0?, parts.1?, parts.2?))
+        Some((parts.0?, parts.1?, parts.2?, parts.3?))
     })
     .map_err(|e| e.to_string())?;
 
@@ -65,12 +66,7 @@ async fn run(args: Args) -> Result<(), String> {
     let webhook_url = std::path::Path::new("functions/stripe-webhook")
         .exists()
         .then(|| format!("http://127.0.0.1:{}/lambda-url/stripe-webhook/", args.lambda_port));
-    // The emulator listens where the functions are told Stripe is.
-    let stripe_port = reqwest::Url::parse(&stripe_config.api_base)
-        .ok()
-        .filter(|url| url.host_str() == Some("127.0.0.1"))
-        .and_then(|url| url.port())
-        .ok_or_else(|| format!("STRIPE_API_BASE must be http://127.0.0.1:PORT/ for the local stack, not {}", stripe_config.api_base))?;
+    let stripe_port = loopback_port(&stripe_config.api_base, "STRIPE_API_BASE")?;
     let stripe = emulators::stripe::StripeEmulator::start(emulators::stripe::EmulatorConfig {
         port: stripe_port,
         secret_key: stripe_config.secret_key,
@@ -80,6 +76,16 @@ async fn run(args: Args) -> Result<(), String> {
     })
     .await
     .map_err(|e| format!("Stripe emulator port {stripe_port}: {e}"))?;
+    let hms_port = loopback_port(&hms_config.api_base, "HMS_API_BASE")?;
+    let hms = emulators::hms::HmsEmulator::start(emulators::hms::HmsEmulatorConfig {
+        port: hms_port,
+        access_key: hms_config.access_key.clone(),
+        secret: hms_config.secret.clone(),
+        template_id: hms_config.template_id.clone(),
+        roles: vec![hms_config.teacher_role.clone(), hms_config.student_role.clone()],
+    })
+    .await
+    .map_err(|e| format!("100ms emulator port {hms_port}: {e}"))?;
 
     let mut watch = Command::new("cargo")
         .args(["lambda", "watch", "--invoke-address", "127.0.0.1", "--invoke-port", &args.lambda_port.to_string()])
@@ -91,7 +97,7 @@ async fn run(args: Args) -> Result<(), String> {
         .map_err(|e| format!("starting `cargo lambda watch` (run through `make dev`, which installs it): {e}"))?;
     wait_for_port(args.lambda_port).await?;
     let example = first_open_slot(&store, teachers.first()).await;
-    print_banner(&args, &Endpoints { dynamo: dynamo.endpoint(), stripe: stripe.base_url() }, &teachers, &jwt_secret, example)?;
+    print_banner(&args, &Endpoints { dynamo: dynamo.endpoint(), stripe: stripe.base_url(), hms: hms.base_url() }, &teachers, &jwt_secret, example)?;
 
     tokio::select! {
         _ = tokio::signal::ctrl_c() => println!("\nstopping the local stack"),
@@ -99,6 +105,15 @@ async fn run(args: Args) -> Result<(), String> {
     }
     let _ = watch.kill().await;
     Ok(())
+}
+
+/// The emulators listen where the functions are told the providers are.
+fn loopback_port(base: &str, variable: &str) -> Result<u16, String> {
+    reqwest::Url::parse(base)
+        .ok()
+        .filter(|url| url.host_str() == Some("127.0.0.1"))
+        .and_then(|url| url.port())
+        .ok_or_else(|| format!("{variable} must be http://127.0.0.1:PORT/... for the local stack, not {base}"))
 }
 
 async fn seed_dir(store: &Store, dir: &std::path::Path) -> Result<Vec<String>, String> {
@@ -130,6 +145,7 @@ async fn wait_for_port(port: u16) -> Result<(), String> {
 struct Endpoints {
     dynamo: String,
     stripe: String,
+    hms: String,
 }
 
 /// A slot to put in the example checkout, so the printed curl works as is.
@@ -158,6 +174,7 @@ fn print_banner(args: &Args, endpoints: &Endpoints, teachers: &[String], secret:
     println!("\n================ lesson marketplace: local stack ================");
     println!("DynamoDB (dynoxide)   {}   data in {}", endpoints.dynamo, args.data_dir.display());
     println!("Stripe emulator       {}   (sessions: {}_emulator/sessions)", endpoints.stripe, endpoints.stripe);
+    println!("100ms emulator        {}   (rooms: {}_emulator/rooms)", endpoints.hms, endpoints.hms.trim_end_matches("v2/"));
     println!("Demo teachers         {}", teachers.join(", "));
     println!("Functions (function-URL paths; each compiles on its first call):");
     for name in function_names() {
