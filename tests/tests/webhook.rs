@@ -491,3 +491,26 @@ async fn the_rest_refunded_in_the_dashboard_cancels_the_kept_lessons_too() {
     assert_eq!(h.booking(&checkout.booking_ids[0]).await.status, BookingStatus::Cancelled);
     assert!(h.env.open_starts_on("t_one", &kept).await.contains(&kept), "the kept lesson's slot is free again");
 }
+
+/// 100ms down while the payment is settled: the booking stands with its room
+/// pending, Stripe is told to deliver again, and the redelivery makes the room.
+#[tokio::test]
+async fn a_100ms_outage_during_fulfilment_is_finished_by_the_redelivery() {
+    let h = hooked(false, false).await;
+    let (id, session) = h.buy("s_1", vec![lesson("t_one", &tomorrow_at("10:00"), 60)], "complete").await;
+    let completed = h.event("checkout.session.completed", &session).await;
+    let faults = format!("{}faults", h.env.hms.control_url());
+    reqwest::Client::new().post(&faults).json(&json!({"status": 500})).send().await.unwrap();
+    let (status, body) = h.deliver(&completed).await;
+    assert!(status >= 500, "Stripe must redeliver: {status} {body}");
+    let checkout = h.checkout(&id).await;
+    assert_eq!(checkout.status, CheckoutStatus::Confirmed);
+    assert_eq!(h.booking(&checkout.booking_ids[0]).await.room_status, RoomStatus::Pending);
+
+    reqwest::Client::new().delete(&faults).send().await.unwrap();
+    assert_eq!(h.deliver(&completed).await.0, 200);
+    let booking = h.booking(&checkout.booking_ids[0]).await;
+    assert_eq!((booking.status, booking.room_status), (BookingStatus::Confirmed, RoomStatus::Ready));
+    let rooms: Value = reqwest::get(format!("{}rooms", h.env.hms.control_url())).await.unwrap().json().await.unwrap();
+    assert_eq!(rooms.as_array().map(Vec::len), Some(1), "one room, nothing duplicated");
+}

@@ -1,0 +1,325 @@
+//! Rooms and joining through the real edges: the 100ms emulator on loopback
+//! (which verifies our management tokens), dynoxide, the Stripe emulator,
+//! real JWTs, and the create-room, create-booking and join-lesson handlers.
+
+use std::sync::Arc;
+
+use jiff::{SignedDuration, Timestamp};
+use serde_json::{Value, json};
+use shared::auth::{Claims, Role, mint_hs256};
+use shared::clock::Clock;
+use shared::domain::{BookingId, CheckoutId};
+use shared::rooms::{Joining, Rooms};
+use shared::store::{Booking, BookingStatus, CheckoutStatus, RoomStatus};
+use tests::{CheckoutEnv, FunctionUrlEvent, JWT_SECRET, STRIPE_KEY, cart, json_of, lesson, rooms_for, token_for, tomorrow_at};
+use tokio::task::JoinSet;
+
+fn token(sub: &str, role: Role) -> String {
+    mint_hs256(JWT_SECRET, &Claims::new(sub, role, Timestamp::now(), SignedDuration::from_hours(1))).unwrap()
+}
+
+async fn auth() -> shared::auth::Authenticator {
+    use shared::auth::{AuthConfig, Authenticator, KeySource};
+    Authenticator::new(AuthConfig { keys: KeySource::Hs256 { secret: JWT_SECRET.into() }, issuer: None, audience: None }, reqwest::Client::new()).await.unwrap()
+}
+
+fn events(env: &CheckoutEnv) -> shared::webhook::EventHandler {
+    let config = shared::payments::StripeConfig { secret_key: STRIPE_KEY.into(), api_base: env.stripe.base_url(), timeout: std::time::Duration::from_secs(5) };
+    shared::webhook::EventHandler {
+        store: env.db.store.clone(),
+        payments: shared::payments::Payments::new(&config).unwrap(),
+        rooms: rooms_for(&env.db.store, &env.hms.base_url(), Clock::System),
+        livemode: false,
+    }
+}
+
+async fn hms_control(env: &CheckoutEnv, path: &str, body: Option<Value>) -> Value {
+    let url = format!("{}{path}", env.hms.control_url());
+    let client = reqwest::Client::new();
+    let response = match body {
+        Some(body) => client.post(url).json(&body).send().await.unwrap(),
+        None => client.get(url).send().await.unwrap(),
+    };
+    response.json().await.unwrap_or(Value::Null)
+}
+
+async fn emulator_rooms(env: &CheckoutEnv) -> Vec<Value> {
+    hms_control(env, "rooms", None).await.as_array().cloned().unwrap_or_default()
+}
+
+/// A paid checkout of `lessons` for `student`, booked through the webhook's own service.
+async fn paid_booking(env: &CheckoutEnv, student: &str, lessons: Vec<Value>) -> (CheckoutId, Vec<BookingId>) {
+    let (status, created) = env.post(Some(&token_for(student)), &cart(lessons), None).await;
+    assert_eq!(status, 201, "{created}");
+    env.pay(created["checkout_url"].as_str().unwrap()).await;
+    let id = CheckoutId::parse(created["checkout_id"].as_str().unwrap()).unwrap();
+    let (checkout, bookings) = shared::reconcile::book_checkout(&events(env), &id, Timestamp::now()).await.unwrap();
+    assert_eq!(checkout.status, CheckoutStatus::Confirmed);
+    (id, bookings.into_iter().map(|b| b.booking_id).collect())
+}
+
+async fn booking(env: &CheckoutEnv, id: &BookingId) -> Booking {
+    env.db.store.get_booking(id).await.unwrap().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_provisioning_makes_one_room_and_one_set_of_codes() {
+    let env = Arc::new(CheckoutEnv::start().await);
+    // Booked without rooms: 100ms is down for the booking itself.
+    hms_control(&env, "faults", Some(json!({"status": 503}))).await;
+    let (status, created) = env.post(Some(&token_for("s_1")), &cart(vec![lesson("t_one", &tomorrow_at("10:00"), 60)]), None).await;
+    assert_eq!(status, 201);
+    env.pay(created["checkout_url"].as_str().unwrap()).await;
+    let id = CheckoutId::parse(created["checkout_id"].as_str().unwrap()).unwrap();
+    let err = shared::reconcile::book_checkout(&events(&env), &id, Timestamp::now()).await.unwrap_err();
+    assert_eq!(err.code(), "video_provider_error");
+    let checkout = env.db.store.get_checkout(&id).await.unwrap().unwrap();
+    assert_eq!(checkout.status, CheckoutStatus::Confirmed, "the booking stands while 100ms is down");
+    let booking_id = checkout.booking_ids[0].clone();
+    assert_eq!(booking(&env, &booking_id).await.room_status, RoomStatus::Pending);
+    reqwest::Client::new().delete(format!("{}faults", env.hms.control_url())).send().await.unwrap();
+
+    let mut tasks = JoinSet::new();
+    for _ in 0..10 {
+        let (env, id) = (env.clone(), booking_id.clone());
+        tasks.spawn(async move { rooms_for(&env.db.store, &env.hms.base_url(), Clock::System).ensure(&id).await.map(|b| (b.room_id, b.teacher_room_code, b.student_room_code)) });
+    }
+    let mut answers = Vec::new();
+    while let Some(answer) = tasks.join_next().await {
+        answers.push(answer.unwrap().unwrap());
+    }
+    assert!(answers.iter().all(|a| *a == answers[0]), "{answers:?}");
+    let rooms = emulator_rooms(&env).await;
+    assert_eq!(rooms.len(), 1, "{rooms:?}");
+    assert_eq!(rooms[0]["name"], booking_id.as_str());
+    assert_eq!(rooms[0]["codes"].as_object().unwrap().len(), 2);
+    let stored = booking(&env, &booking_id).await;
+    assert_eq!((stored.room_status, stored.room_id.clone()), (RoomStatus::Ready, answers[0].0.clone()));
+    assert!(env.db.store.pending_rooms().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn an_outage_leaves_rooms_pending_and_the_repair_path_makes_them() {
+    let env = CheckoutEnv::start().await;
+    hms_control(&env, "faults", Some(json!({"status": 500}))).await;
+    let (status, created) = env.post(Some(&token_for("s_1")), &cart(vec![lesson("t_one", &tomorrow_at("10:00"), 60), lesson("t_two", &tomorrow_at("12:00"), 30)]), None).await;
+    assert_eq!(status, 201);
+    env.pay(created["checkout_url"].as_str().unwrap()).await;
+    let id = CheckoutId::parse(created["checkout_id"].as_str().unwrap()).unwrap();
+    assert!(shared::reconcile::book_checkout(&events(&env), &id, Timestamp::now()).await.is_err());
+    let pending = env.db.store.pending_rooms().await.unwrap();
+    assert_eq!(pending.len(), 2, "both bookings wait for their rooms");
+
+    reqwest::Client::new().delete(format!("{}faults", env.hms.control_url())).send().await.unwrap();
+    let rooms = rooms_for(&env.db.store, &env.hms.base_url(), Clock::System);
+    let report = rooms.repair().await.unwrap();
+    assert_eq!((report.ready.len(), report.failed.len()), (2, 0));
+    for id in &pending {
+        assert_eq!(booking(&env, id).await.room_status, RoomStatus::Ready);
+    }
+    assert_eq!(emulator_rooms(&env).await.len(), 2);
+    // Nothing left to repair, and repairing again changes nothing.
+    assert!(rooms.repair().await.unwrap().ready.is_empty());
+    assert_eq!(emulator_rooms(&env).await.len(), 2);
+}
+
+#[tokio::test]
+async fn a_template_without_the_student_role_fails_naming_both_until_fixed() {
+    let env = CheckoutEnv::start().await;
+    hms_control(&env, "roles", Some(json!({"roles": ["host"]}))).await;
+    let (_, bookings) = {
+        let (status, created) = env.post(Some(&token_for("s_1")), &cart(vec![lesson("t_one", &tomorrow_at("10:00"), 60)]), None).await;
+        assert_eq!(status, 201);
+        env.pay(created["checkout_url"].as_str().unwrap()).await;
+        let id = CheckoutId::parse(created["checkout_id"].as_str().unwrap()).unwrap();
+        let err = shared::reconcile::book_checkout(&events(&env), &id, Timestamp::now()).await.unwrap_err();
+        assert!(err.to_string().contains("video provider"), "{err}");
+        (id.clone(), env.db.store.get_checkout(&id).await.unwrap().unwrap().booking_ids)
+    };
+    let rooms = rooms_for(&env.db.store, &env.hms.base_url(), Clock::System);
+    let err = rooms.ensure(&bookings[0]).await.unwrap_err().to_string();
+    assert!(err.contains("tpl_lessons") && err.contains("guest"), "{err}");
+    assert_eq!(booking(&env, &bookings[0]).await.room_status, RoomStatus::Failed);
+    hms_control(&env, "roles", Some(json!({"roles": ["host", "guest"]}))).await;
+    assert_eq!(rooms.repair().await.unwrap().ready, bookings);
+    assert_eq!(booking(&env, &bookings[0]).await.room_status, RoomStatus::Ready);
+}
+
+#[tokio::test]
+async fn the_emulator_refuses_management_tokens_with_a_wrong_claim() {
+    let env = CheckoutEnv::start().await;
+    let now = Timestamp::now().as_second();
+    let good = json!({"access_key": tests::HMS_ACCESS_KEY, "type": "management", "version": 2, "iat": now, "nbf": now, "exp": now + 600, "jti": "j-1"});
+    let sign = |claims: &Value, secret: &str| jsonwebtoken::encode(&jsonwebtoken::Header::default(), claims, &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes())).unwrap();
+    let post = |token: String| {
+        let url = format!("{}rooms", env.hms.base_url());
+        async move { reqwest::Client::new().post(url).bearer_auth(token).json(&json!({"name": "probe"})).send().await.unwrap() }
+    };
+    assert_eq!(post(sign(&good, tests::HMS_SECRET)).await.status(), 200);
+    let mut cases = vec![(sign(&good, "another-secret-another-secret-0123"), "wrong secret")];
+    for (field, value) in [("access_key", json!("someone_else")), ("type", json!("app")), ("version", json!(1)), ("exp", json!(now - 1)), ("nbf", json!(now + 600))] {
+        let mut claims = good.clone();
+        claims[field] = value;
+        cases.push((sign(&claims, tests::HMS_SECRET), field));
+    }
+    for (token, why) in cases {
+        let response = post(token).await;
+        assert_eq!(response.status(), 401, "{why}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!((body["code"].as_u64(), body["message"].as_str()), (Some(401), Some("Token validation error")), "{why}");
+        assert!(body["details"].as_array().is_some_and(|d| !d.is_empty()), "{why}");
+    }
+}
+
+fn joining(env: &CheckoutEnv, clock: Clock, opens_before: SignedDuration) -> join_lesson::App {
+    let rooms: Rooms = rooms_for(&env.db.store, &env.hms.base_url(), clock);
+    join_lesson::App { auth: blocking_auth(), joining: Joining { rooms, opens_before, clock } }
+}
+
+/// The authenticator built synchronously for the handler structs.
+fn blocking_auth() -> shared::auth::Authenticator {
+    tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(auth()))
+}
+
+async fn call(app: &join_lesson::App, event: FunctionUrlEvent) -> (u16, Value) {
+    json_of(&shared::http::into_response(join_lesson::handle(app, event.into_request()).await))
+}
+
+fn join_event(token: &str, booking: &str) -> FunctionUrlEvent {
+    FunctionUrlEvent::new("POST", "/").header("authorization", &format!("Bearer {token}")).body(&json!({"booking_id": booking}).to_string())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_teacher_and_the_student_join_each_with_their_own_code_in_the_window() {
+    let env = CheckoutEnv::start().await;
+    let start = tomorrow_at("10:00");
+    let (_, bookings) = paid_booking(&env, "s_a", vec![lesson("t_one", &start, 60)]).await;
+    let id = bookings[0].clone();
+    let stored = booking(&env, &id).await;
+    let starts: Timestamp = start.parse().unwrap();
+    let during = joining(&env, Clock::Fixed(starts + SignedDuration::from_mins(5)), SignedDuration::from_mins(15));
+
+    let (status, student) = call(&during, join_event(&token("s_a", Role::Student), id.as_str())).await;
+    assert_eq!(status, 200, "{student}");
+    assert_eq!((student["role"].as_str(), student["room_code"].as_str()), (Some("student"), stored.student_room_code.as_deref()));
+    assert!(!student.to_string().contains(stored.teacher_room_code.as_deref().unwrap()), "a student never sees the teacher's code");
+    assert_eq!(student["join_url"], format!("https://lessons-test.app.100ms.live/meeting/{}", stored.student_room_code.as_deref().unwrap()));
+    let claims = decode(student["token"].as_str().unwrap());
+    assert_eq!((claims["room_id"].as_str(), claims["user_id"].as_str(), claims["role"].as_str(), claims["type"].as_str()), (stored.room_id.as_deref(), Some("s_a"), Some("guest"), Some("app")));
+    assert_eq!(claims["exp"].as_i64(), Some((stored.end + SignedDuration::from_hours(1)).as_second()));
+
+    let (status, teacher) = call(&during, join_event(&token("t_one", Role::Teacher), id.as_str())).await;
+    assert_eq!((status, teacher["role"].as_str(), teacher["room_code"].as_str()), (200, Some("teacher"), stored.teacher_room_code.as_deref()));
+    assert_eq!(decode(teacher["token"].as_str().unwrap())["role"], "host");
+
+    // Anyone else learns nothing: the same 404 as for a booking that does not exist.
+    let (status, other) = call(&during, join_event(&token("s_b", Role::Student), id.as_str())).await;
+    assert_eq!((status, other["error"]["code"].as_str()), (404, Some("booking_not_found")));
+    let (status, _) = call(&during, join_event(&token("s_b", Role::Student), "bk_doesnotexist_0")).await;
+    assert_eq!(status, 404);
+    let (_, listed) = call(&during, FunctionUrlEvent::get("/").header("authorization", &format!("Bearer {}", token("s_b", Role::Student)))).await;
+    assert_eq!(listed["bookings"].as_array().map(Vec::len), Some(0));
+
+    // The window: 15 minutes before the start until the end.
+    let early = joining(&env, Clock::Fixed(starts - SignedDuration::from_mins(16)), SignedDuration::from_mins(15));
+    assert_eq!(call(&early, join_event(&token("s_a", Role::Student), id.as_str())).await.1["error"]["code"], "too_early");
+    let opening = joining(&env, Clock::Fixed(starts - SignedDuration::from_mins(15)), SignedDuration::from_mins(15));
+    assert_eq!(call(&opening, join_event(&token("s_a", Role::Student), id.as_str())).await.0, 200);
+    let over = joining(&env, Clock::Fixed(stored.end), SignedDuration::from_mins(15));
+    assert_eq!(call(&over, join_event(&token("s_a", Role::Student), id.as_str())).await.1["error"]["code"], "lesson_over");
+}
+
+fn decode(token: &str) -> Value {
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
+    validation.validate_exp = false;
+    validation.required_spec_claims.clear();
+    jsonwebtoken::decode::<Value>(token, &jsonwebtoken::DecodingKey::from_secret(tests::HMS_SECRET.as_bytes()), &validation).unwrap().claims
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_listing_shows_each_party_their_upcoming_lessons_a_page_at_a_time() {
+    let env = CheckoutEnv::start().await;
+    let (_, mine) = paid_booking(&env, "s_a", vec![lesson("t_one", &tomorrow_at("10:00"), 60), lesson("t_two", &tomorrow_at("08:00"), 30)]).await;
+    paid_booking(&env, "s_b", vec![lesson("t_one", &tomorrow_at("14:00"), 60)]).await;
+    let app = joining(&env, Clock::System, SignedDuration::from_mins(15));
+    let list = |who: String, cursor: Option<String>| {
+        let mut event = FunctionUrlEvent::get("/").header("authorization", &format!("Bearer {who}"));
+        if let Some(cursor) = cursor {
+            event = event.query("cursor", &cursor);
+        }
+        call(&app, event)
+    };
+    let (status, student) = list(token("s_a", Role::Student), None).await;
+    assert_eq!(status, 200, "{student}");
+    let ids: Vec<&str> = student["bookings"].as_array().unwrap().iter().map(|b| b["booking_id"].as_str().unwrap()).collect();
+    assert_eq!(ids, [mine[1].as_str(), mine[0].as_str()], "soonest first, only the caller's");
+    assert_eq!(student["bookings"][0]["with"], "t_two");
+    assert_eq!(student["bookings"][0]["role"], "student");
+    assert_eq!(student["bookings"][0]["room_ready"], true);
+    assert!(student.get("next_cursor").is_none());
+
+    let (_, teacher) = list(token("t_one", Role::Teacher), None).await;
+    let withs: Vec<&str> = teacher["bookings"].as_array().unwrap().iter().map(|b| b["with"].as_str().unwrap()).collect();
+    assert_eq!(withs, ["s_a", "s_b"]);
+    assert!(teacher["bookings"].as_array().unwrap().iter().all(|b| b["role"] == "teacher"));
+    assert_eq!(list(token("t_one", Role::Teacher), Some("garbage".into())).await.0, 400);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refunded_lesson_is_cancelled_its_room_disabled_and_joining_refused() {
+    let env = CheckoutEnv::start().await;
+    let (_, bookings) = paid_booking(&env, "s_a", vec![lesson("t_one", &tomorrow_at("10:00"), 60)]).await;
+    let stored = booking(&env, &bookings[0]).await;
+    let pi = env.db.store.get_checkout(&stored.checkout_id).await.unwrap().unwrap().payment_intent.unwrap();
+    reqwest::Client::new().post(format!("{}_emulator/payment_intents/{pi}/refund", env.stripe.base_url())).send().await.unwrap();
+    let handler = events(&env);
+    let refund = shared::store::Refund { refund_id: "re_x".into(), payment_intent: pi.clone(), amount: 3000, status: "succeeded".into(), lesson_index: None };
+    let settlement = shared::fulfilment::Settlement { store: &handler.store, payments: &handler.payments, rooms: &handler.rooms };
+    settlement.refund_reported(&refund, Timestamp::now()).await.unwrap();
+    assert_eq!(booking(&env, &bookings[0]).await.status, BookingStatus::Cancelled);
+    let room = emulator_rooms(&env).await.into_iter().find(|r| r["id"] == stored.room_id.clone().unwrap()).unwrap();
+    assert_eq!(room["enabled"], false, "nobody can join a cancelled lesson");
+    let during = joining(&env, Clock::Fixed(stored.start), SignedDuration::from_mins(15));
+    assert_eq!(call(&during, join_event(&token("s_a", Role::Student), bookings[0].as_str())).await.1["error"]["code"], "booking_cancelled");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_operator_endpoints_take_admin_tokens_only() {
+    let env = CheckoutEnv::start().await;
+    let (status, created) = env.post(Some(&token_for("s_a")), &cart(vec![lesson("t_one", &tomorrow_at("10:00"), 60)]), None).await;
+    assert_eq!(status, 201);
+    env.pay(created["checkout_url"].as_str().unwrap()).await;
+    let checkout_id = created["checkout_id"].as_str().unwrap();
+
+    let booking_app = create_booking::App { auth: auth().await, events: events(&env), clock: Clock::System };
+    let room_app = create_room::App { auth: auth().await, rooms: rooms_for(&env.db.store, &env.hms.base_url(), Clock::System) };
+    let post = |token: Option<String>, body: Value| {
+        let mut event = FunctionUrlEvent::new("POST", "/").body(&body.to_string());
+        if let Some(token) = token {
+            event = event.header("authorization", &format!("Bearer {token}"));
+        }
+        event
+    };
+    let book = |event: FunctionUrlEvent| async { json_of(&shared::http::into_response(create_booking::handle(&booking_app, event.into_request()).await)) };
+    assert_eq!(book(post(None, json!({"checkout_id": checkout_id}))).await.0, 401);
+    for role in [Role::Student, Role::Teacher] {
+        let (status, body) = book(post(Some(token("s_a", role)), json!({"checkout_id": checkout_id}))).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (403, Some("forbidden")));
+    }
+    let (status, booked) = book(post(Some(token("ops", Role::Admin)), json!({"checkout_id": checkout_id}))).await;
+    assert_eq!(status, 200, "{booked}");
+    assert_eq!(booked["status"], "confirmed");
+    let booking = &booked["bookings"][0];
+    assert_eq!((booking["status"].as_str(), booking["payment_status"].as_str(), booking["room_status"].as_str()), (Some("confirmed"), Some("paid"), Some("ready")));
+    let (status, again) = book(post(Some(token("ops", Role::Admin)), json!({"checkout_id": checkout_id}))).await;
+    assert_eq!((status, &again["bookings"]), (200, &booked["bookings"]), "idempotent");
+    assert_eq!(book(post(Some(token("ops", Role::Admin)), json!({"checkout_id": "co_nope"}))).await.0, 404);
+
+    let room = |event: FunctionUrlEvent| async { json_of(&shared::http::into_response(create_room::handle(&room_app, event.into_request()).await)) };
+    let id = booking["booking_id"].as_str().unwrap();
+    assert_eq!(room(post(Some(token("s_a", Role::Student)), json!({"booking_id": id}))).await.0, 403);
+    let (status, made) = room(post(Some(token("ops", Role::Admin)), json!({"booking_id": id}))).await;
+    assert_eq!((status, &made["room_id"]), (200, &booking["room_id"]));
+    assert_eq!(room(post(Some(token("ops", Role::Admin)), json!({"booking": id}))).await.0, 400);
+    assert_eq!(emulator_rooms(&env).await.len(), 1);
+}
