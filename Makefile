@@ -11,6 +11,8 @@ CARGO_LAMBDA := $(VENV)/bin/cargo-lambda
 CFN_LINT := $(VENV)/bin/cfn-lint
 OPENAPI_SPEC_VALIDATOR := $(VENV)/bin/openapi-spec-validator
 STRIPE_PYTHON := $(VENV)/lib/stripe-$(STRIPE_PYTHON_VERSION).installed
+# 100ms's official server SDK, pinned by tests/conformance/hms/package-lock.json.
+HMS_SDK := tests/conformance/hms/node_modules/.package-lock.json
 # cargo finds `cargo lambda` as the cargo-lambda binary on PATH.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
@@ -41,7 +43,10 @@ $(STRIPE_PYTHON): $(CARGO_LAMBDA)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check stripe==$(STRIPE_PYTHON_VERSION)
 	touch $@
 
-tools: $(CARGO_LAMBDA) $(CFN_LINT) $(OPENAPI_SPEC_VALIDATOR) $(STRIPE_PYTHON)
+$(HMS_SDK): tests/conformance/hms/package-lock.json
+	cd tests/conformance/hms && npm ci --no-audit --no-fund --loglevel=error
+
+tools: $(CARGO_LAMBDA) $(CFN_LINT) $(OPENAPI_SPEC_VALIDATOR) $(STRIPE_PYTHON) $(HMS_SDK)
 
 build:
 	cargo build --workspace --all-targets --locked
@@ -53,7 +58,7 @@ test: tools
 	$(CFN_LINT) template.yaml
 	$(OPENAPI_SPEC_VALIDATOR) docs/openapi.yaml
 	cargo test --workspace --locked
-	cargo test --locked -p tests --test smoke --test stripe_python -- --ignored
+	cargo test --locked -p tests --test smoke --test stripe_python --test hms_sdk -- --ignored
 	$(MAKE) --no-print-directory demo
 
 bench:
