@@ -275,8 +275,13 @@ async fn a_refunded_lesson_is_cancelled_its_room_disabled_and_joining_refused() 
     let handler = events(&env);
     let refund = shared::store::Refund { refund_id: "re_x".into(), payment_intent: pi.clone(), amount: 3000, status: "succeeded".into(), lesson_index: None };
     let settlement = shared::fulfilment::Settlement { store: &handler.store, payments: &handler.payments, rooms: &handler.rooms };
-    settlement.refund_reported(&refund, Timestamp::now()).await.unwrap();
+    // 100ms down when the refund is reported: the booking is cancelled, the
+    // room not yet disabled, and the event must come again.
+    hms_control(&env, "faults", Some(json!({"status": 500}))).await;
+    assert!(settlement.refund_reported(&refund, Timestamp::now()).await.is_err());
     assert_eq!(booking(&env, &bookings[0]).await.status, BookingStatus::Cancelled);
+    reqwest::Client::new().delete(format!("{}faults", env.hms.control_url())).send().await.unwrap();
+    settlement.refund_reported(&refund, Timestamp::now()).await.unwrap();
     let room = emulator_rooms(&env).await.into_iter().find(|r| r["id"] == stored.room_id.clone().unwrap()).unwrap();
     assert_eq!(room["enabled"], false, "nobody can join a cancelled lesson");
     let during = joining(&env, Clock::Fixed(stored.start), SignedDuration::from_mins(15));

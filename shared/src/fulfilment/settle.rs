@@ -209,10 +209,20 @@ impl Settlement<'_> {
     /// us) cancels its bookings and frees their slots.
     async fn cancel_if_refunded(&self, checkout: Checkout, now: Timestamp) -> Result<Checkout, FulfilError> {
         let Some(intent) = checkout.payment_intent.clone() else { return Ok(checkout) };
-        // Refunded is reached only in the transaction that cancels every booking (or with none booked).
-        if checkout.status == CheckoutStatus::Refunded || !self.store.ledger(&intent).await?.fully_refunded() {
+        // Refunded is reached only in the transaction that cancels every
+        // booking (or with none booked); what may be left is their rooms.
+        let refunded = if checkout.status == CheckoutStatus::Refunded {
+            checkout
+        } else if self.store.ledger(&intent).await?.fully_refunded() {
+            self.cancel_bookings(checkout, now).await?
+        } else {
             return Ok(checkout);
-        }
+        };
+        self.disable_rooms(&refunded).await?;
+        Ok(refunded)
+    }
+
+    async fn cancel_bookings(&self, checkout: Checkout, now: Timestamp) -> Result<Checkout, FulfilError> {
         let mut backoff = Backoff::new(CONTENTION_BUDGET);
         let mut current = checkout;
         loop {
@@ -237,11 +247,6 @@ impl Settlement<'_> {
             match result {
                 Ok(()) => {
                     tracing::info!(checkout_id = %current.checkout_id, bookings = ?current.booking_ids, "payment refunded in full; bookings cancelled");
-                    for lesson in &booked {
-                        if let Some(booking) = self.store.get_booking(&lesson.booking_id).await? {
-                            self.rooms.disable(&booking).await.map_err(|e| FulfilError::Rooms(e.to_string()))?;
-                        }
-                    }
                     return Ok(Checkout { status: CheckoutStatus::Refunded, ..current });
                 }
                 Err(EditError::ItemConflict(_)) if backoff.wait().await => current = self.reload(&current).await?,
@@ -249,5 +254,16 @@ impl Settlement<'_> {
                 Err(err) => return Err(FulfilError::from_edit(err)),
             }
         }
+    }
+
+    /// Nobody can join a cancelled lesson. Safe to repeat, so a refund event
+    /// delivered again after 100ms was down finishes the job.
+    async fn disable_rooms(&self, checkout: &Checkout) -> Result<(), FulfilError> {
+        for id in &checkout.booking_ids {
+            if let Some(booking) = self.store.get_booking(id).await?.filter(|b| b.room_id.is_some()) {
+                self.rooms.disable(&booking).await.map_err(|e| FulfilError::Rooms(e.to_string()))?;
+            }
+        }
+        Ok(())
     }
 }

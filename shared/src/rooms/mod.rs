@@ -111,7 +111,9 @@ impl Rooms {
         let mut report = Repaired::default();
         for id in self.store.pending_rooms().await? {
             match self.ensure(&id).await {
-                Ok(_) | Err(RoomError::Cancelled(_)) => report.ready.push(id),
+                Ok(_) => report.ready.push(id),
+                // Its room was disabled and it left the list.
+                Err(RoomError::Cancelled(_)) => {}
                 Err(RoomError::NoBooking(_)) => self.store.room_settled(&id).await?,
                 Err(err) => report.failed.push((id, err.to_string())),
             }
