@@ -6,11 +6,13 @@ CARGO_LAMBDA_VERSION := 1.9.2
 CFN_LINT_VERSION := 1.58.0
 OPENAPI_SPEC_VALIDATOR_VERSION := 0.9.0
 STRIPE_PYTHON_VERSION := 16.1.0
+SCHEMATHESIS_VERSION := 4.32.5
 VENV := .venv
 CARGO_LAMBDA := $(VENV)/bin/cargo-lambda
 CFN_LINT := $(VENV)/bin/cfn-lint
 OPENAPI_SPEC_VALIDATOR := $(VENV)/bin/openapi-spec-validator
 STRIPE_PYTHON := $(VENV)/lib/stripe-$(STRIPE_PYTHON_VERSION).installed
+SCHEMATHESIS := $(VENV)/bin/schemathesis
 # 100ms's official server SDK, pinned by tests/conformance/hms/package-lock.json.
 HMS_SDK := tests/conformance/hms/node_modules/.package-lock.json
 # cargo finds `cargo lambda` as the cargo-lambda binary on PATH.
@@ -26,7 +28,7 @@ export AWS_SECRET_ACCESS_KEY ?= local
 LOCAL_ENV := set -a && source ./.env.local && set +a &&
 endif
 
-.PHONY: dev test demo build bench table seed reconcile repair-rooms tools clean-local
+.PHONY: dev test demo contract build bench table seed reconcile repair-rooms tools clean-local
 
 $(CARGO_LAMBDA):
 	python3 -m venv $(VENV)
@@ -46,7 +48,10 @@ $(STRIPE_PYTHON): $(CARGO_LAMBDA)
 $(HMS_SDK): tests/conformance/hms/package-lock.json
 	cd tests/conformance/hms && npm ci --no-audit --no-fund --loglevel=error
 
-tools: $(CARGO_LAMBDA) $(CFN_LINT) $(OPENAPI_SPEC_VALIDATOR) $(STRIPE_PYTHON) $(HMS_SDK)
+$(SCHEMATHESIS): $(CARGO_LAMBDA)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check schemathesis==$(SCHEMATHESIS_VERSION)
+
+tools: $(CARGO_LAMBDA) $(CFN_LINT) $(OPENAPI_SPEC_VALIDATOR) $(STRIPE_PYTHON) $(HMS_SDK) $(SCHEMATHESIS)
 
 build:
 	cargo build --workspace --all-targets --locked
@@ -60,6 +65,7 @@ test: tools
 	cargo test --workspace --locked
 	cargo test --locked -p tests --test smoke --test stripe_python --test hms_sdk -- --ignored
 	$(MAKE) --no-print-directory demo
+	$(MAKE) --no-print-directory contract
 
 bench:
 	cargo bench --locked -p shared --bench slots
@@ -74,6 +80,10 @@ seed:
 # The whole money path over HTTP against `make dev` (started for the run when not running).
 demo: $(CARGO_LAMBDA)
 	set -a && source ./.env.local && set +a && cargo run --locked -q -p local-stack --bin demo -- --start
+
+# Schemathesis against every operation of docs/openapi.yaml on the local stack (started for the run when not running).
+contract: $(CARGO_LAMBDA) $(SCHEMATHESIS)
+	set -a && source ./.env.local && set +a && cargo run --locked -q -p local-stack --bin contract -- --start
 
 # Settles checkouts stuck past their holds and Stripe events whose delivery failed; safe to repeat.
 reconcile:

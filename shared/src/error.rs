@@ -55,8 +55,8 @@ pub enum ApiError {
     VideoProvider(String),
     #[error("too many concurrent changes to this calendar, please retry")]
     Contention,
-    #[error("method {0} is not allowed here")]
-    MethodNotAllowed(String),
+    #[error("method {method} is not allowed here (allowed: {allow})")]
+    MethodNotAllowed { method: String, allow: String },
     #[error("the service is temporarily unavailable, please retry")]
     Unavailable(#[source] StoreError),
     #[error("internal error")]
@@ -82,7 +82,7 @@ impl ApiError {
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::PaymentProvider(_) | Self::VideoProvider(_) => StatusCode::BAD_GATEWAY,
             Self::Contention => StatusCode::SERVICE_UNAVAILABLE,
-            Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -112,7 +112,7 @@ impl ApiError {
             Self::PaymentProvider(_) => "payment_provider_error",
             Self::VideoProvider(_) => "video_provider_error",
             Self::Contention => "service_unavailable",
-            Self::MethodNotAllowed(_) => "method_not_allowed",
+            Self::MethodNotAllowed { .. } => "method_not_allowed",
             Self::Unavailable(_) => "service_unavailable",
             Self::Internal(_) => "internal_error",
         }

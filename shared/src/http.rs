@@ -53,6 +53,11 @@ pub fn error_response(err: &ApiError) -> Response<Body> {
     let mut response = Response::new(Body::Binary(bytes));
     *response.status_mut() = status;
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    if let ApiError::MethodNotAllowed { allow, .. } = err
+        && let Ok(value) = HeaderValue::from_str(allow)
+    {
+        response.headers_mut().insert(header::ALLOW, value);
+    }
     if status == StatusCode::SERVICE_UNAVAILABLE {
         // Everything behind a 503 here is contention or a passing outage.
         response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECONDS));
@@ -77,7 +82,16 @@ pub fn one_field<'b>(body: &'b [u8], name: &str) -> Result<String, ApiError> {
 }
 
 pub fn require_method(req: &Request, allowed: &http::Method) -> Result<(), ApiError> {
-    if req.method() == allowed { Ok(()) } else { Err(ApiError::MethodNotAllowed(req.method().to_string())) }
+    require_methods(req, std::slice::from_ref(allowed))
+}
+
+/// Anything else is `405` with the `Allow` header HTTP asks for.
+pub fn require_methods(req: &Request, allowed: &[http::Method]) -> Result<(), ApiError> {
+    if allowed.contains(req.method()) {
+        return Ok(());
+    }
+    let allow = allowed.iter().map(http::Method::as_str).collect::<Vec<_>>().join(", ");
+    Err(ApiError::MethodNotAllowed { method: req.method().to_string(), allow })
 }
 
 /// A query-string parameter, absent or blank treated alike.

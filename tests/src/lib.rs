@@ -61,11 +61,12 @@ pub struct FunctionUrlEvent {
     query: Vec<(String, String)>,
     headers: Vec<(String, String)>,
     body: Option<String>,
+    base64: bool,
 }
 
 impl FunctionUrlEvent {
     pub fn new(method: &str, path: &str) -> Self {
-        Self { method: method.into(), path: path.into(), query: Vec::new(), headers: Vec::new(), body: None }
+        Self { method: method.into(), path: path.into(), query: Vec::new(), headers: Vec::new(), body: None, base64: false }
     }
 
     pub fn get(path: &str) -> Self {
@@ -84,6 +85,14 @@ impl FunctionUrlEvent {
 
     pub fn body(mut self, body: &str) -> Self {
         self.body = Some(body.into());
+        self
+    }
+
+    /// A body that is not text, base64-encoded as Lambda passes it.
+    pub fn binary_body(mut self, body: &[u8]) -> Self {
+        use base64::Engine;
+        self.body = Some(base64::engine::general_purpose::STANDARD.encode(body));
+        self.base64 = true;
         self
     }
 
@@ -121,7 +130,7 @@ impl FunctionUrlEvent {
                 "timeEpoch": 1_795_507_200_000u64
             },
             "body": self.body,
-            "isBase64Encoded": false
+            "isBase64Encoded": self.base64
         })
     }
 

@@ -300,3 +300,13 @@ async fn bad_tokens_and_bad_bodies_write_nothing() {
     assert!(env.holds("t_one", &start).await.is_empty());
     assert!(sessions(&env).await.is_empty());
 }
+
+/// HTTP asks a 405 to say what is allowed.
+#[tokio::test]
+async fn a_wrong_method_is_405_with_allow() {
+    let env = CheckoutEnv::start().await;
+    let response = tests::call_app_raw(&env.checkout, tests::FunctionUrlEvent::new("PUT", "/").header("authorization", &format!("Bearer {}", token_for("s_1"))).body("{}")).await;
+    assert_eq!(response.status().as_u16(), 405);
+    assert_eq!(response.headers().get("allow").and_then(|v| v.to_str().ok()), Some("GET, POST, DELETE"));
+    assert_eq!(tests::json_of(&response).1["error"]["code"], "method_not_allowed");
+}

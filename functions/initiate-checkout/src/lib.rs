@@ -7,7 +7,7 @@ use lambda_http::Request;
 use shared::auth::Authenticator;
 use shared::checkout::CheckoutService;
 use shared::error::ApiError;
-use shared::http::{HttpResult, json, required_param};
+use shared::http::{HttpResult, json, require_methods, required_param};
 
 pub struct App {
     pub auth: Authenticator,
@@ -15,9 +15,7 @@ pub struct App {
 }
 
 pub async fn handle(app: &App, req: Request) -> HttpResult {
-    if !matches!(*req.method(), Method::POST | Method::GET | Method::DELETE) {
-        return Err(ApiError::MethodNotAllowed(req.method().to_string()));
-    }
+    require_methods(&req, &[Method::GET, Method::POST, Method::DELETE])?;
     let who = app.auth.authenticate(req.headers()).await?;
     match *req.method() {
         Method::GET => return json(StatusCode::OK, &app.checkout.status(&who, required_param(&req, "checkout_id")?).await?),

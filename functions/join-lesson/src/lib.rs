@@ -5,8 +5,7 @@
 use http::{Method, StatusCode};
 use lambda_http::Request;
 use shared::auth::Authenticator;
-use shared::error::ApiError;
-use shared::http::{HttpResult, json, query_param};
+use shared::http::{HttpResult, json, query_param, require_methods};
 use shared::rooms::Joining;
 
 pub struct App {
@@ -15,9 +14,7 @@ pub struct App {
 }
 
 pub async fn handle(app: &App, req: Request) -> HttpResult {
-    if !matches!(*req.method(), Method::GET | Method::POST) {
-        return Err(ApiError::MethodNotAllowed(req.method().to_string()));
-    }
+    require_methods(&req, &[Method::GET, Method::POST])?;
     let who = app.auth.authenticate(req.headers()).await?;
     if req.method() == Method::GET {
         return json(StatusCode::OK, &app.joining.list(&who, query_param(&req, "cursor")).await?);

@@ -2,3 +2,4 @@
 //! DynamoDB-compatible server and a client pointed at it.
 
 pub mod dynamo;
+pub mod process;

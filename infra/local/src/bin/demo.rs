@@ -13,7 +13,6 @@ use shared::auth::{self, Claims, Role};
 use shared::config;
 use shared::domain::BookingId;
 use shared::store::{BookingStatus, Store};
-use tokio::process::{Child, Command};
 
 #[derive(Parser)]
 struct Args {
@@ -32,20 +31,15 @@ struct Args {
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
-    let mut stack = None;
-    if args.start && tokio::net::TcpStream::connect(("127.0.0.1", args.functions_port)).await.is_err() {
-        match start_stack().await {
-            Ok(child) => stack = Some(child),
-            Err(message) => {
-                eprintln!("DEMO FAILED: starting the local stack: {message}");
-                return ExitCode::FAILURE;
-            }
+    let stack = match local_stack::process::Stack::start_if_needed(args.start, args.functions_port).await {
+        Ok(stack) => stack,
+        Err(message) => {
+            eprintln!("DEMO FAILED: starting the local stack: {message}");
+            return ExitCode::FAILURE;
         }
-    }
+    };
     let result = run(&args).await;
-    if let Some(child) = stack {
-        stop_stack(child).await;
-    }
+    stack.stop().await;
     match result {
         Ok(()) => {
             println!("DEMO PASSED");
@@ -149,20 +143,12 @@ fn step(n: u32, what: &str) {
     println!("{n}. {what}");
 }
 
-/// The first answer that is not `cargo lambda watch` still compiling the
-/// function (it answers 502/504 meanwhile), which must have `expected` status.
+/// The first real answer, which must have `expected` status.
 async fn answer(request: impl Fn() -> reqwest::RequestBuilder, expected: u16) -> Result<Value, String> {
-    for _ in 0..300 {
-        match request().timeout(Duration::from_secs(300)).send().await {
-            Ok(response) if !matches!(response.status().as_u16(), 502 | 504) => {
-                let status = response.status().as_u16();
-                let body: Value = response.json().await.unwrap_or(Value::Null);
-                return if status == expected { Ok(body) } else { Err(format!("expected {expected}, got {status}: {body}")) };
-            }
-            _ => tokio::time::sleep(Duration::from_secs(1)).await,
-        }
-    }
-    Err("the functions never answered (is `make dev` running?)".into())
+    let response = local_stack::process::first_answer(request).await?;
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    if status == expected { Ok(body) } else { Err(format!("expected {expected}, got {status}: {body}")) }
 }
 
 /// The emulator's successful delivery of this checkout's completion.
@@ -180,27 +166,4 @@ async fn delivered(http: &reqwest::Client, stripe: &str, checkout_id: &str) -> R
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
     Err("no checkout.session.completed was delivered to stripe-webhook within 5 minutes".into())
-}
-
-async fn start_stack() -> Result<Child, String> {
-    println!("0. starting the local stack (nothing listens on the functions' port)");
-    let data = std::env::temp_dir().join(format!("lessons-demo-{}", std::process::id()));
-    let child = Command::new("cargo")
-        .args(["run", "--locked", "-q", "-p", "local-stack", "--bin", "local-stack", "--", "--data-dir"])
-        .arg(&data)
-        .stdout(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|e| e.to_string())?;
-    Ok(child)
-}
-
-/// Ctrl-C, as a person would: the local stack stops `cargo lambda watch` itself.
-async fn stop_stack(mut child: Child) {
-    if let Some(pid) = child.id() {
-        let _ = Command::new("kill").args(["-INT", &pid.to_string()]).status().await;
-    }
-    if tokio::time::timeout(Duration::from_secs(20), child.wait()).await.is_err() {
-        let _ = child.kill().await;
-    }
 }

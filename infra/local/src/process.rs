@@ -1,0 +1,52 @@
+//! Starting the local stack for a one-off run (`make demo`, the contract
+//! fuzzing in `make test`) when none is running, and stopping it after.
+
+use std::time::Duration;
+
+use tokio::process::{Child, Command};
+
+/// A local stack this process started (or none, when one was running).
+pub struct Stack(Option<Child>);
+
+impl Stack {
+    /// Starts `cargo run -p local-stack` with a throwaway data directory if
+    /// `start` is set and nothing listens on the functions' port.
+    pub async fn start_if_needed(start: bool, functions_port: u16) -> Result<Self, String> {
+        if !start || tokio::net::TcpStream::connect(("127.0.0.1", functions_port)).await.is_ok() {
+            return Ok(Self(None));
+        }
+        println!("0. starting the local stack (nothing listens on the functions' port)");
+        let data = std::env::temp_dir().join(format!("lessons-local-{}", std::process::id()));
+        let child = Command::new("cargo")
+            .args(["run", "--locked", "-q", "-p", "local-stack", "--bin", "local-stack", "--", "--data-dir"])
+            .arg(&data)
+            .stdout(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| e.to_string())?;
+        Ok(Self(Some(child)))
+    }
+
+    /// Ctrl-C, as a person would: the local stack stops `cargo lambda watch` itself.
+    pub async fn stop(self) {
+        let Some(mut child) = self.0 else { return };
+        if let Some(pid) = child.id() {
+            let _ = Command::new("kill").args(["-INT", &pid.to_string()]).status().await;
+        }
+        if tokio::time::timeout(Duration::from_secs(20), child.wait()).await.is_err() {
+            let _ = child.kill().await;
+        }
+    }
+}
+
+/// The first answer that is not `cargo lambda watch` still compiling the
+/// function (it refuses connections or answers 502/504 meanwhile).
+pub async fn first_answer(request: impl Fn() -> reqwest::RequestBuilder) -> Result<reqwest::Response, String> {
+    for _ in 0..300 {
+        match request().timeout(Duration::from_secs(300)).send().await {
+            Ok(response) if !matches!(response.status().as_u16(), 502 | 504) => return Ok(response),
+            _ => tokio::time::sleep(Duration::from_secs(1)).await,
+        }
+    }
+    Err("the functions never answered (is `make dev` running?)".into())
+}
