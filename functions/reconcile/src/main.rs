@@ -1,0 +1,26 @@
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use shared::clock::Clock;
+use shared::config::{self, StoreConfig};
+use shared::payments::{Payments, StripeConfig};
+use shared::rooms::{HmsConfig, Rooms};
+use shared::store::Store;
+use shared::webhook::EventHandler;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    shared::telemetry::init();
+    let (store, stripe, hms) = config::load(|env| {
+        let parts = (StoreConfig::read(env), StripeConfig::read(env), HmsConfig::read(env));
+        Some((parts.0?, parts.1?, parts.2?))
+    })
+    .inspect_err(|e| tracing::error!(%e, "cannot start"))?;
+    let store = Store::from_env(&store).await;
+    let events = EventHandler { rooms: Rooms::new(store.clone(), hms, Clock::System)?, store, payments: Payments::new(&stripe)?, livemode: stripe.is_live() };
+    // Lives for the whole process, as Lambda keeps the environment warm.
+    let events: &'static EventHandler = Box::leak(Box::new(events));
+    lambda_runtime::run(service_fn(move |_: LambdaEvent<serde_json::Value>| async move {
+        // A failed run is reported to Lambda, so it shows in the function's error metrics; the next one retries.
+        reconcile::handle(events, jiff::Timestamp::now()).await.map_err(|e| Error::from(e.to_string()))
+    }))
+    .await
+}
