@@ -7,12 +7,19 @@ CFN_LINT_VERSION := 1.58.0
 OPENAPI_SPEC_VALIDATOR_VERSION := 0.9.0
 STRIPE_PYTHON_VERSION := 16.1.0
 SCHEMATHESIS_VERSION := 4.32.5
+SAM_CLI_VERSION := 1.170.0
+ZIG_VERSION := 0.15.2
+ENV ?=
+ORIGIN ?= http://localhost:3000
 VENV := .venv
 CARGO_LAMBDA := $(VENV)/bin/cargo-lambda
 CFN_LINT := $(VENV)/bin/cfn-lint
 OPENAPI_SPEC_VALIDATOR := $(VENV)/bin/openapi-spec-validator
 STRIPE_PYTHON := $(VENV)/lib/stripe-$(STRIPE_PYTHON_VERSION).installed
 SCHEMATHESIS := $(VENV)/bin/schemathesis
+SAM := $(VENV)/bin/sam
+ZIG := $(VENV)/bin/python-zig.installed
+FUNCTION_CRATES := $(notdir $(wildcard functions/*))
 # 100ms's official server SDK, pinned by tests/conformance/hms/package-lock.json.
 HMS_SDK := tests/conformance/hms/node_modules/.package-lock.json
 # cargo finds `cargo lambda` as the cargo-lambda binary on PATH.
@@ -28,7 +35,7 @@ export AWS_SECRET_ACCESS_KEY ?= local
 LOCAL_ENV := set -a && source ./.env.local && set +a &&
 endif
 
-.PHONY: dev test demo contract build bench table seed reconcile repair-rooms tools clean-local
+.PHONY: dev test demo contract doctor build deploy bench table seed reconcile repair-rooms tools clean-local
 
 $(CARGO_LAMBDA):
 	python3 -m venv $(VENV)
@@ -53,8 +60,23 @@ $(SCHEMATHESIS): $(CARGO_LAMBDA)
 
 tools: $(CARGO_LAMBDA) $(CFN_LINT) $(OPENAPI_SPEC_VALIDATOR) $(STRIPE_PYTHON) $(HMS_SDK) $(SCHEMATHESIS)
 
-build:
-	cargo build --workspace --all-targets --locked
+# Deployment tools, only for build/deploy: zig cross-compiles to arm64 for cargo-lambda.
+$(SAM): $(CARGO_LAMBDA)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check aws-sam-cli==$(SAM_CLI_VERSION)
+$(ZIG): $(CARGO_LAMBDA)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check ziglang==$(ZIG_VERSION)
+	touch $@
+
+# Every function as deployed: release, arm64, one zip each under target/lambda/<name>/.
+build: $(ZIG)
+	cargo lambda build --release --arm64 --output-format zip $(addprefix --bin ,$(FUNCTION_CRATES))
+
+# make deploy ENV=dev|prod: the secret first (asks for missing values on the first run), then SAM.
+deploy: $(SAM) $(ZIG)
+	@test -n "$(ENV)" || { echo "usage: make deploy ENV=dev|prod"; exit 2; }
+	$(VENV)/bin/python infra/deploy/secrets.py lessons/$(ENV)
+	$(SAM) build --beta-features
+	$(SAM) deploy --config-env $(ENV)
 
 dev: $(CARGO_LAMBDA)
 	set -a && source ./.env.local && set +a && cargo run --locked -p local-stack --bin local-stack
@@ -66,6 +88,7 @@ test: tools
 	cargo test --locked -p tests --test smoke --test stripe_python --test hms_sdk -- --ignored
 	$(MAKE) --no-print-directory demo
 	$(MAKE) --no-print-directory contract
+	set -a && source ./.env.local && set +a && cargo run --locked -q -p local-stack --bin doctor-check
 
 bench:
 	cargo bench --locked -p shared --bench slots
@@ -84,6 +107,16 @@ demo: $(CARGO_LAMBDA)
 # Schemathesis against every operation of docs/openapi.yaml on the local stack (started for the run when not running).
 contract: $(CARGO_LAMBDA) $(SCHEMATHESIS)
 	set -a && source ./.env.local && set +a && cargo run --locked -q -p local-stack --bin contract -- --start
+
+# Checks a deployment end to end and names the fix for each problem. Locally (the default)
+# against a running `make dev`; for a deployment: make doctor ENV=dev (stack outputs via sam).
+doctor: tools $(if $(ENV),$(SAM))
+ifeq ($(ENV),)
+	set -a && source ./.env.local && set +a && cargo run --locked -q -p infra --bin admin -- doctor --functions-base http://127.0.0.1:9000/lambda-url
+else
+	mkdir -p .local && $(SAM) list stack-outputs --config-env $(ENV) --output json > .local/outputs-$(ENV).json
+	cargo run --locked -q -p infra --bin admin -- doctor --stack-outputs .local/outputs-$(ENV).json --origin $(ORIGIN)
+endif
 
 # Settles checkouts stuck past their holds and Stripe events whose delivery failed; safe to repeat.
 reconcile:

@@ -1,5 +1,6 @@
 //! Operations tooling: the table definition and seeding, used by the admin
 //! CLI (against AWS) and by the local stack.
 
+pub mod doctor;
 pub mod seed;
 pub mod table;

@@ -45,6 +45,11 @@ impl Env {
         Self { vars, problems: Vec::new() }
     }
 
+    /// The variables as given (non-blank ones), for tools that read several sections apart.
+    pub fn vars(&self) -> impl Iterator<Item = (&String, &String)> {
+        self.vars.iter()
+    }
+
     /// A required variable; `help` says where to get it.
     pub fn required<T>(&mut self, name: &str, help: &str, parse: impl FnOnce(&str) -> Result<T, String>) -> Option<T> {
         match self.vars.get(name) {

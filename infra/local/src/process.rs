@@ -18,7 +18,7 @@ impl Stack {
         println!("0. starting the local stack (nothing listens on the functions' port)");
         let data = std::env::temp_dir().join(format!("lessons-local-{}", std::process::id()));
         let child = Command::new("cargo")
-            .args(["run", "--locked", "-q", "-p", "local-stack", "--bin", "local-stack", "--", "--data-dir"])
+            .args(["run", "--locked", "-q", "-p", "local-stack", "--bin", "local-stack", "--", "--no-reload", "--data-dir"])
             .arg(&data)
             .stdout(std::process::Stdio::null())
             .kill_on_drop(true)

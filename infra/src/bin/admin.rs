@@ -28,6 +28,19 @@ enum Command {
     /// failed (last 30 days), through the same fulfilment as the webhook.
     /// Safe to run any number of times; prints what it changed.
     Reconcile,
+    /// Check a deployment (or the local stack) end to end; every problem comes
+    /// with its fix. Exits non-zero when anything fails.
+    Doctor {
+        /// Functions at <base>/<name>/ (the local stack: http://127.0.0.1:9000/lambda-url).
+        #[arg(long, conflicts_with = "stack_outputs")]
+        functions_base: Option<String>,
+        /// The stack's outputs as `sam list stack-outputs --output json` prints them.
+        #[arg(long)]
+        stack_outputs: Option<PathBuf>,
+        /// The frontend origin CORS must allow.
+        #[arg(long, default_value = "http://localhost:3000")]
+        origin: String,
+    },
     /// Make the 100ms room of every booking still without one (after an
     /// outage, or once a template problem is fixed). Safe to repeat.
     RepairRooms,
@@ -59,6 +72,17 @@ impl From<CliRole> for Role {
             CliRole::Admin => Role::Admin,
         }
     }
+}
+
+/// Function URLs from `sam list stack-outputs --output json` (GetSlotsUrl → get-slots, …).
+fn urls_from_outputs(file: &std::path::Path) -> Result<Vec<(String, String)>, String> {
+    let raw = std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let outputs: Vec<serde_json::Value> = serde_json::from_str(&raw).map_err(|e| format!("{}: {e}", file.display()))?;
+    let name_of = |key: &str| infra::doctor::FUNCTIONS.iter().find(|f| f.replace('-', "") == key.trim_end_matches("Url").to_ascii_lowercase()).map(|f| (*f).to_owned());
+    Ok(outputs
+        .iter()
+        .filter_map(|o| Some((name_of(o["OutputKey"].as_str()?)?, o["OutputValue"].as_str()?.to_owned())))
+        .collect())
 }
 
 #[tokio::main]
@@ -98,6 +122,21 @@ async fn run(command: Command) -> Result<(), String> {
             for profile in &all {
                 println!("loaded teacher {}", profile.id());
             }
+        }
+        Command::Doctor { functions_base, stack_outputs, origin } => {
+            let urls = match (functions_base, stack_outputs) {
+                (Some(base), _) => infra::doctor::FUNCTIONS.iter().map(|f| ((*f).to_owned(), format!("{}/{f}/", base.trim_end_matches('/')))).collect(),
+                (None, Some(file)) => urls_from_outputs(&file)?,
+                (None, None) => return Err("give --functions-base or --stack-outputs".into()),
+            };
+            let report = infra::doctor::run(shared::config::Env::from_process(), &infra::doctor::Target { urls, origin }).await;
+            for finding in &report.findings {
+                println!("{} {}: {}", if finding.ok { "ok  " } else { "FAIL" }, finding.check, finding.detail);
+            }
+            if !report.healthy() {
+                return Err(format!("{} check(s) failed; each line says how to fix it", report.findings.iter().filter(|f| !f.ok).count()));
+            }
+            println!("doctor: everything checked is healthy");
         }
         Command::RepairRooms => {
             let (store, hms) = config::load(|env| {

@@ -42,6 +42,11 @@ impl WebhookSecrets {
         (!secrets.is_empty()).then_some(Self(secrets))
     }
 
+    /// The current secret (the first one while rolling).
+    pub fn first(&self) -> Option<&str> {
+        self.0.first().map(String::as_str)
+    }
+
     pub fn read(env: &mut Env) -> Option<Self> {
         env.required(
             "STRIPE_WEBHOOK_SECRET",

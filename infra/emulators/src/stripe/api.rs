@@ -54,6 +54,7 @@ pub fn router(emulator: Shared) -> Router {
         .route("/v1/checkout/sessions/{id}/line_items", only(get(list_line_items)))
         .route("/v1/payment_intents/{id}", only(get(retrieve_payment_intent)))
         .route("/v1/refunds", only(post(create_refund).get(list_refunds)))
+        .route("/v1/webhook_endpoints", only(get(list_webhook_endpoints)))
         .route("/v1/events", only(get(list_events)))
         .route("/v1/events/{id}", only(get(retrieve_event)))
         .route("/v1/{*rest}", any(unknown_url))
@@ -211,6 +212,17 @@ async fn list_refunds(State(emulator): State<Shared>, request: Request) -> Resul
     let has_more = refunds.len() > limit;
     refunds.truncate(limit);
     Ok(axum::Json(json!({ "object": "list", "data": refunds, "has_more": has_more, "url": "/v1/refunds" })).into_response())
+}
+
+/// The one endpoint the emulator delivers to, as Stripe lists endpoints: it
+/// sends every event type (`*`), as a dashboard endpoint set to all events does.
+async fn list_webhook_endpoints(State(emulator): State<Shared>) -> Response {
+    let data: Vec<Value> = emulator
+        .webhook_url()
+        .map(|url| json!({"id": "we_emulator", "object": "webhook_endpoint", "url": url, "status": "enabled", "enabled_events": ["*"], "livemode": false, "api_version": super::API_VERSION}))
+        .into_iter()
+        .collect();
+    axum::Json(json!({ "object": "list", "data": data, "has_more": false, "url": "/v1/webhook_endpoints" })).into_response()
 }
 
 async fn retrieve_payment_intent(State(emulator): State<Shared>, Path(id): Path<String>) -> Result<Response, ApiError> {

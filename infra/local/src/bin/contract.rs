@@ -73,6 +73,9 @@ async fn run(args: &Args) -> Result<bool, String> {
         // schema-valid request is the API being right, not the contract being broken.
         .args(["--exclude-checks", "positive_data_acceptance"])
         .env("SCHEMATHESIS_HOOKS", "tests.contract.hooks")
+        // Nothing written into the work tree (a running `make dev` would reload on it).
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .env("HYPOTHESIS_STORAGE_DIRECTORY", std::env::temp_dir().join("lessons-contract-hypothesis"))
         .env("PYTHONPATH", ".")
         .status()
         .await

@@ -26,6 +26,10 @@ struct Args {
     dynamo_port: u16,
     #[arg(long, default_value_t = 9000)]
     lambda_port: u16,
+    /// Keep the functions as built, whatever changes in the work tree (for
+    /// scripted runs: a file a tool writes must not restart them mid-request).
+    #[arg(long)]
+    no_reload: bool,
 }
 
 #[tokio::main]
@@ -87,8 +91,12 @@ async fn run(args: Args) -> Result<(), String> {
     .await
     .map_err(|e| format!("100ms emulator port {hms_port}: {e}"))?;
 
-    let mut watch = Command::new("cargo")
-        .args(["lambda", "watch", "--invoke-address", "127.0.0.1", "--invoke-port", &args.lambda_port.to_string()])
+    let mut watch = Command::new("cargo");
+    watch.args(["lambda", "watch", "--invoke-address", "127.0.0.1", "--invoke-port", &args.lambda_port.to_string()]);
+    if args.no_reload {
+        watch.arg("--ignore-changes");
+    }
+    let mut watch = watch
         .arg("--env-file")
         .arg(&args.env_file)
         .args(["--env-var", &format!("AWS_ENDPOINT_URL_DYNAMODB={}", dynamo.endpoint())])
