@@ -11,7 +11,7 @@ from botocore.exceptions import ClientError
 
 KEYS = {
     "STRIPE_SECRET_KEY": "Stripe Dashboard > Developers > API keys > Secret key (sk_live_... or sk_test_...)",
-    "STRIPE_WEBHOOK_SECRET": "Stripe Dashboard > Developers > Webhooks > your endpoint > Signing secret (whsec_...); make stripe-webhook fills it",
+    "STRIPE_WEBHOOK_SECRET": "Stripe Dashboard > Developers > Webhooks > your endpoint > Signing secret (whsec_...); empty until the endpoint exists",
     "HMS_APP_SECRET": "100ms dashboard > Developer > App secret",
     "AUTH_JWT_SECRET": "your auth provider's HS256 JWT secret (Supabase: Settings > API); leave empty with AuthJwksUrl",
 }

@@ -5,8 +5,9 @@ use std::time::Duration;
 
 use tokio::process::{Child, Command};
 
-/// A local stack this process started (or none, when one was running).
-pub struct Stack(Option<Child>);
+/// A local stack this process started, with its throwaway data directory
+/// (or none, when one was running).
+pub struct Stack(Option<(Child, std::path::PathBuf)>);
 
 impl Stack {
     /// Starts `cargo run -p local-stack` with a throwaway data directory if
@@ -24,18 +25,19 @@ impl Stack {
             .kill_on_drop(true)
             .spawn()
             .map_err(|e| e.to_string())?;
-        Ok(Self(Some(child)))
+        Ok(Self(Some((child, data))))
     }
 
     /// Ctrl-C, as a person would: the local stack stops `cargo lambda watch` itself.
     pub async fn stop(self) {
-        let Some(mut child) = self.0 else { return };
+        let Some((mut child, data)) = self.0 else { return };
         if let Some(pid) = child.id() {
             let _ = Command::new("kill").args(["-INT", &pid.to_string()]).status().await;
         }
         if tokio::time::timeout(Duration::from_secs(20), child.wait()).await.is_err() {
             let _ = child.kill().await;
         }
+        let _ = std::fs::remove_dir_all(data);
     }
 }
 
