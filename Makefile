@@ -35,7 +35,7 @@ export AWS_SECRET_ACCESS_KEY ?= local
 LOCAL_ENV := set -a && source ./.env.local && set +a &&
 endif
 
-.PHONY: dev test demo contract doctor build deploy bench table seed reconcile repair-rooms tools clean-local
+.PHONY: dev test demo contract doctor build deploy stripe-webhook bench table seed reconcile repair-rooms tools clean-local
 
 $(CARGO_LAMBDA):
 	python3 -m venv $(VENV)
@@ -107,6 +107,16 @@ demo: $(CARGO_LAMBDA)
 # Schemathesis against every operation of docs/openapi.yaml on the local stack (started for the run when not running).
 contract: $(CARGO_LAMBDA) $(SCHEMATHESIS)
 	set -a && source ./.env.local && set +a && cargo run --locked -q -p local-stack --bin contract -- --start
+
+# The Stripe webhook endpoint for the deployed URL, with exactly our events; a new endpoint's
+# signing secret goes straight into the secret (then make deploy hands it to the function).
+stripe-webhook: $(SAM)
+	@test -n "$(ENV)" || { echo "usage: make stripe-webhook ENV=dev|prod"; exit 2; }
+	mkdir -p .local && $(SAM) list stack-outputs --config-env $(ENV) --output json > .local/outputs-$(ENV).json
+	url=$$(python3 -c 'import json,sys; print(next(o["OutputValue"] for o in json.load(open(sys.argv[1])) if o["OutputKey"] == "StripeWebhookUrl"))' .local/outputs-$(ENV).json) && \
+	STRIPE_SECRET_KEY=$$($(VENV)/bin/python infra/deploy/secrets.py lessons/$(ENV) --get STRIPE_SECRET_KEY) \
+	cargo run --locked -q -p infra --bin admin -- stripe-webhook --url $$url --print-secret \
+	| $(VENV)/bin/python infra/deploy/secrets.py lessons/$(ENV) --set STRIPE_WEBHOOK_SECRET
 
 # Checks a deployment end to end and names the fix for each problem. Locally (the default)
 # against a running `make dev`; for a deployment: make doctor ENV=dev (stack outputs via sam).

@@ -1,6 +1,10 @@
-"""Makes sure the deployment's Secrets Manager secret holds every key the
-functions need, asking for each missing one (hidden input) on the first run.
-Run by `make deploy` with the venv's python (boto3 comes with aws-sam-cli)."""
+"""The deployment's Secrets Manager secret.
+
+  secrets.py NAME                 ask for each missing key (hidden input); make deploy runs it
+  secrets.py NAME --get KEY       print one value (for a pipe; make stripe-webhook)
+  secrets.py NAME --set KEY       store one value read from stdin; nothing read, nothing stored
+
+Runs with the venv's python (boto3 comes with aws-sam-cli)."""
 
 import getpass
 import json
@@ -11,36 +15,53 @@ from botocore.exceptions import ClientError
 
 KEYS = {
     "STRIPE_SECRET_KEY": "Stripe Dashboard > Developers > API keys > Secret key (sk_live_... or sk_test_...)",
-    "STRIPE_WEBHOOK_SECRET": "Stripe Dashboard > Developers > Webhooks > your endpoint > Signing secret (whsec_...); empty until the endpoint exists",
+    "STRIPE_WEBHOOK_SECRET": "Stripe Dashboard > Developers > Webhooks > your endpoint > Signing secret (whsec_...); leave empty: make stripe-webhook fills it",
     "HMS_APP_SECRET": "100ms dashboard > Developer > App secret",
     "AUTH_JWT_SECRET": "your auth provider's HS256 JWT secret (Supabase: Settings > API); leave empty with AuthJwksUrl",
 }
 
 
-def main(name):
-    client = boto3.client("secretsmanager")
+def read(client, name):
     try:
-        current = json.loads(client.get_secret_value(SecretId=name)["SecretString"])
-        exists = True
+        return json.loads(client.get_secret_value(SecretId=name)["SecretString"]), True
     except ClientError as err:
         if err.response["Error"]["Code"] != "ResourceNotFoundException":
             raise
-        current, exists = {}, False
+        return {}, False
+
+
+def write(client, name, values, exists):
+    body = json.dumps(values)
+    if exists:
+        client.put_secret_value(SecretId=name, SecretString=body)
+    else:
+        client.create_secret(Name=name, SecretString=body, Description="Lesson marketplace backend secrets (see template.yaml)")
+
+
+def main(name, action=None, key=None):
+    client = boto3.client("secretsmanager")
+    current, exists = read(client, name)
+    if action == "--get":
+        print(current.get(key, ""))
+        return
+    if action == "--set":
+        value = sys.stdin.read().strip()
+        if value:
+            current[key] = value
+            write(client, name, current, exists)
+            print(f"secret {name}: stored {key}; run make deploy to hand it to the functions", file=sys.stderr)
+        return
     missing = [k for k in KEYS if k not in current]
     if not missing:
         print(f"secret {name}: every key present")
         return
     if not sys.stdin.isatty():
         raise SystemExit(f"secret {name} lacks {missing}; run make deploy in a terminal to enter them")
-    for key in missing:
-        current[key] = getpass.getpass(f"{key} ({KEYS[key]}): ").strip()
-    body = json.dumps(current)
-    if exists:
-        client.put_secret_value(SecretId=name, SecretString=body)
-    else:
-        client.create_secret(Name=name, SecretString=body, Description="Lesson marketplace backend secrets (see template.yaml)")
+    for missing_key in missing:
+        current[missing_key] = getpass.getpass(f"{missing_key} ({KEYS[missing_key]}): ").strip()
+    write(client, name, current, exists)
     print(f"secret {name}: stored {missing}")
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(*sys.argv[1:4])

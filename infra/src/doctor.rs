@@ -151,7 +151,7 @@ async fn check_stripe(http: &reqwest::Client, stripe: &StripeConfig, target: &Ta
     let Some(url) = url_of(target, "stripe-webhook") else { return };
     let list = endpoints["data"].as_array().cloned().unwrap_or_default();
     let Some(endpoint) = list.iter().find(|e| e["url"].as_str().is_some_and(|u| u.trim_end_matches('/') == url.trim_end_matches('/'))) else {
-        return report.fail(CHECK, format!("no endpoint for {url}: add it in Stripe Dashboard > Developers > Webhooks with the events listed in the README, and put its signing secret into the secret"));
+        return report.fail(CHECK, format!("no endpoint for {url}: run make stripe-webhook ENV=<env> then make deploy ENV=<env> (or add it in Stripe Dashboard > Developers > Webhooks with the events in the README)"));
     };
     if endpoint["status"] != "enabled" {
         return report.fail(CHECK, format!("the endpoint for {url} is {}: enable it in Stripe Dashboard > Developers > Webhooks", endpoint["status"]));
@@ -162,7 +162,7 @@ async fn check_stripe(http: &reqwest::Client, stripe: &StripeConfig, target: &Ta
     let enabled: BTreeSet<&str> = endpoint["enabled_events"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
     let missing: Vec<&str> = WEBHOOK_EVENTS.iter().copied().filter(|e| !enabled.contains(e) && !enabled.contains("*")).collect();
     if !missing.is_empty() {
-        return report.fail(CHECK, format!("the endpoint does not send {missing:?}: add them to the endpoint in Stripe Dashboard > Developers > Webhooks"));
+        return report.fail(CHECK, format!("the endpoint does not send {missing:?}: run make stripe-webhook ENV=<env>"));
     }
     report.pass(CHECK, format!("{url} is registered, enabled and sends every handled event"));
 }

@@ -3,4 +3,5 @@
 
 pub mod doctor;
 pub mod seed;
+pub mod stripe_webhook;
 pub mod table;

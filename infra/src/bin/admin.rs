@@ -41,6 +41,15 @@ enum Command {
         #[arg(long, default_value = "http://localhost:3000")]
         origin: String,
     },
+    /// Create or update the Stripe webhook endpoint for URL with exactly the
+    /// events stripe-webhook handles. With --print-secret, a newly created
+    /// endpoint's signing secret is the only thing written to stdout (for a pipe).
+    StripeWebhook {
+        #[arg(long)]
+        url: String,
+        #[arg(long)]
+        print_secret: bool,
+    },
     /// Make the 100ms room of every booking still without one (after an
     /// outage, or once a template problem is fixed). Safe to repeat.
     RepairRooms,
@@ -137,6 +146,18 @@ async fn run(command: Command) -> Result<(), String> {
                 return Err(format!("{} check(s) failed; each line says how to fix it", report.findings.iter().filter(|f| !f.ok).count()));
             }
             println!("doctor: everything checked is healthy");
+        }
+        Command::StripeWebhook { url, print_secret } => {
+            let stripe = config::load(shared::payments::StripeConfig::read).map_err(|e| e.to_string())?;
+            let registered = infra::stripe_webhook::register(&stripe, &url).await?;
+            match (&registered.secret, print_secret) {
+                (Some(secret), true) => {
+                    eprintln!("created endpoint {} for {url}", registered.endpoint_id);
+                    println!("{secret}");
+                }
+                (Some(_), false) => eprintln!("created endpoint {} for {url}; its signing secret is in Stripe Dashboard > Developers > Webhooks", registered.endpoint_id),
+                (None, _) => eprintln!("updated endpoint {} for {url} (its signing secret is unchanged)", registered.endpoint_id),
+            }
         }
         Command::RepairRooms => {
             let (store, hms) = config::load(|env| {

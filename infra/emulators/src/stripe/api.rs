@@ -54,7 +54,8 @@ pub fn router(emulator: Shared) -> Router {
         .route("/v1/checkout/sessions/{id}/line_items", only(get(list_line_items)))
         .route("/v1/payment_intents/{id}", only(get(retrieve_payment_intent)))
         .route("/v1/refunds", only(post(create_refund).get(list_refunds)))
-        .route("/v1/webhook_endpoints", only(get(list_webhook_endpoints)))
+        .route("/v1/webhook_endpoints", only(get(list_webhook_endpoints).post(create_webhook_endpoint)))
+        .route("/v1/webhook_endpoints/{id}", only(post(update_webhook_endpoint)))
         .route("/v1/events", only(get(list_events)))
         .route("/v1/events/{id}", only(get(retrieve_event)))
         .route("/v1/{*rest}", any(unknown_url))
@@ -214,15 +215,33 @@ async fn list_refunds(State(emulator): State<Shared>, request: Request) -> Resul
     Ok(axum::Json(json!({ "object": "list", "data": refunds, "has_more": has_more, "url": "/v1/refunds" })).into_response())
 }
 
-/// The one endpoint the emulator delivers to, as Stripe lists endpoints: it
-/// sends every event type (`*`), as a dashboard endpoint set to all events does.
+/// Registered endpoints; without any, the configured URL as one endpoint
+/// sending every event type (`*`), as a dashboard endpoint set to all events does.
 async fn list_webhook_endpoints(State(emulator): State<Shared>) -> Response {
-    let data: Vec<Value> = emulator
-        .webhook_url()
-        .map(|url| json!({"id": "we_emulator", "object": "webhook_endpoint", "url": url, "status": "enabled", "enabled_events": ["*"], "livemode": false, "api_version": super::API_VERSION}))
-        .into_iter()
-        .collect();
-    axum::Json(json!({ "object": "list", "data": data, "has_more": false, "url": "/v1/webhook_endpoints" })).into_response()
+    axum::Json(json!({ "object": "list", "data": emulator.webhook_endpoints(), "has_more": false, "url": "/v1/webhook_endpoints" })).into_response()
+}
+
+fn enabled_events(params: &form::Params) -> Option<Vec<String>> {
+    params.get("enabled_events").and_then(|p| p.as_map()).map(|m| m.values().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+}
+
+async fn create_webhook_endpoint(State(emulator): State<Shared>, request: Request) -> Result<Response, ApiError> {
+    let ctx = ctx_of(request.extensions())?;
+    let params = ctx.params()?;
+    sessions::only_known(params, &["url", "enabled_events", "api_version", "description"], "")?;
+    let url = params.get("url").and_then(|p| p.as_str()).filter(|u| u.starts_with("http")).ok_or_else(|| ApiError::missing("url"))?;
+    let events = enabled_events(params).filter(|e| !e.is_empty()).ok_or_else(|| ApiError::missing("enabled_events"))?;
+    let api_version = params.get("api_version").and_then(|p| p.as_str()).map(str::to_owned);
+    Ok(axum::Json(emulator.create_webhook_endpoint(url.to_owned(), events, api_version)).into_response())
+}
+
+async fn update_webhook_endpoint(State(emulator): State<Shared>, Path(id): Path<String>, request: Request) -> Result<Response, ApiError> {
+    let ctx = ctx_of(request.extensions())?;
+    let params = ctx.params()?;
+    sessions::only_known(params, &["enabled_events", "disabled", "description"], "")?;
+    let disabled = params.get("disabled").and_then(|p| p.as_str()).map(|d| d == "true");
+    let endpoint = emulator.update_webhook_endpoint(&id, enabled_events(params), disabled).ok_or(ApiError::NotFound { kind: "webhook_endpoint", id, param: "id" })?;
+    Ok(axum::Json(endpoint).into_response())
 }
 
 async fn retrieve_payment_intent(State(emulator): State<Shared>, Path(id): Path<String>) -> Result<Response, ApiError> {

@@ -81,6 +81,9 @@ pub struct Emulator {
     pub base_url: String,
     pub http: reqwest::Client,
     webhook_url: Mutex<Option<String>>,
+    /// Endpoints registered through the API. The emulator signs with one
+    /// secret and delivers to one URL: the latest enabled endpoint's.
+    endpoints: Mutex<Vec<Value>>,
     inner: Mutex<Inner>,
     deliveries: UnboundedSender<Delivery>,
 }
@@ -110,6 +113,7 @@ impl Emulator {
             base_url,
             http,
             webhook_url: Mutex::new(webhook_url),
+            endpoints: Mutex::new(Vec::new()),
             inner: Mutex::new(Inner::default()),
             deliveries,
         }
@@ -127,6 +131,43 @@ impl Emulator {
 
     pub fn set_webhook_url(&self, url: Option<String>) {
         *self.webhook_url.lock().unwrap_or_else(PoisonError::into_inner) = url;
+    }
+
+    /// The registered endpoints, or the configured URL as one that sends everything.
+    pub fn webhook_endpoints(&self) -> Vec<Value> {
+        let registered = self.endpoints.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        if !registered.is_empty() {
+            return registered;
+        }
+        self.webhook_url()
+            .map(|url| serde_json::json!({"id": "we_emulator", "object": "webhook_endpoint", "url": url, "status": "enabled", "enabled_events": ["*"], "livemode": false, "api_version": events::API_VERSION}))
+            .into_iter()
+            .collect()
+    }
+
+    /// Registers an endpoint; only the creation answer carries its secret, as on Stripe.
+    pub fn create_webhook_endpoint(&self, url: String, enabled_events: Vec<String>, api_version: Option<String>) -> Value {
+        let endpoint = serde_json::json!({
+            "id": new_id("we_test"), "object": "webhook_endpoint", "url": url, "status": "enabled",
+            "enabled_events": enabled_events, "livemode": false, "api_version": api_version, "created": now(),
+        });
+        self.endpoints.lock().unwrap_or_else(PoisonError::into_inner).push(endpoint.clone());
+        self.set_webhook_url(Some(url));
+        let mut answer = endpoint;
+        answer["secret"] = Value::from(self.webhook_secret.clone());
+        answer
+    }
+
+    pub fn update_webhook_endpoint(&self, id: &str, enabled_events: Option<Vec<String>>, disabled: Option<bool>) -> Option<Value> {
+        let mut endpoints = self.endpoints.lock().unwrap_or_else(PoisonError::into_inner);
+        let endpoint = endpoints.iter_mut().find(|e| e["id"] == id)?;
+        if let Some(events) = enabled_events {
+            endpoint["enabled_events"] = serde_json::json!(events);
+        }
+        if let Some(disabled) = disabled {
+            endpoint["status"] = Value::from(if disabled { "disabled" } else { "enabled" });
+        }
+        Some(endpoint.clone())
     }
 
     /// Runs `create` once per idempotency key: a repeat with the same
