@@ -207,6 +207,19 @@ pub const HMS_ACCESS_KEY: &str = "hms_access_test";
 pub const HMS_SECRET: &str = "hms-app-secret-for-tests-only-0123456789";
 pub const HMS_TEMPLATE: &str = "tpl_lessons";
 
+/// The Stripe emulator with the test key and webhook secret, delivering nowhere.
+pub async fn start_stripe() -> emulators::stripe::StripeEmulator {
+    emulators::stripe::StripeEmulator::start(emulators::stripe::EmulatorConfig {
+        port: 0,
+        secret_key: STRIPE_KEY.into(),
+        webhook_secret: WEBHOOK_SECRET.into(),
+        webhook_url: None,
+        retry_base: std::time::Duration::from_millis(50),
+    })
+    .await
+    .expect("stripe emulator")
+}
+
 /// The 100ms emulator with a template whose roles are `host` and `guest`.
 pub async fn start_hms() -> emulators::hms::HmsEmulator {
     emulators::hms::HmsEmulator::start(emulators::hms::HmsEmulatorConfig {
@@ -266,15 +279,7 @@ impl CheckoutEnv {
         for teacher in [always_open_teacher("t_one", "eur", 0), always_open_teacher("t_two", "eur", 500), always_open_teacher("t_usd", "usd", 0)] {
             db.store.put_profile(&teacher).await.expect("seed teacher");
         }
-        let stripe = emulators::stripe::StripeEmulator::start(emulators::stripe::EmulatorConfig {
-            port: 0,
-            secret_key: STRIPE_KEY.into(),
-            webhook_secret: WEBHOOK_SECRET.into(),
-            webhook_url: None,
-            retry_base: std::time::Duration::from_millis(50),
-        })
-        .await
-        .expect("stripe emulator");
+        let stripe = start_stripe().await;
         let hms = start_hms().await;
         let checkout = checkout_app(&db.store, &stripe.base_url(), &hms.base_url(), stripe_timeout, shared::clock::Clock::System).await;
         let slots = get_slots::App { store: db.store.clone(), clock: shared::clock::Clock::System };

@@ -31,15 +31,7 @@ async fn first_answer(request: impl Fn() -> reqwest::RequestBuilder) -> reqwest:
 async fn the_functions_answer_over_http_through_cargo_lambda_watch() {
     let db = TestDb::start().await;
     db.seed_demo().await;
-    let stripe = emulators::stripe::StripeEmulator::start(emulators::stripe::EmulatorConfig {
-        port: 0,
-        secret_key: tests::STRIPE_KEY.into(),
-        webhook_secret: tests::WEBHOOK_SECRET.into(),
-        webhook_url: None,
-        retry_base: Duration::from_millis(50),
-    })
-    .await
-    .unwrap();
+    let stripe = tests::start_stripe().await;
     let hms = tests::start_hms().await;
     let port = free_port();
     let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");

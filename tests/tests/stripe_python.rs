@@ -3,20 +3,11 @@
 //! endpoint this project uses, the error classes, idempotency, refunds and
 //! `stripe.Webhook.construct_event`. Run by `make test`, which installs it.
 
-use std::time::Duration;
 
 #[tokio::test]
 #[ignore = "needs .venv with stripe-python; `make test` runs it"]
 async fn stripe_python_agrees_with_the_emulator() {
-    let stripe = emulators::stripe::StripeEmulator::start(emulators::stripe::EmulatorConfig {
-        port: 0,
-        secret_key: tests::STRIPE_KEY.into(),
-        webhook_secret: tests::WEBHOOK_SECRET.into(),
-        webhook_url: None,
-        retry_base: Duration::from_millis(50),
-    })
-    .await
-    .expect("emulator");
+    let stripe = tests::start_stripe().await;
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let output = tokio::process::Command::new(root.join(".venv/bin/python"))
         .arg(root.join("tests/conformance/stripe_python.py"))

@@ -8,15 +8,7 @@ use serde_json::Value;
 
 #[tokio::test]
 async fn the_endpoint_is_created_once_then_kept_up_to_date() {
-    let stripe = emulators::stripe::StripeEmulator::start(emulators::stripe::EmulatorConfig {
-        port: 0,
-        secret_key: tests::STRIPE_KEY.into(),
-        webhook_secret: tests::WEBHOOK_SECRET.into(),
-        webhook_url: None,
-        retry_base: Duration::from_millis(50),
-    })
-    .await
-    .unwrap();
+    let stripe = tests::start_stripe().await;
     let config = shared::payments::StripeConfig { secret_key: tests::STRIPE_KEY.into(), api_base: stripe.base_url(), timeout: Duration::from_secs(5) };
     let url = "http://127.0.0.1:9/lambda-url/stripe-webhook/";
 

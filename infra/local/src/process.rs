@@ -41,6 +41,35 @@ impl Stack {
     }
 }
 
+/// Runs `work` against the local stack (started for it when `start` is set
+/// and none runs), stops what it started, and reports as the scripts in
+/// `make test` do: `<LABEL> PASSED`, or `<LABEL> FAILED: why` and a failure exit.
+pub async fn run_against_stack<F, Fut>(start: bool, functions_port: u16, label: &str, work: F) -> std::process::ExitCode
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Result<(), String>>,
+{
+    let stack = match Stack::start_if_needed(start, functions_port).await {
+        Ok(stack) => stack,
+        Err(message) => {
+            eprintln!("{label} FAILED: starting the local stack: {message}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let result = work().await;
+    stack.stop().await;
+    match result {
+        Ok(()) => {
+            println!("{label} PASSED");
+            std::process::ExitCode::SUCCESS
+        }
+        Err(message) => {
+            eprintln!("{label} FAILED: {message}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 /// The first answer that is not `cargo lambda watch` still compiling the
 /// function (it refuses connections or answers 502/504 meanwhile).
 pub async fn first_answer(request: impl Fn() -> reqwest::RequestBuilder) -> Result<reqwest::Response, String> {

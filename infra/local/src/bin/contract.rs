@@ -33,29 +33,10 @@ const FUNCTIONS: [&str; 6] = ["get-slots", "initiate-checkout", "stripe-webhook"
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
-    let stack = match local_stack::process::Stack::start_if_needed(args.start, args.functions_port).await {
-        Ok(stack) => stack,
-        Err(message) => {
-            eprintln!("CONTRACT FAILED: starting the local stack: {message}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let result = run(&args).await;
-    stack.stop().await;
-    match result {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => {
-            eprintln!("CONTRACT FAILED: Schemathesis found responses that break docs/openapi.yaml (above)");
-            ExitCode::FAILURE
-        }
-        Err(message) => {
-            eprintln!("CONTRACT FAILED: {message}");
-            ExitCode::FAILURE
-        }
-    }
+    local_stack::process::run_against_stack(args.start, args.functions_port, "CONTRACT", || run(&args)).await
 }
 
-async fn run(args: &Args) -> Result<bool, String> {
+async fn run(args: &Args) -> Result<(), String> {
     let secret = config::load(auth::read_signing_secret).map_err(|e| e.to_string())?;
     let student = auth::mint_hs256(&secret, &Claims::new("s_contract", Role::Student, Timestamp::now(), SignedDuration::from_hours(2))).map_err(|e| e.to_string())?;
     let http = reqwest::Client::builder().no_proxy().build().map_err(|e| e.to_string())?;
@@ -80,5 +61,5 @@ async fn run(args: &Args) -> Result<bool, String> {
         .status()
         .await
         .map_err(|e| format!("running .venv/bin/schemathesis (make test installs it): {e}"))?;
-    Ok(status.success())
+    if status.success() { Ok(()) } else { Err("Schemathesis found responses that break docs/openapi.yaml (above)".into()) }
 }

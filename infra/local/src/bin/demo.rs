@@ -31,25 +31,7 @@ struct Args {
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
-    let stack = match local_stack::process::Stack::start_if_needed(args.start, args.functions_port).await {
-        Ok(stack) => stack,
-        Err(message) => {
-            eprintln!("DEMO FAILED: starting the local stack: {message}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let result = run(&args).await;
-    stack.stop().await;
-    match result {
-        Ok(()) => {
-            println!("DEMO PASSED");
-            ExitCode::SUCCESS
-        }
-        Err(message) => {
-            eprintln!("DEMO FAILED: {message}");
-            ExitCode::FAILURE
-        }
-    }
+    local_stack::process::run_against_stack(args.start, args.functions_port, "DEMO", || run(&args)).await
 }
 
 async fn run(args: &Args) -> Result<(), String> {

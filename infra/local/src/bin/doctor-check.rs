@@ -11,25 +11,7 @@ const BASE: &str = "http://127.0.0.1:9000/lambda-url";
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let stack = match local_stack::process::Stack::start_if_needed(true, 9000).await {
-        Ok(stack) => stack,
-        Err(message) => {
-            eprintln!("DOCTOR CHECK FAILED: starting the local stack: {message}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let result = run().await;
-    stack.stop().await;
-    match result {
-        Ok(()) => {
-            println!("DOCTOR CHECK PASSED");
-            ExitCode::SUCCESS
-        }
-        Err(message) => {
-            eprintln!("DOCTOR CHECK FAILED: {message}");
-            ExitCode::FAILURE
-        }
-    }
+    local_stack::process::run_against_stack(true, 9000, "DOCTOR CHECK", run).await
 }
 
 async fn run() -> Result<(), String> {
