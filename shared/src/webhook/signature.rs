@@ -168,6 +168,12 @@ mod tests {
         let read = WebhookSecrets::read(&mut env).unwrap();
         let shown = format!("{read:?} {read:#?}");
         assert!(!shown.contains("aaa") && !shown.contains("bbb"), "{shown}");
+        assert!(shown.contains("2 secret(s)"), "{shown}");
+        assert_eq!(read.first(), Some("whsec_aaa"), "the current secret is the first");
+        let mut bare = Env::from_pairs([("STRIPE_WEBHOOK_SECRET", "whsec_")]);
+        assert!(WebhookSecrets::read(&mut bare).is_none(), "a prefix alone is no secret");
+        let mut shortest = Env::from_pairs([("STRIPE_WEBHOOK_SECRET", "whsec_a")]);
+        assert!(WebhookSecrets::read(&mut shortest).is_some());
         let mut three = Env::from_pairs([("STRIPE_WEBHOOK_SECRET", "whsec_a,whsec_b,whsec_c")]);
         assert!(WebhookSecrets::read(&mut three).is_none());
         let mut wrong = Env::from_pairs([("STRIPE_WEBHOOK_SECRET", "sk_test_x")]);
