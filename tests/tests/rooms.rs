@@ -328,3 +328,35 @@ async fn the_operator_endpoints_take_admin_tokens_only() {
     assert_eq!(room(post(Some(token("ops", Role::Admin)), json!({"booking": id}))).await.0, 400);
     assert_eq!(emulator_rooms(&env).await.len(), 1);
 }
+
+/// A full refund that lands while 100ms is still making the room: the room
+/// is recorded only for a confirmed booking, so it ends disabled, not ready.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_booking_cancelled_while_its_room_is_made_gets_a_disabled_room() {
+    let env = CheckoutEnv::start().await;
+    hms_control(&env, "faults", Some(json!({"status": 503}))).await;
+    let (status, created) = env.post(Some(&token_for("s_1")), &cart(vec![lesson("t_one", &tomorrow_at("10:00"), 60)]), None).await;
+    assert_eq!(status, 201);
+    env.pay(created["checkout_url"].as_str().unwrap()).await;
+    let id = CheckoutId::parse(created["checkout_id"].as_str().unwrap()).unwrap();
+    assert!(shared::reconcile::book_checkout(&events(&env), &id, Timestamp::now()).await.is_err());
+    let booking_id = env.db.store.get_checkout(&id).await.unwrap().unwrap().booking_ids[0].clone();
+
+    // 100ms answers slowly now; the booking is cancelled while it does.
+    hms_control(&env, "faults", Some(json!({"delay_ms": 800, "count": 1}))).await;
+    let making = {
+        let rooms = rooms_for(&env.db.store, &env.hms.base_url(), Clock::System);
+        let id = booking_id.clone();
+        tokio::spawn(async move { rooms.ensure(&id).await })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    env.db.store.transact(vec![env.db.store.booking_cancel_item(&booking_id).unwrap()]).await.unwrap();
+    let outcome = making.await.unwrap();
+    assert!(matches!(outcome, Err(shared::rooms::RoomError::Cancelled(_))), "{outcome:?}");
+    let stored = booking(&env, &booking_id).await;
+    assert_eq!((stored.status, stored.room_status), (BookingStatus::Cancelled, RoomStatus::Pending));
+    let rooms = emulator_rooms(&env).await;
+    assert_eq!(rooms.len(), 1);
+    assert_eq!(rooms[0]["enabled"], false, "{rooms:?}");
+    assert!(env.db.store.pending_rooms().await.unwrap().is_empty());
+}

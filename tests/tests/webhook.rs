@@ -82,6 +82,17 @@ impl Hooked {
         panic!("{id} never reached {wanted:?}: {:?}", self.checkout(id).await.status);
     }
 
+    async fn until_room_ready(&self, id: &BookingId) -> shared::store::Booking {
+        for _ in 0..200 {
+            let booking = self.booking(id).await;
+            if booking.room_status == RoomStatus::Ready {
+                return booking;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("{id}'s room never became ready: {:?}", self.booking(id).await.room_status);
+    }
+
     /// The emulator's events of `kind` for `object_id`, oldest first.
     async fn events(&self, kind: &str, object_id: &str) -> Vec<Value> {
         let all: Value = reqwest::get(format!("{}_emulator/events", self.env.stripe.base_url())).await.unwrap().json().await.unwrap();
@@ -147,7 +158,8 @@ async fn paying_on_the_page_confirms_the_checkout_and_its_bookings() {
     assert_eq!(checkout.payment_status.as_deref(), Some("paid"));
     assert_eq!(checkout.booking_ids.len(), 2);
     for booking_id in &checkout.booking_ids {
-        let booking = h.booking(booking_id).await;
+        // Rooms are made right after the bookings commit, within the same delivery.
+        let booking = h.until_room_ready(booking_id).await;
         assert_eq!((booking.status, booking.payment_status.as_str(), booking.room_status), (BookingStatus::Confirmed, "paid", RoomStatus::Ready));
         assert!(booking.room_id.is_some());
         assert_ne!(booking.teacher_room_code, booking.student_room_code);

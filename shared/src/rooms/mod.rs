@@ -77,7 +77,8 @@ impl Rooms {
         match self.make(&booking).await {
             Ok(ready) => Ok(ready),
             Err(err) => {
-                if !err.is_transient() {
+                // Only a configuration problem fails the room; a cancelled booking just has none.
+                if matches!(&err, RoomError::Hms(hms) if !hms.is_transient()) {
                     self.store.set_room_failed(id).await?;
                 }
                 tracing::warn!(booking_id = %id, error = %err, "room not provisioned yet");
@@ -89,7 +90,12 @@ impl Rooms {
     async fn make(&self, booking: &Booking) -> Result<Booking, RoomError> {
         let room = self.hms.create_room(&room_spec(booking)).await?;
         let codes = self.hms.room_codes(&room.id).await?;
-        self.store.set_booking_room(&booking.booking_id, &room.id, &codes.teacher, &codes.student).await?;
+        if !self.store.set_booking_room(&booking.booking_id, &room.id, &codes.teacher, &codes.student).await? {
+            // Cancelled while its room was being made: nobody may join it.
+            self.hms.disable_room(&room.id).await?;
+            self.store.room_settled(&booking.booking_id).await?;
+            return Err(RoomError::Cancelled(booking.booking_id.to_string()));
+        }
         tracing::info!(booking_id = %booking.booking_id, room_id = %room.id, "room ready");
         Ok(Booking {
             room_id: Some(room.id),

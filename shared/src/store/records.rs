@@ -428,24 +428,32 @@ impl Store {
     }
 
     /// Records a booking's room and codes (`room_status: ready`) and takes it
-    /// off the pending list. Identical values from a concurrent provisioning
-    /// are harmless.
-    pub async fn set_booking_room(&self, id: &BookingId, room_id: &str, teacher_code: &str, student_code: &str) -> Result<(), StoreError> {
-        self.client
+    /// off the pending list, provided the booking is still confirmed (`false`:
+    /// it was cancelled meanwhile). Identical values from a concurrent
+    /// provisioning are harmless.
+    pub async fn set_booking_room(&self, id: &BookingId, room_id: &str, teacher_code: &str, student_code: &str) -> Result<bool, StoreError> {
+        use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+        let sent = self
+            .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key(booking_pk(id), "BOOKING")))
             .update_expression("SET room_id = :room, teacher_room_code = :teacher, student_room_code = :student, room_status = :ready")
-            .condition_expression("attribute_exists(#pk)")
+            .condition_expression("attribute_exists(#pk) AND #status = :confirmed")
             .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#status", "status")
             .expression_attribute_values(":room", s(room_id))
             .expression_attribute_values(":teacher", s(teacher_code))
             .expression_attribute_values(":student", s(student_code))
             .expression_attribute_values(":ready", s("ready"))
+            .expression_attribute_values(":confirmed", s("confirmed"))
             .send()
-            .await
-            .map_err(|e| StoreError::sdk("set booking room", e))?;
-        self.room_settled(id).await
+            .await;
+        match sent {
+            Ok(_) => self.room_settled(id).await.map(|()| true),
+            Err(err) if matches!(err.as_service_error(), Some(UpdateItemError::ConditionalCheckFailedException(_))) => Ok(false),
+            Err(err) => Err(StoreError::sdk("set booking room", err)),
+        }
     }
 
     /// A room that cannot be made until someone fixes the configuration.
