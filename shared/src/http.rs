@@ -72,7 +72,7 @@ pub fn into_response(result: HttpResult) -> Response<Body> {
 }
 
 /// A JSON body of exactly one string field, e.g. `{"booking_id": "bk_…"}`.
-pub fn one_field<'b>(body: &'b [u8], name: &str) -> Result<String, ApiError> {
+pub fn one_field(body: &[u8], name: &str) -> Result<String, ApiError> {
     let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| ApiError::invalid("body", format!("is not valid JSON ({e})")))?;
     let object = value.as_object().ok_or_else(|| ApiError::invalid("body", "must be a JSON object"))?;
     if let Some(unknown) = object.keys().find(|k| *k != name) {

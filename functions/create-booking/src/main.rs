@@ -1,8 +1,8 @@
 use shared::auth::{AuthConfig, Authenticator};
 use shared::clock::Clock;
 use shared::config::{self, StoreConfig};
-use shared::payments::{Payments, StripeConfig};
-use shared::rooms::{HmsConfig, Rooms};
+use shared::payments::StripeConfig;
+use shared::rooms::HmsConfig;
 use shared::store::Store;
 use shared::webhook::EventHandler;
 
@@ -15,7 +15,6 @@ async fn main() -> Result<(), lambda_http::Error> {
     })
     .inspect_err(|e| tracing::error!(%e, "cannot start"))?;
     let auth = Authenticator::new(auth, reqwest::Client::new()).await?;
-    let store = Store::from_env(&store).await;
-    let events = EventHandler { rooms: Rooms::new(store.clone(), hms, Clock::System)?, store, payments: Payments::new(&stripe)?, livemode: stripe.is_live() };
+    let events = EventHandler::new(Store::from_env(&store).await, &stripe, hms)?;
     shared::http::run(create_booking::App { auth, events, clock: Clock::System }, create_booking::handle).await
 }

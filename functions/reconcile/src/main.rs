@@ -1,8 +1,7 @@
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use shared::clock::Clock;
 use shared::config::{self, StoreConfig};
-use shared::payments::{Payments, StripeConfig};
-use shared::rooms::{HmsConfig, Rooms};
+use shared::payments::StripeConfig;
+use shared::rooms::HmsConfig;
 use shared::store::Store;
 use shared::webhook::EventHandler;
 
@@ -14,8 +13,7 @@ async fn main() -> Result<(), Error> {
         Some((parts.0?, parts.1?, parts.2?))
     })
     .inspect_err(|e| tracing::error!(%e, "cannot start"))?;
-    let store = Store::from_env(&store).await;
-    let events = EventHandler { rooms: Rooms::new(store.clone(), hms, Clock::System)?, store, payments: Payments::new(&stripe)?, livemode: stripe.is_live() };
+    let events = EventHandler::new(Store::from_env(&store).await, &stripe, hms)?;
     // Lives for the whole process, as Lambda keeps the environment warm.
     let events: &'static EventHandler = Box::leak(Box::new(events));
     lambda_runtime::run(service_fn(move |_: LambdaEvent<serde_json::Value>| async move {

@@ -1,7 +1,7 @@
 use shared::clock::Clock;
 use shared::config::{self, StoreConfig};
-use shared::payments::{Payments, StripeConfig};
-use shared::rooms::{HmsConfig, Rooms};
+use shared::payments::StripeConfig;
+use shared::rooms::HmsConfig;
 use shared::store::Store;
 use shared::webhook::{EventHandler, WebhookSecrets, WebhookService};
 
@@ -13,8 +13,7 @@ async fn main() -> Result<(), lambda_http::Error> {
         Some((parts.0?, parts.1?, parts.2?, parts.3?))
     })
     .inspect_err(|e| tracing::error!(%e, "cannot start"))?;
-    let store = Store::from_env(&store).await;
-    let events = EventHandler { rooms: Rooms::new(store.clone(), hms, Clock::System)?, store, payments: Payments::new(&stripe)?, livemode: stripe.is_live() };
+    let events = EventHandler::new(Store::from_env(&store).await, &stripe, hms)?;
     let service = WebhookService { events, secrets, clock: Clock::System };
     shared::http::run(service, stripe_webhook::handle).await
 }

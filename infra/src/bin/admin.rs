@@ -184,10 +184,7 @@ async fn run(command: Command) -> Result<(), String> {
                 Some((parts.0?, parts.1?, parts.2?))
             })
             .map_err(|e| e.to_string())?;
-            let payments = shared::payments::Payments::new(&stripe).map_err(|e| e.to_string())?;
-            let store = Store::from_env(&store).await;
-            let rooms = shared::rooms::Rooms::new(store.clone(), hms, shared::clock::Clock::System).map_err(|e| e.to_string())?;
-            let handler = shared::webhook::EventHandler { store, payments, rooms, livemode: stripe.is_live() };
+            let handler = shared::webhook::EventHandler::new(Store::from_env(&store).await, &stripe, hms).map_err(|e| e.to_string())?;
             let report = shared::reconcile::run(&handler, jiff::Timestamp::now()).await.map_err(|e| e.to_string())?;
             for change in &report.changes {
                 println!("{change}");

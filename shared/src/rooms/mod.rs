@@ -9,7 +9,7 @@ mod join;
 
 use jiff::SignedDuration;
 
-pub use hms::{Hms, HmsConfig, HmsError};
+pub use hms::{Hms, HmsConfig, HmsError, RoomSpec};
 pub use join::{BookingSummary, BookingsPage, JoinTicket, Joining, parse_booking_ref, read_opens_before};
 
 use crate::domain::BookingId;
@@ -148,5 +148,3 @@ fn room_spec(booking: &Booking) -> RoomSpec {
         max_duration_seconds: u32::try_from(seconds).unwrap_or(u32::MAX),
     }
 }
-
-pub use hms::RoomSpec;

@@ -1,5 +1,11 @@
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 
+/// Whether a single-item write was refused by its condition: another write
+/// came first, which the caller answers in its own terms, not as a failure.
+pub(crate) fn lost_condition<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
+    err.as_service_error().and_then(ProvideErrorMetadata::code) == Some("ConditionalCheckFailedException")
+}
+
 /// A failure talking to the table. `transient` failures (throttling,
 /// timeouts, the service being down) are worth a retry by the caller and map
 /// to 503; anything else is a bug or corrupt data and maps to 500.

@@ -13,6 +13,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use super::keys::{PK, SK};
+use super::error::lost_condition;
 use super::{Store, StoreError};
 use crate::domain::{CheckoutId, Currency};
 
@@ -108,7 +109,6 @@ impl Store {
     /// Records a refund once; a later report replaces it only while the
     /// stored one is still in progress (events arrive in any order).
     pub async fn record_refund(&self, refund: &Refund) -> Result<(), StoreError> {
-        use aws_sdk_dynamodb::operation::put_item::PutItemError;
         let mut item: HashMap<String, AttributeValue> = serde_dynamo::to_item(refund).map_err(|e| StoreError::corrupt("record refund", e))?;
         item.extend(key(payment_pk(&refund.payment_intent), format!("REFUND#{}", refund.refund_id)));
         let sent = self
@@ -125,7 +125,7 @@ impl Store {
             .await;
         match sent {
             Ok(_) => Ok(()),
-            Err(err) if matches!(err.as_service_error(), Some(PutItemError::ConditionalCheckFailedException(_))) => Ok(()),
+            Err(err) if lost_condition(&err) => Ok(()),
             Err(err) => Err(StoreError::sdk("record refund", err)),
         }
     }
@@ -133,7 +133,6 @@ impl Store {
     /// Records the running refunded total a `charge.refunded` reports; an
     /// older, smaller total arriving late never lowers it.
     pub async fn record_charge_refunded(&self, intent: &str, amount_refunded: u64) -> Result<(), StoreError> {
-        use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
         let sent = self
             .client
             .update_item()
@@ -147,7 +146,7 @@ impl Store {
             .await;
         match sent {
             Ok(_) => Ok(()),
-            Err(err) if matches!(err.as_service_error(), Some(UpdateItemError::ConditionalCheckFailedException(_))) => Ok(()),
+            Err(err) if lost_condition(&err) => Ok(()),
             Err(err) => Err(StoreError::sdk("record charge refund", err)),
         }
     }

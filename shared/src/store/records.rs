@@ -8,6 +8,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use super::keys::{PK, SK};
+use super::error::lost_condition;
 use super::{Store, StoreError};
 use crate::domain::{BookingId, CheckoutId, Currency, TeacherId};
 
@@ -321,7 +322,6 @@ impl Store {
     /// Claims the right to ask Stripe about a checkout now: at most once per
     /// `interval` per checkout, however many success pages poll it.
     pub async fn claim_poll(&self, id: &CheckoutId, now: Timestamp, interval: jiff::SignedDuration) -> Result<bool, StoreError> {
-        use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
         let sent = self
             .client
             .update_item()
@@ -336,7 +336,7 @@ impl Store {
             .await;
         match sent {
             Ok(_) => Ok(true),
-            Err(err) if matches!(err.as_service_error(), Some(UpdateItemError::ConditionalCheckFailedException(_))) => Ok(false),
+            Err(err) if lost_condition(&err) => Ok(false),
             Err(err) => Err(StoreError::sdk("claim poll", err)),
         }
     }
@@ -372,7 +372,6 @@ impl Store {
     /// Records the Stripe session of a checkout that still awaits payment;
     /// `false` when the checkout has moved on (abandoned, superseded, failed).
     pub async fn set_checkout_session(&self, id: &CheckoutId, session_id: &str, url: &str) -> Result<bool, StoreError> {
-        use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
         let sent = self
             .client
             .update_item()
@@ -388,7 +387,7 @@ impl Store {
             .await;
         match sent {
             Ok(_) => Ok(true),
-            Err(err) if matches!(err.as_service_error(), Some(UpdateItemError::ConditionalCheckFailedException(_))) => Ok(false),
+            Err(err) if lost_condition(&err) => Ok(false),
             Err(err) => Err(StoreError::sdk("set session", err)),
         }
     }
@@ -432,7 +431,6 @@ impl Store {
     /// it was cancelled meanwhile). Identical values from a concurrent
     /// provisioning are harmless.
     pub async fn set_booking_room(&self, id: &BookingId, room_id: &str, teacher_code: &str, student_code: &str) -> Result<bool, StoreError> {
-        use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
         let sent = self
             .client
             .update_item()
@@ -451,7 +449,7 @@ impl Store {
             .await;
         match sent {
             Ok(_) => self.room_settled(id).await.map(|()| true),
-            Err(err) if matches!(err.as_service_error(), Some(UpdateItemError::ConditionalCheckFailedException(_))) => Ok(false),
+            Err(err) if lost_condition(&err) => Ok(false),
             Err(err) => Err(StoreError::sdk("set booking room", err)),
         }
     }
@@ -470,10 +468,7 @@ impl Store {
             .send()
             .await
             .map(|_| ())
-            .or_else(|err| match err.as_service_error() {
-                Some(aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(_)) => Ok(()),
-                _ => Err(StoreError::sdk("set room failed", err)),
-            })
+            .or_else(|err| if lost_condition(&err) { Ok(()) } else { Err(StoreError::sdk("set room failed", err)) })
     }
 
     /// Takes a booking off the pending-room list (its room is ready, or it was cancelled).

@@ -53,6 +53,11 @@ impl WebhookService {
 }
 
 impl EventHandler {
+    /// The clients built once at start-up; the Stripe key's mode decides which events are ours.
+    pub fn new(store: Store, stripe: &crate::payments::StripeConfig, hms: crate::rooms::HmsConfig) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(Self { rooms: Rooms::new(store.clone(), hms, crate::clock::Clock::System)?, payments: Payments::new(stripe)?, livemode: stripe.is_live(), store })
+    }
+
     pub async fn process(&self, event: &Event, now: Timestamp) -> Result<Ack, ApiError> {
         let span = tracing::info_span!("stripe_event", stripe_event = %event.id, kind = %event.kind);
         self.process_in(event, now).instrument(span).await
