@@ -115,7 +115,10 @@ fn url_of<'t>(target: &'t Target, function: &str) -> Option<&'t str> {
 
 async fn check_table(config: &StoreConfig, report: &mut Report) {
     const CHECK: &str = "DynamoDB table";
-    let store = Store::from_env(config).await;
+    let store = match Store::from_env(config).await {
+        Ok(store) => store,
+        Err(err) => return report.fail(CHECK, format!("no HTTP client for DynamoDB: {err}")),
+    };
     let Ok(spec) = TableSpec::load() else { return report.fail(CHECK, "infra/table.json does not parse") };
     let described = match store.client().describe_table().table_name(store.table()).send().await {
         Ok(described) => described,

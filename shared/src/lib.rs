@@ -11,6 +11,7 @@ pub mod domain;
 pub mod error;
 pub mod fulfilment;
 pub mod http;
+pub mod net;
 pub mod payments;
 pub mod reconcile;
 pub mod rooms;

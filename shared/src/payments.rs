@@ -183,7 +183,7 @@ impl Payments {
             .url(&config.api_base)
             .build()
             .map_err(|e| PaymentError::Unusable(e.to_string()))?;
-        let raw = reqwest::Client::builder().timeout(config.timeout).build().map_err(|e| PaymentError::Unusable(e.to_string()))?;
+        let raw = crate::net::client_builder().timeout(config.timeout).build().map_err(|e| PaymentError::Unusable(e.to_string()))?;
         Ok(Self { client, timeout: config.timeout, raw, secret_key: config.secret_key.clone(), api_base: config.api_base.clone() })
     }
 

@@ -5,6 +5,7 @@
 //! DynamoDB's. It also logs every call, so tests can assert what was read.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -13,6 +14,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::serve::ListenerExt;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -54,6 +56,7 @@ struct ProxyState {
     log: Mutex<Vec<Call>>,
     latency: Mutex<Duration>,
     ignore_tokens: Mutex<bool>,
+    connections: AtomicUsize,
 }
 
 pub struct DynamoProxy {
@@ -67,8 +70,12 @@ impl DynamoProxy {
         let listener = TcpListener::bind(("127.0.0.1", 0)).await.expect("bind proxy");
         let addr = listener.local_addr().expect("proxy addr");
         let http = reqwest::Client::builder().no_proxy().build().expect("proxy client");
-        let state = Arc::new(ProxyState { upstream, http, rules: Mutex::default(), log: Mutex::default(), latency: Mutex::new(Duration::ZERO), ignore_tokens: Mutex::new(false) });
+        let state = Arc::new(ProxyState { upstream, http, rules: Mutex::default(), log: Mutex::default(), latency: Mutex::new(Duration::ZERO), ignore_tokens: Mutex::new(false), connections: AtomicUsize::new(0) });
         let app = Router::new().fallback(forward).with_state(state.clone());
+        let counted = state.clone();
+        let listener = listener.tap_io(move |_| {
+            counted.connections.fetch_add(1, Ordering::Relaxed);
+        });
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
@@ -101,6 +108,11 @@ impl DynamoProxy {
 
     pub fn calls(&self) -> Vec<Call> {
         lock(&self.state.log).clone()
+    }
+
+    /// How many TCP connections clients have opened to the proxy.
+    pub fn connections(&self) -> usize {
+        self.state.connections.load(Ordering::Relaxed)
     }
 
     pub fn clear_calls(&self) {

@@ -191,3 +191,35 @@ async fn a_flash_crowd_gets_definite_answers() {
         assert_eq!(env.holds("t_one", start).await.iter().filter(|h| h.start == at).count(), 1, "{start} sold once");
     }
 }
+
+/// A cold start opens the DynamoDB connection during init (`Store::open`), so
+/// the first request finds it ready instead of opening its own.
+#[tokio::test]
+async fn the_connection_opened_at_start_up_serves_the_first_request() {
+    let db = tests::TestDb::start_with(true).await;
+    let proxy = db.proxy();
+    let store = shared::store::Store::new(local_stack::dynamo::local_client(&proxy.endpoint()), "lessons");
+    let before = proxy.connections();
+    proxy.clear_calls();
+
+    store.connect().await;
+    assert_eq!(proxy.connections(), before + 1);
+    let calls = proxy.calls();
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert_eq!((calls[0].operation.as_str(), &calls[0].request["Key"]["pk"]["S"]), ("GetItem", &json!("WARMUP")));
+
+    let teacher = shared::domain::TeacherId::parse("t_one").unwrap();
+    assert!(store.get_profile(&teacher).await.unwrap().is_none());
+    assert_eq!(proxy.connections(), before + 1, "the first request reused the connection");
+}
+
+/// A function still starts when DynamoDB does not answer: the first request
+/// that needs it reports the outage.
+#[tokio::test]
+async fn start_up_goes_on_when_dynamodb_is_unreachable() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let store = shared::store::Store::new(local_stack::dynamo::local_client(&format!("http://{closed}")), "lessons");
+    tokio::time::timeout(Duration::from_secs(10), store.connect()).await.expect("connect gives up within the SDK's timeouts");
+    let teacher = shared::domain::TeacherId::parse("t_one").unwrap();
+    assert!(store.get_profile(&teacher).await.is_err());
+}

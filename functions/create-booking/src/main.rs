@@ -14,7 +14,7 @@ async fn main() -> Result<(), lambda_http::Error> {
         Some((parts.0?, parts.1?, parts.2?, parts.3?))
     })
     .inspect_err(|e| tracing::error!(%e, "cannot start"))?;
-    let auth = Authenticator::new(auth, reqwest::Client::new()).await?;
-    let events = EventHandler::new(Store::from_env(&store).await, &stripe, hms)?;
+    let auth = Authenticator::new(auth, shared::net::client_builder().build()?).await?;
+    let events = EventHandler::new(Store::open(&store).await?, &stripe, hms)?;
     shared::http::run(create_booking::App { auth, events, clock: Clock::System }, create_booking::handle).await
 }

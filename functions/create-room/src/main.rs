@@ -12,7 +12,7 @@ async fn main() -> Result<(), lambda_http::Error> {
         Some((parts.0?, parts.1?, parts.2?))
     })
     .inspect_err(|e| tracing::error!(%e, "cannot start"))?;
-    let auth = Authenticator::new(auth, reqwest::Client::new()).await?;
-    let rooms = Rooms::new(Store::from_env(&store).await, hms, Clock::System)?;
+    let auth = Authenticator::new(auth, shared::net::client_builder().build()?).await?;
+    let rooms = Rooms::new(Store::open(&store).await?, hms, Clock::System)?;
     shared::http::run(create_room::App { auth, rooms }, create_room::handle).await
 }

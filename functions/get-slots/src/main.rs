@@ -6,6 +6,6 @@ use shared::store::Store;
 async fn main() -> Result<(), lambda_http::Error> {
     shared::telemetry::init();
     let config = config::load(StoreConfig::read).inspect_err(|e| tracing::error!(%e, "cannot start"))?;
-    let app = get_slots::App { store: Store::from_env(&config).await, clock: Clock::System };
+    let app = get_slots::App { store: Store::open(&config).await?, clock: Clock::System };
     shared::http::run(app, get_slots::handle).await
 }

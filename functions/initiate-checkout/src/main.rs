@@ -14,8 +14,8 @@ async fn main() -> Result<(), lambda_http::Error> {
         Some((parts.0?, parts.1?, parts.2?, parts.3?, parts.4?))
     })
     .inspect_err(|e| tracing::error!(%e, "cannot start"))?;
-    let auth = Authenticator::new(auth, reqwest::Client::new()).await?;
-    let store = Store::from_env(&store).await;
+    let auth = Authenticator::new(auth, shared::net::client_builder().build()?).await?;
+    let store = Store::open(&store).await?;
     let rooms = Rooms::new(store.clone(), hms, Clock::System)?;
     let checkout = CheckoutService { store, payments: Payments::new(&stripe)?, rooms, redirects, clock: Clock::System };
     shared::http::run(initiate_checkout::App { auth, checkout }, initiate_checkout::handle).await

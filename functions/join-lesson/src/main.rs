@@ -12,7 +12,7 @@ async fn main() -> Result<(), lambda_http::Error> {
         Some((parts.0?, parts.1?, parts.2?, parts.3?))
     })
     .inspect_err(|e| tracing::error!(%e, "cannot start"))?;
-    let auth = Authenticator::new(auth, reqwest::Client::new()).await?;
-    let rooms = Rooms::new(Store::from_env(&store).await, hms, Clock::System)?;
+    let auth = Authenticator::new(auth, shared::net::client_builder().build()?).await?;
+    let rooms = Rooms::new(Store::open(&store).await?, hms, Clock::System)?;
     shared::http::run(join_lesson::App { auth, joining: Joining { rooms, opens_before, clock: Clock::System } }, join_lesson::handle).await
 }

@@ -13,7 +13,7 @@ async fn main() -> Result<(), Error> {
         Some((parts.0?, parts.1?, parts.2?))
     })
     .inspect_err(|e| tracing::error!(%e, "cannot start"))?;
-    let events = EventHandler::new(Store::from_env(&store).await, &stripe, hms)?;
+    let events = EventHandler::new(Store::open(&store).await?, &stripe, hms)?;
     // Lives for the whole process, as Lambda keeps the environment warm.
     let events: &'static EventHandler = Box::leak(Box::new(events));
     lambda_runtime::run(service_fn(move |_: LambdaEvent<serde_json::Value>| async move {

@@ -13,7 +13,7 @@ async fn main() -> Result<(), lambda_http::Error> {
         Some((parts.0?, parts.1?, parts.2?, parts.3?))
     })
     .inspect_err(|e| tracing::error!(%e, "cannot start"))?;
-    let events = EventHandler::new(Store::from_env(&store).await, &stripe, hms)?;
+    let events = EventHandler::new(Store::open(&store).await?, &stripe, hms)?;
     let service = WebhookService { events, secrets, clock: Clock::System };
     shared::http::run(service, stripe_webhook::handle).await
 }

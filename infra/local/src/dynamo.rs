@@ -46,6 +46,7 @@ pub fn local_client(endpoint: &str) -> Client {
         .credentials_provider(Credentials::new("local", "local", None, None, "local"))
         .retry_config(shared::store::retry_config())
         .timeout_config(shared::store::timeout_config())
+        .http_client(shared::net::aws_http_client(shared::store::CONNECT_TIMEOUT).expect("a client on the static TLS configuration"))
         .build();
     Client::from_conf(config)
 }

@@ -1,5 +1,9 @@
-//! The local stack's own parts, which tests use too: the embedded
-//! DynamoDB-compatible server and a client pointed at it.
+//! The local stack's own parts, which tests and `make bench` use too: the
+//! embedded DynamoDB-compatible server, Function URL events and a stand-in
+//! for the Lambda Runtime API.
 
 pub mod dynamo;
+pub mod events;
 pub mod process;
+pub mod runtime_api;
+pub mod services;

@@ -109,7 +109,7 @@ async fn run(command: Command) -> Result<(), String> {
     match command {
         Command::CreateTable => {
             let config = config::load(StoreConfig::read).map_err(|e| e.to_string())?;
-            let store = Store::from_env(&config).await;
+            let store = Store::from_env(&config).await.map_err(|e| e.to_string())?;
             let spec = infra::table::TableSpec::load().map_err(|e| e.to_string())?;
             let created = infra::table::create_table(store.client(), store.table(), &spec).await.map_err(|e| e.to_string())?;
             println!("table {} {}", store.table(), if created { "created" } else { "already exists" });
@@ -122,7 +122,7 @@ async fn run(command: Command) -> Result<(), String> {
         }
         Command::Seed { files } => {
             let config = config::load(StoreConfig::read).map_err(|e| e.to_string())?;
-            let store = Store::from_env(&config).await;
+            let store = Store::from_env(&config).await.map_err(|e| e.to_string())?;
             let mut all = Vec::new();
             for file in &files {
                 all.extend(infra::seed::read_profiles(file).map_err(|e| e.to_string())?);
@@ -165,7 +165,7 @@ async fn run(command: Command) -> Result<(), String> {
                 Some((parts.0?, parts.1?))
             })
             .map_err(|e| e.to_string())?;
-            let rooms = shared::rooms::Rooms::new(Store::from_env(&store).await, hms, shared::clock::Clock::System).map_err(|e| e.to_string())?;
+            let rooms = shared::rooms::Rooms::new(Store::from_env(&store).await.map_err(|e| e.to_string())?, hms, shared::clock::Clock::System).map_err(|e| e.to_string())?;
             let report = rooms.repair().await.map_err(|e| e.to_string())?;
             for id in &report.ready {
                 println!("{id} room ready");
@@ -184,7 +184,7 @@ async fn run(command: Command) -> Result<(), String> {
                 Some((parts.0?, parts.1?, parts.2?))
             })
             .map_err(|e| e.to_string())?;
-            let handler = shared::webhook::EventHandler::new(Store::from_env(&store).await, &stripe, hms).map_err(|e| e.to_string())?;
+            let handler = shared::webhook::EventHandler::new(Store::from_env(&store).await.map_err(|e| e.to_string())?, &stripe, hms).map_err(|e| e.to_string())?;
             let report = shared::reconcile::run(&handler, jiff::Timestamp::now()).await.map_err(|e| e.to_string())?;
             for change in &report.changes {
                 println!("{change}");

@@ -173,7 +173,7 @@ pub struct Hms {
 
 impl Hms {
     pub fn new(config: HmsConfig, clock: Clock) -> Result<Self, HmsError> {
-        let http = reqwest::Client::builder().build().map_err(|e| HmsError::Unusable(e.to_string()))?;
+        let http = crate::net::client_builder().build().map_err(|e| HmsError::Unusable(e.to_string()))?;
         Ok(Self { config, http, clock, cached: Mutex::new(None) })
     }
 

@@ -11,6 +11,9 @@ pub const PK: &str = "pk";
 pub const SK: &str = "sk";
 pub const PROFILE_SK: &str = "PROFILE";
 pub const DAY_PREFIX: &str = "DAY#";
+/// The key (pk and sk) of an item that is never written: reading it opens the
+/// connection at start-up. Every function's policy allows reading it.
+pub const WARMUP: &str = "WARMUP";
 
 pub fn teacher_pk(id: &TeacherId) -> String {
     format!("TEACHER#{id}")

@@ -44,11 +44,32 @@ impl Store {
     }
 
     /// Builds the client from the standard AWS environment (region,
-    /// credentials, and `AWS_ENDPOINT_URL_DYNAMODB` for local servers).
-    pub async fn from_env(config: &StoreConfig) -> Self {
-        let sdk = aws_config::load_from_env().await;
+    /// credentials, and `AWS_ENDPOINT_URL_DYNAMODB` for local servers),
+    /// sending through the shared HTTP stack ([`crate::net`]).
+    pub async fn from_env(config: &StoreConfig) -> Result<Self, reqwest::Error> {
+        let http = crate::net::aws_http_client(CONNECT_TIMEOUT)?;
+        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(http).load().await;
         let client = aws_sdk_dynamodb::config::Builder::from(&sdk).retry_config(retry_config()).timeout_config(timeout_config()).build();
-        Self::new(Client::from_conf(client), config.table_name.clone())
+        Ok(Self::new(Client::from_conf(client), config.table_name.clone()))
+    }
+
+    /// [`Store::from_env`] for a function's start-up: also opens the
+    /// connection to DynamoDB (TCP, TLS, the SDK's set-up of its first call)
+    /// with one read of an item that never exists, so that a cold start's
+    /// first request does not pay for it. A failure is only logged: the
+    /// first request that needs the table retries and reports it.
+    pub async fn open(config: &StoreConfig) -> Result<Self, reqwest::Error> {
+        let store = Self::from_env(config).await?;
+        store.connect().await;
+        Ok(store)
+    }
+
+    pub async fn connect(&self) {
+        let absent = |v: &str| AttributeValue::S(v.to_owned());
+        let read = self.client.get_item().table_name(&self.table).key(keys::PK, absent(keys::WARMUP)).key(keys::SK, absent(keys::WARMUP)).projection_expression(keys::PK).send().await;
+        if let Err(err) = read {
+            tracing::warn!(error = %aws_sdk_dynamodb::error::DisplayErrorContext(err), "DynamoDB did not answer at start-up");
+        }
     }
 
     pub fn client(&self) -> &Client {
@@ -68,9 +89,11 @@ pub fn retry_config() -> RetryConfig {
     RetryConfig::standard().with_max_attempts(3).with_initial_backoff(Duration::from_millis(25)).with_max_backoff(Duration::from_millis(500))
 }
 
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+
 /// A hung connection must not eat a request's whole budget.
 pub fn timeout_config() -> TimeoutConfig {
-    TimeoutConfig::builder().connect_timeout(Duration::from_secs(1)).operation_attempt_timeout(Duration::from_secs(2)).operation_timeout(Duration::from_secs(5)).build()
+    TimeoutConfig::builder().connect_timeout(CONNECT_TIMEOUT).operation_attempt_timeout(Duration::from_secs(2)).operation_timeout(Duration::from_secs(5)).build()
 }
 
 /// Why a transaction did not go through.

@@ -83,7 +83,7 @@ async fn run(args: &Args) -> Result<(), String> {
     println!("   status confirmed, payment_status {}, bookings {booking_ids:?}", checkout["payment_status"]);
 
     step(6, "each booking is confirmed and paid");
-    let store = Store::from_env(&store).await;
+    let store = Store::from_env(&store).await.map_err(|e| e.to_string())?;
     for id in &booking_ids {
         let booking = store.get_booking(&BookingId::parse(id).map_err(|e| e.to_string())?).await.map_err(|e| e.to_string())?.ok_or(format!("booking {id} does not exist"))?;
         if booking.status != BookingStatus::Confirmed || booking.payment_status != "paid" {

@@ -10,8 +10,8 @@ use std::time::Duration;
 use clap::Parser;
 use jiff::{SignedDuration, Timestamp, ToSpan};
 use shared::auth::{self, Claims, Role};
-use shared::config::{self, StoreConfig};
 use shared::store::Store;
+use local_stack::services::{LocalConfig, Ports, Services};
 use tokio::process::Command;
 
 #[derive(Parser)]
@@ -44,52 +44,15 @@ async fn main() -> ExitCode {
 }
 
 async fn run(args: Args) -> Result<(), String> {
-    let store_config = config::load(StoreConfig::read).map_err(|e| e.to_string())?;
-    let (jwt_secret, stripe_config, webhook_secret, hms_config) = config::load(|env| {
-        let parts = (
-            auth::read_signing_secret(env),
-            shared::payments::StripeConfig::read(env),
-            env.required("STRIPE_WEBHOOK_SECRET", "see .env.local", |s| Ok(s.to_owned())),
-            shared::rooms::HmsConfig::read(env),
-        );
-        Some((parts.0?, parts.1?, parts.2?, parts.3?))
-    })
-    .map_err(|e| e.to_string())?;
-
+    let config = LocalConfig::from_env()?;
     std::fs::create_dir_all(&args.data_dir).map_err(|e| format!("{}: {e}", args.data_dir.display()))?;
     let db_path = args.data_dir.join("dynamo.sqlite");
     let db = dynoxide::Database::new(&db_path.to_string_lossy()).map_err(|e| format!("opening {}: {e}", db_path.display()))?;
-    let dynamo = local_stack::dynamo::LocalDynamo::start(db, args.dynamo_port).await.map_err(|e| format!("DynamoDB port {}: {e}", args.dynamo_port))?;
-
-    let store = Store::new(local_stack::dynamo::local_client(&dynamo.endpoint()), store_config.table_name.clone());
-    let spec = infra::table::TableSpec::load().map_err(|e| e.to_string())?;
-    infra::table::create_table(store.client(), store.table(), &spec).await.map_err(|e| e.to_string())?;
-    let teachers = seed_dir(&store, &args.seed_dir).await?;
-
-    // Webhooks go to the stripe-webhook function once it exists; until then they are only recorded.
-    let webhook_url = std::path::Path::new("functions/stripe-webhook")
-        .exists()
-        .then(|| format!("http://127.0.0.1:{}/lambda-url/stripe-webhook/", args.lambda_port));
-    let stripe_port = loopback_port(&stripe_config.api_base, "STRIPE_API_BASE")?;
-    let stripe = emulators::stripe::StripeEmulator::start(emulators::stripe::EmulatorConfig {
-        port: stripe_port,
-        secret_key: stripe_config.secret_key,
-        webhook_secret,
-        webhook_url,
-        retry_base: Duration::from_secs(2),
-    })
-    .await
-    .map_err(|e| format!("Stripe emulator port {stripe_port}: {e}"))?;
-    let hms_port = loopback_port(&hms_config.api_base, "HMS_API_BASE")?;
-    let hms = emulators::hms::HmsEmulator::start(emulators::hms::HmsEmulatorConfig {
-        port: hms_port,
-        access_key: hms_config.access_key.clone(),
-        secret: hms_config.secret.clone(),
-        template_id: hms_config.template_id.clone(),
-        roles: vec![hms_config.teacher_role.clone(), hms_config.student_role.clone()],
-    })
-    .await
-    .map_err(|e| format!("100ms emulator port {hms_port}: {e}"))?;
+    // Webhooks go to the stripe-webhook function.
+    let webhook_url = Some(format!("http://127.0.0.1:{}/lambda-url/stripe-webhook/", args.lambda_port));
+    let ports = Ports::configured(&config, args.dynamo_port)?;
+    let services = Services::start(&config, db, ports, &args.seed_dir, webhook_url).await?;
+    let Services { dynamo, stripe, hms, store, teachers } = &services;
 
     let mut watch = Command::new("cargo");
     watch.args(["lambda", "watch", "--invoke-address", "127.0.0.1", "--invoke-port", &args.lambda_port.to_string()]);
@@ -104,8 +67,8 @@ async fn run(args: Args) -> Result<(), String> {
         .spawn()
         .map_err(|e| format!("starting `cargo lambda watch` (run through `make dev`, which installs it): {e}"))?;
     wait_for_port(args.lambda_port).await?;
-    let example = first_open_slot(&store, teachers.first()).await;
-    print_banner(&args, &Endpoints { dynamo: dynamo.endpoint(), stripe: stripe.base_url(), hms: hms.base_url() }, &teachers, &jwt_secret, example)?;
+    let example = first_open_slot(store, teachers.first()).await;
+    print_banner(&args, &Endpoints { dynamo: dynamo.endpoint(), stripe: stripe.base_url(), hms: hms.base_url() }, teachers, &config.jwt_secret, example)?;
 
     tokio::select! {
         _ = tokio::signal::ctrl_c() => println!("\nstopping the local stack"),
@@ -113,31 +76,6 @@ async fn run(args: Args) -> Result<(), String> {
     }
     let _ = watch.kill().await;
     Ok(())
-}
-
-/// The emulators listen where the functions are told the providers are.
-fn loopback_port(base: &str, variable: &str) -> Result<u16, String> {
-    reqwest::Url::parse(base)
-        .ok()
-        .filter(|url| url.host_str() == Some("127.0.0.1"))
-        .and_then(|url| url.port())
-        .ok_or_else(|| format!("{variable} must be http://127.0.0.1:PORT/... for the local stack, not {base}"))
-}
-
-async fn seed_dir(store: &Store, dir: &std::path::Path) -> Result<Vec<String>, String> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|e| format!("{}: {e}", dir.display()))?
-        .filter_map(|entry| entry.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|ext| ext == "json"))
-        .collect();
-    files.sort();
-    let mut ids = Vec::new();
-    for file in files {
-        let profiles = infra::seed::read_profiles(&file).map_err(|e| e.to_string())?;
-        infra::seed::load_profiles(store, &profiles).await.map_err(|e| e.to_string())?;
-        ids.extend(profiles.iter().map(|p| p.id().to_string()));
-    }
-    Ok(ids)
 }
 
 async fn wait_for_port(port: u16) -> Result<(), String> {

@@ -1,0 +1,295 @@
+//! `make bench`: every function started as Lambda starts it, against a local
+//! Runtime API stand-in and the local services, next to a hello-world
+//! `lambda_runtime` binary built the same way in the same run. Per function:
+//! the arm64 zip's size, the time from process start to its first call to
+//! `/invocation/next` (init), the first and the second request, and the peak
+//! resident memory, as the median (memory: maximum) over `--runs` starts.
+
+use std::path::{Path, PathBuf};
+use std::process::{ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use jiff::{SignedDuration, Timestamp, ToSpan};
+use local_stack::events::FunctionUrlEvent;
+use local_stack::runtime_api::RuntimeApi;
+use local_stack::services::{LocalConfig, Ports, Services};
+use serde_json::{Value, json};
+use shared::auth::{self, Claims, Role};
+use shared::domain::{Interval, TeacherId};
+use tokio::process::Command;
+
+const BASELINE: &str = "hello-world";
+/// The memory size the template gives every function, as Lambda tells it.
+const MEMORY_MB: &str = "256";
+/// Functions that never call Stripe, held to the 3.0 MB zip goal.
+const WITHOUT_STRIPE: [&str; 3] = ["get-slots", "join-lesson", "create-room"];
+const ZIP_GOAL_MB: f64 = 3.0;
+const RSS_GOAL_MB: f64 = 32.0;
+const INIT_GOAL_RATIO: f64 = 1.3;
+
+#[derive(Parser)]
+struct Args {
+    /// The functions built for this machine with the release profile (run here).
+    #[arg(long, default_value = "target/release")]
+    bins: PathBuf,
+    /// The arm64 zips `cargo lambda build --release --arm64` made (their sizes).
+    #[arg(long, default_value = "target/lambda")]
+    zips: PathBuf,
+    #[arg(long, default_value_t = 20)]
+    runs: usize,
+    #[arg(long, default_value = "infra/seed")]
+    seed_dir: PathBuf,
+    /// The functions to measure (default: hello-world and every one in functions/).
+    names: Vec<String>,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    match run(Args::parse()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("bench failed: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: Args) -> Result<(), String> {
+    let config = LocalConfig::from_env()?;
+    let db = dynoxide::Database::memory().map_err(|e| e.to_string())?;
+    let services = Services::start(&config, db, Ports { dynamo: 0, stripe: 0, hms: 0 }, &args.seed_dir, None).await?;
+    let calls = Calls::prepare(&config, &services, 2 * args.runs).await?;
+    let names = if args.names.is_empty() { all_functions()? } else { args.names.clone() };
+
+    let mut rows = Vec::new();
+    for name in &names {
+        let binary = args.bins.join(name);
+        let mut samples = Vec::new();
+        for run in 0..args.runs {
+            let events = [calls.event(name, 2 * run)?, calls.event(name, 2 * run + 1)?];
+            samples.push(start_once(&binary, name, &services, events).await.map_err(|e| format!("{name}, start {}: {e}", run + 1))?);
+        }
+        rows.push(Row::of(name, zip_size(&args.zips, name), file_size(&binary), &samples));
+    }
+    print_table(&rows, args.runs);
+    Ok(())
+}
+
+fn all_functions() -> Result<Vec<String>, String> {
+    let mut names: Vec<String> = std::fs::read_dir("functions").map_err(|e| format!("functions/: {e}"))?.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+    names.sort();
+    names.insert(0, BASELINE.into());
+    Ok(names)
+}
+
+/// One start: init, two requests, memory.
+struct Sample {
+    init: Duration,
+    first: Duration,
+    second: Duration,
+    peak_rss_kb: u64,
+}
+
+async fn start_once(binary: &Path, name: &str, services: &Services, events: [(Value, u16); 2]) -> Result<Sample, String> {
+    let mut api = RuntimeApi::start().await.map_err(|e| e.to_string())?;
+    let started = Instant::now();
+    let mut child = Command::new(binary)
+        .envs(lambda_environment(name, &api.address()))
+        .envs(services.endpoints())
+        .stdout(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| format!("{}: {e} (run through `make bench`, which builds it)", binary.display()))?;
+    let pid = child.id().ok_or("the process ended at once")?;
+    let limit = Duration::from_secs(20);
+    let init = api.next_poll(limit).await? - started;
+    let mut times = Vec::new();
+    for (event, expected) in events {
+        let sent = Instant::now();
+        api.invoke(event);
+        let reply = api.reply(limit).await?;
+        check(&reply, expected)?;
+        times.push(reply.at - sent);
+        api.next_poll(limit).await?;
+    }
+    // Idle in its next poll, as Lambda would freeze it.
+    let peak_rss_kb = peak_rss_kb(pid)?;
+    let _ = child.kill().await;
+    Ok(Sample { init, first: times[0], second: times[1], peak_rss_kb })
+}
+
+/// What Lambda sets for a `provided.al2023` function, as the runtime reads it.
+fn lambda_environment(name: &str, runtime_api: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("AWS_LAMBDA_RUNTIME_API", runtime_api.to_owned()),
+        ("AWS_LAMBDA_FUNCTION_NAME", name.to_owned()),
+        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", MEMORY_MB.to_owned()),
+        ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".to_owned()),
+        ("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{name}")),
+        ("AWS_LAMBDA_LOG_STREAM_NAME", "bench".to_owned()),
+        ("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand".to_owned()),
+        // As template.yaml sets it for every function.
+        ("AWS_LC_SYS_NO_JITTER_ENTROPY", "1".to_owned()),
+    ]
+}
+
+/// A Function URL answer must carry the expected status; anything else
+/// (hello-world, reconcile) must simply have succeeded.
+fn check(reply: &local_stack::runtime_api::Reply, expected: u16) -> Result<(), String> {
+    if !reply.ok {
+        return Err(format!("the function failed: {}", reply.body));
+    }
+    match reply.body.get("statusCode").and_then(Value::as_u64) {
+        Some(status) if status != u64::from(expected) => Err(format!("expected {expected}, got {status}: {}", reply.body)),
+        _ => Ok(()),
+    }
+}
+
+fn peak_rss_kb(pid: u32) -> Result<u64, String> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).map_err(|e| format!("/proc/{pid}/status: {e}"))?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .ok_or_else(|| "no VmHWM in /proc/<pid>/status".into())
+}
+
+fn zip_size(zips: &Path, name: &str) -> Option<u64> {
+    file_size(&zips.join(name).join("bootstrap.zip"))
+}
+
+fn file_size(path: &Path) -> Option<u64> {
+    std::fs::metadata(path).ok().map(|m| m.len())
+}
+
+/// The requests each function gets: a real one where the local data allows
+/// (slots of a demo teacher, a checkout of a fresh slot per request), else
+/// one that reads the table and finds nothing.
+struct Calls {
+    teacher: String,
+    slots: Vec<(String, i64)>,
+    jwt_secret: String,
+    webhook_secret: String,
+    from: String,
+    to: String,
+}
+
+impl Calls {
+    async fn prepare(config: &LocalConfig, services: &Services, requests: usize) -> Result<Self, String> {
+        let teacher = services.teachers.first().ok_or("no demo teacher in the seed")?.clone();
+        let slots = open_slots(services, &teacher, requests).await?;
+        let today = jiff::tz::TimeZone::UTC.to_datetime(Timestamp::now()).date();
+        let day = |n: i64| today.checked_add(n.days()).map(|d| d.to_string()).map_err(|e| e.to_string());
+        Ok(Self { teacher, slots, jwt_secret: config.jwt_secret.clone(), webhook_secret: config.webhook_secret.clone(), from: day(1)?, to: day(7)? })
+    }
+
+    fn token(&self, sub: &str, role: Role) -> Result<String, String> {
+        auth::mint_hs256(&self.jwt_secret, &Claims::new(sub, role, Timestamp::now(), SignedDuration::from_hours(1))).map_err(|e| e.to_string())
+    }
+
+    /// The event for request `n` of function `name`, and the status it must get.
+    fn event(&self, name: &str, n: usize) -> Result<(Value, u16), String> {
+        let bearer = |sub: &str, role| self.token(sub, role).map(|t| format!("Bearer {t}"));
+        let post = |body: Value| FunctionUrlEvent::new("POST", "/").header("content-type", "application/json").body(&body.to_string());
+        Ok(match name {
+            "get-slots" => (FunctionUrlEvent::get("/").query("teacher_id", &self.teacher).query("from", &self.from).query("to", &self.to).query("duration", "60").to_json(), 200),
+            "initiate-checkout" => {
+                let (start, minutes) = self.slots.get(n).ok_or("too few open slots for the runs")?;
+                let cart = json!({"lessons": [{"teacher_id": self.teacher, "start": start, "duration_minutes": minutes}]});
+                // One student per request: at most five open checkouts each.
+                (post(cart).header("authorization", &bearer(&format!("s_bench_{n}"), Role::Student)?).header("idempotency-key", &format!("bench-{n}")).to_json(), 201)
+            }
+            "stripe-webhook" => {
+                let body = json!({"id": format!("evt_bench_{n}"), "object": "event", "type": "checkout.session.expired", "livemode": false, "created": Timestamp::now().as_second(),
+                    "data": {"object": {"id": format!("cs_bench_{n}"), "object": "checkout.session", "client_reference_id": format!("co_bench_{n}"), "status": "expired", "payment_status": "unpaid"}}})
+                .to_string();
+                let signature = emulators::stripe::signature_header(&self.webhook_secret, Timestamp::now().as_second(), body.as_bytes());
+                (FunctionUrlEvent::new("POST", "/").header("content-type", "application/json").header("stripe-signature", &signature).body(&body).to_json(), 200)
+            }
+            "join-lesson" => (post(json!({"booking_id": format!("b_bench_{n}")})).header("authorization", &bearer(&format!("s_bench_{n}"), Role::Student)?).to_json(), 404),
+            "create-booking" => (post(json!({"checkout_id": format!("co_bench_{n}")})).header("authorization", &bearer("admin", Role::Admin)?).to_json(), 404),
+            "create-room" => (post(json!({"booking_id": format!("b_bench_{n}")})).header("authorization", &bearer("admin", Role::Admin)?).to_json(), 404),
+            // The scheduled event of EventBridge Scheduler carries nothing we read.
+            "reconcile" | BASELINE => (json!({"bench": n}), 0),
+            other => return Err(format!("no request is defined for {other}")),
+        })
+    }
+}
+
+/// `count` open slots of the teacher's longest lesson, one per day, so that no
+/// checkout's hold touches another's.
+async fn open_slots(services: &Services, teacher: &str, count: usize) -> Result<Vec<(String, i64)>, String> {
+    let id = TeacherId::parse(teacher).map_err(|e| e.to_string())?;
+    let profile = services.store.get_profile(&id).await.map_err(|e| e.to_string())?.ok_or("the demo teacher has no profile")?;
+    let offer = profile.lessons().iter().max_by_key(|l| l.duration_minutes).ok_or("the demo teacher offers no lesson")?;
+    let now = Timestamp::from_second(Timestamp::now().as_second()).map_err(|e| e.to_string())?;
+    let window = Interval::new(now, now + SignedDuration::from_hours(24 * 120)).ok_or("empty window")?;
+    let busy = services.store.busy_around(&id, window).await.map_err(|e| e.to_string())?;
+    let mut days = std::collections::BTreeSet::new();
+    let slots: Vec<(String, i64)> = shared::availability::slots(&profile, offer.duration_minutes, window, &busy, now)
+        .into_iter()
+        .filter(|slot| days.insert(slot.start().as_second() / 86_400))
+        .map(|slot| (slot.start().to_string(), i64::from(offer.duration_minutes)))
+        .take(count)
+        .collect();
+    if slots.len() < count {
+        return Err(format!("only {} days with an open slot in 120 days; fewer --runs", slots.len()));
+    }
+    Ok(slots)
+}
+
+struct Row {
+    name: String,
+    zip: Option<u64>,
+    binary: Option<u64>,
+    init: Duration,
+    first: Duration,
+    second: Duration,
+    peak_rss_kb: u64,
+}
+
+impl Row {
+    fn of(name: &str, zip: Option<u64>, binary: Option<u64>, samples: &[Sample]) -> Self {
+        let median = |f: fn(&Sample) -> Duration| {
+            let mut values: Vec<Duration> = samples.iter().map(f).collect();
+            values.sort();
+            values[values.len() / 2]
+        };
+        Self {
+            name: name.into(),
+            zip,
+            binary,
+            init: median(|s| s.init),
+            first: median(|s| s.first),
+            second: median(|s| s.second),
+            peak_rss_kb: samples.iter().map(|s| s.peak_rss_kb).max().unwrap_or(0),
+        }
+    }
+}
+
+fn print_table(rows: &[Row], runs: usize) {
+    let mb = |bytes: Option<u64>| bytes.map_or("-".to_owned(), |b| format!("{:.2}", b as f64 / 1e6));
+    let ms = |d: Duration| format!("{:.2}", d.as_secs_f64() * 1e3);
+    let baseline = rows.iter().find(|r| r.name == BASELINE).map(|r| r.init);
+    println!("\nCold start, {runs} starts each (median; memory: the highest peak). Zip: arm64 as deployed; times and memory: this machine's build, same profile.\n");
+    println!("| function | zip arm64 MB | binary MB | init ms | init × hello-world | first request ms | second request ms | peak RSS MB | goals |");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---|");
+    for row in rows {
+        let ratio = baseline.map(|b| row.init.as_secs_f64() / b.as_secs_f64());
+        let rss_mb = row.peak_rss_kb as f64 / 1024.0;
+        let mut missed = Vec::new();
+        if ratio.is_some_and(|r| r > INIT_GOAL_RATIO) {
+            missed.push(format!("init > {INIT_GOAL_RATIO}×"));
+        }
+        if rss_mb > RSS_GOAL_MB {
+            missed.push(format!("RSS > {RSS_GOAL_MB} MB"));
+        }
+        if WITHOUT_STRIPE.contains(&row.name.as_str()) && row.zip.is_some_and(|z| z as f64 / 1e6 > ZIP_GOAL_MB) {
+            missed.push(format!("zip > {ZIP_GOAL_MB} MB"));
+        }
+        let goals = if missed.is_empty() { "met".to_owned() } else { missed.join(", ") };
+        let ratio = ratio.map_or("-".to_owned(), |r| format!("{r:.2}"));
+        println!("| {} | {} | {} | {} | {ratio} | {} | {} | {rss_mb:.1} | {goals} |", row.name, mb(row.zip), mb(row.binary), ms(row.init), ms(row.first), ms(row.second));
+    }
+}

@@ -1,0 +1,130 @@
+//! What the functions talk to on this machine: dynoxide with the table and the
+//! demo teachers, and the Stripe and 100ms emulators, configured from the same
+//! variables the functions read (`.env.local`). `make dev` and `make bench`
+//! both start them here.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use shared::auth;
+use shared::config::{self, StoreConfig};
+use shared::payments::StripeConfig;
+use shared::rooms::HmsConfig;
+use shared::store::Store;
+
+use crate::dynamo::{LocalDynamo, local_client};
+use emulators::hms::{HmsEmulator, HmsEmulatorConfig};
+use emulators::stripe::{EmulatorConfig, StripeEmulator};
+
+/// The variables of `.env.local` the services need.
+pub struct LocalConfig {
+    pub store: StoreConfig,
+    pub jwt_secret: String,
+    pub stripe: StripeConfig,
+    pub webhook_secret: String,
+    pub hms: HmsConfig,
+}
+
+impl LocalConfig {
+    pub fn from_env() -> Result<Self, String> {
+        let store = config::load(StoreConfig::read).map_err(|e| e.to_string())?;
+        let (jwt_secret, stripe, webhook_secret, hms) = config::load(|env| {
+            let parts = (
+                auth::read_signing_secret(env),
+                StripeConfig::read(env),
+                env.required("STRIPE_WEBHOOK_SECRET", "see .env.local", |s| Ok(s.to_owned())),
+                HmsConfig::read(env),
+            );
+            Some((parts.0?, parts.1?, parts.2?, parts.3?))
+        })
+        .map_err(|e| e.to_string())?;
+        Ok(Self { store, jwt_secret, stripe, webhook_secret, hms })
+    }
+}
+
+/// Where each service listens; 0 picks a free port.
+pub struct Ports {
+    pub dynamo: u16,
+    pub stripe: u16,
+    pub hms: u16,
+}
+
+impl Ports {
+    /// The ports the functions are told about in `.env.local`.
+    pub fn configured(config: &LocalConfig, dynamo: u16) -> Result<Self, String> {
+        Ok(Self { dynamo, stripe: loopback_port(&config.stripe.api_base, "STRIPE_API_BASE")?, hms: loopback_port(&config.hms.api_base, "HMS_API_BASE")? })
+    }
+}
+
+/// The running services; dropping them stops all three.
+pub struct Services {
+    pub dynamo: LocalDynamo,
+    pub stripe: StripeEmulator,
+    pub hms: HmsEmulator,
+    pub store: Store,
+    /// The ids of the demo teachers loaded, in file order.
+    pub teachers: Vec<String>,
+}
+
+impl Services {
+    /// Starts the services on `db`, creates the table (if new) and loads every
+    /// `*.json` profile file in `seed_dir`. Stripe events go to `webhook_url`
+    /// (or are only recorded).
+    pub async fn start(config: &LocalConfig, db: dynoxide::Database, ports: Ports, seed_dir: &Path, webhook_url: Option<String>) -> Result<Self, String> {
+        let dynamo = LocalDynamo::start(db, ports.dynamo).await.map_err(|e| format!("DynamoDB port {}: {e}", ports.dynamo))?;
+        let store = Store::new(local_client(&dynamo.endpoint()), config.store.table_name.clone());
+        let spec = infra::table::TableSpec::load().map_err(|e| e.to_string())?;
+        infra::table::create_table(store.client(), store.table(), &spec).await.map_err(|e| e.to_string())?;
+        let teachers = seed_dir_into(&store, seed_dir).await?;
+        let stripe = StripeEmulator::start(EmulatorConfig {
+            port: ports.stripe,
+            secret_key: config.stripe.secret_key.clone(),
+            webhook_secret: config.webhook_secret.clone(),
+            webhook_url,
+            retry_base: Duration::from_secs(2),
+        })
+        .await
+        .map_err(|e| format!("Stripe emulator port {}: {e}", ports.stripe))?;
+        let hms = HmsEmulator::start(HmsEmulatorConfig {
+            port: ports.hms,
+            access_key: config.hms.access_key.clone(),
+            secret: config.hms.secret.clone(),
+            template_id: config.hms.template_id.clone(),
+            roles: vec![config.hms.teacher_role.clone(), config.hms.student_role.clone()],
+        })
+        .await
+        .map_err(|e| format!("100ms emulator port {}: {e}", ports.hms))?;
+        Ok(Self { dynamo, stripe, hms, store, teachers })
+    }
+
+    /// The variables that point a function at these services (over what
+    /// `.env.local` says, when the ports were picked freely).
+    pub fn endpoints(&self) -> [(&'static str, String); 3] {
+        [("AWS_ENDPOINT_URL_DYNAMODB", self.dynamo.endpoint()), ("STRIPE_API_BASE", self.stripe.base_url()), ("HMS_API_BASE", self.hms.base_url())]
+    }
+}
+
+/// The emulators listen where the functions are told the providers are.
+fn loopback_port(base: &str, variable: &str) -> Result<u16, String> {
+    reqwest::Url::parse(base)
+        .ok()
+        .filter(|url| url.host_str() == Some("127.0.0.1"))
+        .and_then(|url| url.port())
+        .ok_or_else(|| format!("{variable} must be http://127.0.0.1:PORT/... for the local stack, not {base}"))
+}
+
+async fn seed_dir_into(store: &Store, dir: &Path) -> Result<Vec<String>, String> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|ext| ext == "json"))
+        .collect();
+    files.sort();
+    let mut ids = Vec::new();
+    for file in files {
+        let profiles = infra::seed::read_profiles(&file).map_err(|e| e.to_string())?;
+        infra::seed::load_profiles(store, &profiles).await.map_err(|e| e.to_string())?;
+        ids.extend(profiles.iter().map(|p| p.id().to_string()));
+    }
+    Ok(ids)
+}
