@@ -36,7 +36,7 @@ struct Args {
     /// The arm64 zips `cargo lambda build --release --arm64` made (their sizes).
     #[arg(long, default_value = "target/lambda")]
     zips: PathBuf,
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, default_value_t = 30)]
     runs: usize,
     #[arg(long, default_value = "infra/seed")]
     seed_dir: PathBuf,
@@ -62,16 +62,15 @@ async fn run(args: Args) -> Result<(), String> {
     let calls = Calls::prepare(&config, &services, 2 * args.runs).await?;
     let names = if args.names.is_empty() { all_functions()? } else { args.names.clone() };
 
-    let mut rows = Vec::new();
-    for name in &names {
-        let binary = args.bins.join(name);
-        let mut samples = Vec::new();
-        for run in 0..args.runs {
+    // Round-robin, so that whatever else the machine does falls on every function alike.
+    let mut samples: Vec<Vec<Sample>> = names.iter().map(|_| Vec::new()).collect();
+    for run in 0..args.runs {
+        for (name, samples) in names.iter().zip(&mut samples) {
             let events = [calls.event(name, 2 * run)?, calls.event(name, 2 * run + 1)?];
-            samples.push(start_once(&binary, name, &services, events).await.map_err(|e| format!("{name}, start {}: {e}", run + 1))?);
+            samples.push(start_once(&args.bins.join(name), name, &services, events).await.map_err(|e| format!("{name}, start {}: {e}", run + 1))?);
         }
-        rows.push(Row::of(name, zip_size(&args.zips, name), file_size(&binary), &samples));
     }
+    let rows: Vec<Row> = names.iter().zip(&samples).map(|(name, samples)| Row::of(name, zip_size(&args.zips, name), file_size(&args.bins.join(name)), samples)).collect();
     print_table(&rows, args.runs);
     Ok(())
 }
@@ -273,7 +272,7 @@ fn print_table(rows: &[Row], runs: usize) {
     let ms = |d: Duration| format!("{:.2}", d.as_secs_f64() * 1e3);
     let baseline = rows.iter().find(|r| r.name == BASELINE).map(|r| r.init);
     println!("\nCold start, {runs} starts each (median; memory: the highest peak). Zip: arm64 as deployed; times and memory: this machine's build, same profile.\n");
-    println!("| function | zip arm64 MB | binary MB | init ms | init × hello-world | first request ms | second request ms | peak RSS MB | goals |");
+    println!("| function | zip arm64 MB | binary MB | init ms | init × hello-world | first request ms | second request ms | peak RSS MiB | goals |");
     println!("|---|---:|---:|---:|---:|---:|---:|---:|---|");
     for row in rows {
         let ratio = baseline.map(|b| row.init.as_secs_f64() / b.as_secs_f64());
