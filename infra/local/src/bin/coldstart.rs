@@ -216,8 +216,8 @@ impl Calls {
     }
 }
 
-/// `count` open slots of the teacher's longest lesson, one per day, so that no
-/// checkout's hold touches another's.
+/// `count` open slots of the teacher's longest lesson, far enough apart that
+/// no checkout's hold touches another's.
 async fn open_slots(services: &Services, teacher: &str, count: usize) -> Result<Vec<(String, i64)>, String> {
     let id = TeacherId::parse(teacher).map_err(|e| e.to_string())?;
     let profile = services.store.get_profile(&id).await.map_err(|e| e.to_string())?.ok_or("the demo teacher has no profile")?;
@@ -225,15 +225,22 @@ async fn open_slots(services: &Services, teacher: &str, count: usize) -> Result<
     let now = Timestamp::from_second(Timestamp::now().as_second()).map_err(|e| e.to_string())?;
     let window = Interval::new(now, now + SignedDuration::from_hours(24 * 120)).ok_or("empty window")?;
     let busy = services.store.busy_around(&id, window).await.map_err(|e| e.to_string())?;
-    let mut days = std::collections::BTreeSet::new();
+    // Three hours apart: no lesson with its buffers is that long.
+    let mut next_free = now;
     let slots: Vec<(String, i64)> = shared::availability::slots(&profile, offer.duration_minutes, window, &busy, now)
         .into_iter()
-        .filter(|slot| days.insert(slot.start().as_second() / 86_400))
+        .filter(|slot| {
+            let apart = slot.start() >= next_free;
+            if apart {
+                next_free = slot.start() + SignedDuration::from_hours(3);
+            }
+            apart
+        })
         .map(|slot| (slot.start().to_string(), i64::from(offer.duration_minutes)))
         .take(count)
         .collect();
     if slots.len() < count {
-        return Err(format!("only {} days with an open slot in 120 days; fewer --runs", slots.len()));
+        return Err(format!("only {} open slots in 120 days; fewer --runs", slots.len()));
     }
     Ok(slots)
 }
