@@ -3,7 +3,7 @@
 //! (payload 2.0) built as Lambda sends them and parsed by `lambda_http`.
 
 
-use lambda_http::{Body, Request, Response};
+use lambda_http::{Body, Response};
 use serde_json::{Value, json};
 use shared::store::Store;
 
