@@ -64,6 +64,7 @@ impl Store {
         Ok(store)
     }
 
+    /// The read [`Store::open`] makes; on its own for tests.
     pub async fn connect(&self) {
         let absent = |v: &str| AttributeValue::S(v.to_owned());
         let read = self.client.get_item().table_name(&self.table).key(keys::PK, absent(keys::WARMUP)).key(keys::SK, absent(keys::WARMUP)).projection_expression(keys::PK).send().await;
