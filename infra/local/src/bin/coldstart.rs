@@ -56,6 +56,9 @@ async fn main() -> ExitCode {
 }
 
 async fn run(args: Args) -> Result<(), String> {
+    if args.runs == 0 {
+        return Err("--runs must be at least 1".into());
+    }
     let config = LocalConfig::from_env()?;
     let db = dynoxide::Database::memory().map_err(|e| e.to_string())?;
     let services = Services::start(&config, db, Ports { dynamo: 0, stripe: 0, hms: 0 }, &args.seed_dir, None).await?;
