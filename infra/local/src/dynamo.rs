@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_dynamodb::config::{Credentials, Region};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
@@ -39,14 +39,11 @@ impl LocalDynamo {
 /// A DynamoDB client for a local endpoint, with the fixed dummy credentials
 /// local servers accept.
 pub fn local_client(endpoint: &str) -> Client {
-    let config = aws_sdk_dynamodb::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
+    let config = shared::store::client_config()
+        .expect("a client on the static TLS configuration")
         .endpoint_url(endpoint)
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new("local", "local", None, None, "local"))
-        .retry_config(shared::store::retry_config())
-        .timeout_config(shared::store::timeout_config())
-        .http_client(shared::net::aws_http_client(shared::store::CONNECT_TIMEOUT).expect("a client on the static TLS configuration"))
         .build();
     Client::from_conf(config)
 }

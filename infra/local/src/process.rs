@@ -5,6 +5,21 @@ use std::time::Duration;
 
 use tokio::process::{Child, Command};
 
+// Where a scripted run finds the functions, and whether it may start the
+// local stack for itself (`make demo`, `make contract`). A plain comment: a
+// doc comment would become every command's `--help` text.
+#[derive(clap::Args)]
+pub struct StackArgs {
+    /// Where the functions are served (cargo lambda watch).
+    #[arg(long, default_value = "http://127.0.0.1:9000/lambda-url")]
+    pub functions: String,
+    #[arg(long, default_value_t = 9000)]
+    pub functions_port: u16,
+    /// Start the local stack if it is not running (and stop it afterwards).
+    #[arg(long)]
+    pub start: bool,
+}
+
 /// A local stack this process started, with its throwaway data directory
 /// (or none, when one was running).
 pub struct Stack(Option<(Child, std::path::PathBuf)>);

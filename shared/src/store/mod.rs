@@ -68,13 +68,7 @@ impl Store {
     /// SSO, an STS client for web identity) was a fifth of a cold start's
     /// instructions (callgrind, README "Cold start").
     pub async fn open(config: &StoreConfig) -> Result<Self, reqwest::Error> {
-        let mut sdk = aws_sdk_dynamodb::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(std::env::var("AWS_REGION").ok().map(Region::new))
-            .credentials_provider(EnvironmentVariableCredentialsProvider::new())
-            .http_client(crate::net::aws_http_client(CONNECT_TIMEOUT)?)
-            .retry_config(retry_config())
-            .timeout_config(timeout_config());
+        let mut sdk = client_config()?.region(std::env::var("AWS_REGION").ok().map(Region::new)).credentials_provider(EnvironmentVariableCredentialsProvider::new());
         if let Ok(url) = std::env::var("AWS_ENDPOINT_URL_DYNAMODB") {
             sdk = sdk.endpoint_url(url);
         }
@@ -105,14 +99,24 @@ impl Store {
 /// sized for control-plane calls; DynamoDB answers in milliseconds, and our
 /// own retries (see `edit`) are bounded by a budget of a few seconds, so
 /// the SDK's share must stay small.
-pub fn retry_config() -> RetryConfig {
+/// A DynamoDB client configuration with our HTTP stack, retries and
+/// timeouts; the caller adds region, credentials and endpoint.
+pub fn client_config() -> Result<aws_sdk_dynamodb::config::Builder, reqwest::Error> {
+    Ok(aws_sdk_dynamodb::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .http_client(crate::net::aws_http_client(CONNECT_TIMEOUT)?)
+        .retry_config(retry_config())
+        .timeout_config(timeout_config()))
+}
+
+fn retry_config() -> RetryConfig {
     RetryConfig::standard().with_max_attempts(3).with_initial_backoff(Duration::from_millis(25)).with_max_backoff(Duration::from_millis(500))
 }
 
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// A hung connection must not eat a request's whole budget.
-pub fn timeout_config() -> TimeoutConfig {
+fn timeout_config() -> TimeoutConfig {
     TimeoutConfig::builder().connect_timeout(CONNECT_TIMEOUT).operation_attempt_timeout(Duration::from_secs(2)).operation_timeout(Duration::from_secs(5)).build()
 }
 

@@ -13,13 +13,8 @@ use shared::config;
 
 #[derive(Parser)]
 struct Args {
-    #[arg(long, default_value = "http://127.0.0.1:9000/lambda-url")]
-    functions: String,
-    #[arg(long, default_value_t = 9000)]
-    functions_port: u16,
-    /// Start the local stack if it is not running (and stop it afterwards).
-    #[arg(long)]
-    start: bool,
+    #[command(flatten)]
+    stack: local_stack::process::StackArgs,
     /// Cases per operation; the seed is fixed, so a run can be repeated exactly.
     #[arg(long, default_value_t = 30)]
     max_examples: u32,
@@ -33,7 +28,7 @@ const FUNCTIONS: [&str; 6] = ["get-slots", "initiate-checkout", "stripe-webhook"
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
-    local_stack::process::run_against_stack(args.start, args.functions_port, "CONTRACT", || run(&args)).await
+    local_stack::process::run_against_stack(args.stack.start, args.stack.functions_port, "CONTRACT", || run(&args)).await
 }
 
 async fn run(args: &Args) -> Result<(), String> {
@@ -41,13 +36,13 @@ async fn run(args: &Args) -> Result<(), String> {
     let student = auth::mint_hs256(&secret, &Claims::new("s_contract", Role::Student, Timestamp::now(), SignedDuration::from_hours(2))).map_err(|e| e.to_string())?;
     let http = reqwest::Client::builder().no_proxy().build().map_err(|e| e.to_string())?;
     for name in FUNCTIONS {
-        let url = format!("{}/{name}/", args.functions);
+        let url = format!("{}/{name}/", args.stack.functions);
         local_stack::process::first_answer(|| http.post(&url)).await?;
         println!("{name} is up");
     }
     let status = tokio::process::Command::new(".venv/bin/schemathesis")
         .args(["--config-file", "tests/contract/schemathesis.toml"])
-        .args(["run", "docs/openapi.yaml", "--url", &args.functions])
+        .args(["run", "docs/openapi.yaml", "--url", &args.stack.functions])
         .args(["-H", &format!("Authorization: Bearer {student}")])
         .args(["--max-examples", &args.max_examples.to_string(), "--seed", &args.seed.to_string(), "--request-timeout", "30"])
         // Semantic rules (to before from, a slot in the past) are not in a schema: a 4xx for a

@@ -16,22 +16,16 @@ use shared::store::{BookingStatus, Store};
 
 #[derive(Parser)]
 struct Args {
-    /// Where the functions are served (cargo lambda watch).
-    #[arg(long, default_value = "http://127.0.0.1:9000/lambda-url")]
-    functions: String,
-    #[arg(long, default_value_t = 9000)]
-    functions_port: u16,
+    #[command(flatten)]
+    stack: local_stack::process::StackArgs,
     #[arg(long, default_value = "t_anna")]
     teacher: String,
-    /// Start the local stack if it is not running (and stop it afterwards).
-    #[arg(long)]
-    start: bool,
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
-    local_stack::process::run_against_stack(args.start, args.functions_port, "DEMO", || run(&args)).await
+    local_stack::process::run_against_stack(args.stack.start, args.stack.functions_port, "DEMO", || run(&args)).await
 }
 
 async fn run(args: &Args) -> Result<(), String> {
@@ -43,7 +37,7 @@ async fn run(args: &Args) -> Result<(), String> {
     let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).no_proxy().build().map_err(|e| e.to_string())?;
     let now = Timestamp::now();
     let student = auth::mint_hs256(&secret, &Claims::new("s_demo", Role::Student, now, SignedDuration::from_hours(1))).map_err(|e| e.to_string())?;
-    let base = &args.functions;
+    let base = &args.stack.functions;
 
     step(1, "find an open slot");
     let today = jiff::tz::TimeZone::UTC.to_datetime(now).date();
