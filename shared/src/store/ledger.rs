@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::keys::{PK, SK};
 use super::error::lost_condition;
+use super::item::{key, s};
 use super::{Store, StoreError};
 use crate::domain::{CheckoutId, Currency};
 
@@ -81,21 +82,13 @@ fn payment_pk(intent: &str) -> String {
     format!("PAYMENT#{intent}")
 }
 
-fn s(value: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(value.into())
-}
-
-fn key(pk: String, sk: String) -> HashMap<String, AttributeValue> {
-    HashMap::from([(PK.to_owned(), s(pk)), (SK.to_owned(), s(sk))])
-}
-
 impl Store {
     /// Records a payment: an update of its own fields only, so it is
     /// idempotent and never disturbs what refund events wrote first.
     pub fn payment_item(&self, intent: &str, checkout: &CheckoutId, amount: u64, currency: Currency) -> Result<TransactWriteItem, StoreError> {
         let update = Update::builder()
             .table_name(&self.table)
-            .set_key(Some(key(payment_pk(intent), "PAYMENT".into())))
+            .set_key(Some(key(payment_pk(intent), "PAYMENT")))
             .update_expression("SET payment_intent = :pi, checkout_id = :co, amount = :amount, currency = :currency")
             .expression_attribute_values(":pi", s(intent))
             .expression_attribute_values(":co", s(checkout.as_str()))
@@ -110,7 +103,7 @@ impl Store {
     /// stored one is still in progress (events arrive in any order).
     pub async fn record_refund(&self, refund: &Refund) -> Result<(), StoreError> {
         let mut item: HashMap<String, AttributeValue> = serde_dynamo::to_item(refund).map_err(|e| StoreError::corrupt("record refund", e))?;
-        item.extend(key(payment_pk(&refund.payment_intent), format!("REFUND#{}", refund.refund_id)));
+        item.extend(key(payment_pk(&refund.payment_intent), &format!("REFUND#{}", refund.refund_id)));
         let sent = self
             .client
             .put_item()
@@ -137,7 +130,7 @@ impl Store {
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(key(payment_pk(intent), "PAYMENT".into())))
+            .set_key(Some(key(payment_pk(intent), "PAYMENT")))
             .update_expression("SET payment_intent = :pi, charge_amount_refunded = :r")
             .condition_expression("attribute_not_exists(charge_amount_refunded) OR charge_amount_refunded < :r")
             .expression_attribute_values(":pi", s(intent))
@@ -180,7 +173,7 @@ impl Store {
             .client
             .get_item()
             .table_name(&self.table)
-            .set_key(Some(key(format!("STRIPE_EVENT#{event_id}"), "EVENT".into())))
+            .set_key(Some(key(format!("STRIPE_EVENT#{event_id}"), "EVENT")))
             .send()
             .await
             .map_err(|e| StoreError::sdk("read event", e))?;
@@ -188,7 +181,7 @@ impl Store {
     }
 
     pub async fn mark_event(&self, event_id: &str, kind: &str, now: Timestamp) -> Result<(), StoreError> {
-        let mut item = key(format!("STRIPE_EVENT#{event_id}"), "EVENT".into());
+        let mut item = key(format!("STRIPE_EVENT#{event_id}"), "EVENT");
         item.insert("type".into(), s(kind));
         item.insert("ttl".into(), AttributeValue::N((now + EVENT_TTL).as_second().to_string()));
         self.client.put_item().table_name(&self.table).set_item(Some(item)).send().await.map_err(|e| StoreError::sdk("record event", e))?;

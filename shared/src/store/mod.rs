@@ -2,14 +2,18 @@
 //! `docs/data-model.md`; this module is the only code that knows them.
 
 mod backoff;
+mod bookings;
 mod calendar;
+mod checkouts;
 mod edit;
 mod error;
+mod idempotency;
+mod item;
 mod keys;
 mod ledger;
 mod profiles;
-mod records;
 mod token;
+mod trials;
 
 pub use backoff::{Backoff, CONTENTION_BUDGET};
 pub use calendar::{BusyEntry, BusyKind, CalendarDay, DayWrite, Read};
@@ -17,7 +21,10 @@ pub use edit::{DaySet, EditError, days_to_read, days_touched};
 pub use error::StoreError;
 pub use keys::utc_day;
 pub use ledger::{Ledger, Payment, Refund};
-pub use records::{Booking, BookingStatus, Checkout, CheckoutChange, CheckoutLesson, CheckoutStatus, IdempotencyRecord, OpenCheckouts, RoomStatus, TrialClaim};
+pub use bookings::{Booking, BookingStatus, RoomStatus};
+pub use checkouts::{Checkout, CheckoutChange, CheckoutLesson, CheckoutStatus, OpenCheckouts};
+pub use idempotency::IdempotencyRecord;
+pub use trials::TrialClaim;
 
 use std::collections::HashMap;
 use std::time::Duration;

@@ -1,0 +1,190 @@
+//! Bookings and the list of bookings whose rooms are still to be made.
+
+use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use super::error::lost_condition;
+use super::item::{item, key, put_new, s};
+use super::keys::PK;
+use super::{Store, StoreError};
+use crate::domain::{BookingId, CheckoutId, Currency, TeacherId};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BookingStatus {
+    Confirmed,
+    /// Its payment was refunded in full; its slot is free again.
+    Cancelled,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RoomStatus {
+    Pending,
+    Ready,
+    Failed,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Booking {
+    pub booking_id: BookingId,
+    pub status: BookingStatus,
+    /// `paid` or `free`.
+    pub payment_status: String,
+    pub room_status: RoomStatus,
+    pub checkout_id: CheckoutId,
+    pub teacher_id: TeacherId,
+    pub student_id: String,
+    pub start: Timestamp,
+    pub end: Timestamp,
+    pub duration_minutes: u32,
+    pub amount: u64,
+    pub currency: Currency,
+    pub trial: bool,
+    pub created_at: Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub room_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub teacher_room_code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub student_room_code: Option<String>,
+}
+
+fn booking_pk(id: &BookingId) -> String {
+    format!("BOOKING#{id}")
+}
+
+/// The partition listing bookings whose rooms are still to be made.
+const PENDING_ROOMS: &str = "PENDING_ROOMS";
+
+impl Store {
+    pub fn new_booking_item(&self, booking: &Booking) -> Result<TransactWriteItem, StoreError> {
+        let extra = [
+            ("gsi1pk", s(format!("TEACHER#{}", booking.teacher_id))),
+            ("gsi1sk", s(booking.start.to_string())),
+            ("gsi2pk", s(format!("STUDENT#{}", booking.student_id))),
+            ("gsi2sk", s(format!("BOOKING#{}", booking.start))),
+        ];
+        let item = item("put booking", booking_pk(&booking.booking_id), "BOOKING", booking, &extra)?;
+        put_new(&self.table, item, "put booking")
+    }
+
+    /// Lists a booking whose room is still to be made, for the repair path;
+    /// written in the transaction that creates the booking.
+    pub fn pending_room_item(&self, id: &BookingId) -> Result<TransactWriteItem, StoreError> {
+        let mut item = key(PENDING_ROOMS.to_owned(), id.as_str());
+        item.insert("booking_id".into(), s(id.as_str()));
+        let put = Put::builder().table_name(&self.table).set_item(Some(item)).build().map_err(|e| StoreError::corrupt("list pending room", e))?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    /// Bookings whose rooms are still to be made.
+    pub async fn pending_rooms(&self) -> Result<Vec<BookingId>, StoreError> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_values(":pk", s(PENDING_ROOMS))
+            .consistent_read(true);
+        let items = self.query_all("list pending rooms", query).await?;
+        Ok(items.iter().filter_map(|i| i.get("booking_id").and_then(|v| v.as_s().ok()).and_then(|id| BookingId::parse(id).ok())).collect())
+    }
+
+    /// Records a booking's room and codes (`room_status: ready`) and takes it
+    /// off the pending list, provided the booking is still confirmed (`false`:
+    /// it was cancelled meanwhile). Identical values from a concurrent
+    /// provisioning are harmless.
+    pub async fn set_booking_room(&self, id: &BookingId, room_id: &str, teacher_code: &str, student_code: &str) -> Result<bool, StoreError> {
+        let sent = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(booking_pk(id), "BOOKING")))
+            .update_expression("SET room_id = :room, teacher_room_code = :teacher, student_room_code = :student, room_status = :ready")
+            .condition_expression("attribute_exists(#pk) AND #status = :confirmed")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":room", s(room_id))
+            .expression_attribute_values(":teacher", s(teacher_code))
+            .expression_attribute_values(":student", s(student_code))
+            .expression_attribute_values(":ready", s("ready"))
+            .expression_attribute_values(":confirmed", s("confirmed"))
+            .send()
+            .await;
+        match sent {
+            Ok(_) => self.room_settled(id).await.map(|()| true),
+            Err(err) if lost_condition(&err) => Ok(false),
+            Err(err) => Err(StoreError::sdk("set booking room", err)),
+        }
+    }
+
+    /// A room that cannot be made until someone fixes the configuration.
+    pub async fn set_room_failed(&self, id: &BookingId) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(booking_pk(id), "BOOKING")))
+            .update_expression("SET room_status = :failed")
+            .condition_expression("attribute_exists(#pk) AND room_status <> :ready")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_values(":failed", s("failed"))
+            .expression_attribute_values(":ready", s("ready"))
+            .send()
+            .await
+            .map(|_| ())
+            .or_else(|err| if lost_condition(&err) { Ok(()) } else { Err(StoreError::sdk("set room failed", err)) })
+    }
+
+    /// Takes a booking off the pending-room list (its room is ready, or it was cancelled).
+    pub async fn room_settled(&self, id: &BookingId) -> Result<(), StoreError> {
+        self.client.delete_item().table_name(&self.table).set_key(Some(key(PENDING_ROOMS.to_owned(), id.as_str()))).send().await.map_err(|e| StoreError::sdk("unlist pending room", e))?;
+        Ok(())
+    }
+
+    /// A user's bookings starting at or after `from`, as student (`gsi2`)
+    /// or as teacher (`gsi1`), in start order.
+    pub async fn bookings_of(&self, user: &str, as_teacher: bool, from: Timestamp, limit: i32) -> Result<Vec<Booking>, StoreError> {
+        let (index, pk, sk, lower, upper) = if as_teacher {
+            ("gsi1", format!("TEACHER#{user}"), "gsi1sk", from.to_string(), "~".to_owned())
+        } else {
+            ("gsi2", format!("STUDENT#{user}"), "gsi2sk", format!("BOOKING#{from}"), "BOOKING#~".to_owned())
+        };
+        let pk_name = if as_teacher { "gsi1pk" } else { "gsi2pk" };
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(index)
+            .key_condition_expression(format!("{pk_name} = :pk AND {sk} BETWEEN :lower AND :upper"))
+            .expression_attribute_values(":pk", s(pk))
+            .expression_attribute_values(":lower", s(lower))
+            .expression_attribute_values(":upper", s(upper))
+            .limit(limit)
+            .send()
+            .await
+            .map_err(|e| StoreError::sdk("list bookings", e))?;
+        output.items().iter().map(|item| serde_dynamo::from_item(item.clone()).map_err(|e| StoreError::corrupt("list bookings", e))).collect()
+    }
+
+    /// Marks a booking cancelled (its payment was refunded in full).
+    pub fn booking_cancel_item(&self, id: &BookingId) -> Result<TransactWriteItem, StoreError> {
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(booking_pk(id), "BOOKING")))
+            .update_expression("SET #status = :cancelled")
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_values(":cancelled", s("cancelled"))
+            .build()
+            .map_err(|e| StoreError::corrupt("cancel booking", e))?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+
+    pub async fn get_booking(&self, id: &BookingId) -> Result<Option<Booking>, StoreError> {
+        self.get_typed("get booking", booking_pk(id), "BOOKING").await
+    }
+}

@@ -1,0 +1,90 @@
+//! A student's one trial per teacher: a claim written in the hold
+//! transaction, made permanent by confirmation, given back by release.
+
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use super::item::{item, key, s};
+use super::keys::PK;
+use super::{Store, StoreError};
+use crate::domain::{CheckoutId, TeacherId};
+
+/// A student's claim on their one trial with a teacher. It counts while its
+/// checkout can still be paid (`hold_until`) or once it is `confirmed`; a
+/// lapsed, unconfirmed claim may be taken over by a new checkout.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrialClaim {
+    pub checkout_id: CheckoutId,
+    // Defaults read markers written before claims could lapse; the write
+    // conditions treat their missing attributes as "counts" all the same.
+    #[serde(default)]
+    pub confirmed: bool,
+    /// Unix seconds, a number so conditions can compare it.
+    #[serde(default)]
+    pub hold_until: i64,
+}
+
+fn trial_key(student: &str, teacher: &TeacherId) -> (String, String) {
+    (format!("STUDENT#{student}"), format!("TRIAL#{teacher}"))
+}
+
+impl Store {
+
+    /// Claims a student's one trial with a teacher for `checkout`. Fails if
+    /// another claim still counts; takes over a lapsed unconfirmed one, or
+    /// one of the checkouts this one `replaces` (superseded in the same
+    /// transaction), in one conditional write.
+    pub fn trial_claim_item(&self, student: &str, teacher: &TeacherId, checkout: &CheckoutId, hold_until: Timestamp, now: Timestamp, replaces: &[&CheckoutId]) -> Result<TransactWriteItem, StoreError> {
+        let claim = TrialClaim { checkout_id: checkout.clone(), confirmed: false, hold_until: hold_until.as_second() };
+        self.trial_put(student, teacher, &claim, now, replaces)
+    }
+
+    /// Makes `checkout`'s claim permanent; fails if another claim counts.
+    pub fn trial_confirm_item(&self, student: &str, teacher: &TeacherId, checkout: &CheckoutId, now: Timestamp) -> Result<TransactWriteItem, StoreError> {
+        let claim = TrialClaim { checkout_id: checkout.clone(), confirmed: true, hold_until: now.as_second() };
+        self.trial_put(student, teacher, &claim, now, &[checkout])
+    }
+
+    fn trial_put(&self, student: &str, teacher: &TeacherId, claim: &TrialClaim, now: Timestamp, replaces: &[&CheckoutId]) -> Result<TransactWriteItem, StoreError> {
+        let (pk, sk) = trial_key(student, teacher);
+        let item = item("put trial claim", pk, &sk, claim, &[])?;
+        let mut condition = "attribute_not_exists(#pk) OR (confirmed = :false AND hold_until <= :now)".to_owned();
+        let mut put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_values(":false", AttributeValue::Bool(false))
+            .expression_attribute_values(":now", AttributeValue::N(now.as_second().to_string()));
+        if !replaces.is_empty() {
+            let names: Vec<String> = (0..replaces.len()).map(|i| format!(":replaces{i}")).collect();
+            condition.push_str(&format!(" OR checkout_id IN ({})", names.join(", ")));
+            for (name, id) in names.iter().zip(replaces) {
+                put = put.expression_attribute_values(name, s(id.as_str()));
+            }
+        }
+        let put = put.condition_expression(condition).build().map_err(|e| StoreError::corrupt("put trial claim", e))?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    pub async fn get_trial_claim(&self, student: &str, teacher: &TeacherId) -> Result<Option<TrialClaim>, StoreError> {
+        let (pk, sk) = trial_key(student, teacher);
+        self.get_typed("get trial claim", pk, &sk).await
+    }
+
+    /// Gives back `checkout`'s unconfirmed claim; fails if the claim is no
+    /// longer that (the caller read it just before, so it re-reads).
+    pub fn trial_release_item(&self, student: &str, teacher: &TeacherId, checkout: &CheckoutId) -> Result<TransactWriteItem, StoreError> {
+        let (pk, sk) = trial_key(student, teacher);
+        let delete = Delete::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(pk, &sk)))
+            .condition_expression("checkout_id = :checkout AND confirmed = :false")
+            .expression_attribute_values(":checkout", s(checkout.as_str()))
+            .expression_attribute_values(":false", AttributeValue::Bool(false))
+            .build()
+            .map_err(|e| StoreError::corrupt("release trial", e))?;
+        Ok(TransactWriteItem::builder().delete(delete).build())
+    }
+
+}
