@@ -1,6 +1,7 @@
 //! Operations tooling: the table definition and seeding, used by the admin
 //! CLI (against AWS) and by the local stack.
 
+pub mod attention;
 pub mod doctor;
 pub mod seed;
 pub mod stripe_webhook;

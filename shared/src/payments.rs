@@ -13,11 +13,11 @@ use stripe_checkout::checkout_session::{
     CreateCheckoutSessionPaymentIntentData, ExpireCheckoutSession, ProductData, RetrieveCheckoutSession,
 };
 use stripe_checkout::{CheckoutSessionMode, CheckoutSessionPaymentStatus, CheckoutSessionStatus};
-use stripe_core::refund::CreateRefund;
+use stripe_core::refund::{CreateRefund, ListRefund};
 
 use crate::config::Env;
 use crate::domain::{CheckoutId, Currency};
-use crate::store::Checkout;
+use crate::store::{Checkout, Obligation, Refund};
 
 /// The largest Stripe budget `STRIPE_TIMEOUT_MS` may set.
 pub const MAX_TIMEOUT_MS: u64 = 8_000;
@@ -64,7 +64,7 @@ pub enum PaymentError {
     #[error("Stripe did not answer within {0:?}")]
     Timeout(Duration),
     #[error("Stripe answered {status}: {message}")]
-    Rejected { status: u16, message: String },
+    Rejected { status: u16, message: String, code: Option<String> },
     #[error("talking to Stripe failed: {0}")]
     Transport(String),
     #[error("Stripe's answer was unusable: {0}")]
@@ -82,6 +82,25 @@ impl PaymentError {
             Self::Rejected { status, .. } => matches!(*status, 409 | 429),
             Self::Transport(_) => true,
             Self::Timeout(_) | Self::Unusable(_) => false,
+        }
+    }
+
+    /// Stripe refused the request itself (invalid for this object: nothing
+    /// left to refund, a method that cannot be refunded): asking again
+    /// changes nothing. A bad key (401/403), rate limits and Stripe's own
+    /// failures are not: they pass once fixed or in time.
+    pub fn is_refusal(&self) -> bool {
+        matches!(self, Self::Rejected { status: 400 | 402 | 404, .. })
+    }
+
+    /// Stripe's error code, or the status when it gave none.
+    pub fn code(&self) -> String {
+        match self {
+            Self::Rejected { code: Some(code), .. } => code.clone(),
+            Self::Rejected { status, .. } => format!("http_{status}"),
+            Self::Timeout(_) => "timeout".into(),
+            Self::Transport(_) => "transport".into(),
+            Self::Unusable(_) => "unusable_answer".into(),
         }
     }
 }
@@ -148,20 +167,6 @@ impl<'a> SessionRequest<'a> {
     }
 }
 
-/// A refund of one lesson we could not honour.
-pub struct LessonRefund<'a> {
-    pub payment_intent: &'a str,
-    pub amount: u64,
-    pub checkout_id: &'a CheckoutId,
-    pub lesson_index: usize,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CreatedRefund {
-    pub id: String,
-    pub status: String,
-}
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CreatedSession {
     pub id: String,
@@ -196,6 +201,17 @@ impl Payments {
         let session = self.call(|| params.customize().request_strategy(RequestStrategy::Idempotent(key.clone())).send(&self.client)).await?;
         let url = session.url.ok_or_else(|| PaymentError::Unusable("the session has no url".into()))?;
         Ok(CreatedSession { id: session.id.to_string(), url })
+    }
+
+    /// The session of a checkout. One whose id was never recorded (its
+    /// creation was in flight, or its answer was lost) is asked for again
+    /// under the same idempotency key, which returns the session Stripe made,
+    /// if it made one.
+    pub async fn session_id_of(&self, checkout: &Checkout) -> Result<String, PaymentError> {
+        match &checkout.stripe_session_id {
+            Some(id) => Ok(id.clone()),
+            None => Ok(self.create_checkout_session(&SessionRequest::for_checkout(checkout)).await?.id),
+        }
     }
 
     /// What a session says now: `None` while it is still open (nothing to act on).
@@ -239,7 +255,7 @@ impl Payments {
             let status = response.status().as_u16();
             let page: serde_json::Value = response.json().await.map_err(|e| PaymentError::Unusable(e.to_string()))?;
             if status != 200 {
-                return Err(PaymentError::Rejected { status, message: page["error"]["message"].as_str().unwrap_or_default().to_owned() });
+                return Err(PaymentError::Rejected { status, message: page["error"]["message"].as_str().unwrap_or_default().to_owned(), code: page["error"]["code"].as_str().map(str::to_owned) });
             }
             let data = page["data"].as_array().cloned().unwrap_or_default();
             after = data.last().and_then(|e| e["id"].as_str()).map(str::to_owned);
@@ -259,27 +275,53 @@ impl Payments {
         let expire = ExpireCheckoutSession::new(session_id);
         match self.call(|| expire.send(&self.client)).await {
             Ok(_) => Ok(Expiry::Expired),
-            Err(PaymentError::Rejected { status: 400, message }) => {
+            Err(PaymentError::Rejected { status: 400, message, code }) => {
                 let retrieve = RetrieveCheckoutSession::new(session_id);
                 match self.call(|| retrieve.send(&self.client)).await?.status {
                     Some(CheckoutSessionStatus::Complete) => Ok(Expiry::Complete),
                     Some(CheckoutSessionStatus::Expired) => Ok(Expiry::Expired),
-                    _ => Err(PaymentError::Rejected { status: 400, message }),
+                    _ => Err(PaymentError::Rejected { status: 400, message, code }),
                 }
             }
             Err(err) => Err(err),
         }
     }
 
-    /// Refunds one lesson of a checkout. The idempotency key is the
-    /// checkout's and the lesson's, so however often a redelivered event
-    /// asks, the lesson is refunded once.
-    pub async fn refund_lesson(&self, request: &LessonRefund<'_>) -> Result<CreatedRefund, PaymentError> {
-        let key = IdempotencyKey::new(format!("refund-{}-{}", request.checkout_id, request.lesson_index)).map_err(|e| PaymentError::Unusable(e.to_string()))?;
-        let metadata = HashMap::from([("checkout_id".to_owned(), request.checkout_id.to_string()), ("lesson_index".to_owned(), request.lesson_index.to_string())]);
-        let params = CreateRefund::new().payment_intent(request.payment_intent).amount(i64::try_from(request.amount).unwrap_or(i64::MAX)).metadata(metadata);
+    /// Makes the refund an obligation asks for. The idempotency key is the
+    /// obligation's and the amount's, so however often a redelivered event
+    /// or the sweep asks, one refund is made for it (within Stripe's 24 hours;
+    /// beyond them, [`Self::refunds_of`] is the guard).
+    pub async fn refund(&self, obligation: &Obligation, amount: u64) -> Result<Refund, PaymentError> {
+        let key = IdempotencyKey::new(format!("{}-{amount}", obligation.obligation_id)).map_err(|e| PaymentError::Unusable(e.to_string()))?;
+        let mut metadata = HashMap::from([
+            ("obligation_id".to_owned(), obligation.obligation_id.clone()),
+            ("checkout_id".to_owned(), obligation.checkout_id.to_string()),
+            ("reason".to_owned(), serde_json::to_value(obligation.reason).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()),
+        ]);
+        if let Some(index) = obligation.lesson_index {
+            metadata.insert("lesson_index".to_owned(), index.to_string());
+        }
+        let params = CreateRefund::new().payment_intent(obligation.payment_intent.as_str()).amount(i64::try_from(amount).unwrap_or(i64::MAX)).metadata(metadata);
         let refund = self.call(|| params.customize().request_strategy(RequestStrategy::Idempotent(key.clone())).send(&self.client)).await?;
-        Ok(CreatedRefund { id: refund.id.to_string(), status: refund.status.unwrap_or_else(|| "pending".into()) })
+        Ok(refund_of(refund, &obligation.payment_intent))
+    }
+
+    /// Every refund of a PaymentIntent as Stripe has it now.
+    pub async fn refunds_of(&self, payment_intent: &str) -> Result<Vec<Refund>, PaymentError> {
+        let mut refunds = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let mut list = ListRefund::new().payment_intent(payment_intent).limit(100);
+            if let Some(last) = &after {
+                list = list.starting_after(last.as_str());
+            }
+            let page = self.call(|| list.send(&self.client)).await?;
+            after = page.data.last().map(|r| r.id.to_string());
+            refunds.extend(page.data.into_iter().map(|r| refund_of(r, payment_intent)));
+            if !page.has_more || after.is_none() {
+                return Ok(refunds);
+            }
+        }
     }
 
     /// One Stripe call with the retries [`PaymentError::is_retryable`]
@@ -337,9 +379,21 @@ fn session_params(request: &SessionRequest<'_>) -> CreateCheckoutSession {
     params
 }
 
+fn refund_of(refund: stripe_core::Refund, payment_intent: &str) -> Refund {
+    let metadata = refund.metadata.unwrap_or_default();
+    Refund {
+        refund_id: refund.id.to_string(),
+        payment_intent: payment_intent.to_owned(),
+        amount: u64::try_from(refund.amount).unwrap_or(0),
+        status: refund.status.unwrap_or_else(|| "pending".into()),
+        obligation_id: crate::store::obligation_of_metadata(|k| metadata.get(k).cloned()),
+        failure_reason: refund.failure_reason,
+    }
+}
+
 fn from_stripe(err: StripeError) -> PaymentError {
     match err {
-        StripeError::Stripe(api, status) => PaymentError::Rejected { status, message: api.message.unwrap_or_default() },
+        StripeError::Stripe(api, status) => PaymentError::Rejected { status, code: api.code.as_ref().map(|c| c.as_str().to_owned()), message: api.message.unwrap_or_default() },
         StripeError::Timeout => PaymentError::Transport("timed out".into()),
         StripeError::ClientError(message) => PaymentError::Transport(message),
         StripeError::JSONDeserialize(message) | StripeError::ConfigError(message) => PaymentError::Unusable(message),

@@ -8,6 +8,7 @@ use jiff::{SignedDuration, Timestamp};
 
 use crate::error::ApiError;
 use crate::fulfilment::{Settled, Settlement, release};
+use crate::refunds::Refunds;
 use crate::payments::SessionPayment;
 use crate::domain::CheckoutId;
 use crate::store::{Booking, Checkout, CheckoutStatus};
@@ -17,48 +18,131 @@ use crate::webhook::event::Event;
 /// Stripe lists failed deliveries for the last 30 days.
 const LOOKBACK: SignedDuration = SignedDuration::from_hours(30 * 24);
 
-/// One line per thing reconciliation changed.
-#[derive(Debug, Default)]
+/// What one kind of item came to in a run.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Counts {
+    pub settled: usize,
+    pub still_failing: usize,
+    pub needs_attention: usize,
+}
+
+/// A run's report: what changed, and per kind of item (stuck checkouts,
+/// undelivered events, owed refunds, pending rooms) how many were settled,
+/// are still failing (retried next run) or need a person.
+#[derive(Debug, Default, serde::Serialize)]
 pub struct Report {
     pub changes: Vec<String>,
     pub checked_checkouts: usize,
     pub checked_events: usize,
+    pub checkouts: Counts,
+    pub events: Counts,
+    pub refunds: Counts,
+    pub rooms: Counts,
+    /// One line per item still failing, with its error.
+    pub failures: Vec<String>,
 }
 
-pub async fn run(handler: &EventHandler, now: Timestamp) -> Result<Report, ApiError> {
+impl Report {
+    /// Something is still failing: the run should be seen as failed.
+    pub fn failed(&self) -> bool {
+        !self.failures.is_empty()
+    }
+
+    fn failing(&mut self, kind: Kind, item: impl std::fmt::Display, err: impl std::fmt::Display) {
+        tracing::error!(item = %item, error = %err, "reconcile: still failing");
+        self.failures.push(format!("{item}: {err}"));
+        self.counts(kind).still_failing += 1;
+    }
+
+    fn counts(&mut self, kind: Kind) -> &mut Counts {
+        match kind {
+            Kind::Checkouts => &mut self.checkouts,
+            Kind::Events => &mut self.events,
+            Kind::Refunds => &mut self.refunds,
+            Kind::Rooms => &mut self.rooms,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    Checkouts,
+    Events,
+    Refunds,
+    Rooms,
+}
+
+/// Settles each item on its own: one that fails is reported and retried by
+/// the next run, and never keeps the others (or the refund sweep and the
+/// room repair, which always run) from being settled.
+pub async fn run(handler: &EventHandler, now: Timestamp) -> Report {
     let mut report = Report::default();
-    stuck_checkouts(handler, now, &mut report).await?;
-    undelivered_events(handler, now, &mut report).await?;
-    let repaired = handler.rooms.repair().await?;
-    report.changes.extend(repaired.ready.iter().map(|id| format!("{id} room ready")));
-    report.changes.extend(repaired.failed.iter().map(|(id, why)| format!("{id} room still not ready: {why}")));
-    Ok(report)
+    stuck_checkouts(handler, now, &mut report).await;
+    undelivered_events(handler, now, &mut report).await;
+    owed_refunds(handler, now, &mut report).await;
+    pending_rooms(handler, &mut report).await;
+    crate::metrics::count(crate::metrics::Metric::ReconcileFailures, report.failures.len() as u64);
+    report
 }
 
-async fn stuck_checkouts(handler: &EventHandler, now: Timestamp, report: &mut Report) -> Result<(), ApiError> {
+async fn stuck_checkouts(handler: &EventHandler, now: Timestamp, report: &mut Report) {
     let first = crate::store::utc_day(now - LOOKBACK);
     let last = crate::store::utc_day(now);
     for day in first.series(jiff::Span::new().days(1)).take_while(|d| *d <= last) {
-        for id in handler.store.unsettled_checkouts(day, now).await? {
-            // The index is eventually consistent; the checkout itself is not.
-            let Some(checkout) = handler.store.get_checkout(&id).await? else { continue };
-            if !matches!(checkout.status, CheckoutStatus::AwaitingPayment | CheckoutStatus::PaymentPending) || checkout.hold_until > now {
+        let ids = match handler.store.unsettled_checkouts(day, now).await {
+            Ok(ids) => ids,
+            Err(err) => {
+                report.failing(Kind::Checkouts, format!("unsettled checkouts of {day}"), err);
                 continue;
             }
-            report.checked_checkouts += 1;
-            if let Some(after) = settle_stuck(handler, &checkout, now).await?.filter(|after| *after != checkout.status) {
-                report.changes.push(format!("{} {} -> {}", checkout.checkout_id, checkout.status.as_str(), after.as_str()));
+        };
+        for id in ids {
+            match stuck_checkout(handler, &id, now).await {
+                Ok(None) => {}
+                Ok(Some((before, after))) => {
+                    report.checked_checkouts += 1;
+                    report.checkouts.settled += 1;
+                    if after == CheckoutStatus::NeedsAttention {
+                        report.checkouts.needs_attention += 1;
+                    }
+                    if after != before {
+                        report.changes.push(format!("{id} {} -> {}", before.as_str(), after.as_str()));
+                    }
+                }
+                Err(err) => {
+                    report.checked_checkouts += 1;
+                    report.failing(Kind::Checkouts, &id, err);
+                }
             }
         }
     }
-    Ok(())
+}
+
+/// One checkout from the index: `None` when it is not stuck after all.
+async fn stuck_checkout(handler: &EventHandler, id: &CheckoutId, now: Timestamp) -> Result<Option<(CheckoutStatus, CheckoutStatus)>, ApiError> {
+    // The index is eventually consistent; the checkout itself is not.
+    let Some(checkout) = handler.store.get_checkout(id).await? else { return Ok(None) };
+    if !matches!(checkout.status, CheckoutStatus::AwaitingPayment | CheckoutStatus::PaymentPending) || checkout.hold_until > now {
+        return Ok(None);
+    }
+    let after = settle_stuck(handler, &checkout, now).await?.unwrap_or(checkout.status);
+    Ok(Some((checkout.status, after)))
 }
 
 /// Asks Stripe what became of a stuck checkout's session and acts on it.
+/// A checkout with no recorded session asks for it again under the same
+/// idempotency key before anything is released: the session may have been
+/// made, and paid, with only its answer lost.
 async fn settle_stuck(handler: &EventHandler, checkout: &Checkout, now: Timestamp) -> Result<Option<CheckoutStatus>, ApiError> {
     let settlement = Settlement { store: &handler.store, payments: &handler.payments, rooms: &handler.rooms };
-    let facts = match &checkout.stripe_session_id {
-        Some(session) => handler.payments.completed_session(session).await.map_err(|e| ApiError::PaymentProvider(e.to_string()))?,
+    let session = match handler.payments.session_id_of(checkout).await {
+        Ok(session) => Some(session),
+        // Stripe will not make it (its expiry is past, its key long gone): it never existed.
+        Err(err) if err.is_refusal() && checkout.stripe_session_id.is_none() => None,
+        Err(err) => return Err(ApiError::PaymentProvider(err.to_string())),
+    };
+    let facts = match session {
+        Some(session) => handler.payments.completed_session(&session).await.map_err(|e| ApiError::PaymentProvider(e.to_string()))?,
         None => None,
     };
     let settled = match facts {
@@ -74,17 +158,62 @@ async fn settle_stuck(handler: &EventHandler, checkout: &Checkout, now: Timestam
     })
 }
 
-async fn undelivered_events(handler: &EventHandler, now: Timestamp, report: &mut Report) -> Result<(), ApiError> {
-    let events = handler.payments.undelivered_events(now - LOOKBACK).await.map_err(|e| ApiError::PaymentProvider(e.to_string()))?;
+async fn undelivered_events(handler: &EventHandler, now: Timestamp, report: &mut Report) {
+    let events = match handler.payments.undelivered_events(now - LOOKBACK).await {
+        Ok(events) => events,
+        Err(err) => return report.failing(Kind::Events, "the list of undelivered events", err),
+    };
     for raw in events {
         let Ok(event) = Event::parse(raw.to_string().as_bytes()) else { continue };
         report.checked_events += 1;
-        let ack = handler.process(&event, now).await?;
-        if ack.outcome != "duplicate" && !ack.outcome.starts_with("ignored") {
-            report.changes.push(format!("{} {} -> {}", event.id, event.kind, ack.outcome));
+        match handler.process(&event, now).await {
+            Ok(ack) => {
+                report.events.settled += 1;
+                if ack.outcome == CheckoutStatus::NeedsAttention.as_str() {
+                    report.events.needs_attention += 1;
+                }
+                if ack.outcome != "duplicate" && !ack.outcome.starts_with("ignored") {
+                    report.changes.push(format!("{} {} -> {}", event.id, event.kind, ack.outcome));
+                }
+            }
+            Err(err) => report.failing(Kind::Events, format!("{} {}", event.id, event.kind), err),
         }
     }
-    Ok(())
+}
+
+async fn owed_refunds(handler: &EventHandler, now: Timestamp, report: &mut Report) {
+    let refunds = Refunds { store: &handler.store, payments: &handler.payments };
+    let swept = match refunds.sweep(now).await {
+        Ok(swept) => swept,
+        Err(err) => return report.failing(Kind::Refunds, "the list of owed refunds", err),
+    };
+    report.refunds.settled += swept.settled.len();
+    report.refunds.needs_attention += swept.attention.len();
+    report.changes.extend(swept.settled.iter().map(|id| format!("{id} refund settled")));
+    report.changes.extend(swept.attention.iter().map(|id| format!("{id} refund needs attention")));
+    for (id, err) in &swept.still_failing {
+        report.failing(Kind::Refunds, id, err);
+    }
+    // A payment whose refunds now add up to all of it cancels its bookings.
+    let settlement = Settlement { store: &handler.store, payments: &handler.payments, rooms: &handler.rooms };
+    for intent in &swept.payments {
+        if let Err(err) = settlement.refunds_changed(intent, now).await {
+            report.failing(Kind::Refunds, intent, err);
+        }
+    }
+}
+
+async fn pending_rooms(handler: &EventHandler, report: &mut Report) {
+    match handler.rooms.repair().await {
+        Ok(repaired) => {
+            report.rooms.settled += repaired.ready.len();
+            report.changes.extend(repaired.ready.iter().map(|id| format!("{id} room ready")));
+            for (id, why) in &repaired.failed {
+                report.failing(Kind::Rooms, format!("{id} room"), why);
+            }
+        }
+        Err(err) => report.failing(Kind::Rooms, "the list of pending rooms", err),
+    }
 }
 
 /// `create-booking`, the operator's repair tool for one checkout: books a

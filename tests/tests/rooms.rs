@@ -273,7 +273,7 @@ async fn a_refunded_lesson_is_cancelled_its_room_disabled_and_joining_refused() 
     let pi = env.db.store.get_checkout(&stored.checkout_id).await.unwrap().unwrap().payment_intent.unwrap();
     reqwest::Client::new().post(format!("{}_emulator/payment_intents/{pi}/refund", env.stripe.base_url())).send().await.unwrap();
     let handler = events(&env);
-    let refund = shared::store::Refund { refund_id: "re_x".into(), payment_intent: pi.clone(), amount: 3000, status: "succeeded".into(), lesson_index: None };
+    let refund = shared::store::Refund { refund_id: "re_x".into(), payment_intent: pi.clone(), amount: 3000, status: "succeeded".into(), obligation_id: None, failure_reason: None };
     let settlement = shared::fulfilment::Settlement { store: &handler.store, payments: &handler.payments, rooms: &handler.rooms };
     // 100ms down when the refund is reported: the booking is cancelled, the
     // room not yet disabled, and the event must come again.

@@ -3,21 +3,20 @@
 //! Function URL: nothing calls it but the schedule.
 
 use jiff::Timestamp;
-use serde::Serialize;
-use shared::error::ApiError;
+use shared::reconcile::Report;
 use shared::webhook::EventHandler;
 
-#[derive(Debug, Serialize)]
-pub struct Summary {
-    pub checked_checkouts: usize,
-    pub checked_events: usize,
-    pub changes: Vec<String>,
-}
+/// A run that left items failing. Reported to Lambda as an error, so it
+/// shows in the function's error metrics too; the next run retries them.
+#[derive(Debug, thiserror::Error)]
+#[error("{} item(s) still failing: {}", .0.failures.len(), .0.failures.join("; "))]
+pub struct StillFailing(pub Report);
 
-pub async fn handle(events: &EventHandler, now: Timestamp) -> Result<Summary, ApiError> {
-    let report = shared::reconcile::run(events, now).await?;
+pub async fn handle(events: &EventHandler, now: Timestamp) -> Result<Report, StillFailing> {
+    let report = shared::reconcile::run(events, now).await;
     for change in &report.changes {
         tracing::info!(change = %change, "reconciled");
     }
-    Ok(Summary { checked_checkouts: report.checked_checkouts, checked_events: report.checked_events, changes: report.changes })
+    tracing::info!(checkouts = ?report.checkouts, events = ?report.events, refunds = ?report.refunds, rooms = ?report.rooms, "reconcile run");
+    if report.failed() { Err(StillFailing(report)) } else { Ok(report) }
 }

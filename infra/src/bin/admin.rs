@@ -24,10 +24,19 @@ enum Command {
     Seed { files: Vec<PathBuf> },
     /// Validate profile files without loading them.
     Check { files: Vec<PathBuf> },
-    /// Settle checkouts stuck past their holds and Stripe events whose delivery
-    /// failed (last 30 days), through the same fulfilment as the webhook.
-    /// Safe to run any number of times; prints what it changed.
+    /// Settle checkouts stuck past their holds, Stripe events whose delivery
+    /// failed (last 30 days), refunds still owed and rooms still to be made,
+    /// each on its own, through the same code as the webhook. Safe to run any
+    /// number of times; prints what it changed and exits non-zero only when
+    /// something is still failing.
     Reconcile,
+    /// List everything that needs a person (refunds Stripe refused or that
+    /// failed, payments that do not match their checkout), each with what to
+    /// do; with --resolve KEY, close one once it is dealt with.
+    Attention {
+        #[arg(long)]
+        resolve: Option<String>,
+    },
     /// Check a deployment (or the local stack) end to end; every problem comes
     /// with its fix. Exits non-zero when anything fails.
     Doctor {
@@ -185,11 +194,31 @@ async fn run(command: Command) -> Result<(), String> {
             })
             .map_err(|e| e.to_string())?;
             let handler = shared::webhook::EventHandler::new(Store::from_env(&store).await.map_err(|e| e.to_string())?, &stripe, hms).map_err(|e| e.to_string())?;
-            let report = shared::reconcile::run(&handler, jiff::Timestamp::now()).await.map_err(|e| e.to_string())?;
+            let report = shared::reconcile::run(&handler, jiff::Timestamp::now()).await;
             for change in &report.changes {
                 println!("{change}");
             }
-            println!("reconciled: {} stuck checkout(s) and {} undelivered event(s) checked, {} change(s)", report.checked_checkouts, report.checked_events, report.changes.len());
+            for (kind, c) in [("checkouts", report.checkouts), ("events", report.events), ("refunds", report.refunds), ("rooms", report.rooms)] {
+                println!("{kind}: {} settled, {} still failing, {} needing attention", c.settled, c.still_failing, c.needs_attention);
+            }
+            if report.failed() {
+                return Err(format!("still failing (the next run retries them):\n  {}", report.failures.join("\n  ")));
+            }
+        }
+        Command::Attention { resolve } => {
+            let config = config::load(StoreConfig::read).map_err(|e| e.to_string())?;
+            let store = Store::from_env(&config).await.map_err(|e| e.to_string())?;
+            match resolve {
+                Some(key) if store.resolve_attention(&key).await.map_err(|e| e.to_string())? => println!("resolved {key}"),
+                Some(key) => return Err(format!("no attention record {key} (admin attention lists them)")),
+                None => {
+                    let lines = infra::attention::list(&store).await.map_err(|e| e.to_string())?;
+                    for line in &lines {
+                        println!("{line}");
+                    }
+                    println!("{} record(s) need attention", lines.len());
+                }
+            }
         }
         Command::Token { role, sub, email, ttl_hours } => {
             let secret = config::load(auth::read_signing_secret).map_err(|e| e.to_string())?;

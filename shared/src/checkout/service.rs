@@ -198,10 +198,7 @@ impl CheckoutService {
     /// was never recorded (its creation is in flight, or its answer was lost)
     /// asks for the session again under the same idempotency key first.
     async fn expire_at_stripe(&self, checkout: &Checkout) -> Result<Expiry, ApiError> {
-        let session_id = match &checkout.stripe_session_id {
-            Some(id) => id.clone(),
-            None => self.payments.create_checkout_session(&SessionRequest::for_checkout(checkout)).await.map_err(provider_error)?.id,
-        };
+        let session_id = self.payments.session_id_of(checkout).await.map_err(provider_error)?;
         self.payments.expire_session(&session_id).await.map_err(provider_error)
     }
 

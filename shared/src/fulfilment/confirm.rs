@@ -1,7 +1,8 @@
 //! Confirming a checkout: each held lesson becomes a booking, atomically with
 //! the calendar entries (hold → booking), the trial claims (made permanent),
 //! the payment in the ledger and the checkout's status. A paid checkout whose
-//! holds lapsed books what is still free and marks the rest for refund.
+//! holds lapsed books what is still free, and owes the money of the rest
+//! back (a refund obligation, in the same transaction).
 
 use std::collections::BTreeSet;
 
@@ -10,7 +11,7 @@ use jiff::{SignedDuration, Timestamp};
 use super::FulfilError;
 use crate::domain::CheckoutId;
 use crate::store::{
-    Backoff, Booking, BookingStatus, BusyEntry, BusyKind, CONTENTION_BUDGET, Checkout, CheckoutChange, CheckoutStatus, DaySet, EditError, RoomStatus, Store,
+    Backoff, Booking, BookingStatus, BusyEntry, BusyKind, CONTENTION_BUDGET, Checkout, CheckoutChange, CheckoutStatus, DaySet, EditError, Obligation, RefundReason, RoomStatus, Store,
     days_to_read, days_touched,
 };
 
@@ -123,6 +124,12 @@ async fn write_bookings(
             }
             if let Some(intent) = paid.payment_intent {
                 items.push(store.payment_item(intent, &checkout.checkout_id, checkout.amount_total, checkout.currency)?);
+                // The money for each refused lesson is owed back from this
+                // moment; a lesson that cost nothing owes nothing.
+                for &i in refused.iter().filter(|&&i| checkout.lessons[i].amount > 0) {
+                    let obligation = Obligation::for_lesson(&checkout.checkout_id, i, intent, checkout.lessons[i].amount, checkout.currency, RefundReason::LessonUnavailable, now);
+                    items.push(store.new_obligation_item(&obligation)?);
+                }
             }
             // Unconditional puts, last: they never fail a condition.
             for id in &booking_ids {

@@ -1,5 +1,5 @@
 //! What Stripe's news does to a checkout: a payment books its lessons (and
-//! refunds any it can no longer honour), a delayed payment keeps its slots
+//! owes back the money of any it can no longer honour, see `refunds`), a delayed payment keeps its slots
 //! until it settles or fails, an expired session gives them back, and a
 //! payment refunded in full cancels its bookings. Every step is idempotent
 //! and safe in any order; the webhook, the success-page poll and the
@@ -11,10 +11,10 @@ use jiff::Timestamp;
 
 use super::confirm::{PaidWith, Unbookable, book};
 use super::{FulfilError, release};
-use crate::payments::{LessonRefund, Payments};
+use crate::payments::{Payments, SessionFacts, SessionPayment};
+use crate::refunds::{INLINE_REFUND_BUDGET, Refunds};
 use crate::rooms::Rooms;
-use crate::store::{Backoff, CONTENTION_BUDGET, Checkout, CheckoutChange, CheckoutStatus, EditError, Refund, Store, days_touched};
-use crate::payments::{SessionFacts, SessionPayment};
+use crate::store::{Attention, AttentionKind, Backoff, CONTENTION_BUDGET, Checkout, CheckoutChange, CheckoutStatus, EditError, Refund, Store, TransactError, days_touched};
 
 /// How a piece of news was taken.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,20 +33,24 @@ pub struct Settlement<'a> {
 
 impl Settlement<'_> {
     /// A session was paid (or needed no payment): book each lesson still
-    /// bookable, refund the others, and record the payment.
+    /// bookable and owe back the money of the others, then settle what is
+    /// owed, cancel the bookings of a payment refunded in full, and make the
+    /// rooms. Each of those steps runs whatever became of the ones before;
+    /// the first failure worth a retry is returned once all have run.
     pub async fn paid(&self, facts: &SessionFacts, now: Timestamp) -> Result<Settled, FulfilError> {
         let Some(checkout) = self.checkout_of(facts).await? else { return Ok(Settled::Ignored("no checkout of ours")) };
-        if let Some(settled) = self.reject_mismatch(&checkout, facts).await? {
+        if let Some(settled) = self.reject_mismatch(&checkout, facts, now).await? {
             return Ok(settled);
         }
         let status = if facts.payment == SessionPayment::NoPaymentRequired { "free" } else { "paid" };
         let paid = PaidWith { status, payment_intent: facts.payment_intent.as_deref() };
         let booked = book(self.store, &checkout.checkout_id, paid, Unbookable::Refund, now).await?;
-        self.refund_unhonoured(&booked).await?;
+        let refunds = self.settle_refunds(&booked, now).await;
         let settled = self.cancel_if_refunded(booked, now).await?;
         if settled.status != CheckoutStatus::Refunded {
             self.provision(&settled.booking_ids).await?;
         }
+        refunds?;
         Ok(Settled::Checkout(settled))
     }
 
@@ -54,7 +58,7 @@ impl Settlement<'_> {
     /// waits for the money, and its holds stop lapsing by time.
     pub async fn payment_pending(&self, facts: &SessionFacts, now: Timestamp) -> Result<Settled, FulfilError> {
         let Some(mut checkout) = self.checkout_of(facts).await? else { return Ok(Settled::Ignored("no checkout of ours")) };
-        if let Some(settled) = self.reject_mismatch(&checkout, facts).await? {
+        if let Some(settled) = self.reject_mismatch(&checkout, facts, now).await? {
             return Ok(settled);
         }
         let mut backoff = Backoff::new(CONTENTION_BUDGET);
@@ -101,14 +105,14 @@ impl Settlement<'_> {
 
     /// A refund reported by Stripe (ours or made in the dashboard).
     pub async fn refund_reported(&self, refund: &Refund, now: Timestamp) -> Result<Settled, FulfilError> {
-        self.store.record_refund(refund).await?;
-        self.after_refund(&refund.payment_intent, now).await
+        self.refunds().reported(refund, now).await?;
+        self.refunds_changed(&refund.payment_intent, now).await
     }
 
     /// `charge.refunded`: the charge's running total refunded.
     pub async fn charge_refunded(&self, payment_intent: &str, amount_refunded: u64, now: Timestamp) -> Result<Settled, FulfilError> {
         self.store.record_charge_refunded(payment_intent, amount_refunded).await?;
-        self.after_refund(payment_intent, now).await
+        self.refunds_changed(payment_intent, now).await
     }
 
     /// Rooms for confirmed bookings. 100ms being down fails the settlement
@@ -126,7 +130,9 @@ impl Settlement<'_> {
         }
     }
 
-    async fn after_refund(&self, payment_intent: &str, now: Timestamp) -> Result<Settled, FulfilError> {
+    /// What the payment's refunds now add up to: refunded in full, its
+    /// bookings are cancelled and their slots freed.
+    pub async fn refunds_changed(&self, payment_intent: &str, now: Timestamp) -> Result<Settled, FulfilError> {
         let ledger = self.store.ledger(payment_intent).await?;
         // A refund reported before the payment: the payment's own event
         // checks the ledger once it has booked.
@@ -161,48 +167,58 @@ impl Settlement<'_> {
     }
 
     /// A payment that is not what we created is never fulfilled: the
-    /// checkout waits for an operator.
-    async fn reject_mismatch(&self, checkout: &Checkout, facts: &SessionFacts) -> Result<Option<Settled>, FulfilError> {
+    /// checkout waits for an operator, and an attention record says why.
+    async fn reject_mismatch(&self, checkout: &Checkout, facts: &SessionFacts, now: Timestamp) -> Result<Option<Settled>, FulfilError> {
         let session_differs = checkout.stripe_session_id.as_deref().is_some_and(|ours| ours != facts.session_id);
         let amount_differs = facts.amount_total.is_some_and(|a| a != checkout.amount_total);
         let currency_differs = facts.currency.as_deref().is_some_and(|c| c != checkout.currency.as_str());
         if !(session_differs || amount_differs || currency_differs) {
             return Ok(None);
         }
-        tracing::error!(
-            checkout_id = %checkout.checkout_id,
-            expected_session = ?checkout.stripe_session_id, got_session = %facts.session_id,
-            expected_amount = checkout.amount_total, got_amount = ?facts.amount_total,
-            expected_currency = %checkout.currency, got_currency = ?facts.currency,
-            "a payment does not match its checkout; needs attention"
+        let reason = format!(
+            "a payment that does not match its checkout: session {} (ours {:?}), amount {:?} (ours {}), currency {:?} (ours {}); decide with the student, then refund it in the dashboard or book it with create-booking",
+            facts.session_id, checkout.stripe_session_id, facts.amount_total, checkout.amount_total, facts.currency, checkout.currency
         );
+        tracing::error!(checkout_id = %checkout.checkout_id, stripe_session = %facts.session_id, %reason, "needs attention");
         if !checkout.status.is_settled() && checkout.status != CheckoutStatus::NeedsAttention {
-            let item = self.store.checkout_transition_item(&checkout.checkout_id, checkout.status, CheckoutStatus::NeedsAttention, &CheckoutChange::default())?;
-            match self.store.transact(vec![item]).await {
-                Ok(()) | Err(crate::store::TransactError::Conflict { .. }) => {}
-                Err(crate::store::TransactError::Busy(err) | crate::store::TransactError::Store(err)) => return Err(err.into()),
+            let attention = Attention {
+                kind: AttentionKind::PaymentMismatch,
+                subject: checkout.checkout_id.to_string(),
+                reason,
+                checkout_id: Some(checkout.checkout_id.clone()),
+                payment_intent: facts.payment_intent.clone(),
+                code: None,
+                created_at: now,
+            };
+            let items = vec![
+                self.store.checkout_transition_item(&checkout.checkout_id, checkout.status, CheckoutStatus::NeedsAttention, &CheckoutChange::default())?,
+                self.store.attention_item(&attention)?,
+            ];
+            match self.store.transact(items).await {
+                Ok(()) => crate::metrics::count(crate::metrics::Metric::AttentionRecords, 1),
+                Err(TransactError::Conflict { .. }) => {}
+                Err(TransactError::Busy(err) | TransactError::Store(err)) => return Err(err.into()),
             }
         }
         Ok(Some(Settled::Checkout(self.reload(checkout).await?)))
     }
 
-    /// Refunds each lesson the booking could not honour, once: the ledger
-    /// says which are done, and the idempotency key covers a lost answer.
-    async fn refund_unhonoured(&self, checkout: &Checkout) -> Result<(), FulfilError> {
-        if checkout.refunded_lessons.is_empty() {
-            return Ok(());
+    fn refunds(&self) -> Refunds<'_> {
+        Refunds { store: self.store, payments: self.payments }
+    }
+
+    /// Settles what the checkout's payment owes back, within this
+    /// delivery's share of time; whatever is left stays owed and is retried.
+    async fn settle_refunds(&self, checkout: &Checkout, now: Timestamp) -> Result<(), FulfilError> {
+        let Some(intent) = checkout.payment_intent.as_deref() else { return Ok(()) };
+        let report = self.refunds().settle_payment(intent, now, INLINE_REFUND_BUDGET).await;
+        match report.still_failing.first() {
+            None => Ok(()),
+            Some((obligation, err)) => {
+                tracing::warn!(checkout_id = %checkout.checkout_id, obligation = %obligation, error = %err, "a refund we owe is not made yet; it stays owed and is retried");
+                Err(FulfilError::Payment(format!("refund {obligation} not made yet: {err}")))
+            }
         }
-        let intent = checkout.payment_intent.as_deref().ok_or(FulfilError::NoPaymentIntent)?;
-        let ledger = self.store.ledger(intent).await?;
-        for &index in checkout.refunded_lessons.iter().filter(|&&i| ledger.refund_for_lesson(i).is_none()) {
-            let lesson = checkout.lessons.get(index).ok_or(FulfilError::Corrupt("a refunded lesson index is out of range"))?;
-            let request = LessonRefund { payment_intent: intent, amount: lesson.amount, checkout_id: &checkout.checkout_id, lesson_index: index };
-            let created = self.payments.refund_lesson(&request).await.map_err(|e| FulfilError::Payment(e.to_string()))?;
-            tracing::info!(checkout_id = %checkout.checkout_id, lesson_index = index, refund = %created.id, amount = lesson.amount, "refunded a lesson that could not be honoured");
-            let refund = Refund { refund_id: created.id, payment_intent: intent.to_owned(), amount: lesson.amount, status: created.status, lesson_index: Some(index) };
-            self.store.record_refund(&refund).await?;
-        }
-        Ok(())
     }
 
     /// A payment refunded in full (in the dashboard, or all its lessons by

@@ -16,6 +16,7 @@ use super::keys::{PK, SK};
 use super::error::lost_condition;
 use super::item::{key, s};
 use super::{Store, StoreError};
+use super::obligations::{Obligation, ObligationStatus};
 use crate::domain::{CheckoutId, Currency};
 
 /// Stripe retries deliveries for three days; a month covers any redelivery
@@ -43,15 +44,22 @@ pub struct Refund {
     pub amount: u64,
     /// Stripe's: `pending`, `requires_action`, `succeeded`, `failed`, `canceled`.
     pub status: String,
-    /// Set for the refunds we make for lessons we could not honour.
+    /// The obligation it settles (its `metadata`); none for dashboard refunds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub lesson_index: Option<usize>,
+    pub obligation_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_reason: Option<String>,
 }
 
 impl Refund {
     /// Money that has left or is leaving.
     pub fn counts(&self) -> bool {
         matches!(self.status.as_str(), "succeeded" | "pending" | "requires_action")
+    }
+
+    /// Failed after it was made, or cancelled: the money stayed with us.
+    pub fn failed(&self) -> bool {
+        matches!(self.status.as_str(), "failed" | "canceled")
     }
 }
 
@@ -60,12 +68,22 @@ impl Refund {
 pub struct Ledger {
     pub payment: Option<Payment>,
     pub refunds: Vec<Refund>,
+    pub obligations: Vec<Obligation>,
 }
 
 impl Ledger {
+    pub fn paid(&self) -> u64 {
+        self.payment.as_ref().map_or(0, |p| p.amount)
+    }
+
+    /// What has left or is leaving. `charge.refunded` may tell of refunds
+    /// whose own events have not arrived yet; a refund that failed later
+    /// is no longer in Stripe's running total.
     pub fn refunded(&self) -> u64 {
         let by_refunds: u64 = self.refunds.iter().filter(|r| r.counts()).map(|r| r.amount).sum();
-        by_refunds.max(self.payment.as_ref().map_or(0, |p| p.charge_amount_refunded))
+        let failed: u64 = self.refunds.iter().filter(|r| r.failed()).map(|r| r.amount).sum();
+        let by_charge = self.payment.as_ref().map_or(0, |p| p.charge_amount_refunded).saturating_sub(failed);
+        by_refunds.max(by_charge)
     }
 
     /// Known to be paid and refunded in full.
@@ -73,12 +91,35 @@ impl Ledger {
         self.payment.as_ref().is_some_and(|p| p.amount > 0 && self.refunded() >= p.amount)
     }
 
-    pub fn refund_for_lesson(&self, index: usize) -> Option<&Refund> {
-        self.refunds.iter().find(|r| r.lesson_index == Some(index) && r.counts())
+    /// The refund made for an obligation, the latest if Stripe reported more.
+    pub fn refund_for(&self, obligation_id: &str) -> Option<&Refund> {
+        let mine = self.refunds.iter().filter(|r| r.obligation_id.as_deref() == Some(obligation_id));
+        mine.clone().find(|r| r.counts()).or_else(|| mine.last())
+    }
+
+    /// The obligations still to be asked of Stripe (`owed`, no refund made),
+    /// oldest first, each with the amount to ask for: its own, capped in
+    /// turn by what is left on the payment, so that together with what was
+    /// refunded they never exceed what was paid (0: nothing is left).
+    pub fn owed(&self) -> Vec<(&Obligation, u64)> {
+        let mut left = self.paid().saturating_sub(self.refunded());
+        let mut owed: Vec<&Obligation> = self.obligations.iter().filter(|o| o.status == ObligationStatus::Owed && self.refund_for(&o.obligation_id).is_none()).collect();
+        owed.sort_by(|a, b| (a.created_at, &a.obligation_id).cmp(&(b.created_at, &b.obligation_id)));
+        owed.into_iter()
+            .map(|o| {
+                let take = o.amount.min(left);
+                left -= take;
+                (o, take)
+            })
+            .collect()
+    }
+
+    pub fn owed_total(&self) -> u64 {
+        self.owed().iter().map(|(_, amount)| amount).sum()
     }
 }
 
-fn payment_pk(intent: &str) -> String {
+pub(super) fn payment_pk(intent: &str) -> String {
     format!("PAYMENT#{intent}")
 }
 
@@ -99,24 +140,26 @@ impl Store {
         Ok(TransactWriteItem::builder().update(update).build())
     }
 
-    /// Records a refund once; a later report replaces it only while the
-    /// stored one is still in progress (events arrive in any order).
+    /// Records a refund as Stripe last reported it. Events arrive in any
+    /// order, so a report replaces the stored one only when it says more: a
+    /// refund still in progress may become `succeeded`, and `failed` or
+    /// `canceled` (which Stripe may report even after `succeeded`) always
+    /// wins; nothing replaces those.
     pub async fn record_refund(&self, refund: &Refund) -> Result<(), StoreError> {
         let mut item: HashMap<String, AttributeValue> = serde_dynamo::to_item(refund).map_err(|e| StoreError::corrupt("record refund", e))?;
         item.extend(key(payment_pk(&refund.payment_intent), &format!("REFUND#{}", refund.refund_id)));
-        let sent = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(#pk) OR #status IN (:pending, :action)")
-            .expression_attribute_names("#pk", PK)
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":pending", s("pending"))
-            .expression_attribute_values(":action", s("requires_action"))
-            .send()
-            .await;
-        match sent {
+        let condition = if refund.failed() {
+            "attribute_not_exists(#pk) OR NOT #status IN (:failed, :canceled)"
+        } else {
+            "attribute_not_exists(#pk) OR #status IN (:pending, :action)"
+        };
+        let mut put = self.client.put_item().table_name(&self.table).set_item(Some(item)).condition_expression(condition).expression_attribute_names("#pk", PK).expression_attribute_names("#status", "status");
+        put = if refund.failed() {
+            put.expression_attribute_values(":failed", s("failed")).expression_attribute_values(":canceled", s("canceled"))
+        } else {
+            put.expression_attribute_values(":pending", s("pending")).expression_attribute_values(":action", s("requires_action"))
+        };
+        match put.send().await {
             Ok(_) => Ok(()),
             Err(err) if lost_condition(&err) => Ok(()),
             Err(err) => Err(StoreError::sdk("record refund", err)),
@@ -161,6 +204,8 @@ impl Store {
                 ledger.payment = Some(serde_dynamo::from_item(item.clone()).map_err(|e| StoreError::corrupt("read ledger", e))?);
             } else if sk.starts_with("REFUND#") {
                 ledger.refunds.push(serde_dynamo::from_item(item.clone()).map_err(|e| StoreError::corrupt("read ledger", e))?);
+            } else if sk.starts_with("OWED#") {
+                ledger.obligations.push(serde_dynamo::from_item(item.clone()).map_err(|e| StoreError::corrupt("read ledger", e))?);
             }
         }
         Ok(ledger)

@@ -1,6 +1,7 @@
 //! The single DynamoDB table. Key layout and access patterns are described in
 //! `docs/data-model.md`; this module is the only code that knows them.
 
+mod attention;
 mod backoff;
 mod bookings;
 mod calendar;
@@ -11,6 +12,7 @@ mod idempotency;
 mod item;
 mod keys;
 mod ledger;
+mod obligations;
 mod profiles;
 mod token;
 mod trials;
@@ -20,7 +22,9 @@ pub use calendar::{BusyEntry, BusyKind, CalendarDay, DayWrite, Read};
 pub use edit::{DaySet, EditError, days_to_read, days_touched};
 pub use error::StoreError;
 pub use keys::utc_day;
+pub use attention::{Attention, AttentionKind};
 pub use ledger::{Ledger, Payment, Refund};
+pub use obligations::{Obligation, ObligationOutcome, ObligationStatus, RefundReason, lesson_obligation_id, obligation_of_metadata};
 pub use bookings::{Booking, BookingStatus, RoomStatus};
 pub use checkouts::{Checkout, CheckoutChange, CheckoutLesson, CheckoutStatus, OpenCheckouts};
 pub use idempotency::IdempotencyRecord;

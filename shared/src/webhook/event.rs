@@ -5,6 +5,7 @@
 use serde_json::Value;
 
 use crate::domain::CheckoutId;
+use crate::store::{Refund, obligation_of_metadata};
 pub use crate::payments::{SessionFacts, SessionPayment};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -21,19 +22,6 @@ pub struct Event {
     pub kind: String,
     pub livemode: bool,
     pub object: Value,
-}
-
-/// A refund as `refund.*` events carry it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RefundFacts {
-    pub refund_id: String,
-    pub payment_intent: String,
-    pub amount: u64,
-    /// `pending`, `succeeded`, `failed`, `canceled`, `requires_action`.
-    pub status: String,
-    /// Set on the refunds we make (`metadata.lesson_index`), so a refund
-    /// reported by its event is recognised as that lesson's.
-    pub lesson_index: Option<usize>,
 }
 
 /// A charge as `charge.refunded` carries it: the running total refunded.
@@ -55,7 +43,8 @@ pub enum Action {
     AsyncPaymentFailed(SessionFacts),
     /// `checkout.session.expired`.
     Expire(SessionFacts),
-    Refund(RefundFacts),
+    /// `refund.*`: a refund as Stripe now has it.
+    Refund(Refund),
     ChargeRefunded(ChargeFacts),
     Ignore,
 }
@@ -95,12 +84,13 @@ impl Event {
             "checkout.session.async_payment_succeeded" => Action::Fulfil(SessionFacts { payment: SessionPayment::Paid, ..self.session()? }),
             "checkout.session.async_payment_failed" => Action::AsyncPaymentFailed(self.session()?),
             "checkout.session.expired" => Action::Expire(self.session()?),
-            "refund.created" | "refund.updated" | "refund.failed" => Action::Refund(RefundFacts {
+            "refund.created" | "refund.updated" | "refund.failed" => Action::Refund(Refund {
                 refund_id: self.text("id")?,
                 payment_intent: self.text("payment_intent")?,
                 amount: self.number("amount")?,
                 status: self.text("status")?,
-                lesson_index: self.object.pointer("/metadata/lesson_index").and_then(Value::as_str).and_then(|i| i.parse().ok()),
+                obligation_id: obligation_of_metadata(|k| self.object.get("metadata").and_then(|m| m.get(k)).and_then(Value::as_str).map(str::to_owned)),
+                failure_reason: self.object.get("failure_reason").and_then(Value::as_str).map(str::to_owned),
             }),
             "charge.refunded" => Action::ChargeRefunded(ChargeFacts {
                 payment_intent: self.text("payment_intent")?,
@@ -188,7 +178,7 @@ mod tests {
         let mut refund: Value = serde_json::from_str(include_str!("../../../infra/fixtures/stripe/refund.json")).unwrap();
         refund["payment_intent"] = json!("pi_1");
         let action = Event::parse(&event("refund.updated", refund)).unwrap().action().unwrap();
-        assert!(matches!(action, Action::Refund(RefundFacts { amount: 100, ref status, .. }) if status == "succeeded"), "{action:?}");
+        assert!(matches!(action, Action::Refund(Refund { amount: 100, ref status, .. }) if status == "succeeded"), "{action:?}");
         let mut charge: Value = serde_json::from_str(include_str!("../../../infra/fixtures/stripe/charge.json")).unwrap();
         charge["payment_intent"] = json!("pi_1");
         assert!(matches!(Event::parse(&event("charge.refunded", charge)).unwrap().action().unwrap(), Action::ChargeRefunded(_)));

@@ -13,7 +13,7 @@ use crate::error::ApiError;
 use crate::fulfilment::{FulfilError, Settled, Settlement};
 use crate::payments::Payments;
 use crate::rooms::Rooms;
-use crate::store::{Refund, Store};
+use crate::store::Store;
 use event::{Action, Event};
 pub use signature::{SignatureError, TOLERANCE_SECONDS, WebhookSecrets};
 
@@ -91,10 +91,7 @@ impl EventHandler {
             Action::AwaitAsyncPayment(facts) => settlement.payment_pending(facts, now).await?,
             Action::AsyncPaymentFailed(facts) => settlement.payment_failed(facts, now).await?,
             Action::Expire(facts) => settlement.expired(facts, now).await?,
-            Action::Refund(r) => {
-                let refund = Refund { refund_id: r.refund_id.clone(), payment_intent: r.payment_intent.clone(), amount: r.amount, status: r.status.clone(), lesson_index: r.lesson_index };
-                settlement.refund_reported(&refund, now).await?
-            }
+            Action::Refund(refund) => settlement.refund_reported(refund, now).await?,
             Action::ChargeRefunded(charge) => settlement.charge_refunded(&charge.payment_intent, charge.amount_refunded, now).await?,
             Action::Ignore => return Ok("ignored_type"),
         };

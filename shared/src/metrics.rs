@@ -1,0 +1,66 @@
+//! CloudWatch metrics as Embedded Metric Format lines in the function's log:
+//! CloudWatch extracts them from the log stream, so no metrics client, call
+//! or permission is needed, and an alarm (template.yaml) watches them.
+
+use std::io::Write;
+
+/// Where the alarms look for them.
+pub const NAMESPACE: &str = "Lessons";
+
+/// Counted things that need a person or mean money did not go back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Metric {
+    /// An attention record was written.
+    AttentionRecords,
+    /// A refund was refused by Stripe or failed after it was made.
+    RefundsFailed,
+    /// A reconcile run ended with items still failing.
+    ReconcileFailures,
+}
+
+impl Metric {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::AttentionRecords => "AttentionRecords",
+            Self::RefundsFailed => "RefundsFailed",
+            Self::ReconcileFailures => "ReconcileFailures",
+        }
+    }
+}
+
+/// The EMF document for one count, without dimensions (one series per
+/// metric for the whole deployment, which is what the alarms watch).
+pub fn document(metric: Metric, value: u64, now: jiff::Timestamp) -> serde_json::Value {
+    serde_json::json!({
+        "_aws": {
+            "Timestamp": now.as_millisecond(),
+            "CloudWatchMetrics": [{"Namespace": NAMESPACE, "Dimensions": [[]], "Metrics": [{"Name": metric.name(), "Unit": "Count"}]}]
+        },
+        metric.name(): value,
+    })
+}
+
+/// Writes one count to stdout, the stream Lambda sends to CloudWatch Logs;
+/// a line of its own, as EMF requires.
+pub fn count(metric: Metric, value: u64) {
+    if value == 0 {
+        return;
+    }
+    let line = document(metric, value, jiff::Timestamp::now()).to_string();
+    let _ = writeln!(std::io::stdout().lock(), "{line}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_emf_document_names_its_metric_and_carries_the_value() {
+        let doc = document(Metric::RefundsFailed, 2, "2026-11-30T10:00:00Z".parse().unwrap());
+        assert_eq!(doc["RefundsFailed"], 2);
+        assert_eq!(doc["_aws"]["Timestamp"], 1_796_032_800_000_i64);
+        let directive = &doc["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!((directive["Namespace"].as_str(), directive["Metrics"][0]["Name"].as_str()), (Some("Lessons"), Some("RefundsFailed")));
+        assert_eq!(directive["Dimensions"], serde_json::json!([[]]));
+    }
+}

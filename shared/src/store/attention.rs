@@ -1,0 +1,103 @@
+//! Attention records: what needs a person (a refund Stripe refused or that
+//! failed later, a payment that does not match its checkout). A record is
+//! separate from the status of what it is about, which keeps saying what
+//! happened to the money; `admin attention` lists them and an operator
+//! resolves them.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use super::item::{item, key, s};
+use super::keys::PK;
+use super::{Store, StoreError};
+use crate::domain::CheckoutId;
+
+const ATTENTION_PK: &str = "ATTENTION";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AttentionKind {
+    /// Stripe refused to make a refund we owe (a 4xx: nothing left to refund
+    /// on the charge, a method that cannot be refunded...).
+    RefundRefused,
+    /// A refund failed after it was made (a closed card): the money is back
+    /// in the platform balance and the student has not got it.
+    RefundFailed,
+    /// A payment whose session, amount or currency is not what we created.
+    PaymentMismatch,
+}
+
+impl AttentionKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::RefundRefused => "refund_refused",
+            Self::RefundFailed => "refund_failed",
+            Self::PaymentMismatch => "payment_mismatch",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attention {
+    pub kind: AttentionKind,
+    /// What it is about: an obligation id, or a checkout id.
+    pub subject: String,
+    /// In words, for the operator.
+    pub reason: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkout_id: Option<CheckoutId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment_intent: Option<String>,
+    /// Stripe's error code or failure reason, when Stripe gave one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    pub created_at: Timestamp,
+}
+
+impl Attention {
+    /// `kind#subject`: one record per thing, however often it is reported.
+    pub fn key(&self) -> String {
+        format!("{}#{}", self.kind.as_str(), self.subject)
+    }
+}
+
+impl Store {
+    /// Records (or restates) an attention record, as an item for the
+    /// transaction that finds the problem.
+    pub fn attention_item(&self, attention: &Attention) -> Result<TransactWriteItem, StoreError> {
+        let item = item("put attention", ATTENTION_PK.to_owned(), &attention.key(), attention, &[])?;
+        let put = Put::builder().table_name(&self.table).set_item(Some(item)).build().map_err(|e| StoreError::corrupt("put attention", e))?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    /// Every open attention record, by key.
+    pub async fn attention(&self) -> Result<Vec<Attention>, StoreError> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_values(":pk", s(ATTENTION_PK))
+            .consistent_read(true);
+        let items = self.query_all("list attention", query).await?;
+        items.into_iter().map(|item| serde_dynamo::from_item(item).map_err(|e| StoreError::corrupt("list attention", e))).collect()
+    }
+
+    /// An operator has dealt with it; `false` if there was no such record.
+    pub async fn resolve_attention(&self, record_key: &str) -> Result<bool, StoreError> {
+        let output = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(ATTENTION_PK.to_owned(), record_key)))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(|e| StoreError::sdk("resolve attention", e))?;
+        Ok(output.attributes.is_some_and(|a: HashMap<String, AttributeValue>| !a.is_empty()))
+    }
+}
