@@ -151,6 +151,26 @@ listed = client.v1.refunds.list({"payment_intent": intent.id})
 check(sorted(r.amount for r in listed.data) == [1000, 2000], "refunds are listed per PaymentIntent")
 raises(stripe.InvalidRequestError, "a fully refunded payment cannot be refunded again", lambda: client.v1.refunds.create({"payment_intent": intent.id}))
 
+# Refunds that Stripe refuses, and refunds that fail after they were made.
+failing = client.v1.checkout.sessions.create(session_params("co_conf4"), {"idempotency_key": "checkout-session-co_conf4"})
+press_pay(failing.url)
+failing_intent = client.v1.checkout.sessions.retrieve(failing.id).payment_intent
+control("refund_failures", {"when": "create", "code": "charge_not_refundable"})
+refused = raises(stripe.InvalidRequestError, "a refund the emulator is told to refuse raises InvalidRequestError",
+                 lambda: client.v1.refunds.create({"payment_intent": failing_intent, "amount": 1000}))
+check(refused.code == "charge_not_refundable" and refused.http_status == 400, "…400 with Stripe's code")
+check(client.v1.refunds.list({"payment_intent": failing_intent}).data == [], "a refused refund is not made")
+control("refund_failures", {"when": "later", "failure_reason": "expired_or_canceled_card"})
+later = client.v1.refunds.create({"payment_intent": failing_intent, "amount": 1000, "metadata": {"obligation_id": "refund-co_conf4-0"}})
+check(later.status == "succeeded", "a refund that fails later is first answered succeeded")
+now_failed = client.v1.refunds.list({"payment_intent": failing_intent}).data
+check([(r.id, r.status, r.failure_reason) for r in now_failed] == [(later.id, "failed", "expired_or_canceled_card")], "…then lists as failed with its failure_reason")
+check(now_failed[0].metadata["obligation_id"] == "refund-co_conf4-0", "…keeping its metadata")
+failed_events = {e.type for e in client.v1.events.list({"limit": 100}).data if getattr(e.data.object, "id", None) == later.id}
+check({"refund.created", "refund.updated", "refund.failed"} <= failed_events, "…and emits refund.updated and refund.failed")
+whole = client.v1.refunds.create({"payment_intent": failing_intent})
+check(whole.amount == 3000, "a failed refund's money can be refunded again")
+
 # Events.
 events = client.v1.events.list({"type": "checkout.session.completed"})
 check(any(e.data.object.id == paid.id for e in events.data), "the completed event is listed")
@@ -158,7 +178,7 @@ check(all(e.type == "checkout.session.completed" for e in events.data), "events 
 
 # Webhook signatures: Stripe's own verification accepts every delivery.
 deadline = time.time() + 10
-kinds = {"checkout.session.completed", "checkout.session.expired", "refund.created", "charge.refunded"}
+kinds = {"checkout.session.completed", "checkout.session.expired", "refund.created", "charge.refunded", "refund.failed"}
 while time.time() < deadline and not kinds <= {json.loads(body)["type"] for body, _ in received}:
     time.sleep(0.05)
 check(kinds <= {json.loads(body)["type"] for body, _ in received}, "sessions and refunds are delivered to the webhook")

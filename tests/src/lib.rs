@@ -11,6 +11,7 @@ pub use local_stack::dynamo::LocalDynamo;
 pub use local_stack::events::FunctionUrlEvent;
 
 pub mod dynamo_proxy;
+pub mod hooked;
 pub mod serve;
 use dynamo_proxy::DynamoProxy;
 

@@ -21,6 +21,7 @@ pub fn router(emulator: Shared) -> Router {
         .route("/_emulator/sessions/{id}/async", post(settle_async))
         .route("/_emulator/payment_intents/{id}/refund", post(dashboard_refund))
         .route("/_emulator/refunds", get(refunds))
+        .route("/_emulator/refund_failures", post(set_refund_failure).delete(clear_refund_failure))
         .route("/_emulator/events/{id}/redeliver", post(redeliver))
         .route("/_emulator/webhook", post(set_webhook))
         .route("/_emulator/events", get(events))
@@ -101,6 +102,25 @@ async fn redeliver(State(emulator): State<Shared>, Path(id): Path<String>) -> Re
         Some(()) => StatusCode::ACCEPTED.into_response(),
         None => (StatusCode::NOT_FOUND, axum::Json(json!({ "error": format!("no event {id}") }))).into_response(),
     }
+}
+
+async fn set_refund_failure(State(emulator): State<Shared>, body: Bytes) -> Response {
+    let spec: super::refunds::FailureSpec = match serde_json::from_slice(&body) {
+        Ok(spec) => spec,
+        Err(err) => return bad_request(format!("expected {{\"when\": \"create\" | \"later\", \"count\"?, \"code\"?, \"failure_reason\"?}}: {err}")),
+    };
+    match super::refunds::RefundFailure::new(spec) {
+        Ok(failure) => {
+            emulator.set_refund_failure(Some(failure.clone()));
+            axum::Json(failure).into_response()
+        }
+        Err(err) => bad_request(err),
+    }
+}
+
+async fn clear_refund_failure(State(emulator): State<Shared>) -> StatusCode {
+    emulator.set_refund_failure(None);
+    StatusCode::NO_CONTENT
 }
 
 async fn refunds(State(emulator): State<Shared>) -> Response {

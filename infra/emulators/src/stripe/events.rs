@@ -13,6 +13,8 @@ pub const SESSION_EXPIRED: &str = "checkout.session.expired";
 pub const ASYNC_SUCCEEDED: &str = "checkout.session.async_payment_succeeded";
 pub const ASYNC_FAILED: &str = "checkout.session.async_payment_failed";
 pub const REFUND_CREATED: &str = "refund.created";
+pub const REFUND_UPDATED: &str = "refund.updated";
+pub const REFUND_FAILED: &str = "refund.failed";
 pub const CHARGE_REFUNDED: &str = "charge.refunded";
 
 /// The API request that caused an event; events caused by the hosted page

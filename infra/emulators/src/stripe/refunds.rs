@@ -12,6 +12,81 @@ use super::sessions::parse_metadata;
 const KNOWN: [&str; 5] = ["payment_intent", "amount", "metadata", "reason", "expand"];
 const REASONS: [&str; 3] = ["duplicate", "fraudulent", "requested_by_customer"];
 
+/// The body of `POST /_emulator/refund_failures`: the next `count` refunds
+/// (default 1) are refused when created (`when: "create"`, with Stripe's
+/// `code`), or are made `succeeded` and then fail (`when: "later"`, with a
+/// `failure_reason`), as a refund to a closed card does.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FailureSpec {
+    pub when: FailWhen,
+    pub count: Option<u32>,
+    pub code: Option<String>,
+    pub failure_reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailWhen {
+    Create,
+    Later,
+}
+
+/// Codes Stripe answers a refund it will not make with.
+const REFUSAL_CODES: [&str; 4] = ["charge_not_refundable", "charge_already_refunded", "amount_too_large", "charge_disputed"];
+/// `failure_reason` values Stripe documents for refunds.
+const FAILURE_REASONS: [&str; 4] = ["expired_or_canceled_card", "lost_or_stolen_card", "declined", "unknown"];
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RefundFailure {
+    pub when: FailWhen,
+    pub remaining: u32,
+    pub code: &'static str,
+    pub failure_reason: &'static str,
+}
+
+impl RefundFailure {
+    pub fn new(spec: FailureSpec) -> Result<Self, String> {
+        let code = match spec.code.as_deref() {
+            None => REFUSAL_CODES[0],
+            Some(code) => REFUSAL_CODES.into_iter().find(|c| *c == code).ok_or_else(|| format!("code must be one of {}", REFUSAL_CODES.join(", ")))?,
+        };
+        let failure_reason = match spec.failure_reason.as_deref() {
+            None => FAILURE_REASONS[0],
+            Some(reason) => FAILURE_REASONS.into_iter().find(|r| *r == reason).ok_or_else(|| format!("failure_reason must be one of {}", FAILURE_REASONS.join(", ")))?,
+        };
+        let remaining = spec.count.unwrap_or(1);
+        if remaining == 0 {
+            return Err("count must be at least 1; clear with DELETE /_emulator/refund_failures".into());
+        }
+        Ok(Self { when: spec.when, remaining, code, failure_reason })
+    }
+
+    /// What Stripe answers a refund it refuses.
+    pub fn refusal(&self) -> ApiError {
+        ApiError::InvalidRequest { message: format!("The emulator was told to refuse this refund ({}).", self.code), param: None, code: Some(self.code) }
+    }
+}
+
+/// Uses up one refund of the current failure, clearing it after its last.
+pub fn take_failure(slot: &mut Option<RefundFailure>) -> Option<RefundFailure> {
+    let failure = slot.as_mut()?;
+    let taken = failure.clone();
+    failure.remaining -= 1;
+    if failure.remaining == 0 {
+        *slot = None;
+    }
+    Some(taken)
+}
+
+/// The refund after it failed: the money is back in the balance.
+pub fn failed(refund: &Value, failure_reason: &str) -> Value {
+    let mut refund = refund.clone();
+    refund["status"] = Value::from("failed");
+    refund["failure_reason"] = Value::from(failure_reason);
+    refund
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefundRequest {
     pub payment_intent: String,

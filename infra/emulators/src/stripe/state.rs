@@ -66,6 +66,7 @@ struct Inner {
     order: Vec<String>,
     payment_intents: HashMap<String, Value>,
     refunds: Vec<Value>,
+    refund_failure: Option<refunds::RefundFailure>,
     events: Vec<Event>,
     idempotency: HashMap<(String, String), Replay>,
     fault: Option<Fault>,
@@ -308,12 +309,30 @@ impl Emulator {
             id: request.payment_intent.clone(),
             param: "payment_intent",
         })?;
-        let refunded: i64 = inner.refunds.iter().filter(|r| r["payment_intent"] == request.payment_intent.as_str()).filter_map(|r| r["amount"].as_i64()).sum();
+        // A failed refund gave its money back to the balance: it is refundable again.
+        let refunded: i64 = inner.refunds.iter().filter(|r| r["payment_intent"] == request.payment_intent.as_str() && r["status"] != "failed").filter_map(|r| r["amount"].as_i64()).sum();
         let (refund, charge) = refunds::create(intent, refunded, request, new_id("re_test"), now)?;
+        let failure = refunds::take_failure(&mut inner.refund_failure);
+        if let Some(failure) = failure.as_ref().filter(|f| f.when == refunds::FailWhen::Create) {
+            return Err(failure.refusal());
+        }
         inner.refunds.push(refund.clone());
         self.emit(inner, events::REFUND_CREATED, refund.clone(), now, origin);
         self.emit(inner, events::CHARGE_REFUNDED, charge, now, origin);
+        if let Some(failure) = failure {
+            let failed = refunds::failed(&refund, failure.failure_reason);
+            if let Some(stored) = inner.refunds.iter_mut().find(|r| r["id"] == refund["id"]) {
+                *stored = failed.clone();
+            }
+            self.emit(inner, events::REFUND_UPDATED, failed.clone(), now, &Origin::default());
+            self.emit(inner, events::REFUND_FAILED, failed, now, &Origin::default());
+        }
         Ok(refund)
+    }
+
+    /// Makes the next refund(s) fail (`/_emulator/refund_failures`); `None` clears.
+    pub fn set_refund_failure(&self, failure: Option<refunds::RefundFailure>) {
+        self.lock().refund_failure = failure;
     }
 
     /// A refund outside any API call (the control endpoint).
