@@ -25,6 +25,7 @@ pub use bookings::{Booking, BookingStatus, RoomStatus};
 pub use checkouts::{Checkout, CheckoutChange, CheckoutLesson, CheckoutStatus, OpenCheckouts};
 pub use idempotency::IdempotencyRecord;
 pub use trials::TrialClaim;
+pub use profiles::ProfileWriteError;
 
 use std::collections::HashMap;
 use std::time::Duration;
