@@ -21,7 +21,7 @@ pub use edit::{DaySet, EditError, days_to_read, days_touched};
 pub use error::StoreError;
 pub use keys::utc_day;
 pub use ledger::{Ledger, Payment, Refund};
-pub use bookings::{Booking, BookingStatus, RoomStatus};
+pub use bookings::{Booking, BookingStatus, BookingsOf, RoomStatus};
 pub use checkouts::{Checkout, CheckoutChange, CheckoutLesson, CheckoutStatus, OpenCheckouts};
 pub use idempotency::IdempotencyRecord;
 pub use trials::TrialClaim;
