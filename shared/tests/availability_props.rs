@@ -97,6 +97,7 @@ prop_compose! {
             .collect();
         let doc = ProfileDoc {
             id: "t_prop".into(),
+            user_id: None,
             name: "Prop".into(),
             timezone: zone.into(),
             weekly,

@@ -204,6 +204,11 @@ async fn a_payment_that_does_not_match_is_never_fulfilled() {
     let other_currency = restated(&completed, "checkout.session.completed", json!({"currency": "usd"}));
     assert_eq!(h.deliver(&other_currency).await.0, 200);
     assert_eq!(h.checkout(&id).await.status, CheckoutStatus::NeedsAttention);
+    // One record for a person, however often the mismatch is reported.
+    let attention = h.env.db.store.attention().await.unwrap();
+    assert_eq!(attention.len(), 1, "{attention:?}");
+    assert_eq!((attention[0].kind, attention[0].checkout_id.as_ref()), (shared::store::AttentionKind::PaymentMismatch, Some(&id)));
+    assert!(attention[0].reason.contains("amount Some(100)"), "{}", attention[0].reason);
 }
 
 #[tokio::test]

@@ -146,6 +146,61 @@ string_id!(
     OPAQUE
 );
 
+/// The subject (`sub`) of an account at the identity provider, as its
+/// tokens carry it: providers choose freely (Supabase and Cognito UUIDs,
+/// `auth0|…`, mixed-case Firebase uids), so only what could never be a
+/// token's subject is refused. It is a key only after a fixed prefix
+/// (`USER#<user_id>`), so no character needs to be kept out of it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct UserId(String);
+
+pub const MAX_USER_ID_CHARS: usize = 255;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("must be 1 to {MAX_USER_ID_CHARS} printable characters, not all blank")]
+pub struct UserIdError;
+
+impl UserId {
+    pub fn parse(raw: &str) -> Result<Self, UserIdError> {
+        let printable = raw.chars().all(|c| !c.is_control());
+        // A blank subject is refused by authentication, so it could never match.
+        if raw.trim().is_empty() || raw.chars().count() > MAX_USER_ID_CHARS || !printable {
+            return Err(UserIdError);
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<&TeacherId> for UserId {
+    /// A teacher id is always a valid user id: the default login of a profile.
+    fn from(id: &TeacherId) -> Self {
+        Self(id.as_str().to_owned())
+    }
+}
+
+impl fmt::Display for UserId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Serialize for UserId {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for UserId {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(deserializer)?;
+        Self::parse(&raw).map_err(serde::de::Error::custom)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -175,6 +230,17 @@ mod tests {
         assert_eq!(serde_json::from_str::<TeacherId>(r#""t_anna""#).unwrap(), id);
         let err = serde_json::from_str::<TeacherId>(r#""T_ANNA""#).unwrap_err();
         assert!(err.to_string().contains("invalid character"), "{err}");
+    }
+
+    #[test]
+    fn user_ids_take_what_identity_providers_issue() {
+        for raw in ["0b7e3f1a-5c2d-4e8f-9a61-2f3b4c5d6e7f", "auth0|65f1c2d3e4a5b6c7d8e9f001", "Xk9LmQ2pRs7TuVw3YzA1bC4dE5f2", "t_anna", "a b", "ünïcode", &"x".repeat(255)] {
+            assert_eq!(UserId::parse(raw).unwrap().as_str(), raw);
+        }
+        for bad in ["", " ", "\t", "tab\there", "new\nline", "nul\0", &"x".repeat(256)] {
+            assert_eq!(UserId::parse(bad), Err(UserIdError), "{bad:?}");
+        }
+        assert_eq!(UserId::from(&TeacherId::parse("t_anna").unwrap()).as_str(), "t_anna");
     }
 
     #[test]

@@ -7,7 +7,7 @@ pub mod profile;
 pub mod stripe_limits;
 pub mod time;
 
-pub use ids::{BookingId, CheckoutId, IdError, TeacherId};
+pub use ids::{BookingId, CheckoutId, IdError, TeacherId, UserId, UserIdError};
 pub use money::{Currency, CurrencyError, Money};
 pub use profile::{LessonChoice, LessonChoiceError, LessonDoc, LessonOffer, LocalRange, ProfileDoc, ProfileError, TeacherProfile};
 pub use time::Interval;

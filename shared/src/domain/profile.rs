@@ -13,7 +13,7 @@ use jiff::civil::{Date, Weekday};
 use jiff::tz::TimeZone;
 use serde::{Deserialize, Serialize};
 
-use super::ids::TeacherId;
+use super::ids::{TeacherId, UserId};
 use super::money::{Currency, Money};
 use super::stripe_limits::{self, MAX_CHARGE};
 
@@ -52,6 +52,10 @@ pub struct LessonDoc {
 #[serde(deny_unknown_fields)]
 pub struct ProfileDoc {
     pub id: String,
+    /// The teacher's login: the identity provider's subject of their
+    /// account. Absent means the id itself, as before logins existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
     pub name: String,
     pub timezone: String,
     /// Keys `mon`..`sun`; a missing day is a day off. A map rather than seven
@@ -271,6 +275,8 @@ fn check_range(field: &str, value: u32, min: u32, max: u32) -> Result<u32, Profi
 #[serde(try_from = "ProfileDoc", into = "ProfileDoc")]
 pub struct TeacherProfile {
     id: TeacherId,
+    /// As written; see [`TeacherProfile::user_id`].
+    user_id: Option<UserId>,
     name: String,
     time_zone: TimeZone,
     time_zone_name: String,
@@ -294,6 +300,12 @@ impl TeacherProfile {
 
     pub fn id(&self) -> &TeacherId {
         &self.id
+    }
+
+    /// The login whose tokens act as this teacher: the file's `user_id`,
+    /// else the teacher id.
+    pub fn user_id(&self) -> UserId {
+        self.user_id.clone().unwrap_or_else(|| UserId::from(&self.id))
     }
 
     pub fn name(&self) -> &str {
@@ -367,6 +379,7 @@ impl TeacherProfile {
         let lesson_doc = |l: &LessonOffer| LessonDoc { duration_minutes: l.duration_minutes, price: l.price.amount };
         ProfileDoc {
             id: self.id.to_string(),
+            user_id: self.user_id.as_ref().map(UserId::to_string),
             name: self.name.clone(),
             timezone: self.time_zone_name.clone(),
             weekly: WEEKDAY_KEYS
@@ -403,6 +416,7 @@ impl TryFrom<ProfileDoc> for TeacherProfile {
 
     fn try_from(doc: ProfileDoc) -> Result<Self, ProfileError> {
         let id = TeacherId::try_from(doc.id).map_err(|e| ProfileError::new("id", e))?;
+        let user_id = doc.user_id.as_deref().map(UserId::parse).transpose().map_err(|e| ProfileError::new("user_id", e))?;
 
         let name_chars = doc.name.chars().count();
         if name_chars > MAX_NAME_CHARS || doc.name.trim().is_empty() {
@@ -459,6 +473,7 @@ impl TryFrom<ProfileDoc> for TeacherProfile {
 
         Ok(Self {
             id,
+            user_id,
             name: doc.name,
             time_zone,
             time_zone_name,
@@ -517,6 +532,22 @@ mod tests {
         assert_eq!(p.ranges_on(date(2026, 12, 27))[0].to_string(), "10:00-14:00");
         assert_eq!(p.ranges_on(date(2026, 12, 22))[0].to_string(), "09:00-17:00");
         assert_eq!((p.buffer_minutes(), p.min_notice_minutes(), p.horizon_days(), p.slot_step_minutes()), (10, 720, 60, 30));
+    }
+
+    #[test]
+    fn the_login_is_the_user_id_given_else_the_id() {
+        let p = TeacherProfile::from_json_str(ANNA).unwrap();
+        assert_eq!(p.user_id().as_str(), "t_anna");
+        assert!(p.to_doc().user_id.is_none(), "the file's spelling is kept: no user_id written for it");
+        for sub in ["0b7e3f1a-5c2d-4e8f-9a61-2f3b4c5d6e7f", "auth0|65f1c2d3e4a5b6c7d8e9f001", "Xk9LmQ2pRs7TuVw3YzA1bC4dE5f2"] {
+            let p = valid_after(|v| v["user_id"] = sub.into());
+            assert_eq!((p.user_id().as_str(), p.to_doc().user_id.as_deref()), (sub, Some(sub)));
+            assert_eq!(TeacherProfile::try_from(p.to_doc()).unwrap(), p);
+        }
+        for bad in ["", "  ", "line\nbreak"] {
+            assert_eq!(error_after(|v| v["user_id"] = bad.into()), "user_id: must be 1 to 255 printable characters, not all blank");
+        }
+        assert_eq!(error_after(|v| v["user_id"] = "x".repeat(256).into()), "user_id: must be 1 to 255 printable characters, not all blank");
     }
 
     #[test]

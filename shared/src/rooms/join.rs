@@ -10,7 +10,7 @@ use crate::auth::Principal;
 use crate::clock::Clock;
 use crate::domain::BookingId;
 use crate::error::ApiError;
-use crate::store::{Booking, BookingStatus, RoomStatus};
+use crate::store::{Booking, BookingStatus, BookingsOf, RoomStatus};
 
 /// An app token outlives the lesson's end by this much, so a lesson that
 /// runs over is not cut off (100ms's rule: at most an hour).
@@ -85,7 +85,13 @@ impl Joining {
         let now = self.clock.now();
         let from = after.as_ref().map_or(now - LONGEST_LESSON, |(start, _)| *start);
         let store = &self.rooms.store;
-        let (as_student, as_teacher) = futures::future::try_join(store.bookings_of(&who.user_id, false, from, READ_AHEAD), store.bookings_of(&who.user_id, true, from, READ_AHEAD)).await?;
+        let as_teacher = async {
+            match store.teacher_of(&who.user_id).await? {
+                Some(teacher) => store.bookings_of(BookingsOf::Teacher(&teacher), from, READ_AHEAD).await,
+                None => Ok(Vec::new()),
+            }
+        };
+        let (as_student, as_teacher) = futures::future::try_join(store.bookings_of(BookingsOf::Student(&who.user_id), from, READ_AHEAD), as_teacher).await?;
         let mut all: Vec<(Party, Booking)> = as_student.into_iter().map(|b| (Party::Student, b)).chain(as_teacher.into_iter().map(|b| (Party::Teacher, b))).collect();
         all.retain(|(_, b)| b.end > now && after.as_ref().is_none_or(|(start, id)| (b.start, b.booking_id.as_str()) > (*start, id.as_str())));
         all.sort_by(|(_, a), (_, b)| (a.start, a.booking_id.as_str()).cmp(&(b.start, b.booking_id.as_str())));
@@ -116,9 +122,11 @@ impl Joining {
         let id = parse_booking_ref(body)?;
         let not_found = || ApiError::BookingNotFound(id.to_string());
         let mut booking = self.rooms.store.get_booking(&id).await?.ok_or_else(not_found)?;
+        // A teacher is recognised by their login's mapping, never by a
+        // teacher id that happens to equal the token's subject.
         let role = if booking.student_id == who.user_id {
             Party::Student
-        } else if booking.teacher_id.as_str() == who.user_id {
+        } else if self.rooms.store.teacher_of(&who.user_id).await?.as_ref() == Some(&booking.teacher_id) {
             Party::Teacher
         } else {
             return Err(not_found());
@@ -149,6 +157,7 @@ impl Joining {
             Party::Student => (booking.student_room_code.clone(), &config.student_role),
         };
         let (Some(room_id), Some(room_code)) = (booking.room_id.clone(), code) else { return Err(ApiError::RoomNotReady) };
+        // The login for teachers and students alike: attendance counts by it.
         let token = self.rooms.hms.app_token(&room_id, &who.user_id, hms_role, booking.end + TOKEN_AFTER_END).map_err(|e| ApiError::Internal(Box::new(e)))?;
         tracing::info!(booking_id = %id, role = ?role, "joining");
         Ok(JoinTicket { join_url: self.rooms.hms.join_url(&room_code), booking_id: id, role, room_id, room_code, token, starts_at: booking.start, ends_at: booking.end })

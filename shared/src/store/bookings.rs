@@ -10,6 +10,14 @@ use super::keys::PK;
 use super::{Store, StoreError};
 use crate::domain::{BookingId, CheckoutId, Currency, TeacherId};
 
+/// Whose bookings to list: a teacher by their id (a login is mapped to it
+/// first, see `Store::teacher_of`), a student by their login.
+#[derive(Debug, Clone, Copy)]
+pub enum BookingsOf<'a> {
+    Student(&'a str),
+    Teacher(&'a TeacherId),
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BookingStatus {
@@ -144,15 +152,13 @@ impl Store {
         Ok(())
     }
 
-    /// A user's bookings starting at or after `from`, as student (`gsi2`)
-    /// or as teacher (`gsi1`), in start order.
-    pub async fn bookings_of(&self, user: &str, as_teacher: bool, from: Timestamp, limit: i32) -> Result<Vec<Booking>, StoreError> {
-        let (index, pk, sk, lower, upper) = if as_teacher {
-            ("gsi1", format!("TEACHER#{user}"), "gsi1sk", from.to_string(), "~".to_owned())
-        } else {
-            ("gsi2", format!("STUDENT#{user}"), "gsi2sk", format!("BOOKING#{from}"), "BOOKING#~".to_owned())
+    /// A student's (`gsi2`) or a teacher's (`gsi1`) bookings starting at or
+    /// after `from`, in start order.
+    pub async fn bookings_of(&self, of: BookingsOf<'_>, from: Timestamp, limit: i32) -> Result<Vec<Booking>, StoreError> {
+        let (index, pk_name, pk, sk, lower, upper) = match of {
+            BookingsOf::Teacher(teacher) => ("gsi1", "gsi1pk", format!("TEACHER#{teacher}"), "gsi1sk", from.to_string(), "~".to_owned()),
+            BookingsOf::Student(sub) => ("gsi2", "gsi2pk", format!("STUDENT#{sub}"), "gsi2sk", format!("BOOKING#{from}"), "BOOKING#~".to_owned()),
         };
-        let pk_name = if as_teacher { "gsi1pk" } else { "gsi2pk" };
         let output = self
             .client
             .query()

@@ -11,12 +11,19 @@ pub const PK: &str = "pk";
 pub const SK: &str = "sk";
 pub const PROFILE_SK: &str = "PROFILE";
 pub const DAY_PREFIX: &str = "DAY#";
+/// The sort key of a login's mapping to the teacher it is.
+pub const LOGIN_SK: &str = "TEACHER";
 /// The key (pk and sk) of an item that is never written: reading it opens the
 /// connection at start-up. Every function's policy allows reading it.
 pub const WARMUP: &str = "WARMUP";
 
 pub fn teacher_pk(id: &TeacherId) -> String {
     format!("TEACHER#{id}")
+}
+
+/// Any string after the fixed prefix: a provider's subject may hold `#`.
+pub fn user_pk(user_id: &str) -> String {
+    format!("USER#{user_id}")
 }
 
 pub fn day_sk(day: Date) -> String {

@@ -25,10 +25,11 @@ pub use keys::utc_day;
 pub use attention::{Attention, AttentionKind};
 pub use ledger::{Ledger, Payment, Refund};
 pub use obligations::{Obligation, ObligationOutcome, ObligationStatus, RefundReason, lesson_obligation_id, obligation_of_metadata};
-pub use bookings::{Booking, BookingStatus, RoomStatus};
+pub use bookings::{Booking, BookingStatus, BookingsOf, RoomStatus};
 pub use checkouts::{Checkout, CheckoutChange, CheckoutLesson, CheckoutStatus, OpenCheckouts};
 pub use idempotency::IdempotencyRecord;
 pub use trials::TrialClaim;
+pub use profiles::ProfileWriteError;
 
 use std::collections::HashMap;
 use std::time::Duration;

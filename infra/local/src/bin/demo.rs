@@ -102,7 +102,9 @@ async fn run(args: &Args) -> Result<(), String> {
     let booking = first.ok_or("no booking")?;
 
     step(8, "teacher and student join");
-    let teacher = auth::mint_hs256(&secret, &Claims::new(booking.teacher_id.as_str(), Role::Teacher, now, SignedDuration::from_hours(1))).map_err(|e| e.to_string())?;
+    // The teacher signs in with their login, which a profile may set apart from its id.
+    let login = store.get_profile(&booking.teacher_id).await.map_err(|e| e.to_string())?.ok_or(format!("teacher {} has no profile", booking.teacher_id))?.user_id();
+    let teacher = auth::mint_hs256(&secret, &Claims::new(login.as_str(), Role::Teacher, now, SignedDuration::from_hours(1))).map_err(|e| e.to_string())?;
     let join_url = format!("{base}/join-lesson/");
     let join = json!({"booking_id": booking.booking_id});
     for (who, token, code) in [("student", &student, &booking.student_room_code), ("teacher", &teacher, &booking.teacher_room_code)] {
