@@ -40,3 +40,27 @@ pub fn render(records: &[Attention]) -> Vec<String> {
 pub async fn list(store: &Store) -> Result<Vec<String>, StoreError> {
     Ok(render(&store.attention().await?))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_record_says_what_it_is_about_what_to_do_and_how_to_close_it() {
+        let at = |s: &str| s.parse().unwrap();
+        let refused = Attention {
+            kind: AttentionKind::RefundRefused,
+            subject: "refund-co_1-0".into(),
+            reason: "Stripe refused".into(),
+            checkout_id: Some(shared::domain::CheckoutId::parse("co_1").unwrap()),
+            payment_intent: Some("pi_1".into()),
+            code: Some("charge_not_refundable".into()),
+            created_at: at("2026-11-30T10:00:00Z"),
+        };
+        let mismatch = Attention { kind: AttentionKind::PaymentMismatch, subject: "co_2".into(), code: None, payment_intent: None, created_at: at("2026-11-29T10:00:00Z"), ..refused.clone() };
+        let lines = render(&[refused, mismatch]);
+        assert!(lines[0].contains("[payment_mismatch]") && lines[0].contains("create-booking"), "oldest first: {}", lines[0]);
+        assert!(lines[1].contains("checkout co_1, payment pi_1, code charge_not_refundable"), "{}", lines[1]);
+        assert!(lines[1].ends_with("admin attention --resolve 'refund_refused#refund-co_1-0'"), "{}", lines[1]);
+    }
+}

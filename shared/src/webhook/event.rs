@@ -187,6 +187,21 @@ mod tests {
     }
 
     #[test]
+    fn a_refund_names_its_obligation_and_its_failure() {
+        let ours = event("refund.failed", json!({"id": "re_1", "payment_intent": "pi_1", "amount": 3000, "status": "failed",
+            "failure_reason": "expired_or_canceled_card", "metadata": {"obligation_id": "refund-co_abc-2", "checkout_id": "co_abc", "lesson_index": "2"}}));
+        let Action::Refund(refund) = Event::parse(&ours).unwrap().action().unwrap() else { panic!() };
+        assert_eq!((refund.obligation_id.as_deref(), refund.failure_reason.as_deref()), (Some("refund-co_abc-2"), Some("expired_or_canceled_card")));
+        // Made before obligations had ids: derived from the checkout and lesson it was for.
+        let older = event("refund.created", json!({"id": "re_2", "payment_intent": "pi_1", "amount": 3000, "status": "succeeded", "metadata": {"checkout_id": "co_abc", "lesson_index": "1"}}));
+        let Action::Refund(refund) = Event::parse(&older).unwrap().action().unwrap() else { panic!() };
+        assert_eq!(refund.obligation_id.as_deref(), Some("refund-co_abc-1"));
+        let dashboard = event("refund.created", json!({"id": "re_3", "payment_intent": "pi_1", "amount": 10, "status": "succeeded", "metadata": {}}));
+        let Action::Refund(refund) = Event::parse(&dashboard).unwrap().action().unwrap() else { panic!() };
+        assert_eq!((refund.obligation_id, refund.failure_reason), (None, None));
+    }
+
+    #[test]
     fn refuses_what_is_not_an_event() {
         assert_eq!(Event::parse(b"nope").unwrap_err(), EventError::NotJson);
         assert_eq!(Event::parse(br#"{"id": "evt_1"}"#).unwrap_err(), EventError::Missing("type"));
