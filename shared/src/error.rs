@@ -49,7 +49,11 @@ pub enum ApiError {
     IdempotencyKeyReused,
     #[error("the request body is larger than {0} bytes")]
     PayloadTooLarge(usize),
+    /// Stripe failed before a session existed: the holds were released.
     #[error("the payment provider is unavailable, nothing was charged; please retry")]
+    PaymentNotTaken(String),
+    /// Stripe failed about a payment that may exist: say nothing about money.
+    #[error("the payment provider is unavailable; please retry")]
     PaymentProvider(String),
     #[error("the video provider is unavailable; please retry")]
     VideoProvider(String),
@@ -80,7 +84,7 @@ impl ApiError {
             Self::TooManyOpenCheckouts(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::PaymentProvider(_) | Self::VideoProvider(_) => StatusCode::BAD_GATEWAY,
+            Self::PaymentNotTaken(_) | Self::PaymentProvider(_) | Self::VideoProvider(_) => StatusCode::BAD_GATEWAY,
             Self::Contention => StatusCode::SERVICE_UNAVAILABLE,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -109,7 +113,7 @@ impl ApiError {
             Self::CheckoutNotOpen(_) => "checkout_not_open",
             Self::IdempotencyKeyReused => "idempotency_key_reused",
             Self::PayloadTooLarge(_) => "payload_too_large",
-            Self::PaymentProvider(_) => "payment_provider_error",
+            Self::PaymentNotTaken(_) | Self::PaymentProvider(_) => "payment_provider_error",
             Self::VideoProvider(_) => "video_provider_error",
             Self::Contention => "service_unavailable",
             Self::MethodNotAllowed { .. } => "method_not_allowed",

@@ -41,7 +41,7 @@ pub fn error_response(err: &ApiError) -> Response<Body> {
     let status = err.status();
     if status.is_server_error() {
         let cause = match err {
-            ApiError::PaymentProvider(detail) | ApiError::VideoProvider(detail) => Some(detail.clone()),
+            ApiError::PaymentNotTaken(detail) | ApiError::PaymentProvider(detail) | ApiError::VideoProvider(detail) => Some(detail.clone()),
             _ => std::error::Error::source(err).map(ToString::to_string),
         };
         tracing::error!(error = %err, cause, code = err.code(), "request failed");

@@ -178,6 +178,44 @@ async fn a_delayed_payment_holds_the_slot_until_it_settles() {
     assert!(h.env.open_starts("t_one", Clock::System).await.contains(&start), "a failed payment releases the slot");
 }
 
+/// A delayed payment keeps its trial claim as it keeps its holds: past the
+/// session's expiry the student cannot start a second trial with the same
+/// teacher (before: the claim lapsed at `hold_until` and a second trial was
+/// sold while the first was still being paid for).
+#[tokio::test]
+async fn a_delayed_payment_keeps_its_trial_claim_until_it_settles() {
+    let h = hooked(false, false).await;
+    let trial = |start: &str| json!({"teacher_id": "t_two", "start": start, "duration_minutes": 30, "trial": true});
+    let (id, session) = h.buy("s_1", vec![trial(&tomorrow_at("10:00"))], "complete-delayed").await;
+    assert_eq!(h.deliver(&h.event("checkout.session.completed", &session).await).await.0, 200);
+    let checkout = h.checkout(&id).await;
+    assert_eq!(checkout.status, CheckoutStatus::PaymentPending);
+
+    let later = h.env.checkout_at(Clock::Fixed(checkout.hold_until + jiff::SignedDuration::from_hours(3))).await;
+    let event = tests::FunctionUrlEvent::new("POST", "/").header("content-type", "application/json").header("authorization", &format!("Bearer {}", token_for("s_1"))).body(&cart(vec![trial(&tomorrow_at("16:00"))]).to_string());
+    let (status, body) = tests::call_app(&later, event).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (409, Some("trial_already_used")), "{body}");
+
+    // The payment fails: the claim is given back with the slot.
+    reqwest::Client::new().post(format!("{}_emulator/sessions/{session}/async", h.env.stripe.base_url())).json(&json!({"outcome": "failed"})).send().await.unwrap();
+    assert_eq!(h.deliver(&h.event("checkout.session.async_payment_failed", &session).await).await.0, 200);
+    assert_eq!(h.env.db.store.get_trial_claim("s_1", &shared::domain::TeacherId::parse("t_two").unwrap()).await.unwrap(), None);
+}
+
+/// The success page polls while 100ms is down: the payment is booked and
+/// the page says `confirmed` (before: `502` saying "nothing was charged"
+/// for a payment that was taken and booked).
+#[tokio::test]
+async fn the_success_page_shows_a_booked_checkout_when_a_later_step_fails() {
+    let h = hooked(false, false).await;
+    let (id, _) = h.buy("s_1", vec![lesson("t_one", &tomorrow_at("10:00"), 60)], "complete").await;
+    reqwest::Client::new().post(format!("{}faults", h.env.hms.control_url())).json(&json!({"status": 500})).send().await.unwrap();
+    let (status, polled) = h.env.status(&token_for("s_1"), id.as_str()).await;
+    assert_eq!((status, polled["status"].as_str()), (200, Some("confirmed")), "{polled}");
+    let checkout = h.checkout(&id).await;
+    assert_eq!(h.booking(&checkout.booking_ids[0]).await.room_status, RoomStatus::Pending, "the room is made later");
+}
+
 #[tokio::test]
 async fn an_async_success_before_the_completion_books_and_the_completion_changes_nothing() {
     let h = hooked(false, false).await;

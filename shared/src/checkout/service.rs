@@ -148,7 +148,14 @@ impl CheckoutService {
         match settled {
             Ok(Settled::Checkout(current)) => Ok(CheckoutView::of(&current, now)),
             Ok(Settled::Ignored(_)) => Ok(CheckoutView::of(&checkout, now)),
-            Err(err) => Err(err.into()),
+            // What failed after the booking (a room, a refund) is retried by
+            // the webhook and reconcile; the student sees where the checkout
+            // stands, never an error about money that was taken and booked.
+            Err(err) => {
+                tracing::warn!(checkout_id = %checkout.checkout_id, error = %err, "settling from the success page did not finish; the webhook or reconcile completes it");
+                let current = self.store.get_checkout(&checkout.checkout_id).await?.unwrap_or(checkout);
+                Ok(CheckoutView::of(&current, now))
+            }
         }
     }
 
@@ -210,7 +217,7 @@ impl CheckoutService {
                 if let Err(release) = fulfilment::release(&self.store, &checkout, CheckoutStatus::Failed, now).await {
                     tracing::error!(checkout_id = %checkout.checkout_id, error = %release, "releasing holds failed; they lapse at hold_until");
                 }
-                Err(provider_error(err))
+                Err(ApiError::PaymentNotTaken(err.to_string()))
             }
         }
     }
@@ -273,7 +280,7 @@ impl CheckoutService {
                 let session = self.payments.create_checkout_session(&SessionRequest::for_checkout(&checkout)).await.map_err(provider_error)?;
                 self.record_session(checkout, session, now).await
             }
-            CheckoutStatus::Failed => Err(ApiError::PaymentProvider("replay of a failed checkout".into())),
+            CheckoutStatus::Failed => Err(ApiError::PaymentNotTaken("replay of a failed checkout".into())),
             _ => Ok(CheckoutView::of(&checkout, now)),
         }
     }

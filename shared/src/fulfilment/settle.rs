@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use jiff::Timestamp;
 
 use super::confirm::{PaidWith, Unbookable, book};
-use super::{FulfilError, release};
+use super::{FulfilError, ReleasePlan, release};
 use crate::payments::{Payments, SessionFacts, SessionPayment};
 use crate::refunds::{INLINE_REFUND_BUDGET, Refunds};
 use crate::rooms::Rooms;
@@ -65,6 +65,9 @@ impl Settlement<'_> {
         while checkout.status == CheckoutStatus::AwaitingPayment {
             let read: BTreeSet<_> = checkout.lessons.iter().flat_map(|l| days_touched(l.start, l.end, l.buffer_minutes).into_iter().map(|d| (l.teacher_id.clone(), d))).collect();
             let change = CheckoutChange { payment_intent: facts.payment_intent.as_deref(), ..CheckoutChange::default() };
+            // Its trial claims stop lapsing too; one lost meanwhile is left
+            // to the booking, which refunds that lesson.
+            let claims = ReleasePlan::read(self.store, &checkout, CheckoutStatus::PaymentPending).await?.claims;
             let result = self
                 .store
                 .edit_days(&read, |set| {
@@ -75,13 +78,16 @@ impl Settlement<'_> {
                             });
                         }
                     }
-                    let item = self.store.checkout_transition_item(&checkout.checkout_id, checkout.status, CheckoutStatus::PaymentPending, &change)?;
-                    Ok::<_, FulfilError>(((), vec![item]))
+                    let mut items = vec![self.store.checkout_transition_item(&checkout.checkout_id, checkout.status, CheckoutStatus::PaymentPending, &change)?];
+                    for teacher in &claims {
+                        items.push(self.store.trial_keep_item(&checkout.student_id, teacher, &checkout.checkout_id)?);
+                    }
+                    Ok::<_, FulfilError>(((), items))
                 })
                 .await;
             match result {
                 Ok(()) => {
-                    tracing::info!(checkout_id = %checkout.checkout_id, "payment pending; slots held until it settles");
+                    tracing::info!(checkout_id = %checkout.checkout_id, "payment pending; slots and trial claims held until it settles");
                     checkout.status = CheckoutStatus::PaymentPending;
                 }
                 Err(EditError::ItemConflict(_)) if backoff.wait().await => checkout = self.reload(&checkout).await?,

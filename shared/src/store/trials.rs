@@ -1,7 +1,7 @@
 //! A student's one trial per teacher: a claim written in the hold
 //! transaction, made permanent by confirmation, given back by release.
 
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
@@ -65,6 +65,25 @@ impl Store {
         }
         let put = put.condition_expression(condition).build().map_err(|e| StoreError::corrupt("put trial claim", e))?;
         Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    /// Keeps `checkout`'s unconfirmed claim counting while its delayed
+    /// payment settles, as its holds do: no lapse by time, until the payment
+    /// succeeds (confirm) or fails (release). Fails if the claim is no longer
+    /// that checkout's.
+    pub fn trial_keep_item(&self, student: &str, teacher: &TeacherId, checkout: &CheckoutId) -> Result<TransactWriteItem, StoreError> {
+        let (pk, sk) = trial_key(student, teacher);
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(pk, &sk)))
+            .update_expression("SET hold_until = :forever")
+            .condition_expression("checkout_id = :checkout AND confirmed = :false")
+            .expression_attribute_values(":forever", AttributeValue::N(i64::MAX.to_string()))
+            .expression_attribute_values(":checkout", s(checkout.as_str()))
+            .expression_attribute_values(":false", AttributeValue::Bool(false))
+            .build()
+            .map_err(|e| StoreError::corrupt("keep trial", e))?;
+        Ok(TransactWriteItem::builder().update(update).build())
     }
 
     pub async fn get_trial_claim(&self, student: &str, teacher: &TeacherId) -> Result<Option<TrialClaim>, StoreError> {
