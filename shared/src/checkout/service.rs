@@ -37,7 +37,7 @@ const RECORD_SESSION_ATTEMPTS: u32 = 3;
 // + the hold transaction under contention         ≤ CONTENTION_BUDGET (3 s) + one call
 // + creating the session                          ≤ STRIPE_TIMEOUT_MS (≤ 8 s)
 // + recording it                                  ≤ 3 attempts (~1 s)
-// + reads and the SDK's own retries               ~ 2 s
+// + reads (a changed cart's check included) and the SDK's own retries  ~ 2 s
 // ≈ 22 s. A replay re-opens a session instead of waiting for the first
 // request, so it is bounded by the same terms.
 
@@ -87,12 +87,19 @@ impl CheckoutService {
         loop {
             let open = OpenSet::read(&self.store, &who.user_id, now).await?;
             let superseded = open.overlapping(&checkout);
-            self.expire_superseded(&superseded, &checkout).await?;
             let mut plans = Vec::with_capacity(superseded.len());
             for old in &superseded {
                 plans.push(ReleasePlan::read(&self.store, old, CheckoutStatus::Expired).await?);
             }
             let hold = Hold { checkout: &checkout, priced: &priced, superseded: &plans, open: &open, idempotency: record.as_ref().map(|(h, r)| (*h, r)) };
+            // An expired session cannot be reopened: the old checkouts stay
+            // payable unless the new cart would be placed.
+            if superseded.iter().any(|old| old.amount_total > 0)
+                && let Err(err) = hold.check(&self.store, MAX_OPEN_CHECKOUTS, now).await
+            {
+                return self.refused(who, &cart, key_hash.as_deref(), err).await;
+            }
+            self.expire_superseded(&superseded, &checkout).await?;
             match hold.place(&self.store, MAX_OPEN_CHECKOUTS, now).await {
                 Ok(()) => break,
                 Err(HoldError::Refused(err)) => return self.refused(who, &cart, key_hash.as_deref(), err).await,
