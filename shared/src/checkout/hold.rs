@@ -168,7 +168,7 @@ impl Hold<'_> {
                 open.insert(checkout.checkout_id.clone(), checkout.hold_until.as_second());
                 items.push(store.open_checkouts_item(&checkout.student_id, &self.open.read, open)?);
                 if let Some((hash, record)) = self.idempotency {
-                    items.push(store.idempotency_item(hash, record, now + IDEMPOTENCY_TTL)?);
+                    items.push(store.idempotency_item(hash, record, now, now + IDEMPOTENCY_TTL)?);
                 }
                 Ok(((), items))
             })

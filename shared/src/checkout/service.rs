@@ -53,12 +53,12 @@ impl CheckoutService {
     pub async fn initiate(&self, who: &Principal, body: &[u8], idempotency_key: Option<&str>) -> Result<CheckoutView, ApiError> {
         let cart = parse_cart(body)?;
         let key_hash = idempotency_key.map(|key| idempotency_hash(who, key)).transpose()?;
+        let now = self.clock.now();
         if let Some(hash) = &key_hash
-            && let Some(record) = self.store.get_idempotency(hash).await?
+            && let Some(record) = self.store.get_idempotency(hash, now).await?
         {
             return self.replay(who, &record, &cart).await;
         }
-        let now = self.clock.now();
         let checkout_id = CheckoutId::parse(&format!("co_{}", uuid::Uuid::now_v7().simple())).map_err(|e| ApiError::Internal(Box::new(e)))?;
         let priced = price(&self.store, &cart, &checkout_id, now).await?;
         let expires_at = now + SESSION_LIFETIME;
@@ -105,7 +105,7 @@ impl CheckoutService {
                 Err(HoldError::Refused(err)) => return self.refused(who, &cart, key_hash.as_deref(), err).await,
                 Err(HoldError::Retry) => {
                     if let Some(hash) = &key_hash
-                        && let Some(stored) = self.store.get_idempotency(hash).await?
+                        && let Some(stored) = self.store.get_idempotency(hash, now).await?
                     {
                         return self.replay(who, &stored, &cart).await;
                     }
@@ -257,7 +257,7 @@ impl CheckoutService {
     async fn refused(&self, who: &Principal, cart: &CartRequest, key_hash: Option<&str>, err: ApiError) -> Result<CheckoutView, ApiError> {
         let raced = matches!(err, ApiError::SlotUnavailable { .. } | ApiError::TrialAlreadyUsed(_));
         if let Some(hash) = key_hash.filter(|_| raced)
-            && let Some(stored) = self.store.get_idempotency(hash).await?
+            && let Some(stored) = self.store.get_idempotency(hash, self.clock.now()).await?
         {
             return self.replay(who, &stored, cart).await;
         }
