@@ -1,4 +1,5 @@
-//! The table exists once (infra/table.json); template.yaml must declare the same.
+//! template.yaml against the code: the table (declared once in infra/table.json), the
+//! functions, secrets, policies, timeouts, CORS and the parameter rules.
 
 use std::collections::BTreeSet;
 
@@ -127,4 +128,22 @@ fn every_function_has_its_own_least_privilege_policy() {
             }
         }
     }
+}
+
+/// Browsers hide every response header CORS does not expose; a 503's
+/// `Retry-After` must reach the frontend's code.
+#[test]
+fn every_cors_configuration_exposes_retry_after() {
+    let template = template();
+    let mut with_cors = 0;
+    for (name, resource) in template["Resources"].as_mapping().unwrap() {
+        let cors = &resource["Properties"]["FunctionUrlConfig"]["Cors"];
+        if !cors.is_mapping() {
+            continue;
+        }
+        with_cors += 1;
+        let exposed: Vec<String> = cors["ExposeHeaders"].as_sequence().map(|s| s.iter().filter_map(Value::as_str).map(str::to_ascii_lowercase).collect()).unwrap_or_default();
+        assert!(exposed.iter().any(|h| h == "retry-after"), "{name:?} does not expose Retry-After: {exposed:?}");
+    }
+    assert!(with_cors >= 3, "get-slots, initiate-checkout and join-lesson answer browsers");
 }
