@@ -130,6 +130,48 @@ fn every_function_has_its_own_least_privilege_policy() {
     }
 }
 
+fn function<'t>(template: &'t Value, resource: &str) -> &'t Value {
+    let function = &template["Resources"][resource];
+    assert_eq!(function["Type"].as_str(), Some("AWS::Serverless::Function"), "{resource}");
+    function
+}
+
+fn timeout_of(function: &Value) -> std::time::Duration {
+    std::time::Duration::from_secs(function["Properties"]["Timeout"].as_u64().expect("a Timeout in seconds"))
+}
+
+/// What one stripe-webhook delivery may spend at worst, from the budgets
+/// the code enforces (the derivation is written next to the Timeout).
+fn webhook_worst_case(template: &Value) -> std::time::Duration {
+    use std::time::Duration;
+    // shared::refunds::INLINE_REFUND_BUDGET: refund work done inline is cut off there, the rest stays owed to reconcile.
+    const INLINE_REFUND_BUDGET: Duration = Duration::from_secs(10);
+    // Reads and writes outside the contention budget (checkout, ledger, event, bookings), with the SDK's own retries.
+    const STORE_CALLS: Duration = Duration::from_secs(2);
+    let hms_budget = match function(template, "StripeWebhookFunction")["Properties"]["Environment"]["Variables"]["HMS_TIMEOUT_MS"].as_str() {
+        Some(ms) => Duration::from_millis(ms.parse().expect("HMS_TIMEOUT_MS in milliseconds")),
+        None => Duration::from_millis(shared::rooms::hms::DEFAULT_TIMEOUT_MS),
+    };
+    // Rooms are made concurrently; each is two 100ms calls in a row (the room, then its codes).
+    let rooms = 2 * hms_budget;
+    shared::store::CONTENTION_BUDGET + INLINE_REFUND_BUDGET + rooms + STORE_CALLS
+}
+
+/// A delivery cut off by Lambda is retried by Stripe, but what it did not
+/// finish (a room, a refund) waits for that retry or the sweep: the timeout
+/// must cover booking, the inline refunds and the rooms together.
+#[test]
+fn the_stripe_webhook_timeout_covers_its_worst_case() {
+    let template = template();
+    let worst = webhook_worst_case(&template);
+    let timeout = timeout_of(function(&template, "StripeWebhookFunction"));
+    assert!(timeout >= worst, "stripe-webhook's Timeout {timeout:?} is below its worst case {worst:?}");
+    // create-booking asks Stripe for the session, then settles as the webhook does.
+    let create_booking = timeout_of(function(&template, "CreateBookingFunction"));
+    let needed = std::time::Duration::from_millis(shared::payments::MAX_TIMEOUT_MS) + worst;
+    assert!(create_booking >= needed, "create-booking's Timeout {create_booking:?} is below {needed:?}");
+}
+
 /// Browsers hide every response header CORS does not expose; a 503's
 /// `Retry-After` must reach the frontend's code.
 #[test]
