@@ -1,7 +1,7 @@
 //! template.yaml against the code: the table (declared once in infra/table.json), the
 //! functions, secrets, policies, timeouts, CORS and the parameter rules.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use infra::table::TableSpec;
 use serde_norway::Value;
@@ -188,4 +188,89 @@ fn every_cors_configuration_exposes_retry_after() {
         assert!(exposed.iter().any(|h| h == "retry-after"), "{name:?} does not expose Retry-After: {exposed:?}");
     }
     assert!(with_cors >= 3, "get-slots, initiate-checkout and join-lesson answer browsers");
+}
+
+/// The value of a Rules expression: a string, or the truth of a condition.
+#[derive(Debug, PartialEq)]
+enum Rule {
+    Text(String),
+    Truth(bool),
+}
+
+/// Evaluates a Rules expression for the given parameter values (the
+/// others at their defaults), in both the `!Tag` and `Fn::` spellings, as
+/// CloudFormation does before it creates anything.
+fn evaluate(expr: &Value, parameters: &BTreeMap<String, String>) -> Rule {
+    let (function, argument) = match expr {
+        Value::String(text) => return Rule::Text(text.clone()),
+        Value::Tagged(tagged) => (tagged.tag.to_string().trim_start_matches('!').to_owned(), &tagged.value),
+        Value::Mapping(map) if map.len() == 1 => {
+            let (key, argument) = map.iter().next().unwrap();
+            (key.as_str().unwrap().trim_start_matches("Fn::").to_owned(), argument)
+        }
+        other => panic!("not a Rules expression: {other:?}"),
+    };
+    let truth = |e: &Value| match evaluate(e, parameters) {
+        Rule::Truth(t) => t,
+        other => panic!("{other:?} is not a condition"),
+    };
+    let list = || argument.as_sequence().unwrap_or_else(|| panic!("{function} takes a list"));
+    match function.as_str() {
+        "Ref" => {
+            let name = argument.as_str().unwrap();
+            Rule::Text(parameters.get(name).cloned().unwrap_or_else(|| panic!("no parameter {name}")))
+        }
+        "Equals" => Rule::Truth(evaluate(&list()[0], parameters) == evaluate(&list()[1], parameters)),
+        "Not" => Rule::Truth(!truth(&list()[0])),
+        "And" => Rule::Truth(list().iter().all(truth)),
+        "Or" => Rule::Truth(list().iter().any(truth)),
+        other => panic!("{other} is not evaluated here"),
+    }
+}
+
+/// The descriptions of the Rules assertions a deployment with these
+/// parameters fails: empty when CloudFormation would go ahead.
+fn refusals(template: &Value, given: &[(&str, &str)]) -> Vec<String> {
+    let declared = template["Parameters"].as_mapping().unwrap();
+    let mut parameters: BTreeMap<String, String> = declared
+        .iter()
+        .filter_map(|(name, p)| Some((name.as_str()?.to_owned(), p["Default"].as_str().map(str::to_owned).or_else(|| p["Default"].as_u64().map(|n| n.to_string()))?)))
+        .collect();
+    for (name, value) in given {
+        assert!(declared.contains_key(*name), "the template has no parameter {name}");
+        parameters.insert((*name).to_owned(), (*value).to_owned());
+    }
+    let mut refused = Vec::new();
+    for rule in template["Rules"].as_mapping().unwrap().values() {
+        if rule["RuleCondition"].is_null() || evaluate(&rule["RuleCondition"], &parameters) == Rule::Truth(true) {
+            for assertion in rule["Assertions"].as_sequence().unwrap() {
+                if evaluate(&assertion["Assert"], &parameters) != Rule::Truth(true) {
+                    refused.push(assertion["AssertDescription"].as_str().unwrap().to_owned());
+                }
+            }
+        }
+    }
+    refused
+}
+
+/// A production stack checks `iss` and `aud` whatever signs the tokens: one
+/// HS256 secret (a Supabase project's) signs every token of the project, not
+/// only the ones meant for this app.
+#[test]
+fn production_requires_issuer_and_audience_in_hs256_mode_too() {
+    let template = template();
+    let (issuer, audience) = (("AuthIssuer", "https://auth.example.com/auth/v1"), ("AuthAudience", "authenticated"));
+    let jwks = ("AuthJwksUrl", "https://auth.example.com/auth/v1/.well-known/jwks.json");
+    for stage in ["prod", "dev"] {
+        let stage = ("Stage", stage);
+        assert!(!refusals(&template, &[stage, jwks]).is_empty(), "{stage:?}: JWKS needs both");
+        assert_eq!(refusals(&template, &[stage, jwks, issuer, audience]), Vec::<String>::new(), "{stage:?}");
+        assert_eq!(refusals(&template, &[stage, issuer, audience]), Vec::<String>::new(), "{stage:?}: HS256 with both");
+    }
+    for missing in [vec![], vec![issuer], vec![audience]] {
+        let given: Vec<(&str, &str)> = [("Stage", "prod")].into_iter().chain(missing.iter().copied()).collect();
+        assert!(!refusals(&template, &given).is_empty(), "production, HS256, given only {missing:?}");
+    }
+    assert!(!refusals(&template, &[]).is_empty(), "a stack that names no Stage is production");
+    assert_eq!(refusals(&template, &[("Stage", "dev")]), Vec::<String>::new(), "a dev stack may use HS256 test tokens without iss and aud");
 }
