@@ -33,6 +33,17 @@ pub enum Fault {
     Throttle,
     /// Answer `500 InternalServerError` without forwarding.
     Fail,
+    /// Answer `500` with a body that is not DynamoDB's error shape (no
+    /// `__type`), as a web server in front of a failing DynamoDB
+    /// implementation does, without forwarding: the SDK sees a server error
+    /// without a code.
+    Garbled,
+    /// Forward it, then hold the answer back this long: past the SDK's
+    /// attempt timeout the client gives up on an answer that was coming.
+    Hang(Duration),
+    /// Start an answer and break the connection in the middle of its body,
+    /// without forwarding.
+    Cut,
 }
 
 #[derive(Debug, Clone)]
@@ -152,6 +163,23 @@ async fn forward(State(state): State<Arc<ProxyState>>, headers: HeaderMap, body:
         Some(Fault::Cancel { code, prefix }) => return error(400, "TransactionCanceledException", Some(reasons(&original, code, prefix))),
         Some(Fault::Throttle) => return error(400, "ThrottlingException", None),
         Some(Fault::Fail) => return error(500, "InternalServerError", None),
+        Some(Fault::Garbled) => {
+            let mut response = (StatusCode::INTERNAL_SERVER_ERROR, "<html><body><h1>Internal Server Error</h1></body></html>").into_response();
+            response.headers_mut().insert("content-type", HeaderValue::from_static("text/html"));
+            return response;
+        }
+        Some(Fault::Hang(hold)) => {
+            let answer = send(&state, &headers, body).await;
+            tokio::time::sleep(hold).await;
+            return answer;
+        }
+        Some(Fault::Cut) => {
+            // The first bytes of an answer, then the connection fails.
+            let chunks: [Result<Bytes, std::io::Error>; 2] = [Ok(Bytes::from_static(b"{\"Item")), Err(std::io::Error::other("cut by the test proxy"))];
+            let mut response = (StatusCode::OK, axum::body::Body::from_stream(futures::stream::iter(chunks))).into_response();
+            response.headers_mut().insert("content-type", HeaderValue::from_static("application/x-amz-json-1.0"));
+            return response;
+        }
         Some(Fault::LoseAnswer) => {
             let _ = send(&state, &headers, body).await;
             return error(500, "InternalServerError", None);

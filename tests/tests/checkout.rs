@@ -137,6 +137,45 @@ async fn a_two_teacher_cart_with_one_conflict_holds_nothing() {
     assert!(env.open_starts("t_one", Clock::System).await.contains(&free));
 }
 
+/// An idempotency record lives 24 hours; DynamoDB deletes expired items
+/// only days later, so one past its `ttl` is read as absent and replaced.
+#[tokio::test]
+async fn an_idempotency_record_past_its_ttl_is_ignored() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use sha2::Digest;
+    let env = CheckoutEnv::start().await;
+    let token = token_for("s_1");
+    let (status, first) = env.post(Some(&token), &cart(vec![lesson("t_one", &tomorrow_at("13:00"), 60)]), Some("key-1")).await;
+    assert_eq!(status, 201, "{first}");
+
+    // The record as DynamoDB would still hold it a day and an hour later (dynoxide never sweeps TTL).
+    let pk = format!("IDEMPOTENCY#{}", hex::encode(sha2::Sha256::digest(b"s_1\nkey-1")));
+    let past = (jiff::Timestamp::now() - jiff::SignedDuration::from_hours(1)).as_second();
+    let store = &env.db.store;
+    let updated = store
+        .client()
+        .update_item()
+        .table_name(store.table())
+        .key("pk", AttributeValue::S(pk))
+        .key("sk", AttributeValue::S("IDEMPOTENCY".into()))
+        .update_expression("SET #ttl = :past")
+        .condition_expression("attribute_exists(pk)")
+        .expression_attribute_names("#ttl", "ttl")
+        .expression_attribute_values(":past", AttributeValue::N(past.to_string()))
+        .send()
+        .await;
+    assert!(updated.is_ok(), "the record is where the key says: {updated:?}");
+
+    let other = cart(vec![lesson("t_one", &tomorrow_at("16:00"), 60)]);
+    let (status, second) = env.post(Some(&token), &other, Some("key-1")).await;
+    assert_eq!(status, 201, "an expired key is a new key, not idempotency_key_reused: {second}");
+    assert_ne!(second["checkout_id"], first["checkout_id"]);
+    // The new request's record replaced the expired one.
+    let (status, replayed) = env.post(Some(&token), &other, Some("key-1")).await;
+    assert_eq!((status, &replayed["checkout_id"]), (201, &second["checkout_id"]), "{replayed}");
+    assert_eq!(sessions(&env).await.len(), 2);
+}
+
 #[tokio::test]
 async fn idempotency_key_replays_the_first_response() {
     let env = Arc::new(CheckoutEnv::start().await);

@@ -46,6 +46,38 @@ async fn a_student_can_change_their_cart() {
     assert_eq!(stored(&env, second["checkout_id"].as_str().unwrap()).await.status, CheckoutStatus::AwaitingPayment);
 }
 
+/// A changed cart that cannot be placed (a lesson someone else holds, a
+/// trial already claimed) is refused before the old checkout is touched:
+/// its session stays open at Stripe and its holds stay, so the student can
+/// still pay for what they had.
+#[tokio::test]
+async fn a_changed_cart_that_is_refused_leaves_the_old_checkout_payable() {
+    let env = CheckoutEnv::start().await;
+    let token = token_for("s_1");
+    let (a, b) = (tomorrow_at("10:00"), tomorrow_at("12:00"));
+    let (status, first) = env.post(Some(&token), &cart(vec![lesson("t_one", &a, 60)]), None).await;
+    assert_eq!(status, 201, "{first}");
+    let (status, taken) = env.post(Some(&token_for("s_2")), &cart(vec![lesson("t_one", &b, 60)]), None).await;
+    assert_eq!(status, 201, "{taken}");
+    let (status, trial_checkout) = env.post(Some(&token), &trial("t_two", &tomorrow_at("09:00")), None).await;
+    assert_eq!(status, 201, "a paid trial, not superseded by what follows: {trial_checkout}");
+
+    let refused_carts = [
+        (cart(vec![lesson("t_one", &a, 60), lesson("t_one", &b, 60)]), "slot_unavailable"),
+        (json!({"lessons": [lesson("t_one", &a, 60), {"teacher_id": "t_two", "start": tomorrow_at("14:00"), "duration_minutes": 30, "trial": true}]}), "trial_already_used"),
+    ];
+    for (body, code) in refused_carts {
+        let (status, refused) = env.post(Some(&token), &body, None).await;
+        assert_eq!((status, refused["error"]["code"].as_str()), (409, Some(code)), "{refused}");
+        let old = stored(&env, first["checkout_id"].as_str().unwrap()).await;
+        assert_eq!(old.status, CheckoutStatus::AwaitingPayment, "{code}");
+        let session = env.session(old.stripe_session_id.as_deref().unwrap()).await;
+        assert_eq!(session["status"], "open", "{code}: the old checkout can still be paid");
+        let holds = env.holds("t_one", &a).await;
+        assert!(holds.iter().any(|h| h.reference == old.checkout_id.as_str()), "{code}: {holds:?}");
+    }
+}
+
 #[tokio::test]
 async fn a_checkout_paid_first_is_not_superseded() {
     let env = CheckoutEnv::start().await;

@@ -80,6 +80,33 @@ async fn endless_conflicts_or_throttling_end_in_503_with_retry_after() {
     assert!(sessions(&env).await.is_empty());
 }
 
+/// A call whose outcome is still unknown after the SDK's retries (a 5xx
+/// that is not in DynamoDB's error shape, an answer that timed out, a
+/// connection broken mid-answer) is a passing outage: `503` with
+/// `Retry-After`, never `500`. The first is what a slower DynamoDB
+/// implementation answered to a flash crowd (logged as `transact: unknown`).
+#[tokio::test]
+async fn an_outcome_still_unknown_after_retries_is_503_with_retry_after() {
+    let env = proxied().await;
+    let faults = [
+        ("TransactWriteItems", Fault::Garbled),
+        ("TransactWriteItems", Fault::Hang(Duration::from_secs(3))),
+        ("TransactWriteItems", Fault::Cut),
+        ("GetItem", Fault::Garbled),
+        ("BatchGetItem", Fault::Cut),
+    ];
+    for (i, (operation, fault)) in faults.into_iter().enumerate() {
+        env.db.proxy().fail(operation, fault.clone(), 10_000);
+        let start = tomorrow_at(&format!("{:02}:00", 6 + 2 * i));
+        let response = call_app_raw(&env.checkout, post(&token_for(&format!("s_{i}")), &cart(vec![lesson("t_one", &start, 60)]))).await;
+        let retry_after = response.headers().get("retry-after").map(|v| v.to_str().unwrap().to_owned());
+        let (status, body) = json_of(&response);
+        assert_eq!((status, body["error"]["code"].as_str()), (503, Some("service_unavailable")), "{operation} {fault:?}: {body}");
+        assert_eq!(retry_after.as_deref(), Some("1"), "{operation} {fault:?}");
+        env.db.proxy().clear();
+    }
+}
+
 #[tokio::test]
 async fn the_url_goes_out_even_if_storing_it_fails_and_a_replay_reopens_it() {
     let env = proxied().await;

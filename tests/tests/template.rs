@@ -1,6 +1,7 @@
-//! The table exists once (infra/table.json); template.yaml must declare the same.
+//! template.yaml against the code: the table (declared once in infra/table.json), the
+//! functions, secrets, policies, timeouts, CORS and the parameter rules.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use infra::table::TableSpec;
 use serde_norway::Value;
@@ -127,4 +128,149 @@ fn every_function_has_its_own_least_privilege_policy() {
             }
         }
     }
+}
+
+fn function<'t>(template: &'t Value, resource: &str) -> &'t Value {
+    let function = &template["Resources"][resource];
+    assert_eq!(function["Type"].as_str(), Some("AWS::Serverless::Function"), "{resource}");
+    function
+}
+
+fn timeout_of(function: &Value) -> std::time::Duration {
+    std::time::Duration::from_secs(function["Properties"]["Timeout"].as_u64().expect("a Timeout in seconds"))
+}
+
+/// What one stripe-webhook delivery may spend at worst, from the budgets
+/// the code enforces (the derivation is written next to the Timeout).
+fn webhook_worst_case(template: &Value) -> std::time::Duration {
+    use std::time::Duration;
+    // shared::refunds::INLINE_REFUND_BUDGET: refund work done inline is cut off there, the rest stays owed to reconcile.
+    const INLINE_REFUND_BUDGET: Duration = Duration::from_secs(10);
+    // Reads and writes outside the contention budget (checkout, ledger, event, bookings), with the SDK's own retries.
+    const STORE_CALLS: Duration = Duration::from_secs(2);
+    let hms_budget = match function(template, "StripeWebhookFunction")["Properties"]["Environment"]["Variables"]["HMS_TIMEOUT_MS"].as_str() {
+        Some(ms) => Duration::from_millis(ms.parse().expect("HMS_TIMEOUT_MS in milliseconds")),
+        None => Duration::from_millis(shared::rooms::hms::DEFAULT_TIMEOUT_MS),
+    };
+    // Rooms are made concurrently; each is two 100ms calls in a row (the room, then its codes).
+    let rooms = 2 * hms_budget;
+    shared::store::CONTENTION_BUDGET + INLINE_REFUND_BUDGET + rooms + STORE_CALLS
+}
+
+/// A delivery cut off by Lambda is retried by Stripe, but what it did not
+/// finish (a room, a refund) waits for that retry or the sweep: the timeout
+/// must cover booking, the inline refunds and the rooms together.
+#[test]
+fn the_stripe_webhook_timeout_covers_its_worst_case() {
+    let template = template();
+    let worst = webhook_worst_case(&template);
+    let timeout = timeout_of(function(&template, "StripeWebhookFunction"));
+    assert!(timeout >= worst, "stripe-webhook's Timeout {timeout:?} is below its worst case {worst:?}");
+    // create-booking asks Stripe for the session, then settles as the webhook does.
+    let create_booking = timeout_of(function(&template, "CreateBookingFunction"));
+    let needed = std::time::Duration::from_millis(shared::payments::MAX_TIMEOUT_MS) + worst;
+    assert!(create_booking >= needed, "create-booking's Timeout {create_booking:?} is below {needed:?}");
+}
+
+/// Browsers hide every response header CORS does not expose; a 503's
+/// `Retry-After` must reach the frontend's code.
+#[test]
+fn every_cors_configuration_exposes_retry_after() {
+    let template = template();
+    let mut with_cors = 0;
+    for (name, resource) in template["Resources"].as_mapping().unwrap() {
+        let cors = &resource["Properties"]["FunctionUrlConfig"]["Cors"];
+        if !cors.is_mapping() {
+            continue;
+        }
+        with_cors += 1;
+        let exposed: Vec<String> = cors["ExposeHeaders"].as_sequence().map(|s| s.iter().filter_map(Value::as_str).map(str::to_ascii_lowercase).collect()).unwrap_or_default();
+        assert!(exposed.iter().any(|h| h == "retry-after"), "{name:?} does not expose Retry-After: {exposed:?}");
+    }
+    assert!(with_cors >= 3, "get-slots, initiate-checkout and join-lesson answer browsers");
+}
+
+/// The value of a Rules expression: a string, or the truth of a condition.
+#[derive(Debug, PartialEq)]
+enum Rule {
+    Text(String),
+    Truth(bool),
+}
+
+/// Evaluates a Rules expression for the given parameter values (the
+/// others at their defaults), in both the `!Tag` and `Fn::` spellings, as
+/// CloudFormation does before it creates anything.
+fn evaluate(expr: &Value, parameters: &BTreeMap<String, String>) -> Rule {
+    let (function, argument) = match expr {
+        Value::String(text) => return Rule::Text(text.clone()),
+        Value::Tagged(tagged) => (tagged.tag.to_string().trim_start_matches('!').to_owned(), &tagged.value),
+        Value::Mapping(map) if map.len() == 1 => {
+            let (key, argument) = map.iter().next().unwrap();
+            (key.as_str().unwrap().trim_start_matches("Fn::").to_owned(), argument)
+        }
+        other => panic!("not a Rules expression: {other:?}"),
+    };
+    let truth = |e: &Value| match evaluate(e, parameters) {
+        Rule::Truth(t) => t,
+        other => panic!("{other:?} is not a condition"),
+    };
+    let list = || argument.as_sequence().unwrap_or_else(|| panic!("{function} takes a list"));
+    match function.as_str() {
+        "Ref" => {
+            let name = argument.as_str().unwrap();
+            Rule::Text(parameters.get(name).cloned().unwrap_or_else(|| panic!("no parameter {name}")))
+        }
+        "Equals" => Rule::Truth(evaluate(&list()[0], parameters) == evaluate(&list()[1], parameters)),
+        "Not" => Rule::Truth(!truth(&list()[0])),
+        "And" => Rule::Truth(list().iter().all(truth)),
+        "Or" => Rule::Truth(list().iter().any(truth)),
+        other => panic!("{other} is not evaluated here"),
+    }
+}
+
+/// The descriptions of the Rules assertions a deployment with these
+/// parameters fails: empty when CloudFormation would go ahead.
+fn refusals(template: &Value, given: &[(&str, &str)]) -> Vec<String> {
+    let declared = template["Parameters"].as_mapping().unwrap();
+    let mut parameters: BTreeMap<String, String> = declared
+        .iter()
+        .filter_map(|(name, p)| Some((name.as_str()?.to_owned(), p["Default"].as_str().map(str::to_owned).or_else(|| p["Default"].as_u64().map(|n| n.to_string()))?)))
+        .collect();
+    for (name, value) in given {
+        assert!(declared.contains_key(*name), "the template has no parameter {name}");
+        parameters.insert((*name).to_owned(), (*value).to_owned());
+    }
+    let mut refused = Vec::new();
+    for rule in template["Rules"].as_mapping().unwrap().values() {
+        if rule["RuleCondition"].is_null() || evaluate(&rule["RuleCondition"], &parameters) == Rule::Truth(true) {
+            for assertion in rule["Assertions"].as_sequence().unwrap() {
+                if evaluate(&assertion["Assert"], &parameters) != Rule::Truth(true) {
+                    refused.push(assertion["AssertDescription"].as_str().unwrap().to_owned());
+                }
+            }
+        }
+    }
+    refused
+}
+
+/// A production stack checks `iss` and `aud` whatever signs the tokens: one
+/// HS256 secret (a Supabase project's) signs every token of the project, not
+/// only the ones meant for this app.
+#[test]
+fn production_requires_issuer_and_audience_in_hs256_mode_too() {
+    let template = template();
+    let (issuer, audience) = (("AuthIssuer", "https://auth.example.com/auth/v1"), ("AuthAudience", "authenticated"));
+    let jwks = ("AuthJwksUrl", "https://auth.example.com/auth/v1/.well-known/jwks.json");
+    for stage in ["prod", "dev"] {
+        let stage = ("Stage", stage);
+        assert!(!refusals(&template, &[stage, jwks]).is_empty(), "{stage:?}: JWKS needs both");
+        assert_eq!(refusals(&template, &[stage, jwks, issuer, audience]), Vec::<String>::new(), "{stage:?}");
+        assert_eq!(refusals(&template, &[stage, issuer, audience]), Vec::<String>::new(), "{stage:?}: HS256 with both");
+    }
+    for missing in [vec![], vec![issuer], vec![audience]] {
+        let given: Vec<(&str, &str)> = [("Stage", "prod")].into_iter().chain(missing.iter().copied()).collect();
+        assert!(!refusals(&template, &given).is_empty(), "production, HS256, given only {missing:?}");
+    }
+    assert!(!refusals(&template, &[]).is_empty(), "a stack that names no Stage is production");
+    assert_eq!(refusals(&template, &[("Stage", "dev")]), Vec::<String>::new(), "a dev stack may use HS256 test tokens without iss and aud");
 }

@@ -12,7 +12,7 @@ use crate::availability;
 use crate::domain::{CheckoutId, TeacherId};
 use crate::error::ApiError;
 use crate::fulfilment::{ReleasePlan, plan_release};
-use crate::store::{BusyEntry, BusyKind, Checkout, EditError, IdempotencyRecord, OpenCheckouts, Store, StoreError, days_to_read, days_touched};
+use crate::store::{BusyEntry, BusyKind, Checkout, DaySet, EditError, IdempotencyRecord, OpenCheckouts, Store, StoreError, days_to_read, days_touched};
 
 /// Idempotency records outlive any replay a client would make.
 const IDEMPOTENCY_TTL: jiff::SignedDuration = jiff::SignedDuration::from_hours(24);
@@ -83,38 +83,83 @@ impl From<StoreError> for Refusal {
 }
 
 impl Hold<'_> {
-    pub async fn place(&self, store: &Store, max_open: usize, now: Timestamp) -> Result<(), HoldError> {
-        let checkout = self.checkout;
+    /// Whether the hold would be placed now, without writing anything: the
+    /// same rules as [`Hold::place`] on fresh strongly consistent reads. A
+    /// changed cart asks this before expiring the sessions of the checkouts
+    /// it supersedes, so a cart refused here leaves them payable. It cannot
+    /// promise that `place` succeeds (another student may take a slot in
+    /// between); what it rules out is refusing a cart that was never
+    /// placeable after the old checkout was made unpayable.
+    pub async fn check(&self, store: &Store, max_open: usize, now: Timestamp) -> Result<(), ApiError> {
+        self.remaining(max_open)?;
+        let mut set = DaySet::new(store.days(&self.days_to_read()).await?);
+        self.plan_holds(&mut set, now).map_err(|lesson_index| ApiError::SlotUnavailable { lesson_index })?;
+        for teacher in self.checkout.trial_teachers() {
+            let replaces = self.replaced_claims(teacher);
+            if store.get_trial_claim(&self.checkout.student_id, teacher).await?.is_some_and(|claim| claim.blocks(now, &replaces)) {
+                return Err(ApiError::TrialAlreadyUsed(teacher.clone()));
+            }
+        }
+        Ok(())
+    }
+
+    /// The open checkouts that stay open beside the new one, refused when
+    /// they already reach the limit.
+    fn remaining(&self, max_open: usize) -> Result<Vec<&Checkout>, ApiError> {
         let remaining: Vec<&Checkout> = self.open.live.iter().filter(|c| !self.superseded.iter().any(|s| s.checkout.checkout_id == c.checkout_id)).collect();
         if remaining.len() >= max_open {
-            return Err(ApiError::TooManyOpenCheckouts(max_open).into());
+            return Err(ApiError::TooManyOpenCheckouts(max_open));
         }
-        let mut read: BTreeSet<_> = checkout.lessons.iter().flat_map(|l| days_to_read(&l.teacher_id, l.start, l.end, l.buffer_minutes)).collect();
+        Ok(remaining)
+    }
+
+    fn days_to_read(&self) -> BTreeSet<(TeacherId, jiff::civil::Date)> {
+        let mut read: BTreeSet<_> = self.checkout.lessons.iter().flat_map(|l| days_to_read(&l.teacher_id, l.start, l.end, l.buffer_minutes)).collect();
         read.extend(self.superseded.iter().flat_map(ReleasePlan::days));
+        read
+    }
+
+    /// Releases the superseded checkouts in `set` and adds the new one's
+    /// holds; refuses with the index of the first lesson no longer offered.
+    fn plan_holds(&self, set: &mut DaySet, now: Timestamp) -> Result<(), usize> {
+        let checkout = self.checkout;
+        for plan in self.superseded {
+            plan_release(set, plan.checkout, now);
+        }
+        let own = [checkout.checkout_id.as_str()];
+        for (i, lesson) in checkout.lessons.iter().enumerate() {
+            let profile = &self.priced.profiles[&lesson.teacher_id];
+            if !availability::is_offered(profile, lesson.duration_minutes, lesson.start, &set.busy_except(&lesson.teacher_id, &own), now) {
+                return Err(i);
+            }
+            let hold = BusyEntry { start: lesson.start, end: lesson.end, kind: BusyKind::Hold, reference: checkout.checkout_id.to_string(), expires_at: Some(checkout.hold_until) };
+            for day in days_touched(lesson.start, lesson.end, lesson.buffer_minutes) {
+                set.edit(&lesson.teacher_id, day, now, |entries| entries.push(hold.clone()));
+            }
+        }
+        Ok(())
+    }
+
+    /// The superseded checkouts whose trial claim with `teacher` the new
+    /// checkout takes over.
+    fn replaced_claims(&self, teacher: &TeacherId) -> Vec<&CheckoutId> {
+        self.superseded.iter().filter(|p| p.claims.contains(teacher)).map(|p| &p.checkout.checkout_id).collect()
+    }
+
+    pub async fn place(&self, store: &Store, max_open: usize, now: Timestamp) -> Result<(), HoldError> {
+        let checkout = self.checkout;
+        let remaining = self.remaining(max_open)?;
+        let read = self.days_to_read();
         let trials: Vec<&TeacherId> = checkout.trial_teachers().collect();
         // Item order, for mapping a failed condition back: checkout, trial
         // claims, then everything that only fails when state read outside
         // the calendar changed underneath.
         let result = store
             .edit_days(&read, |set| {
-                for plan in self.superseded {
-                    plan_release(set, plan.checkout, now);
-                }
-                let own = [checkout.checkout_id.as_str()];
-                for (i, lesson) in checkout.lessons.iter().enumerate() {
-                    let profile = &self.priced.profiles[&lesson.teacher_id];
-                    if !availability::is_offered(profile, lesson.duration_minutes, lesson.start, &set.busy_except(&lesson.teacher_id, &own), now) {
-                        return Err(Refusal::Slot(i));
-                    }
-                    let hold = BusyEntry { start: lesson.start, end: lesson.end, kind: BusyKind::Hold, reference: checkout.checkout_id.to_string(), expires_at: Some(checkout.hold_until) };
-                    for day in days_touched(lesson.start, lesson.end, lesson.buffer_minutes) {
-                        set.edit(&lesson.teacher_id, day, now, |entries| entries.push(hold.clone()));
-                    }
-                }
+                self.plan_holds(set, now).map_err(Refusal::Slot)?;
                 let mut items = vec![store.new_checkout_item(checkout)?];
                 for teacher in &trials {
-                    let replaces: Vec<&CheckoutId> = self.superseded.iter().filter(|p| p.claims.contains(teacher)).map(|p| &p.checkout.checkout_id).collect();
-                    items.push(store.trial_claim_item(&checkout.student_id, teacher, &checkout.checkout_id, checkout.hold_until, now, &replaces)?);
+                    items.push(store.trial_claim_item(&checkout.student_id, teacher, &checkout.checkout_id, checkout.hold_until, now, &self.replaced_claims(teacher))?);
                 }
                 for plan in self.superseded {
                     items.extend(plan.items(store, &trials)?);
@@ -123,7 +168,7 @@ impl Hold<'_> {
                 open.insert(checkout.checkout_id.clone(), checkout.hold_until.as_second());
                 items.push(store.open_checkouts_item(&checkout.student_id, &self.open.read, open)?);
                 if let Some((hash, record)) = self.idempotency {
-                    items.push(store.idempotency_item(hash, record, now + IDEMPOTENCY_TTL)?);
+                    items.push(store.idempotency_item(hash, record, now, now + IDEMPOTENCY_TTL)?);
                 }
                 Ok(((), items))
             })

@@ -37,7 +37,7 @@ const RECORD_SESSION_ATTEMPTS: u32 = 3;
 // + the hold transaction under contention         ≤ CONTENTION_BUDGET (3 s) + one call
 // + creating the session                          ≤ STRIPE_TIMEOUT_MS (≤ 8 s)
 // + recording it                                  ≤ 3 attempts (~1 s)
-// + reads and the SDK's own retries               ~ 2 s
+// + reads (a changed cart's check included) and the SDK's own retries  ~ 2 s
 // ≈ 22 s. A replay re-opens a session instead of waiting for the first
 // request, so it is bounded by the same terms.
 
@@ -53,12 +53,12 @@ impl CheckoutService {
     pub async fn initiate(&self, who: &Principal, body: &[u8], idempotency_key: Option<&str>) -> Result<CheckoutView, ApiError> {
         let cart = parse_cart(body)?;
         let key_hash = idempotency_key.map(|key| idempotency_hash(who, key)).transpose()?;
+        let now = self.clock.now();
         if let Some(hash) = &key_hash
-            && let Some(record) = self.store.get_idempotency(hash).await?
+            && let Some(record) = self.store.get_idempotency(hash, now).await?
         {
             return self.replay(who, &record, &cart).await;
         }
-        let now = self.clock.now();
         let checkout_id = CheckoutId::parse(&format!("co_{}", uuid::Uuid::now_v7().simple())).map_err(|e| ApiError::Internal(Box::new(e)))?;
         let priced = price(&self.store, &cart, &checkout_id, now).await?;
         let expires_at = now + SESSION_LIFETIME;
@@ -87,18 +87,25 @@ impl CheckoutService {
         loop {
             let open = OpenSet::read(&self.store, &who.user_id, now).await?;
             let superseded = open.overlapping(&checkout);
-            self.expire_superseded(&superseded, &checkout).await?;
             let mut plans = Vec::with_capacity(superseded.len());
             for old in &superseded {
                 plans.push(ReleasePlan::read(&self.store, old, CheckoutStatus::Expired).await?);
             }
             let hold = Hold { checkout: &checkout, priced: &priced, superseded: &plans, open: &open, idempotency: record.as_ref().map(|(h, r)| (*h, r)) };
+            // An expired session cannot be reopened: the old checkouts stay
+            // payable unless the new cart would be placed.
+            if superseded.iter().any(|old| old.amount_total > 0)
+                && let Err(err) = hold.check(&self.store, MAX_OPEN_CHECKOUTS, now).await
+            {
+                return self.refused(who, &cart, key_hash.as_deref(), err).await;
+            }
+            self.expire_superseded(&superseded, &checkout).await?;
             match hold.place(&self.store, MAX_OPEN_CHECKOUTS, now).await {
                 Ok(()) => break,
                 Err(HoldError::Refused(err)) => return self.refused(who, &cart, key_hash.as_deref(), err).await,
                 Err(HoldError::Retry) => {
                     if let Some(hash) = &key_hash
-                        && let Some(stored) = self.store.get_idempotency(hash).await?
+                        && let Some(stored) = self.store.get_idempotency(hash, now).await?
                     {
                         return self.replay(who, &stored, &cart).await;
                     }
@@ -254,7 +261,7 @@ impl CheckoutService {
     async fn refused(&self, who: &Principal, cart: &CartRequest, key_hash: Option<&str>, err: ApiError) -> Result<CheckoutView, ApiError> {
         let raced = matches!(err, ApiError::SlotUnavailable { .. } | ApiError::TrialAlreadyUsed(_));
         if let Some(hash) = key_hash.filter(|_| raced)
-            && let Some(stored) = self.store.get_idempotency(hash).await?
+            && let Some(stored) = self.store.get_idempotency(hash, self.clock.now()).await?
         {
             return self.replay(who, &stored, cart).await;
         }

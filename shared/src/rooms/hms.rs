@@ -23,6 +23,9 @@ const RENEW_BEFORE: SignedDuration = SignedDuration::from_hours(1);
 const SKEW: SignedDuration = SignedDuration::from_secs(10);
 /// Attempts per call on 429, 5xx and timeouts.
 const MAX_ATTEMPTS: u32 = 3;
+/// The budget of one call including its retries when `HMS_TIMEOUT_MS` is
+/// unset (as template.yaml leaves it); part of the functions' timeouts.
+pub const DEFAULT_TIMEOUT_MS: u64 = 5_000;
 
 #[derive(Clone)]
 pub struct HmsConfig {
@@ -66,7 +69,7 @@ impl HmsConfig {
         let teacher_role = env.with_default("HMS_TEACHER_ROLE", "host", text);
         let student_role = env.with_default("HMS_STUDENT_ROLE", "guest", text);
         let management_token = env.optional("HMS_MANAGEMENT_TOKEN", "optional override; leave unset so tokens are minted and renewed", text);
-        let timeout = env.with_default("HMS_TIMEOUT_MS", "5000", |s| {
+        let timeout = env.with_default("HMS_TIMEOUT_MS", &DEFAULT_TIMEOUT_MS.to_string(), |s| {
             s.parse::<u64>().ok().filter(|ms| (100..=10_000).contains(ms)).map(Duration::from_millis).ok_or_else(|| "must be 100 to 10000 milliseconds".into())
         });
         Some(Self {

@@ -1,3 +1,4 @@
+use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 
 /// Whether a single-item write was refused by its condition: another write
@@ -7,8 +8,9 @@ pub(crate) fn lost_condition<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -
 }
 
 /// A failure talking to the table. `transient` failures (throttling,
-/// timeouts, the service being down) are worth a retry by the caller and map
-/// to 503; anything else is a bug or corrupt data and maps to 500.
+/// timeouts, the service failing on its side) are worth a retry by the
+/// caller and map to 503 (`ApiError::from`); anything else is a bug or
+/// corrupt data and maps to 500.
 #[derive(Debug, thiserror::Error)]
 #[error("{operation}: {message}")]
 pub struct StoreError {
@@ -31,30 +33,40 @@ impl StoreError {
         self.transient
     }
 
-    pub(crate) fn sdk<E, R>(operation: &'static str, err: SdkError<E, R>) -> Self
+    /// The one classification of the SDK's failures, after its own retries.
+    /// No answer (a timeout, a connection that failed before or during the
+    /// answer) and any 5xx leave the call's outcome unknown: DynamoDB, or
+    /// whatever answers in its place, failed on its side, and a later
+    /// attempt may well succeed, so these are transient (503), whether or
+    /// not the body named an error code. A 4xx is transient only for
+    /// throttling; any other is a request we got wrong (500).
+    pub(crate) fn sdk<E>(operation: &'static str, err: SdkError<E, HttpResponse>) -> Self
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
-        R: std::fmt::Debug,
     {
         let transient = match &err {
             SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => true,
-            SdkError::ServiceError(service) => matches!(
-                service.err().code(),
-                Some(
-                    "ProvisionedThroughputExceededException"
-                        | "ThrottlingException"
-                        | "RequestLimitExceeded"
-                        | "InternalServerError"
-                        | "ServiceUnavailable"
-                        // The same ClientRequestToken is still being executed.
-                        | "TransactionInProgressException"
-                )
-            ),
+            SdkError::ServiceError(service) => {
+                service.raw().status().is_server_error()
+                    || matches!(
+                        service.err().code(),
+                        Some(
+                            "ProvisionedThroughputExceededException"
+                                | "ThrottlingException"
+                                | "RequestLimitExceeded"
+                                // The same ClientRequestToken is still being executed.
+                                | "TransactionInProgressException"
+                        )
+                    )
+            }
             _ => false,
         };
-        let message = match err.as_service_error() {
-            Some(service) => format!("{}: {}", service.code().unwrap_or("unknown"), service.message().unwrap_or("")),
-            None => aws_sdk_dynamodb::error::DisplayErrorContext(&err).to_string(),
+        let message = match &err {
+            SdkError::ServiceError(service) => match service.err().code() {
+                Some(code) => format!("{code}: {}", service.err().message().unwrap_or("")),
+                None => format!("HTTP {} without a DynamoDB error code", service.raw().status().as_u16()),
+            },
+            _ => aws_sdk_dynamodb::error::DisplayErrorContext(&err).to_string(),
         };
         Self { operation, message, transient }
     }
@@ -62,10 +74,9 @@ impl StoreError {
     /// A transaction cancelled for reasons other than a failed condition:
     /// transient when every reason is another transaction holding an item or
     /// throttling (retry), otherwise a bug (validation, item too large).
-    pub(crate) fn cancelled<E, R>(codes: &[Option<String>], err: SdkError<E, R>) -> Self
+    pub(crate) fn cancelled<E>(codes: &[Option<String>], err: SdkError<E, HttpResponse>) -> Self
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
-        R: std::fmt::Debug,
     {
         let transient = codes.iter().flatten().all(|code| matches!(code.as_str(), "None" | "TransactionConflict" | "ThrottlingError" | "ProvisionedThroughputExceeded"));
         let reasons: Vec<&str> = codes.iter().map(|c| c.as_deref().unwrap_or("None")).collect();

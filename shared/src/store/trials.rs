@@ -25,6 +25,18 @@ pub struct TrialClaim {
     pub hold_until: i64,
 }
 
+impl TrialClaim {
+    /// Whether this claim keeps a new checkout that `replaces` the listed
+    /// checkouts from claiming the trial: the negation of the condition of
+    /// [`Store::trial_claim_item`], for checking before writing. (A claim
+    /// written before claims could lapse reads as lapsed here while the
+    /// condition still counts it; then the write refuses it, only later.)
+    pub fn blocks(&self, now: Timestamp, replaces: &[&CheckoutId]) -> bool {
+        let lapsed = !self.confirmed && self.hold_until <= now.as_second();
+        !lapsed && !replaces.contains(&&self.checkout_id)
+    }
+}
+
 fn trial_key(student: &str, teacher: &TeacherId) -> (String, String) {
     (format!("STUDENT#{student}"), format!("TRIAL#{teacher}"))
 }
@@ -49,6 +61,7 @@ impl Store {
     fn trial_put(&self, student: &str, teacher: &TeacherId, claim: &TrialClaim, now: Timestamp, replaces: &[&CheckoutId]) -> Result<TransactWriteItem, StoreError> {
         let (pk, sk) = trial_key(student, teacher);
         let item = item("put trial claim", pk, &sk, claim, &[])?;
+        // TrialClaim::blocks is the negation of this condition: change both together.
         let mut condition = "attribute_not_exists(#pk) OR (confirmed = :false AND hold_until <= :now)".to_owned();
         let mut put = Put::builder()
             .table_name(&self.table)
