@@ -144,8 +144,6 @@ fn timeout_of(function: &Value) -> std::time::Duration {
 /// the code enforces (the derivation is written next to the Timeout).
 fn webhook_worst_case(template: &Value) -> std::time::Duration {
     use std::time::Duration;
-    // shared::refunds::INLINE_REFUND_BUDGET: refund work done inline is cut off there, the rest stays owed to reconcile.
-    const INLINE_REFUND_BUDGET: Duration = Duration::from_secs(10);
     // Reads and writes outside the contention budget (checkout, ledger, event, bookings), with the SDK's own retries.
     const STORE_CALLS: Duration = Duration::from_secs(2);
     let hms_budget = match function(template, "StripeWebhookFunction")["Properties"]["Environment"]["Variables"]["HMS_TIMEOUT_MS"].as_str() {
@@ -154,7 +152,8 @@ fn webhook_worst_case(template: &Value) -> std::time::Duration {
     };
     // Rooms are made concurrently; each is two 100ms calls in a row (the room, then its codes).
     let rooms = 2 * hms_budget;
-    shared::store::CONTENTION_BUDGET + INLINE_REFUND_BUDGET + rooms + STORE_CALLS
+    // Refund work done inline is cut off at its budget; the rest stays owed to reconcile.
+    shared::store::CONTENTION_BUDGET + shared::refunds::INLINE_REFUND_BUDGET + rooms + STORE_CALLS
 }
 
 /// A delivery cut off by Lambda is retried by Stripe, but what it did not
