@@ -169,6 +169,10 @@ fn the_stripe_webhook_timeout_covers_its_worst_case() {
     let create_booking = timeout_of(function(&template, "CreateBookingFunction"));
     let needed = std::time::Duration::from_millis(shared::payments::MAX_TIMEOUT_MS) + worst;
     assert!(create_booking >= needed, "create-booking's Timeout {create_booking:?} is below {needed:?}");
+    // The success-page poll: a Stripe lookup, then a settlement cut off at its budget, then a read.
+    let initiate = timeout_of(function(&template, "InitiateCheckoutFunction"));
+    let poll = std::time::Duration::from_millis(shared::payments::MAX_TIMEOUT_MS) + shared::checkout::POLL_SETTLE_BUDGET + std::time::Duration::from_secs(2);
+    assert!(initiate >= poll, "initiate-checkout's Timeout {initiate:?} is below the poll's {poll:?}");
 }
 
 /// Browsers hide every response header CORS does not expose; a 503's

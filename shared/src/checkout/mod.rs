@@ -12,5 +12,5 @@ mod view;
 
 pub use cart::{CartLesson, CartRequest, MAX_BODY_BYTES, MAX_LESSONS, parse_cart};
 pub use redirects::RedirectPolicy;
-pub use service::{CheckoutService, MAX_OPEN_CHECKOUTS};
+pub use service::{CheckoutService, MAX_OPEN_CHECKOUTS, POLL_SETTLE_BUDGET};
 pub use view::{CheckoutView, LessonView};

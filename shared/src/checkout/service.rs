@@ -27,6 +27,10 @@ const HOLD_GRACE: SignedDuration = SignedDuration::from_mins(5);
 pub const MAX_OPEN_CHECKOUTS: usize = 5;
 /// How often one checkout's status poll may ask Stripe.
 const POLL_INTERVAL: SignedDuration = SignedDuration::from_secs(3);
+/// What one poll may spend settling a paid session (booking, refunds,
+/// rooms), so that with Stripe's lookup it answers within the function's
+/// timeout (template.yaml).
+pub const POLL_SETTLE_BUDGET: std::time::Duration = std::time::Duration::from_secs(12);
 /// Attempts at recording a created session before answering without
 /// recording it (the student still gets the URL; a replay records it).
 const RECORD_SESSION_ATTEMPTS: u32 = 3;
@@ -141,25 +145,31 @@ impl CheckoutService {
         if !self.store.claim_poll(&checkout.checkout_id, now, POLL_INTERVAL).await? {
             return Ok(CheckoutView::of(&checkout, now));
         }
-        let settlement = Settlement { store: &self.store, payments: &self.payments, rooms: &self.rooms };
-        let settled = match self.payments.completed_session(session_id).await {
+        let facts = match self.payments.completed_session(session_id).await {
+            Ok(Some(facts)) => facts,
             Ok(None) => return Ok(CheckoutView::of(&checkout, now)),
-            Ok(Some(facts)) if facts.payment == SessionPayment::Unpaid => settlement.payment_pending(&facts, now).await,
-            Ok(Some(facts)) => settlement.paid(&facts, now).await,
             Err(err) => {
                 // The page keeps polling; the webhook may still come.
                 tracing::warn!(checkout_id = %checkout.checkout_id, error = %err, "asking Stripe about a checkout failed");
                 return Ok(CheckoutView::of(&checkout, now));
             }
         };
+        let settlement = Settlement { store: &self.store, payments: &self.payments, rooms: &self.rooms };
+        let settling = async {
+            if facts.payment == SessionPayment::Unpaid { settlement.payment_pending(&facts, now).await } else { settlement.paid(&facts, now).await }
+        };
+        // Every step is durable and idempotent, so one cut off by the
+        // budget is finished by the webhook or reconcile.
+        let settled = tokio::time::timeout(POLL_SETTLE_BUDGET, settling).await;
         match settled {
-            Ok(Settled::Checkout(current)) => Ok(CheckoutView::of(&current, now)),
-            Ok(Settled::Ignored(_)) => Ok(CheckoutView::of(&checkout, now)),
+            Ok(Ok(Settled::Checkout(current))) => Ok(CheckoutView::of(&current, now)),
+            Ok(Ok(Settled::Ignored(_))) => Ok(CheckoutView::of(&checkout, now)),
             // What failed after the booking (a room, a refund) is retried by
             // the webhook and reconcile; the student sees where the checkout
             // stands, never an error about money that was taken and booked.
-            Err(err) => {
-                tracing::warn!(checkout_id = %checkout.checkout_id, error = %err, "settling from the success page did not finish; the webhook or reconcile completes it");
+            failed => {
+                let why = failed.map_or_else(|_| format!("not finished within {POLL_SETTLE_BUDGET:?}"), |r| r.err().map(|e| e.to_string()).unwrap_or_default());
+                tracing::warn!(checkout_id = %checkout.checkout_id, error = %why, "settling from the success page did not finish; the webhook or reconcile completes it");
                 let current = self.store.get_checkout(&checkout.checkout_id).await?.unwrap_or(checkout);
                 Ok(CheckoutView::of(&current, now))
             }
