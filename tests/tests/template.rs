@@ -277,3 +277,23 @@ fn production_requires_issuer_and_audience_in_hs256_mode_too() {
     assert!(!refusals(&template, &[]).is_empty(), "a stack that names no Stage is production");
     assert_eq!(refusals(&template, &[("Stage", "dev")]), Vec::<String>::new(), "a dev stack may use HS256 test tokens without iss and aud");
 }
+
+/// Every metric the functions write has an alarm in the metric's namespace
+/// that goes to the operators' topic; an alarm on a name nothing writes
+/// would never fire.
+#[test]
+fn every_metric_the_functions_write_has_an_alarm_to_the_operators() {
+    use shared::metrics::{Metric, NAMESPACE};
+    let template = template();
+    let alarms: Vec<&Value> = template["Resources"].as_mapping().unwrap().values().filter(|r| r["Type"].as_str() == Some("AWS::CloudWatch::Alarm")).collect();
+    for metric in [Metric::AttentionRecords, Metric::RefundsFailed, Metric::ReconcileFailures] {
+        let alarm = alarms.iter().find(|a| a["Properties"]["MetricName"].as_str() == Some(metric.name())).unwrap_or_else(|| panic!("no alarm on {}", metric.name()));
+        assert_eq!(alarm["Properties"]["Namespace"].as_str(), Some(NAMESPACE));
+        let action = match &alarm["Properties"]["AlarmActions"][0] {
+            Value::Tagged(tagged) if tagged.tag.to_string() == "!Ref" => tagged.value.as_str(),
+            _ => None,
+        };
+        assert_eq!(action, Some("AlarmTopic"), "{alarm:?}");
+    }
+    assert_eq!(alarms.len(), 3, "an alarm on a metric nothing writes");
+}
