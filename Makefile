@@ -25,8 +25,9 @@ HMS_SDK := tests/conformance/hms/node_modules/.package-lock.json
 # cargo finds `cargo lambda` as the cargo-lambda binary on PATH.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-# `make table` / `make seed` / `make reconcile` target the local stack unless TABLE_NAME is set.
-ifeq ($(origin TABLE_NAME),undefined)
+# `make table` / `make seed` / `make reconcile` / `make attention` target the local stack
+# unless TABLE_NAME (or, for attention, ENV) is set.
+ifeq ($(origin TABLE_NAME)$(ENV),undefined)
 export TABLE_NAME := lessons
 export AWS_ENDPOINT_URL_DYNAMODB ?= http://127.0.0.1:8000
 export AWS_REGION ?= us-east-1
@@ -35,7 +36,7 @@ export AWS_SECRET_ACCESS_KEY ?= local
 LOCAL_ENV := set -a && source ./.env.local && set +a &&
 endif
 
-.PHONY: dev test demo contract doctor build deploy stripe-webhook bench table seed reconcile repair-rooms tools clean-local
+.PHONY: dev test demo contract doctor build deploy stripe-webhook bench table seed reconcile attention repair-rooms tools clean-local
 
 $(CARGO_LAMBDA):
 	python3 -m venv $(VENV)
@@ -138,6 +139,17 @@ endif
 # Settles checkouts stuck past their holds and Stripe events whose delivery failed; safe to repeat.
 reconcile:
 	$(LOCAL_ENV) cargo run --locked -q -p infra --bin admin -- reconcile
+
+# Everything that needs a person, each with what to do (local, TABLE_NAME=..., or ENV=dev|prod);
+# RESOLVE='kind#subject' closes one once it is dealt with.
+attention: $(if $(ENV),$(SAM))
+ifeq ($(ENV),)
+	$(LOCAL_ENV) cargo run --locked -q -p infra --bin admin -- attention $(if $(RESOLVE),--resolve '$(RESOLVE)')
+else
+	mkdir -p .local && $(SAM) list stack-outputs --config-env $(ENV) --output json > .local/outputs-$(ENV).json
+	TABLE_NAME=$$(python3 -c 'import json,sys; print(next(o["OutputValue"] for o in json.load(open(sys.argv[1])) if o["OutputKey"] == "TableName"))' .local/outputs-$(ENV).json) \
+	cargo run --locked -q -p infra --bin admin -- attention $(if $(RESOLVE),--resolve '$(RESOLVE)')
+endif
 
 # Makes the 100ms room of every booking still without one; safe to repeat.
 repair-rooms:
