@@ -2,9 +2,10 @@
 //!
 //! The ledger is keyed by PaymentIntent, because refund events name only the
 //! PaymentIntent: `PAYMENT#<pi>` holds the payment (`PAYMENT`, with its
-//! checkout once known) and one item per refund (`REFUND#<re_…>`), whichever
+//! checkout once known), one item per refund (`REFUND#<re_…>`), whichever
 //! event reported it first, so a refund is recorded once however many
-//! events (ours, `refund.*`, `charge.refunded`) tell of it.
+//! events (ours, `refund.*`, `charge.refunded`) tell of it, and the refund
+//! obligations of the payment (`OWED#…`, see `obligations`).
 
 use std::collections::HashMap;
 
