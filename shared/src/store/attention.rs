@@ -10,8 +10,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use super::item::{item, key, s};
-use super::keys::PK;
+use super::item::{item, key};
 use super::{Store, StoreError};
 use crate::domain::CheckoutId;
 
@@ -75,15 +74,7 @@ impl Store {
 
     /// Every open attention record, by key.
     pub async fn attention(&self) -> Result<Vec<Attention>, StoreError> {
-        let query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("#pk = :pk")
-            .expression_attribute_names("#pk", PK)
-            .expression_attribute_values(":pk", s(ATTENTION_PK))
-            .consistent_read(true);
-        let items = self.query_all("list attention", query).await?;
+        let items = self.partition("list attention", ATTENTION_PK).await?;
         items.into_iter().map(|item| serde_dynamo::from_item(item).map_err(|e| StoreError::corrupt("list attention", e))).collect()
     }
 

@@ -89,15 +89,7 @@ impl Store {
 
     /// Bookings whose rooms are still to be made.
     pub async fn pending_rooms(&self) -> Result<Vec<BookingId>, StoreError> {
-        let query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("#pk = :pk")
-            .expression_attribute_names("#pk", PK)
-            .expression_attribute_values(":pk", s(PENDING_ROOMS))
-            .consistent_read(true);
-        let items = self.query_all("list pending rooms", query).await?;
+        let items = self.partition("list pending rooms", PENDING_ROOMS).await?;
         Ok(items.iter().filter_map(|i| i.get("booking_id").and_then(|v| v.as_s().ok()).and_then(|id| BookingId::parse(id).ok())).collect())
     }
 

@@ -36,6 +36,19 @@ pub(super) fn put_new(table: &str, item: HashMap<String, AttributeValue>, operat
 }
 
 impl Store {
+    /// Every item of one partition, strongly consistent, following pages.
+    pub(super) async fn partition(&self, operation: &'static str, pk: &str) -> Result<Vec<HashMap<String, AttributeValue>>, StoreError> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_values(":pk", s(pk))
+            .consistent_read(true);
+        self.query_all(operation, query).await
+    }
+
     /// One item by key, strongly consistent (the money path reads its own writes).
     pub(super) async fn get_typed<T: serde::de::DeserializeOwned>(&self, operation: &'static str, pk: String, sk: &str) -> Result<Option<T>, StoreError> {
         let output = self

@@ -189,15 +189,7 @@ impl Store {
     }
 
     pub async fn ledger(&self, intent: &str) -> Result<Ledger, StoreError> {
-        let query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("#pk = :pk")
-            .expression_attribute_names("#pk", PK)
-            .expression_attribute_values(":pk", s(payment_pk(intent)))
-            .consistent_read(true);
-        let items = self.query_all("read ledger", query).await?;
+        let items = self.partition("read ledger", &payment_pk(intent)).await?;
         let mut ledger = Ledger::default();
         for item in &items {
             let sk = item.get(SK).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
