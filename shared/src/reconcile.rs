@@ -101,9 +101,10 @@ async fn stuck_checkouts(handler: &EventHandler, now: Timestamp, report: &mut Re
                 Ok(None) => {}
                 Ok(Some((before, after))) => {
                     report.checked_checkouts += 1;
-                    report.checkouts.settled += 1;
                     if after == CheckoutStatus::NeedsAttention {
                         report.checkouts.needs_attention += 1;
+                    } else if after != before {
+                        report.checkouts.settled += 1;
                     }
                     if after != before {
                         report.changes.push(format!("{id} {} -> {}", before.as_str(), after.as_str()));
@@ -167,14 +168,15 @@ async fn undelivered_events(handler: &EventHandler, now: Timestamp, report: &mut
         let Ok(event) = Event::parse(raw.to_string().as_bytes()) else { continue };
         report.checked_events += 1;
         match handler.process(&event, now).await {
+            // A duplicate or an event that is not ours changed nothing.
+            Ok(ack) if ack.outcome == "duplicate" || ack.outcome.starts_with("ignored") => {}
             Ok(ack) => {
-                report.events.settled += 1;
                 if ack.outcome == CheckoutStatus::NeedsAttention.as_str() {
                     report.events.needs_attention += 1;
+                } else {
+                    report.events.settled += 1;
                 }
-                if ack.outcome != "duplicate" && !ack.outcome.starts_with("ignored") {
-                    report.changes.push(format!("{} {} -> {}", event.id, event.kind, ack.outcome));
-                }
+                report.changes.push(format!("{} {} -> {}", event.id, event.kind, ack.outcome));
             }
             Err(err) => report.failing(Kind::Events, format!("{} {}", event.id, event.kind), err),
         }

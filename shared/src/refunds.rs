@@ -63,11 +63,17 @@ impl Refunds<'_> {
         if open.is_empty() {
             return RefundReport::default();
         }
-        let mut report = match tokio::time::timeout(budget, self.settle_open(payment_intent, now)).await {
-            Ok(Ok(report)) => report,
-            Ok(Err(err)) => RefundReport { still_failing: open.into_iter().map(|id| (id, err.to_string())).collect(), ..RefundReport::default() },
-            Err(_) => RefundReport { still_failing: open.into_iter().map(|id| (id, format!("not settled within {budget:?}"))).collect(), ..RefundReport::default() },
+        let mut report = RefundReport::default();
+        let failure = match tokio::time::timeout(budget, self.settle_open(payment_intent, now, &mut report)).await {
+            Ok(Ok(())) => None,
+            Ok(Err(err)) => Some(err.to_string()),
+            Err(_) => Some(format!("not settled within {budget:?}")),
         };
+        if let Some(why) = failure {
+            // What was settled before the failure stays settled; the rest is retried.
+            let done: Vec<String> = report.settled.iter().chain(&report.pending).chain(&report.attention).cloned().collect();
+            report.still_failing.extend(open.into_iter().filter(|id| !done.contains(id)).map(|id| (id, why.clone())));
+        }
         report.payments.push(payment_intent.to_owned());
         report
     }
@@ -96,12 +102,11 @@ impl Refunds<'_> {
         Ok(())
     }
 
-    async fn settle_open(&self, payment_intent: &str, now: Timestamp) -> Result<RefundReport, SettleError> {
+    async fn settle_open(&self, payment_intent: &str, now: Timestamp, report: &mut RefundReport) -> Result<(), SettleError> {
         for refund in self.payments.refunds_of(payment_intent).await? {
             self.store.record_refund(&refund).await?;
         }
         let mut ledger = self.store.ledger(payment_intent).await?;
-        let mut report = RefundReport::default();
         for obligation in ledger.obligations.iter().filter(|o| o.status.is_open()) {
             if let Some(refund) = ledger.refund_for(&obligation.obligation_id) {
                 let to = self.follow(obligation, refund, now).await?;
@@ -133,7 +138,7 @@ impl Refunds<'_> {
                 o.status = to;
             }
         }
-        Ok(report)
+        Ok(())
     }
 
     /// Brings an obligation in line with its refund at Stripe.
