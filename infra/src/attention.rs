@@ -24,7 +24,7 @@ pub fn render(records: &[Attention]) -> Vec<String> {
             let about = [r.checkout_id.as_ref().map(|c| format!("checkout {c}")), r.payment_intent.as_ref().map(|p| format!("payment {p}")), r.code.as_ref().map(|c| format!("code {c}"))];
             let about: Vec<String> = about.into_iter().flatten().collect();
             format!(
-                "{} [{}] {}\n    {}\n    what to do: {}\n    when done: admin attention --resolve '{}'",
+                "{} [{}] {}\n    {}\n    what to do: {}\n    when done: make attention RESOLVE='{}' (admin attention --resolve)",
                 r.created_at,
                 r.kind.as_str(),
                 about.join(", "),
@@ -61,6 +61,6 @@ mod tests {
         let lines = render(&[refused, mismatch]);
         assert!(lines[0].contains("[payment_mismatch]") && lines[0].contains("create-booking"), "oldest first: {}", lines[0]);
         assert!(lines[1].contains("checkout co_1, payment pi_1, code charge_not_refundable"), "{}", lines[1]);
-        assert!(lines[1].ends_with("admin attention --resolve 'refund_refused#refund-co_1-0'"), "{}", lines[1]);
+        assert!(lines[1].contains("make attention RESOLVE='refund_refused#refund-co_1-0'"), "{}", lines[1]);
     }
 }

@@ -126,7 +126,7 @@ async fn a_refund_stripe_refuses_is_recorded_for_a_person_and_blocks_nothing_els
     assert_eq!(attention.len(), 1, "{attention:?}");
     assert_eq!((attention[0].kind, attention[0].code.as_deref(), attention[0].checkout_id.as_ref()), (AttentionKind::RefundRefused, Some("charge_not_refundable"), Some(&id)));
     let listed = infra::attention::list(&h.env.db.store).await.unwrap();
-    assert!(listed[0].contains("refund_refused") && listed[0].contains("admin attention --resolve"), "{listed:?}");
+    assert!(listed[0].contains("refund_refused") && listed[0].contains("make attention RESOLVE="), "{listed:?}");
 
     // Redelivered, and swept: a refusal is never asked again.
     let requests = refund_requests(&h).await;

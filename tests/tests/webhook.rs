@@ -246,7 +246,7 @@ async fn a_payment_that_does_not_match_is_never_fulfilled() {
     let attention = h.env.db.store.attention().await.unwrap();
     assert_eq!(attention.len(), 1, "{attention:?}");
     assert_eq!((attention[0].kind, attention[0].checkout_id.as_ref()), (shared::store::AttentionKind::PaymentMismatch, Some(&id)));
-    assert!(attention[0].reason.contains("amount Some(100)"), "{}", attention[0].reason);
+    assert!(attention[0].reason.contains("amount 100 (ours 3000)"), "{}", attention[0].reason);
 }
 
 #[tokio::test]

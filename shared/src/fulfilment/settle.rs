@@ -181,9 +181,15 @@ impl Settlement<'_> {
         if !(session_differs || amount_differs || currency_differs) {
             return Ok(None);
         }
+        let unknown = || "unknown".to_owned();
         let reason = format!(
-            "a payment that does not match its checkout: session {} (ours {:?}), amount {:?} (ours {}), currency {:?} (ours {}); decide with the student, then refund it in the dashboard or book it with create-booking",
-            facts.session_id, checkout.stripe_session_id, facts.amount_total, checkout.amount_total, facts.currency, checkout.currency
+            "a payment that does not match its checkout: session {} (ours {}), amount {} (ours {}), currency {} (ours {})",
+            facts.session_id,
+            checkout.stripe_session_id.clone().unwrap_or_else(unknown),
+            facts.amount_total.map_or_else(unknown, |a| a.to_string()),
+            checkout.amount_total,
+            facts.currency.clone().unwrap_or_else(unknown),
+            checkout.currency
         );
         tracing::error!(checkout_id = %checkout.checkout_id, stripe_session = %facts.session_id, %reason, "needs attention");
         if !checkout.status.is_settled() && checkout.status != CheckoutStatus::NeedsAttention {
