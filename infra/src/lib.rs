@@ -2,6 +2,7 @@
 //! CLI (against AWS) and by the local stack.
 
 pub mod doctor;
+pub mod operator;
 pub mod seed;
 pub mod stripe_webhook;
 pub mod table;

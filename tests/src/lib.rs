@@ -11,6 +11,7 @@ pub use local_stack::dynamo::LocalDynamo;
 pub use local_stack::events::FunctionUrlEvent;
 
 pub mod dynamo_proxy;
+pub mod iam_url;
 pub mod serve;
 use dynamo_proxy::DynamoProxy;
 

@@ -1,4 +1,5 @@
-//! Operator CLI: create the table, load teacher profiles, reconcile payments, mint development tokens.
+//! Operator CLI: create the table, load teacher profiles, reconcile payments,
+//! call the operator endpoints, mint development tokens.
 //! Talks to whatever `TABLE_NAME` and `AWS_ENDPOINT_URL_DYNAMODB` point at.
 
 use std::path::PathBuf;
@@ -53,6 +54,20 @@ enum Command {
     /// Make the 100ms room of every booking still without one (after an
     /// outage, or once a template problem is fixed). Safe to repeat.
     RepairRooms,
+    /// Book a paid checkout that has no bookings yet and make its rooms, through
+    /// the create-booking endpoint ("paid but not booked"). Safe to repeat.
+    CreateBooking {
+        checkout_id: String,
+        #[command(flatten)]
+        at: Endpoint,
+    },
+    /// Make a booking's 100ms room and codes, through the create-room endpoint
+    /// ("booking created but no room codes"). Safe to repeat.
+    CreateRoom {
+        booking_id: String,
+        #[command(flatten)]
+        at: Endpoint,
+    },
     /// Mint an HS256 token signed with AUTH_JWT_SECRET (development only).
     Token {
         #[arg(long, value_enum)]
@@ -64,6 +79,49 @@ enum Command {
         #[arg(long, default_value_t = 24)]
         ttl_hours: i64,
     },
+}
+
+// Where an operator endpoint is: deployed (its URL from the stack outputs,
+// called SigV4-signed with your AWS credentials) or on the local stack (called
+// with an admin token minted from AUTH_JWT_SECRET). A plain comment: a doc
+// comment would become the commands' help text.
+#[derive(clap::Args)]
+#[group(required = true, multiple = false)]
+struct Endpoint {
+    /// The deployed stack's outputs as `sam list stack-outputs --output json` prints them.
+    #[arg(long)]
+    stack_outputs: Option<PathBuf>,
+    /// Functions at <base>/<name>/ (the local stack: http://127.0.0.1:9000/lambda-url).
+    #[arg(long)]
+    functions_base: Option<String>,
+}
+
+/// Calls the operator endpoint `function` with `body` and prints its answer.
+async fn call_operator(function: &str, at: Endpoint, body: serde_json::Value) -> Result<(), String> {
+    let http = shared::net::client_builder().timeout(std::time::Duration::from_secs(60)).build().map_err(|e| e.to_string())?;
+    let (url, caller) = match (at.stack_outputs, at.functions_base) {
+        (Some(file), _) => {
+            let url = urls_from_outputs(&file)?.into_iter().find(|(name, _)| name == function).map(|(_, url)| url).ok_or_else(|| format!("{} has no {function} URL: deploy the stack", file.display()))?;
+            let caller = infra::operator::Caller::from_aws_chain(&url).await?;
+            (url, caller)
+        }
+        (None, Some(base)) => {
+            let secret = config::load(auth::read_signing_secret).map_err(|e| e.to_string())?;
+            let claims = Claims::new("admin-cli", Role::Admin, jiff::Timestamp::now(), jiff::SignedDuration::from_mins(5));
+            let token = auth::mint_hs256(&secret, &claims).map_err(|e| e.to_string())?;
+            (format!("{}/{function}/", base.trim_end_matches('/')), infra::operator::Caller::Token(token))
+        }
+        (None, None) => return Err("give --stack-outputs or --functions-base".into()),
+    };
+    let answer = infra::operator::call(&http, &caller, &url, &body).await?;
+    println!("{}", serde_json::to_string_pretty(&answer.body).unwrap_or_default());
+    match answer.status {
+        200..=299 => Ok(()),
+        403 if matches!(caller, infra::operator::Caller::Iam { .. }) && answer.body["error"].is_null() => {
+            Err(format!("{function} answered 403 before running: IAM refused your credentials; they need lambda:InvokeFunctionUrl on the {function} function"))
+        }
+        status => Err(format!("{function} answered {status}")),
+    }
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -191,6 +249,8 @@ async fn run(command: Command) -> Result<(), String> {
             }
             println!("reconciled: {} stuck checkout(s) and {} undelivered event(s) checked, {} change(s)", report.checked_checkouts, report.checked_events, report.changes.len());
         }
+        Command::CreateBooking { checkout_id, at } => call_operator("create-booking", at, serde_json::json!({"checkout_id": checkout_id})).await?,
+        Command::CreateRoom { booking_id, at } => call_operator("create-room", at, serde_json::json!({"booking_id": booking_id})).await?,
         Command::Token { role, sub, email, ttl_hours } => {
             let secret = config::load(auth::read_signing_secret).map_err(|e| e.to_string())?;
             let mut claims = Claims::new(sub, role.into(), jiff::Timestamp::now(), jiff::SignedDuration::from_hours(ttl_hours));
