@@ -1,7 +1,9 @@
 //! Operations tooling: the table definition and seeding, used by the admin
 //! CLI (against AWS) and by the local stack.
 
+pub mod deployed;
 pub mod doctor;
+pub mod env_file;
 pub mod operator;
 pub mod seed;
 pub mod stripe_webhook;

@@ -58,7 +58,7 @@ pub async fn call(http: &reqwest::Client, caller: &Caller, url: &str, body: &Val
             let value = format!("Bearer {token}").parse().map_err(|_| "the admin token is not a valid header value")?;
             request.headers_mut().insert(http::header::AUTHORIZATION, value);
         }
-        Caller::Iam { credentials, region } => sign_request(&mut request, credentials, region, SystemTime::now())?,
+        Caller::Iam { credentials, region } => sign_request(&mut request, credentials, region, SERVICE, SystemTime::now())?,
     }
     let request = reqwest::Request::try_from(request).map_err(|e| format!("{url}: {e}"))?;
     let response = http.execute(request).await.map_err(|e| format!("{url} is unreachable: {e}"))?;
@@ -67,21 +67,48 @@ pub async fn call(http: &reqwest::Client, caller: &Caller, url: &str, body: &Val
     Ok(Answer { status, body: serde_json::from_str(&text).unwrap_or(Value::String(text)) })
 }
 
-/// Signs `request` in place: `host`, `x-amz-date`, `x-amz-security-token`
-/// (temporary credentials) and `authorization`. The body is hashed into the
-/// signature, so it must not change afterwards.
-pub fn sign_request(request: &mut http::Request<String>, credentials: &Credentials, region: &str, time: SystemTime) -> Result<(), String> {
+/// Signs `request` for `service` in place: `host`, `x-amz-date`,
+/// `x-amz-security-token` (temporary credentials) and `authorization`. The
+/// body is hashed into the signature, so it must not change afterwards.
+pub fn sign_request(request: &mut http::Request<String>, credentials: &Credentials, region: &str, service: &str, time: SystemTime) -> Result<(), String> {
     // The host is signed; set it as it will be sent so signer and server agree.
     let host = request.uri().authority().map(|a| a.as_str().to_owned()).ok_or("the URL has no host")?;
     request.headers_mut().insert(http::header::HOST, host.parse().map_err(|_| "the URL's host is not a valid header")?);
     let identity = credentials.clone().into();
-    let params = v4::SigningParams::builder().identity(&identity).region(region).name(SERVICE).time(time).settings(SigningSettings::default()).build().map_err(|e| e.to_string())?.into();
+    let params = v4::SigningParams::builder().identity(&identity).region(region).name(service).time(time).settings(SigningSettings::default()).build().map_err(|e| e.to_string())?.into();
     let headers: Vec<(String, String)> = request.headers().iter().filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned()))).collect();
     let signable = SignableRequest::new(request.method().as_str(), request.uri().to_string(), headers.iter().map(|(k, v)| (k.as_str(), v.as_str())), SignableBody::Bytes(request.body().as_bytes()))
         .map_err(|e| format!("cannot sign the request: {e}"))?;
     let (instructions, _) = sign(signable, &params).map_err(|e| format!("cannot sign the request: {e}"))?.into_parts();
     instructions.apply_to_request_http1x(request);
     Ok(())
+}
+
+/// A signed call of an AWS API with a JSON answer (doctor reads the deployed
+/// functions' configuration and the stored secret this way, without an SDK
+/// crate per service).
+pub async fn aws_json(http: &reqwest::Client, caller: &Caller, service: &str, request: http::Request<String>) -> Result<Value, String> {
+    let Caller::Iam { credentials, region } = caller else { return Err("AWS calls need AWS credentials".into()) };
+    let mut request = request;
+    let url = request.uri().to_string();
+    sign_request(&mut request, credentials, region, service, SystemTime::now())?;
+    let request = reqwest::Request::try_from(request).map_err(|e| format!("{url}: {e}"))?;
+    let response = http.execute(request).await.map_err(|e| format!("{url} is unreachable: {e}"))?;
+    let status = response.status();
+    let text = response.text().await.map_err(|e| format!("{url}: {e}"))?;
+    if !status.is_success() {
+        return Err(format!("{service} answered {status}: {text}"));
+    }
+    serde_json::from_str(&text).map_err(|e| format!("{service} answered something other than JSON: {e}"))
+}
+
+impl Caller {
+    pub fn region(&self) -> Option<&str> {
+        match self {
+            Self::Iam { region, .. } => Some(region),
+            Self::Token(_) => None,
+        }
+    }
 }
 
 #[cfg(test)]

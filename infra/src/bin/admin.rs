@@ -33,14 +33,24 @@ enum Command {
     /// with its fix. Exits non-zero when anything fails.
     Doctor {
         /// Functions at <base>/<name>/ (the local stack: http://127.0.0.1:9000/lambda-url).
-        #[arg(long, conflicts_with = "stack_outputs")]
+        #[arg(long, conflicts_with = "stack_outputs", requires = "functions_env")]
         functions_base: Option<String>,
-        /// The stack's outputs as `sam list stack-outputs --output json` prints them.
+        /// The environment the local stack started the functions with (<data dir>/functions.env);
+        /// the stored secrets are then this process's environment (.env.local).
         #[arg(long)]
+        functions_env: Option<PathBuf>,
+        /// The stack's outputs as `sam list stack-outputs --output json` prints them.
+        #[arg(long, requires = "secret_name")]
         stack_outputs: Option<PathBuf>,
+        /// The Secrets Manager secret holding the deployment's secrets (lessons/<ENV>).
+        #[arg(long)]
+        secret_name: Option<String>,
         /// The frontend origin CORS must allow.
         #[arg(long, default_value = "http://localhost:3000")]
         origin: String,
+        /// How long Stripe's delivery of the probe event may take, in seconds.
+        #[arg(long, default_value_t = 30)]
+        webhook_wait: u64,
     },
     /// Create or update the Stripe webhook endpoint for URL with exactly the
     /// events stripe-webhook handles. With --print-secret, a newly created
@@ -152,6 +162,13 @@ fn urls_from_outputs(file: &std::path::Path) -> Result<Vec<(String, String)>, St
         .collect())
 }
 
+/// The `StackName` output: the functions are named `<stack>-<function>`.
+fn stack_name(file: &std::path::Path) -> Result<String, String> {
+    let raw = std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let outputs: Vec<serde_json::Value> = serde_json::from_str(&raw).map_err(|e| format!("{}: {e}", file.display()))?;
+    outputs.iter().find(|o| o["OutputKey"] == "StackName").and_then(|o| o["OutputValue"].as_str()).map(str::to_owned).ok_or_else(|| format!("{} has no StackName output: deploy the current template", file.display()))
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     match run(Cli::parse().command).await {
@@ -190,13 +207,25 @@ async fn run(command: Command) -> Result<(), String> {
                 println!("loaded teacher {}", profile.id());
             }
         }
-        Command::Doctor { functions_base, stack_outputs, origin } => {
-            let urls = match (functions_base, stack_outputs) {
-                (Some(base), _) => infra::doctor::FUNCTIONS.iter().map(|f| ((*f).to_owned(), format!("{}/{f}/", base.trim_end_matches('/')))).collect(),
-                (None, Some(file)) => urls_from_outputs(&file)?,
-                (None, None) => return Err("give --functions-base or --stack-outputs".into()),
+        Command::Doctor { functions_base, functions_env, stack_outputs, secret_name, origin, webhook_wait } => {
+            let webhook_wait = std::time::Duration::from_secs(webhook_wait);
+            let (urls, configuration, iam) = match (functions_base, functions_env, stack_outputs, secret_name) {
+                (Some(base), Some(env_file), _, _) => {
+                    let urls = infra::doctor::FUNCTIONS.iter().map(|f| ((*f).to_owned(), format!("{}/{f}/", base.trim_end_matches('/')))).collect();
+                    let running = infra::env_file::read(&env_file).map_err(|e| format!("{e} (the local stack writes it when it starts: is make dev running?)"))?;
+                    (urls, infra::doctor::Configuration::same_for_all(running, std::env::vars().collect()), None)
+                }
+                (None, _, Some(file), Some(secret_name)) => {
+                    let urls: Vec<(String, String)> = urls_from_outputs(&file)?;
+                    let stack = stack_name(&file)?;
+                    let caller = infra::operator::Caller::from_aws_chain(urls.first().map_or("", |(_, url)| url.as_str())).await?;
+                    let http = shared::net::client_builder().timeout(std::time::Duration::from_secs(15)).build().map_err(|e| e.to_string())?;
+                    let configuration = infra::deployed::configuration(&http, &caller, &stack, &secret_name).await?;
+                    (urls, configuration, Some(caller))
+                }
+                _ => return Err("give --functions-base with --functions-env, or --stack-outputs with --secret-name".into()),
             };
-            let report = infra::doctor::run(shared::config::Env::from_process(), &infra::doctor::Target { urls, origin }).await;
+            let report = infra::doctor::run(configuration, &infra::doctor::Target { urls, origin, iam, webhook_wait }).await;
             for finding in &report.findings {
                 println!("{} {}: {}", if finding.ok { "ok  " } else { "FAIL" }, finding.check, finding.detail);
             }
