@@ -380,7 +380,7 @@ async fn deployed_operator_endpoints_take_sigv4_signed_calls_from_the_admin_cli(
     assert_eq!(refused.status, 403);
     // A body changed after signing: the signature covers it.
     let mut signed = http::Request::builder().method("POST").uri(room_url.url()).header("content-type", "application/json").body(json!({"booking_id": booking_id}).to_string()).unwrap();
-    infra::operator::sign_request(&mut signed, &Principal::operator().credentials(), "eu-central-1", std::time::SystemTime::now()).unwrap();
+    infra::operator::sign_request(&mut signed, &Principal::operator().credentials(), "eu-central-1", "lambda", std::time::SystemTime::now()).unwrap();
     *signed.body_mut() = json!({"booking_id": "b_someone_else"}).to_string();
     let tampered = http.execute(reqwest::Request::try_from(signed).unwrap()).await.unwrap();
     assert_eq!(tampered.status(), 403);
