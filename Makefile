@@ -127,13 +127,15 @@ stripe-webhook: $(SAM)
 	| $(VENV)/bin/python infra/deploy/secrets.py lessons/$(ENV) --set STRIPE_WEBHOOK_SECRET
 
 # Checks a deployment end to end and names the fix for each problem. Locally (the default)
-# against a running `make dev`; for a deployment: make doctor ENV=dev (stack outputs via sam).
+# against a running `make dev` (the environment it started the functions with, and .env.local
+# as the stored secrets); for a deployment: make doctor ENV=dev (the functions' configuration
+# from Lambda and the secret lessons/<ENV> from Secrets Manager, read with your AWS credentials).
 doctor: tools $(if $(ENV),$(SAM))
 ifeq ($(ENV),)
-	set -a && source ./.env.local && set +a && cargo run --locked -q -p infra --bin admin -- doctor --functions-base http://127.0.0.1:9000/lambda-url
+	set -a && source ./.env.local && set +a && cargo run --locked -q -p infra --bin admin -- doctor --functions-base http://127.0.0.1:9000/lambda-url --functions-env .local/functions.env
 else
 	mkdir -p .local && $(SAM) list stack-outputs --config-env $(ENV) --output json > .local/outputs-$(ENV).json
-	cargo run --locked -q -p infra --bin admin -- doctor --stack-outputs .local/outputs-$(ENV).json --origin $(ORIGIN)
+	cargo run --locked -q -p infra --bin admin -- doctor --stack-outputs .local/outputs-$(ENV).json --secret-name lessons/$(ENV) --origin $(ORIGIN)
 endif
 
 # Settles checkouts stuck past their holds and Stripe events whose delivery failed; safe to repeat.
