@@ -62,8 +62,16 @@ impl Configuration {
 pub const ALL_FUNCTIONS: [&str; 7] = ["get-slots", "initiate-checkout", "stripe-webhook", "join-lesson", "create-room", "create-booking", "reconcile"];
 /// The functions whose URL is `AWS_IAM` (template.yaml).
 pub const IAM_FUNCTIONS: [&str; 2] = ["create-room", "create-booking"];
-/// The secrets in the store (template.yaml's header), which the functions must run with.
-const SECRETS: [&str; 4] = ["STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "HMS_APP_SECRET", "AUTH_JWT_SECRET"];
+const STRIPE_FUNCTIONS: [&str; 4] = ["initiate-checkout", "stripe-webhook", "create-booking", "reconcile"];
+const HMS_FUNCTIONS: [&str; 6] = ["initiate-checkout", "stripe-webhook", "join-lesson", "create-room", "create-booking", "reconcile"];
+/// The secrets in the store (template.yaml's header), and the functions that must run with them.
+const SECRETS: [(&str, &[&str]); 4] = [
+    ("STRIPE_SECRET_KEY", &STRIPE_FUNCTIONS),
+    ("STRIPE_WEBHOOK_SECRET", &["stripe-webhook"]),
+    ("HMS_APP_SECRET", &HMS_FUNCTIONS),
+    // create-room and create-booking read it only with OPERATOR_AUTH=token (the local stack).
+    ("AUTH_JWT_SECRET", &["initiate-checkout", "join-lesson", "create-room", "create-booking"]),
+];
 
 type Reader = fn(&mut Env) -> bool;
 
@@ -72,9 +80,9 @@ const SECTIONS: [(&str, &[&str], Reader); 7] = [
     ("configuration: storage", &ALL_FUNCTIONS, |env| StoreConfig::read(env).is_some()),
     ("configuration: auth", &["initiate-checkout", "join-lesson"], |env| AuthConfig::read(env).is_some()),
     ("configuration: operator auth", &IAM_FUNCTIONS, |env| OperatorAuthConfig::read(env).is_some()),
-    ("configuration: Stripe", &["initiate-checkout", "stripe-webhook", "create-booking", "reconcile"], |env| StripeConfig::read(env).is_some()),
+    ("configuration: Stripe", &STRIPE_FUNCTIONS, |env| StripeConfig::read(env).is_some()),
     ("configuration: Stripe webhook secret", &["stripe-webhook"], |env| WebhookSecrets::read(env).is_some()),
-    ("configuration: 100ms", &["initiate-checkout", "stripe-webhook", "join-lesson", "create-room", "create-booking", "reconcile"], |env| HmsConfig::read(env).is_some()),
+    ("configuration: 100ms", &HMS_FUNCTIONS, |env| HmsConfig::read(env).is_some()),
     ("configuration: redirects", &["initiate-checkout"], |env| RedirectPolicy::read(env).is_some()),
 ];
 
@@ -160,8 +168,8 @@ fn read_config(config: &Configuration, report: &mut Report) -> Parts {
     check_stored_secrets(config, report);
     // The values the other checks use: those of a function that reads them.
     let store = first(config, &ALL_FUNCTIONS, StoreConfig::read);
-    let stripe = first(config, &["stripe-webhook", "initiate-checkout", "create-booking", "reconcile"], StripeConfig::read);
-    let hms = first(config, &["stripe-webhook", "initiate-checkout", "join-lesson", "create-room", "create-booking", "reconcile"], HmsConfig::read);
+    let stripe = first(config, &STRIPE_FUNCTIONS, StripeConfig::read);
+    let hms = first(config, &HMS_FUNCTIONS, HmsConfig::read);
     let dynamo_endpoint = first(config, &ALL_FUNCTIONS, |env| {
         let mut var = |name: &str| env.optional(name, "the local stack's", |s| Ok(s.to_owned()));
         Some(LocalDynamo { endpoint: var("AWS_ENDPOINT_URL_DYNAMODB")?, region: var("AWS_REGION")?, access_key: var("AWS_ACCESS_KEY_ID")?, secret_key: var("AWS_SECRET_ACCESS_KEY")? })
@@ -180,7 +188,8 @@ fn check_stored_secrets(config: &Configuration, report: &mut Report) {
     let stored = |key: &str| config.stored.iter().find(|(k, v)| k == key && !v.trim().is_empty()).map(|(_, v)| v.trim());
     let mut differing = Vec::new();
     for (function, vars) in &config.functions {
-        for key in SECRETS {
+        for (key, _) in SECRETS.iter().filter(|(_, readers)| readers.contains(&function.as_str())) {
+            let key = *key;
             let (Some(running), Some(stored)) = (vars.iter().find(|(k, v)| k == key && !v.trim().is_empty()).map(|(_, v)| v.trim()), stored(key)) else { continue };
             // While rolling a webhook secret the function holds "old,new"; the stored one must be among them.
             let matches = if key == "STRIPE_WEBHOOK_SECRET" { running.split(',').any(|s| s.trim() == stored) } else { running == stored };
@@ -194,6 +203,18 @@ fn check_stored_secrets(config: &Configuration, report: &mut Report) {
     } else {
         report.fail(CHECK, format!("{}: make deploy ENV=<env> hands the stored values to the functions (locally: restart make dev)", differing.join("; ")));
     }
+}
+
+/// reqwest's own message is only "error sending request"; the cause is what helps.
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut message = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    message
 }
 
 fn url_of<'t>(target: &'t Target, function: &str) -> Option<&'t str> {
@@ -362,7 +383,7 @@ async fn check_webhook_round_trip(http: &reqwest::Client, stripe: &StripeConfig,
             "the webhook at {url} refuses Stripe's deliveries of {id}: the endpoint's signing secret at Stripe differs from the function's STRIPE_WEBHOOK_SECRET; copy Stripe Dashboard > Developers > Webhooks > your endpoint > Signing secret into the secret and make deploy ENV=<env> (locally: the emulator's secret is .env.local's)"
         ),
         Ok(response) => format!("Stripe's delivery of {id} was not accepted within {}s and the webhook at {url} answers {} (a start-up failure: see the configuration findings and its logs)", wait.as_secs(), response.status()),
-        Err(err) => format!("Stripe's delivery of {id} was not accepted within {}s and the webhook at {url} is unreachable ({err})", wait.as_secs()),
+        Err(err) => format!("Stripe's delivery of {id} was not accepted within {}s and the webhook at {url} gives no answer ({}): it is not deployed, or it fails to start (see the configuration findings and its logs)", wait.as_secs(), error_chain(&err)),
     };
     report.fail(CHECK, why);
 }
@@ -425,7 +446,7 @@ async fn check_functions(http: &reqwest::Client, target: &Target, report: &mut R
             (Some(caller), true) => crate::operator::call(http, caller, url, &Value::Object(Default::default())).await.map(|a| (a.status, a.body)),
             _ => match http.get(url).send().await {
                 Ok(response) => Ok((response.status().as_u16(), Value::Null)),
-                Err(err) => Err(format!("{url} is unreachable ({err})")),
+                Err(err) => Err(format!("{url}: {}", error_chain(&err))),
             },
         };
         match answer {
@@ -435,7 +456,8 @@ async fn check_functions(http: &reqwest::Client, target: &Target, report: &mut R
                 broken.push(format!("{name} at {url} answered 403 from IAM: your AWS credentials need lambda:InvokeFunctionUrl and lambda:InvokeFunction on it"))
             }
             Ok(_) => {}
-            Err(err) => broken.push(format!("{name}: {err}: deploy the stack, or check the URL")),
+            // `cargo lambda watch` closes the connection of a function that fails to start.
+            Err(err) => broken.push(format!("{name} gave no answer ({err}): it is not deployed, or it fails to start (the configuration findings above and its logs say why)")),
         }
     }
     if !broken.is_empty() {
