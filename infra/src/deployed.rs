@@ -7,17 +7,28 @@ use serde_json::{Value, json};
 use crate::doctor::{ALL_FUNCTIONS, Configuration};
 use crate::operator::{Caller, aws_json};
 
+/// Where the two AWS APIs answer.
+pub struct Endpoints {
+    pub lambda: String,
+    pub secrets_manager: String,
+}
+
+impl Endpoints {
+    pub fn of_region(region: &str) -> Self {
+        Self { lambda: format!("https://lambda.{region}.amazonaws.com/"), secrets_manager: format!("https://secretsmanager.{region}.amazonaws.com/") }
+    }
+}
+
 /// Every function's environment (`<stack>-<function>`, as template.yaml names them) and the secret `secret_name`.
-pub async fn configuration(http: &reqwest::Client, caller: &Caller, stack: &str, secret_name: &str) -> Result<Configuration, String> {
-    let region = caller.region().ok_or("no AWS region")?.to_owned();
+pub async fn configuration(http: &reqwest::Client, caller: &Caller, endpoints: &Endpoints, stack: &str, secret_name: &str) -> Result<Configuration, String> {
     let mut functions = Vec::new();
     for function in ALL_FUNCTIONS {
         let name = format!("{stack}-{function}");
-        let request = http::Request::get(format!("https://lambda.{region}.amazonaws.com/2015-03-31/functions/{name}/configuration")).body(String::new()).map_err(|e| e.to_string())?;
+        let request = http::Request::get(format!("{}2015-03-31/functions/{name}/configuration", endpoints.lambda)).body(String::new()).map_err(|e| e.to_string())?;
         let config = aws_json(http, caller, "lambda", request).await.map_err(|e| format!("reading the configuration of {name}: {e}"))?;
         functions.push((function.to_owned(), variables(&config["Environment"]["Variables"])));
     }
-    let request = http::Request::post(format!("https://secretsmanager.{region}.amazonaws.com/"))
+    let request = http::Request::post(&endpoints.secrets_manager)
         .header("content-type", "application/x-amz-json-1.1")
         .header("x-amz-target", "secretsmanager.GetSecretValue")
         .body(json!({"SecretId": secret_name}).to_string())

@@ -97,7 +97,7 @@ impl Drop for IamFunctionUrl {
 }
 
 async fn call(State(url): State<Arc<Url>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
-    if let Err(why) = verify(&url, &method, &uri, &headers, &body) {
+    if let Err(why) = verify(&url.principal, &url.region, infra::operator::SERVICE, &method, &uri, &headers, &body) {
         // Lambda's own refusal, before the function runs.
         return (StatusCode::FORBIDDEN, [("x-refused-because", why)], r#"{"Message":"Forbidden"}"#).into_response();
     }
@@ -118,8 +118,9 @@ async fn call(State(url): State<Arc<Url>>, method: Method, uri: Uri, headers: He
     (parts.status, parts.headers, bytes).into_response()
 }
 
-/// Recomputes the request's signature from what arrived and compares.
-fn verify(url: &Url, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Result<(), String> {
+/// Recomputes the request's signature from what arrived, as AWS does for
+/// `principal`'s key in `region` for `service`, and compares.
+pub fn verify(principal: &Principal, expected_region: &str, expected_service: &str, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Result<(), String> {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let authorization = header("authorization").ok_or("no authorization header")?;
     let fields = authorization.strip_prefix("AWS4-HMAC-SHA256 ").ok_or("not SigV4")?;
@@ -127,7 +128,7 @@ fn verify(url: &Url, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8
     let (credential, signed, signature) = (fields.get("Credential").ok_or("no Credential")?, fields.get("SignedHeaders").ok_or("no SignedHeaders")?, fields.get("Signature").ok_or("no Signature")?);
     let scope: Vec<&str> = credential.split('/').collect();
     let [access_key, _date, region, service, "aws4_request"] = scope[..] else { return Err("malformed credential scope".into()) };
-    if access_key != url.principal.access_key || region != url.region || service != infra::operator::SERVICE {
+    if access_key != principal.access_key || region != expected_region || service != expected_service {
         return Err(format!("wrong key, region or service: {credential}"));
     }
     let time = jiff::fmt::strtime::parse("%Y%m%dT%H%M%SZ", header("x-amz-date").ok_or("no x-amz-date")?).and_then(|t| t.to_datetime()).map_err(|e| e.to_string())?;
@@ -139,7 +140,7 @@ fn verify(url: &Url, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8
     let signed: Vec<&str> = signed.split(';').collect();
     let to_sign: Vec<(&str, &str)> = signed.iter().filter(|n| !matches!(**n, "x-amz-date" | "x-amz-security-token")).map(|n| Ok((*n, header(n).ok_or(format!("signed header {n} missing"))?))).collect::<Result<_, String>>()?;
     let token = if signed.contains(&"x-amz-security-token") { header("x-amz-security-token").map(str::to_owned) } else { None };
-    let identity = Credentials::new(&url.principal.access_key, &url.principal.secret_key, token, None, "verifier").into();
+    let identity = Credentials::new(&principal.access_key, &principal.secret_key, token, None, "verifier").into();
     let params = v4::SigningParams::builder().identity(&identity).region(region).name(service).time(time).settings(SigningSettings::default()).build().map_err(|e| e.to_string())?.into();
     let full_uri = format!("http://{}{}", header("host").ok_or("no host")?, uri.path_and_query().map_or("/", |p| p.as_str()));
     let signable = SignableRequest::new(method.as_str(), full_uri, to_sign.into_iter(), SignableBody::Bytes(body)).map_err(|e| e.to_string())?;

@@ -128,3 +128,59 @@ async fn a_missing_key_is_named_with_the_function_it_stops() {
     let hms = finding(&report, "configuration: 100ms");
     assert!(!hms.ok && hms.detail.contains("stripe-webhook: HMS_APP_SECRET is not set"), "{hms:?}");
 }
+
+/// `make doctor ENV=…` reads each function's configuration from Lambda
+/// (GetFunctionConfiguration) and the stored secret from Secrets Manager, both
+/// SigV4-signed with the operator's credentials. A loopback stand-in for both
+/// APIs checks each signature as AWS would and answers in their documented shapes.
+#[tokio::test]
+async fn a_deployments_configuration_is_read_from_lambda_and_secrets_manager_signed() {
+    use axum::body::Bytes;
+    use axum::http::{HeaderMap, Method, StatusCode, Uri};
+    use axum::response::IntoResponse;
+    use serde_json::json;
+    use tests::iam_url::{Principal, verify};
+
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let aws = move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
+        let log = log.clone();
+        async move {
+            let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+            let service = if target.starts_with("secretsmanager.") { "secretsmanager" } else { "lambda" };
+            if let Err(why) = verify(&Principal::operator(), "eu-central-1", service, &method, &uri, &headers, &body) {
+                return (StatusCode::FORBIDDEN, why).into_response();
+            }
+            log.lock().unwrap().push(format!("{service} {method} {}", uri.path()));
+            if service == "secretsmanager" {
+                let request: serde_json::Value = serde_json::from_slice(&body).unwrap();
+                assert_eq!(target, "secretsmanager.GetSecretValue");
+                let stored = json!({"STRIPE_WEBHOOK_SECRET": "whsec_stored", "HMS_APP_SECRET": "stored-hms"}).to_string();
+                return axum::Json(json!({"ARN": "arn:aws:secretsmanager:eu-central-1:111122223333:secret:lessons/dev-AbCdEf", "Name": request["SecretId"], "SecretString": stored, "VersionId": "v1"})).into_response();
+            }
+            let name = uri.path().trim_start_matches("/2015-03-31/functions/").trim_end_matches("/configuration").to_owned();
+            axum::Json(json!({"FunctionName": name, "Runtime": "provided.al2023", "Environment": {"Variables": {"TABLE_NAME": "lessons-dev-Table", "STRIPE_WEBHOOK_SECRET": format!("whsec_of_{name}")}}})).into_response()
+        }
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}/", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, axum::Router::new().fallback(aws)).await.unwrap() });
+
+    let caller = infra::operator::Caller::Iam { credentials: Principal::operator().credentials(), region: "eu-central-1".into() };
+    let endpoints = infra::deployed::Endpoints { lambda: base.clone(), secrets_manager: base };
+    let config = infra::deployed::configuration(&reqwest::Client::builder().no_proxy().build().unwrap(), &caller, &endpoints, "lessons-dev", "lessons/dev").await.unwrap();
+    assert_eq!(config.functions.len(), 7);
+    let webhook = &config.functions.iter().find(|(name, _)| name == "stripe-webhook").unwrap().1;
+    assert!(webhook.contains(&("STRIPE_WEBHOOK_SECRET".into(), "whsec_of_lessons-dev-stripe-webhook".into())));
+    assert!(config.stored.contains(&("STRIPE_WEBHOOK_SECRET".into(), "whsec_stored".into())));
+    let seen = seen.lock().unwrap().clone();
+    assert!(seen.contains(&"lambda GET /2015-03-31/functions/lessons-dev-reconcile/configuration".to_owned()), "{seen:?}");
+    assert!(seen.contains(&"secretsmanager POST /".to_owned()));
+
+    // Another key: refused as AWS refuses it, and doctor says what it could not read.
+    let mut stranger = Principal::operator();
+    stranger.secret_key = "not/the/operators/secret/key/EXAMPLE000".into();
+    let caller = infra::operator::Caller::Iam { credentials: stranger.credentials(), region: "eu-central-1".into() };
+    let err = infra::deployed::configuration(&reqwest::Client::builder().no_proxy().build().unwrap(), &caller, &endpoints, "lessons-dev", "lessons/dev").await.err().unwrap();
+    assert!(err.contains("lessons-dev-get-slots") && err.contains("403"), "{err}");
+}

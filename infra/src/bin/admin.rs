@@ -220,7 +220,8 @@ async fn run(command: Command) -> Result<(), String> {
                     let stack = stack_name(&file)?;
                     let caller = infra::operator::Caller::from_aws_chain(urls.first().map_or("", |(_, url)| url.as_str())).await?;
                     let http = shared::net::client_builder().timeout(std::time::Duration::from_secs(15)).build().map_err(|e| e.to_string())?;
-                    let configuration = infra::deployed::configuration(&http, &caller, &stack, &secret_name).await?;
+                    let endpoints = infra::deployed::Endpoints::of_region(caller.region().ok_or("no AWS region")?);
+                    let configuration = infra::deployed::configuration(&http, &caller, &endpoints, &stack, &secret_name).await?;
                     (urls, configuration, Some(caller))
                 }
                 _ => return Err("give --functions-base with --functions-env, or --stack-outputs with --secret-name".into()),

@@ -156,6 +156,7 @@ fn print_banner(args: &Args, endpoints: &Endpoints, teachers: &[String], secret:
         println!("  (open the returned checkout_url in a browser to pay or cancel)");
     }
     println!("  curl -s -X POST '{}_emulator/faults' -H 'Content-Type: application/json' -d '{{\"status\": 500, \"count\": 1}}'   # make Stripe fail once", endpoints.stripe);
+    println!("  make create-booking CHECKOUT=co_…   /   make create-room BOOKING=bk_…   # the operator endpoints, with an admin token");
     println!("\nCtrl-C stops everything.");
     println!("=================================================================\n");
     Ok(())
