@@ -128,7 +128,7 @@ async fn call_operator(function: &str, at: Endpoint, body: serde_json::Value) ->
     match answer.status {
         200..=299 => Ok(()),
         403 if matches!(caller, infra::operator::Caller::Iam { .. }) && answer.body["error"].is_null() => {
-            Err(format!("{function} answered 403 before running: IAM refused your credentials; they need lambda:InvokeFunctionUrl on the {function} function"))
+            Err(format!("{function} answered 403 before running: IAM refused your credentials; they need lambda:InvokeFunctionUrl and lambda:InvokeFunction on the {function} function"))
         }
         status => Err(format!("{function} answered {status}")),
     }
