@@ -109,6 +109,10 @@ async fn call(State(url): State<Arc<Url>>, method: Method, uri: Uri, headers: He
             event = event.header(name.as_str(), value);
         }
     }
+    // What Lambda adds in front of the function.
+    for (name, value) in [("x-amzn-trace-id", "Root=1-67891233-abcdef012345678912345678"), ("x-forwarded-for", "127.0.0.1"), ("x-forwarded-proto", "https"), ("x-forwarded-port", "443")] {
+        event = event.header(name, value);
+    }
     let (parts, body) = (url.handler)(event.into_request()).await.into_parts();
     let bytes: Vec<u8> = match body {
         Body::Text(text) => text.into_bytes(),
