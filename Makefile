@@ -26,7 +26,8 @@ HMS_SDK := tests/conformance/hms/node_modules/.package-lock.json
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 # `make table` / `make seed` / `make reconcile` / `make attention` target the local stack
-# unless TABLE_NAME (or, for attention, ENV) is set.
+# unless TABLE_NAME is set. Never with ENV=: the local stack's stand-in credentials would
+# replace the operator's own.
 ifeq ($(origin TABLE_NAME)$(ENV),undefined)
 export TABLE_NAME := lessons
 export AWS_ENDPOINT_URL_DYNAMODB ?= http://127.0.0.1:8000
@@ -36,7 +37,7 @@ export AWS_SECRET_ACCESS_KEY ?= local
 LOCAL_ENV := set -a && source ./.env.local && set +a &&
 endif
 
-.PHONY: dev test demo contract doctor build deploy stripe-webhook bench table seed reconcile attention repair-rooms tools clean-local
+.PHONY: dev test demo contract doctor build deploy stripe-webhook bench table seed reconcile attention repair-rooms create-booking create-room tools clean-local
 
 $(CARGO_LAMBDA):
 	python3 -m venv $(VENV)
@@ -127,13 +128,15 @@ stripe-webhook: $(SAM)
 	| $(VENV)/bin/python infra/deploy/secrets.py lessons/$(ENV) --set STRIPE_WEBHOOK_SECRET
 
 # Checks a deployment end to end and names the fix for each problem. Locally (the default)
-# against a running `make dev`; for a deployment: make doctor ENV=dev (stack outputs via sam).
+# against a running `make dev` (the environment it started the functions with, and .env.local
+# as the stored secrets); for a deployment: make doctor ENV=dev (the functions' configuration
+# from Lambda and the secret lessons/<ENV> from Secrets Manager, read with your AWS credentials).
 doctor: tools $(if $(ENV),$(SAM))
 ifeq ($(ENV),)
-	set -a && source ./.env.local && set +a && cargo run --locked -q -p infra --bin admin -- doctor --functions-base http://127.0.0.1:9000/lambda-url
+	set -a && source ./.env.local && set +a && cargo run --locked -q -p infra --bin admin -- doctor --functions-base http://127.0.0.1:9000/lambda-url --functions-env .local/functions.env
 else
 	mkdir -p .local && $(SAM) list stack-outputs --config-env $(ENV) --output json > .local/outputs-$(ENV).json
-	cargo run --locked -q -p infra --bin admin -- doctor --stack-outputs .local/outputs-$(ENV).json --origin $(ORIGIN)
+	cargo run --locked -q -p infra --bin admin -- doctor --stack-outputs .local/outputs-$(ENV).json --secret-name lessons/$(ENV) --origin $(ORIGIN)
 endif
 
 # Settles checkouts stuck past their holds and Stripe events whose delivery failed; safe to repeat.
@@ -154,6 +157,20 @@ endif
 # Makes the 100ms room of every booking still without one; safe to repeat.
 repair-rooms:
 	$(LOCAL_ENV) cargo run --locked -q -p infra --bin admin -- repair-rooms
+
+# The operator endpoints: make create-booking CHECKOUT=co_… / make create-room BOOKING=b_…
+# Locally against a running `make dev` (admin token); with ENV= the deployed URLs, SigV4-signed
+# with your AWS credentials (they need lambda:InvokeFunctionUrl and lambda:InvokeFunction).
+OPERATOR_ENDPOINT = $(if $(ENV),--stack-outputs .local/outputs-$(ENV).json,--functions-base http://127.0.0.1:9000/lambda-url)
+create-booking: $(if $(ENV),$(SAM))
+	@test -n "$(CHECKOUT)" || { echo "usage: make create-booking CHECKOUT=<checkout_id> [ENV=dev]"; exit 2; }
+	$(if $(ENV),mkdir -p .local && $(SAM) list stack-outputs --config-env $(ENV) --output json > .local/outputs-$(ENV).json)
+	$(if $(ENV),,set -a && source ./.env.local && set +a &&) cargo run --locked -q -p infra --bin admin -- create-booking $(CHECKOUT) $(OPERATOR_ENDPOINT)
+
+create-room: $(if $(ENV),$(SAM))
+	@test -n "$(BOOKING)" || { echo "usage: make create-room BOOKING=<booking_id> [ENV=dev]"; exit 2; }
+	$(if $(ENV),mkdir -p .local && $(SAM) list stack-outputs --config-env $(ENV) --output json > .local/outputs-$(ENV).json)
+	$(if $(ENV),,set -a && source ./.env.local && set +a &&) cargo run --locked -q -p infra --bin admin -- create-room $(BOOKING) $(OPERATOR_ENDPOINT)
 
 clean-local:
 	rm -rf .local

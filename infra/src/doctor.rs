@@ -5,11 +5,10 @@
 //! before a customer meets it.
 
 use std::collections::BTreeSet;
+use std::time::Duration;
 
-use hmac::{Hmac, Mac};
-use serde_json::{Value, json};
-use sha2::Sha256;
-use shared::auth::AuthConfig;
+use serde_json::Value;
+use shared::auth::{AuthConfig, OperatorAuthConfig};
 use shared::checkout::RedirectPolicy;
 use shared::clock::Clock;
 use shared::config::{Env, StoreConfig};
@@ -18,6 +17,7 @@ use shared::rooms::{Hms, HmsConfig, RoomSpec};
 use shared::store::Store;
 use shared::webhook::WebhookSecrets;
 
+use crate::operator::Caller;
 use crate::table::TableSpec;
 
 /// The Stripe events the webhook handles; the endpoint must send all of them.
@@ -31,7 +31,60 @@ pub struct Target {
     pub urls: Vec<(String, String)>,
     /// The frontend origin CORS must allow.
     pub origin: String,
+    /// How to call the `AWS_IAM` URLs (create-booking, create-room): SigV4-signed
+    /// when deployed; `None` locally, where nothing is in front of them.
+    pub iam: Option<Caller>,
+    /// How long Stripe's delivery of the probe event may take.
+    pub webhook_wait: Duration,
 }
+
+/// The configuration the stack runs with: each function's environment (as
+/// deployed: Lambda's function configuration; locally: the file the local
+/// stack started the functions with), and the secret store's values (Secrets
+/// Manager's `lessons/<ENV>`; locally `.env.local`). Never the operator's shell.
+pub struct Configuration {
+    pub functions: Vec<(String, Vec<(String, String)>)>,
+    pub stored: Vec<(String, String)>,
+}
+
+impl Configuration {
+    /// Every function with the same environment (the local stack's `functions.env`).
+    pub fn same_for_all(vars: Vec<(String, String)>, stored: Vec<(String, String)>) -> Self {
+        Self { functions: ALL_FUNCTIONS.iter().map(|f| ((*f).to_owned(), vars.clone())).collect(), stored }
+    }
+
+    fn of(&self, function: &str) -> Option<Env> {
+        self.functions.iter().find(|(name, _)| name == function).map(|(_, vars)| Env::from_pairs(vars.clone()))
+    }
+}
+
+/// Every function, with a URL or not.
+pub const ALL_FUNCTIONS: [&str; 7] = ["get-slots", "initiate-checkout", "stripe-webhook", "join-lesson", "create-room", "create-booking", "reconcile"];
+/// The functions whose URL is `AWS_IAM` (template.yaml).
+pub const IAM_FUNCTIONS: [&str; 2] = ["create-room", "create-booking"];
+const STRIPE_FUNCTIONS: [&str; 4] = ["initiate-checkout", "stripe-webhook", "create-booking", "reconcile"];
+const HMS_FUNCTIONS: [&str; 6] = ["initiate-checkout", "stripe-webhook", "join-lesson", "create-room", "create-booking", "reconcile"];
+/// The secrets in the store (template.yaml's header), and the functions that must run with them.
+const SECRETS: [(&str, &[&str]); 4] = [
+    ("STRIPE_SECRET_KEY", &STRIPE_FUNCTIONS),
+    ("STRIPE_WEBHOOK_SECRET", &["stripe-webhook"]),
+    ("HMS_APP_SECRET", &HMS_FUNCTIONS),
+    // create-room and create-booking read it only with OPERATOR_AUTH=token (the local stack).
+    ("AUTH_JWT_SECRET", &["initiate-checkout", "join-lesson", "create-room", "create-booking"]),
+];
+
+type Reader = fn(&mut Env) -> bool;
+
+/// Each configuration section and the functions that read it at start-up (their main.rs).
+const SECTIONS: [(&str, &[&str], Reader); 7] = [
+    ("configuration: storage", &ALL_FUNCTIONS, |env| StoreConfig::read(env).is_some()),
+    ("configuration: auth", &["initiate-checkout", "join-lesson"], |env| AuthConfig::read(env).is_some()),
+    ("configuration: operator auth", &IAM_FUNCTIONS, |env| OperatorAuthConfig::read(env).is_some()),
+    ("configuration: Stripe", &STRIPE_FUNCTIONS, |env| StripeConfig::read(env).is_some()),
+    ("configuration: Stripe webhook secret", &["stripe-webhook"], |env| WebhookSecrets::read(env).is_some()),
+    ("configuration: 100ms", &HMS_FUNCTIONS, |env| HmsConfig::read(env).is_some()),
+    ("configuration: redirects", &["initiate-checkout"], |env| RedirectPolicy::read(env).is_some()),
+];
 
 /// One finding: what was checked, whether it holds, and the fix if not.
 #[derive(Debug)]
@@ -62,133 +115,297 @@ impl Report {
 
 /// Runs every check it can with the configuration it has: a missing key is
 /// itself a finding, and the checks that need it are skipped.
-pub async fn run(env: Env, target: &Target) -> Report {
+pub async fn run(config: Configuration, target: &Target) -> Report {
     let mut report = Report::default();
-    let config = read_config(env, &mut report);
-    let http = reqwest::Client::builder().no_proxy().timeout(std::time::Duration::from_secs(10)).build().unwrap_or_default();
-    if let Some(store) = &config.store {
-        check_table(store, &mut report).await;
+    let parts = read_config(&config, &mut report);
+    let http = reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(10)).build().unwrap_or_default();
+    let store = match &parts.store {
+        Some(store) => check_table(store, parts.dynamo_endpoint.as_ref(), &mut report).await,
+        None => None,
+    };
+    if let Some(stripe) = &parts.stripe
+        && check_stripe(&http, stripe, target, &mut report).await
+        && let Some(url) = url_of(target, "stripe-webhook")
+    {
+        check_webhook_round_trip(&http, stripe, store.as_ref(), url, target.webhook_wait, &mut report).await;
     }
-    if let Some(stripe) = &config.stripe {
-        check_stripe(&http, stripe, target, &mut report).await;
-    }
-    if let (Some(secrets), Some(url)) = (&config.webhook, url_of(target, "stripe-webhook")) {
-        check_webhook_secret(&http, secrets, url, config.stripe.as_ref().is_some_and(StripeConfig::is_live), &mut report).await;
-    }
-    if let Some(hms) = config.hms {
+    if let Some(hms) = parts.hms {
         check_hms(hms, &mut report).await;
     }
     check_functions(&http, target, &mut report).await;
     report
 }
 
-struct Config {
+struct Parts {
     store: Option<StoreConfig>,
+    /// The functions' own DynamoDB endpoint and keys (the local stack's), so doctor reads their table.
+    dynamo_endpoint: Option<LocalDynamo>,
     stripe: Option<StripeConfig>,
-    webhook: Option<WebhookSecrets>,
     hms: Option<HmsConfig>,
 }
 
-/// Each section read on its own, so one missing key does not hide the rest.
-fn read_config(env: Env, report: &mut Report) -> Config {
-    let vars: Vec<(String, String)> = env.vars().map(|(k, v)| (k.clone(), v.clone())).collect();
-    let mut section = |name: &'static str, read: &dyn Fn(&mut Env) -> bool| {
-        let mut env = Env::from_pairs(vars.clone());
-        let read_ok = read(&mut env);
-        match env.finish(read_ok.then_some(())) {
-            Ok(()) => report.pass(name, "every key present and valid"),
-            Err(err) => report.fail(name, err.problems.join("; ")),
+/// Each section read from each function that needs it, so one missing key
+/// names the functions it stops; then every secret the functions run with
+/// compared with the stored one.
+fn read_config(config: &Configuration, report: &mut Report) -> Parts {
+    for (check, functions, read) in SECTIONS {
+        let mut problems = Vec::new();
+        let mut checked = 0;
+        for function in functions {
+            let Some(mut env) = config.of(function) else { continue };
+            checked += 1;
+            let ok = read(&mut env);
+            if let Err(err) = env.finish(ok.then_some(())) {
+                problems.extend(err.problems.iter().map(|p| format!("{function}: {p}")));
+            }
         }
-    };
-    section("configuration: storage", &|env| StoreConfig::read(env).is_some());
-    section("configuration: auth", &|env| AuthConfig::read(env).is_some());
-    section("configuration: Stripe", &|env| StripeConfig::read(env).is_some() && WebhookSecrets::read(env).is_some());
-    section("configuration: 100ms", &|env| HmsConfig::read(env).is_some());
-    section("configuration: redirects", &|env| RedirectPolicy::read(env).is_some());
-    let mut env = Env::from_pairs(vars);
-    Config { store: StoreConfig::read(&mut env), stripe: StripeConfig::read(&mut env), webhook: WebhookSecrets::read(&mut env), hms: HmsConfig::read(&mut env) }
+        match (checked, problems.is_empty()) {
+            (0, _) => {}
+            (_, true) => report.pass(check, format!("every key present and valid in {checked} function(s)")),
+            (_, false) => report.fail(check, format!("{}; fix the secret or the template parameters, then make deploy ENV=<env> (locally: .env.local, then restart make dev)", problems.join("; "))),
+        }
+    }
+    check_stored_secrets(config, report);
+    // The values the other checks use: those of a function that reads them.
+    let store = first(config, &ALL_FUNCTIONS, StoreConfig::read);
+    let stripe = first(config, &STRIPE_FUNCTIONS, StripeConfig::read);
+    let hms = first(config, &HMS_FUNCTIONS, HmsConfig::read);
+    let dynamo_endpoint = first(config, &ALL_FUNCTIONS, |env| {
+        let mut var = |name: &str| env.optional(name, "the local stack's", |s| Ok(s.to_owned()));
+        Some(LocalDynamo { endpoint: var("AWS_ENDPOINT_URL_DYNAMODB")?, region: var("AWS_REGION")?, access_key: var("AWS_ACCESS_KEY_ID")?, secret_key: var("AWS_SECRET_ACCESS_KEY")? })
+    });
+    Parts { store, dynamo_endpoint, stripe, hms }
+}
+
+fn first<T>(config: &Configuration, functions: &[&str], read: impl Fn(&mut Env) -> Option<T>) -> Option<T> {
+    functions.iter().find_map(|f| config.of(f).and_then(|mut env| read(&mut env)))
+}
+
+/// A secret changed in the store but not yet deployed (or a function started
+/// with another value) is the function's value differing from the stored one.
+fn check_stored_secrets(config: &Configuration, report: &mut Report) {
+    const CHECK: &str = "configuration: secrets as stored";
+    let stored = |key: &str| config.stored.iter().find(|(k, v)| k == key && !v.trim().is_empty()).map(|(_, v)| v.trim());
+    let mut differing = Vec::new();
+    for (function, vars) in &config.functions {
+        for (key, _) in SECRETS.iter().filter(|(_, readers)| readers.contains(&function.as_str())) {
+            let key = *key;
+            let (Some(running), Some(stored)) = (vars.iter().find(|(k, v)| k == key && !v.trim().is_empty()).map(|(_, v)| v.trim()), stored(key)) else { continue };
+            // While rolling a webhook secret the function holds "old,new"; the stored one must be among them.
+            let matches = if key == "STRIPE_WEBHOOK_SECRET" { running.split(',').any(|s| s.trim() == stored) } else { running == stored };
+            if !matches {
+                differing.push(format!("{function} runs with a {key} other than the stored one"));
+            }
+        }
+    }
+    if differing.is_empty() {
+        report.pass(CHECK, "every function runs with the stored secrets");
+    } else {
+        report.fail(CHECK, format!("{}: make deploy ENV=<env> hands the stored values to the functions (locally: restart make dev)", differing.join("; ")));
+    }
+}
+
+/// reqwest's own message is only "error sending request"; the cause is what helps.
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut message = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    message
 }
 
 fn url_of<'t>(target: &'t Target, function: &str) -> Option<&'t str> {
     target.urls.iter().find(|(name, _)| name == function).map(|(_, url)| url.as_str())
 }
 
-async fn check_table(config: &StoreConfig, report: &mut Report) {
+struct LocalDynamo {
+    endpoint: String,
+    region: String,
+    access_key: String,
+    secret_key: String,
+}
+
+async fn open_store(config: &StoreConfig, local: Option<&LocalDynamo>) -> Result<Store, reqwest::Error> {
+    let Some(local) = local else { return Store::from_env(config).await };
+    let credentials = aws_sdk_dynamodb::config::Credentials::new(&local.access_key, &local.secret_key, None, None, "functions-env");
+    let client = shared::store::client_config()?.endpoint_url(&local.endpoint).region(aws_sdk_dynamodb::config::Region::new(local.region.clone())).credentials_provider(credentials).build();
+    Ok(Store::new(aws_sdk_dynamodb::Client::from_conf(client), config.table_name.clone()))
+}
+
+/// The store, when the table is as expected, for the webhook check to read.
+async fn check_table(config: &StoreConfig, endpoint: Option<&LocalDynamo>, report: &mut Report) -> Option<Store> {
     const CHECK: &str = "DynamoDB table";
-    let store = match Store::from_env(config).await {
+    let store = match open_store(config, endpoint).await {
         Ok(store) => store,
-        Err(err) => return report.fail(CHECK, format!("no HTTP client for DynamoDB: {err}")),
+        Err(err) => {
+            report.fail(CHECK, format!("no HTTP client for DynamoDB: {err}"));
+            return None;
+        }
     };
-    let Ok(spec) = TableSpec::load() else { return report.fail(CHECK, "infra/table.json does not parse") };
+    let Ok(spec) = TableSpec::load() else {
+        report.fail(CHECK, "infra/table.json does not parse");
+        return None;
+    };
     let described = match store.client().describe_table().table_name(store.table()).send().await {
         Ok(described) => described,
         Err(err) => {
-            return report.fail(CHECK, format!("{} cannot be described ({}): deploy the stack (make deploy) or fix TABLE_NAME and AWS credentials", store.table(), aws_sdk_dynamodb::error::DisplayErrorContext(&err)));
+            report.fail(CHECK, format!("{} cannot be described ({}): deploy the stack (make deploy) or fix TABLE_NAME and AWS credentials", store.table(), aws_sdk_dynamodb::error::DisplayErrorContext(&err)));
+            return None;
         }
     };
-    let Some(table) = described.table else { return report.fail(CHECK, "DescribeTable returned no table") };
+    let Some(table) = described.table else {
+        report.fail(CHECK, "DescribeTable returned no table");
+        return None;
+    };
     let keys: Vec<&str> = table.key_schema().iter().map(|k| k.attribute_name()).collect();
     let indexes: BTreeSet<&str> = table.global_secondary_indexes().iter().filter_map(|i| i.index_name()).collect();
     let wanted: BTreeSet<&str> = spec.global_secondary_indexes.iter().map(|i| i.name.as_str()).collect();
     let ttl = store.client().describe_time_to_live().table_name(store.table()).send().await.ok().and_then(|t| t.time_to_live_description).and_then(|d| d.attribute_name).unwrap_or_default();
     if keys != [spec.partition_key.as_str(), spec.sort_key.as_str()] || !wanted.is_subset(&indexes) || ttl != spec.ttl_attribute {
-        return report.fail(CHECK, format!("{} has keys {keys:?}, indexes {indexes:?}, TTL {ttl:?}; expected those of infra/table.json: redeploy the stack", store.table()));
+        report.fail(CHECK, format!("{} has keys {keys:?}, indexes {indexes:?}, TTL {ttl:?}; expected those of infra/table.json: redeploy the stack", store.table()));
+        return None;
     }
     report.pass(CHECK, format!("{} has the expected keys, indexes {wanted:?} and TTL", store.table()));
+    Some(store)
 }
 
-async fn check_stripe(http: &reqwest::Client, stripe: &StripeConfig, target: &Target, report: &mut Report) {
+/// Whether the webhook endpoint is as it must be (the round trip needs it).
+async fn check_stripe(http: &reqwest::Client, stripe: &StripeConfig, target: &Target, report: &mut Report) -> bool {
     let key_mode = if stripe.is_live() { "live" } else { "test" };
     let listed = http.get(format!("{}v1/webhook_endpoints", stripe.api_base)).bearer_auth(&stripe.secret_key).query(&[("limit", "100")]).send().await;
     let endpoints: Value = match listed {
         Ok(response) if response.status().as_u16() == 401 => {
-            return report.fail("Stripe key", "Stripe refuses STRIPE_SECRET_KEY: copy the secret key from Stripe Dashboard > Developers > API keys into the secret");
+            report.fail("Stripe key", "Stripe refuses STRIPE_SECRET_KEY: copy the secret key from Stripe Dashboard > Developers > API keys into the secret");
+            return false;
         }
         Ok(response) if response.status().is_success() => response.json().await.unwrap_or(Value::Null),
-        Ok(response) => return report.fail("Stripe key", format!("Stripe answered {}: check STRIPE_API_BASE", response.status())),
-        Err(err) => return report.fail("Stripe key", format!("Stripe is unreachable ({err}): check STRIPE_API_BASE and the network")),
+        Ok(response) => {
+            report.fail("Stripe key", format!("Stripe answered {}: check STRIPE_API_BASE", response.status()));
+            return false;
+        }
+        Err(err) => {
+            report.fail("Stripe key", format!("Stripe is unreachable ({err}): check STRIPE_API_BASE and the network"));
+            return false;
+        }
     };
     report.pass("Stripe key", format!("a {key_mode}-mode key Stripe accepts"));
     // "Payment succeeds but no booking": the endpoint is missing, disabled, elsewhere or deaf to an event.
     const CHECK: &str = "Stripe webhook endpoint";
-    let Some(url) = url_of(target, "stripe-webhook") else { return };
+    let Some(url) = url_of(target, "stripe-webhook") else { return false };
     let list = endpoints["data"].as_array().cloned().unwrap_or_default();
+    let fail = |report: &mut Report, fix: String| {
+        report.fail(CHECK, fix);
+        false
+    };
     let Some(endpoint) = list.iter().find(|e| e["url"].as_str().is_some_and(|u| u.trim_end_matches('/') == url.trim_end_matches('/'))) else {
-        return report.fail(CHECK, format!("no endpoint for {url}: run make stripe-webhook ENV=<env> then make deploy ENV=<env> (or add it in Stripe Dashboard > Developers > Webhooks with the events in the README)"));
+        return fail(report, format!("no endpoint for {url}: run make stripe-webhook ENV=<env> then make deploy ENV=<env> (or add it in Stripe Dashboard > Developers > Webhooks with the events in the README)"));
     };
     if endpoint["status"] != "enabled" {
-        return report.fail(CHECK, format!("the endpoint for {url} is {}: enable it in Stripe Dashboard > Developers > Webhooks", endpoint["status"]));
+        return fail(report, format!("the endpoint for {url} is {}: enable it in Stripe Dashboard > Developers > Webhooks", endpoint["status"]));
     }
     if endpoint["livemode"].as_bool().is_some_and(|live| live != stripe.is_live()) {
-        return report.fail(CHECK, format!("the endpoint is {} mode but the key is {key_mode} mode: use keys and endpoint of one mode", if stripe.is_live() { "test" } else { "live" }));
+        return fail(report, format!("the endpoint is {} mode but the key is {key_mode} mode: use keys and endpoint of one mode", if stripe.is_live() { "test" } else { "live" }));
     }
     let enabled: BTreeSet<&str> = endpoint["enabled_events"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
     let missing: Vec<&str> = WEBHOOK_EVENTS.iter().copied().filter(|e| !enabled.contains(e) && !enabled.contains("*")).collect();
     if !missing.is_empty() {
-        return report.fail(CHECK, format!("the endpoint does not send {missing:?}: run make stripe-webhook ENV=<env>"));
+        return fail(report, format!("the endpoint does not send {missing:?}: run make stripe-webhook ENV=<env>"));
     }
     report.pass(CHECK, format!("{url} is registered, enabled and sends every handled event"));
+    true
 }
 
-/// A signed event the webhook must accept and ignore: the signing secret of
-/// the endpoint and the function's `STRIPE_WEBHOOK_SECRET` agree.
-async fn check_webhook_secret(http: &reqwest::Client, secrets: &WebhookSecrets, url: &str, live: bool, report: &mut Report) {
-    const CHECK: &str = "Stripe webhook signature";
-    let body = json!({"id": format!("evt_doctor_{}", jiff::Timestamp::now().as_second()), "object": "event", "type": "doctor.ping", "livemode": live, "data": {"object": {}}}).to_string();
-    let Some(secret) = secrets.first() else { return };
-    let t = jiff::Timestamp::now().as_second();
-    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret.as_bytes()) else { return };
-    mac.update(format!("{t}.{body}").as_bytes());
-    let signature = format!("t={t},v1={}", hex::encode(mac.finalize().into_bytes()));
-    match http.post(url).header("stripe-signature", signature).header("content-type", "application/json").body(body).send().await {
-        Ok(response) if response.status().is_success() => report.pass(CHECK, "the deployed webhook accepts events signed with STRIPE_WEBHOOK_SECRET"),
-        Ok(response) if response.status().as_u16() == 400 => report.fail(
-            CHECK,
-            "the webhook refuses events signed with STRIPE_WEBHOOK_SECRET: the function's secret differs from this one; copy Stripe Dashboard > Webhooks > your endpoint > Signing secret into the secret and redeploy",
-        ),
-        Ok(response) => report.fail(CHECK, format!("the webhook answered {}: see its logs", response.status())),
-        Err(err) => report.fail(CHECK, format!("the webhook is unreachable ({err})")),
+/// The real round trip: a Checkout Session marked as a doctor probe (no
+/// checkout of ours) is expired at once, so Stripe itself signs
+/// `checkout.session.expired` with the endpoint's secret and delivers it to
+/// the deployed URL; the webhook must accept it (it acknowledges a probe and
+/// changes nothing but recording the event). Accepted means Stripe shows no
+/// pending delivery, or the webhook recorded the event as processed.
+async fn check_webhook_round_trip(http: &reqwest::Client, stripe: &StripeConfig, store: Option<&Store>, url: &str, wait: Duration, report: &mut Report) {
+    const CHECK: &str = "Stripe webhook round trip";
+    let started = jiff::Timestamp::now().as_second();
+    let created = http
+        .post(format!("{}v1/checkout/sessions", stripe.api_base))
+        .bearer_auth(&stripe.secret_key)
+        .form(&[
+            ("mode", "payment"),
+            ("success_url", "https://example.com/doctor-probe"),
+            ("cancel_url", "https://example.com/doctor-probe"),
+            ("line_items[0][price_data][currency]", "eur"),
+            ("line_items[0][price_data][unit_amount]", "100"),
+            ("line_items[0][price_data][product_data][name]", "make doctor probe (expired at once, never paid)"),
+            ("line_items[0][quantity]", "1"),
+            ("metadata[doctor_probe]", "true"),
+        ])
+        .send()
+        .await;
+    let session = match created {
+        Ok(response) if response.status().is_success() => response.json::<Value>().await.unwrap_or(Value::Null),
+        Ok(response) => return report.fail(CHECK, format!("Stripe refused the probe session ({}): {}", response.status(), response.text().await.unwrap_or_default())),
+        Err(err) => return report.fail(CHECK, format!("Stripe is unreachable ({err})")),
+    };
+    let Some(session_id) = session["id"].as_str() else { return report.fail(CHECK, "Stripe's probe session has no id") };
+    match http.post(format!("{}v1/checkout/sessions/{session_id}/expire", stripe.api_base)).bearer_auth(&stripe.secret_key).send().await {
+        Ok(response) if response.status().is_success() => {}
+        Ok(response) => return report.fail(CHECK, format!("Stripe did not expire the probe session {session_id} ({})", response.status())),
+        Err(err) => return report.fail(CHECK, format!("Stripe is unreachable ({err})")),
     }
+    let deadline = tokio::time::Instant::now() + wait;
+    let mut event_id = None;
+    loop {
+        if event_id.is_none() {
+            event_id = expired_event_of(http, stripe, session_id, started).await;
+        }
+        if let Some(id) = &event_id {
+            let pending = event_pending(http, stripe, id).await;
+            let recorded = match store {
+                Some(store) => store.event_seen(id).await.unwrap_or(false),
+                None => false,
+            };
+            if pending == Some(0) || recorded {
+                return report.pass(CHECK, format!("Stripe signed and delivered {id} (the probe session {session_id} expired) and the webhook accepted it"));
+            }
+        }
+        if tokio::time::Instant::now() >= deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let Some(id) = event_id else {
+        return report.fail(CHECK, format!("Stripe made no checkout.session.expired event for the probe session {session_id} within {}s", wait.as_secs()));
+    };
+    // Why not: an unsigned request tells a running webhook (400, bad signature) from one that does not start.
+    let why = match http.post(url).header("content-type", "application/json").body("{}").send().await {
+        Ok(response) if response.status().as_u16() == 400 => format!(
+            "the webhook at {url} refuses Stripe's deliveries of {id}: the endpoint's signing secret at Stripe differs from the function's STRIPE_WEBHOOK_SECRET; copy Stripe Dashboard > Developers > Webhooks > your endpoint > Signing secret into the secret and make deploy ENV=<env> (locally: the emulator's secret is .env.local's)"
+        ),
+        Ok(response) => format!("Stripe's delivery of {id} was not accepted within {}s and the webhook at {url} answers {} (a start-up failure: see the configuration findings and its logs)", wait.as_secs(), response.status()),
+        Err(err) => format!("Stripe's delivery of {id} was not accepted within {}s and the webhook at {url} gives no answer ({}): it is not deployed, or it fails to start (see the configuration findings and its logs)", wait.as_secs(), error_chain(&err)),
+    };
+    report.fail(CHECK, why);
+}
+
+/// The `checkout.session.expired` event of `session_id`, once Stripe has made it.
+async fn expired_event_of(http: &reqwest::Client, stripe: &StripeConfig, session_id: &str, since: i64) -> Option<String> {
+    let listed: Value = http
+        .get(format!("{}v1/events", stripe.api_base))
+        .bearer_auth(&stripe.secret_key)
+        .query(&[("type", "checkout.session.expired"), ("created[gte]", &since.to_string()), ("limit", "100")])
+        .send()
+        .await
+        .ok()?
+        .json()
+        .await
+        .ok()?;
+    listed["data"].as_array()?.iter().find(|e| e["data"]["object"]["id"] == session_id).and_then(|e| e["id"].as_str()).map(str::to_owned)
+}
+
+async fn event_pending(http: &reqwest::Client, stripe: &StripeConfig, id: &str) -> Option<u64> {
+    let event: Value = http.get(format!("{}v1/events/{id}", stripe.api_base)).bearer_auth(&stripe.secret_key).send().await.ok()?.json().await.ok()?;
+    event["pending_webhooks"].as_u64()
 }
 
 /// "Booking created but no room codes" / "room codes don't work": the
@@ -217,14 +434,34 @@ async fn check_hms(config: HmsConfig, report: &mut Report) {
     }
 }
 
-/// "Failed to fetch": each URL answers, and CORS lets the frontend in.
+/// "Failed to fetch": each URL answers, and CORS lets the frontend in. The
+/// `AWS_IAM` URLs are called signed, as operators call them: a `403` there is
+/// IAM refusing before the function runs, not health. A function that fails
+/// to start answers `5xx` (Lambda: 502) and is a failure.
 async fn check_functions(http: &reqwest::Client, target: &Target, report: &mut Report) {
+    let mut broken = Vec::new();
     for (name, url) in &target.urls {
-        match http.get(url).send().await {
-            Ok(response) if !response.status().is_server_error() => {}
-            Ok(response) => return report.fail("function URLs", format!("{name} at {url} answered {}: see its logs (a start-up failure lists its missing configuration)", response.status())),
-            Err(err) => return report.fail("function URLs", format!("{name} at {url} is unreachable ({err}): deploy the stack, or check the URL")),
+        let iam = IAM_FUNCTIONS.contains(&name.as_str());
+        let answer = match (&target.iam, iam) {
+            (Some(caller), true) => crate::operator::call(http, caller, url, &Value::Object(Default::default())).await.map(|a| (a.status, a.body)),
+            _ => match http.get(url).send().await {
+                Ok(response) => Ok((response.status().as_u16(), Value::Null)),
+                Err(err) => Err(format!("{url}: {}", error_chain(&err))),
+            },
+        };
+        match answer {
+            Ok((status, _)) if status >= 500 => broken.push(format!("{name} at {url} answered {status}: it does not start or fails; the configuration findings above and its logs say why")),
+            // Our handlers answer errors in our shape; IAM's own refusal has none.
+            Ok((403, body)) if iam && target.iam.is_some() && body["error"].is_null() => {
+                broken.push(format!("{name} at {url} answered 403 from IAM: your AWS credentials need lambda:InvokeFunctionUrl and lambda:InvokeFunction on it"))
+            }
+            Ok(_) => {}
+            // `cargo lambda watch` closes the connection of a function that fails to start.
+            Err(err) => broken.push(format!("{name} gave no answer ({err}): it is not deployed, or it fails to start (the configuration findings above and its logs say why)")),
         }
+    }
+    if !broken.is_empty() {
+        return report.fail("function URLs", broken.join("; "));
     }
     report.pass("function URLs", format!("all {} answer", target.urls.len()));
     for name in ["get-slots", "initiate-checkout", "join-lesson"] {

@@ -2,7 +2,10 @@
 //! CLI (against AWS) and by the local stack.
 
 pub mod attention;
+pub mod deployed;
 pub mod doctor;
+pub mod env_file;
+pub mod operator;
 pub mod seed;
 pub mod stripe_webhook;
 pub mod table;

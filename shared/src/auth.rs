@@ -3,6 +3,7 @@
 //! token, so `alg: none` and HS/RS confusion cannot get through.
 
 mod jwks;
+mod operator;
 
 use std::time::Duration;
 
@@ -15,6 +16,7 @@ use crate::config::Env;
 use crate::error::ApiError;
 pub use jwks::JwksError;
 use jwks::JwksCache;
+pub use operator::{Operator, OperatorAuth, OperatorAuthConfig};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

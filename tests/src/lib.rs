@@ -12,6 +12,7 @@ pub use local_stack::events::FunctionUrlEvent;
 
 pub mod dynamo_proxy;
 pub mod hooked;
+pub mod iam_url;
 pub mod serve;
 use dynamo_proxy::DynamoProxy;
 

@@ -296,8 +296,8 @@ async fn the_operator_endpoints_take_admin_tokens_only() {
     env.pay(created["checkout_url"].as_str().unwrap()).await;
     let checkout_id = created["checkout_id"].as_str().unwrap();
 
-    let booking_app = create_booking::App { auth: auth().await, events: events(&env), clock: Clock::System };
-    let room_app = create_room::App { auth: auth().await, rooms: rooms_for(&env.db.store, &env.hms.base_url(), Clock::System) };
+    let booking_app = create_booking::App { auth: auth().await.into(), events: events(&env), clock: Clock::System };
+    let room_app = create_room::App { auth: auth().await.into(), rooms: rooms_for(&env.db.store, &env.hms.base_url(), Clock::System) };
     let post = |token: Option<String>, body: Value| {
         let mut event = FunctionUrlEvent::new("POST", "/").body(&body.to_string());
         if let Some(token) = token {
@@ -327,6 +327,77 @@ async fn the_operator_endpoints_take_admin_tokens_only() {
     assert_eq!((status, &made["room_id"]), (200, &booking["room_id"]));
     assert_eq!(room(post(Some(token("ops", Role::Admin)), json!({"booking": id}))).await.0, 400);
     assert_eq!(emulator_rooms(&env).await.len(), 1);
+}
+
+/// Deployed, the operator endpoints sit behind `AuthType: AWS_IAM` Function
+/// URLs: the admin CLI signs with SigV4, Lambda verifies the signature and
+/// passes the request on with the caller in `requestContext.authorizer.iam`,
+/// and the function (configured with `OPERATOR_AUTH=iam`) trusts that caller.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deployed_operator_endpoints_take_sigv4_signed_calls_from_the_admin_cli() {
+    use infra::operator::{Caller, call};
+    use shared::auth::OperatorAuth;
+    use tests::iam_url::{IamFunctionUrl, Principal};
+
+    let env = CheckoutEnv::start().await;
+    let (status, created) = env.post(Some(&token_for("s_a")), &cart(vec![lesson("t_one", &tomorrow_at("10:00"), 60)]), None).await;
+    assert_eq!(status, 201);
+    env.pay(created["checkout_url"].as_str().unwrap()).await;
+    let checkout_id = created["checkout_id"].as_str().unwrap();
+
+    let booking_app = Arc::new(create_booking::App { auth: OperatorAuth::Iam, events: events(&env), clock: Clock::System });
+    let room_app = Arc::new(create_room::App { auth: OperatorAuth::Iam, rooms: rooms_for(&env.db.store, &env.hms.base_url(), Clock::System) });
+    let booking_url = IamFunctionUrl::start("eu-central-1", Principal::operator(), {
+        let app = booking_app.clone();
+        move |req| {
+            let app = app.clone();
+            async move { shared::http::into_response(create_booking::handle(&app, req).await) }
+        }
+    })
+    .await;
+    let room_url = IamFunctionUrl::start("eu-central-1", Principal::operator(), {
+        let app = room_app.clone();
+        move |req| {
+            let app = app.clone();
+            async move { shared::http::into_response(create_room::handle(&app, req).await) }
+        }
+    })
+    .await;
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let operator = Caller::Iam { credentials: Principal::operator().credentials(), region: "eu-central-1".into() };
+
+    let booked = call(&http, &operator, &booking_url.url(), &json!({"checkout_id": checkout_id})).await.unwrap();
+    assert_eq!(booked.status, 200, "{:?}", booked.body);
+    assert_eq!(booked.body["status"], "confirmed");
+    let booking_id = booked.body["bookings"][0]["booking_id"].as_str().unwrap();
+    let made = call(&http, &operator, &room_url.url(), &json!({"booking_id": booking_id})).await.unwrap();
+    assert_eq!((made.status, made.body["room_status"].as_str()), (200, Some("ready")), "{:?}", made.body);
+
+    // A wrong secret key: IAM refuses before the function runs.
+    let mut stranger = Principal::operator();
+    stranger.secret_key = "not/the/operators/secret/key/EXAMPLE000".into();
+    let refused = call(&http, &Caller::Iam { credentials: stranger.credentials(), region: "eu-central-1".into() }, &room_url.url(), &json!({"booking_id": booking_id})).await.unwrap();
+    assert_eq!(refused.status, 403);
+    // A body changed after signing: the signature covers it.
+    let mut signed = http::Request::builder().method("POST").uri(room_url.url()).header("content-type", "application/json").body(json!({"booking_id": booking_id}).to_string()).unwrap();
+    infra::operator::sign_request(&mut signed, &Principal::operator().credentials(), "eu-central-1", "lambda", std::time::SystemTime::now()).unwrap();
+    *signed.body_mut() = json!({"booking_id": "b_someone_else"}).to_string();
+    let tampered = http.execute(reqwest::Request::try_from(signed).unwrap()).await.unwrap();
+    assert_eq!(tampered.status(), 403);
+
+    // Configured for IAM, the function trusts nothing but Lambda's verified caller:
+    // an admin token on a URL without IAM auth in front is refused.
+    let unsigned = FunctionUrlEvent::new("POST", "/").header("authorization", &format!("Bearer {}", token("ops", Role::Admin))).body(&json!({"booking_id": booking_id}).to_string());
+    let (status, body) = json_of(&shared::http::into_response(create_room::handle(&room_app, unsigned.into_request()).await));
+    assert_eq!((status, body["error"]["code"].as_str()), (401, Some("unauthorized")));
+    // And a function still configured for tokens cannot read a signed request
+    // (the SigV4 signature occupies Authorization): the defect the IAM mode fixes.
+    let token_app = create_room::App { auth: auth().await.into(), rooms: rooms_for(&env.db.store, &env.hms.base_url(), Clock::System) };
+    let signed_event = FunctionUrlEvent::new("POST", "/")
+        .header("authorization", "AWS4-HMAC-SHA256 Credential=ASIAOPERATOREXAMPLE1/20261130/eu-central-1/lambda/aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-security-token, Signature=0000")
+        .body(&json!({"booking_id": booking_id}).to_string())
+        .iam_caller(local_stack::events::IamCaller { access_key: "ASIAOPERATOREXAMPLE1".into(), account_id: "111122223333".into(), caller_id: "AROAOPERATOREXAMPLE:alice".into(), user_arn: Principal::operator().user_arn });
+    assert_eq!(json_of(&shared::http::into_response(create_room::handle(&token_app, signed_event.into_request()).await)).0, 401);
 }
 
 /// A full refund that lands while 100ms is still making the room: the room

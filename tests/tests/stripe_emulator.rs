@@ -209,6 +209,10 @@ async fn write_all(stream: &TcpStream, mut data: &[u8]) {
 /// Checks `Stripe-Signature` as the webhook handler must: the `v1` over
 /// `"{t}.{raw body}"` with the whsec secret.
 fn assert_signed(received: &Received) {
+    assert_signed_with(received, WHSEC);
+}
+
+fn assert_signed_with(received: &Received, secret: &str) {
     let mut timestamp = None;
     let mut v1 = None;
     for part in received.signature.split(',') {
@@ -220,7 +224,7 @@ fn assert_signed(received: &Received) {
     }
     let timestamp = timestamp.expect("t= in Stripe-Signature");
     assert!((Timestamp::now().as_second() - timestamp).abs() < 60, "fresh timestamp");
-    assert_eq!(v1.as_deref(), Some(sign(WHSEC, timestamp, &received.body).as_str()));
+    assert_eq!(v1.as_deref(), Some(sign(secret, timestamp, &received.body).as_str()));
     assert_eq!(received.content_type, "application/json; charset=utf-8");
 }
 
@@ -302,10 +306,12 @@ async fn create_fetch_show_and_pay_delivers_a_signed_completed_event() {
     assert_eq!(intent["metadata"]["checkout_id"], "chk_0001");
     assert!(intent["latest_charge"].as_str().unwrap().starts_with("ch_test_"));
 
-    // The event API serves the very bytes that were signed.
+    // The event API serves the event as signed, except that it is no longer pending, as on Stripe.
     let event_id = event["id"].as_str().unwrap();
-    let served = http().get(format!("{}v1/events/{event_id}", stripe.base_url())).bearer_auth(KEY).send().await.unwrap();
-    assert_eq!(served.bytes().await.unwrap().as_ref(), delivered[0].body.as_slice());
+    let (_, mut served) = get_json(&stripe, &format!("v1/events/{event_id}")).await;
+    assert_eq!((event["pending_webhooks"].as_u64(), served["pending_webhooks"].as_u64()), (Some(1), Some(0)));
+    served["pending_webhooks"] = event["pending_webhooks"].clone();
+    assert_eq!(served, event);
     let (_, list) = get_json(&stripe, "v1/events").await;
     assert_eq!(list["object"], "list");
     assert_eq!(list["has_more"], false);
@@ -591,4 +597,47 @@ async fn cancel_goes_back_and_leaves_the_session_open() {
     let (_, session) = get_json(&stripe, &format!("v1/checkout/sessions/{id}")).await;
     assert_eq!(session["status"], "open");
     assert!(control(&stripe, "events").await.as_array().unwrap().is_empty());
+}
+
+/// As on Stripe, a registered endpoint has its own signing secret and its
+/// deliveries are signed with it (not with the emulator's configured one), so
+/// a function holding another secret refuses them; `pending_webhooks` on the
+/// event stays 1 until a delivery gets a 2xx.
+#[tokio::test]
+async fn a_registered_endpoint_gets_events_signed_with_its_own_secret() {
+    let default = Receiver::start(&[]).await;
+    let stripe = emulator(Some(default.url.clone()), Duration::from_millis(50)).await;
+    let receiver = Receiver::start(&[400, 400]).await;
+    let body = form_pairs(&[("url", &receiver.url), ("enabled_events[0]", "checkout.session.expired")]);
+    let (status, endpoint) = post_form(&stripe, "v1/webhook_endpoints", body, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let secret = endpoint["secret"].as_str().unwrap().to_owned();
+    assert!(secret.starts_with("whsec_") && secret != WHSEC, "{secret}");
+    let (_, listed) = get_json(&stripe, "v1/webhook_endpoints").await;
+    assert!(listed["data"][0]["secret"].is_null(), "only the creation answer carries the secret");
+
+    let id = create_session(&stripe).await["id"].as_str().unwrap().to_owned();
+    let (status, _) = post_form(&stripe, &format!("v1/checkout/sessions/{id}/expire"), String::new(), None).await;
+    assert_eq!(status, StatusCode::OK);
+    // The receiver refuses the first two attempts, as a function with another secret would.
+    let delivered = receiver.wait_for(1).await;
+    assert_signed_with(&delivered[0], &secret);
+    let event_id = json_body(&delivered[0])["id"].as_str().unwrap().to_owned();
+    let (_, event) = get_json(&stripe, &format!("v1/events/{event_id}")).await;
+    assert_eq!(event["pending_webhooks"], 1, "refused, so still pending");
+    receiver.wait_for(3).await;
+    let delivered_event = eventually("the event no longer pending", async || {
+        let (_, event) = get_json(&stripe, &format!("v1/events/{event_id}")).await;
+        (event["pending_webhooks"] == 0).then_some(event)
+    })
+    .await;
+    assert_eq!(delivered_event["type"], "checkout.session.expired");
+    assert!(default.received().is_empty(), "the configured URL gets nothing once an endpoint is registered");
+
+    // An event type the endpoint does not take goes nowhere.
+    press(&stripe, &create_session(&stripe).await["id"].as_str().unwrap().to_owned(), "complete").await;
+    let (_, list) = get_json(&stripe, "v1/events?type=checkout.session.completed").await;
+    assert_eq!(list["data"][0]["pending_webhooks"], 0);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(receiver.received().len(), 3);
 }

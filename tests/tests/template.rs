@@ -297,3 +297,22 @@ fn every_metric_the_functions_write_has_an_alarm_to_the_operators() {
     }
     assert_eq!(alarms.len(), 3, "an alarm on a metric nothing writes");
 }
+
+/// The operator endpoints' model: an `AWS_IAM` Function URL and a function that
+/// trusts the IAM principal Lambda verified (`OPERATOR_AUTH: iam`), never one
+/// without the other (a token would never arrive; an open URL would be trusted).
+#[test]
+fn iam_function_urls_and_iam_operator_auth_go_together() {
+    let template = template();
+    let mut iam = BTreeSet::new();
+    for resource in template["Resources"].as_mapping().unwrap().values().filter(|r| r["Type"].as_str() == Some("AWS::Serverless::Function")) {
+        let binary = resource["Metadata"]["BuildProperties"]["Binary"].as_str().unwrap().to_owned();
+        let url_iam = resource["Properties"]["FunctionUrlConfig"]["AuthType"].as_str() == Some("AWS_IAM");
+        let operator_iam = resource["Properties"]["Environment"]["Variables"]["OPERATOR_AUTH"].as_str() == Some("iam");
+        assert_eq!(url_iam, operator_iam, "{binary}: AuthType AWS_IAM and OPERATOR_AUTH=iam must go together");
+        if url_iam {
+            iam.insert(binary);
+        }
+    }
+    assert_eq!(iam, BTreeSet::from(["create-booking".to_owned(), "create-room".to_owned()]));
+}

@@ -1,11 +1,11 @@
-//! POST {"checkout_id"} (admin): the operator's repair tool. Books a paid
+//! POST {"checkout_id"} (operators): the operator's repair tool. Books a paid
 //! checkout's lessons if that has not happened, through the one fulfilment
 //! service, makes their rooms, and returns the bookings. Idempotent.
 
 use http::{Method, StatusCode};
 use lambda_http::Request;
 use serde::Serialize;
-use shared::auth::{Authenticator, require_admin};
+use shared::auth::OperatorAuth;
 use shared::clock::Clock;
 use shared::domain::CheckoutId;
 use shared::error::ApiError;
@@ -14,7 +14,7 @@ use shared::store::Booking;
 use shared::webhook::EventHandler;
 
 pub struct App {
-    pub auth: Authenticator,
+    pub auth: OperatorAuth,
     pub events: EventHandler,
     pub clock: Clock,
 }
@@ -28,7 +28,7 @@ struct Booked {
 
 pub async fn handle(app: &App, req: Request) -> HttpResult {
     require_method(&req, &Method::POST)?;
-    require_admin(&app.auth.authenticate(req.headers()).await?)?;
+    app.auth.authorize(&req).await?;
     let id = CheckoutId::parse(&one_field(req.body().as_ref(), "checkout_id")?).map_err(|e| ApiError::invalid("checkout_id", e))?;
     let (checkout, bookings) = shared::reconcile::book_checkout(&app.events, &id, app.clock.now()).await?;
     json(StatusCode::OK, &Booked { checkout_id: checkout.checkout_id, status: checkout.status.as_str(), bookings })

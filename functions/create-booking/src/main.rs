@@ -1,4 +1,4 @@
-use shared::auth::{AuthConfig, Authenticator};
+use shared::auth::{OperatorAuth, OperatorAuthConfig};
 use shared::clock::Clock;
 use shared::config::{self, StoreConfig};
 use shared::payments::StripeConfig;
@@ -10,11 +10,11 @@ use shared::webhook::EventHandler;
 async fn main() -> Result<(), lambda_http::Error> {
     shared::telemetry::init();
     let (store, auth, stripe, hms) = config::load(|env| {
-        let parts = (StoreConfig::read(env), AuthConfig::read(env), StripeConfig::read(env), HmsConfig::read(env));
+        let parts = (StoreConfig::read(env), OperatorAuthConfig::read(env), StripeConfig::read(env), HmsConfig::read(env));
         Some((parts.0?, parts.1?, parts.2?, parts.3?))
     })
     .inspect_err(|e| tracing::error!(%e, "cannot start"))?;
-    let auth = Authenticator::new(auth, shared::net::client_builder().build()?).await?;
+    let auth = OperatorAuth::new(auth, shared::net::client_builder().build()?).await?;
     let events = EventHandler::new(Store::open(&store).await?, &stripe, hms)?;
     shared::http::run(create_booking::App { auth, events, clock: Clock::System }, create_booking::handle).await
 }

@@ -17,11 +17,22 @@ pub struct FunctionUrlEvent {
     headers: Vec<(String, String)>,
     body: Option<String>,
     base64: bool,
+    iam: Option<IamCaller>,
+}
+
+/// The caller Lambda verified for a Function URL with `AuthType: AWS_IAM`
+/// (`requestContext.authorizer.iam`).
+#[derive(Debug, Clone)]
+pub struct IamCaller {
+    pub access_key: String,
+    pub account_id: String,
+    pub caller_id: String,
+    pub user_arn: String,
 }
 
 impl FunctionUrlEvent {
     pub fn new(method: &str, path: &str) -> Self {
-        Self { method: method.into(), path: path.into(), query: Vec::new(), headers: Vec::new(), body: None, base64: false }
+        Self { method: method.into(), path: path.into(), query: Vec::new(), headers: Vec::new(), body: None, base64: false, iam: None }
     }
 
     pub fn get(path: &str) -> Self {
@@ -51,6 +62,13 @@ impl FunctionUrlEvent {
         self
     }
 
+    /// As Lambda passes a request that passed IAM auth: the verified caller in
+    /// `requestContext.authorizer.iam` (the signature headers stay in `headers`).
+    pub fn iam_caller(mut self, caller: IamCaller) -> Self {
+        self.iam = Some(caller);
+        self
+    }
+
     pub fn to_json(&self) -> Value {
         let raw_query = self.query.iter().map(|(k, v)| format!("{}={}", encode(k), encode(v))).collect::<Vec<_>>().join("&");
         // Function URLs join repeated parameters with commas.
@@ -65,6 +83,23 @@ impl FunctionUrlEvent {
         let mut headers: serde_json::Map<String, Value> = self.headers.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect();
         headers.entry("host").or_insert_with(|| json!("abcdefghijklmnop.lambda-url.eu-central-1.on.aws"));
         let seq = REQUEST_SEQ.fetch_add(1, Ordering::Relaxed);
+        // Without IAM auth Lambda says "anonymous" and sets no authorizer; with it, the
+        // function owner's account and the caller as the Lambda developer guide documents them.
+        let (account, authorizer) = match &self.iam {
+            None => (json!("anonymous"), Value::Null),
+            Some(caller) => (
+                json!(caller.account_id),
+                json!({"iam": {
+                    "accessKey": caller.access_key,
+                    "accountId": caller.account_id,
+                    "callerId": caller.caller_id,
+                    "cognitoIdentity": null,
+                    "principalOrgId": null,
+                    "userArn": caller.user_arn,
+                    "userId": caller.caller_id
+                }}),
+            ),
+        };
         json!({
             "version": "2.0",
             "routeKey": "$default",
@@ -73,8 +108,10 @@ impl FunctionUrlEvent {
             "headers": headers,
             "queryStringParameters": if params.is_empty() { Value::Null } else { Value::Object(params) },
             "requestContext": {
-                "accountId": "anonymous",
+                "accountId": account,
                 "apiId": "abcdefghijklmnop",
+                "authentication": null,
+                "authorizer": authorizer,
                 "domainName": "abcdefghijklmnop.lambda-url.eu-central-1.on.aws",
                 "domainPrefix": "abcdefghijklmnop",
                 "http": {"method": self.method, "path": self.path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "tests"},

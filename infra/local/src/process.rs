@@ -32,15 +32,29 @@ impl Stack {
             return Ok(Self(None));
         }
         println!("0. starting the local stack (nothing listens on the functions' port)");
-        let data = std::env::temp_dir().join(format!("lessons-local-{}", std::process::id()));
+        Self::start(&[], &[]).await
+    }
+
+    /// Starts `cargo run -p local-stack -- <args>` with a throwaway data
+    /// directory and `env` over this process's environment.
+    pub async fn start(args: &[String], env: &[(String, String)]) -> Result<Self, String> {
+        let data = std::env::temp_dir().join(format!("lessons-local-{}-{}", std::process::id(), uuid_like()));
         let child = Command::new("cargo")
             .args(["run", "--locked", "-q", "-p", "local-stack", "--bin", "local-stack", "--", "--no-reload", "--data-dir"])
             .arg(&data)
+            .args(args)
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdout(std::process::Stdio::null())
             .kill_on_drop(true)
             .spawn()
             .map_err(|e| e.to_string())?;
         Ok(Self(Some((child, data))))
+    }
+
+    /// The environment file the stack started its functions with (the local
+    /// stack writes it into its data directory; `.local` for `make dev`).
+    pub fn functions_env(&self) -> std::path::PathBuf {
+        self.0.as_ref().map_or_else(|| std::path::PathBuf::from(".local"), |(_, data)| data.clone()).join("functions.env")
     }
 
     /// Ctrl-C, as a person would: the local stack stops `cargo lambda watch` itself.
@@ -56,12 +70,18 @@ impl Stack {
     }
 }
 
+/// Tells apart the data directories of stacks one process starts.
+fn uuid_like() -> u128 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos())
+}
+
 /// Runs `work` against the local stack (started for it when `start` is set
-/// and none runs), stops what it started, and reports as the scripts in
+/// and none runs), given the stack's functions' environment file, stops
+/// what it started, and reports as the scripts in
 /// `make test` do: `<LABEL> PASSED`, or `<LABEL> FAILED: why` and a failure exit.
 pub async fn run_against_stack<F, Fut>(start: bool, functions_port: u16, label: &str, work: F) -> std::process::ExitCode
 where
-    F: FnOnce() -> Fut,
+    F: FnOnce(std::path::PathBuf) -> Fut,
     Fut: std::future::Future<Output = Result<(), String>>,
 {
     let stack = match Stack::start_if_needed(start, functions_port).await {
@@ -71,7 +91,7 @@ where
             return std::process::ExitCode::FAILURE;
         }
     };
-    let result = work().await;
+    let result = work(stack.functions_env()).await;
     stack.stop().await;
     match result {
         Ok(()) => {

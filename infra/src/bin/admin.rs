@@ -1,4 +1,5 @@
-//! Operator CLI: create the table, load teacher profiles, reconcile payments, mint development tokens.
+//! Operator CLI: create the table, load teacher profiles, reconcile payments,
+//! call the operator endpoints, mint development tokens.
 //! Talks to whatever `TABLE_NAME` and `AWS_ENDPOINT_URL_DYNAMODB` point at.
 
 use std::path::PathBuf;
@@ -41,14 +42,24 @@ enum Command {
     /// with its fix. Exits non-zero when anything fails.
     Doctor {
         /// Functions at <base>/<name>/ (the local stack: http://127.0.0.1:9000/lambda-url).
-        #[arg(long, conflicts_with = "stack_outputs")]
+        #[arg(long, conflicts_with = "stack_outputs", requires = "functions_env")]
         functions_base: Option<String>,
-        /// The stack's outputs as `sam list stack-outputs --output json` prints them.
+        /// The environment the local stack started the functions with (<data dir>/functions.env);
+        /// the stored secrets are then this process's environment (.env.local).
         #[arg(long)]
+        functions_env: Option<PathBuf>,
+        /// The stack's outputs as `sam list stack-outputs --output json` prints them.
+        #[arg(long, requires = "secret_name")]
         stack_outputs: Option<PathBuf>,
+        /// The Secrets Manager secret holding the deployment's secrets (lessons/<ENV>).
+        #[arg(long)]
+        secret_name: Option<String>,
         /// The frontend origin CORS must allow.
         #[arg(long, default_value = "http://localhost:3000")]
         origin: String,
+        /// How long Stripe's delivery of the probe event may take, in seconds.
+        #[arg(long, default_value_t = 30)]
+        webhook_wait: u64,
     },
     /// Create or update the Stripe webhook endpoint for URL with exactly the
     /// events stripe-webhook handles. With --print-secret, a newly created
@@ -62,6 +73,20 @@ enum Command {
     /// Make the 100ms room of every booking still without one (after an
     /// outage, or once a template problem is fixed). Safe to repeat.
     RepairRooms,
+    /// Book a paid checkout that has no bookings yet and make its rooms, through
+    /// the create-booking endpoint ("paid but not booked"). Safe to repeat.
+    CreateBooking {
+        checkout_id: String,
+        #[command(flatten)]
+        at: Endpoint,
+    },
+    /// Make a booking's 100ms room and codes, through the create-room endpoint
+    /// ("booking created but no room codes"). Safe to repeat.
+    CreateRoom {
+        booking_id: String,
+        #[command(flatten)]
+        at: Endpoint,
+    },
     /// Mint an HS256 token signed with AUTH_JWT_SECRET (development only).
     Token {
         #[arg(long, value_enum)]
@@ -73,6 +98,49 @@ enum Command {
         #[arg(long, default_value_t = 24)]
         ttl_hours: i64,
     },
+}
+
+// Where an operator endpoint is: deployed (its URL from the stack outputs,
+// called SigV4-signed with your AWS credentials) or on the local stack (called
+// with an admin token minted from AUTH_JWT_SECRET). A plain comment: a doc
+// comment would become the commands' help text.
+#[derive(clap::Args)]
+#[group(required = true, multiple = false)]
+struct Endpoint {
+    /// The deployed stack's outputs as `sam list stack-outputs --output json` prints them.
+    #[arg(long)]
+    stack_outputs: Option<PathBuf>,
+    /// Functions at <base>/<name>/ (the local stack: http://127.0.0.1:9000/lambda-url).
+    #[arg(long)]
+    functions_base: Option<String>,
+}
+
+/// Calls the operator endpoint `function` with `body` and prints its answer.
+async fn call_operator(function: &str, at: Endpoint, body: serde_json::Value) -> Result<(), String> {
+    let http = shared::net::client_builder().timeout(std::time::Duration::from_secs(60)).build().map_err(|e| e.to_string())?;
+    let (url, caller) = match (at.stack_outputs, at.functions_base) {
+        (Some(file), _) => {
+            let url = urls_from_outputs(&file)?.into_iter().find(|(name, _)| name == function).map(|(_, url)| url).ok_or_else(|| format!("{} has no {function} URL: deploy the stack", file.display()))?;
+            let caller = infra::operator::Caller::from_aws_chain(&url).await?;
+            (url, caller)
+        }
+        (None, Some(base)) => {
+            let secret = config::load(auth::read_signing_secret).map_err(|e| e.to_string())?;
+            let claims = Claims::new("admin-cli", Role::Admin, jiff::Timestamp::now(), jiff::SignedDuration::from_mins(5));
+            let token = auth::mint_hs256(&secret, &claims).map_err(|e| e.to_string())?;
+            (format!("{}/{function}/", base.trim_end_matches('/')), infra::operator::Caller::Token(token))
+        }
+        (None, None) => return Err("give --stack-outputs or --functions-base".into()),
+    };
+    let answer = infra::operator::call(&http, &caller, &url, &body).await?;
+    println!("{}", serde_json::to_string_pretty(&answer.body).unwrap_or_default());
+    match answer.status {
+        200..=299 => Ok(()),
+        403 if matches!(caller, infra::operator::Caller::Iam { .. }) && answer.body["error"].is_null() => {
+            Err(format!("{function} answered 403 before running: IAM refused your credentials; they need lambda:InvokeFunctionUrl and lambda:InvokeFunction on the {function} function"))
+        }
+        status => Err(format!("{function} answered {status}")),
+    }
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -101,6 +169,13 @@ fn urls_from_outputs(file: &std::path::Path) -> Result<Vec<(String, String)>, St
         .iter()
         .filter_map(|o| Some((name_of(o["OutputKey"].as_str()?)?, o["OutputValue"].as_str()?.to_owned())))
         .collect())
+}
+
+/// The `StackName` output: the functions are named `<stack>-<function>`.
+fn stack_name(file: &std::path::Path) -> Result<String, String> {
+    let raw = std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let outputs: Vec<serde_json::Value> = serde_json::from_str(&raw).map_err(|e| format!("{}: {e}", file.display()))?;
+    outputs.iter().find(|o| o["OutputKey"] == "StackName").and_then(|o| o["OutputValue"].as_str()).map(str::to_owned).ok_or_else(|| format!("{} has no StackName output: deploy the current template", file.display()))
 }
 
 #[tokio::main]
@@ -141,13 +216,26 @@ async fn run(command: Command) -> Result<(), String> {
                 println!("loaded teacher {}", profile.id());
             }
         }
-        Command::Doctor { functions_base, stack_outputs, origin } => {
-            let urls = match (functions_base, stack_outputs) {
-                (Some(base), _) => infra::doctor::FUNCTIONS.iter().map(|f| ((*f).to_owned(), format!("{}/{f}/", base.trim_end_matches('/')))).collect(),
-                (None, Some(file)) => urls_from_outputs(&file)?,
-                (None, None) => return Err("give --functions-base or --stack-outputs".into()),
+        Command::Doctor { functions_base, functions_env, stack_outputs, secret_name, origin, webhook_wait } => {
+            let webhook_wait = std::time::Duration::from_secs(webhook_wait);
+            let (urls, configuration, iam) = match (functions_base, functions_env, stack_outputs, secret_name) {
+                (Some(base), Some(env_file), _, _) => {
+                    let urls = infra::doctor::FUNCTIONS.iter().map(|f| ((*f).to_owned(), format!("{}/{f}/", base.trim_end_matches('/')))).collect();
+                    let running = infra::env_file::read(&env_file).map_err(|e| format!("{e} (the local stack writes it when it starts: is make dev running?)"))?;
+                    (urls, infra::doctor::Configuration::same_for_all(running, std::env::vars().collect()), None)
+                }
+                (None, _, Some(file), Some(secret_name)) => {
+                    let urls: Vec<(String, String)> = urls_from_outputs(&file)?;
+                    let stack = stack_name(&file)?;
+                    let caller = infra::operator::Caller::from_aws_chain(urls.first().map_or("", |(_, url)| url.as_str())).await?;
+                    let http = shared::net::client_builder().timeout(std::time::Duration::from_secs(15)).build().map_err(|e| e.to_string())?;
+                    let endpoints = infra::deployed::Endpoints::of_region(caller.region().ok_or("no AWS region")?);
+                    let configuration = infra::deployed::configuration(&http, &caller, &endpoints, &stack, &secret_name).await?;
+                    (urls, configuration, Some(caller))
+                }
+                _ => return Err("give --functions-base with --functions-env, or --stack-outputs with --secret-name".into()),
             };
-            let report = infra::doctor::run(shared::config::Env::from_process(), &infra::doctor::Target { urls, origin }).await;
+            let report = infra::doctor::run(configuration, &infra::doctor::Target { urls, origin, iam, webhook_wait }).await;
             for finding in &report.findings {
                 println!("{} {}: {}", if finding.ok { "ok  " } else { "FAIL" }, finding.check, finding.detail);
             }
@@ -220,6 +308,8 @@ async fn run(command: Command) -> Result<(), String> {
                 }
             }
         }
+        Command::CreateBooking { checkout_id, at } => call_operator("create-booking", at, serde_json::json!({"checkout_id": checkout_id})).await?,
+        Command::CreateRoom { booking_id, at } => call_operator("create-room", at, serde_json::json!({"booking_id": booking_id})).await?,
         Command::Token { role, sub, email, ttl_hours } => {
             let secret = config::load(auth::read_signing_secret).map_err(|e| e.to_string())?;
             let mut claims = Claims::new(sub, role.into(), jiff::Timestamp::now(), jiff::SignedDuration::from_hours(ttl_hours));

@@ -251,8 +251,8 @@ async fn retrieve_payment_intent(State(emulator): State<Shared>, Path(id): Path<
 
 async fn retrieve_event(State(emulator): State<Shared>, Path(id): Path<String>) -> Result<Response, ApiError> {
     let event = emulator.event(&id).ok_or(ApiError::NotFound { kind: "event", id, param: "id" })?;
-    // The stored bytes, identical to what was signed and delivered.
-    Ok(([(axum::http::header::CONTENT_TYPE, "application/json")], event.body.to_string()).into_response())
+    // As signed and delivered, except `pending_webhooks`, which is now's, as on Stripe.
+    Ok(axum::Json(event.json).into_response())
 }
 
 /// Stripe's list envelope, newest first; `limit` (1-100, default 10),

@@ -82,11 +82,25 @@ pub struct Emulator {
     pub base_url: String,
     pub http: reqwest::Client,
     webhook_url: Mutex<Option<String>>,
-    /// Endpoints registered through the API. The emulator signs with one
-    /// secret and delivers to one URL: the latest enabled endpoint's.
-    endpoints: Mutex<Vec<Value>>,
+    /// Endpoints registered through the API, each with its own signing
+    /// secret, as on Stripe: an event goes to the latest enabled endpoint
+    /// that takes its type, signed with that endpoint's secret. With none
+    /// registered, events go to `webhook_url` signed with `webhook_secret`.
+    endpoints: Mutex<Vec<Endpoint>>,
     inner: Mutex<Inner>,
     deliveries: UnboundedSender<Delivery>,
+}
+
+/// A registered endpoint and the secret only its deliveries are signed with.
+struct Endpoint {
+    json: Value,
+    secret: String,
+}
+
+impl Endpoint {
+    fn takes(&self, kind: &str) -> bool {
+        self.json["status"] == "enabled" && self.json["enabled_events"].as_array().is_some_and(|events| events.iter().any(|e| e == "*" || e == kind))
+    }
 }
 
 /// A request's idempotency scope: Stripe keys them per API key.
@@ -134,9 +148,23 @@ impl Emulator {
         *self.webhook_url.lock().unwrap_or_else(PoisonError::into_inner) = url;
     }
 
+    fn registered(&self) -> MutexGuard<'_, Vec<Endpoint>> {
+        self.endpoints.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Where an event of type `kind` goes and the secret it is signed with, if anywhere.
+    pub fn delivery_target(&self, kind: &str) -> Option<(String, String)> {
+        let registered = self.registered();
+        if !registered.is_empty() {
+            return registered.iter().rev().find(|e| e.takes(kind)).and_then(|e| Some((e.json["url"].as_str()?.to_owned(), e.secret.clone())));
+        }
+        drop(registered);
+        self.webhook_url().map(|url| (url, self.webhook_secret.clone()))
+    }
+
     /// The registered endpoints, or the configured URL as one that sends everything.
     pub fn webhook_endpoints(&self) -> Vec<Value> {
-        let registered = self.endpoints.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        let registered: Vec<Value> = self.registered().iter().map(|e| e.json.clone()).collect();
         if !registered.is_empty() {
             return registered;
         }
@@ -152,16 +180,16 @@ impl Emulator {
             "id": new_id("we_test"), "object": "webhook_endpoint", "url": url, "status": "enabled",
             "enabled_events": enabled_events, "livemode": false, "api_version": api_version, "created": now(),
         });
-        self.endpoints.lock().unwrap_or_else(PoisonError::into_inner).push(endpoint.clone());
-        self.set_webhook_url(Some(url));
+        let secret = new_id("whsec");
+        self.registered().push(Endpoint { json: endpoint.clone(), secret: secret.clone() });
         let mut answer = endpoint;
-        answer["secret"] = Value::from(self.webhook_secret.clone());
+        answer["secret"] = Value::from(secret);
         answer
     }
 
     pub fn update_webhook_endpoint(&self, id: &str, enabled_events: Option<Vec<String>>, disabled: Option<bool>) -> Option<Value> {
-        let mut endpoints = self.endpoints.lock().unwrap_or_else(PoisonError::into_inner);
-        let endpoint = endpoints.iter_mut().find(|e| e["id"] == id)?;
+        let mut endpoints = self.registered();
+        let endpoint = &mut endpoints.iter_mut().find(|e| e.json["id"] == id)?.json;
         if let Some(events) = enabled_events {
             endpoint["enabled_events"] = serde_json::json!(events);
         }
@@ -377,7 +405,7 @@ impl Emulator {
     }
 
     fn emit(&self, inner: &mut Inner, kind: &'static str, object: Value, now: i64, origin: &Origin) {
-        let pending = u32::from(self.webhook_url().is_some());
+        let pending = u32::from(self.delivery_target(kind).is_some());
         let event = Event::new(new_id("evt_test"), kind, now, object, pending, origin);
         let delivery = Delivery { event_id: event.id.clone(), event_type: kind, body: event.body.clone() };
         inner.events.push(event);
@@ -447,8 +475,17 @@ impl Emulator {
         self.lock().requests.clone()
     }
 
+    /// An attempt that got a 2xx leaves the event with no pending deliveries,
+    /// as `GET /v1/events/{id}` then shows (the delivered copy keeps the count
+    /// of when it was sent, as on Stripe).
     pub fn record_delivery(&self, record: DeliveryRecord) {
-        self.lock().deliveries.push(record);
+        let mut inner = self.lock();
+        if record.delivered
+            && let Some(event) = inner.events.iter_mut().find(|e| e.id == record.event_id)
+        {
+            event.json["pending_webhooks"] = Value::from(0);
+        }
+        inner.deliveries.push(record);
     }
 
     pub fn deliveries(&self) -> Vec<DeliveryRecord> {

@@ -1,6 +1,6 @@
 //! Signing and delivering events the way Stripe does: `Stripe-Signature:
 //! t=<unix>,v1=<hex HMAC-SHA256 of "{t}.{body}">`, keyed with the whole
-//! `whsec_…` string, a fresh timestamp on every attempt, and retries with
+//! `whsec_…` string of the endpoint delivered to, a fresh timestamp on every attempt, and retries with
 //! exponential backoff while the endpoint does not answer 2xx.
 
 use std::sync::Arc;
@@ -95,10 +95,10 @@ pub fn backoff(base: Duration, number: u32) -> Duration {
 }
 
 async fn attempt(emulator: &Emulator, delivery: &Delivery, number: u32) -> Outcome {
-    let Some(url) = emulator.webhook_url() else {
+    let Some((url, secret)) = emulator.delivery_target(delivery.event_type) else {
         return Outcome::NoEndpoint;
     };
-    let result = post(emulator, &url, delivery).await;
+    let result = post(emulator, &url, &secret, delivery).await;
     let delivered = matches!(result, Ok(status) if (200..300).contains(&status));
     let (status, error) = match result {
         Ok(status) => (Some(status), None),
@@ -120,14 +120,14 @@ async fn attempt(emulator: &Emulator, delivery: &Delivery, number: u32) -> Outco
     if delivered { Outcome::Delivered } else { Outcome::Failed }
 }
 
-async fn post(emulator: &Emulator, url: &str, delivery: &Delivery) -> Result<u16, String> {
+async fn post(emulator: &Emulator, url: &str, secret: &str, delivery: &Delivery) -> Result<u16, String> {
     let timestamp = jiff::Timestamp::now().as_second();
     let body = delivery.body.as_bytes();
     let response = emulator
         .http
         .post(url)
         .header("Content-Type", "application/json; charset=utf-8")
-        .header("Stripe-Signature", signature_header(&emulator.webhook_secret, timestamp, body))
+        .header("Stripe-Signature", signature_header(secret, timestamp, body))
         .header("User-Agent", "Stripe/1.0 (+https://stripe.com/docs/webhooks) emulator")
         .body(body.to_vec())
         .send()

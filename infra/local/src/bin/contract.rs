@@ -28,7 +28,7 @@ const FUNCTIONS: [&str; 6] = ["get-slots", "initiate-checkout", "stripe-webhook"
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
-    local_stack::process::run_against_stack(args.stack.start, args.stack.functions_port, "CONTRACT", || run(&args)).await
+    local_stack::process::run_against_stack(args.stack.start, args.stack.functions_port, "CONTRACT", |_| run(&args)).await
 }
 
 async fn run(args: &Args) -> Result<(), String> {

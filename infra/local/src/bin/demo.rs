@@ -25,7 +25,7 @@ struct Args {
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
-    local_stack::process::run_against_stack(args.stack.start, args.stack.functions_port, "DEMO", || run(&args)).await
+    local_stack::process::run_against_stack(args.stack.start, args.stack.functions_port, "DEMO", |_| run(&args)).await
 }
 
 async fn run(args: &Args) -> Result<(), String> {

@@ -30,6 +30,15 @@ struct Args {
     /// scripted runs: a file a tool writes must not restart them mid-request).
     #[arg(long)]
     no_reload: bool,
+    /// KEY=VALUE over the env file for the functions only, not the emulators
+    /// (`KEY=` unsets it): a stack started misconfigured on purpose, as
+    /// `make test`'s check of `make doctor` does.
+    #[arg(long = "function-env", value_parser = parse_pair)]
+    function_env: Vec<(String, String)>,
+}
+
+fn parse_pair(raw: &str) -> Result<(String, String), String> {
+    raw.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())).ok_or_else(|| "expected KEY=VALUE".into())
 }
 
 #[tokio::main]
@@ -54,6 +63,14 @@ async fn run(args: Args) -> Result<(), String> {
     let services = Services::start(&config, db, ports, &args.seed_dir, webhook_url).await?;
     let Services { dynamo, stripe, hms, store, teachers } = &services;
 
+    // The functions' environment as one file, which `make doctor` reads back
+    // as the configuration the stack runs with: the env file, the services
+    // where they really listen, and the overrides.
+    let endpoints = services.endpoints().map(|(k, v)| (k.to_owned(), v));
+    let vars = infra::env_file::merge(infra::env_file::merge(infra::env_file::read(&args.env_file)?, endpoints), args.function_env.clone());
+    let functions_env = args.data_dir.join("functions.env");
+    std::fs::write(&functions_env, infra::env_file::render(&vars)).map_err(|e| format!("{}: {e}", functions_env.display()))?;
+
     let mut watch = Command::new("cargo");
     watch.args(["lambda", "watch", "--invoke-address", "127.0.0.1", "--invoke-port", &args.lambda_port.to_string()]);
     if args.no_reload {
@@ -61,8 +78,7 @@ async fn run(args: Args) -> Result<(), String> {
     }
     let mut watch = watch
         .arg("--env-file")
-        .arg(&args.env_file)
-        .args(["--env-var", &format!("AWS_ENDPOINT_URL_DYNAMODB={}", dynamo.endpoint())])
+        .arg(&functions_env)
         .kill_on_drop(true)
         .spawn()
         .map_err(|e| format!("starting `cargo lambda watch` (run through `make dev`, which installs it): {e}"))?;
@@ -140,6 +156,7 @@ fn print_banner(args: &Args, endpoints: &Endpoints, teachers: &[String], secret:
         println!("  (open the returned checkout_url in a browser to pay or cancel)");
     }
     println!("  curl -s -X POST '{}_emulator/faults' -H 'Content-Type: application/json' -d '{{\"status\": 500, \"count\": 1}}'   # make Stripe fail once", endpoints.stripe);
+    println!("  make create-booking CHECKOUT=co_…   /   make create-room BOOKING=bk_…   # the operator endpoints, with an admin token");
     println!("\nCtrl-C stops everything.");
     println!("=================================================================\n");
     Ok(())
