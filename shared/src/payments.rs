@@ -93,6 +93,12 @@ impl PaymentError {
         matches!(self, Self::Rejected { status: 400 | 402 | 404, .. })
     }
 
+    /// Stripe answered, and the answer was its own failure (a 5xx): it is
+    /// saved under the idempotency key and would be replayed.
+    pub fn is_provider_failure(&self) -> bool {
+        matches!(self, Self::Rejected { status: 500..=599, .. })
+    }
+
     /// Stripe's error code, or the status when it gave none.
     pub fn code(&self) -> String {
         match self {
@@ -288,11 +294,11 @@ impl Payments {
     }
 
     /// Makes the refund an obligation asks for. The idempotency key is the
-    /// obligation's and the amount's, so however often a redelivered event
-    /// or the sweep asks, one refund is made for it (within Stripe's 24 hours;
-    /// beyond them, [`Self::refunds_of`] is the guard).
+    /// obligation's ([`Obligation::idempotency_key`]), so however often a
+    /// redelivered event or the sweep asks, one refund is made for it
+    /// (within Stripe's 24 hours; beyond them, [`Self::refunds_of`] is the guard).
     pub async fn refund(&self, obligation: &Obligation, amount: u64) -> Result<Refund, PaymentError> {
-        let key = IdempotencyKey::new(format!("{}-{amount}", obligation.obligation_id)).map_err(|e| PaymentError::Unusable(e.to_string()))?;
+        let key = IdempotencyKey::new(obligation.idempotency_key(amount)).map_err(|e| PaymentError::Unusable(e.to_string()))?;
         let mut metadata = HashMap::from([
             ("obligation_id".to_owned(), obligation.obligation_id.clone()),
             ("checkout_id".to_owned(), obligation.checkout_id.to_string()),

@@ -130,7 +130,12 @@ impl Refunds<'_> {
                         to
                     }
                     Err(err) if err.is_refusal() => self.refused(&obligation, &err, now).await?,
-                    Err(err) => return Err(err.into()),
+                    Err(err) => {
+                        if err.is_provider_failure() {
+                            self.store.next_attempt(&obligation).await?;
+                        }
+                        return Err(err.into());
+                    }
                 }
             };
             report.tally(&obligation, to);

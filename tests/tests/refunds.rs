@@ -232,3 +232,47 @@ async fn a_refund_already_made_is_found_by_its_metadata_and_never_made_twice() {
     assert_eq!(ledger.refund_for(&owed.obligation_id).map(|r| r.amount), Some(3000));
     assert_eq!(h.checkout(&id).await.status, CheckoutStatus::PartiallyRefunded);
 }
+
+/// Stripe answers the refund's creation with a 500. Stripe keeps that
+/// answer under the idempotency key and would replay it for 24 hours, so
+/// the obligation stays owed (not failed: a 5xx is no refusal) and the
+/// next try asks under a key of its own.
+#[tokio::test]
+async fn a_refund_stripe_fails_to_make_stays_owed_and_the_next_try_takes_a_new_key() {
+    let h = hooked(false, false).await;
+    let (lost, kept) = (tomorrow_at("10:00"), in_days(2, "14:00"));
+    let (_, intent, completed) = late_payment(&h, vec![lesson("t_one", &lost, 60), lesson("t_one", &kept, 30)], &[&lost]).await;
+    control(&h, "faults", json!({"status": 500, "count": 1, "method": "POST", "path": "/v1/refunds"})).await;
+
+    assert!(h.deliver(&completed).await.0 >= 500, "Stripe must redeliver");
+    let owed = h.env.db.store.open_obligations().await.unwrap();
+    assert_eq!(owed.iter().map(|o| (o.status, o.attempt)).collect::<Vec<_>>(), [(ObligationStatus::Owed, 1)]);
+    assert!(h.env.db.store.attention().await.unwrap().is_empty(), "a 5xx is no refusal");
+
+    let report = shared::reconcile::run(&h.service.events, Timestamp::now()).await;
+    assert_eq!((report.refunds.settled, report.failed()), (1, false), "{report:?}");
+    assert_eq!(h.refunds().await.len(), 1);
+    assert_eq!(h.env.db.store.ledger(&intent).await.unwrap().obligations[0].status, ObligationStatus::Succeeded);
+}
+
+/// The ledger cannot be read when the refunds are due: the delivery is
+/// answered 5xx (Stripe redelivers) and the obligation, already durable,
+/// is settled by the next try.
+#[tokio::test]
+async fn a_ledger_that_cannot_be_read_leaves_the_refund_owed_and_the_delivery_failed() {
+    let h = hooked(false, true).await;
+    let (lost, kept) = (tomorrow_at("10:00"), in_days(2, "14:00"));
+    let (id, _, completed) = late_payment(&h, vec![lesson("t_one", &lost, 60), lesson("t_one", &kept, 30)], &[&lost]).await;
+    // Every attempt the SDK makes at the first ledger read after booking.
+    h.env.db.proxy().fail("Query", tests::dynamo_proxy::Fault::Fail, 3);
+
+    let (status, body) = h.deliver(&completed).await;
+    assert!(status >= 500, "Stripe must redeliver: {status} {body}");
+    assert_eq!(h.checkout(&id).await.status, CheckoutStatus::PartiallyRefunded, "the booking stands");
+    assert_eq!(h.env.db.store.open_obligations().await.unwrap().len(), 1);
+    assert!(h.refunds().await.is_empty());
+
+    assert_eq!(h.deliver(&restated(&completed, "checkout.session.completed", json!({}))).await.0, 200);
+    assert_eq!(h.refunds().await.len(), 1);
+    assert!(h.env.db.store.open_obligations().await.unwrap().is_empty());
+}

@@ -86,6 +86,12 @@ pub struct Obligation {
     /// Stripe's error code (refused) or `failure_reason` (failed later).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Bumped each time Stripe answers a creation with a 5xx: Stripe saves
+    /// that answer under the idempotency key and would replay it for 24
+    /// hours, so the next try needs a key of its own (reading the
+    /// payment's refunds first still guards against a second refund).
+    #[serde(default)]
+    pub attempt: u32,
 }
 
 impl Obligation {
@@ -106,7 +112,13 @@ impl Obligation {
             created_at: now,
             refund_id: None,
             error: None,
+            attempt: 0,
         }
+    }
+
+    /// The Stripe idempotency key of a refund of `amount` for it now.
+    pub fn idempotency_key(&self, amount: u64) -> String {
+        format!("{}-{amount}-{}", self.obligation_id, self.attempt)
     }
 }
 
@@ -183,6 +195,27 @@ impl Store {
         }
         let unlist = if to.is_open() { "" } else { " REMOVE gsi1pk, gsi1sk" };
         update.update_expression(format!("SET {}{unlist}", set.join(", ")))
+    }
+
+    /// Stripe failed the last creation with a 5xx: the next try takes a new
+    /// key. `false` when it is no longer owed, or another try bumped it.
+    pub async fn next_attempt(&self, obligation: &Obligation) -> Result<bool, StoreError> {
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(payment_pk(&obligation.payment_intent), &obligation_sk(&obligation.obligation_id))))
+            .update_expression("SET attempt = :next")
+            .condition_expression("#status = :owed AND (attribute_not_exists(attempt) OR attempt = :current)")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":owed", s(ObligationStatus::Owed.as_str()))
+            .expression_attribute_values(":current", AttributeValue::N(obligation.attempt.to_string()))
+            .expression_attribute_values(":next", AttributeValue::N((obligation.attempt + 1).to_string()))
+            .build()
+            .map_err(|e| StoreError::corrupt("next refund attempt", e))?;
+        match self.transact(vec![TransactWriteItem::builder().update(update).build()]).await {
+            Ok(()) => Ok(true),
+            Err(TransactError::Conflict { .. }) => Ok(false),
+            Err(TransactError::Busy(err) | TransactError::Store(err)) => Err(err),
+        }
     }
 
     /// Every open obligation, oldest first (the index is eventually

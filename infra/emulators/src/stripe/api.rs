@@ -102,7 +102,7 @@ async fn observe(State(emulator): State<Shared>, request: Request, next: Next) -
 }
 
 async fn inject_fault(State(emulator): State<Shared>, request: Request, next: Next) -> Response {
-    let Some(injection) = emulator.take_fault() else {
+    let Some(injection) = emulator.take_fault(request.method().as_str(), request.uri().path()) else {
         return next.run(request).await;
     };
     if let Some(delay) = injection.delay {

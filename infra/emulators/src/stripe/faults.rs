@@ -14,6 +14,9 @@ pub struct FaultSpec {
     pub delay_ms: Option<u64>,
     /// How many calls the fault applies to; absent = until cleared.
     pub count: Option<u32>,
+    /// Only calls with this method (`POST`) and path (`/v1/refunds`); absent = every call.
+    pub method: Option<String>,
+    pub path: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -22,6 +25,10 @@ pub struct Fault {
     pub delay_ms: Option<u64>,
     /// Calls still affected; `None` = until cleared.
     pub remaining: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -54,7 +61,7 @@ impl Fault {
         if spec.count == Some(0) {
             return Err(FaultError::Count);
         }
-        Ok(Fault { status: spec.status, delay_ms: spec.delay_ms, remaining: spec.count })
+        Ok(Fault { status: spec.status, delay_ms: spec.delay_ms, remaining: spec.count, method: spec.method.map(|m| m.to_ascii_uppercase()), path: spec.path })
     }
 
     fn injection(&self) -> Injection {
@@ -63,11 +70,16 @@ impl Fault {
             status: self.status.and_then(|s| StatusCode::from_u16(s).ok()),
         }
     }
+
+    fn applies_to(&self, method: &str, path: &str) -> bool {
+        self.method.as_deref().is_none_or(|m| m == method) && self.path.as_deref().is_none_or(|p| p == path)
+    }
 }
 
-/// Uses up one call of the current fault, clearing it after its last one.
-pub fn take(slot: &mut Option<Fault>) -> Option<Injection> {
-    let fault = slot.as_mut()?;
+/// Uses up one call of the current fault if it applies to this call,
+/// clearing it after its last one.
+pub fn take(slot: &mut Option<Fault>, method: &str, path: &str) -> Option<Injection> {
+    let fault = slot.as_mut().filter(|f| f.applies_to(method, path))?;
     let injection = fault.injection();
     match &mut fault.remaining {
         Some(1) => *slot = None,
@@ -82,23 +94,33 @@ mod tests {
     use super::*;
 
     fn spec(status: Option<u16>, delay_ms: Option<u64>, count: Option<u32>) -> FaultSpec {
-        FaultSpec { status, delay_ms, count }
+        FaultSpec { status, delay_ms, count, method: None, path: None }
     }
 
     #[test]
     fn counted_fault_clears_after_its_last_call() {
         let mut slot = Some(Fault::new(spec(Some(500), None, Some(2))).unwrap());
-        assert_eq!(take(&mut slot).unwrap().status, Some(StatusCode::INTERNAL_SERVER_ERROR));
-        assert_eq!(take(&mut slot).unwrap().status, Some(StatusCode::INTERNAL_SERVER_ERROR));
-        assert_eq!(take(&mut slot), None);
+        assert_eq!(take(&mut slot, "GET", "/v1/events").unwrap().status, Some(StatusCode::INTERNAL_SERVER_ERROR));
+        assert_eq!(take(&mut slot, "GET", "/v1/events").unwrap().status, Some(StatusCode::INTERNAL_SERVER_ERROR));
+        assert_eq!(take(&mut slot, "GET", "/v1/events"), None);
     }
 
     #[test]
     fn uncounted_fault_stays() {
         let mut slot = Some(Fault::new(spec(None, Some(20), None)).unwrap());
         for _ in 0..5 {
-            assert_eq!(take(&mut slot).unwrap().delay, Some(Duration::from_millis(20)));
+            assert_eq!(take(&mut slot, "GET", "/v1/events").unwrap().delay, Some(Duration::from_millis(20)));
         }
+    }
+
+    #[test]
+    fn a_fault_for_one_endpoint_leaves_the_others_alone() {
+        let mut slot = Some(Fault::new(FaultSpec { method: Some("post".into()), path: Some("/v1/refunds".into()), ..spec(Some(500), None, Some(1)) }).unwrap());
+        assert_eq!(take(&mut slot, "GET", "/v1/refunds"), None, "another method");
+        assert_eq!(take(&mut slot, "POST", "/v1/checkout/sessions"), None, "another path");
+        assert!(slot.is_some(), "calls it does not apply to do not use it up");
+        assert_eq!(take(&mut slot, "POST", "/v1/refunds").unwrap().status, Some(StatusCode::INTERNAL_SERVER_ERROR));
+        assert_eq!(slot, None);
     }
 
     #[test]

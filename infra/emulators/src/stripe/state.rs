@@ -463,8 +463,8 @@ impl Emulator {
         self.lock().fault.clone()
     }
 
-    pub fn take_fault(&self) -> Option<Injection> {
-        faults::take(&mut self.lock().fault)
+    pub fn take_fault(&self, method: &str, path: &str) -> Option<Injection> {
+        faults::take(&mut self.lock().fault, method, path)
     }
 
     pub fn record_request(&self, record: RequestRecord) {
