@@ -7,15 +7,22 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::str::FromStr;
 
 use jiff::civil::{Date, Weekday};
 use jiff::tz::TimeZone;
 use serde::{Deserialize, Serialize};
 
-use super::ids::{TeacherId, UserId};
-use super::money::{Currency, Money};
-use super::stripe_limits::{self, MAX_CHARGE};
+mod lessons;
+mod ranges;
+
+pub use lessons::{LessonChoice, LessonChoiceError, LessonOffer};
+pub use ranges::LocalRange;
+
+use lessons::parse_lesson;
+use ranges::{parse_date_key, parse_day};
+use crate::domain::ids::{TeacherId, UserId};
+use crate::domain::money::Currency;
+use crate::domain::stripe_limits::{self, MAX_CHARGE};
 
 pub const MIN_LESSON_MINUTES: u32 = 5;
 pub const MAX_LESSON_MINUTES: u32 = 480;
@@ -99,169 +106,6 @@ impl ProfileError {
     pub fn problem(&self) -> &str {
         &self.problem
     }
-}
-
-// ---------------------------------------------------------------------------
-// Working ranges.
-
-/// Local wall-clock `[start, end)` as minutes after local midnight;
-/// `end_minute` may be 1440 ("24:00", the next local midnight).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct LocalRange {
-    start_minute: u16,
-    end_minute: u16,
-}
-
-impl LocalRange {
-    pub fn start_minute(&self) -> u16 {
-        self.start_minute
-    }
-
-    pub fn end_minute(&self) -> u16 {
-        self.end_minute
-    }
-
-    fn to_doc(self) -> RangeDoc {
-        [format_clock(self.start_minute), format_clock(self.end_minute)]
-    }
-}
-
-impl fmt::Display for LocalRange {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}-{}", format_clock(self.start_minute), format_clock(self.end_minute))
-    }
-}
-
-fn format_clock(minute: u16) -> String {
-    format!("{:02}:{:02}", minute / 60, minute % 60)
-}
-
-/// Strict `HH:MM`; other spellings ("9:00", "09:00:00") are rejected so
-/// that what operators read in the file is exactly what gets applied.
-fn parse_clock(raw: &str) -> Option<u16> {
-    let &[h1, h2, b':', m1, m2] = raw.as_bytes() else { return None };
-    let digit = |b: u8| b.is_ascii_digit().then(|| u16::from(b - b'0'));
-    let (hour, minute) = (digit(h1)? * 10 + digit(h2)?, digit(m1)? * 10 + digit(m2)?);
-    let total = hour * 60 + minute;
-    (minute < 60 && total <= MINUTES_PER_DAY).then_some(total)
-}
-
-/// Parses one day's ranges, sorted by start, rejecting empty or overlapping ones.
-fn parse_day(path: &str, raw: &[RangeDoc]) -> Result<Vec<LocalRange>, ProfileError> {
-    let mut ranges = Vec::with_capacity(raw.len());
-    for (i, [start, end]) in raw.iter().enumerate() {
-        let at = |j: usize| format!("{path}[{i}][{j}]");
-        let invalid = |j: usize, s: &str| ProfileError::new(at(j), format!("invalid time {s:?}, expected HH:MM from 00:00 to 24:00"));
-        let start_minute = parse_clock(start).ok_or_else(|| invalid(0, start))?;
-        let end_minute = parse_clock(end).ok_or_else(|| invalid(1, end))?;
-        if start_minute == MINUTES_PER_DAY {
-            return Err(ProfileError::new(at(0), "24:00 is only allowed as an end"));
-        }
-        if end_minute <= start_minute {
-            return Err(ProfileError::new(format!("{path}[{i}]"), format!("end {end} is not after start {start}")));
-        }
-        ranges.push((LocalRange { start_minute, end_minute }, i));
-    }
-    ranges.sort();
-    for pair in ranges.windows(2) {
-        let [(earlier, ei), (later, li)] = pair else { continue };
-        if later.start_minute < earlier.end_minute {
-            return Err(ProfileError::new(format!("{path}[{li}]"), format!("{later} overlaps {path}[{ei}] ({earlier})")));
-        }
-    }
-    Ok(ranges.into_iter().map(|(range, _)| range).collect())
-}
-
-/// Strict `YYYY-MM-DD`, since jiff alone would also take other ISO forms.
-fn parse_date_key(raw: &str) -> Option<Date> {
-    let b = raw.as_bytes();
-    let shape = b.len() == 10 && b[4] == b'-' && b[7] == b'-';
-    let digits = |r: std::ops::Range<usize>| raw.get(r).filter(|s| s.bytes().all(|c| c.is_ascii_digit()));
-    if !shape {
-        return None;
-    }
-    let year = digits(0..4)?.parse().ok()?;
-    let month = digits(5..7)?.parse().ok()?;
-    let day = digits(8..10)?.parse().ok()?;
-    Date::new(year, month, day).ok()
-}
-
-// ---------------------------------------------------------------------------
-// Lessons.
-
-/// What a student can book: a duration and its price.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct LessonOffer {
-    pub duration_minutes: u32,
-    pub price: Money,
-    pub trial: bool,
-}
-
-/// The `duration` query parameter: `trial` or a number of minutes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum LessonChoice {
-    Minutes(u32),
-    Trial,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid lesson {raw:?}: expected \"trial\" or a positive whole number of minutes")]
-pub struct LessonChoiceError {
-    raw: String,
-}
-
-impl LessonChoice {
-    pub fn parse(raw: &str) -> Result<Self, LessonChoiceError> {
-        if raw == "trial" {
-            return Ok(Self::Trial);
-        }
-        // Digits only: u32's parser would also take "+30".
-        raw.bytes()
-            .all(|b| b.is_ascii_digit())
-            .then(|| raw.parse::<u32>().ok())
-            .flatten()
-            .filter(|&m| m > 0)
-            .map(Self::Minutes)
-            .ok_or_else(|| LessonChoiceError { raw: raw.to_owned() })
-    }
-}
-
-impl FromStr for LessonChoice {
-    type Err = LessonChoiceError;
-
-    fn from_str(raw: &str) -> Result<Self, LessonChoiceError> {
-        Self::parse(raw)
-    }
-}
-
-impl fmt::Display for LessonChoice {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Minutes(m) => write!(f, "{m}"),
-            Self::Trial => f.write_str("trial"),
-        }
-    }
-}
-
-/// `min_charge` is Stripe's minimum in `currency`; a free lesson (price 0) is never charged.
-fn parse_lesson(path: &str, doc: &LessonDoc, currency: Currency, min_charge: u64, trial: bool) -> Result<LessonOffer, ProfileError> {
-    let minutes = doc.duration_minutes;
-    if !(MIN_LESSON_MINUTES..=MAX_LESSON_MINUTES).contains(&minutes) {
-        let problem = format!("must be between {MIN_LESSON_MINUTES} and {MAX_LESSON_MINUTES}");
-        return Err(ProfileError::new(format!("{path}.duration_minutes"), problem));
-    }
-    if !minutes.is_multiple_of(5) {
-        return Err(ProfileError::new(format!("{path}.duration_minutes"), "must be a multiple of 5"));
-    }
-    if doc.price > MAX_PRICE {
-        let problem = format!("must be at most {MAX_PRICE} (minor units), so a cart of {MAX_LESSONS} lessons stays within Stripe's maximum charge");
-        return Err(ProfileError::new(format!("{path}.price"), problem));
-    }
-    if doc.price != 0 && doc.price < min_charge {
-        let problem = format!("must be 0 (free) or at least {min_charge} (minor units), Stripe's minimum charge in {currency}");
-        return Err(ProfileError::new(format!("{path}.price"), problem));
-    }
-    Ok(LessonOffer { duration_minutes: minutes, price: Money::new(doc.price, currency), trial })
 }
 
 fn check_range(field: &str, value: u32, min: u32, max: u32) -> Result<u32, ProfileError> {
@@ -493,6 +337,7 @@ impl TryFrom<ProfileDoc> for TeacherProfile {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::Money;
     use jiff::civil::date;
 
     const ANNA: &str = r#"{"id": "t_anna", "name": "Anna Schmidt", "timezone": "Europe/Berlin",
