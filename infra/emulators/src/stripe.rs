@@ -15,6 +15,7 @@ mod error;
 mod events;
 mod faults;
 mod form;
+mod idempotency;
 mod objects;
 mod page;
 mod payment_intents;

@@ -12,13 +12,13 @@ use tokio::sync::mpsc::UnboundedSender;
 use super::error::ApiError;
 use super::events::{self, Event, Origin};
 use super::faults::{self, Fault, Injection};
+use super::idempotency::{Replay, check_key_length, replay_of};
+pub use super::idempotency::IdempotencyScope;
 use super::payment_intents;
 use super::refunds;
 use super::sessions::{Funds, Session, SessionSpec, Status};
 use super::webhooks::{Delivery, DeliveryRecord};
 
-/// Stripe keeps idempotency keys "up to 255 characters".
-const MAX_IDEMPOTENCY_KEY: usize = 255;
 
 pub fn now() -> i64 {
     jiff::Timestamp::now().as_second()
@@ -48,15 +48,6 @@ pub struct RequestRecord {
     /// the body could not be parsed.
     pub params: Value,
     pub timestamp: String,
-}
-
-/// A stored result for an `Idempotency-Key`: what it was first used for and
-/// what was answered (a success, or a 5xx: Stripe saves a result once the
-/// request started executing, errors included).
-struct Replay {
-    endpoint: String,
-    params: Value,
-    response: Result<Value, ApiError>,
 }
 
 #[derive(Default)]
@@ -101,14 +92,6 @@ impl Endpoint {
     fn takes(&self, kind: &str) -> bool {
         self.json["status"] == "enabled" && self.json["enabled_events"].as_array().is_some_and(|events| events.iter().any(|e| e == "*" || e == kind))
     }
-}
-
-/// A request's idempotency scope: Stripe keys them per API key.
-pub struct IdempotencyScope<'a> {
-    pub api_key: &'a str,
-    pub key: &'a str,
-    pub endpoint: String,
-    pub params: Value,
 }
 
 impl Emulator {
@@ -506,33 +489,6 @@ pub struct InnerRef<'a>(&'a mut Inner);
 
 pub fn no_such_session(id: &str) -> ApiError {
     ApiError::NotFound { kind: "checkout.session", id: id.to_owned(), param: "session" }
-}
-
-fn check_key_length(key: &str) -> Result<(), ApiError> {
-    if key.chars().count() > MAX_IDEMPOTENCY_KEY {
-        return Err(ApiError::InvalidRequest {
-            message: format!("Idempotency-Key is too long: keys may be at most {MAX_IDEMPOTENCY_KEY} characters."),
-            param: None,
-            code: None,
-        });
-    }
-    Ok(())
-}
-
-fn replay_of(replay: &Replay, scope: &IdempotencyScope<'_>) -> Result<Value, ApiError> {
-    if replay.endpoint != scope.endpoint {
-        return Err(ApiError::Idempotency(format!(
-            "Keys for idempotent requests can only be used for the same endpoint they were first used for ('{}' vs '{}'). Try using a key other than '{}' if you meant to execute a different request.",
-            replay.endpoint, scope.endpoint, scope.key
-        )));
-    }
-    if replay.params != scope.params {
-        return Err(ApiError::Idempotency(format!(
-            "Keys for idempotent requests can only be used with the same parameters they were first used with. Try using a key other than '{}' if you meant to execute a different request.",
-            scope.key
-        )));
-    }
-    replay.response.clone()
 }
 
 /// Shared ownership for the server, the sweep and the webhook dispatcher.
