@@ -95,3 +95,49 @@ fn the_seed_loader_rejects_an_invalid_profile_naming_the_field() {
     let err = infra::seed::read_profiles(&file).unwrap_err().to_string();
     assert!(err.contains("[1]") && err.contains("timezone") && err.contains("Europe/Berln"), "{err}");
 }
+
+fn refund(id: &str, amount: u64, status: &str) -> shared::store::Refund {
+    shared::store::Refund { refund_id: id.into(), payment_intent: "pi_ledger".into(), amount, status: status.into(), obligation_id: None, failure_reason: None }
+}
+
+/// Refund reports arrive in any order: a stale `pending` never replaces a
+/// `succeeded`, a `failed` replaces anything, and nothing replaces `failed`.
+#[tokio::test]
+async fn a_refund_report_replaces_the_stored_one_only_when_it_says_more() {
+    let db = TestDb::start().await;
+    let stored = || async { db.store.ledger("pi_ledger").await.unwrap().refunds[0].status.clone() };
+    db.store.record_refund(&refund("re_1", 1000, "pending")).await.unwrap();
+    db.store.record_refund(&refund("re_1", 1000, "succeeded")).await.unwrap();
+    assert_eq!(stored().await, "succeeded");
+    db.store.record_refund(&refund("re_1", 1000, "pending")).await.unwrap();
+    assert_eq!(stored().await, "succeeded", "a stale report");
+    db.store.record_refund(&refund("re_1", 1000, "failed")).await.unwrap();
+    assert_eq!(stored().await, "failed");
+    db.store.record_refund(&refund("re_1", 1000, "succeeded")).await.unwrap();
+    db.store.record_refund(&refund("re_1", 1000, "canceled")).await.unwrap();
+    assert_eq!(stored().await, "failed", "nothing replaces a failure");
+}
+
+/// Processed events are kept 30 days (Stripe redelivers for three), then
+/// DynamoDB's TTL removes them.
+#[tokio::test]
+async fn a_processed_event_is_kept_for_thirty_days() {
+    let db = TestDb::start().await;
+    let now: jiff::Timestamp = "2026-11-30T10:00:00Z".parse().unwrap();
+    db.store.mark_event("evt_ttl", "checkout.session.completed", now).await.unwrap();
+    let item = db
+        .store
+        .client()
+        .get_item()
+        .table_name(db.store.table())
+        .key("pk", aws_sdk_dynamodb::types::AttributeValue::S("STRIPE_EVENT#evt_ttl".into()))
+        .key("sk", aws_sdk_dynamodb::types::AttributeValue::S("EVENT".into()))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    let ttl: i64 = item["ttl"].as_n().unwrap().parse().unwrap();
+    assert_eq!(ttl, (now + jiff::SignedDuration::from_hours(30 * 24)).as_second());
+    assert!(db.store.event_seen("evt_ttl").await.unwrap());
+}

@@ -226,3 +226,38 @@ impl Store {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ledger(paid: u64, charge_total: u64, refunds: &[(u64, &str)]) -> Ledger {
+        Ledger {
+            payment: Some(Payment { payment_intent: "pi_1".into(), checkout_id: None, amount: paid, currency: None, charge_amount_refunded: charge_total }),
+            refunds: refunds
+                .iter()
+                .enumerate()
+                .map(|(i, (amount, status))| Refund { refund_id: format!("re_{i}"), payment_intent: "pi_1".into(), amount: *amount, status: (*status).into(), obligation_id: None, failure_reason: None })
+                .collect(),
+            obligations: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn refunded_counts_refunds_in_flight_and_trusts_the_charge_total_less_later_failures() {
+        assert_eq!(ledger(3000, 0, &[(1000, "succeeded"), (500, "pending"), (200, "requires_action")]).refunded(), 1700);
+        // charge.refunded told of a refund whose own event has not come yet.
+        assert_eq!(ledger(3000, 3000, &[(1000, "succeeded")]).refunded(), 3000);
+        // A refund in that total failed since: its money is back.
+        assert_eq!(ledger(3000, 3000, &[(1000, "failed"), (2000, "succeeded")]).refunded(), 2000);
+        assert_eq!(ledger(3000, 1000, &[(1000, "canceled")]).refunded(), 0);
+    }
+
+    #[test]
+    fn only_a_paid_amount_can_be_refunded_in_full() {
+        assert!(ledger(3000, 0, &[(3000, "succeeded")]).fully_refunded());
+        assert!(!ledger(3000, 0, &[(2999, "succeeded")]).fully_refunded());
+        assert!(!ledger(0, 0, &[]).fully_refunded(), "nothing was paid");
+        assert!(!Ledger::default().fully_refunded(), "the payment is not known yet");
+    }
+}
