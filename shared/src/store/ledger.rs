@@ -94,8 +94,8 @@ impl Ledger {
 
     /// The refund made for an obligation, the latest if Stripe reported more.
     pub fn refund_for(&self, obligation_id: &str) -> Option<&Refund> {
-        let mine = self.refunds.iter().filter(|r| r.obligation_id.as_deref() == Some(obligation_id));
-        mine.clone().find(|r| r.counts()).or_else(|| mine.last())
+        let mut mine = self.refunds.iter().filter(|r| r.obligation_id.as_deref() == Some(obligation_id));
+        mine.clone().find(|r| r.counts()).or_else(|| mine.next_back())
     }
 
     /// The obligations still to be asked of Stripe (`owed`, no refund made),
