@@ -92,7 +92,8 @@ impl Ledger {
         self.payment.as_ref().is_some_and(|p| p.amount > 0 && self.refunded() >= p.amount)
     }
 
-    /// The refund made for an obligation, the latest if Stripe reported more.
+    /// The refund made for an obligation: one that counts if there is one (a
+    /// later try after a failure), else the one that failed.
     pub fn refund_for(&self, obligation_id: &str) -> Option<&Refund> {
         let mut mine = self.refunds.iter().filter(|r| r.obligation_id.as_deref() == Some(obligation_id));
         mine.clone().find(|r| r.counts()).or_else(|| mine.next_back())
