@@ -135,6 +135,12 @@ async fn a_refund_stripe_refuses_is_recorded_for_a_person_and_blocks_nothing_els
     assert!(!report.failed(), "{report:?}");
     assert_eq!(refund_requests(&h).await, requests);
     assert_eq!(h.refunds().await.len(), 1);
+
+    // The operator deals with it and closes the record.
+    let key = attention[0].key();
+    assert!(h.env.db.store.resolve_attention(&key).await.unwrap());
+    assert!(h.env.db.store.attention().await.unwrap().is_empty());
+    assert!(!h.env.db.store.resolve_attention(&key).await.unwrap(), "already resolved");
 }
 
 /// A refund Stripe made and then reported failed (a closed card): the
