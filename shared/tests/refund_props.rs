@@ -129,6 +129,9 @@ proptest! {
                 }
             }
             prop_assert!(ledger.refunded() + ledger.owed_total() <= PAID, "refunded {} + owed {} > paid: {ledger:?}", ledger.refunded(), ledger.owed_total());
+            // Nothing owed is dropped while the payment can still cover it.
+            let unpaid: u64 = ledger.obligations.iter().filter(|o| o.status == ObligationStatus::Owed && ledger.refund_for(&o.obligation_id).is_none()).map(|o| o.amount).sum();
+            prop_assert_eq!(ledger.owed_total(), unpaid.min(PAID - ledger.refunded()));
             prop_assert!(ledger.refunded() <= PAID - stripe.left(), "we never count more than Stripe refunded: {ledger:?}");
             for o in &ledger.obligations {
                 let made = stripe.refunds.iter().filter(|r| r.obligation_id.as_ref() == Some(&o.obligation_id)).count();

@@ -118,6 +118,23 @@ async fn a_refund_report_replaces_the_stored_one_only_when_it_says_more() {
     assert_eq!(stored().await, "failed", "nothing replaces a failure");
 }
 
+/// Each payment's ledger holds its own refunds only, and a write the table
+/// did not take is an error, never taken for a lost race.
+#[tokio::test]
+async fn a_ledger_is_its_payments_own_and_a_failed_write_is_reported() {
+    let db = TestDb::start_with(true).await;
+    db.store.record_refund(&refund("re_a", 1000, "succeeded")).await.unwrap();
+    let other = shared::store::Refund { payment_intent: "pi_other".into(), ..refund("re_b", 500, "succeeded") };
+    db.store.record_refund(&other).await.unwrap();
+    let ledger = db.store.ledger("pi_ledger").await.unwrap();
+    assert_eq!(ledger.refunds.iter().map(|r| r.refund_id.as_str()).collect::<Vec<_>>(), ["re_a"]);
+    assert_eq!(db.store.ledger("pi_other").await.unwrap().refunded(), 500);
+
+    // Every attempt the SDK makes fails.
+    db.proxy().fail("PutItem", tests::dynamo_proxy::Fault::Fail, 3);
+    assert!(db.store.record_refund(&refund("re_c", 100, "succeeded")).await.is_err());
+}
+
 /// Processed events are kept 30 days (Stripe redelivers for three), then
 /// DynamoDB's TTL removes them.
 #[tokio::test]
