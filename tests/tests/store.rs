@@ -133,6 +133,14 @@ async fn a_ledger_is_its_payments_own_and_a_failed_write_is_reported() {
     // Every attempt the SDK makes fails.
     db.proxy().fail("PutItem", tests::dynamo_proxy::Fault::Fail, 3);
     assert!(db.store.record_refund(&refund("re_c", 100, "succeeded")).await.is_err());
+
+    // `charge.refunded` totals only rise: an older, smaller one arriving late changes nothing.
+    db.store.record_charge_refunded("pi_ledger", 3000).await.unwrap();
+    db.store.record_charge_refunded("pi_ledger", 1000).await.expect("a late, smaller total is no error");
+    let payment = db.store.ledger("pi_ledger").await.unwrap().payment.unwrap();
+    assert_eq!(payment.charge_amount_refunded, 3000);
+    db.proxy().fail("UpdateItem", tests::dynamo_proxy::Fault::Fail, 3);
+    assert!(db.store.record_charge_refunded("pi_ledger", 4000).await.is_err());
 }
 
 /// Processed events are kept 30 days (Stripe redelivers for three), then

@@ -136,6 +136,24 @@ async fn a_full_refund_from_the_dashboard_cancels_the_bookings_and_frees_the_slo
     assert_eq!((ledger.refunds.len(), ledger.refunded()), (1, 3000));
 }
 
+/// Only `charge.refunded` arrives (the refund's own events are lost): its
+/// running total alone shows the payment refunded in full.
+#[tokio::test]
+async fn a_charge_refunded_in_full_cancels_even_without_the_refund_events() {
+    let h = hooked(false, false).await;
+    let (id, session) = h.buy("s_1", vec![lesson("t_one", &tomorrow_at("10:00"), 60)], "complete").await;
+    assert_eq!(h.deliver(&h.event("checkout.session.completed", &session).await).await.0, 200);
+    let pi = h.checkout(&id).await.payment_intent.unwrap();
+    let refunded = reqwest::Client::new().post(format!("{}_emulator/payment_intents/{pi}/refund", h.env.stripe.base_url())).send().await.unwrap();
+    assert!(refunded.status().is_success());
+    let (status, body) = h.deliver(&h.event("charge.refunded", &pi).await).await;
+    assert_eq!(status, 200, "{body}");
+    let checkout = h.checkout(&id).await;
+    assert_eq!(checkout.status, CheckoutStatus::Refunded);
+    assert_eq!(h.booking(&checkout.booking_ids[0]).await.status, BookingStatus::Cancelled);
+    assert!(h.env.db.store.ledger(&pi).await.unwrap().refunds.is_empty(), "no refund event was delivered");
+}
+
 #[tokio::test]
 async fn a_refund_reported_before_the_payment_cancels_once_the_payment_arrives() {
     let h = hooked(false, false).await;
