@@ -139,6 +139,15 @@ pub async fn start_hms() -> emulators::hms::HmsEmulator {
     .expect("100ms emulator")
 }
 
+/// The claims of a 100ms app token signed with the test app secret (its
+/// signature checked; its expiry not, so old tokens can be read).
+pub fn hms_token_claims(token: &str) -> Value {
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
+    validation.validate_exp = false;
+    validation.required_spec_claims.clear();
+    jsonwebtoken::decode::<Value>(token, &jsonwebtoken::DecodingKey::from_secret(HMS_SECRET.as_bytes()), &validation).expect("a 100ms token signed with the app secret").claims
+}
+
 /// A 100ms client for the emulator at `base`.
 pub fn hms_config(base: &str) -> shared::rooms::HmsConfig {
     shared::rooms::HmsConfig {

@@ -204,13 +204,13 @@ async fn only_the_teacher_and_the_student_join_each_with_their_own_code_in_the_w
     assert_eq!((student["role"].as_str(), student["room_code"].as_str()), (Some("student"), stored.student_room_code.as_deref()));
     assert!(!student.to_string().contains(stored.teacher_room_code.as_deref().unwrap()), "a student never sees the teacher's code");
     assert_eq!(student["join_url"], format!("https://lessons-test.app.100ms.live/meeting/{}", stored.student_room_code.as_deref().unwrap()));
-    let claims = decode(student["token"].as_str().unwrap());
+    let claims = tests::hms_token_claims(student["token"].as_str().unwrap());
     assert_eq!((claims["room_id"].as_str(), claims["user_id"].as_str(), claims["role"].as_str(), claims["type"].as_str()), (stored.room_id.as_deref(), Some("s_a"), Some("guest"), Some("app")));
     assert_eq!(claims["exp"].as_i64(), Some((stored.end + SignedDuration::from_hours(1)).as_second()));
 
     let (status, teacher) = call(&during, join_event(&token("t_one", Role::Teacher), id.as_str())).await;
     assert_eq!((status, teacher["role"].as_str(), teacher["room_code"].as_str()), (200, Some("teacher"), stored.teacher_room_code.as_deref()));
-    assert_eq!(decode(teacher["token"].as_str().unwrap())["role"], "host");
+    assert_eq!(tests::hms_token_claims(teacher["token"].as_str().unwrap())["role"], "host");
 
     // Anyone else learns nothing: the same 404 as for a booking that does not exist.
     let (status, other) = call(&during, join_event(&token("s_b", Role::Student), id.as_str())).await;
@@ -227,13 +227,6 @@ async fn only_the_teacher_and_the_student_join_each_with_their_own_code_in_the_w
     assert_eq!(call(&opening, join_event(&token("s_a", Role::Student), id.as_str())).await.0, 200);
     let over = joining(&env, Clock::Fixed(stored.end), SignedDuration::from_mins(15));
     assert_eq!(call(&over, join_event(&token("s_a", Role::Student), id.as_str())).await.1["error"]["code"], "lesson_over");
-}
-
-fn decode(token: &str) -> Value {
-    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
-    validation.validate_exp = false;
-    validation.required_spec_claims.clear();
-    jsonwebtoken::decode::<Value>(token, &jsonwebtoken::DecodingKey::from_secret(tests::HMS_SECRET.as_bytes()), &validation).unwrap().claims
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

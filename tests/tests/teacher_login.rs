@@ -72,13 +72,6 @@ async fn listed(app: &join_lesson::App, token: &str) -> Vec<(String, String)> {
     body["bookings"].as_array().unwrap().iter().map(|b| (b["booking_id"].as_str().unwrap().to_owned(), b["role"].as_str().unwrap().to_owned())).collect()
 }
 
-fn hms_claims(token: &str) -> Value {
-    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
-    validation.validate_exp = false;
-    validation.required_spec_claims.clear();
-    jsonwebtoken::decode::<Value>(token, &jsonwebtoken::DecodingKey::from_secret(tests::HMS_SECRET.as_bytes()), &validation).unwrap().claims
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn teachers_with_provider_subjects_list_and_join_their_lessons_and_nobody_else_does() {
     let env = CheckoutEnv::start().await;
@@ -98,7 +91,7 @@ async fn teachers_with_provider_subjects_list_and_join_their_lessons_and_nobody_
         assert_eq!((status, ticket["role"].as_str()), (200, Some("teacher")), "{sub}: {ticket}");
         let stored = env.db.store.get_booking(&bookings[i]).await.unwrap().unwrap();
         assert_eq!(ticket["room_code"].as_str(), stored.teacher_room_code.as_deref());
-        let claims = hms_claims(ticket["token"].as_str().unwrap());
+        let claims = tests::hms_token_claims(ticket["token"].as_str().unwrap());
         assert_eq!((claims["user_id"].as_str(), claims["role"].as_str()), (Some(sub), Some("host")), "the app token carries the login");
         // Another teacher's login gets nothing of this lesson.
         let other = token([UUID_SUB, AUTH0_SUB, MIXED_SUB, "t_one"][(i + 1) % 4], Role::Teacher);
