@@ -166,3 +166,21 @@ async fn a_processed_event_is_kept_for_thirty_days() {
     assert_eq!(ttl, (now + jiff::SignedDuration::from_hours(30 * 24)).as_second());
     assert!(db.store.event_seen("evt_ttl").await.unwrap());
 }
+
+/// One attention record per thing: restating one keeps one, two things
+/// make two, and resolving one leaves the other.
+#[tokio::test]
+async fn attention_records_are_one_per_kind_and_subject() {
+    use shared::store::{Attention, AttentionKind};
+    let db = TestDb::start().await;
+    let record = |kind, subject: &str| Attention { kind, subject: subject.into(), reason: "why".into(), checkout_id: None, payment_intent: None, code: None, created_at: jiff::Timestamp::now() };
+    let refused = record(AttentionKind::RefundRefused, "refund-co_1-0");
+    for attention in [&refused, &refused, &record(AttentionKind::RefundFailed, "refund-co_1-0"), &record(AttentionKind::RefundRefused, "refund-co_2-0")] {
+        db.store.transact(vec![db.store.attention_item(attention).unwrap()]).await.unwrap();
+    }
+    let mut keys: Vec<String> = db.store.attention().await.unwrap().iter().map(Attention::key).collect();
+    keys.sort();
+    assert_eq!(keys, ["refund_failed#refund-co_1-0", "refund_refused#refund-co_1-0", "refund_refused#refund-co_2-0"]);
+    assert!(db.store.resolve_attention(&refused.key()).await.unwrap());
+    assert_eq!(db.store.attention().await.unwrap().len(), 2);
+}
