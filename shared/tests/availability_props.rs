@@ -109,6 +109,7 @@ prop_compose! {
             min_notice_minutes: min_notice,
             horizon_days,
             slot_step_minutes: step,
+            cancellation: None,
         };
         let busy = busy
             .into_iter()

@@ -13,9 +13,11 @@ use jiff::tz::TimeZone;
 use serde::{Deserialize, Serialize};
 
 mod lessons;
+mod policy;
 mod ranges;
 
 pub use lessons::{LessonChoice, LessonChoiceError, LessonOffer};
+pub use policy::{CancellationDoc, CancellationPolicy};
 pub use ranges::LocalRange;
 
 use lessons::parse_lesson;
@@ -80,6 +82,9 @@ pub struct ProfileDoc {
     pub min_notice_minutes: u32,
     pub horizon_days: u32,
     pub slot_step_minutes: u32,
+    /// Cancel and reschedule terms; absent means the defaults.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancellation: Option<CancellationDoc>,
 }
 
 // ---------------------------------------------------------------------------
@@ -134,6 +139,7 @@ pub struct TeacherProfile {
     min_notice_minutes: u32,
     horizon_days: u32,
     slot_step_minutes: u32,
+    cancellation: CancellationPolicy,
 }
 
 impl TeacherProfile {
@@ -218,6 +224,10 @@ impl TeacherProfile {
         self.slot_step_minutes
     }
 
+    pub fn cancellation(&self) -> CancellationPolicy {
+        self.cancellation
+    }
+
     pub fn to_doc(&self) -> ProfileDoc {
         let day_doc = |ranges: &[LocalRange]| ranges.iter().map(|r| r.to_doc()).collect::<Vec<_>>();
         let lesson_doc = |l: &LessonOffer| LessonDoc { duration_minutes: l.duration_minutes, price: l.price.amount };
@@ -240,6 +250,7 @@ impl TeacherProfile {
             min_notice_minutes: self.min_notice_minutes,
             horizon_days: self.horizon_days,
             slot_step_minutes: self.slot_step_minutes,
+            cancellation: self.cancellation.to_doc(),
         }
     }
 }
@@ -314,6 +325,7 @@ impl TryFrom<ProfileDoc> for TeacherProfile {
             let steps = SLOT_STEPS.map(|s| s.to_string()).join(", ");
             return Err(ProfileError::new("slot_step_minutes", format!("must be one of {steps}")));
         }
+        let cancellation = CancellationPolicy::parse(doc.cancellation.as_ref())?;
 
         Ok(Self {
             id,
@@ -330,6 +342,7 @@ impl TryFrom<ProfileDoc> for TeacherProfile {
             min_notice_minutes,
             horizon_days,
             slot_step_minutes,
+            cancellation,
         })
     }
 }
@@ -359,6 +372,31 @@ mod tests {
         let err = TeacherProfile::from_json_str(&value.to_string()).unwrap_err();
         assert!(err.to_string().starts_with(&format!("{}: ", err.field())));
         err.to_string()
+    }
+
+    #[test]
+    fn the_cancellation_policy_defaults_field_by_field_and_is_validated_by_name() {
+        let p = TeacherProfile::from_json_str(ANNA).unwrap();
+        assert_eq!(p.cancellation(), CancellationPolicy { free_cancel_hours: 24, late_cancel_refund_percent: 0, reschedule_hours: 24, max_reschedules: 2 });
+        assert!(p.to_doc().cancellation.is_none(), "the defaults are not written out");
+
+        let mut value = anna_value();
+        value["cancellation"] = serde_json::json!({"free_cancel_hours": 12, "late_cancel_refund_percent": 50});
+        let p = TeacherProfile::from_json_str(&value.to_string()).unwrap();
+        assert_eq!(p.cancellation(), CancellationPolicy { free_cancel_hours: 12, late_cancel_refund_percent: 50, reschedule_hours: 24, max_reschedules: 2 });
+        assert_eq!(TeacherProfile::try_from(p.to_doc()).unwrap(), p, "round trip");
+
+        for (field, value) in [("free_cancel_hours", 169), ("late_cancel_refund_percent", 101), ("reschedule_hours", 169), ("max_reschedules", 11)] {
+            let err = error_after(|v| v["cancellation"] = serde_json::json!({ field: value }));
+            assert!(err.starts_with(&format!("cancellation.{field}: must be between 0 and")), "{err}");
+        }
+        for (field, value) in [("free_cancel_hours", 168), ("late_cancel_refund_percent", 100), ("reschedule_hours", 0), ("max_reschedules", 10)] {
+            let mut v = anna_value();
+            v["cancellation"] = serde_json::json!({ field: value });
+            assert!(TeacherProfile::from_json_str(&v.to_string()).is_ok(), "{field} = {value} is allowed");
+        }
+        let err = error_after(|v| v["cancellation"] = serde_json::json!({"free_cancel_hour": 12}));
+        assert!(err.contains("free_cancel_hour"), "an unknown field is named: {err}");
     }
 
     #[test]
