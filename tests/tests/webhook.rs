@@ -465,3 +465,26 @@ async fn the_scheduled_reconcile_function_settles_what_it_finds() {
     assert!(summary.changes.iter().any(|c| c.contains("confirmed")), "{:?}", summary.changes);
     assert_eq!(h.checkout(&id).await.status, CheckoutStatus::Confirmed);
 }
+
+/// The cancellation policy a booking keeps is the teacher's at the moment
+/// the lesson was paid for: a change before the payment applies, a change
+/// after it never does.
+#[tokio::test]
+async fn a_booking_keeps_the_cancellation_policy_in_force_when_it_was_paid() {
+    let h = hooked(false, false).await;
+    let with_policy = |hours: u32| {
+        let mut doc = tests::always_open_teacher("t_one", "eur", 0).to_doc();
+        doc.cancellation = Some(shared::domain::CancellationDoc { free_cancel_hours: Some(hours), late_cancel_refund_percent: Some(50), ..Default::default() });
+        shared::domain::TeacherProfile::try_from(doc).unwrap()
+    };
+    let (id, session) = h.buy("s_1", vec![lesson("t_one", &tomorrow_at("10:00"), 60)], "complete").await;
+    h.env.db.store.put_profile(&with_policy(12)).await.unwrap();
+    assert_eq!(h.deliver(&h.event("checkout.session.completed", &session).await).await.0, 200);
+    let booking_id = h.checkout(&id).await.booking_ids[0].clone();
+    let policy = h.booking(&booking_id).await.policy;
+    assert_eq!((policy.free_cancel_hours, policy.late_cancel_refund_percent, policy.max_reschedules), (12, 50, 2));
+
+    h.env.db.store.put_profile(&with_policy(48)).await.unwrap();
+    assert_eq!(h.deliver(&restated(&h.event("checkout.session.completed", &session).await, "checkout.session.completed", json!({}))).await.0, 200);
+    assert_eq!(h.booking(&booking_id).await.policy.free_cancel_hours, 12, "what the student bought stands");
+}

@@ -4,12 +4,12 @@
 //! holds lapsed books what is still free, and owes the money of the rest
 //! back (a refund obligation, in the same transaction).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use jiff::{SignedDuration, Timestamp};
 
 use super::FulfilError;
-use crate::domain::CheckoutId;
+use crate::domain::{CancellationPolicy, CheckoutId, TeacherId};
 use crate::store::{
     Backoff, Booking, BookingStatus, BusyEntry, BusyKind, CONTENTION_BUDGET, Checkout, CheckoutChange, CheckoutStatus, DaySet, EditError, Obligation, RefundReason, RoomStatus, Store,
     days_to_read, days_touched,
@@ -47,6 +47,7 @@ pub async fn confirm(store: &Store, checkout_id: &CheckoutId, payment_status: &s
 pub(super) async fn book(store: &Store, checkout_id: &CheckoutId, paid: PaidWith<'_>, policy: Unbookable, now: Timestamp) -> Result<Checkout, FulfilError> {
     let mut backoff = Backoff::new(CONTENTION_BUDGET);
     let mut forced = BTreeSet::new();
+    let mut policies = None;
     loop {
         let checkout = store.get_checkout(checkout_id).await?.ok_or_else(|| FulfilError::UnknownCheckout(checkout_id.to_string()))?;
         match checkout.status {
@@ -54,8 +55,12 @@ pub(super) async fn book(store: &Store, checkout_id: &CheckoutId, paid: PaidWith
             CheckoutStatus::NeedsAttention => return Err(FulfilError::NotConfirmable(checkout.status)),
             _ => {}
         }
+        let policies = match &policies {
+            Some(read) => read,
+            None => policies.insert(policies_in_force(store, &checkout).await?),
+        };
         let mut layout = Layout::default();
-        match write_bookings(store, &checkout, paid, policy, &forced, &mut layout, now).await {
+        match write_bookings(store, &checkout, paid, policy, policies, &forced, &mut layout, now).await {
             Ok(confirmed) => {
                 tracing::info!(checkout_id = %checkout_id, status = confirmed.status.as_str(), bookings = ?confirmed.booking_ids, refunded = ?confirmed.refunded_lessons, "checkout booked");
                 return Ok(confirmed);
@@ -92,11 +97,27 @@ impl Layout {
     }
 }
 
+/// Each teacher's cancellation policy as it stands now, the moment the
+/// lessons are paid for: what the bookings keep (a teacher whose profile
+/// is gone leaves the defaults).
+async fn policies_in_force(store: &Store, checkout: &Checkout) -> Result<BTreeMap<TeacherId, CancellationPolicy>, FulfilError> {
+    let mut policies = BTreeMap::new();
+    for teacher in checkout.lessons.iter().map(|l| &l.teacher_id) {
+        if !policies.contains_key(teacher) {
+            let policy = store.get_profile(teacher).await?.map(|p| p.cancellation()).unwrap_or_default();
+            policies.insert(teacher.clone(), policy);
+        }
+    }
+    Ok(policies)
+}
+
+#[allow(clippy::too_many_arguments)]
 async fn write_bookings(
     store: &Store,
     checkout: &Checkout,
     paid: PaidWith<'_>,
     policy: Unbookable,
+    policies: &BTreeMap<TeacherId, CancellationPolicy>,
     forced: &BTreeSet<usize>,
     layout: &mut Layout,
     now: Timestamp,
@@ -115,7 +136,8 @@ async fn write_bookings(
                 (true, false) => CheckoutStatus::Refunded,
                 (false, false) => CheckoutStatus::PartiallyRefunded,
             };
-            let mut items = kept.iter().map(|&i| store.new_booking_item(&booking_of(checkout, i, paid, now))).collect::<Result<Vec<_>, _>>()?;
+            let policy_of = |i: usize| policies.get(&checkout.lessons[i].teacher_id).copied().unwrap_or_default();
+            let mut items = kept.iter().map(|&i| store.new_booking_item(&booking_of(checkout, i, paid, policy_of(i), now))).collect::<Result<Vec<_>, _>>()?;
             let change = CheckoutChange { payment_status: Some(paid.status), booking_ids: Some(&booking_ids), payment_intent: paid.payment_intent, refunded_lessons: Some(&refused) };
             items.push(store.checkout_transition_item(&checkout.checkout_id, checkout.status, to, &change)?);
             let trials: Vec<usize> = kept.iter().copied().filter(|&i| checkout.lessons[i].trial).collect();
@@ -186,7 +208,7 @@ pub fn plan_confirmation(set: &mut DaySet, checkout: &Checkout, now: Timestamp) 
     }
 }
 
-fn booking_of(checkout: &Checkout, index: usize, paid: PaidWith<'_>, now: Timestamp) -> Booking {
+fn booking_of(checkout: &Checkout, index: usize, paid: PaidWith<'_>, policy: CancellationPolicy, now: Timestamp) -> Booking {
     let l = &checkout.lessons[index];
     Booking {
         booking_id: l.booking_id.clone(),
@@ -206,6 +228,7 @@ fn booking_of(checkout: &Checkout, index: usize, paid: PaidWith<'_>, now: Timest
         room_id: None,
         teacher_room_code: None,
         student_room_code: None,
+        policy,
     }
 }
 

@@ -8,7 +8,7 @@ use super::error::lost_condition;
 use super::item::{item, key, put_new, s};
 use super::keys::PK;
 use super::{Store, StoreError};
-use crate::domain::{BookingId, CheckoutId, Currency, TeacherId};
+use crate::domain::{BookingId, CancellationPolicy, CheckoutId, Currency, TeacherId};
 
 /// Whose bookings to list: a teacher by their id (a login is mapped to it
 /// first, see `Store::teacher_of`), a student by their login.
@@ -57,6 +57,10 @@ pub struct Booking {
     pub teacher_room_code: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub student_room_code: Option<String>,
+    /// The teacher's cancellation policy in force when the lesson was paid
+    /// for (bookings from before policies existed read the defaults).
+    #[serde(default)]
+    pub policy: CancellationPolicy,
 }
 
 fn booking_pk(id: &BookingId) -> String {
