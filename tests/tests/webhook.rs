@@ -130,7 +130,9 @@ async fn a_full_refund_from_the_dashboard_cancels_the_bookings_and_frees_the_slo
     let refunded = reqwest::Client::new().post(format!("{}_emulator/payment_intents/{pi}/refund", h.env.stripe.base_url())).send().await.unwrap();
     assert!(refunded.status().is_success());
     let checkout = h.until_status(&id, CheckoutStatus::Refunded).await;
-    assert_eq!(h.booking(&checkout.booking_ids[0]).await.status, BookingStatus::Cancelled);
+    let booking = h.booking(&checkout.booking_ids[0]).await;
+    assert_eq!((booking.status, booking.cancelled_by), (BookingStatus::Cancelled, Some(shared::store::CancelledBy::Refund)));
+    assert!(booking.cancelled_at.is_some());
     assert!(h.env.open_starts("t_one", Clock::System).await.contains(&start), "the slot is free again");
     let ledger = h.env.db.store.ledger(&pi).await.unwrap();
     assert_eq!((ledger.refunds.len(), ledger.refunded()), (1, 3000));

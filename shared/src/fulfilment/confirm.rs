@@ -228,6 +228,8 @@ fn booking_of(checkout: &Checkout, index: usize, paid: PaidWith<'_>, policy: Can
         room_id: None,
         teacher_room_code: None,
         student_room_code: None,
+        cancelled_by: None,
+        cancelled_at: None,
         policy,
     }
 }

@@ -14,7 +14,7 @@ use super::{FulfilError, ReleasePlan, release};
 use crate::payments::{Payments, SessionFacts, SessionPayment};
 use crate::refunds::{INLINE_REFUND_BUDGET, Refunds};
 use crate::rooms::Rooms;
-use crate::store::{Attention, AttentionKind, Backoff, CONTENTION_BUDGET, Checkout, CheckoutChange, CheckoutStatus, EditError, Refund, Store, TransactError, days_touched};
+use crate::store::{Attention, AttentionKind, Backoff, CancelledBy, CONTENTION_BUDGET, Checkout, CheckoutChange, CheckoutStatus, EditError, Refund, Store, TransactError, days_touched};
 
 /// How a piece of news was taken.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -265,7 +265,7 @@ impl Settlement<'_> {
                             set.edit(&lesson.teacher_id, day, now, |entries| entries.retain(|e| e.reference != lesson.booking_id.as_str()));
                         }
                     }
-                    let mut items = booked.iter().map(|l| self.store.booking_cancel_item(&l.booking_id)).collect::<Result<Vec<_>, _>>()?;
+                    let mut items = booked.iter().map(|l| self.store.booking_cancel_item(&l.booking_id, CancelledBy::Refund, now)).collect::<Result<Vec<_>, _>>()?;
                     if current.status != CheckoutStatus::Refunded {
                         items.push(self.store.checkout_transition_item(&current.checkout_id, current.status, CheckoutStatus::Refunded, &CheckoutChange::default())?);
                     }

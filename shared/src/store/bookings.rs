@@ -22,8 +22,32 @@ pub enum BookingsOf<'a> {
 #[serde(rename_all = "snake_case")]
 pub enum BookingStatus {
     Confirmed,
-    /// Its payment was refunded in full; its slot is free again.
+    /// Its slot is free again; `cancelled_by` says who or what ended it.
     Cancelled,
+}
+
+/// Who or what cancelled a booking.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CancelledBy {
+    Student,
+    Teacher,
+    Admin,
+    /// Its payment was refunded in full (in the Stripe dashboard, or every lesson by us).
+    Refund,
+    Dispute,
+}
+
+impl CancelledBy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Student => "student",
+            Self::Teacher => "teacher",
+            Self::Admin => "admin",
+            Self::Refund => "refund",
+            Self::Dispute => "dispute",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,6 +81,10 @@ pub struct Booking {
     pub teacher_room_code: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub student_room_code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancelled_by: Option<CancelledBy>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancelled_at: Option<Timestamp>,
     /// The teacher's cancellation policy in force when the lesson was paid
     /// for (bookings from before policies existed read the defaults).
     #[serde(default)]
@@ -171,16 +199,19 @@ impl Store {
         output.items().iter().map(|item| serde_dynamo::from_item(item.clone()).map_err(|e| StoreError::corrupt("list bookings", e))).collect()
     }
 
-    /// Marks a booking cancelled (its payment was refunded in full).
-    pub fn booking_cancel_item(&self, id: &BookingId) -> Result<TransactWriteItem, StoreError> {
+    /// Marks a booking cancelled, by whom and when; a booking cancelled
+    /// already keeps what its first cancellation said.
+    pub fn booking_cancel_item(&self, id: &BookingId, by: CancelledBy, at: Timestamp) -> Result<TransactWriteItem, StoreError> {
         let update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(key(booking_pk(id), "BOOKING")))
-            .update_expression("SET #status = :cancelled")
+            .update_expression("SET #status = :cancelled, cancelled_by = if_not_exists(cancelled_by, :by), cancelled_at = if_not_exists(cancelled_at, :at)")
             .condition_expression("attribute_exists(#pk)")
             .expression_attribute_names("#status", "status")
             .expression_attribute_names("#pk", PK)
             .expression_attribute_values(":cancelled", s("cancelled"))
+            .expression_attribute_values(":by", s(by.as_str()))
+            .expression_attribute_values(":at", s(at.to_string()))
             .build()
             .map_err(|e| StoreError::corrupt("cancel booking", e))?;
         Ok(TransactWriteItem::builder().update(update).build())

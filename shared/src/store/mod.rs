@@ -25,7 +25,7 @@ pub use keys::utc_day;
 pub use attention::{Attention, AttentionKind};
 pub use ledger::{Ledger, Payment, Refund};
 pub use obligations::{Obligation, ObligationOutcome, ObligationStatus, RefundReason, lesson_obligation_id, obligation_of_metadata};
-pub use bookings::{Booking, BookingStatus, BookingsOf, RoomStatus};
+pub use bookings::{Booking, BookingStatus, BookingsOf, CancelledBy, RoomStatus};
 pub use checkouts::{Checkout, CheckoutChange, CheckoutLesson, CheckoutStatus, OpenCheckouts};
 pub use idempotency::IdempotencyRecord;
 pub use trials::TrialClaim;
