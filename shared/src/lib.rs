@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod availability;
+pub mod changes;
 pub mod checkout;
 pub mod clock;
 pub mod config;

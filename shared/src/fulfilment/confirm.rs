@@ -230,6 +230,7 @@ fn booking_of(checkout: &Checkout, index: usize, paid: PaidWith<'_>, policy: Can
         student_room_code: None,
         cancelled_by: None,
         cancelled_at: None,
+        reschedule_count: 0,
         policy,
     }
 }

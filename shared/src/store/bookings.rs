@@ -85,6 +85,9 @@ pub struct Booking {
     pub cancelled_by: Option<CancelledBy>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cancelled_at: Option<Timestamp>,
+    /// How often the student has moved it (the policy caps it).
+    #[serde(default)]
+    pub reschedule_count: u32,
     /// The teacher's cancellation policy in force when the lesson was paid
     /// for (bookings from before policies existed read the defaults).
     #[serde(default)]

@@ -1,0 +1,189 @@
+//! What may change about a paid booking, and what it costs, under the
+//! cancellation policy the booking kept from when it was paid for: the rules
+//! alone, decided from the booking and the instant, so the quote a frontend
+//! shows and the change itself can never disagree. (The change-booking
+//! function that applies them is the next step of issue 14.)
+
+use jiff::{SignedDuration, Timestamp};
+use serde::Serialize;
+
+use crate::store::{Booking, BookingStatus};
+
+/// Who asks for a change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Actor {
+    Student,
+    Teacher,
+    Admin,
+}
+
+/// Why a change is not allowed now; also the `409` error code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Refusal {
+    BookingNotActive,
+    TooLateToCancel,
+    TooLateToReschedule,
+    NoReschedulesLeft,
+    /// Teachers cancel (a full refund) and the student books again.
+    NotTheStudent,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CancelQuote {
+    pub allowed: bool,
+    /// What a cancel now refunds (an admin may choose less).
+    pub refund_amount: u64,
+    /// Until when a student's cancel refunds in full.
+    pub free_until: Timestamp,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<Refusal>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RescheduleQuote {
+    pub allowed: bool,
+    /// Until when the student may move the lesson.
+    pub until: Timestamp,
+    pub remaining: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<Refusal>,
+}
+
+fn hours(h: u32) -> SignedDuration {
+    SignedDuration::from_hours(i64::from(h))
+}
+
+/// The refund a cancel by `actor` at `now` makes, given what is `left` of
+/// the lesson's amount after earlier refunds. A student's cancel refunds in
+/// full until `free_cancel_hours` before the start (that instant included),
+/// then `late_cancel_refund_percent` of it (rounded down to the minor unit)
+/// until the start; a teacher's refunds in full until the end; an admin's
+/// may refund anything up to what is left.
+pub fn cancel_quote(booking: &Booking, actor: Actor, now: Timestamp, left: u64) -> CancelQuote {
+    let policy = booking.policy;
+    let free_until = booking.start - hours(policy.free_cancel_hours);
+    let full = booking.amount.min(left);
+    let (refund_amount, reason) = match (booking.status, actor) {
+        (BookingStatus::Cancelled, _) => (0, Some(Refusal::BookingNotActive)),
+        (_, Actor::Admin) => (full, None),
+        (_, Actor::Teacher) if now < booking.end => (full, None),
+        (_, Actor::Teacher) => (0, Some(Refusal::TooLateToCancel)),
+        (_, Actor::Student) if now <= free_until => (full, None),
+        (_, Actor::Student) if now < booking.start => (late_refund(booking.amount, policy.late_cancel_refund_percent).min(left), None),
+        (_, Actor::Student) => (0, Some(Refusal::TooLateToCancel)),
+    };
+    CancelQuote { allowed: reason.is_none(), refund_amount, free_until, reason }
+}
+
+/// Whether the student may move the lesson now: until `reschedule_hours`
+/// before the start (that instant included), `max_reschedules` times.
+pub fn reschedule_quote(booking: &Booking, actor: Actor, now: Timestamp) -> RescheduleQuote {
+    let policy = booking.policy;
+    let until = booking.start - hours(policy.reschedule_hours);
+    let remaining = policy.max_reschedules.saturating_sub(booking.reschedule_count);
+    let reason = if booking.status == BookingStatus::Cancelled {
+        Some(Refusal::BookingNotActive)
+    } else if actor == Actor::Teacher {
+        Some(Refusal::NotTheStudent)
+    } else if now > until {
+        Some(Refusal::TooLateToReschedule)
+    } else if remaining == 0 {
+        Some(Refusal::NoReschedulesLeft)
+    } else {
+        None
+    };
+    RescheduleQuote { allowed: reason.is_none(), until, remaining, reason }
+}
+
+/// `percent` of `amount` in minor units, rounded down: never more than the policy says.
+fn late_refund(amount: u64, percent: u32) -> u64 {
+    let exact = u128::from(amount) * u128::from(percent.min(100)) / 100;
+    u64::try_from(exact).unwrap_or(amount)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{BookingId, CancellationPolicy, CheckoutId, Currency, TeacherId};
+    use crate::store::RoomStatus;
+
+    fn ts(raw: &str) -> Timestamp {
+        raw.parse().unwrap()
+    }
+
+    fn booking(amount: u64, currency: &str, policy: CancellationPolicy) -> Booking {
+        Booking {
+            booking_id: BookingId::parse("bk_1").unwrap(),
+            status: BookingStatus::Confirmed,
+            payment_status: "paid".into(),
+            room_status: RoomStatus::Ready,
+            checkout_id: CheckoutId::parse("co_1").unwrap(),
+            teacher_id: TeacherId::parse("t_anna").unwrap(),
+            student_id: "s_1".into(),
+            start: ts("2026-12-10T10:00:00Z"),
+            end: ts("2026-12-10T11:00:00Z"),
+            duration_minutes: 60,
+            amount,
+            currency: Currency::parse(currency).unwrap(),
+            trial: false,
+            created_at: ts("2026-12-01T10:00:00Z"),
+            room_id: None,
+            teacher_room_code: None,
+            student_room_code: None,
+            cancelled_by: None,
+            cancelled_at: None,
+            reschedule_count: 0,
+            policy,
+        }
+    }
+
+    fn policy(free: u32, percent: u32) -> CancellationPolicy {
+        CancellationPolicy { free_cancel_hours: free, late_cancel_refund_percent: percent, ..CancellationPolicy::default() }
+    }
+
+    #[test]
+    fn a_student_cancel_is_free_until_the_notice_to_the_second_then_late_then_refused() {
+        let b = booking(3000, "eur", policy(24, 50));
+        let free_until = ts("2026-12-09T10:00:00Z");
+        assert_eq!(cancel_quote(&b, Actor::Student, free_until, 3000), CancelQuote { allowed: true, refund_amount: 3000, free_until, reason: None });
+        let late = cancel_quote(&b, Actor::Student, free_until + SignedDuration::from_secs(1), 3000);
+        assert_eq!((late.allowed, late.refund_amount), (true, 1500));
+        let last = cancel_quote(&b, Actor::Student, ts("2026-12-10T09:59:59Z"), 3000);
+        assert_eq!((last.allowed, last.refund_amount), (true, 1500));
+        let started = cancel_quote(&b, Actor::Student, b.start, 3000);
+        assert_eq!((started.allowed, started.refund_amount, started.reason), (false, 0, Some(Refusal::TooLateToCancel)));
+    }
+
+    #[test]
+    fn a_late_refund_rounds_down_to_the_minor_unit_in_any_currency() {
+        let late = ts("2026-12-10T09:00:00Z");
+        assert_eq!(cancel_quote(&booking(999, "jpy", policy(24, 50)), Actor::Student, late, 999).refund_amount, 499, "yen have no minor unit below one");
+        assert_eq!(cancel_quote(&booking(1999, "eur", policy(24, 33)), Actor::Student, late, 1999).refund_amount, 659, "cents: 659.67 rounds down");
+        assert_eq!(cancel_quote(&booking(1999, "eur", policy(24, 0)), Actor::Student, late, 1999), CancelQuote { allowed: true, refund_amount: 0, free_until: ts("2026-12-09T10:00:00Z"), reason: None });
+        assert_eq!(cancel_quote(&booking(1999, "eur", policy(24, 100)), Actor::Student, late, 1999).refund_amount, 1999);
+    }
+
+    #[test]
+    fn teachers_refund_in_full_until_the_end_and_nobody_refunds_more_than_is_left() {
+        let b = booking(3000, "eur", policy(24, 0));
+        assert_eq!(cancel_quote(&b, Actor::Teacher, ts("2026-12-10T10:59:59Z"), 3000).refund_amount, 3000);
+        assert_eq!(cancel_quote(&b, Actor::Teacher, b.end, 3000).reason, Some(Refusal::TooLateToCancel));
+        assert_eq!(cancel_quote(&b, Actor::Student, ts("2026-12-01T00:00:00Z"), 1200).refund_amount, 1200, "part went back already");
+        assert_eq!(cancel_quote(&b, Actor::Admin, ts("2026-12-31T00:00:00Z"), 3000).refund_amount, 3000, "an admin may cancel any time");
+        let cancelled = Booking { status: BookingStatus::Cancelled, ..b };
+        assert_eq!(cancel_quote(&cancelled, Actor::Admin, ts("2026-12-01T00:00:00Z"), 3000).reason, Some(Refusal::BookingNotActive));
+    }
+
+    #[test]
+    fn a_student_reschedules_until_the_notice_as_often_as_the_policy_allows() {
+        let b = booking(3000, "eur", CancellationPolicy { reschedule_hours: 12, max_reschedules: 2, ..CancellationPolicy::default() });
+        let until = ts("2026-12-09T22:00:00Z");
+        assert_eq!(reschedule_quote(&b, Actor::Student, until), RescheduleQuote { allowed: true, until, remaining: 2, reason: None });
+        assert_eq!(reschedule_quote(&b, Actor::Student, until + SignedDuration::from_secs(1)).reason, Some(Refusal::TooLateToReschedule));
+        let twice = Booking { reschedule_count: 2, ..b.clone() };
+        assert_eq!((reschedule_quote(&twice, Actor::Student, until).remaining, reschedule_quote(&twice, Actor::Student, until).reason), (0, Some(Refusal::NoReschedulesLeft)));
+        assert_eq!(reschedule_quote(&b, Actor::Teacher, until).reason, Some(Refusal::NotTheStudent));
+        assert!(reschedule_quote(&b, Actor::Admin, until).allowed);
+    }
+}
