@@ -11,10 +11,10 @@ use serde_json::{Value, json};
 use shared::clock::Clock;
 use shared::domain::{BookingId, CheckoutId};
 use shared::store::{Checkout, CheckoutStatus, RoomStatus};
-use shared::webhook::{EventHandler, WebhookSecrets, WebhookService};
+use shared::webhook::{WebhookSecrets, WebhookService};
 
 use crate::serve::ServedFunction;
-use crate::{CheckoutEnv, EnvOptions, STRIPE_KEY, WEBHOOK_SECRET, cart, token_for};
+use crate::{CheckoutEnv, EnvOptions, WEBHOOK_SECRET, cart, token_for};
 
 pub struct Hooked {
     pub env: CheckoutEnv,
@@ -23,17 +23,7 @@ pub struct Hooked {
 }
 
 pub fn service(env: &CheckoutEnv, secrets: &[&str], clock: Clock) -> WebhookService {
-    let config = shared::payments::StripeConfig { secret_key: STRIPE_KEY.into(), api_base: env.stripe.base_url(), timeout: Duration::from_secs(5) };
-    WebhookService {
-        events: EventHandler {
-            store: env.db.store.clone(),
-            payments: shared::payments::Payments::new(&config).unwrap(),
-            rooms: crate::rooms_for(&env.db.store, &env.hms.base_url(), clock),
-            livemode: false,
-        },
-        secrets: WebhookSecrets::new(secrets.iter().map(|s| (*s).to_owned()).collect()).unwrap(),
-        clock,
-    }
+    WebhookService { events: env.event_handler(clock), secrets: WebhookSecrets::new(secrets.iter().map(|s| (*s).to_owned()).collect()).expect("secrets"), clock }
 }
 
 /// The emulator delivers to the handler when `deliver` is true; otherwise

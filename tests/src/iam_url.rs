@@ -21,7 +21,6 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use lambda_http::{Body, Request};
 use local_stack::events::IamCaller;
-use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 use crate::FunctionUrlEvent;
@@ -75,13 +74,8 @@ impl IamFunctionUrl {
         Fut: Future<Output = lambda_http::Response<Body>> + Send + 'static,
     {
         let handler: Handler = Arc::new(move |req| Box::pin(handler(req)));
-        let listener = TcpListener::bind(("127.0.0.1", 0)).await.expect("bind");
-        let addr = listener.local_addr().expect("addr");
         let state = Arc::new(Url { region: region.into(), principal, handler });
-        let app = axum::Router::new().fallback(call).with_state(state);
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let (addr, task) = crate::serve::spawn_on_loopback(axum::Router::new().fallback(call).with_state(state)).await;
         Self { addr, task }
     }
 

@@ -201,6 +201,18 @@ impl CheckoutEnv {
         Self { db, stripe, hms, checkout, slots }
     }
 
+    /// The event handler stripe-webhook, reconcile and create-booking run on,
+    /// wired to this table and both emulators.
+    pub fn event_handler(&self, clock: shared::clock::Clock) -> shared::webhook::EventHandler {
+        let config = shared::payments::StripeConfig { secret_key: STRIPE_KEY.into(), api_base: self.stripe.base_url(), timeout: std::time::Duration::from_secs(5) };
+        shared::webhook::EventHandler {
+            store: self.db.store.clone(),
+            payments: shared::payments::Payments::new(&config).expect("stripe client"),
+            rooms: rooms_for(&self.db.store, &self.hms.base_url(), clock),
+            livemode: false,
+        }
+    }
+
     /// initiate-checkout on the same table and Stripe, at another instant.
     pub async fn checkout_at(&self, clock: shared::clock::Clock) -> initiate_checkout::App {
         checkout_app(&self.db.store, &self.stripe.base_url(), &self.hms.base_url(), std::time::Duration::from_secs(5), clock).await

@@ -18,6 +18,16 @@ use crate::FunctionUrlEvent;
 
 type Handler = Arc<dyn Fn(Request) -> std::pin::Pin<Box<dyn Future<Output = lambda_http::Response<Body>> + Send>> + Send + Sync>;
 
+/// Serves `app` on an ephemeral loopback port until the task is aborted.
+pub(crate) async fn spawn_on_loopback(app: axum::Router) -> (SocketAddr, JoinHandle<()>) {
+    let listener = TcpListener::bind(("127.0.0.1", 0)).await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (addr, task)
+}
+
 pub struct ServedFunction {
     pub addr: SocketAddr,
     task: JoinHandle<()>,
@@ -30,12 +40,7 @@ impl ServedFunction {
         Fut: Future<Output = lambda_http::Response<Body>> + Send + 'static,
     {
         let handler: Handler = Arc::new(move |req| Box::pin(handler(req)));
-        let listener = TcpListener::bind(("127.0.0.1", 0)).await.expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let app = axum::Router::new().fallback(call).with_state(handler);
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let (addr, task) = spawn_on_loopback(axum::Router::new().fallback(call).with_state(handler)).await;
         Self { addr, task }
     }
 

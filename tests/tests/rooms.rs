@@ -11,7 +11,7 @@ use shared::clock::Clock;
 use shared::domain::{BookingId, CheckoutId};
 use shared::rooms::{Joining, Rooms};
 use shared::store::{Booking, BookingStatus, CheckoutStatus, RoomStatus};
-use tests::{CheckoutEnv, FunctionUrlEvent, JWT_SECRET, STRIPE_KEY, cart, json_of, lesson, rooms_for, token_for, tomorrow_at};
+use tests::{CheckoutEnv, FunctionUrlEvent, JWT_SECRET, cart, json_of, lesson, rooms_for, token_for, tomorrow_at};
 use tokio::task::JoinSet;
 
 fn token(sub: &str, role: Role) -> String {
@@ -24,13 +24,7 @@ async fn auth() -> shared::auth::Authenticator {
 }
 
 fn events(env: &CheckoutEnv) -> shared::webhook::EventHandler {
-    let config = shared::payments::StripeConfig { secret_key: STRIPE_KEY.into(), api_base: env.stripe.base_url(), timeout: std::time::Duration::from_secs(5) };
-    shared::webhook::EventHandler {
-        store: env.db.store.clone(),
-        payments: shared::payments::Payments::new(&config).unwrap(),
-        rooms: rooms_for(&env.db.store, &env.hms.base_url(), Clock::System),
-        livemode: false,
-    }
+    env.event_handler(Clock::System)
 }
 
 async fn hms_control(env: &CheckoutEnv, path: &str, body: Option<Value>) -> Value {

@@ -10,7 +10,7 @@ use shared::clock::Clock;
 use shared::domain::{BookingId, CheckoutId, TeacherId, TeacherProfile};
 use shared::rooms::Joining;
 use shared::store::{CheckoutStatus, ProfileWriteError};
-use tests::{CheckoutEnv, FunctionUrlEvent, JWT_SECRET, STRIPE_KEY, TestDb, always_open_teacher, cart, json_of, lesson, rooms_for, token_for, tomorrow_at};
+use tests::{CheckoutEnv, FunctionUrlEvent, JWT_SECRET, TestDb, always_open_teacher, cart, json_of, lesson, rooms_for, token_for, tomorrow_at};
 
 /// Subjects as Supabase or Cognito (a UUID, here starting with a digit),
 /// Auth0 and Firebase (mixed case) issue them.
@@ -30,13 +30,7 @@ fn teacher_with_login(id: &str, user_id: Option<&str>) -> TeacherProfile {
 }
 
 fn events(env: &CheckoutEnv) -> shared::webhook::EventHandler {
-    let config = shared::payments::StripeConfig { secret_key: STRIPE_KEY.into(), api_base: env.stripe.base_url(), timeout: std::time::Duration::from_secs(5) };
-    shared::webhook::EventHandler {
-        store: env.db.store.clone(),
-        payments: shared::payments::Payments::new(&config).unwrap(),
-        rooms: rooms_for(&env.db.store, &env.hms.base_url(), Clock::System),
-        livemode: false,
-    }
+    env.event_handler(Clock::System)
 }
 
 /// A paid checkout of `lessons` for `student`, booked through the webhook's own service.

@@ -68,3 +68,30 @@ impl CancellationPolicy {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parsed(doc: serde_json::Value) -> Result<CancellationPolicy, ProfileError> {
+        CancellationPolicy::parse(Some(&serde_json::from_value(doc).unwrap()))
+    }
+
+    #[test]
+    fn every_field_defaults_on_its_own() {
+        assert_eq!(CancellationPolicy::parse(None).unwrap(), CancellationPolicy { free_cancel_hours: 24, late_cancel_refund_percent: 0, reschedule_hours: 24, max_reschedules: 2 });
+        let policy = parsed(serde_json::json!({"late_cancel_refund_percent": 50})).unwrap();
+        assert_eq!(policy, CancellationPolicy { late_cancel_refund_percent: 50, ..CancellationPolicy::default() });
+        assert_eq!(CancellationPolicy::parse(policy.to_doc().as_ref()).unwrap(), policy);
+    }
+
+    #[test]
+    fn each_field_is_checked_against_its_own_bounds_by_name() {
+        for (field, highest) in [("free_cancel_hours", 168), ("late_cancel_refund_percent", 100), ("reschedule_hours", 168), ("max_reschedules", 10)] {
+            assert!(parsed(serde_json::json!({ field: highest })).is_ok(), "{field} = {highest}");
+            assert!(parsed(serde_json::json!({ field: 0 })).is_ok(), "{field} = 0");
+            let err = parsed(serde_json::json!({ field: highest + 1 })).unwrap_err();
+            assert_eq!((err.field(), err.problem()), (format!("cancellation.{field}").as_str(), format!("must be between 0 and {highest}").as_str()));
+        }
+    }
+}
