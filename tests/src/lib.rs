@@ -213,6 +213,18 @@ impl CheckoutEnv {
         }
     }
 
+    /// A paid checkout of `lessons` for `student`, booked through the
+    /// webhook's own service; its id and its bookings.
+    pub async fn paid_booking(&self, student: &str, lessons: Vec<Value>) -> (shared::domain::CheckoutId, Vec<shared::domain::BookingId>) {
+        let (status, created) = self.post(Some(&token_for(student)), &cart(lessons), None).await;
+        assert_eq!(status, 201, "{created}");
+        self.pay(created["checkout_url"].as_str().expect("checkout_url")).await;
+        let id = shared::domain::CheckoutId::parse(created["checkout_id"].as_str().expect("checkout_id")).expect("checkout id");
+        let (checkout, bookings) = shared::reconcile::book_checkout(&self.event_handler(shared::clock::Clock::System), &id, jiff::Timestamp::now()).await.expect("booked");
+        assert_eq!(checkout.status, shared::store::CheckoutStatus::Confirmed);
+        (id, bookings.into_iter().map(|b| b.booking_id).collect())
+    }
+
     /// initiate-checkout on the same table and Stripe, at another instant.
     pub async fn checkout_at(&self, clock: shared::clock::Clock) -> initiate_checkout::App {
         checkout_app(&self.db.store, &self.stripe.base_url(), &self.hms.base_url(), std::time::Duration::from_secs(5), clock).await

@@ -41,17 +41,6 @@ async fn emulator_rooms(env: &CheckoutEnv) -> Vec<Value> {
     hms_control(env, "rooms", None).await.as_array().cloned().unwrap_or_default()
 }
 
-/// A paid checkout of `lessons` for `student`, booked through the webhook's own service.
-async fn paid_booking(env: &CheckoutEnv, student: &str, lessons: Vec<Value>) -> (CheckoutId, Vec<BookingId>) {
-    let (status, created) = env.post(Some(&token_for(student)), &cart(lessons), None).await;
-    assert_eq!(status, 201, "{created}");
-    env.pay(created["checkout_url"].as_str().unwrap()).await;
-    let id = CheckoutId::parse(created["checkout_id"].as_str().unwrap()).unwrap();
-    let (checkout, bookings) = shared::reconcile::book_checkout(&events(env), &id, Timestamp::now()).await.unwrap();
-    assert_eq!(checkout.status, CheckoutStatus::Confirmed);
-    (id, bookings.into_iter().map(|b| b.booking_id).collect())
-}
-
 async fn booking(env: &CheckoutEnv, id: &BookingId) -> Booking {
     env.db.store.get_booking(id).await.unwrap().unwrap()
 }
@@ -187,7 +176,7 @@ fn join_event(token: &str, booking: &str) -> FunctionUrlEvent {
 async fn only_the_teacher_and_the_student_join_each_with_their_own_code_in_the_window() {
     let env = CheckoutEnv::start().await;
     let start = tomorrow_at("10:00");
-    let (_, bookings) = paid_booking(&env, "s_a", vec![lesson("t_one", &start, 60)]).await;
+    let (_, bookings) = env.paid_booking("s_a", vec![lesson("t_one", &start, 60)]).await;
     let id = bookings[0].clone();
     let stored = booking(&env, &id).await;
     let starts: Timestamp = start.parse().unwrap();
@@ -226,8 +215,8 @@ async fn only_the_teacher_and_the_student_join_each_with_their_own_code_in_the_w
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_listing_shows_each_party_their_upcoming_lessons_a_page_at_a_time() {
     let env = CheckoutEnv::start().await;
-    let (_, mine) = paid_booking(&env, "s_a", vec![lesson("t_one", &tomorrow_at("10:00"), 60), lesson("t_two", &tomorrow_at("08:00"), 30)]).await;
-    paid_booking(&env, "s_b", vec![lesson("t_one", &tomorrow_at("14:00"), 60)]).await;
+    let (_, mine) = env.paid_booking("s_a", vec![lesson("t_one", &tomorrow_at("10:00"), 60), lesson("t_two", &tomorrow_at("08:00"), 30)]).await;
+    env.paid_booking("s_b", vec![lesson("t_one", &tomorrow_at("14:00"), 60)]).await;
     let app = joining(&env, Clock::System, SignedDuration::from_mins(15));
     let list = |who: String, cursor: Option<String>| {
         let mut event = FunctionUrlEvent::get("/").header("authorization", &format!("Bearer {who}"));
@@ -255,7 +244,7 @@ async fn the_listing_shows_each_party_their_upcoming_lessons_a_page_at_a_time() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refunded_lesson_is_cancelled_its_room_disabled_and_joining_refused() {
     let env = CheckoutEnv::start().await;
-    let (_, bookings) = paid_booking(&env, "s_a", vec![lesson("t_one", &tomorrow_at("10:00"), 60)]).await;
+    let (_, bookings) = env.paid_booking("s_a", vec![lesson("t_one", &tomorrow_at("10:00"), 60)]).await;
     let stored = booking(&env, &bookings[0]).await;
     let pi = env.db.store.get_checkout(&stored.checkout_id).await.unwrap().unwrap().payment_intent.unwrap();
     reqwest::Client::new().post(format!("{}_emulator/payment_intents/{pi}/refund", env.stripe.base_url())).send().await.unwrap();

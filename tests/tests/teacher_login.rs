@@ -7,10 +7,10 @@ use jiff::{SignedDuration, Timestamp};
 use serde_json::{Value, json};
 use shared::auth::{Claims, Role, mint_hs256};
 use shared::clock::Clock;
-use shared::domain::{BookingId, CheckoutId, TeacherId, TeacherProfile};
+use shared::domain::{BookingId, TeacherId, TeacherProfile};
 use shared::rooms::Joining;
-use shared::store::{CheckoutStatus, ProfileWriteError};
-use tests::{CheckoutEnv, FunctionUrlEvent, JWT_SECRET, TestDb, always_open_teacher, cart, json_of, lesson, rooms_for, token_for, tomorrow_at};
+use shared::store::ProfileWriteError;
+use tests::{CheckoutEnv, FunctionUrlEvent, JWT_SECRET, TestDb, always_open_teacher, json_of, lesson, rooms_for, tomorrow_at};
 
 /// Subjects as Supabase or Cognito (a UUID, here starting with a digit),
 /// Auth0 and Firebase (mixed case) issue them.
@@ -27,21 +27,6 @@ fn teacher_with_login(id: &str, user_id: Option<&str>) -> TeacherProfile {
     let mut doc = always_open_teacher(id, "eur", 0).to_doc();
     doc.user_id = user_id.map(str::to_owned);
     TeacherProfile::try_from(doc).unwrap()
-}
-
-fn events(env: &CheckoutEnv) -> shared::webhook::EventHandler {
-    env.event_handler(Clock::System)
-}
-
-/// A paid checkout of `lessons` for `student`, booked through the webhook's own service.
-async fn paid_booking(env: &CheckoutEnv, student: &str, lessons: Vec<Value>) -> Vec<BookingId> {
-    let (status, created) = env.post(Some(&token_for(student)), &cart(lessons), None).await;
-    assert_eq!(status, 201, "{created}");
-    env.pay(created["checkout_url"].as_str().unwrap()).await;
-    let id = CheckoutId::parse(created["checkout_id"].as_str().unwrap()).unwrap();
-    let (checkout, bookings) = shared::reconcile::book_checkout(&events(env), &id, Timestamp::now()).await.unwrap();
-    assert_eq!(checkout.status, CheckoutStatus::Confirmed);
-    bookings.into_iter().map(|b| b.booking_id).collect()
 }
 
 fn joining(env: &CheckoutEnv, clock: Clock) -> join_lesson::App {
@@ -73,7 +58,7 @@ async fn teachers_with_provider_subjects_list_and_join_their_lessons_and_nobody_
     infra::seed::load_profiles(&env.db.store, &teachers).await.unwrap();
     let starts = [tomorrow_at("08:00"), tomorrow_at("10:00"), tomorrow_at("12:00"), tomorrow_at("14:00")];
     // t_one gives no user_id: its login is its id, as before.
-    let bookings = paid_booking(&env, "s_a", vec![lesson("t_uuid", &starts[0], 60), lesson("t_auth0", &starts[1], 60), lesson("t_mixed", &starts[2], 60), lesson("t_one", &starts[3], 60)]).await;
+    let (_, bookings) = env.paid_booking("s_a", vec![lesson("t_uuid", &starts[0], 60), lesson("t_auth0", &starts[1], 60), lesson("t_mixed", &starts[2], 60), lesson("t_one", &starts[3], 60)]).await;
     let now = joining(&env, Clock::System);
 
     for (i, sub) in [UUID_SUB, AUTH0_SUB, MIXED_SUB, "t_one"].into_iter().enumerate() {

@@ -222,7 +222,9 @@ impl Settlement<'_> {
     /// Settles what the checkout's payment owes back, within this
     /// delivery's share of time; whatever is left stays owed and is retried.
     async fn settle_refunds(&self, checkout: &Checkout, now: Timestamp) -> Result<(), FulfilError> {
-        let Some(intent) = checkout.payment_intent.as_deref() else { return Ok(()) };
+        // Only lessons refused at booking owe anything here; a payment that
+        // booked everything (nearly all of them) costs no ledger read.
+        let Some(intent) = checkout.payment_intent.as_deref().filter(|_| !checkout.refunded_lessons.is_empty()) else { return Ok(()) };
         let report = self.refunds().settle_payment(intent, now, INLINE_REFUND_BUDGET).await;
         match report.still_failing.first() {
             None => Ok(()),
