@@ -27,6 +27,8 @@ pub enum ApiError {
     BookingNotFound(String),
     #[error("this lesson was cancelled")]
     BookingCancelled,
+    #[error("{}", .0.message())]
+    ChangeRefused(crate::changes::Refusal),
     #[error("the room opens at {0}")]
     TooEarly(jiff::Timestamp),
     #[error("this lesson is over")]
@@ -77,7 +79,7 @@ impl ApiError {
             Self::InvalidRequest { .. } | Self::DurationNotOffered(..) | Self::BadSignature(_) => StatusCode::BAD_REQUEST,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::TeacherNotFound(_) | Self::CheckoutNotFound(_) | Self::BookingNotFound(_) => StatusCode::NOT_FOUND,
-            Self::BookingCancelled | Self::TooEarly(_) | Self::LessonOver | Self::CheckoutNotPaid(_) => StatusCode::CONFLICT,
+            Self::BookingCancelled | Self::ChangeRefused(_) | Self::TooEarly(_) | Self::LessonOver | Self::CheckoutNotPaid(_) => StatusCode::CONFLICT,
             Self::RoomNotReady => StatusCode::SERVICE_UNAVAILABLE,
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::SlotUnavailable { .. } | Self::TrialAlreadyUsed(_) | Self::CheckoutNotOpen(_) => StatusCode::CONFLICT,
@@ -102,6 +104,7 @@ impl ApiError {
             Self::CheckoutNotFound(_) => "checkout_not_found",
             Self::BookingNotFound(_) => "booking_not_found",
             Self::BookingCancelled => "booking_cancelled",
+            Self::ChangeRefused(refusal) => refusal.code(),
             Self::TooEarly(_) => "too_early",
             Self::LessonOver => "lesson_over",
             Self::RoomNotReady => "room_not_ready",

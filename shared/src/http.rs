@@ -81,6 +81,15 @@ pub fn one_field(body: &[u8], name: &str) -> Result<String, ApiError> {
     object.get(name).and_then(serde_json::Value::as_str).map(str::to_owned).ok_or_else(|| ApiError::invalid(name, "is required and must be a string"))
 }
 
+/// Refuses the first field of `object` not in `allowed`, named with `prefix`.
+pub fn only_fields(object: &serde_json::Map<String, serde_json::Value>, prefix: &str, allowed: &[&str]) -> Result<(), ApiError> {
+    match object.keys().find(|k| !allowed.contains(&k.as_str())) {
+        // Prices in particular: the client never sends one.
+        Some(unknown) => Err(ApiError::invalid(format!("{prefix}{unknown}"), format!("is not a known field (allowed: {})", allowed.join(", ")))),
+        None => Ok(()),
+    }
+}
+
 pub fn require_method(req: &Request, allowed: &http::Method) -> Result<(), ApiError> {
     require_methods(req, std::slice::from_ref(allowed))
 }

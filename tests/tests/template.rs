@@ -173,6 +173,10 @@ fn the_stripe_webhook_timeout_covers_its_worst_case() {
     let initiate = timeout_of(function(&template, "InitiateCheckoutFunction"));
     let poll = std::time::Duration::from_millis(shared::payments::MAX_TIMEOUT_MS) + shared::checkout::POLL_SETTLE_BUDGET + std::time::Duration::from_secs(2);
     assert!(initiate >= poll, "initiate-checkout's Timeout {initiate:?} is below the poll's {poll:?}");
+    // A cancel: the transaction under contention, the refund made inline, disabling the room, reads.
+    let change = timeout_of(function(&template, "ChangeBookingFunction"));
+    let cancel = shared::store::CONTENTION_BUDGET + shared::refunds::INLINE_REFUND_BUDGET + std::time::Duration::from_millis(shared::rooms::hms::DEFAULT_TIMEOUT_MS) + std::time::Duration::from_secs(2);
+    assert!(change >= cancel, "change-booking's Timeout {change:?} is below a cancel's {cancel:?}");
 }
 
 /// Browsers hide every response header CORS does not expose; a 503's
@@ -190,7 +194,7 @@ fn every_cors_configuration_exposes_retry_after() {
         let exposed: Vec<String> = cors["ExposeHeaders"].as_sequence().map(|s| s.iter().filter_map(Value::as_str).map(str::to_ascii_lowercase).collect()).unwrap_or_default();
         assert!(exposed.iter().any(|h| h == "retry-after"), "{name:?} does not expose Retry-After: {exposed:?}");
     }
-    assert!(with_cors >= 3, "get-slots, initiate-checkout and join-lesson answer browsers");
+    assert!(with_cors >= 4, "get-slots, initiate-checkout, join-lesson and change-booking answer browsers");
 }
 
 /// The value of a Rules expression: a string, or the truth of a condition.

@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 pub use crate::domain::profile::MAX_LESSONS;
 use crate::domain::TeacherId;
 use crate::error::ApiError;
+use crate::http::only_fields;
 
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
@@ -80,14 +81,6 @@ fn parse_lesson(index: usize, value: &Value) -> Result<CartLesson, ApiError> {
         Some(_) => return Err(ApiError::invalid(field("trial"), "must be true or false")),
     };
     Ok(CartLesson { teacher_id, start, duration_minutes, trial })
-}
-
-fn only_fields(object: &Map<String, Value>, prefix: &str, allowed: &[&str]) -> Result<(), ApiError> {
-    match object.keys().find(|k| !allowed.contains(&k.as_str())) {
-        // Prices in particular: the client never sends one.
-        Some(unknown) => Err(ApiError::invalid(format!("{prefix}{unknown}"), format!("is not a known field (allowed: {})", allowed.join(", ")))),
-        None => Ok(()),
-    }
 }
 
 fn optional_string(object: &Map<String, Value>, name: &str) -> Result<Option<String>, ApiError> {

@@ -232,6 +232,8 @@ fn booking_of(checkout: &Checkout, index: usize, paid: PaidWith<'_>, policy: Can
         cancelled_at: None,
         reschedule_count: 0,
         policy,
+        refund_amount: None,
+        history: Vec::new(),
     }
 }
 

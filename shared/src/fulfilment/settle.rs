@@ -13,8 +13,9 @@ use super::confirm::{PaidWith, Unbookable, book};
 use super::{FulfilError, ReleasePlan, release};
 use crate::payments::{Payments, SessionFacts, SessionPayment};
 use crate::refunds::{INLINE_REFUND_BUDGET, Refunds};
+use crate::changes::{self, CancelError, Cancellation};
 use crate::rooms::Rooms;
-use crate::store::{Attention, AttentionKind, Backoff, CancelledBy, CONTENTION_BUDGET, Checkout, CheckoutChange, CheckoutStatus, EditError, Refund, Store, TransactError, days_touched};
+use crate::store::{Attention, AttentionKind, Backoff, BookingStatus, CancelledBy, Cancelling, CONTENTION_BUDGET, Checkout, CheckoutChange, CheckoutStatus, EditError, Refund, Store, TransactError, days_touched};
 
 /// How a piece of news was taken.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -244,7 +245,7 @@ impl Settlement<'_> {
         let refunded = if checkout.status == CheckoutStatus::Refunded {
             checkout
         } else if self.store.ledger(&intent).await?.fully_refunded() {
-            self.cancel_bookings(checkout, now).await?
+            self.cancel_bookings(checkout, CancelledBy::Refund, CheckoutStatus::Refunded, now).await?
         } else {
             return Ok(checkout);
         };
@@ -252,36 +253,39 @@ impl Settlement<'_> {
         Ok(refunded)
     }
 
-    async fn cancel_bookings(&self, checkout: Checkout, now: Timestamp) -> Result<Checkout, FulfilError> {
+    /// Cancels, through the one cancellation path, each booking of the
+    /// checkout that `by` ends: a full refund every one that has not ended
+    /// (its money is back), a dispute every one that has not started (the
+    /// bank holds the money). The checkout moves to `to` in the same transaction.
+    async fn cancel_bookings(&self, checkout: Checkout, by: CancelledBy, to: CheckoutStatus, now: Timestamp) -> Result<Checkout, FulfilError> {
         let mut backoff = Backoff::new(CONTENTION_BUDGET);
         let mut current = checkout;
         loop {
-            let booked: Vec<_> = current.lessons.iter().filter(|l| current.booking_ids.contains(&l.booking_id)).collect();
-            let read: BTreeSet<_> = booked.iter().flat_map(|l| days_touched(l.start, l.end, l.buffer_minutes).into_iter().map(|d| (l.teacher_id.clone(), d))).collect();
-            let result = self
-                .store
-                .edit_days(&read, |set| {
-                    // A settled checkout has no holds left, only bookings.
-                    for lesson in &booked {
-                        for day in days_touched(lesson.start, lesson.end, lesson.buffer_minutes) {
-                            set.edit(&lesson.teacher_id, day, now, |entries| entries.retain(|e| e.reference != lesson.booking_id.as_str()));
-                        }
-                    }
-                    let mut items = booked.iter().map(|l| self.store.booking_cancel_item(&l.booking_id, CancelledBy::Refund, now)).collect::<Result<Vec<_>, _>>()?;
-                    if current.status != CheckoutStatus::Refunded {
-                        items.push(self.store.checkout_transition_item(&current.checkout_id, current.status, CheckoutStatus::Refunded, &CheckoutChange::default())?);
-                    }
-                    Ok::<_, FulfilError>(((), items))
-                })
-                .await;
-            match result {
-                Ok(()) => {
-                    tracing::info!(checkout_id = %current.checkout_id, bookings = ?current.booking_ids, "payment refunded in full; bookings cancelled");
-                    return Ok(Checkout { status: CheckoutStatus::Refunded, ..current });
+            let mut cancellations = Vec::new();
+            for id in &current.booking_ids {
+                let Some(booking) = self.store.get_booking(id).await? else { continue };
+                let ends = match by {
+                    CancelledBy::Dispute => booking.start > now,
+                    _ => booking.end > now,
+                };
+                if booking.status == BookingStatus::Confirmed && ends {
+                    let refund_amount = if by == CancelledBy::Refund { booking.amount } else { 0 };
+                    cancellations.push(Cancellation::read(self.store, booking, Cancelling { by, at: now, refund_amount }, None).await?);
                 }
-                Err(EditError::ItemConflict(_)) if backoff.wait().await => current = self.reload(&current).await?,
-                Err(EditError::ItemConflict(_)) => return Err(FulfilError::Contention),
-                Err(err) => return Err(FulfilError::from_edit(err)),
+            }
+            let mut extra = Vec::new();
+            if current.status != to {
+                extra.push(self.store.checkout_transition_item(&current.checkout_id, current.status, to, &CheckoutChange::default())?);
+            }
+            match changes::commit(self.store, &cancellations, extra, now).await {
+                Ok(()) => {
+                    tracing::info!(checkout_id = %current.checkout_id, cancelled_by = by.as_str(), bookings = cancellations.len(), "bookings of the payment cancelled");
+                    return Ok(Checkout { status: to, ..current });
+                }
+                Err(CancelError::Changed) if backoff.wait().await => current = self.reload(&current).await?,
+                Err(CancelError::Changed | CancelError::Contention) => return Err(FulfilError::Contention),
+                Err(CancelError::TooLarge(n)) => return Err(FulfilError::TooLarge(n)),
+                Err(CancelError::Store(err)) => return Err(err.into()),
             }
         }
     }
@@ -290,7 +294,7 @@ impl Settlement<'_> {
     /// delivered again after 100ms was down finishes the job.
     async fn disable_rooms(&self, checkout: &Checkout) -> Result<(), FulfilError> {
         for id in &checkout.booking_ids {
-            if let Some(booking) = self.store.get_booking(id).await?.filter(|b| b.room_id.is_some()) {
+            if let Some(booking) = self.store.get_booking(id).await?.filter(|b| b.status == BookingStatus::Cancelled) {
                 self.rooms.disable(&booking).await.map_err(|e| FulfilError::Rooms(e.to_string()))?;
             }
         }

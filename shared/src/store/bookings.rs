@@ -1,6 +1,6 @@
 //! Bookings and the list of bookings whose rooms are still to be made.
 
-use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
@@ -92,11 +92,42 @@ pub struct Booking {
     /// for (bookings from before policies existed read the defaults).
     #[serde(default)]
     pub policy: CancellationPolicy,
+    /// What its cancellation refunds (0: nothing), set with `cancelled_by`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refund_amount: Option<u64>,
+    /// The times it had before each reschedule, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<Moved>,
+}
+
+/// Where a booking was before the student moved it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Moved {
+    pub start: Timestamp,
+    pub end: Timestamp,
+    pub moved_at: Timestamp,
+}
+
+/// How a booking's cancellation is recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cancelling {
+    pub by: CancelledBy,
+    pub at: Timestamp,
+    pub refund_amount: u64,
 }
 
 fn booking_pk(id: &BookingId) -> String {
     format!("BOOKING#{id}")
 }
+
+/// Counters kept beside a teacher's profile.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TeacherStats {
+    #[serde(default)]
+    pub teacher_cancellations: u64,
+}
+
+const STATS_SK: &str = "STATS";
 
 /// The partition listing bookings whose rooms are still to be made.
 const PENDING_ROOMS: &str = "PENDING_ROOMS";
@@ -113,8 +144,9 @@ impl Store {
         put_new(&self.table, item, "put booking")
     }
 
-    /// Lists a booking whose room is still to be made, for the repair path;
-    /// written in the transaction that creates the booking.
+    /// Lists a booking whose room is still to be settled, for the repair
+    /// path: made (written with the booking) or disabled (written with its
+    /// cancellation, so a 100ms outage then only delays it).
     pub fn pending_room_item(&self, id: &BookingId) -> Result<TransactWriteItem, StoreError> {
         let mut item = key(PENDING_ROOMS.to_owned(), id.as_str());
         item.insert("booking_id".into(), s(id.as_str()));
@@ -202,22 +234,70 @@ impl Store {
         output.items().iter().map(|item| serde_dynamo::from_item(item.clone()).map_err(|e| StoreError::corrupt("list bookings", e))).collect()
     }
 
-    /// Marks a booking cancelled, by whom and when; a booking cancelled
-    /// already keeps what its first cancellation said.
-    pub fn booking_cancel_item(&self, id: &BookingId, by: CancelledBy, at: Timestamp) -> Result<TransactWriteItem, StoreError> {
+    /// Marks a confirmed booking cancelled, by whom, when and with what
+    /// refund; fails (the whole transaction) if it is no longer confirmed,
+    /// so of two cancellations racing only one is written.
+    pub fn booking_cancel_item(&self, id: &BookingId, cancelling: Cancelling) -> Result<TransactWriteItem, StoreError> {
         let update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(key(booking_pk(id), "BOOKING")))
-            .update_expression("SET #status = :cancelled, cancelled_by = if_not_exists(cancelled_by, :by), cancelled_at = if_not_exists(cancelled_at, :at)")
-            .condition_expression("attribute_exists(#pk)")
+            .update_expression("SET #status = :cancelled, cancelled_by = :by, cancelled_at = :at, refund_amount = :refund")
+            .condition_expression("#status = :confirmed")
             .expression_attribute_names("#status", "status")
-            .expression_attribute_names("#pk", PK)
             .expression_attribute_values(":cancelled", s("cancelled"))
-            .expression_attribute_values(":by", s(by.as_str()))
-            .expression_attribute_values(":at", s(at.to_string()))
+            .expression_attribute_values(":confirmed", s("confirmed"))
+            .expression_attribute_values(":by", s(cancelling.by.as_str()))
+            .expression_attribute_values(":at", s(cancelling.at.to_string()))
+            .expression_attribute_values(":refund", AttributeValue::N(cancelling.refund_amount.to_string()))
             .build()
             .map_err(|e| StoreError::corrupt("cancel booking", e))?;
         Ok(TransactWriteItem::builder().update(update).build())
+    }
+
+    /// Moves a confirmed booking to `start`..`end` (its index keys with it),
+    /// counting the move and keeping the old times in `history`; fails if
+    /// the booking changed since `booking` was read.
+    pub fn booking_move_item(&self, booking: &Booking, start: Timestamp, end: Timestamp, at: Timestamp) -> Result<TransactWriteItem, StoreError> {
+        let moved = serde_dynamo::to_attribute_value(vec![Moved { start: booking.start, end: booking.end, moved_at: at }]).map_err(|e| StoreError::corrupt("move booking", e))?;
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(booking_pk(&booking.booking_id), "BOOKING")))
+            .update_expression("SET #start = :start, #end = :end, gsi1sk = :gsi1sk, gsi2sk = :gsi2sk, reschedule_count = :count, history = list_append(if_not_exists(history, :none), :moved)")
+            .condition_expression("#status = :confirmed AND #start = :was AND (attribute_not_exists(reschedule_count) OR reschedule_count = :counted)")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#start", "start")
+            .expression_attribute_names("#end", "end")
+            .expression_attribute_values(":confirmed", s("confirmed"))
+            .expression_attribute_values(":was", s(booking.start.to_string()))
+            .expression_attribute_values(":counted", AttributeValue::N(booking.reschedule_count.to_string()))
+            .expression_attribute_values(":count", AttributeValue::N((booking.reschedule_count + 1).to_string()))
+            .expression_attribute_values(":start", s(start.to_string()))
+            .expression_attribute_values(":end", s(end.to_string()))
+            .expression_attribute_values(":gsi1sk", s(start.to_string()))
+            .expression_attribute_values(":gsi2sk", s(format!("BOOKING#{start}")))
+            .expression_attribute_values(":none", AttributeValue::L(Vec::new()))
+            .expression_attribute_values(":moved", moved)
+            .build()
+            .map_err(|e| StoreError::corrupt("move booking", e))?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+
+    /// Counts a teacher's cancellation beside the profile (`TEACHER#<id>` /
+    /// `STATS`), for the directory; not part of the document a teacher edits.
+    pub fn teacher_cancelled_item(&self, teacher: &TeacherId) -> Result<TransactWriteItem, StoreError> {
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(super::keys::teacher_pk(teacher), STATS_SK)))
+            .update_expression("ADD teacher_cancellations :one")
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .build()
+            .map_err(|e| StoreError::corrupt("count teacher cancellation", e))?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+
+    /// A teacher's statistics (none yet: all zero).
+    pub async fn teacher_stats(&self, teacher: &TeacherId) -> Result<TeacherStats, StoreError> {
+        Ok(self.get_typed("get teacher stats", super::keys::teacher_pk(teacher), STATS_SK).await?.unwrap_or_default())
     }
 
     pub async fn get_booking(&self, id: &BookingId) -> Result<Option<Booking>, StoreError> {

@@ -22,6 +22,9 @@ const OWED_INDEX_PK: &str = "REFUNDS_OWED";
 pub enum RefundReason {
     /// A late payment for a lesson that was taken or had started meanwhile.
     LessonUnavailable,
+    /// A booking cancelled by its student, teacher or an admin (the booking
+    /// says who), refunded as the policy it kept says.
+    Cancelled,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -116,10 +119,25 @@ impl Obligation {
         }
     }
 
+    /// The refund of a cancelled booking: one per booking, whoever cancels
+    /// it and however often.
+    pub fn for_booking(booking: &crate::store::Booking, payment_intent: &str, amount: u64, now: Timestamp) -> Self {
+        Self {
+            obligation_id: cancel_obligation_id(&booking.booking_id),
+            lesson_index: None,
+            booking_id: Some(booking.booking_id.clone()),
+            ..Self::for_lesson(&booking.checkout_id, 0, payment_intent, amount, booking.currency, RefundReason::Cancelled, now)
+        }
+    }
+
     /// The Stripe idempotency key of a refund of `amount` for it now.
     pub fn idempotency_key(&self, amount: u64) -> String {
         format!("{}-{amount}-{}", self.obligation_id, self.attempt)
     }
+}
+
+pub fn cancel_obligation_id(booking: &BookingId) -> String {
+    format!("cancel-{booking}")
 }
 
 pub fn lesson_obligation_id(checkout_id: &CheckoutId, lesson_index: usize) -> String {

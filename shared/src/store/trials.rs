@@ -119,4 +119,18 @@ impl Store {
         Ok(TransactWriteItem::builder().delete(delete).build())
     }
 
+    /// Gives back the trial a cancelled lesson used, so the student may buy
+    /// that teacher's trial again; fails if the claim is no longer
+    /// `checkout`'s (the caller read it just before, so it re-reads).
+    pub fn trial_give_back_item(&self, student: &str, teacher: &TeacherId, checkout: &CheckoutId) -> Result<TransactWriteItem, StoreError> {
+        let (pk, sk) = trial_key(student, teacher);
+        let delete = Delete::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(pk, &sk)))
+            .condition_expression("checkout_id = :checkout")
+            .expression_attribute_values(":checkout", s(checkout.as_str()))
+            .build()
+            .map_err(|e| StoreError::corrupt("give back trial", e))?;
+        Ok(TransactWriteItem::builder().delete(delete).build())
+    }
 }

@@ -22,8 +22,6 @@ struct Args {
     seed: u64,
 }
 
-/// Every function, so each is compiled and started before the clock runs.
-const FUNCTIONS: [&str; 6] = ["get-slots", "initiate-checkout", "stripe-webhook", "join-lesson", "create-room", "create-booking"];
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -35,7 +33,8 @@ async fn run(args: &Args) -> Result<(), String> {
     let secret = config::load(auth::read_signing_secret).map_err(|e| e.to_string())?;
     let student = auth::mint_hs256(&secret, &Claims::new("s_contract", Role::Student, Timestamp::now(), SignedDuration::from_hours(2))).map_err(|e| e.to_string())?;
     let http = reqwest::Client::builder().no_proxy().build().map_err(|e| e.to_string())?;
-    for name in FUNCTIONS {
+    // Every function, so each is compiled and started before the clock runs.
+    for name in infra::doctor::FUNCTIONS {
         let url = format!("{}/{name}/", args.stack.functions);
         local_stack::process::first_answer(|| http.post(&url)).await?;
         println!("{name} is up");

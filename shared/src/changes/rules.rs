@@ -1,8 +1,7 @@
 //! What may change about a paid booking, and what it costs, under the
 //! cancellation policy the booking kept from when it was paid for: the rules
 //! alone, decided from the booking and the instant, so the quote a frontend
-//! shows and the change itself can never disagree. (The change-booking
-//! function that applies them is the next step of issue 14.)
+//! shows and the change itself can never disagree.
 
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
@@ -27,6 +26,32 @@ pub enum Refusal {
     NoReschedulesLeft,
     /// Teachers cancel (a full refund) and the student books again.
     NotTheStudent,
+    /// The new start is not one get-slots offers.
+    SlotUnavailable,
+}
+
+impl Refusal {
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::BookingNotActive => "booking_not_active",
+            Self::TooLateToCancel => "too_late_to_cancel",
+            Self::TooLateToReschedule => "too_late_to_reschedule",
+            Self::NoReschedulesLeft => "no_reschedules_left",
+            Self::NotTheStudent => "not_the_student",
+            Self::SlotUnavailable => "slot_unavailable",
+        }
+    }
+
+    pub fn message(self) -> &'static str {
+        match self {
+            Self::BookingNotActive => "this booking is no longer active",
+            Self::TooLateToCancel => "it is too late to cancel this lesson",
+            Self::TooLateToReschedule => "it is too late to reschedule this lesson",
+            Self::NoReschedulesLeft => "this lesson has been rescheduled as often as the teacher's policy allows",
+            Self::NotTheStudent => "only the student reschedules; a teacher cancels (a full refund) and the student books again",
+            Self::SlotUnavailable => "the teacher does not offer that start",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -135,6 +160,8 @@ mod tests {
             cancelled_at: None,
             reschedule_count: 0,
             policy,
+            refund_amount: None,
+            history: Vec::new(),
         }
     }
 

@@ -1,0 +1,267 @@
+//! change-booking as a use case: what the booking's student, teacher or an
+//! admin may change now (the quote a frontend shows), and the change
+//! itself, decided by the same rules on fresh reads. Nobody else learns
+//! that a booking exists.
+
+use jiff::Timestamp;
+use serde::Serialize;
+
+use super::cancel::{CancelError, Cancellation, commit};
+use super::request::{Action, ChangeRequest, parse_change};
+use super::reschedule::{MoveError, move_booking};
+use super::rules::{Actor, Refusal, cancel_quote, reschedule_quote};
+use crate::auth::{Principal, Role};
+use crate::clock::Clock;
+use crate::domain::{BookingId, Currency, TeacherId};
+use crate::error::ApiError;
+use crate::payments::Payments;
+use crate::refunds::{INLINE_REFUND_BUDGET, Refunds};
+use crate::rooms::{RoomError, Rooms};
+use crate::store::{Backoff, Booking, BookingStatus, CONTENTION_BUDGET, CancelledBy, Cancelling, Obligation, ObligationStatus, Store, cancel_obligation_id};
+
+pub struct BookingChanges {
+    pub store: Store,
+    pub payments: Payments,
+    pub rooms: Rooms,
+    pub clock: Clock,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ChangeOptions {
+    pub booking_id: BookingId,
+    pub status: BookingStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cancelled_by: Option<CancelledBy>,
+    pub start: Timestamp,
+    pub end: Timestamp,
+    pub cancel: CancelOption,
+    pub reschedule: RescheduleOption,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CancelOption {
+    pub allowed: bool,
+    pub refund_amount: u64,
+    pub currency: Currency,
+    pub free_until: Timestamp,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<&'static str>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RescheduleOption {
+    pub allowed: bool,
+    pub until: Timestamp,
+    pub remaining: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<&'static str>,
+}
+
+/// What a cancel did (or, asked again, had done).
+#[derive(Debug, Serialize)]
+pub struct Cancelled {
+    pub booking_id: BookingId,
+    pub status: BookingStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cancelled_by: Option<CancelledBy>,
+    pub refund: RefundView,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RefundView {
+    pub amount: u64,
+    pub currency: Currency,
+    /// `none` (nothing to refund), `pending` (on its way, or left to
+    /// reconcile or an operator) or `succeeded`.
+    pub status: &'static str,
+}
+
+/// A booking after a reschedule.
+#[derive(Debug, Serialize)]
+pub struct Rescheduled {
+    pub booking_id: BookingId,
+    pub status: BookingStatus,
+    pub teacher_id: TeacherId,
+    pub start: Timestamp,
+    pub end: Timestamp,
+    pub duration_minutes: u32,
+    pub reschedule_count: u32,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum ChangeOutcome {
+    Cancelled(Cancelled),
+    Rescheduled(Rescheduled),
+}
+
+impl BookingChanges {
+    /// What the caller may do with one of their bookings now.
+    pub async fn options(&self, who: &Principal, booking_id: &str) -> Result<ChangeOptions, ApiError> {
+        let id = BookingId::parse(booking_id).map_err(|e| ApiError::invalid("booking_id", e))?;
+        let (booking, actor) = self.booking_for(who, &id).await?;
+        let now = self.clock.now();
+        let (_, left) = self.refundable(&booking).await?;
+        let cancel = cancel_quote(&booking, actor, now, left);
+        let reschedule = reschedule_quote(&booking, actor, now);
+        Ok(ChangeOptions {
+            booking_id: booking.booking_id,
+            status: booking.status,
+            cancelled_by: booking.cancelled_by,
+            start: booking.start,
+            end: booking.end,
+            cancel: CancelOption { allowed: cancel.allowed, refund_amount: cancel.refund_amount, currency: booking.currency, free_until: cancel.free_until, reason: cancel.reason.map(Refusal::code) },
+            reschedule: RescheduleOption { allowed: reschedule.allowed, until: reschedule.until, remaining: reschedule.remaining, reason: reschedule.reason.map(Refusal::code) },
+        })
+    }
+
+    pub async fn change(&self, who: &Principal, body: &[u8]) -> Result<ChangeOutcome, ApiError> {
+        let ChangeRequest { booking_id, action } = parse_change(body)?;
+        let (booking, actor) = self.booking_for(who, &booking_id).await?;
+        match action {
+            Action::Cancel { refund_amount } => {
+                if refund_amount.is_some() && actor != Actor::Admin {
+                    return Err(ApiError::invalid("refund_amount", "only an admin chooses the refund; the policy decides it for students and teachers"));
+                }
+                Ok(ChangeOutcome::Cancelled(self.cancel(booking, actor, refund_amount).await?))
+            }
+            Action::Reschedule { start } => Ok(ChangeOutcome::Rescheduled(self.reschedule(booking, actor, start).await?)),
+        }
+    }
+
+    /// The booking and the caller's part in it: an admin token may change
+    /// any booking, otherwise only its student or teacher (a teacher known
+    /// by their login's mapping), and anyone else is told it does not exist.
+    async fn booking_for(&self, who: &Principal, id: &BookingId) -> Result<(Booking, Actor), ApiError> {
+        let not_found = || ApiError::BookingNotFound(id.to_string());
+        let booking = self.store.get_booking(id).await?.ok_or_else(not_found)?;
+        let actor = if who.role == Some(Role::Admin) {
+            Actor::Admin
+        } else if booking.student_id == who.user_id {
+            Actor::Student
+        } else if self.store.teacher_of(&who.user_id).await?.as_ref() == Some(&booking.teacher_id) {
+            Actor::Teacher
+        } else {
+            return Err(not_found());
+        };
+        Ok((booking, actor))
+    }
+
+    /// The booking's PaymentIntent and what a cancel may still refund of
+    /// it: its amount, capped by what is left on the payment once its
+    /// refunds and the refunds still owed are counted (a partial refund
+    /// made in the dashboard names no lesson).
+    async fn refundable(&self, booking: &Booking) -> Result<(Option<String>, u64), ApiError> {
+        let checkout = self.store.get_checkout(&booking.checkout_id).await?;
+        let Some(intent) = checkout.and_then(|c| c.payment_intent).filter(|_| booking.amount > 0) else { return Ok((None, 0)) };
+        let ledger = self.store.ledger(&intent).await?;
+        let left = ledger.paid().saturating_sub(ledger.refunded()).saturating_sub(ledger.owed_total());
+        Ok((Some(intent), booking.amount.min(left)))
+    }
+
+    async fn cancel(&self, mut booking: Booking, actor: Actor, chosen: Option<u64>) -> Result<Cancelled, ApiError> {
+        let mut backoff = Backoff::new(CONTENTION_BUDGET);
+        let now = self.clock.now();
+        // Cancelling again answers what the first cancellation did.
+        while booking.status == BookingStatus::Confirmed {
+            let (intent, left) = self.refundable(&booking).await?;
+            let quote = cancel_quote(&booking, actor, now, left);
+            if let Some(reason) = quote.reason {
+                return Err(ApiError::ChangeRefused(reason));
+            }
+            let refund_amount = match chosen {
+                Some(amount) if amount > quote.refund_amount => return Err(ApiError::invalid("refund_amount", format!("must be at most {} (what is left of this lesson's amount)", quote.refund_amount))),
+                Some(amount) => amount,
+                None => quote.refund_amount,
+            };
+            let by = match actor {
+                Actor::Student => CancelledBy::Student,
+                Actor::Teacher => CancelledBy::Teacher,
+                Actor::Admin => CancelledBy::Admin,
+            };
+            let obligation = intent.filter(|_| refund_amount > 0).map(|pi| Obligation::for_booking(&booking, &pi, refund_amount, now));
+            let cancellation = Cancellation::read(&self.store, booking.clone(), Cancelling { by, at: now, refund_amount }, obligation).await?;
+            match commit(&self.store, &[cancellation], Vec::new(), now).await {
+                Ok(()) => break,
+                Err(CancelError::Changed) if backoff.wait().await => {}
+                Err(CancelError::Changed | CancelError::Contention) => return Err(ApiError::Contention),
+                Err(CancelError::TooLarge(n)) => return Err(ApiError::Internal(format!("cancelling one booking needs {n} writes").into())),
+                Err(CancelError::Store(err)) => return Err(err.into()),
+            }
+            booking = self.store.get_booking(&booking.booking_id).await?.ok_or_else(|| ApiError::BookingNotFound(booking.booking_id.to_string()))?;
+        }
+        self.finish(&booking.booking_id, now).await;
+        let booking = self.store.get_booking(&booking.booking_id).await?.ok_or_else(|| ApiError::BookingNotFound(booking.booking_id.to_string()))?;
+        Ok(Cancelled { refund: self.refund_view(&booking).await?, booking_id: booking.booking_id, status: booking.status, cancelled_by: booking.cancelled_by })
+    }
+
+    /// The refund and the room, after the cancellation is written. Neither
+    /// provider being down fails the answer: the obligation stays owed and
+    /// the booking stays listed for its room, and reconcile finishes both.
+    async fn finish(&self, id: &BookingId, now: Timestamp) {
+        if let Ok(Some(checkout)) = self.store.get_booking(id).await.map(|b| b.map(|b| b.checkout_id))
+            && let Ok(Some(intent)) = self.store.get_checkout(&checkout).await.map(|c| c.and_then(|c| c.payment_intent))
+        {
+            let report = Refunds { store: &self.store, payments: &self.payments }.settle_payment(&intent, now, INLINE_REFUND_BUDGET).await;
+            for (obligation, err) in &report.still_failing {
+                tracing::warn!(booking_id = %id, obligation = %obligation, error = %err, "refund not made yet; reconcile retries it");
+            }
+        }
+        match self.rooms.ensure(id).await {
+            Err(RoomError::Cancelled(_)) | Ok(_) => {}
+            Err(err) => tracing::warn!(booking_id = %id, error = %err, "room not disabled yet; reconcile retries it"),
+        }
+    }
+
+    async fn refund_view(&self, booking: &Booking) -> Result<RefundView, ApiError> {
+        let amount = booking.refund_amount.unwrap_or(0);
+        let status = match booking.cancelled_by {
+            // The money went back (or is held by the bank) outside this booking's refund.
+            _ if amount == 0 => "none",
+            Some(CancelledBy::Refund | CancelledBy::Dispute) | None => "succeeded",
+            Some(_) => {
+                let intent = self.store.get_checkout(&booking.checkout_id).await?.and_then(|c| c.payment_intent);
+                let id = cancel_obligation_id(&booking.booking_id);
+                let status = match intent {
+                    Some(intent) => self.store.ledger(&intent).await?.obligations.into_iter().find(|o| o.obligation_id == id).map(|o| o.status),
+                    None => None,
+                };
+                match status {
+                    Some(ObligationStatus::Succeeded | ObligationStatus::Covered) => "succeeded",
+                    _ => "pending",
+                }
+            }
+        };
+        Ok(RefundView { amount, currency: booking.currency, status })
+    }
+
+    async fn reschedule(&self, mut booking: Booking, actor: Actor, start: Timestamp) -> Result<Rescheduled, ApiError> {
+        let mut backoff = Backoff::new(CONTENTION_BUDGET);
+        let now = self.clock.now();
+        loop {
+            if booking.status != BookingStatus::Confirmed {
+                return Err(ApiError::ChangeRefused(Refusal::BookingNotActive));
+            }
+            if booking.start == start {
+                return Ok(rescheduled(booking));
+            }
+            if let Some(reason) = reschedule_quote(&booking, actor, now).reason {
+                return Err(ApiError::ChangeRefused(reason));
+            }
+            let profile = self.store.get_profile(&booking.teacher_id).await?.ok_or(ApiError::ChangeRefused(Refusal::SlotUnavailable))?;
+            match move_booking(&self.store, &booking, &profile, start, now).await {
+                Ok(moved) => return Ok(rescheduled(moved)),
+                Err(MoveError::SlotUnavailable) => return Err(ApiError::ChangeRefused(Refusal::SlotUnavailable)),
+                Err(MoveError::Changed) if backoff.wait().await => {}
+                Err(MoveError::Changed | MoveError::Contention) => return Err(ApiError::Contention),
+                Err(MoveError::TooLarge(n)) => return Err(ApiError::Internal(format!("moving one booking needs {n} writes").into())),
+                Err(MoveError::Store(err)) => return Err(err.into()),
+            }
+            booking = self.store.get_booking(&booking.booking_id).await?.ok_or_else(|| ApiError::BookingNotFound(booking.booking_id.to_string()))?;
+        }
+    }
+}
+
+fn rescheduled(b: Booking) -> Rescheduled {
+    Rescheduled { booking_id: b.booking_id, status: b.status, teacher_id: b.teacher_id, start: b.start, end: b.end, duration_minutes: b.duration_minutes, reschedule_count: b.reschedule_count }
+}
