@@ -169,7 +169,7 @@ async fn a_deployments_configuration_is_read_from_lambda_and_secrets_manager_sig
     let caller = infra::operator::Caller::Iam { credentials: Principal::operator().credentials(), region: "eu-central-1".into() };
     let endpoints = infra::deployed::Endpoints { lambda: base.clone(), secrets_manager: base };
     let config = infra::deployed::configuration(&reqwest::Client::builder().no_proxy().build().unwrap(), &caller, &endpoints, "lessons-dev", "lessons/dev").await.unwrap();
-    assert_eq!(config.functions.len(), 7);
+    assert_eq!(config.functions.len(), infra::doctor::ALL_FUNCTIONS.len());
     let webhook = &config.functions.iter().find(|(name, _)| name == "stripe-webhook").unwrap().1;
     assert!(webhook.contains(&("STRIPE_WEBHOOK_SECRET".into(), "whsec_of_lessons-dev-stripe-webhook".into())));
     assert!(config.stored.contains(&("STRIPE_WEBHOOK_SECRET".into(), "whsec_stored".into())));
