@@ -171,6 +171,23 @@ check({"refund.created", "refund.updated", "refund.failed"} <= failed_events, "â
 whole = client.v1.refunds.create({"payment_intent": failing_intent})
 check(whole.amount == 3000, "a failed refund's money can be refunded again")
 
+# Disputes, opened and closed as a bank would.
+disputed = client.v1.checkout.sessions.create(session_params("co_conf5"), {"idempotency_key": "checkout-session-co_conf5"})
+press_pay(disputed.url)
+disputed_intent = client.v1.checkout.sessions.retrieve(disputed.id).payment_intent
+opened = control("disputes", {"payment_intent": disputed_intent, "reason": "fraudulent"})
+dispute = client.v1.disputes.retrieve(opened["id"])
+check(isinstance(dispute, stripe.Dispute) and dispute.object == "dispute", "a dispute is a stripe.Dispute")
+check((dispute.status, dispute.amount, dispute.currency, dispute.reason, dispute.payment_intent) == ("needs_response", 3000, "eur", "fraudulent", disputed_intent),
+      "a chargeback disputes the whole charge, naming its PaymentIntent")
+check(dispute.evidence_details.due_by > dispute.created and dispute.is_charge_refundable is False, "it carries evidence_details.due_by and is not refundable")
+raises(stripe.InvalidRequestError, "a charged-back payment cannot be refunded", lambda: client.v1.refunds.create({"payment_intent": disputed_intent}))
+check([d.id for d in client.v1.disputes.list({"payment_intent": disputed_intent}).data] == [dispute.id], "disputes are listed per PaymentIntent")
+control(f"disputes/{dispute.id}/close", {"status": "lost"})
+check(client.v1.disputes.retrieve(dispute.id).status == "lost", "the bank's decision is the dispute's status")
+dispute_events = [e.type for e in client.v1.events.list({"limit": 100}).data if getattr(e.data.object, "id", None) == dispute.id]
+check(sorted(dispute_events) == ["charge.dispute.closed", "charge.dispute.created"], "opening and closing emit charge.dispute.created and .closed")
+
 # Events.
 events = client.v1.events.list({"type": "checkout.session.completed"})
 check(any(e.data.object.id == paid.id for e in events.data), "the completed event is listed")
@@ -178,7 +195,7 @@ check(all(e.type == "checkout.session.completed" for e in events.data), "events 
 
 # Webhook signatures: Stripe's own verification accepts every delivery.
 deadline = time.time() + 10
-kinds = {"checkout.session.completed", "checkout.session.expired", "refund.created", "charge.refunded", "refund.failed"}
+kinds = {"checkout.session.completed", "checkout.session.expired", "refund.created", "charge.refunded", "refund.failed", "charge.dispute.created", "charge.dispute.closed"}
 while time.time() < deadline and not kinds <= {json.loads(body)["type"] for body, _ in received}:
     time.sleep(0.05)
 check(kinds <= {json.loads(body)["type"] for body, _ in received}, "sessions and refunds are delivered to the webhook")

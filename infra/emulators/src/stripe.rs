@@ -11,6 +11,7 @@
 
 mod api;
 mod control;
+mod disputes;
 mod error;
 mod events;
 mod faults;

@@ -54,6 +54,8 @@ pub fn router(emulator: Shared) -> Router {
         .route("/v1/checkout/sessions/{id}/line_items", only(get(list_line_items)))
         .route("/v1/payment_intents/{id}", only(get(retrieve_payment_intent)))
         .route("/v1/refunds", only(post(create_refund).get(list_refunds)))
+        .route("/v1/disputes", only(get(list_disputes)))
+        .route("/v1/disputes/{id}", only(get(retrieve_dispute)))
         .route("/v1/webhook_endpoints", only(get(list_webhook_endpoints).post(create_webhook_endpoint)))
         .route("/v1/webhook_endpoints/{id}", only(post(update_webhook_endpoint)))
         .route("/v1/events", only(get(list_events)))
@@ -242,6 +244,21 @@ async fn update_webhook_endpoint(State(emulator): State<Shared>, Path(id): Path<
     let disabled = params.get("disabled").and_then(|p| p.as_str()).map(|d| d == "true");
     let endpoint = emulator.update_webhook_endpoint(&id, enabled_events(params), disabled).ok_or(ApiError::NotFound { kind: "webhook_endpoint", id, param: "id" })?;
     Ok(axum::Json(endpoint).into_response())
+}
+
+async fn list_disputes(State(emulator): State<Shared>, request: Request) -> Result<Response, ApiError> {
+    let ctx = ctx_of(request.extensions())?;
+    let params = ctx.params()?;
+    let limit = list_limit(params)?;
+    let mut disputes = emulator.disputes_newest_first(params.get("payment_intent").and_then(|p| p.as_str()));
+    let has_more = disputes.len() > limit;
+    disputes.truncate(limit);
+    Ok(axum::Json(json!({ "object": "list", "data": disputes, "has_more": has_more, "url": "/v1/disputes" })).into_response())
+}
+
+async fn retrieve_dispute(State(emulator): State<Shared>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let dispute = emulator.dispute(&id).ok_or(ApiError::NotFound { kind: "dispute", id, param: "dispute" })?;
+    Ok(axum::Json(dispute).into_response())
 }
 
 async fn retrieve_payment_intent(State(emulator): State<Shared>, Path(id): Path<String>) -> Result<Response, ApiError> {

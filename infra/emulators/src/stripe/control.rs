@@ -21,6 +21,8 @@ pub fn router(emulator: Shared) -> Router {
         .route("/_emulator/sessions/{id}/async", post(settle_async))
         .route("/_emulator/payment_intents/{id}/refund", post(dashboard_refund))
         .route("/_emulator/refunds", get(refunds))
+        .route("/_emulator/disputes", post(open_dispute))
+        .route("/_emulator/disputes/{id}/close", post(close_dispute))
         .route("/_emulator/refund_failures", post(set_refund_failure).delete(clear_refund_failure))
         .route("/_emulator/events/{id}/redeliver", post(redeliver))
         .route("/_emulator/webhook", post(set_webhook))
@@ -121,6 +123,25 @@ async fn set_refund_failure(State(emulator): State<Shared>, body: Bytes) -> Resp
 async fn clear_refund_failure(State(emulator): State<Shared>) -> StatusCode {
     emulator.set_refund_failure(None);
     StatusCode::NO_CONTENT
+}
+
+/// A bank disputes a payment: `{"payment_intent", "status"?: "needs_response" (default) |
+/// "warning_needs_response" | …, "reason"?, "amount"?}`; `charge.dispute.created` follows.
+async fn open_dispute(State(emulator): State<Shared>, body: Bytes) -> Response {
+    let opened = serde_json::from_slice::<super::disputes::OpenSpec>(&body).map_err(|e| format!("expected {{\"payment_intent\", \"status\"?, \"reason\"?, \"amount\"?}}: {e}")).and_then(|spec| emulator.open_dispute(&spec, now()));
+    match opened {
+        Ok(dispute) => axum::Json(dispute).into_response(),
+        Err(err) => bad_request(err),
+    }
+}
+
+/// The bank decides: `{"status": "won" | "lost" | "warning_closed" | "prevented"}`; `charge.dispute.closed` follows.
+async fn close_dispute(State(emulator): State<Shared>, Path(id): Path<String>, body: Bytes) -> Response {
+    let closed = serde_json::from_slice::<super::disputes::CloseSpec>(&body).map_err(|e| format!("expected {{\"status\"}}: {e}")).and_then(|spec| emulator.close_dispute(&id, &spec, now()));
+    match closed {
+        Ok(dispute) => axum::Json(dispute).into_response(),
+        Err(err) => bad_request(err),
+    }
 }
 
 async fn refunds(State(emulator): State<Shared>) -> Response {

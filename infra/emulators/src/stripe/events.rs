@@ -16,6 +16,8 @@ pub const REFUND_CREATED: &str = "refund.created";
 pub const REFUND_UPDATED: &str = "refund.updated";
 pub const REFUND_FAILED: &str = "refund.failed";
 pub const CHARGE_REFUNDED: &str = "charge.refunded";
+pub const DISPUTE_CREATED: &str = "charge.dispute.created";
+pub const DISPUTE_CLOSED: &str = "charge.dispute.closed";
 
 /// The API request that caused an event; events caused by the hosted page
 /// or by time passing have none, as on Stripe.

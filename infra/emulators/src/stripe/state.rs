@@ -15,7 +15,7 @@ use super::faults::{self, Fault, Injection};
 use super::idempotency::{Replay, check_key_length, replay_of};
 pub use super::idempotency::IdempotencyScope;
 use super::payment_intents;
-use super::refunds;
+use super::{disputes, refunds};
 use super::sessions::{Funds, Session, SessionSpec, Status};
 use super::webhooks::{Delivery, DeliveryRecord};
 
@@ -58,6 +58,7 @@ struct Inner {
     payment_intents: HashMap<String, Value>,
     refunds: Vec<Value>,
     refund_failure: Option<refunds::RefundFailure>,
+    disputes: Vec<Value>,
     events: Vec<Event>,
     idempotency: HashMap<(String, String), Replay>,
     fault: Option<Fault>,
@@ -320,6 +321,13 @@ impl Emulator {
             id: request.payment_intent.clone(),
             param: "payment_intent",
         })?;
+        if inner.disputes.iter().any(|d| d["payment_intent"] == request.payment_intent.as_str() && d["is_charge_refundable"] == false) {
+            return Err(ApiError::InvalidRequest {
+                message: format!("Charge {} has been charged back; cannot issue a refund.", intent["latest_charge"].as_str().unwrap_or_default()),
+                param: None,
+                code: Some("charge_disputed"),
+            });
+        }
         // A failed refund gave its money back to the balance: it is refundable again.
         let refunded: i64 = inner.refunds.iter().filter(|r| r["payment_intent"] == request.payment_intent.as_str() && r["status"] != "failed").filter_map(|r| r["amount"].as_i64()).sum();
         let (refund, charge) = refunds::create(intent, refunded, request, new_id("re_test"), now)?;
@@ -349,6 +357,35 @@ impl Emulator {
     /// A refund outside any API call (the control endpoint).
     pub fn dashboard_refund(&self, request: refunds::RefundRequest, now: i64) -> Result<Value, ApiError> {
         self.idempotent(None, |emulator, inner| emulator.refund(inner, request, now, &Origin::default())).map(|(json, _)| json)
+    }
+
+    /// A bank disputes a payment (`/_emulator/disputes`): `charge.dispute.created`.
+    pub fn open_dispute(&self, spec: &disputes::OpenSpec, now: i64) -> Result<Value, String> {
+        let mut inner = self.lock();
+        let intent = inner.payment_intents.get(&spec.payment_intent).ok_or_else(|| format!("no payment intent {}", spec.payment_intent))?;
+        let dispute = disputes::open(intent, spec, new_id("dp_test"), now)?;
+        inner.disputes.push(dispute.clone());
+        self.emit(&mut inner, events::DISPUTE_CREATED, dispute.clone(), now, &Origin::default());
+        Ok(dispute)
+    }
+
+    /// The bank decides (`/_emulator/disputes/{id}/close`): `charge.dispute.closed`.
+    pub fn close_dispute(&self, id: &str, spec: &disputes::CloseSpec, now: i64) -> Result<Value, String> {
+        let mut inner = self.lock();
+        let stored = inner.disputes.iter_mut().find(|d| d["id"] == id).ok_or_else(|| format!("no dispute {id}"))?;
+        let closed = disputes::close(stored, spec)?;
+        *stored = closed.clone();
+        self.emit(&mut inner, events::DISPUTE_CLOSED, closed.clone(), now, &Origin::default());
+        Ok(closed)
+    }
+
+    pub fn dispute(&self, id: &str) -> Option<Value> {
+        self.lock().disputes.iter().find(|d| d["id"] == id).cloned()
+    }
+
+    /// Disputes, newest first, optionally of one PaymentIntent.
+    pub fn disputes_newest_first(&self, payment_intent: Option<&str>) -> Vec<Value> {
+        self.lock().disputes.iter().rev().filter(|d| payment_intent.is_none_or(|pi| d["payment_intent"] == pi)).cloned().collect()
     }
 
     /// Refunds, newest first, optionally of one PaymentIntent.
