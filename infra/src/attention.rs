@@ -11,6 +11,8 @@ pub fn what_to_do(kind: AttentionKind) -> &'static str {
         AttentionKind::RefundRefused => "Stripe will not make this refund: look at the payment in the dashboard, return the money another way (or confirm it already went back), tell the student",
         AttentionKind::RefundFailed => "the refund failed after it was made and the money is back in the platform balance: reach the student for other means of payment, refund them, tell them",
         AttentionKind::PaymentMismatch => "the checkout waits in needs_attention: refund the payment in the dashboard, or book it with create-booking once you know it is right",
+        AttentionKind::DisputeInquiry => "the cardholder's bank asks about this payment (nothing is debited yet): answer it in the Stripe dashboard before the due date (a refund now may avoid a chargeback); the bookings stand",
+        AttentionKind::Dispute => "a chargeback: the bank took the money back and the lessons not yet started were cancelled (no refund); submit evidence in the Stripe dashboard before the due date",
     }
 }
 
@@ -21,7 +23,12 @@ pub fn render(records: &[Attention]) -> Vec<String> {
     records
         .iter()
         .map(|r| {
-            let about = [r.checkout_id.as_ref().map(|c| format!("checkout {c}")), r.payment_intent.as_ref().map(|p| format!("payment {p}")), r.code.as_ref().map(|c| format!("code {c}"))];
+            let about = [
+                r.checkout_id.as_ref().map(|c| format!("checkout {c}")),
+                r.payment_intent.as_ref().map(|p| format!("payment {p}")),
+                r.code.as_ref().map(|c| format!("code {c}")),
+                r.due_by.map(|d| format!("due by {d}")),
+            ];
             let about: Vec<String> = about.into_iter().flatten().collect();
             format!(
                 "{} [{}] {}\n    {}\n    what to do: {}\n    when done: make attention RESOLVE='{}' (admin attention --resolve)",
@@ -55,6 +62,7 @@ mod tests {
             checkout_id: Some(shared::domain::CheckoutId::parse("co_1").unwrap()),
             payment_intent: Some("pi_1".into()),
             code: Some("charge_not_refundable".into()),
+            due_by: None,
             created_at: at("2026-11-30T10:00:00Z"),
         };
         let mismatch = Attention { kind: AttentionKind::PaymentMismatch, subject: "co_2".into(), code: None, payment_intent: None, created_at: at("2026-11-29T10:00:00Z"), ..refused.clone() };

@@ -21,7 +21,7 @@ use crate::operator::Caller;
 use crate::table::TableSpec;
 
 /// The Stripe events the webhook handles; the endpoint must send all of them.
-pub const WEBHOOK_EVENTS: [&str; 8] = shared::webhook::event::HANDLED;
+pub const WEBHOOK_EVENTS: [&str; 11] = shared::webhook::event::HANDLED;
 /// Every function with a Function URL.
 pub const FUNCTIONS: [&str; 7] = ["get-slots", "initiate-checkout", "stripe-webhook", "join-lesson", "change-booking", "create-room", "create-booking"];
 

@@ -180,6 +180,7 @@ impl Refunds<'_> {
             checkout_id: Some(obligation.checkout_id.clone()),
             payment_intent: Some(obligation.payment_intent.clone()),
             code,
+            due_by: None,
             created_at: now,
         };
         let items = vec![self.store.obligation_update_item(obligation, from, ObligationStatus::Failed, &outcome)?, self.store.attention_item(&attention)?];

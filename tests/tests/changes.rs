@@ -348,3 +348,68 @@ async fn a_reschedule_across_a_clock_change_keeps_the_teachers_local_time() {
     assert!(env.open_starts_on("t_berlin", &before.to_string()).await.contains(&before.to_string()));
     assert!(!env.open_starts_on("t_berlin", &after.to_string()).await.contains(&after.to_string()));
 }
+
+/// Opens (or closes) a dispute in the emulator and hands its event to the
+/// webhook's handler at `now`.
+async fn dispute(env: &CheckoutEnv, path: &str, body: Value, kind: &str, now: Timestamp) -> Value {
+    let response = reqwest::Client::new().post(format!("{}_emulator/{path}", env.stripe.base_url())).json(&body).send().await.unwrap();
+    assert!(response.status().is_success(), "{path}: {}", response.status());
+    let dispute: Value = response.json().await.unwrap();
+    let events: Value = reqwest::get(format!("{}_emulator/events", env.stripe.base_url())).await.unwrap().json().await.unwrap();
+    let event = events.as_array().unwrap().iter().rev().find(|e| e["type"] == kind && e["data"]["object"]["id"] == dispute["id"]).cloned().unwrap();
+    let parsed = shared::webhook::event::Event::parse(event.to_string().as_bytes()).unwrap();
+    env.event_handler(Clock::System).process(&parsed, now).await.unwrap();
+    dispute
+}
+
+async fn payment_intent_of(env: &CheckoutEnv, checkout: &shared::domain::CheckoutId) -> String {
+    env.db.store.get_checkout(checkout).await.unwrap().unwrap().payment_intent.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chargeback_cancels_the_lessons_not_started_without_refund_and_marks_the_others_disputed() {
+    let env = CheckoutEnv::start().await;
+    let (first, second) = (tomorrow_at("10:00"), tomorrow_at("13:00"));
+    let (checkout, bookings) = env.paid_booking("s_1", vec![lesson("t_one", &first, 60), lesson("t_one", &second, 60)]).await;
+    let intent = payment_intent_of(&env, &checkout).await;
+    // Between the two lessons: the first happened, the second has not started.
+    let between = ts(&tomorrow_at("12:00"));
+    let opened = dispute(&env, "disputes", json!({"payment_intent": intent, "reason": "fraudulent"}), "charge.dispute.created", between).await;
+
+    let (past, future) = (booking(&env, &bookings[0]).await, booking(&env, &bookings[1]).await);
+    assert_eq!((past.status, past.payment_status.as_str()), (BookingStatus::Confirmed, "disputed"), "a lesson that started keeps its status");
+    assert_eq!((future.status, future.cancelled_by, future.refund_amount), (BookingStatus::Cancelled, Some(CancelledBy::Dispute), Some(0)));
+    assert!(refunds(&env).await.is_empty(), "no refund: the bank holds the money");
+    assert!(env.open_starts_on("t_one", &second).await.contains(&second), "its slot is free again");
+    let room = future.room_id.unwrap();
+    assert!(rooms(&env).await.iter().any(|r| r["id"] == room.as_str() && r["enabled"] == false));
+    let ledger = env.db.store.ledger(&intent).await.unwrap();
+    assert_eq!((ledger.disputes.len(), ledger.disputes[0].status.as_str(), ledger.disputes[0].amount), (1, "needs_response", 6000));
+    let attention = env.db.store.attention().await.unwrap();
+    assert_eq!((attention.len(), attention[0].kind, attention[0].due_by.map(|d| d.as_second())), (1, shared::store::AttentionKind::Dispute, opened["evidence_details"]["due_by"].as_i64()));
+
+    let closed = opened["id"].as_str().unwrap();
+    dispute(&env, &format!("disputes/{closed}/close"), json!({"status": "won"}), "charge.dispute.closed", between + SignedDuration::from_hours(1)).await;
+    assert_eq!(env.db.store.ledger(&intent).await.unwrap().disputes[0].status, "won");
+    assert_eq!(booking(&env, &bookings[1]).await.status, BookingStatus::Cancelled, "nothing is booked again");
+    let (status, answer) = cancel(&app(&env, between).await, &token_for("s_1"), &bookings[1]).await;
+    assert_eq!((status, answer["cancelled_by"].as_str(), answer["refund"]["status"].as_str()), (200, Some("dispute"), Some("none")), "{answer}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_inquiry_is_listed_for_a_person_and_changes_no_booking() {
+    let env = CheckoutEnv::start().await;
+    let at = tomorrow_at("10:00");
+    let (checkout, bookings) = env.paid_booking("s_1", vec![lesson("t_one", &at, 60)]).await;
+    let intent = payment_intent_of(&env, &checkout).await;
+    let before = ts(&at) - SignedDuration::from_hours(5);
+    dispute(&env, "disputes", json!({"payment_intent": intent, "status": "warning_needs_response", "reason": "product_not_received"}), "charge.dispute.created", before).await;
+    let unchanged = booking(&env, &bookings[0]).await;
+    assert_eq!((unchanged.status, unchanged.payment_status.as_str()), (BookingStatus::Confirmed, "paid"));
+    let attention = env.db.store.attention().await.unwrap();
+    assert_eq!((attention.len(), attention[0].kind), (1, shared::store::AttentionKind::DisputeInquiry));
+    assert_eq!(env.db.store.ledger(&intent).await.unwrap().disputes[0].status, "warning_needs_response");
+    // A student may still cancel: the charge of an inquiry can be refunded.
+    let (status, cancelled) = cancel(&app(&env, before - SignedDuration::from_hours(48)).await, &token_for("s_1"), &bookings[0]).await;
+    assert_eq!((status, cancelled["refund"]["status"].as_str()), (200, Some("succeeded")), "{cancelled}");
+}

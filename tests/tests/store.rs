@@ -173,7 +173,7 @@ async fn a_processed_event_is_kept_for_thirty_days() {
 async fn attention_records_are_one_per_kind_and_subject() {
     use shared::store::{Attention, AttentionKind};
     let db = TestDb::start().await;
-    let record = |kind, subject: &str| Attention { kind, subject: subject.into(), reason: "why".into(), checkout_id: None, payment_intent: None, code: None, created_at: jiff::Timestamp::now() };
+    let record = |kind, subject: &str| Attention { kind, subject: subject.into(), reason: "why".into(), checkout_id: None, payment_intent: None, code: None, due_by: None, created_at: jiff::Timestamp::now() };
     let refused = record(AttentionKind::RefundRefused, "refund-co_1-0");
     for attention in [&refused, &refused, &record(AttentionKind::RefundFailed, "refund-co_1-0"), &record(AttentionKind::RefundRefused, "refund-co_2-0")] {
         db.store.transact(vec![db.store.attention_item(attention).unwrap()]).await.unwrap();

@@ -15,7 +15,7 @@ use crate::payments::{Payments, SessionFacts, SessionPayment};
 use crate::refunds::{INLINE_REFUND_BUDGET, Refunds};
 use crate::changes::{self, CancelError, Cancellation};
 use crate::rooms::Rooms;
-use crate::store::{Attention, AttentionKind, Backoff, BookingStatus, CancelledBy, Cancelling, CONTENTION_BUDGET, Checkout, CheckoutChange, CheckoutStatus, EditError, Refund, Store, TransactError, days_touched};
+use crate::store::{Attention, AttentionKind, Backoff, BookingStatus, CancelledBy, Cancelling, CONTENTION_BUDGET, Checkout, CheckoutChange, CheckoutStatus, Dispute, EditError, Refund, Store, TransactError, days_touched};
 
 /// How a piece of news was taken.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,6 +122,53 @@ impl Settlement<'_> {
         self.refunds_changed(payment_intent, now).await
     }
 
+    /// A dispute reported by Stripe (`charge.dispute.*`), recorded in the
+    /// ledger. One that asks for a response is listed for `make attention`
+    /// with its deadline; a chargeback (the bank took the money) cancels
+    /// every booking of the payment that has not started, with no refund,
+    /// and marks the others `payment_status: disputed`. Nothing is booked
+    /// again when it closes.
+    pub async fn dispute_reported(&self, dispute: &Dispute, now: Timestamp) -> Result<Settled, FulfilError> {
+        self.store.record_dispute(dispute).await?;
+        let ledger = self.store.ledger(&dispute.payment_intent).await?;
+        let Some(checkout_id) = ledger.payment.and_then(|p| p.checkout_id) else { return Ok(Settled::Ignored("a dispute of a payment we have not recorded")) };
+        let checkout = self.store.get_checkout(&checkout_id).await?.ok_or_else(|| FulfilError::UnknownCheckout(checkout_id.to_string()))?;
+        if dispute.needs_response() {
+            self.dispute_attention(dispute, &checkout, now).await?;
+        }
+        if !dispute.takes_the_money() {
+            return Ok(Settled::Checkout(checkout));
+        }
+        let settled = self.cancel_bookings(checkout, CancelledBy::Dispute, None, now).await?;
+        self.disable_rooms(&settled).await?;
+        Ok(Settled::Checkout(settled))
+    }
+
+    async fn dispute_attention(&self, dispute: &Dispute, checkout: &Checkout, now: Timestamp) -> Result<(), FulfilError> {
+        let inquiry = dispute.status.starts_with("warning_");
+        let (kind, what) = if inquiry { (AttentionKind::DisputeInquiry, "an inquiry about") } else { (AttentionKind::Dispute, "a chargeback of") };
+        let due = dispute.due_by.map_or_else(|| "no due date given".to_owned(), |d| format!("evidence due by {d}"));
+        let attention = Attention {
+            kind,
+            subject: dispute.dispute_id.clone(),
+            reason: format!("{what} {} {} ({}), {due}", dispute.amount, checkout.currency, dispute.reason),
+            checkout_id: Some(checkout.checkout_id.clone()),
+            payment_intent: Some(dispute.payment_intent.clone()),
+            code: Some(dispute.reason.clone()),
+            due_by: dispute.due_by,
+            created_at: now,
+        };
+        tracing::warn!(checkout_id = %checkout.checkout_id, dispute = %dispute.dispute_id, status = %dispute.status, "dispute needs a response");
+        match self.store.transact(vec![self.store.attention_item(&attention)?]).await {
+            Ok(()) => {
+                crate::metrics::count(crate::metrics::Metric::AttentionRecords, 1);
+                Ok(())
+            }
+            Err(TransactError::Conflict { .. }) => Ok(()),
+            Err(TransactError::Busy(err) | TransactError::Store(err)) => Err(err.into()),
+        }
+    }
+
     /// Rooms for confirmed bookings. 100ms being down fails the settlement
     /// (the bookings stay confirmed with `room_status: pending`), so Stripe
     /// delivers again and provisioning is retried; a configuration problem
@@ -201,6 +248,7 @@ impl Settlement<'_> {
                 checkout_id: Some(checkout.checkout_id.clone()),
                 payment_intent: facts.payment_intent.clone(),
                 code: None,
+                due_by: None,
                 created_at: now,
             };
             let items = vec![
@@ -245,7 +293,7 @@ impl Settlement<'_> {
         let refunded = if checkout.status == CheckoutStatus::Refunded {
             checkout
         } else if self.store.ledger(&intent).await?.fully_refunded() {
-            self.cancel_bookings(checkout, CancelledBy::Refund, CheckoutStatus::Refunded, now).await?
+            self.cancel_bookings(checkout, CancelledBy::Refund, Some(CheckoutStatus::Refunded), now).await?
         } else {
             return Ok(checkout);
         };
@@ -256,31 +304,37 @@ impl Settlement<'_> {
     /// Cancels, through the one cancellation path, each booking of the
     /// checkout that `by` ends: a full refund every one that has not ended
     /// (its money is back), a dispute every one that has not started (the
-    /// bank holds the money). The checkout moves to `to` in the same transaction.
-    async fn cancel_bookings(&self, checkout: Checkout, by: CancelledBy, to: CheckoutStatus, now: Timestamp) -> Result<Checkout, FulfilError> {
+    /// bank holds the money; those that started are marked disputed). The
+    /// checkout moves to `to`, if given, in the same transaction.
+    async fn cancel_bookings(&self, checkout: Checkout, by: CancelledBy, to: Option<CheckoutStatus>, now: Timestamp) -> Result<Checkout, FulfilError> {
         let mut backoff = Backoff::new(CONTENTION_BUDGET);
         let mut current = checkout;
         loop {
             let mut cancellations = Vec::new();
+            let mut extra = Vec::new();
             for id in &current.booking_ids {
                 let Some(booking) = self.store.get_booking(id).await? else { continue };
                 let ends = match by {
                     CancelledBy::Dispute => booking.start > now,
                     _ => booking.end > now,
                 };
-                if booking.status == BookingStatus::Confirmed && ends {
+                if booking.status != BookingStatus::Confirmed {
+                    continue;
+                }
+                if ends {
                     let refund_amount = if by == CancelledBy::Refund { booking.amount } else { 0 };
                     cancellations.push(Cancellation::read(self.store, booking, Cancelling { by, at: now, refund_amount }, None).await?);
+                } else if by == CancelledBy::Dispute && booking.payment_status != "disputed" {
+                    extra.push(self.store.booking_disputed_item(&booking.booking_id)?);
                 }
             }
-            let mut extra = Vec::new();
-            if current.status != to {
+            if let Some(to) = to.filter(|to| *to != current.status) {
                 extra.push(self.store.checkout_transition_item(&current.checkout_id, current.status, to, &CheckoutChange::default())?);
             }
             match changes::commit(self.store, &cancellations, extra, now).await {
                 Ok(()) => {
                     tracing::info!(checkout_id = %current.checkout_id, cancelled_by = by.as_str(), bookings = cancellations.len(), "bookings of the payment cancelled");
-                    return Ok(Checkout { status: to, ..current });
+                    return Ok(Checkout { status: to.unwrap_or(current.status), ..current });
                 }
                 Err(CancelError::Changed) if backoff.wait().await => current = self.reload(&current).await?,
                 Err(CancelError::Changed | CancelError::Contention) => return Err(FulfilError::Contention),

@@ -27,6 +27,11 @@ pub enum AttentionKind {
     RefundFailed,
     /// A payment whose session, amount or currency is not what we created.
     PaymentMismatch,
+    /// A cardholder's bank asks about a payment (an inquiry: nothing is
+    /// debited yet); answering by `due_by` may avoid a chargeback.
+    DisputeInquiry,
+    /// A chargeback: the bank took the money back; evidence is due by `due_by`.
+    Dispute,
 }
 
 impl AttentionKind {
@@ -35,6 +40,8 @@ impl AttentionKind {
             Self::RefundRefused => "refund_refused",
             Self::RefundFailed => "refund_failed",
             Self::PaymentMismatch => "payment_mismatch",
+            Self::DisputeInquiry => "dispute_inquiry",
+            Self::Dispute => "dispute",
         }
     }
 }
@@ -53,6 +60,9 @@ pub struct Attention {
     /// Stripe's error code or failure reason, when Stripe gave one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,
+    /// The deadline to act by (a dispute's evidence).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due_by: Option<Timestamp>,
     pub created_at: Timestamp,
 }
 

@@ -62,7 +62,7 @@ pub enum RoomStatus {
 pub struct Booking {
     pub booking_id: BookingId,
     pub status: BookingStatus,
-    /// `paid` or `free`.
+    /// `paid` or `free`; `disputed` once a chargeback reached a lesson that had started.
     pub payment_status: String,
     pub room_status: RoomStatus,
     pub checkout_id: CheckoutId,
@@ -279,6 +279,22 @@ impl Store {
             .expression_attribute_values(":moved", moved)
             .build()
             .map_err(|e| StoreError::corrupt("move booking", e))?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+
+    /// Marks a confirmed booking's payment `disputed` (a chargeback after
+    /// the lesson started: the booking stands, the money is the bank's).
+    pub fn booking_disputed_item(&self, id: &BookingId) -> Result<TransactWriteItem, StoreError> {
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(booking_pk(id), "BOOKING")))
+            .update_expression("SET payment_status = :disputed")
+            .condition_expression("#status = :confirmed")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":disputed", s("disputed"))
+            .expression_attribute_values(":confirmed", s("confirmed"))
+            .build()
+            .map_err(|e| StoreError::corrupt("mark booking disputed", e))?;
         Ok(TransactWriteItem::builder().update(update).build())
     }
 

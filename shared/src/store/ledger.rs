@@ -64,12 +64,48 @@ impl Refund {
     }
 }
 
+/// A dispute of the payment's charge, as Stripe last reported it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Dispute {
+    pub dispute_id: String,
+    pub payment_intent: String,
+    pub amount: u64,
+    pub reason: String,
+    /// Stripe's: `warning_needs_response`, `warning_under_review`,
+    /// `warning_closed` (an inquiry), `needs_response`, `under_review`,
+    /// `won`, `lost`, `prevented` (a chargeback).
+    pub status: String,
+    /// When the evidence is due (`evidence_details.due_by`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due_by: Option<Timestamp>,
+}
+
+const CLOSED_DISPUTE: [&str; 4] = ["won", "lost", "warning_closed", "prevented"];
+
+impl Dispute {
+    pub fn is_closed(&self) -> bool {
+        CLOSED_DISPUTE.contains(&self.status.as_str())
+    }
+
+    /// The bank took the money back (and has not returned it): the
+    /// lessons it paid for that have not started cannot be held.
+    pub fn takes_the_money(&self) -> bool {
+        matches!(self.status.as_str(), "needs_response" | "under_review" | "lost")
+    }
+
+    /// The state that asks a person to answer by `due_by`.
+    pub fn needs_response(&self) -> bool {
+        matches!(self.status.as_str(), "needs_response" | "warning_needs_response")
+    }
+}
+
 /// Everything recorded about one PaymentIntent.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Ledger {
     pub payment: Option<Payment>,
     pub refunds: Vec<Refund>,
     pub obligations: Vec<Obligation>,
+    pub disputes: Vec<Dispute>,
 }
 
 impl Ledger {
@@ -168,6 +204,28 @@ impl Store {
         }
     }
 
+    /// Records a dispute as Stripe last reported it. Events arrive in any
+    /// order: a closed dispute is never reopened by an older report.
+    pub async fn record_dispute(&self, dispute: &Dispute) -> Result<(), StoreError> {
+        let mut item: HashMap<String, AttributeValue> = serde_dynamo::to_item(dispute).map_err(|e| StoreError::corrupt("record dispute", e))?;
+        item.extend(key(payment_pk(&dispute.payment_intent), &format!("DISPUTE#{}", dispute.dispute_id)));
+        let mut put = self.client.put_item().table_name(&self.table).set_item(Some(item));
+        if !dispute.is_closed() {
+            put = put
+                .condition_expression("attribute_not_exists(#pk) OR NOT #status IN (:c0, :c1, :c2, :c3)")
+                .expression_attribute_names("#pk", PK)
+                .expression_attribute_names("#status", "status");
+            for (i, status) in CLOSED_DISPUTE.iter().enumerate() {
+                put = put.expression_attribute_values(format!(":c{i}"), s(*status));
+            }
+        }
+        match put.send().await {
+            Ok(_) => Ok(()),
+            Err(err) if lost_condition(&err) => Ok(()),
+            Err(err) => Err(StoreError::sdk("record dispute", err)),
+        }
+    }
+
     /// Records the running refunded total a `charge.refunded` reports; an
     /// older, smaller total arriving late never lowers it.
     pub async fn record_charge_refunded(&self, intent: &str, amount_refunded: u64) -> Result<(), StoreError> {
@@ -200,6 +258,8 @@ impl Store {
                 ledger.refunds.push(serde_dynamo::from_item(item.clone()).map_err(|e| StoreError::corrupt("read ledger", e))?);
             } else if sk.starts_with("OWED#") {
                 ledger.obligations.push(serde_dynamo::from_item(item.clone()).map_err(|e| StoreError::corrupt("read ledger", e))?);
+            } else if sk.starts_with("DISPUTE#") {
+                ledger.disputes.push(serde_dynamo::from_item(item.clone()).map_err(|e| StoreError::corrupt("read ledger", e))?);
             }
         }
         Ok(ledger)
@@ -241,6 +301,7 @@ mod tests {
                 .map(|(i, (amount, status))| Refund { refund_id: format!("re_{i}"), payment_intent: "pi_1".into(), amount: *amount, status: (*status).into(), obligation_id: None, failure_reason: None })
                 .collect(),
             obligations: Vec::new(),
+            disputes: Vec::new(),
         }
     }
 

@@ -23,7 +23,7 @@ pub use edit::{DaySet, EditError, days_to_read, days_touched};
 pub use error::StoreError;
 pub use keys::utc_day;
 pub use attention::{Attention, AttentionKind};
-pub use ledger::{Ledger, Payment, Refund};
+pub use ledger::{Dispute, Ledger, Payment, Refund};
 pub use obligations::{Obligation, ObligationOutcome, ObligationStatus, RefundReason, cancel_obligation_id, lesson_obligation_id, obligation_of_metadata};
 pub use bookings::{Booking, BookingStatus, BookingsOf, CancelledBy, Cancelling, Moved, RoomStatus, TeacherStats};
 pub use checkouts::{Checkout, CheckoutChange, CheckoutLesson, CheckoutStatus, OpenCheckouts};

@@ -5,7 +5,7 @@
 use serde_json::Value;
 
 use crate::domain::CheckoutId;
-use crate::store::{Refund, obligation_of_metadata};
+use crate::store::{Dispute, Refund, obligation_of_metadata};
 pub use crate::payments::{SessionFacts, SessionPayment};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -46,10 +46,12 @@ pub enum Action {
     /// `refund.*`: a refund as Stripe now has it.
     Refund(Refund),
     ChargeRefunded(ChargeFacts),
+    /// `charge.dispute.*`: a dispute as Stripe now has it.
+    Dispute(Dispute),
     Ignore,
 }
 
-pub const HANDLED: [&str; 8] = [
+pub const HANDLED: [&str; 11] = [
     "checkout.session.completed",
     "checkout.session.async_payment_succeeded",
     "checkout.session.async_payment_failed",
@@ -58,6 +60,9 @@ pub const HANDLED: [&str; 8] = [
     "refund.created",
     "refund.updated",
     "refund.failed",
+    "charge.dispute.created",
+    "charge.dispute.updated",
+    "charge.dispute.closed",
 ];
 
 impl Event {
@@ -96,6 +101,14 @@ impl Event {
                 payment_intent: self.text("payment_intent")?,
                 amount: self.number("amount")?,
                 amount_refunded: self.number("amount_refunded")?,
+            }),
+            "charge.dispute.created" | "charge.dispute.updated" | "charge.dispute.closed" => Action::Dispute(Dispute {
+                dispute_id: self.text("id")?,
+                payment_intent: self.text("payment_intent")?,
+                amount: self.number("amount")?,
+                reason: self.text("reason")?,
+                status: self.text("status")?,
+                due_by: self.object.pointer("/evidence_details/due_by").and_then(Value::as_i64).and_then(|s| jiff::Timestamp::from_second(s).ok()),
             }),
             _ => Action::Ignore,
         })
@@ -199,6 +212,19 @@ mod tests {
         let dashboard = event("refund.created", json!({"id": "re_3", "payment_intent": "pi_1", "amount": 10, "status": "succeeded", "metadata": {}}));
         let Action::Refund(refund) = Event::parse(&dashboard).unwrap().action().unwrap() else { panic!() };
         assert_eq!((refund.obligation_id, refund.failure_reason), (None, None));
+    }
+
+    #[test]
+    fn a_dispute_names_its_payment_status_and_deadline() {
+        let body = event("charge.dispute.created", json!({"id": "dp_1", "object": "dispute", "amount": 3000, "charge": "ch_1", "payment_intent": "pi_1",
+            "reason": "fraudulent", "status": "needs_response", "evidence_details": {"due_by": 1_800_000_000, "has_evidence": false}}));
+        let Action::Dispute(dispute) = Event::parse(&body).unwrap().action().unwrap() else { panic!() };
+        assert_eq!((dispute.payment_intent.as_str(), dispute.amount, dispute.status.as_str()), ("pi_1", 3000, "needs_response"));
+        assert_eq!(dispute.due_by, Some(jiff::Timestamp::from_second(1_800_000_000).unwrap()));
+        assert!(dispute.takes_the_money() && dispute.needs_response() && !dispute.is_closed());
+        let closed = event("charge.dispute.closed", json!({"id": "dp_1", "amount": 3000, "payment_intent": "pi_1", "reason": "fraudulent", "status": "won"}));
+        let Action::Dispute(won) = Event::parse(&closed).unwrap().action().unwrap() else { panic!() };
+        assert!(won.is_closed() && !won.takes_the_money() && won.due_by.is_none());
     }
 
     #[test]

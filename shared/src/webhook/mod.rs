@@ -93,6 +93,7 @@ impl EventHandler {
             Action::Expire(facts) => settlement.expired(facts, now).await?,
             Action::Refund(refund) => settlement.refund_reported(refund, now).await?,
             Action::ChargeRefunded(charge) => settlement.charge_refunded(&charge.payment_intent, charge.amount_refunded, now).await?,
+            Action::Dispute(dispute) => settlement.dispute_reported(dispute, now).await?,
             Action::Ignore => return Ok("ignored_type"),
         };
         Ok(match settled {
