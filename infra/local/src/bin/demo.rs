@@ -39,17 +39,18 @@ async fn run(args: &Args) -> Result<(), String> {
     let student = auth::mint_hs256(&secret, &Claims::new("s_demo", Role::Student, now, SignedDuration::from_hours(1))).map_err(|e| e.to_string())?;
     let base = &args.stack.functions;
 
-    step(1, "find an open slot");
-    let today = jiff::tz::TimeZone::UTC.to_datetime(now).date();
-    let (from, to) = (today.tomorrow().map_err(|e| e.to_string())?, today.checked_add(jiff::Span::new().days(14)).map_err(|e| e.to_string())?);
-    let url = format!("{base}/get-slots/?teacher_id={}&from={from}&to={to}&duration=60", args.teacher);
-    let slots = answer(|| http.get(&url), 200).await?;
-    let start = slots["slots"][0]["start"].as_str().ok_or("get-slots offered no slot in the next two weeks")?.to_owned();
-    println!("   {} offers {} slots; taking {start}", args.teacher, slots["slots"].as_array().map_or(0, Vec::len));
+    step(1, "find two open slots");
+    // Three days ahead, so cancelling is free under the default policy (24 h).
+    let slots_url = format!("{base}/get-slots/?teacher_id={}&from={}&to={}&duration=60", args.teacher, day(now, 3)?, day(now, 17)?);
+    let offered = || async { answer(|| http.get(&slots_url), 200).await.map(|s| starts(&s)) };
+    let open = offered().await?;
+    let one = open.first().copied().ok_or("get-slots offered no slot in the two weeks from three days ahead")?;
+    let second = open.iter().find(|s| **s >= one + SignedDuration::from_hours(3)).copied().ok_or("no second slot three hours after the first")?;
+    println!("   {} offers {} slots; taking {one} and {second}", args.teacher, open.len());
 
     step(2, "check out");
     let key = format!("demo-{}", now.as_nanosecond());
-    let body = json!({"lessons": [{"teacher_id": args.teacher, "start": start, "duration_minutes": 60}]});
+    let body = json!({"lessons": [{"teacher_id": args.teacher, "start": one, "duration_minutes": 60}, {"teacher_id": args.teacher, "start": second, "duration_minutes": 60}]});
     let checkout_url = format!("{base}/initiate-checkout/");
     let created = answer(|| http.post(&checkout_url).bearer_auth(&student).header("idempotency-key", &key).json(&body), 201).await?;
     let checkout_id = created["checkout_id"].as_str().ok_or("no checkout_id")?.to_owned();
@@ -114,7 +115,53 @@ async fn run(args: &Args) -> Result<(), String> {
         }
         println!("   {who}: code {}, {}", ticket["room_code"].as_str().unwrap_or("?"), ticket["join_url"].as_str().unwrap_or("?"));
     }
+
+    step(9, "see what may change about each booking");
+    let change_url = format!("{base}/change-booking/");
+    let (cancelled, moved) = (booking_ids.first().ok_or("no booking")?, booking_ids.get(1).ok_or("one booking of two")?);
+    for id in [cancelled, moved] {
+        let options = answer(|| http.get(&change_url).query(&[("booking_id", id)]).bearer_auth(&student), 200).await?;
+        println!("   {id}: cancel {} (refund {} {}, free until {}); reschedule {} ({} left, until {})", allowed(&options["cancel"]), options["cancel"]["refund_amount"], options["cancel"]["currency"], options["cancel"]["free_until"], allowed(&options["reschedule"]), options["reschedule"]["remaining"], options["reschedule"]["until"]);
+    }
+
+    step(10, "cancel the first: the money goes back and the slot is offered again");
+    let answered = answer(|| http.post(&change_url).bearer_auth(&student).json(&json!({"booking_id": cancelled, "action": "cancel"})), 200).await?;
+    let refunds = answer(|| http.get(format!("{}_emulator/refunds", stripe.api_base)), 200).await?;
+    let refunded = refunds.as_array().into_iter().flatten().any(|r| r["amount"] == answered["refund"]["amount"] && r["metadata"]["obligation_id"] == format!("cancel-{cancelled}"));
+    if answered["refund"]["status"] != "succeeded" || !refunded || !offered().await?.contains(&one) {
+        return Err(format!("the cancel did not refund and free the slot: {answered}"));
+    }
+    println!("   {cancelled}: cancelled by the student, {} {} refunded (in the Stripe emulator); {one} is offered again", answered["refund"]["amount"], answered["refund"]["currency"]);
+
+    step(11, "reschedule the second: the old slot reappears, the new one is taken, joining follows");
+    let target = offered().await?.into_iter().find(|s| *s >= second + SignedDuration::from_hours(24)).ok_or("no slot a day after the second lesson")?;
+    let answered = answer(|| http.post(&change_url).bearer_auth(&student).json(&json!({"booking_id": moved, "action": "reschedule", "start": target})), 200).await?;
+    let open = offered().await?;
+    if !open.contains(&second) || open.contains(&target) {
+        return Err(format!("the reschedule did not move the calendar: {answered}"));
+    }
+    let ticket = answer(|| http.post(&join_url).bearer_auth(&student).json(&json!({"booking_id": moved})), 200).await?;
+    if ticket["starts_at"].as_str() != Some(target.to_string().as_str()) {
+        return Err(format!("joining does not follow the new time: {ticket}"));
+    }
+    println!("   {moved}: moved from {second} to {target} (reschedule {}); {second} is offered again, the room opens for {}", answered["reschedule_count"], ticket["starts_at"]);
     Ok(())
+}
+
+/// The UTC date `days` from `now`.
+fn day(now: Timestamp, days: i64) -> Result<jiff::civil::Date, String> {
+    jiff::tz::TimeZone::UTC.to_datetime(now).date().checked_add(jiff::Span::new().days(days)).map_err(|e| e.to_string())
+}
+
+fn starts(slots: &Value) -> Vec<Timestamp> {
+    slots["slots"].as_array().into_iter().flatten().filter_map(|s| s["start"].as_str()?.parse().ok()).collect()
+}
+
+fn allowed(option: &Value) -> String {
+    match option["reason"].as_str() {
+        Some(reason) => format!("not allowed: {reason}"),
+        None => "allowed".to_owned(),
+    }
 }
 
 fn step(n: u32, what: &str) {
