@@ -413,3 +413,25 @@ async fn an_inquiry_is_listed_for_a_person_and_changes_no_booking() {
     let (status, cancelled) = cancel(&app(&env, before - SignedDuration::from_hours(48)).await, &token_for("s_1"), &bookings[0]).await;
     assert_eq!((status, cancelled["refund"]["status"].as_str()), (200, Some("succeeded")), "{cancelled}");
 }
+
+/// A cancellation decided on a booking that was moved meanwhile must not
+/// commit: it would clear the old days and leave the new time held forever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancellation_read_before_a_reschedule_is_decided_again() {
+    let env = CheckoutEnv::start().await;
+    let at = tomorrow_at("10:00");
+    let (_, bookings) = env.paid_booking("s_1", vec![lesson("t_one", &at, 60)]).await;
+    let stale = booking(&env, &bookings[0]).await;
+    let early = app(&env, ts(&at) - SignedDuration::from_hours(48)).await;
+    assert_eq!(reschedule(&early, &token_for("s_1"), &bookings[0], &tomorrow_at("15:00")).await.0, 200);
+
+    let how = shared::store::Cancelling { by: CancelledBy::Student, at: Timestamp::now(), refund_amount: 0 };
+    let cancellation = shared::changes::Cancellation::read(&env.db.store, stale, how, None).await.unwrap();
+    let result = shared::changes::commit(&env.db.store, &[cancellation], Vec::new(), Timestamp::now()).await;
+    assert!(matches!(result, Err(shared::changes::CancelError::Changed)), "{result:?}");
+    assert_eq!(booking(&env, &bookings[0]).await.status, BookingStatus::Confirmed);
+
+    // Decided again on the booking as it is, the new time is freed.
+    assert_eq!(cancel(&early, &token_for("s_1"), &bookings[0]).await.0, 200);
+    assert!(env.open_starts_on("t_one", &at).await.contains(&tomorrow_at("15:00")), "the moved lesson's slot is free again");
+}

@@ -397,7 +397,7 @@ async fn a_booking_cancelled_while_its_room_is_made_gets_a_disabled_room() {
         tokio::spawn(async move { rooms.ensure(&id).await })
     };
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    env.db.store.transact(vec![env.db.store.booking_cancel_item(&booking_id, shared::store::Cancelling { by: shared::store::CancelledBy::Admin, at: jiff::Timestamp::now(), refund_amount: 0 }).unwrap()]).await.unwrap();
+    env.db.store.transact(vec![env.db.store.booking_cancel_item(&env.db.store.get_booking(&booking_id).await.unwrap().unwrap(), shared::store::Cancelling { by: shared::store::CancelledBy::Admin, at: jiff::Timestamp::now(), refund_amount: 0 }).unwrap()]).await.unwrap();
     let outcome = making.await.unwrap();
     assert!(matches!(outcome, Err(shared::rooms::RoomError::Cancelled(_))), "{outcome:?}");
     let stored = booking(&env, &booking_id).await;

@@ -235,15 +235,19 @@ impl Store {
     }
 
     /// Marks a confirmed booking cancelled, by whom, when and with what
-    /// refund; fails (the whole transaction) if it is no longer confirmed,
-    /// so of two cancellations racing only one is written.
-    pub fn booking_cancel_item(&self, id: &BookingId, cancelling: Cancelling) -> Result<TransactWriteItem, StoreError> {
+    /// refund; fails (the whole transaction) if it is no longer confirmed
+    /// or no longer starts when it did as read, so of two cancellations
+    /// racing only one is written, and one decided before a reschedule
+    /// (which would clear the old days, not the new) is decided again.
+    pub fn booking_cancel_item(&self, booking: &Booking, cancelling: Cancelling) -> Result<TransactWriteItem, StoreError> {
         let update = Update::builder()
             .table_name(&self.table)
-            .set_key(Some(key(booking_pk(id), "BOOKING")))
+            .set_key(Some(key(booking_pk(&booking.booking_id), "BOOKING")))
             .update_expression("SET #status = :cancelled, cancelled_by = :by, cancelled_at = :at, refund_amount = :refund")
-            .condition_expression("#status = :confirmed")
+            .condition_expression("#status = :confirmed AND #start = :start")
             .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#start", "start")
+            .expression_attribute_values(":start", s(booking.start.to_string()))
             .expression_attribute_values(":cancelled", s("cancelled"))
             .expression_attribute_values(":confirmed", s("confirmed"))
             .expression_attribute_values(":by", s(cancelling.by.as_str()))
