@@ -435,3 +435,88 @@ async fn a_cancellation_read_before_a_reschedule_is_decided_again() {
     assert_eq!(cancel(&early, &token_for("s_1"), &bookings[0]).await.0, 200);
     assert!(env.open_starts_on("t_one", &at).await.contains(&tomorrow_at("15:00")), "the moved lesson's slot is free again");
 }
+
+/// Hands every emulator event about `payment_intent` of the given kinds to
+/// the webhook's handler, oldest first, as Stripe's deliveries would.
+async fn deliver_about(env: &CheckoutEnv, payment_intent: &str, kinds: &[&str]) {
+    let events: Value = reqwest::get(format!("{}_emulator/events", env.stripe.base_url())).await.unwrap().json().await.unwrap();
+    for event in events.as_array().unwrap().iter().filter(|e| kinds.contains(&e["type"].as_str().unwrap_or_default()) && e["data"]["object"]["payment_intent"] == payment_intent) {
+        let parsed = shared::webhook::event::Event::parse(event.to_string().as_bytes()).unwrap();
+        env.event_handler(Clock::System).process(&parsed, Timestamp::now()).await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partial_dashboard_refund_changes_no_booking_and_lowers_what_the_cancels_refund() {
+    let env = CheckoutEnv::start().await;
+    let (first, second) = (tomorrow_at("10:00"), tomorrow_at("13:00"));
+    let (checkout, bookings) = env.paid_booking("s_1", vec![lesson("t_one", &first, 60), lesson("t_one", &second, 60)]).await;
+    let intent = payment_intent_of(&env, &checkout).await;
+    let dashboard = reqwest::Client::new().post(format!("{}_emulator/payment_intents/{intent}/refund", env.stripe.base_url())).json(&json!({"amount": 4000})).send().await.unwrap();
+    assert!(dashboard.status().is_success());
+    deliver_about(&env, &intent, &["refund.created", "charge.refunded"]).await;
+    assert_eq!(env.db.store.ledger(&intent).await.unwrap().refunded(), 4000, "recorded");
+    for id in &bookings {
+        assert_eq!(booking(&env, id).await.status, BookingStatus::Confirmed, "a refund that names no lesson cancels none");
+    }
+
+    let early = app(&env, ts(&first) - SignedDuration::from_hours(48)).await;
+    let (_, options) = quote(&early, &token_for("s_1"), &bookings[0]).await;
+    assert_eq!(options["cancel"]["refund_amount"], 2000, "what is left of the payment caps the lesson's 3000");
+    let (_, cancelled) = cancel(&early, &token_for("s_1"), &bookings[0]).await;
+    assert_eq!(cancelled["refund"], json!({"amount": 2000, "currency": "eur", "status": "succeeded"}));
+    let (_, nothing_left) = cancel(&early, &token_for("s_1"), &bookings[1]).await;
+    assert_eq!(nothing_left["refund"], json!({"amount": 0, "currency": "eur", "status": "none"}));
+    let made: Vec<u64> = refunds(&env).await.iter().map(|r| r["amount"].as_u64().unwrap()).collect();
+    assert_eq!(made.iter().sum::<u64>(), 6000, "never more than was paid: {made:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancel_while_100ms_is_down_answers_and_reconcile_disables_the_room() {
+    let env = CheckoutEnv::start().await;
+    let at = tomorrow_at("10:00");
+    let (_, bookings) = env.paid_booking("s_1", vec![lesson("t_one", &at, 60)]).await;
+    let room = booking(&env, &bookings[0]).await.room_id.unwrap();
+    let faults = format!("{}faults", env.hms.control_url());
+    reqwest::Client::new().post(&faults).json(&json!({"status": 500})).send().await.unwrap();
+    let (status, cancelled) = cancel(&app(&env, ts(&at) - SignedDuration::from_hours(48)).await, &token_for("s_1"), &bookings[0]).await;
+    assert_eq!((status, cancelled["refund"]["status"].as_str()), (200, Some("succeeded")), "{cancelled}");
+    assert!(env.db.store.pending_rooms().await.unwrap().contains(&bookings[0]), "listed for its room to be disabled");
+
+    reqwest::Client::new().delete(&faults).send().await.unwrap();
+    let report = shared::reconcile::run(&env.event_handler(Clock::System), Timestamp::now()).await;
+    assert!(!report.failed(), "{report:?}");
+    assert!(rooms(&env).await.iter().any(|r| r["id"] == room.as_str() && r["enabled"] == false), "reconcile disabled it");
+    assert!(env.db.store.pending_rooms().await.unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_cancel_a_reschedule_and_a_full_refund_at_once_end_in_one_state() {
+    for round in 0..3 {
+        let env = CheckoutEnv::start().await;
+        let (at, to) = (tomorrow_at("10:00"), tomorrow_at("15:00"));
+        let (checkout, bookings) = env.paid_booking("s_1", vec![lesson("t_one", &at, 60)]).await;
+        let intent = payment_intent_of(&env, &checkout).await;
+        let early = app(&env, ts(&at) - SignedDuration::from_hours(48)).await;
+        let student = token_for("s_1");
+        let dashboard = async {
+            let refunded = reqwest::Client::new().post(format!("{}_emulator/payment_intents/{intent}/refund", env.stripe.base_url())).send().await.unwrap();
+            if refunded.status().is_success() {
+                deliver_about(&env, &intent, &["refund.created"]).await;
+            }
+        };
+        let (cancelled, moved, ()) = tokio::join!(cancel(&early, &student, &bookings[0]), reschedule(&early, &student, &bookings[0], &to), dashboard);
+        assert_eq!(cancelled.0, 200, "round {round}: {cancelled:?}");
+        assert!(moved.0 == 200 || moved.1["error"]["code"] == "booking_not_active", "round {round}: {moved:?}");
+
+        let stored = booking(&env, &bookings[0]).await;
+        assert_eq!(stored.status, BookingStatus::Cancelled, "round {round}");
+        for day in [&at, &to] {
+            let busy = env.db.store.busy_around(&TeacherId::parse("t_one").unwrap(), shared::domain::Interval::new(ts(day), ts(day) + SignedDuration::from_hours(1)).unwrap()).await.unwrap();
+            assert!(busy.is_empty(), "round {round}: no slot held for a cancelled booking: {busy:?}");
+        }
+        let made: u64 = refunds(&env).await.iter().map(|r| r["amount"].as_u64().unwrap()).sum();
+        assert!(made <= 3000, "round {round}: never more than was paid ({made})");
+        assert!(env.db.store.ledger(&intent).await.unwrap().obligations.len() <= 1, "round {round}");
+    }
+}
