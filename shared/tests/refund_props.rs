@@ -84,7 +84,7 @@ proptest! {
     fn refunds_made_and_owed_never_exceed_the_payment(ops in proptest::collection::vec(op(), 1..40)) {
         let mut stripe = Stripe::default();
         let mut ledger = Ledger {
-            payment: Some(Payment { payment_intent: "pi_1".into(), checkout_id: None, amount: PAID, currency: None, charge_amount_refunded: 0 }),
+            payment: Some(Payment { payment_intent: "pi_1".into(), checkout_id: None, amount: PAID, currency: None, charge_amount_refunded: 0, cancellations: 0 }),
             ..Ledger::default()
         };
         for op in ops {

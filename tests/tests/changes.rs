@@ -311,6 +311,7 @@ async fn a_reschedule_never_takes_a_slot_someone_holds_and_one_racing_a_checkout
     let (status, taken) = reschedule(&early, &student, &bookings[0], &tomorrow_at("14:30")).await;
     assert_eq!((status, taken["error"]["code"].as_str()), (409, Some("slot_unavailable")), "a hold placed a moment earlier blocks the move");
     assert_eq!(reschedule(&early, &student, &bookings[0], &tomorrow_at("10:05")).await.1["error"]["code"], "slot_unavailable", "off the teacher's grid");
+    assert_eq!(reschedule(&early, &student, &bookings[0], "9999-12-30T21:30:00Z").await.1["error"]["code"], "slot_unavailable", "the end of time is no slot (and no panic)");
 
     for (round, hour) in ["16:00", "18:00", "20:00"].into_iter().enumerate() {
         let target = tomorrow_at(hour);
@@ -320,9 +321,17 @@ async fn a_reschedule_never_takes_a_slot_someone_holds_and_one_racing_a_checkout
         let winners = usize::from(moved.0 == 200) + usize::from(held.0 == 201);
         assert_eq!(winners, 1, "exactly one of the two gets {target}: {moved:?} {held:?}");
         assert!(moved.0 == 200 || moved.1["error"]["code"] == "slot_unavailable", "{moved:?}");
+        // The calendar agrees with the winner: one entry at the target, the booking's or the hold's.
+        let stored = booking(&env, &bookings[0]).await;
+        let holds: Vec<_> = env.holds("t_one", &target).await.into_iter().filter(|h| h.start == ts(&target)).collect();
+        let at_target = env.db.store.busy_around(&TeacherId::parse("t_one").unwrap(), shared::domain::Interval::new(ts(&target), ts(&target) + SignedDuration::from_hours(1)).unwrap()).await.unwrap();
+        assert_eq!(at_target.iter().filter(|b| b.start == ts(&target)).count(), 1, "{at_target:?}");
         if moved.0 == 200 {
+            assert_eq!((stored.start, holds.len()), (ts(&target), 0));
+            assert!(env.open_starts_on("t_one", &at).await.contains(&at), "the old time is free");
             break;
         }
+        assert_eq!((stored.start, holds.len()), (ts(&at), 1), "the booking stayed where it was");
     }
 }
 
@@ -387,6 +396,8 @@ async fn a_chargeback_cancels_the_lessons_not_started_without_refund_and_marks_t
     assert_eq!((ledger.disputes.len(), ledger.disputes[0].status.as_str(), ledger.disputes[0].amount), (1, "needs_response", 6000));
     let attention = env.db.store.attention().await.unwrap();
     assert_eq!((attention.len(), attention[0].kind, attention[0].due_by.map(|d| d.as_second())), (1, shared::store::AttentionKind::Dispute, opened["evidence_details"]["due_by"].as_i64()));
+    let (_, options) = quote(&app(&env, between).await, &token("ops_1", Role::Admin), &bookings[0]).await;
+    assert_eq!(options["cancel"]["refund_amount"], 0, "nothing can go back of a charged-back payment");
 
     let closed = opened["id"].as_str().unwrap();
     dispute(&env, &format!("disputes/{closed}/close"), json!({"status": "won"}), "charge.dispute.closed", between + SignedDuration::from_hours(1)).await;
@@ -465,10 +476,13 @@ async fn a_partial_dashboard_refund_changes_no_booking_and_lowers_what_the_cance
     assert_eq!(options["cancel"]["refund_amount"], 2000, "what is left of the payment caps the lesson's 3000");
     let (_, cancelled) = cancel(&early, &token_for("s_1"), &bookings[0]).await;
     assert_eq!(cancelled["refund"], json!({"amount": 2000, "currency": "eur", "status": "succeeded"}));
-    let (_, nothing_left) = cancel(&early, &token_for("s_1"), &bookings[1]).await;
-    assert_eq!(nothing_left["refund"], json!({"amount": 0, "currency": "eur", "status": "none"}));
     let made: Vec<u64> = refunds(&env).await.iter().map(|r| r["amount"].as_u64().unwrap()).collect();
     assert_eq!(made.iter().sum::<u64>(), 6000, "never more than was paid: {made:?}");
+    // With that refund's events the payment is refunded in full: the other lesson ends too.
+    deliver_about(&env, &intent, &["refund.created", "charge.refunded"]).await;
+    let other = booking(&env, &bookings[1]).await;
+    assert_eq!((other.status, other.cancelled_by), (BookingStatus::Cancelled, Some(CancelledBy::Refund)));
+    assert_eq!(refunds(&env).await.len(), 2, "and nothing more is refunded");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -515,8 +529,32 @@ async fn a_cancel_a_reschedule_and_a_full_refund_at_once_end_in_one_state() {
             let busy = env.db.store.busy_around(&TeacherId::parse("t_one").unwrap(), shared::domain::Interval::new(ts(day), ts(day) + SignedDuration::from_hours(1)).unwrap()).await.unwrap();
             assert!(busy.is_empty(), "round {round}: no slot held for a cancelled booking: {busy:?}");
         }
-        let made: u64 = refunds(&env).await.iter().map(|r| r["amount"].as_u64().unwrap()).sum();
-        assert!(made <= 3000, "round {round}: never more than was paid ({made})");
+        let made: Vec<u64> = refunds(&env).await.iter().map(|r| r["amount"].as_u64().unwrap()).collect();
+        assert_eq!(made, [3000], "round {round}: one refund of what was paid");
         assert!(env.db.store.ledger(&intent).await.unwrap().obligations.len() <= 1, "round {round}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dispute_created_event_arriving_after_it_was_won_cancels_nothing() {
+    let env = CheckoutEnv::start().await;
+    let at = tomorrow_at("10:00");
+    let (checkout, bookings) = env.paid_booking("s_1", vec![lesson("t_one", &at, 60)]).await;
+    let intent = payment_intent_of(&env, &checkout).await;
+    let control = |path: String, body: Value| {
+        let url = format!("{}_emulator/{path}", env.stripe.base_url());
+        async move { reqwest::Client::new().post(url).json(&body).send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+    let opened = control("disputes".into(), json!({"payment_intent": intent})).await;
+    control(format!("disputes/{}/close", opened["id"].as_str().unwrap()), json!({"status": "won"})).await;
+    let events: Value = reqwest::get(format!("{}_emulator/events", env.stripe.base_url())).await.unwrap().json().await.unwrap();
+    let of = |kind: &str| events.as_array().unwrap().iter().find(|e| e["type"] == kind && e["data"]["object"]["id"] == opened["id"]).cloned().unwrap();
+    let before = ts(&at) - SignedDuration::from_hours(5);
+    for kind in ["charge.dispute.closed", "charge.dispute.created"] {
+        let parsed = shared::webhook::event::Event::parse(of(kind).to_string().as_bytes()).unwrap();
+        env.event_handler(Clock::System).process(&parsed, before).await.unwrap();
+    }
+    assert_eq!(env.db.store.ledger(&intent).await.unwrap().disputes[0].status, "won", "an older report never reopens it");
+    assert_eq!(booking(&env, &bookings[0]).await.status, BookingStatus::Confirmed, "a dispute won takes nothing from the student");
+    assert!(env.db.store.attention().await.unwrap().is_empty(), "nothing left to answer");
 }

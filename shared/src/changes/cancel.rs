@@ -27,6 +27,9 @@ pub struct Cancellation {
     pub obligation: Option<Obligation>,
     /// The student's trial claim with the teacher is this booking's.
     gives_back_trial: bool,
+    /// The payment's count of cancellations as read, when the refund was
+    /// capped by what was left of the payment then.
+    guard: Option<u64>,
 }
 
 impl Cancellation {
@@ -35,7 +38,13 @@ impl Cancellation {
     pub async fn read(store: &Store, booking: Booking, cancelling: Cancelling, obligation: Option<Obligation>) -> Result<Self, StoreError> {
         debug_assert_eq!(booking.status, BookingStatus::Confirmed);
         let gives_back_trial = booking.trial && store.get_trial_claim(&booking.student_id, &booking.teacher_id).await?.is_some_and(|c| c.checkout_id == booking.checkout_id);
-        Ok(Self { booking, cancelling, obligation, gives_back_trial })
+        Ok(Self { booking, cancelling, obligation, gives_back_trial, guard: None })
+    }
+
+    /// Commits only if no other cancellation owed money from the payment
+    /// since `cancellations` was read with what was left of it.
+    pub fn guarded(self, cancellations: u64) -> Self {
+        Self { guard: Some(cancellations), ..self }
     }
 
     /// The days its calendar entries may be on: wherever its interval and
@@ -58,6 +67,9 @@ impl Cancellation {
         }
         if let Some(obligation) = &self.obligation {
             items.push(store.new_obligation_item(obligation)?);
+            if let Some(read) = self.guard {
+                items.push(store.payment_cancellation_item(&obligation.payment_intent, read)?);
+            }
         }
         if self.cancelling.by == CancelledBy::Teacher {
             items.push(store.teacher_cancelled_item(&b.teacher_id)?);

@@ -83,4 +83,12 @@ mod tests {
         assert_eq!(field(r#"{"booking_id":"bk_1","action":"reschedule","start":"2026-12-01T08:00:00Z","refund_amount":1}"#), "refund_amount");
         assert_eq!(field("[]"), "body");
     }
+
+    #[test]
+    fn a_body_over_four_kilobytes_is_refused_whatever_it_holds() {
+        let padded = |len: usize| format!(r#"{{"booking_id":"bk_1","action":"cancel"{}}}"#, " ".repeat(len - 39));
+        assert_eq!(padded(4096).len(), 4096);
+        assert!(parse_change(padded(4096).as_bytes()).is_ok());
+        assert!(matches!(parse_change(padded(4097).as_bytes()), Err(ApiError::PayloadTooLarge(4096))));
+    }
 }

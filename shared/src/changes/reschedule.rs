@@ -44,7 +44,8 @@ impl From<StoreError> for Refused {
 /// Moves a confirmed `booking` (as read) to `start`, keeping its length;
 /// returns the booking as it now is.
 pub async fn move_booking(store: &Store, booking: &Booking, profile: &TeacherProfile, start: Timestamp, now: Timestamp) -> Result<Booking, MoveError> {
-    let end = start + (booking.end - booking.start);
+    // A start near the end of time is no slot anyone offers.
+    let end = start.checked_add(booking.end - booking.start).map_err(|_| MoveError::SlotUnavailable)?;
     let buffer = profile.buffer_minutes();
     let teacher = &booking.teacher_id;
     let mut read: BTreeSet<_> = booking_days(booking).collect();

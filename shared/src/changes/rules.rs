@@ -203,6 +203,17 @@ mod tests {
     }
 
     #[test]
+    fn each_refusal_has_its_own_code_as_serialized_and_a_message() {
+        let all = [Refusal::BookingNotActive, Refusal::TooLateToCancel, Refusal::TooLateToReschedule, Refusal::NoReschedulesLeft, Refusal::NotTheStudent, Refusal::SlotUnavailable];
+        let codes: std::collections::BTreeSet<&str> = all.iter().map(|r| r.code()).collect();
+        assert_eq!(codes.len(), all.len());
+        for refusal in all {
+            assert_eq!(serde_json::to_value(refusal).unwrap(), refusal.code(), "the quote's reason and the 409's code agree");
+            assert!(refusal.message().len() > 20 && !refusal.message().contains(refusal.code()), "{}", refusal.message());
+        }
+    }
+
+    #[test]
     fn a_student_reschedules_until_the_notice_as_often_as_the_policy_allows() {
         let b = booking(3000, "eur", CancellationPolicy { reschedule_hours: 12, max_reschedules: 2, ..CancellationPolicy::default() });
         let until = ts("2026-12-09T22:00:00Z");

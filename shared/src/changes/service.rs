@@ -17,7 +17,7 @@ use crate::error::ApiError;
 use crate::payments::Payments;
 use crate::refunds::{INLINE_REFUND_BUDGET, Refunds};
 use crate::rooms::{RoomError, Rooms};
-use crate::store::{Backoff, Booking, BookingStatus, CONTENTION_BUDGET, CancelledBy, Cancelling, Obligation, ObligationStatus, Store, cancel_obligation_id};
+use crate::store::{Backoff, Booking, BookingStatus, CONTENTION_BUDGET, CancelledBy, Cancelling, Ledger, Obligation, ObligationStatus, Store, cancel_obligation_id};
 
 pub struct BookingChanges {
     pub store: Store,
@@ -101,8 +101,7 @@ impl BookingChanges {
         let id = BookingId::parse(booking_id).map_err(|e| ApiError::invalid("booking_id", e))?;
         let (booking, actor) = self.booking_for(who, &id).await?;
         let now = self.clock.now();
-        let (_, left) = self.refundable(&booking).await?;
-        let cancel = cancel_quote(&booking, actor, now, left);
+        let cancel = cancel_quote(&booking, actor, now, self.refundable(&booking).await?.left);
         let reschedule = reschedule_quote(&booking, actor, now);
         Ok(ChangeOptions {
             booking_id: booking.booking_id,
@@ -147,16 +146,15 @@ impl BookingChanges {
         Ok((booking, actor))
     }
 
-    /// The booking's PaymentIntent and what a cancel may still refund of
-    /// it: its amount, capped by what is left on the payment once its
-    /// refunds and the refunds still owed are counted (a partial refund
-    /// made in the dashboard names no lesson).
-    async fn refundable(&self, booking: &Booking) -> Result<(Option<String>, u64), ApiError> {
+    /// What a cancel of the booking may still refund: its amount, capped by
+    /// what is left on the payment once its refunds and the refunds still
+    /// owed are counted (a partial refund made in the dashboard names no
+    /// lesson; a chargeback leaves nothing).
+    async fn refundable(&self, booking: &Booking) -> Result<Refundable, ApiError> {
         let checkout = self.store.get_checkout(&booking.checkout_id).await?;
-        let Some(intent) = checkout.and_then(|c| c.payment_intent).filter(|_| booking.amount > 0) else { return Ok((None, 0)) };
+        let Some(intent) = checkout.and_then(|c| c.payment_intent).filter(|_| booking.amount > 0) else { return Ok(Refundable::default()) };
         let ledger = self.store.ledger(&intent).await?;
-        let left = ledger.paid().saturating_sub(ledger.refunded()).saturating_sub(ledger.owed_total());
-        Ok((Some(intent), booking.amount.min(left)))
+        Ok(Refundable { left: booking.amount.min(ledger.refundable()), cancellations: ledger.cancellations(), intent: Some(intent) })
     }
 
     async fn cancel(&self, mut booking: Booking, actor: Actor, chosen: Option<u64>) -> Result<Cancelled, ApiError> {
@@ -164,8 +162,8 @@ impl BookingChanges {
         let now = self.clock.now();
         // Cancelling again answers what the first cancellation did.
         while booking.status == BookingStatus::Confirmed {
-            let (intent, left) = self.refundable(&booking).await?;
-            let quote = cancel_quote(&booking, actor, now, left);
+            let refundable = self.refundable(&booking).await?;
+            let quote = cancel_quote(&booking, actor, now, refundable.left);
             if let Some(reason) = quote.reason {
                 return Err(ApiError::ChangeRefused(reason));
             }
@@ -179,8 +177,8 @@ impl BookingChanges {
                 Actor::Teacher => CancelledBy::Teacher,
                 Actor::Admin => CancelledBy::Admin,
             };
-            let obligation = intent.filter(|_| refund_amount > 0).map(|pi| Obligation::for_booking(&booking, &pi, refund_amount, now));
-            let cancellation = Cancellation::read(&self.store, booking.clone(), Cancelling { by, at: now, refund_amount }, obligation).await?;
+            let obligation = refundable.intent.filter(|_| refund_amount > 0).map(|pi| Obligation::for_booking(&booking, &pi, refund_amount, now));
+            let cancellation = Cancellation::read(&self.store, booking.clone(), Cancelling { by, at: now, refund_amount }, obligation).await?.guarded(refundable.cancellations);
             match commit(&self.store, &[cancellation], Vec::new(), now).await {
                 Ok(()) => break,
                 Err(CancelError::Changed) if backoff.wait().await => {}
@@ -213,22 +211,27 @@ impl BookingChanges {
         }
     }
 
+    /// The cancellation's refund as it stands: what went back (or is on its
+    /// way) of what the cancellation owed, capped at what Stripe made.
     async fn refund_view(&self, booking: &Booking) -> Result<RefundView, ApiError> {
-        let amount = booking.refund_amount.unwrap_or(0);
-        let status = match booking.cancelled_by {
+        let owed = booking.refund_amount.unwrap_or(0);
+        let (amount, status) = match booking.cancelled_by {
             // The money went back (or is held by the bank) outside this booking's refund.
-            _ if amount == 0 => "none",
-            Some(CancelledBy::Refund | CancelledBy::Dispute) | None => "succeeded",
+            _ if owed == 0 => (0, "none"),
+            Some(CancelledBy::Refund | CancelledBy::Dispute) | None => (owed, "succeeded"),
             Some(_) => {
                 let intent = self.store.get_checkout(&booking.checkout_id).await?.and_then(|c| c.payment_intent);
-                let id = cancel_obligation_id(&booking.booking_id);
-                let status = match intent {
-                    Some(intent) => self.store.ledger(&intent).await?.obligations.into_iter().find(|o| o.obligation_id == id).map(|o| o.status),
-                    None => None,
+                let ledger = match intent {
+                    Some(intent) => self.store.ledger(&intent).await?,
+                    None => Ledger::default(),
                 };
-                match status {
-                    Some(ObligationStatus::Succeeded | ObligationStatus::Covered) => "succeeded",
-                    _ => "pending",
+                let id = cancel_obligation_id(&booking.booking_id);
+                let made = ledger.refund_for(&id).filter(|r| r.counts()).map(|r| r.amount);
+                match ledger.obligations.iter().find(|o| o.obligation_id == id).map(|o| o.status) {
+                    Some(ObligationStatus::Succeeded) => (made.unwrap_or(owed), "succeeded"),
+                    // Refunded another way first (the dashboard): nothing of ours went back.
+                    Some(ObligationStatus::Covered) => (0, "none"),
+                    _ => (made.unwrap_or(owed), "pending"),
                 }
             }
         };
@@ -260,6 +263,15 @@ impl BookingChanges {
             booking = self.store.get_booking(&booking.booking_id).await?.ok_or_else(|| ApiError::BookingNotFound(booking.booking_id.to_string()))?;
         }
     }
+}
+
+/// What a cancel may refund of a booking, as read.
+#[derive(Debug, Default)]
+struct Refundable {
+    intent: Option<String>,
+    left: u64,
+    /// The payment's count of cancellations that owed money, when read.
+    cancellations: u64,
 }
 
 fn rescheduled(b: Booking) -> Rescheduled {

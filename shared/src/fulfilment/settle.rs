@@ -131,7 +131,10 @@ impl Settlement<'_> {
     pub async fn dispute_reported(&self, dispute: &Dispute, now: Timestamp) -> Result<Settled, FulfilError> {
         self.store.record_dispute(dispute).await?;
         let ledger = self.store.ledger(&dispute.payment_intent).await?;
-        let Some(checkout_id) = ledger.payment.and_then(|p| p.checkout_id) else { return Ok(Settled::Ignored("a dispute of a payment we have not recorded")) };
+        // Events come in any order: what the ledger kept decides, so an older
+        // `created` arriving after `closed` (won) cancels nothing.
+        let dispute = ledger.disputes.iter().find(|d| d.dispute_id == dispute.dispute_id).unwrap_or(dispute);
+        let Some(checkout_id) = ledger.payment.as_ref().and_then(|p| p.checkout_id.clone()) else { return Ok(Settled::Ignored("a dispute of a payment we have not recorded")) };
         let checkout = self.store.get_checkout(&checkout_id).await?.ok_or_else(|| FulfilError::UnknownCheckout(checkout_id.to_string()))?;
         if dispute.needs_response() {
             self.dispute_attention(dispute, &checkout, now).await?;

@@ -36,6 +36,11 @@ pub struct Payment {
     /// The charge's running total refunded, as `charge.refunded` last said.
     #[serde(default)]
     pub charge_amount_refunded: u64,
+    /// How many cancellations owed money back from this payment: each is
+    /// conditioned on the count it read, so two cannot both spend what
+    /// was left of it.
+    #[serde(default)]
+    pub cancellations: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -97,6 +102,18 @@ impl Dispute {
     pub fn needs_response(&self) -> bool {
         matches!(self.status.as_str(), "needs_response" | "warning_needs_response")
     }
+
+    /// The statuses a report of this one must not replace: any closed one,
+    /// and the review that follows a response.
+    fn later_statuses(&self) -> Vec<&'static str> {
+        let mut later = CLOSED_DISPUTE.to_vec();
+        match self.status.as_str() {
+            "needs_response" => later.push("under_review"),
+            "warning_needs_response" => later.push("warning_under_review"),
+            _ => {}
+        }
+        later
+    }
 }
 
 /// Everything recorded about one PaymentIntent.
@@ -111,6 +128,19 @@ pub struct Ledger {
 impl Ledger {
     pub fn paid(&self) -> u64 {
         self.payment.as_ref().map_or(0, |p| p.amount)
+    }
+
+    /// What may still go back: nothing once a chargeback took the money,
+    /// else what was paid less what was refunded and what is owed.
+    pub fn refundable(&self) -> u64 {
+        if self.disputes.iter().any(Dispute::takes_the_money) {
+            return 0;
+        }
+        self.paid().saturating_sub(self.refunded()).saturating_sub(self.owed_total())
+    }
+
+    pub fn cancellations(&self) -> u64 {
+        self.payment.as_ref().map_or(0, |p| p.cancellations)
     }
 
     /// What has left or is leaving. `charge.refunded` may tell of refunds
@@ -178,6 +208,21 @@ impl Store {
         Ok(TransactWriteItem::builder().update(update).build())
     }
 
+    /// Counts a cancellation that owes money back from the payment, provided
+    /// none was counted since `read` (see [`Payment::cancellations`]).
+    pub fn payment_cancellation_item(&self, intent: &str, read: u64) -> Result<TransactWriteItem, StoreError> {
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(payment_pk(intent), "PAYMENT")))
+            .update_expression("SET cancellations = :next")
+            .condition_expression(if read == 0 { "attribute_not_exists(cancellations) OR cancellations = :read" } else { "cancellations = :read" })
+            .expression_attribute_values(":read", AttributeValue::N(read.to_string()))
+            .expression_attribute_values(":next", AttributeValue::N((read + 1).to_string()))
+            .build()
+            .map_err(|e| StoreError::corrupt("count cancellation", e))?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+
     /// Records a refund as Stripe last reported it. Events arrive in any
     /// order, so a report replaces the stored one only when it says more: a
     /// refund still in progress may become `succeeded`, and `failed` or
@@ -205,18 +250,21 @@ impl Store {
     }
 
     /// Records a dispute as Stripe last reported it. Events arrive in any
-    /// order: a closed dispute is never reopened by an older report.
+    /// order: a closed dispute is never reopened by an older report, nor
+    /// one under review sent back to needing a response.
     pub async fn record_dispute(&self, dispute: &Dispute) -> Result<(), StoreError> {
         let mut item: HashMap<String, AttributeValue> = serde_dynamo::to_item(dispute).map_err(|e| StoreError::corrupt("record dispute", e))?;
         item.extend(key(payment_pk(&dispute.payment_intent), &format!("DISPUTE#{}", dispute.dispute_id)));
         let mut put = self.client.put_item().table_name(&self.table).set_item(Some(item));
         if !dispute.is_closed() {
+            let later = dispute.later_statuses();
+            let names: Vec<String> = (0..later.len()).map(|i| format!(":later{i}")).collect();
             put = put
-                .condition_expression("attribute_not_exists(#pk) OR NOT #status IN (:c0, :c1, :c2, :c3)")
+                .condition_expression(format!("attribute_not_exists(#pk) OR NOT #status IN ({})", names.join(", ")))
                 .expression_attribute_names("#pk", PK)
                 .expression_attribute_names("#status", "status");
-            for (i, status) in CLOSED_DISPUTE.iter().enumerate() {
-                put = put.expression_attribute_values(format!(":c{i}"), s(*status));
+            for (name, status) in names.iter().zip(later) {
+                put = put.expression_attribute_values(name, s(status));
             }
         }
         match put.send().await {
@@ -294,7 +342,7 @@ mod tests {
 
     fn ledger(paid: u64, charge_total: u64, refunds: &[(u64, &str)]) -> Ledger {
         Ledger {
-            payment: Some(Payment { payment_intent: "pi_1".into(), checkout_id: None, amount: paid, currency: None, charge_amount_refunded: charge_total }),
+            payment: Some(Payment { payment_intent: "pi_1".into(), checkout_id: None, amount: paid, currency: None, charge_amount_refunded: charge_total, cancellations: 0 }),
             refunds: refunds
                 .iter()
                 .enumerate()

@@ -75,7 +75,8 @@ pub fn close(dispute: &Value, spec: &CloseSpec) -> Result<Value, String> {
     }
     let mut closed = dispute.clone();
     closed["status"] = Value::from(spec.status.clone());
-    closed["is_charge_refundable"] = Value::from(false);
+    // An inquiry never took the money: its charge stays refundable.
+    closed["is_charge_refundable"] = Value::from(inquiry);
     Ok(closed)
 }
 
@@ -106,7 +107,8 @@ mod tests {
     fn an_inquiry_closes_as_warning_closed_and_bad_specs_are_refused() {
         let inquiry = open(&intent(), &spec(Some("warning_needs_response")), "dp_2".into(), 1_000).unwrap();
         assert_eq!(inquiry["is_charge_refundable"], true);
-        assert_eq!(close(&inquiry, &CloseSpec { status: "warning_closed".into() }).unwrap()["status"], "warning_closed");
+        let closed = close(&inquiry, &CloseSpec { status: "warning_closed".into() }).unwrap();
+        assert_eq!((closed["status"].as_str(), closed["is_charge_refundable"].as_bool()), (Some("warning_closed"), Some(true)));
         assert!(open(&intent(), &spec(Some("won")), "dp_3".into(), 1_000).is_err());
         let unpaid = json!({"id": "pi_2", "status": "requires_payment_method", "amount": 3000});
         assert!(open(&unpaid, &spec(None), "dp_4".into(), 1_000).is_err());

@@ -363,6 +363,9 @@ impl Emulator {
     pub fn open_dispute(&self, spec: &disputes::OpenSpec, now: i64) -> Result<Value, String> {
         let mut inner = self.lock();
         let intent = inner.payment_intents.get(&spec.payment_intent).ok_or_else(|| format!("no payment intent {}", spec.payment_intent))?;
+        if inner.disputes.iter().any(|d| d["payment_intent"] == spec.payment_intent.as_str()) {
+            return Err(format!("payment intent {} is disputed already: a charge is disputed once", spec.payment_intent));
+        }
         let dispute = disputes::open(intent, spec, new_id("dp_test"), now)?;
         inner.disputes.push(dispute.clone());
         self.emit(&mut inner, events::DISPUTE_CREATED, dispute.clone(), now, &Origin::default());
