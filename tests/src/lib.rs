@@ -78,6 +78,23 @@ pub fn token_for(sub: &str) -> String {
     shared::auth::mint_hs256(JWT_SECRET, &claims).expect("mint")
 }
 
+/// A token for `sub` with `role`, signed with the development secret.
+pub fn token_as(sub: &str, role: shared::auth::Role) -> String {
+    shared::auth::mint_hs256(JWT_SECRET, &shared::auth::Claims::new(sub, role, jiff::Timestamp::now(), jiff::SignedDuration::from_hours(1))).expect("mint")
+}
+
+/// The authenticator the functions run with in `make dev` (HS256, the development secret).
+pub async fn hs256_auth() -> shared::auth::Authenticator {
+    use shared::auth::{AuthConfig, Authenticator, KeySource};
+    Authenticator::new(AuthConfig { keys: KeySource::Hs256 { secret: JWT_SECRET.into() }, issuer: None, audience: None }, reqwest::Client::new()).await.expect("authenticator")
+}
+
+/// `days` days from today (UTC) at `hh:mm`, as RFC 3339.
+pub fn in_days(days: i64, hh_mm: &str) -> String {
+    let d = jiff::tz::TimeZone::UTC.to_datetime(jiff::Timestamp::now()).date().checked_add(jiff::Span::new().days(days)).expect("a date");
+    format!("{d}T{hh_mm}:00Z")
+}
+
 /// A teacher who works all day, every day, in UTC, with a 10-minute grid
 /// and buffer: any whole-hour slot tomorrow is open, which keeps the
 /// checkout tests independent of the wall clock.
@@ -96,8 +113,7 @@ pub fn always_open_teacher(id: &str, currency: &str, trial_price: u64) -> shared
 
 /// Tomorrow (UTC) at `hh:mm`, as RFC 3339.
 pub fn tomorrow_at(hh_mm: &str) -> String {
-    let tomorrow = jiff::tz::TimeZone::UTC.to_datetime(jiff::Timestamp::now()).date().tomorrow().expect("tomorrow");
-    format!("{tomorrow}T{hh_mm}:00Z")
+    in_days(1, hh_mm)
 }
 
 /// initiate-checkout and get-slots wired to a fresh table and a fresh Stripe emulator.
@@ -297,10 +313,7 @@ impl CheckoutEnv {
 }
 
 async fn checkout_app(store: &Store, stripe_base: &str, hms_base: &str, stripe_timeout: std::time::Duration, clock: shared::clock::Clock) -> initiate_checkout::App {
-    use shared::auth::{AuthConfig, Authenticator, KeySource};
-    let auth = Authenticator::new(AuthConfig { keys: KeySource::Hs256 { secret: JWT_SECRET.into() }, issuer: None, audience: None }, reqwest::Client::new())
-        .await
-        .expect("authenticator");
+    let auth = hs256_auth().await;
     let stripe_config = shared::payments::StripeConfig { secret_key: STRIPE_KEY.into(), api_base: stripe_base.to_owned(), timeout: stripe_timeout };
     let checkout = shared::checkout::CheckoutService {
         store: store.clone(),

@@ -5,17 +5,15 @@
 
 use jiff::{SignedDuration, Timestamp};
 use serde_json::{Value, json};
-use shared::auth::{AuthConfig, Authenticator, Claims, KeySource, Role, mint_hs256};
+use shared::auth::Role;
 use shared::changes::BookingChanges;
 use shared::clock::Clock;
 use shared::domain::{BookingId, TeacherId, TeacherProfile};
 use shared::payments::{Payments, StripeConfig};
 use shared::store::{BookingStatus, CancelledBy};
-use tests::{CheckoutEnv, FunctionUrlEvent, JWT_SECRET, STRIPE_KEY, cart, json_of, lesson, rooms_for, token_for, tomorrow_at};
+use tests::{CheckoutEnv, FunctionUrlEvent, STRIPE_KEY, cart, json_of, lesson, rooms_for, token_for, tomorrow_at};
 
-fn token(sub: &str, role: Role) -> String {
-    mint_hs256(JWT_SECRET, &Claims::new(sub, role, Timestamp::now(), SignedDuration::from_hours(1))).unwrap()
-}
+use tests::token_as as token;
 
 fn ts(raw: &str) -> Timestamp {
     raw.parse().unwrap()
@@ -23,7 +21,7 @@ fn ts(raw: &str) -> Timestamp {
 
 /// change-booking on the env's table and emulators, its clock at `now`.
 async fn app(env: &CheckoutEnv, now: Timestamp) -> change_booking::App {
-    let auth = Authenticator::new(AuthConfig { keys: KeySource::Hs256 { secret: JWT_SECRET.into() }, issuer: None, audience: None }, reqwest::Client::new()).await.unwrap();
+    let auth = tests::hs256_auth().await;
     let stripe = StripeConfig { secret_key: STRIPE_KEY.into(), api_base: env.stripe.base_url(), timeout: std::time::Duration::from_secs(2) };
     let clock = Clock::Fixed(now);
     let changes = BookingChanges { store: env.db.store.clone(), payments: Payments::new(&stripe).unwrap(), rooms: rooms_for(&env.db.store, &env.hms.base_url(), clock), clock };
@@ -284,7 +282,7 @@ async fn a_student_moves_a_lesson_within_its_own_slot_and_joining_follows_it() {
     assert_eq!(listed[0].start, ts(&tomorrow_at("10:30")), "the student's index follows");
 
     let join = |now: Timestamp| {
-        let auth = tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(Authenticator::new(AuthConfig { keys: KeySource::Hs256 { secret: JWT_SECRET.into() }, issuer: None, audience: None }, reqwest::Client::new()))).unwrap();
+        let auth = tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(tests::hs256_auth()));
         join_lesson::App { auth, joining: shared::rooms::Joining { rooms: rooms_for(&env.db.store, &env.hms.base_url(), Clock::Fixed(now)), opens_before: SignedDuration::from_mins(15), clock: Clock::Fixed(now) } }
     };
     let ask = || FunctionUrlEvent::new("POST", "/").header("authorization", &format!("Bearer {student}")).body(&json!({"booking_id": bookings[0]}).to_string()).into_request();
@@ -557,4 +555,28 @@ async fn a_dispute_created_event_arriving_after_it_was_won_cancels_nothing() {
     assert_eq!(env.db.store.ledger(&intent).await.unwrap().disputes[0].status, "won", "an older report never reopens it");
     assert_eq!(booking(&env, &bookings[0]).await.status, BookingStatus::Confirmed, "a dispute won takes nothing from the student");
     assert!(env.db.store.attention().await.unwrap().is_empty(), "nothing left to answer");
+}
+
+/// Two lessons of one payment on different days (so no calendar item is
+/// shared) cancelled at once, with less left on the payment than either
+/// costs: what was left is owed once, not twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_cancels_of_one_payment_at_once_never_both_spend_what_was_left() {
+    let env = CheckoutEnv::start().await;
+    let (first, second) = (tomorrow_at("10:00"), tests::in_days(2, "10:00"));
+    let (checkout, bookings) = env.paid_booking("s_1", vec![lesson("t_one", &first, 60), lesson("t_one", &second, 60)]).await;
+    let intent = payment_intent_of(&env, &checkout).await;
+    let dashboard = reqwest::Client::new().post(format!("{}_emulator/payment_intents/{intent}/refund", env.stripe.base_url())).json(&json!({"amount": 4000})).send().await.unwrap();
+    assert!(dashboard.status().is_success());
+    deliver_about(&env, &intent, &["refund.created"]).await;
+
+    let early = app(&env, ts(&first) - SignedDuration::from_hours(48)).await;
+    let student = token_for("s_1");
+    let (a, b) = tokio::join!(cancel(&early, &student, &bookings[0]), cancel(&early, &student, &bookings[1]));
+    assert_eq!((a.0, b.0), (200, 200), "{a:?} {b:?}");
+    let mut owed = vec![booking(&env, &bookings[0]).await.refund_amount.unwrap(), booking(&env, &bookings[1]).await.refund_amount.unwrap()];
+    owed.sort();
+    assert_eq!(owed, [0, 2000], "the 2000 left is owed by one cancellation only");
+    let answered: u64 = [&a.1, &b.1].iter().map(|v| v["refund"]["amount"].as_u64().unwrap()).sum();
+    assert_eq!(answered, 2000, "{a:?} {b:?}");
 }

@@ -34,7 +34,4 @@ async fn bodies_that_are_not_utf8_are_400() {
     assert_400(status, &body, "create-room");
 }
 
-async fn auth() -> shared::auth::Authenticator {
-    use shared::auth::{AuthConfig, Authenticator, KeySource};
-    Authenticator::new(AuthConfig { keys: KeySource::Hs256 { secret: tests::JWT_SECRET.into() }, issuer: None, audience: None }, reqwest::Client::new()).await.unwrap()
-}
+use tests::hs256_auth as auth;

@@ -8,17 +8,12 @@ use shared::domain::CheckoutId;
 use shared::store::{AttentionKind, BookingStatus, CheckoutStatus, ObligationStatus, RoomStatus};
 use shared::webhook::event::Event;
 use tests::hooked::{Hooked, hooked, restated};
-use tests::{cart, lesson, token_for, tomorrow_at};
+use tests::{cart, in_days, lesson, token_for, tomorrow_at};
 
 fn trial(teacher: &str, start: &str) -> Value {
     json!({"teacher_id": teacher, "start": start, "duration_minutes": 30, "trial": true})
 }
 
-/// `days` days from today (UTC) at `hh:mm`.
-fn in_days(days: i64, hh_mm: &str) -> String {
-    let d = jiff::tz::TimeZone::UTC.to_datetime(Timestamp::now()).date().checked_add(jiff::Span::new().days(days)).unwrap();
-    format!("{d}T{hh_mm}:00Z")
-}
 
 async fn control(h: &Hooked, path: &str, body: Value) {
     let response = reqwest::Client::new().post(format!("{}_emulator/{path}", h.env.stripe.base_url())).json(&body).send().await.unwrap();

@@ -6,22 +6,15 @@ use std::sync::Arc;
 
 use jiff::{SignedDuration, Timestamp};
 use serde_json::{Value, json};
-use shared::auth::{Claims, Role, mint_hs256};
+use shared::auth::Role;
 use shared::clock::Clock;
 use shared::domain::{BookingId, CheckoutId};
 use shared::rooms::{Joining, Rooms};
 use shared::store::{Booking, BookingStatus, CheckoutStatus, RoomStatus};
-use tests::{CheckoutEnv, FunctionUrlEvent, JWT_SECRET, cart, json_of, lesson, rooms_for, token_for, tomorrow_at};
+use tests::{CheckoutEnv, FunctionUrlEvent, cart, json_of, lesson, rooms_for, token_for, tomorrow_at};
 use tokio::task::JoinSet;
 
-fn token(sub: &str, role: Role) -> String {
-    mint_hs256(JWT_SECRET, &Claims::new(sub, role, Timestamp::now(), SignedDuration::from_hours(1))).unwrap()
-}
-
-async fn auth() -> shared::auth::Authenticator {
-    use shared::auth::{AuthConfig, Authenticator, KeySource};
-    Authenticator::new(AuthConfig { keys: KeySource::Hs256 { secret: JWT_SECRET.into() }, issuer: None, audience: None }, reqwest::Client::new()).await.unwrap()
-}
+use tests::{hs256_auth as auth, token_as as token};
 
 fn events(env: &CheckoutEnv) -> shared::webhook::EventHandler {
     env.event_handler(Clock::System)

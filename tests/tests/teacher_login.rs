@@ -5,7 +5,7 @@
 
 use jiff::{SignedDuration, Timestamp};
 use serde_json::{Value, json};
-use shared::auth::{Claims, Role, mint_hs256};
+use shared::auth::Role;
 use shared::clock::Clock;
 use shared::domain::{BookingId, TeacherId, TeacherProfile};
 use shared::rooms::Joining;
@@ -18,9 +18,7 @@ const UUID_SUB: &str = "0b7e3f1a-5c2d-4e8f-9a61-2f3b4c5d6e7f";
 const AUTH0_SUB: &str = "auth0|65f1c2d3e4a5b6c7d8e9f001";
 const MIXED_SUB: &str = "Xk9LmQ2pRs7TuVw3YzA1bC4dE5f2";
 
-fn token(sub: &str, role: Role) -> String {
-    mint_hs256(JWT_SECRET, &Claims::new(sub, role, Timestamp::now(), SignedDuration::from_hours(1))).unwrap()
-}
+use tests::token_as as token;
 
 /// `always_open_teacher(id)` whose login is `user_id`.
 fn teacher_with_login(id: &str, user_id: Option<&str>) -> TeacherProfile {

@@ -13,7 +13,7 @@ use jiff::Timestamp;
 use super::cancel::booking_days;
 use crate::availability;
 use crate::domain::TeacherProfile;
-use crate::store::{Booking, BusyEntry, BusyKind, EditError, Moved, Store, StoreError, days_to_read, days_touched};
+use crate::store::{Booking, BusyEntry, EditError, Moved, Store, StoreError, days_to_read, days_touched};
 
 #[derive(Debug, thiserror::Error)]
 pub enum MoveError {
@@ -59,7 +59,7 @@ pub async fn move_booking(store: &Store, booking: &Booking, profile: &TeacherPro
             if !availability::is_offered(profile, booking.duration_minutes, start, &set.busy_except(teacher, &[own]), now) {
                 return Err(Refused::Slot);
             }
-            let entry = BusyEntry { start, end, kind: BusyKind::Booking, reference: own.to_owned(), expires_at: None };
+            let entry = BusyEntry::booking(&booking.booking_id, start, end);
             for day in days_touched(start, end, buffer) {
                 set.edit(teacher, day, now, |entries| entries.push(entry.clone()));
             }

@@ -11,7 +11,7 @@ use jiff::{SignedDuration, Timestamp};
 use super::FulfilError;
 use crate::domain::{CancellationPolicy, CheckoutId, TeacherId};
 use crate::store::{
-    Backoff, Booking, BookingStatus, BusyEntry, BusyKind, CONTENTION_BUDGET, Checkout, CheckoutChange, CheckoutStatus, DaySet, EditError, Obligation, RefundReason, RoomStatus, Store,
+    Backoff, Booking, BookingStatus, BusyEntry, CONTENTION_BUDGET, Checkout, CheckoutChange, CheckoutStatus, DaySet, EditError, Obligation, RefundReason, RoomStatus, Store,
     days_to_read, days_touched,
 };
 
@@ -184,7 +184,7 @@ pub fn plan_bookings(set: &mut DaySet, checkout: &Checkout, now: Timestamp, forc
         let pad = SignedDuration::from_mins(i64::from(lesson.buffer_minutes));
         let taken = set.busy_except(&lesson.teacher_id, &own).iter().any(|b| b.blocks_at(now) && b.start < lesson.end + pad && lesson.start < b.end + pad);
         let bookable = !taken && !forced.contains(&index) && lesson.start > now;
-        let entry = BusyEntry { start: lesson.start, end: lesson.end, kind: BusyKind::Booking, reference: lesson.booking_id.to_string(), expires_at: None };
+        let entry = BusyEntry::booking(&lesson.booking_id, lesson.start, lesson.end);
         for day in days_touched(lesson.start, lesson.end, lesson.buffer_minutes) {
             set.edit(&lesson.teacher_id, day, now, |entries| {
                 entries.retain(|e| !(e.reference == checkout.checkout_id.as_str() && e.start == lesson.start) && e.reference != lesson.booking_id.as_str());
@@ -241,7 +241,7 @@ fn booking_of(checkout: &Checkout, index: usize, paid: PaidWith<'_>, policy: Can
 mod tests {
     use super::*;
     use crate::domain::{BookingId, Currency, TeacherId};
-    use crate::store::{CalendarDay, CheckoutLesson, utc_day};
+    use crate::store::{BusyKind, CalendarDay, CheckoutLesson, utc_day};
 
     fn ts(raw: &str) -> Timestamp {
         raw.parse().unwrap()
@@ -295,7 +295,7 @@ mod tests {
     }
 
     fn booking_entry(l: &CheckoutLesson) -> BusyEntry {
-        BusyEntry { start: l.start, end: l.end, kind: BusyKind::Booking, reference: l.booking_id.to_string(), expires_at: None }
+        BusyEntry::booking(&l.booking_id, l.start, l.end)
     }
 
     fn entries_of(set: &DaySet) -> Vec<BusyEntry> {

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::lost_condition;
 use super::item::{item, key, put_new, s};
-use super::keys::PK;
+use super::keys::{PK, STATS_SK};
 use super::{Store, StoreError};
 use crate::domain::{BookingId, CancellationPolicy, CheckoutId, Currency, TeacherId};
 
@@ -126,8 +126,6 @@ pub struct TeacherStats {
     #[serde(default)]
     pub teacher_cancellations: u64,
 }
-
-const STATS_SK: &str = "STATS";
 
 /// The partition listing bookings whose rooms are still to be made.
 const PENDING_ROOMS: &str = "PENDING_ROOMS";

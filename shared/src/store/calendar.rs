@@ -44,6 +44,11 @@ pub struct BusyEntry {
 }
 
 impl BusyEntry {
+    /// A booking's interval: it never expires.
+    pub fn booking(id: &crate::domain::BookingId, start: Timestamp, end: Timestamp) -> Self {
+        Self { start, end, kind: BusyKind::Booking, reference: id.to_string(), expires_at: None }
+    }
+
     pub fn as_busy(&self) -> Busy {
         Busy { start: self.start, end: self.end, expires_at: self.expires_at }
     }

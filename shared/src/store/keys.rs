@@ -10,6 +10,8 @@ use crate::domain::TeacherId;
 pub const PK: &str = "pk";
 pub const SK: &str = "sk";
 pub const PROFILE_SK: &str = "PROFILE";
+/// Beside the profile: counters of what the teacher did (not in the profile document).
+pub const STATS_SK: &str = "STATS";
 pub const DAY_PREFIX: &str = "DAY#";
 /// The sort key of a login's mapping to the teacher it is.
 pub const LOGIN_SK: &str = "TEACHER";

@@ -107,30 +107,25 @@ impl Store {
     /// Gives back `checkout`'s unconfirmed claim; fails if the claim is no
     /// longer that (the caller read it just before, so it re-reads).
     pub fn trial_release_item(&self, student: &str, teacher: &TeacherId, checkout: &CheckoutId) -> Result<TransactWriteItem, StoreError> {
-        let (pk, sk) = trial_key(student, teacher);
-        let delete = Delete::builder()
-            .table_name(&self.table)
-            .set_key(Some(key(pk, &sk)))
-            .condition_expression("checkout_id = :checkout AND confirmed = :false")
-            .expression_attribute_values(":checkout", s(checkout.as_str()))
-            .expression_attribute_values(":false", AttributeValue::Bool(false))
-            .build()
-            .map_err(|e| StoreError::corrupt("release trial", e))?;
-        Ok(TransactWriteItem::builder().delete(delete).build())
+        self.trial_delete(student, teacher, checkout, true)
     }
 
-    /// Gives back the trial a cancelled lesson used, so the student may buy
-    /// that teacher's trial again; fails if the claim is no longer
-    /// `checkout`'s (the caller read it just before, so it re-reads).
+    /// Gives back the trial a cancelled lesson used, confirmed or not, so the
+    /// student may buy that teacher's trial again; fails if the claim is no
+    /// longer `checkout`'s (the caller read it just before, so it re-reads).
     pub fn trial_give_back_item(&self, student: &str, teacher: &TeacherId, checkout: &CheckoutId) -> Result<TransactWriteItem, StoreError> {
+        self.trial_delete(student, teacher, checkout, false)
+    }
+
+    /// Deletes `checkout`'s claim, only while unconfirmed if `unconfirmed_only`.
+    fn trial_delete(&self, student: &str, teacher: &TeacherId, checkout: &CheckoutId, unconfirmed_only: bool) -> Result<TransactWriteItem, StoreError> {
         let (pk, sk) = trial_key(student, teacher);
-        let delete = Delete::builder()
-            .table_name(&self.table)
-            .set_key(Some(key(pk, &sk)))
-            .condition_expression("checkout_id = :checkout")
-            .expression_attribute_values(":checkout", s(checkout.as_str()))
-            .build()
-            .map_err(|e| StoreError::corrupt("give back trial", e))?;
-        Ok(TransactWriteItem::builder().delete(delete).build())
+        let mut delete = Delete::builder().table_name(&self.table).set_key(Some(key(pk, &sk))).expression_attribute_values(":checkout", s(checkout.as_str()));
+        delete = if unconfirmed_only {
+            delete.condition_expression("checkout_id = :checkout AND confirmed = :false").expression_attribute_values(":false", AttributeValue::Bool(false))
+        } else {
+            delete.condition_expression("checkout_id = :checkout")
+        };
+        Ok(TransactWriteItem::builder().delete(delete.build().map_err(|e| StoreError::corrupt("give back trial", e))?).build())
     }
 }
