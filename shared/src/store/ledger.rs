@@ -363,6 +363,43 @@ mod tests {
         assert_eq!(ledger(3000, 1000, &[(1000, "canceled")]).refunded(), 0);
     }
 
+    fn dispute(status: &str) -> Dispute {
+        Dispute { dispute_id: "dp_1".into(), payment_intent: "pi_1".into(), amount: 3000, reason: "fraudulent".into(), status: status.into(), due_by: None }
+    }
+
+    #[test]
+    fn a_dispute_says_what_it_does_to_the_money_and_what_an_older_report_may_not_undo() {
+        let takes: Vec<&str> = ["warning_needs_response", "warning_under_review", "warning_closed", "needs_response", "under_review", "won", "lost", "prevented"]
+            .into_iter()
+            .filter(|s| dispute(s).takes_the_money())
+            .collect();
+        assert_eq!(takes, ["needs_response", "under_review", "lost"]);
+        assert!(dispute("needs_response").needs_response() && dispute("warning_needs_response").needs_response());
+        assert!(!dispute("under_review").needs_response() && !dispute("won").needs_response());
+        assert!(dispute("warning_closed").is_closed() && !dispute("warning_under_review").is_closed());
+        let later = |s: &str| dispute(s).later_statuses();
+        assert_eq!(later("needs_response"), ["won", "lost", "warning_closed", "prevented", "under_review"]);
+        assert_eq!(later("warning_needs_response"), ["won", "lost", "warning_closed", "prevented", "warning_under_review"]);
+        assert_eq!(later("under_review"), ["won", "lost", "warning_closed", "prevented"]);
+    }
+
+    #[test]
+    fn what_may_go_back_is_what_is_left_unowed_and_nothing_after_a_chargeback() {
+        let mut l = ledger(6000, 0, &[(1000, "succeeded"), (500, "failed")]);
+        assert_eq!(l.refundable(), 5000);
+        let mut owed = crate::store::Obligation::for_lesson(&CheckoutId::parse("co_1").unwrap(), 0, "pi_1", 1500, Currency::parse("eur").unwrap(), crate::store::RefundReason::Cancelled, jiff::Timestamp::UNIX_EPOCH);
+        l.obligations.push(owed.clone());
+        assert_eq!(l.refundable(), 3500, "owed but not yet refunded counts as gone");
+        owed.status = ObligationStatus::Failed;
+        l.obligations = vec![owed];
+        assert_eq!(l.refundable(), 5000, "a failed obligation owes nothing more");
+        l.disputes.push(dispute("warning_needs_response"));
+        assert_eq!(l.refundable(), 5000, "an inquiry took nothing");
+        l.disputes.push(Dispute { dispute_id: "dp_2".into(), ..dispute("under_review") });
+        assert_eq!(l.refundable(), 0);
+        assert_eq!((l.cancellations(), Ledger::default().cancellations()), (0, 0));
+    }
+
     #[test]
     fn only_a_paid_amount_can_be_refunded_in_full() {
         assert!(ledger(3000, 0, &[(3000, "succeeded")]).fully_refunded());
