@@ -6,7 +6,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use super::{LessonDoc, MAX_LESSON_MINUTES, MAX_LESSONS, MAX_PRICE, MIN_LESSON_MINUTES, ProfileError};
+use super::{LessonDoc, MAX_LESSON_MINUTES, MAX_LESSONS, MAX_PRICE, MIN_LESSON_MINUTES, ProfileError, Rules};
 use crate::domain::money::{Currency, Money};
 
 
@@ -65,8 +65,12 @@ impl fmt::Display for LessonChoice {
 }
 
 /// `min_charge` is Stripe's minimum in `currency`; a free lesson (price 0) is never charged.
-pub(super) fn parse_lesson(path: &str, doc: &LessonDoc, currency: Currency, min_charge: u64, trial: bool) -> Result<LessonOffer, ProfileError> {
+pub(super) fn parse_lesson(path: &str, doc: &LessonDoc, currency: Currency, min_charge: u64, trial: bool, rules: Rules) -> Result<LessonOffer, ProfileError> {
     let minutes = doc.duration_minutes;
+    if rules == Rules::AsStored {
+        // A lesson must have a length for slots to exist; the rest are limits.
+        return if minutes > 0 { Ok(LessonOffer { duration_minutes: minutes, price: Money::new(doc.price, currency), trial }) } else { Err(ProfileError::new(format!("{path}.duration_minutes"), "must be positive")) };
+    }
     if !(MIN_LESSON_MINUTES..=MAX_LESSON_MINUTES).contains(&minutes) {
         let problem = format!("must be between {MIN_LESSON_MINUTES} and {MAX_LESSON_MINUTES}");
         return Err(ProfileError::new(format!("{path}.duration_minutes"), problem));

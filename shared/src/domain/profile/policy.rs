@@ -5,7 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{ProfileError, check_range};
+use super::Rules;
+use super::validate::{ProfileError, check_range};
 
 /// The policy as a profile file writes it; every field may be left out.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -46,10 +47,10 @@ impl Default for CancellationPolicy {
 }
 
 impl CancellationPolicy {
-    pub(super) fn parse(doc: Option<&CancellationDoc>) -> Result<Self, ProfileError> {
+    pub(super) fn parse(doc: Option<&CancellationDoc>, rules: Rules) -> Result<Self, ProfileError> {
         let default = Self::default();
         let Some(doc) = doc else { return Ok(default) };
-        let field = |name: &str, given: Option<u32>, fallback: u32, max: u32| check_range(&format!("cancellation.{name}"), given.unwrap_or(fallback), 0, max);
+        let field = |name: &str, given: Option<u32>, fallback: u32, max: u32| check_range(&format!("cancellation.{name}"), given.unwrap_or(fallback), 0, max, rules);
         Ok(Self {
             free_cancel_hours: field("free_cancel_hours", doc.free_cancel_hours, default.free_cancel_hours, MAX_NOTICE_HOURS)?,
             late_cancel_refund_percent: field("late_cancel_refund_percent", doc.late_cancel_refund_percent, default.late_cancel_refund_percent, 100)?,
@@ -74,15 +75,15 @@ mod tests {
     use super::*;
 
     fn parsed(doc: serde_json::Value) -> Result<CancellationPolicy, ProfileError> {
-        CancellationPolicy::parse(Some(&serde_json::from_value(doc).unwrap()))
+        CancellationPolicy::parse(Some(&serde_json::from_value(doc).unwrap()), Rules::Strict)
     }
 
     #[test]
     fn every_field_defaults_on_its_own() {
-        assert_eq!(CancellationPolicy::parse(None).unwrap(), CancellationPolicy { free_cancel_hours: 24, late_cancel_refund_percent: 0, reschedule_hours: 24, max_reschedules: 2 });
+        assert_eq!(CancellationPolicy::parse(None, Rules::Strict).unwrap(), CancellationPolicy { free_cancel_hours: 24, late_cancel_refund_percent: 0, reschedule_hours: 24, max_reschedules: 2 });
         let policy = parsed(serde_json::json!({"late_cancel_refund_percent": 50})).unwrap();
         assert_eq!(policy, CancellationPolicy { late_cancel_refund_percent: 50, ..CancellationPolicy::default() });
-        assert_eq!(CancellationPolicy::parse(policy.to_doc().as_ref()).unwrap(), policy);
+        assert_eq!(CancellationPolicy::parse(policy.to_doc().as_ref(), Rules::Strict).unwrap(), policy);
     }
 
     #[test]
