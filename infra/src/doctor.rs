@@ -23,7 +23,7 @@ use crate::table::TableSpec;
 /// The Stripe events the webhook handles; the endpoint must send all of them.
 pub const WEBHOOK_EVENTS: [&str; 11] = shared::webhook::event::HANDLED;
 /// Every function with a Function URL.
-pub const FUNCTIONS: [&str; 7] = ["get-slots", "initiate-checkout", "stripe-webhook", "join-lesson", "change-booking", "create-room", "create-booking"];
+pub const FUNCTIONS: [&str; 8] = ["get-slots", "get-teachers", "initiate-checkout", "stripe-webhook", "join-lesson", "change-booking", "create-room", "create-booking"];
 
 /// Where the deployment answers.
 pub struct Target {
@@ -59,7 +59,7 @@ impl Configuration {
 }
 
 /// Every function, with a URL or not.
-pub const ALL_FUNCTIONS: [&str; 8] = ["get-slots", "initiate-checkout", "stripe-webhook", "join-lesson", "change-booking", "create-room", "create-booking", "reconcile"];
+pub const ALL_FUNCTIONS: [&str; 9] = ["get-slots", "get-teachers", "initiate-checkout", "stripe-webhook", "join-lesson", "change-booking", "create-room", "create-booking", "reconcile"];
 /// The functions whose URL is `AWS_IAM` (template.yaml).
 pub const IAM_FUNCTIONS: [&str; 2] = ["create-room", "create-booking"];
 const STRIPE_FUNCTIONS: [&str; 5] = ["initiate-checkout", "stripe-webhook", "change-booking", "create-booking", "reconcile"];
@@ -464,7 +464,7 @@ async fn check_functions(http: &reqwest::Client, target: &Target, report: &mut R
         return report.fail("function URLs", broken.join("; "));
     }
     report.pass("function URLs", format!("all {} answer", target.urls.len()));
-    for name in ["get-slots", "initiate-checkout", "join-lesson", "change-booking"] {
+    for name in ["get-slots", "get-teachers", "initiate-checkout", "join-lesson", "change-booking"] {
         let Some(url) = url_of(target, name) else { continue };
         let preflight = http
             .request(reqwest::Method::OPTIONS, url)

@@ -8,6 +8,7 @@ pub mod changes;
 pub mod checkout;
 pub mod clock;
 pub mod config;
+pub mod directory;
 pub mod domain;
 pub mod error;
 pub mod fulfilment;
