@@ -23,7 +23,7 @@ use crate::table::TableSpec;
 /// The Stripe events the webhook handles; the endpoint must send all of them.
 pub const WEBHOOK_EVENTS: [&str; 11] = shared::webhook::event::HANDLED;
 /// Every function with a Function URL.
-pub const FUNCTIONS: [&str; 8] = ["get-slots", "get-teachers", "initiate-checkout", "stripe-webhook", "join-lesson", "change-booking", "create-room", "create-booking"];
+pub const FUNCTIONS: [&str; 9] = ["get-slots", "get-teachers", "initiate-checkout", "stripe-webhook", "join-lesson", "change-booking", "teacher-profile", "create-room", "create-booking"];
 
 /// Where the deployment answers.
 pub struct Target {
@@ -59,7 +59,7 @@ impl Configuration {
 }
 
 /// Every function, with a URL or not.
-pub const ALL_FUNCTIONS: [&str; 9] = ["get-slots", "get-teachers", "initiate-checkout", "stripe-webhook", "join-lesson", "change-booking", "create-room", "create-booking", "reconcile"];
+pub const ALL_FUNCTIONS: [&str; 10] = ["get-slots", "get-teachers", "initiate-checkout", "stripe-webhook", "join-lesson", "change-booking", "teacher-profile", "create-room", "create-booking", "reconcile"];
 /// The functions whose URL is `AWS_IAM` (template.yaml).
 pub const IAM_FUNCTIONS: [&str; 2] = ["create-room", "create-booking"];
 const STRIPE_FUNCTIONS: [&str; 5] = ["initiate-checkout", "stripe-webhook", "change-booking", "create-booking", "reconcile"];
@@ -70,7 +70,7 @@ const SECRETS: [(&str, &[&str]); 4] = [
     ("STRIPE_WEBHOOK_SECRET", &["stripe-webhook"]),
     ("HMS_APP_SECRET", &HMS_FUNCTIONS),
     // create-room and create-booking read it only with OPERATOR_AUTH=token (the local stack).
-    ("AUTH_JWT_SECRET", &["initiate-checkout", "join-lesson", "change-booking", "create-room", "create-booking"]),
+    ("AUTH_JWT_SECRET", &["initiate-checkout", "join-lesson", "change-booking", "teacher-profile", "create-room", "create-booking"]),
 ];
 
 type Reader = fn(&mut Env) -> bool;
@@ -78,7 +78,7 @@ type Reader = fn(&mut Env) -> bool;
 /// Each configuration section and the functions that read it at start-up (their main.rs).
 const SECTIONS: [(&str, &[&str], Reader); 7] = [
     ("configuration: storage", &ALL_FUNCTIONS, |env| StoreConfig::read(env).is_some()),
-    ("configuration: auth", &["initiate-checkout", "join-lesson", "change-booking"], |env| AuthConfig::read(env).is_some()),
+    ("configuration: auth", &["initiate-checkout", "join-lesson", "change-booking", "teacher-profile"], |env| AuthConfig::read(env).is_some()),
     ("configuration: operator auth", &IAM_FUNCTIONS, |env| OperatorAuthConfig::read(env).is_some()),
     ("configuration: Stripe", &STRIPE_FUNCTIONS, |env| StripeConfig::read(env).is_some()),
     ("configuration: Stripe webhook secret", &["stripe-webhook"], |env| WebhookSecrets::read(env).is_some()),
@@ -464,7 +464,7 @@ async fn check_functions(http: &reqwest::Client, target: &Target, report: &mut R
         return report.fail("function URLs", broken.join("; "));
     }
     report.pass("function URLs", format!("all {} answer", target.urls.len()));
-    for name in ["get-slots", "get-teachers", "initiate-checkout", "join-lesson", "change-booking"] {
+    for name in ["get-slots", "get-teachers", "initiate-checkout", "join-lesson", "change-booking", "teacher-profile"] {
         let Some(url) = url_of(target, name) else { continue };
         let preflight = http
             .request(reqwest::Method::OPTIONS, url)

@@ -37,6 +37,14 @@ pub enum ApiError {
     RoomNotReady,
     #[error("this needs an admin token")]
     Forbidden,
+    #[error("no teacher profile belongs to this login")]
+    NoProfile,
+    #[error("the profile is at version {0}; read it again and apply the change to that version")]
+    VersionMismatch(u64),
+    #[error("a profile is replaced only with If-Match: <the version it was read at>")]
+    PreconditionRequired,
+    #[error("teacher {0} exists already")]
+    TeacherExists(TeacherId),
     #[error("checkout {0} is not paid")]
     CheckoutNotPaid(String),
     #[error("lesson {lesson_index} is no longer available")]
@@ -82,6 +90,10 @@ impl ApiError {
             Self::BookingCancelled | Self::ChangeRefused(_) | Self::TooEarly(_) | Self::LessonOver | Self::CheckoutNotPaid(_) => StatusCode::CONFLICT,
             Self::RoomNotReady => StatusCode::SERVICE_UNAVAILABLE,
             Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::NoProfile => StatusCode::NOT_FOUND,
+            Self::VersionMismatch(_) => StatusCode::PRECONDITION_FAILED,
+            Self::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
+            Self::TeacherExists(_) => StatusCode::CONFLICT,
             Self::SlotUnavailable { .. } | Self::TrialAlreadyUsed(_) | Self::CheckoutNotOpen(_) => StatusCode::CONFLICT,
             Self::TooManyOpenCheckouts(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
@@ -109,6 +121,10 @@ impl ApiError {
             Self::LessonOver => "lesson_over",
             Self::RoomNotReady => "room_not_ready",
             Self::Forbidden => "forbidden",
+            Self::NoProfile => "teacher_not_found",
+            Self::VersionMismatch(_) => "version_mismatch",
+            Self::PreconditionRequired => "precondition_required",
+            Self::TeacherExists(_) => "teacher_exists",
             Self::CheckoutNotPaid(_) => "checkout_not_paid",
             Self::SlotUnavailable { .. } => "slot_unavailable",
             Self::TrialAlreadyUsed(_) => "trial_already_used",

@@ -21,5 +21,6 @@ pub mod refunds;
 pub mod rooms;
 pub mod slots;
 pub mod store;
+pub mod teacher_profile;
 pub mod telemetry;
 pub mod webhook;

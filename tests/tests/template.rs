@@ -194,7 +194,7 @@ fn every_cors_configuration_exposes_retry_after() {
         let exposed: Vec<String> = cors["ExposeHeaders"].as_sequence().map(|s| s.iter().filter_map(Value::as_str).map(str::to_ascii_lowercase).collect()).unwrap_or_default();
         assert!(exposed.iter().any(|h| h == "retry-after"), "{name:?} does not expose Retry-After: {exposed:?}");
     }
-    assert!(with_cors >= 5, "get-slots, get-teachers, initiate-checkout, join-lesson and change-booking answer browsers");
+    assert!(with_cors >= 6, "get-slots, get-teachers, initiate-checkout, join-lesson, change-booking and teacher-profile answer browsers");
 }
 
 /// The value of a Rules expression: a string, or the truth of a condition.
