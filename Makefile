@@ -37,7 +37,7 @@ export AWS_SECRET_ACCESS_KEY ?= local
 LOCAL_ENV := set -a && source ./.env.local && set +a &&
 endif
 
-.PHONY: dev test demo contract doctor build deploy stripe-webhook bench table seed reconcile attention repair-rooms create-booking create-room tools clean-local
+.PHONY: dev test demo contract doctor build deploy stripe-webhook bench table seed reconcile attention profile-history repair-rooms create-booking create-room tools clean-local
 
 $(CARGO_LAMBDA):
 	python3 -m venv $(VENV)
@@ -145,6 +145,17 @@ reconcile:
 
 # Everything that needs a person, each with what to do (local, TABLE_NAME=..., or ENV=dev|prod);
 # RESOLVE='kind#subject' closes one once it is dealt with.
+# Every change of one teacher's profile (version, who, when): make profile-history TEACHER=t_anna [ENV=dev]
+profile-history: $(if $(ENV),$(SAM))
+	@test -n "$(TEACHER)" || { echo "usage: make profile-history TEACHER=<teacher_id> [ENV=dev|prod]"; exit 2; }
+ifeq ($(ENV),)
+	$(LOCAL_ENV) cargo run --locked -q -p infra --bin admin -- profile-history '$(TEACHER)'
+else
+	mkdir -p .local && $(SAM) list stack-outputs --config-env $(ENV) --output json > .local/outputs-$(ENV).json
+	TABLE_NAME=$$(python3 -c 'import json,sys; print(next(o["OutputValue"] for o in json.load(open(sys.argv[1])) if o["OutputKey"] == "TableName"))' .local/outputs-$(ENV).json) \
+	cargo run --locked -q -p infra --bin admin -- profile-history '$(TEACHER)'
+endif
+
 attention: $(if $(ENV),$(SAM))
 ifeq ($(ENV),)
 	$(LOCAL_ENV) cargo run --locked -q -p infra --bin admin -- attention $(if $(RESOLVE),--resolve '$(RESOLVE)')

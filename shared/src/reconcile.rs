@@ -38,6 +38,8 @@ pub struct Report {
     pub events: Counts,
     pub refunds: Counts,
     pub rooms: Counts,
+    /// Stored profiles a stricter rule now refuses (flagged for a person).
+    pub profiles: Counts,
     /// One line per item still failing, with its error.
     pub failures: Vec<String>,
 }
@@ -60,6 +62,7 @@ impl Report {
             Kind::Events => &mut self.events,
             Kind::Refunds => &mut self.refunds,
             Kind::Rooms => &mut self.rooms,
+            Kind::Profiles => &mut self.profiles,
         }
     }
 }
@@ -70,6 +73,7 @@ enum Kind {
     Events,
     Refunds,
     Rooms,
+    Profiles,
 }
 
 /// Settles each item on its own: one that fails is reported and retried by
@@ -81,6 +85,7 @@ pub async fn run(handler: &EventHandler, now: Timestamp) -> Report {
     undelivered_events(handler, now, &mut report).await;
     owed_refunds(handler, now, &mut report).await;
     pending_rooms(handler, &mut report).await;
+    profile_problems(handler, now, &mut report).await;
     crate::metrics::count(crate::metrics::Metric::ReconcileFailures, report.failures.len() as u64);
     report
 }
@@ -157,6 +162,44 @@ async fn settle_stuck(handler: &EventHandler, checkout: &Checkout, now: Timestam
         Settled::Checkout(after) => Some(after.status),
         Settled::Ignored(_) => None,
     })
+}
+
+/// Profiles a later, stricter rule refuses are served as stored; each is
+/// listed once for `make attention` until someone fixes and resolves it.
+async fn profile_problems(handler: &EventHandler, now: Timestamp, report: &mut Report) {
+    let mut after = None;
+    loop {
+        let (page, next) = match handler.store.profile_page(after.as_ref(), 100).await {
+            Ok(page) => page,
+            Err(err) => return report.failing(Kind::Profiles, "the directory of profiles", err),
+        };
+        for stored in &page {
+            let Some(problem) = &stored.problem else { continue };
+            let teacher = stored.profile.id();
+            let attention = crate::store::Attention {
+                kind: crate::store::AttentionKind::ProfileInvalid,
+                subject: teacher.to_string(),
+                reason: format!("the profile of {teacher} (version {}) breaks a rule: {problem}", stored.version),
+                checkout_id: None,
+                payment_intent: None,
+                code: Some(problem.field().to_owned()),
+                due_by: None,
+                created_at: now,
+            };
+            match handler.store.flag_attention(&attention).await {
+                Ok(true) => {
+                    report.profiles.needs_attention += 1;
+                    report.changes.push(format!("{teacher} profile needs attention"));
+                }
+                Ok(false) => {}
+                Err(err) => report.failing(Kind::Profiles, teacher, err),
+            }
+        }
+        match next {
+            Some(next) => after = Some(next),
+            None => return,
+        }
+    }
 }
 
 async fn undelivered_events(handler: &EventHandler, now: Timestamp, report: &mut Report) {

@@ -38,6 +38,8 @@ enum Command {
         #[arg(long)]
         resolve: Option<String>,
     },
+    /// Every recorded change of a teacher's profile: version, who, when.
+    ProfileHistory { teacher_id: String },
     /// Check a deployment (or the local stack) end to end; every problem comes
     /// with its fix. Exits non-zero when anything fails.
     Doctor {
@@ -292,6 +294,16 @@ async fn run(command: Command) -> Result<(), String> {
             if report.failed() {
                 return Err(format!("still failing (the next run retries them):\n  {}", report.failures.join("\n  ")));
             }
+        }
+        Command::ProfileHistory { teacher_id } => {
+            let teacher = shared::domain::TeacherId::parse(&teacher_id).map_err(|e| format!("teacher_id: {e}"))?;
+            let config = config::load(StoreConfig::read).map_err(|e| e.to_string())?;
+            let store = Store::from_env(&config).await.map_err(|e| e.to_string())?;
+            let history = store.profile_history(&teacher).await.map_err(|e| e.to_string())?;
+            for change in &history {
+                println!("version {:>4}  {}  by {}", change.version, change.at, change.by);
+            }
+            println!("{} change(s) of {teacher}'s profile", history.len());
         }
         Command::Attention { resolve } => {
             let config = config::load(StoreConfig::read).map_err(|e| e.to_string())?;

@@ -32,6 +32,9 @@ pub enum AttentionKind {
     DisputeInquiry,
     /// A chargeback: the bank took the money back; evidence is due by `due_by`.
     Dispute,
+    /// A stored profile a later, stricter rule refuses: it is served as
+    /// stored, and writes of it are refused until it is fixed.
+    ProfileInvalid,
 }
 
 impl AttentionKind {
@@ -42,6 +45,7 @@ impl AttentionKind {
             Self::PaymentMismatch => "payment_mismatch",
             Self::DisputeInquiry => "dispute_inquiry",
             Self::Dispute => "dispute",
+            Self::ProfileInvalid => "profile_invalid",
         }
     }
 }
@@ -80,6 +84,18 @@ impl Store {
         let item = item("put attention", ATTENTION_PK.to_owned(), &attention.key(), attention, &[])?;
         let put = Put::builder().table_name(&self.table).set_item(Some(item)).build().map_err(|e| StoreError::corrupt("put attention", e))?;
         Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    /// Records a problem found by a sweep unless it is recorded already (its
+    /// first sighting is kept); `true` when this call recorded it.
+    pub async fn flag_attention(&self, attention: &Attention) -> Result<bool, StoreError> {
+        let item = item("flag attention", ATTENTION_PK.to_owned(), &attention.key(), attention, &[])?;
+        let put = super::item::put_new(&self.table, item, "flag attention")?;
+        match self.transact(vec![put]).await {
+            Ok(()) => Ok(true),
+            Err(super::TransactError::Conflict { .. }) => Ok(false),
+            Err(super::TransactError::Busy(err) | super::TransactError::Store(err)) => Err(err),
+        }
     }
 
     /// Every open attention record, by key.
