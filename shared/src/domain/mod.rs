@@ -9,5 +9,5 @@ pub mod time;
 
 pub use ids::{BookingId, CheckoutId, IdError, TeacherId, UserId, UserIdError};
 pub use money::{Currency, CurrencyError, Money};
-pub use profile::{CancellationDoc, CancellationPolicy, LessonChoice, LessonChoiceError, LessonDoc, LessonOffer, LocalRange, ProfileDoc, ProfileError, TeacherProfile};
+pub use profile::{CancellationDoc, CancellationPolicy, LessonChoice, LessonChoiceError, LessonDoc, LessonOffer, LocalRange, ProfileDoc, ProfileError, Rules, TeacherProfile};
 pub use time::Interval;

@@ -21,7 +21,7 @@ pub use doc::{LessonDoc, ProfileDoc, RangeDoc};
 pub use lessons::{LessonChoice, LessonChoiceError, LessonOffer};
 pub use policy::{CancellationDoc, CancellationPolicy};
 pub use ranges::LocalRange;
-pub use validate::{ProfileError, Rules};
+pub use validate::{ProfileError, Rules, validate};
 
 use crate::domain::ids::{TeacherId, UserId};
 use crate::domain::money::Currency;
