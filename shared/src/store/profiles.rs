@@ -9,7 +9,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use super::item::{item, key, put_new, s};
+use super::item::{item, key, s};
 use super::keys::{self, LOGIN_SK, PK, PROFILE_SK, STATS_SK};
 use super::{Store, StoreError, TeacherStats, TransactError};
 use crate::domain::{ProfileDoc, ProfileError, TeacherId, TeacherProfile, UserId};
@@ -166,7 +166,9 @@ impl Store {
         let mut items = vec![
             TransactWriteItem::builder().put(put.build().map_err(|e| StoreError::corrupt(operation, e))?).build(),
             TransactWriteItem::builder().put(login).build(),
-            put_new(&self.table, history, operation)?,
+            // Unconditional: the profile's own condition decides; a legacy
+            // item (no version) may restart at a version recorded before.
+            TransactWriteItem::builder().put(Put::builder().table_name(&self.table).set_item(Some(history)).build().map_err(|e| StoreError::corrupt(operation, e))?).build(),
         ];
         if let Some(old) = stored.and_then(|s| s.user_id.as_deref()).filter(|old| *old != user_id.as_str()) {
             let delete = Delete::builder()
