@@ -23,7 +23,10 @@ const BASELINE: &str = "hello-world";
 /// The memory size the template gives every function, as Lambda tells it.
 const MEMORY_MB: &str = "256";
 /// Functions that never call Stripe, held to the 3.0 MB zip goal.
-const WITHOUT_STRIPE: [&str; 3] = ["get-slots", "join-lesson", "create-room"];
+const WITHOUT_STRIPE: [&str; 5] = ["get-slots", "get-teachers", "teacher-profile", "join-lesson", "create-room"];
+/// Requests timed for the directory figures, and teachers on the page.
+const DIRECTORY_REQUESTS: usize = 200;
+const DIRECTORY_PAGE: usize = 20;
 const ZIP_GOAL_MB: f64 = 3.0;
 const RSS_GOAL_MB: f64 = 32.0;
 const INIT_GOAL_RATIO: f64 = 1.3;
@@ -75,6 +78,49 @@ async fn run(args: Args) -> Result<(), String> {
     }
     let rows: Vec<Row> = names.iter().zip(&samples).map(|(name, samples)| Row::of(name, zip_size(&args.zips, name), file_size(&args.bins.join(name)), samples)).collect();
     print_table(&rows, args.runs);
+    directory_latency(&services, &calls.teacher).await
+}
+
+/// A page of 20 teachers from the directory next to one teacher's slots,
+/// each as the use case the function runs (the index query, the statistics
+/// and every teacher's calendar against dynoxide over loopback HTTP):
+/// median and p99 over [`DIRECTORY_REQUESTS`] requests.
+async fn directory_latency(services: &Services, teacher: &str) -> Result<(), String> {
+    let id = TeacherId::parse(teacher).map_err(|e| e.to_string())?;
+    let profile = services.store.get_profile(&id).await.map_err(|e| e.to_string())?.ok_or("the demo teacher has no profile")?;
+    for i in 0..DIRECTORY_PAGE {
+        let mut doc = profile.to_doc();
+        doc.id = format!("t_bench_{i:02}");
+        doc.user_id = Some(format!("bench-login-{i}"));
+        services.store.put_profile(&shared::domain::TeacherProfile::try_from(doc).map_err(|e| e.to_string())?).await.map_err(|e| e.to_string())?;
+    }
+    let duration = profile.lessons().iter().map(|l| l.duration_minutes).min().ok_or("no lesson")?;
+    let today = jiff::tz::TimeZone::UTC.to_datetime(Timestamp::now()).date();
+    let mut page = Vec::with_capacity(DIRECTORY_REQUESTS);
+    let mut slots = Vec::with_capacity(DIRECTORY_REQUESTS);
+    for _ in 0..DIRECTORY_REQUESTS {
+        let started = Instant::now();
+        let listed = shared::directory::page(&services.store, None, DIRECTORY_PAGE, Timestamp::now()).await.map_err(|e| e.to_string())?;
+        page.push(started.elapsed());
+        if listed.teachers.len() != DIRECTORY_PAGE {
+            return Err(format!("a page listed {} teachers, not {DIRECTORY_PAGE}", listed.teachers.len()));
+        }
+        let query = shared::slots::SlotsQuery { teacher_id: id.clone(), from: today, to: today.checked_add(14.days()).map_err(|e| e.to_string())?, lesson: shared::domain::LessonChoice::Minutes(duration), zone: None };
+        let started = Instant::now();
+        shared::slots::open_slots(&services.store, query, Timestamp::now()).await.map_err(|e| e.to_string())?;
+        slots.push(started.elapsed());
+    }
+    let stats = |mut samples: Vec<Duration>| {
+        samples.sort();
+        let at = |q: f64| samples[((samples.len() as f64 * q).ceil() as usize).saturating_sub(1).min(samples.len() - 1)].as_secs_f64() * 1e3;
+        (at(0.5), at(0.99))
+    };
+    let ((page_median, page_p99), (slots_median, slots_p99)) = (stats(page), stats(slots));
+    println!("\nDirectory, {DIRECTORY_REQUESTS} requests each against dynoxide over loopback (the use case, without HTTP parsing):\n");
+    println!("| request | median ms | p99 ms |");
+    println!("|---|---:|---:|");
+    println!("| get-teachers, a page of {DIRECTORY_PAGE} (14 days of calendar each) | {page_median:.2} | {page_p99:.2} |");
+    println!("| get-slots, one teacher, 14 days | {slots_median:.2} | {slots_p99:.2} |");
     Ok(())
 }
 
@@ -210,6 +256,9 @@ impl Calls {
                 (FunctionUrlEvent::new("POST", "/").header("content-type", "application/json").header("stripe-signature", &signature).body(&body).to_json(), 200)
             }
             "join-lesson" => (post(json!({"booking_id": format!("b_bench_{n}")})).header("authorization", &bearer(&format!("s_bench_{n}"), Role::Student)?).to_json(), 404),
+            "change-booking" => (FunctionUrlEvent::get("/").query("booking_id", &format!("b_bench_{n}")).header("authorization", &bearer(&format!("s_bench_{n}"), Role::Student)?).to_json(), 404),
+            "get-teachers" => (FunctionUrlEvent::get("/").to_json(), 200),
+            "teacher-profile" => (FunctionUrlEvent::get("/").header("authorization", &bearer(&format!("s_bench_{n}"), Role::Student)?).to_json(), 403),
             "create-booking" => (post(json!({"checkout_id": format!("co_bench_{n}")})).header("authorization", &bearer("admin", Role::Admin)?).to_json(), 404),
             "create-room" => (post(json!({"booking_id": format!("b_bench_{n}")})).header("authorization", &bearer("admin", Role::Admin)?).to_json(), 404),
             // The scheduled event of EventBridge Scheduler carries nothing we read.
