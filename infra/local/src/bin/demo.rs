@@ -145,6 +145,34 @@ async fn run(args: &Args) -> Result<(), String> {
         return Err(format!("joining does not follow the new time: {ticket}"));
     }
     println!("   {moved}: moved from {second} to {target} (reschedule {}); {second} is offered again, the room opens for {}", answered["reschedule_count"], ticket["starts_at"]);
+
+    step(12, "the public directory lists the teachers with their next open start");
+    let listed = answer(|| http.get(format!("{base}/get-teachers/")), 200).await?;
+    for card in listed["teachers"].as_array().into_iter().flatten() {
+        println!("   {} ({}, {}): next open start {}", card["teacher_id"].as_str().unwrap_or("?"), card["name"].as_str().unwrap_or("?"), card["timezone"].as_str().unwrap_or("?"), card["next_open_start"]);
+    }
+    if !listed["teachers"].as_array().into_iter().flatten().any(|c| c["teacher_id"] == args.teacher.as_str() && c["next_open_start"].is_string()) {
+        return Err(format!("the directory does not show {} with an open start: {listed}", args.teacher));
+    }
+
+    step(13, "the teacher takes the day of the moved lesson off: its slots go, the lesson stays");
+    let profile_url = format!("{base}/teacher-profile/");
+    let mine = answer(|| http.get(&profile_url).bearer_auth(&teacher), 200).await?;
+    let zone = jiff::tz::TimeZone::get(mine["timezone"].as_str().unwrap_or("UTC")).map_err(|e| e.to_string())?;
+    let day_off = zone.to_datetime(target).date().to_string();
+    let mut changed = mine.clone();
+    changed["overrides"][&day_off] = json!([]);
+    let version = |v: &Value| v["version"].as_u64().ok_or(format!("no version in {v}"));
+    let saved = answer(|| http.put(&profile_url).bearer_auth(&teacher).header("if-match", format!("\"{}\"", mine["version"])).json(&changed), 200).await?;
+    let open = offered().await?;
+    let still = store.get_booking(&BookingId::parse(moved).map_err(|e| e.to_string())?).await.map_err(|e| e.to_string())?.ok_or("the moved booking is gone")?;
+    if open.iter().any(|s| zone.to_datetime(*s).date().to_string() == day_off) || still.status != BookingStatus::Confirmed {
+        return Err(format!("the day off did not take, or moved the lesson: {saved}"));
+    }
+    println!("   version {} → {}: {day_off} off, get-slots offers nothing that day, {moved} still confirmed at {}", version(&mine)?, version(&saved)?, still.start);
+    // The demo teacher keeps their week for the next run.
+    let restored = answer(|| http.put(&profile_url).bearer_auth(&teacher).header("if-match", format!("\"{}\"", saved["version"])).json(&mine), 200).await?;
+    println!("   version {}: the day is on again", version(&restored)?);
     Ok(())
 }
 
