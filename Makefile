@@ -143,9 +143,7 @@ endif
 reconcile:
 	$(LOCAL_ENV) cargo run --locked -q -p infra --bin admin -- reconcile
 
-# Everything that needs a person, each with what to do (local, TABLE_NAME=..., or ENV=dev|prod);
-# RESOLVE='kind#subject' closes one once it is dealt with.
-# Every change of one teacher's profile (version, who, when): make profile-history TEACHER=t_anna [ENV=dev]
+# Every change of one teacher's profile (version, who, when, which fields): make profile-history TEACHER=t_anna [ENV=dev]
 profile-history: $(if $(ENV),$(SAM))
 	@test -n "$(TEACHER)" || { echo "usage: make profile-history TEACHER=<teacher_id> [ENV=dev|prod]"; exit 2; }
 ifeq ($(ENV),)
@@ -156,6 +154,8 @@ else
 	cargo run --locked -q -p infra --bin admin -- profile-history '$(TEACHER)'
 endif
 
+# Everything that needs a person, each with what to do (local, TABLE_NAME=..., or ENV=dev|prod);
+# RESOLVE='kind#subject' closes one once it is dealt with.
 attention: $(if $(ENV),$(SAM))
 ifeq ($(ENV),)
 	$(LOCAL_ENV) cargo run --locked -q -p infra --bin admin -- attention $(if $(RESOLVE),--resolve '$(RESOLVE)')

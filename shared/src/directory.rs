@@ -8,7 +8,7 @@ use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 
 use crate::availability;
-use crate::domain::{CancellationPolicy, Currency, Interval, LessonOffer, TeacherId, TeacherProfile};
+use crate::domain::{CancellationPolicy, Currency, Interval, LessonDoc, LessonOffer, TeacherId, TeacherProfile};
 use crate::error::ApiError;
 use crate::store::{Store, StoreError, StoredProfile, TeacherStats};
 
@@ -18,20 +18,14 @@ pub const DEFAULT_LIMIT: usize = 20;
 pub const MAX_LIMIT: usize = 50;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct LessonCard {
-    pub duration_minutes: u32,
-    /// Minor units of the teacher's currency.
-    pub price: u64,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TeacherCard {
     pub teacher_id: TeacherId,
     pub name: String,
     pub timezone: String,
     pub currency: Currency,
-    pub lessons: Vec<LessonCard>,
-    pub trial: Option<LessonCard>,
+    /// Prices in minor units of `currency`.
+    pub lessons: Vec<LessonDoc>,
+    pub trial: Option<LessonDoc>,
     pub cancellation: CancellationPolicy,
     pub teacher_cancellations: u64,
     /// The first start get-slots would offer for the shortest lesson (not
@@ -51,24 +45,27 @@ pub struct TeachersPage {
 /// one calendar query per teacher, all teachers at once.
 pub async fn page(store: &Store, cursor: Option<&str>, limit: usize, now: Timestamp) -> Result<TeachersPage, ApiError> {
     let after = cursor.map(|c| TeacherId::parse(c).map_err(|_| ApiError::invalid("cursor", "is not a cursor this endpoint gave out"))).transpose()?;
-    let (profiles, next) = store.profile_page(after.as_ref(), limit).await?;
+    let page = store.profile_page(after.as_ref().map(TeacherId::as_str), limit).await?;
+    let profiles = page.profiles;
     let ids: Vec<TeacherId> = profiles.iter().map(|p| p.profile.id().clone()).collect();
     let (stats, opens) = futures::future::try_join(store.teachers_stats(&ids), futures::future::try_join_all(profiles.iter().map(|p| next_open_start(store, &p.profile, now)))).await?;
     let teachers = profiles.iter().zip(opens).map(|(p, open)| card(p, stats.get(p.profile.id()).copied().unwrap_or_default(), open)).collect();
-    Ok(TeachersPage { teachers, next_cursor: next.map(|id| id.to_string()) })
+    Ok(TeachersPage { teachers, next_cursor: page.next })
 }
 
 /// One teacher's card.
 pub async fn one(store: &Store, id: &TeacherId, now: Timestamp) -> Result<TeacherCard, ApiError> {
     let stored = store.get_stored_profile(id).await?.ok_or_else(|| ApiError::TeacherNotFound(id.clone()))?;
-    let (stats, open) = futures::future::try_join(store.teacher_stats(id), next_open_start(store, &stored.profile, now)).await?;
-    Ok(card(&stored, stats, open))
+    let (stats, open) = futures::future::try_join(store.teachers_stats(std::slice::from_ref(id)), next_open_start(store, &stored.profile, now)).await?;
+    Ok(card(&stored, stats.get(id).copied().unwrap_or_default(), open))
 }
 
 /// The first start get-slots offers for the teacher's shortest lesson in
 /// the next [`NEXT_OPEN_WINDOW`]: the same slot rules on the same calendar.
 pub async fn next_open_start(store: &Store, profile: &TeacherProfile, now: Timestamp) -> Result<Option<Timestamp>, StoreError> {
     let Some(shortest) = profile.lessons().iter().map(|l| l.duration_minutes).min() else { return Ok(None) };
+    // Slots are whole seconds; so is the window they are looked for in.
+    let now = Timestamp::from_second(now.as_second()).unwrap_or(now);
     let Some(window) = now.checked_add(NEXT_OPEN_WINDOW).ok().and_then(|end| Interval::new(now, end)) else { return Ok(None) };
     let busy = store.busy_around(profile.id(), window).await?;
     Ok(availability::slots(profile, shortest, window, &busy, now).first().map(Interval::start))
@@ -76,7 +73,7 @@ pub async fn next_open_start(store: &Store, profile: &TeacherProfile, now: Times
 
 fn card(stored: &StoredProfile, stats: TeacherStats, next_open_start: Option<Timestamp>) -> TeacherCard {
     let p = &stored.profile;
-    let lesson = |l: &LessonOffer| LessonCard { duration_minutes: l.duration_minutes, price: l.price.amount };
+    let lesson = |l: &LessonOffer| LessonDoc { duration_minutes: l.duration_minutes, price: l.price.amount };
     TeacherCard {
         teacher_id: p.id().clone(),
         name: p.name().to_owned(),

@@ -45,6 +45,8 @@ pub enum ApiError {
     PreconditionRequired,
     #[error("teacher {0} exists already")]
     TeacherExists(TeacherId),
+    #[error("teacher {0} cannot be booked until an operator corrects their prices")]
+    TeacherUnavailable(TeacherId),
     #[error("checkout {0} is not paid")]
     CheckoutNotPaid(String),
     #[error("lesson {lesson_index} is no longer available")]
@@ -93,7 +95,7 @@ impl ApiError {
             Self::NoProfile => StatusCode::NOT_FOUND,
             Self::VersionMismatch(_) => StatusCode::PRECONDITION_FAILED,
             Self::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
-            Self::TeacherExists(_) => StatusCode::CONFLICT,
+            Self::TeacherExists(_) | Self::TeacherUnavailable(_) => StatusCode::CONFLICT,
             Self::SlotUnavailable { .. } | Self::TrialAlreadyUsed(_) | Self::CheckoutNotOpen(_) => StatusCode::CONFLICT,
             Self::TooManyOpenCheckouts(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
@@ -125,6 +127,7 @@ impl ApiError {
             Self::VersionMismatch(_) => "version_mismatch",
             Self::PreconditionRequired => "precondition_required",
             Self::TeacherExists(_) => "teacher_exists",
+            Self::TeacherUnavailable(_) => "teacher_unavailable",
             Self::CheckoutNotPaid(_) => "checkout_not_paid",
             Self::SlotUnavailable { .. } => "slot_unavailable",
             Self::TrialAlreadyUsed(_) => "trial_already_used",

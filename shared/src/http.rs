@@ -108,6 +108,12 @@ pub fn query_param<'r>(req: &'r Request, name: &str) -> Option<&'r str> {
     req.query_string_parameters_ref()?.first(name).map(str::trim).filter(|v| !v.is_empty())
 }
 
+/// A query-string parameter as sent, blank included: for parameters where
+/// `?name=` must be refused rather than read as absent.
+pub fn raw_param<'r>(req: &'r Request, name: &str) -> Option<&'r str> {
+    req.query_string_parameters_ref()?.first(name)
+}
+
 pub fn required_param<'r>(req: &'r Request, name: &str) -> Result<&'r str, ApiError> {
     query_param(req, name).ok_or_else(|| ApiError::invalid(name, "is required"))
 }

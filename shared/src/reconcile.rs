@@ -167,22 +167,22 @@ async fn settle_stuck(handler: &EventHandler, checkout: &Checkout, now: Timestam
 /// Profiles a later, stricter rule refuses are served as stored; each is
 /// listed once for `make attention` until someone fixes and resolves it.
 async fn profile_problems(handler: &EventHandler, now: Timestamp, report: &mut Report) {
-    let mut after = None;
+    let mut after: Option<String> = None;
     loop {
-        let (page, next) = match handler.store.profile_page(after.as_ref(), 100).await {
+        let page = match handler.store.profile_page(after.as_deref(), 100).await {
             Ok(page) => page,
             Err(err) => return report.failing(Kind::Profiles, "the directory of profiles", err),
         };
-        for stored in &page {
-            let Some(problem) = &stored.problem else { continue };
-            let teacher = stored.profile.id();
+        let problems = page.profiles.iter().filter_map(|s| s.problem.as_ref().map(|p| (s.profile.id().to_string(), format!("the profile (version {}) breaks a rule: {p}", s.version), p.field().to_owned())));
+        let unreadable = page.unreadable.iter().map(|(id, why)| (id.clone(), format!("the profile cannot be read, so it is not offered at all: {why}"), "$".to_owned()));
+        for (teacher, reason, field) in problems.chain(unreadable) {
             let attention = crate::store::Attention {
                 kind: crate::store::AttentionKind::ProfileInvalid,
-                subject: teacher.to_string(),
-                reason: format!("the profile of {teacher} (version {}) breaks a rule: {problem}", stored.version),
+                subject: teacher.clone(),
+                reason: format!("{teacher}: {reason}"),
                 checkout_id: None,
                 payment_intent: None,
-                code: Some(problem.field().to_owned()),
+                code: Some(field),
                 due_by: None,
                 created_at: now,
             };
@@ -192,10 +192,10 @@ async fn profile_problems(handler: &EventHandler, now: Timestamp, report: &mut R
                     report.changes.push(format!("{teacher} profile needs attention"));
                 }
                 Ok(false) => {}
-                Err(err) => report.failing(Kind::Profiles, teacher, err),
+                Err(err) => report.failing(Kind::Profiles, &teacher, err),
             }
         }
-        match next {
+        match page.next {
             Some(next) => after = Some(next),
             None => return,
         }

@@ -61,28 +61,27 @@ impl ProfileEditing {
     /// profile. Returns it as stored, and whether it was created.
     pub async fn write(&self, who: &Principal, teacher_id: Option<&str>, precondition: Precondition, body: &[u8], now: Timestamp) -> Result<(VersionedProfile, bool), ApiError> {
         let id = self.target(who, teacher_id).await?;
-        let mut doc = parse_doc(body)?;
         let admin = who.role == Some(Role::Admin);
-        if doc.id != id.as_str() {
-            // A teacher naming another profile learns nothing of it.
-            return Err(if admin { ApiError::invalid("id", format!("is {:?}, not the teacher_id {id} of the request; a profile's id never changes", doc.id)) } else { ApiError::NoProfile });
-        }
-        if !admin {
-            // The login is who the teacher is: it never changes from here.
-            let login = self.store.get_profile(&id).await?.map(|p| p.user_id().to_string());
-            match (&doc.user_id, login) {
-                (None, login) => doc.user_id = login,
-                (Some(given), Some(login)) if *given == login => {}
-                _ => return Err(ApiError::invalid("user_id", "cannot be changed here; an operator changes a teacher's login")),
-            }
-        }
-        let profile = TeacherProfile::try_from(doc).map_err(|e| ApiError::invalid(e.field(), e.problem()))?;
         let expect = match precondition {
             Precondition::IfMatch(version) => Expect::Version(version),
             Precondition::IfNoneMatchAny if admin => Expect::Absent,
             Precondition::IfNoneMatchAny => return Err(ApiError::Forbidden),
             Precondition::Missing => return Err(ApiError::PreconditionRequired),
         };
+        let mut doc = parse_doc(body)?;
+        if doc.id != id.as_str() {
+            // A teacher naming another profile learns nothing of it.
+            return Err(if admin { ApiError::invalid("id", format!("is {:?}, not the teacher_id {id} of the request; a profile's id never changes", doc.id)) } else { ApiError::NoProfile });
+        }
+        if !admin {
+            // The caller's login is what made this profile theirs: it stays.
+            match &doc.user_id {
+                None => doc.user_id = Some(who.user_id.clone()),
+                Some(given) if *given == who.user_id => {}
+                Some(_) => return Err(ApiError::invalid("user_id", "cannot be changed here; an operator changes a teacher's login")),
+            }
+        }
+        let profile = TeacherProfile::try_from(doc).map_err(|e| ApiError::invalid(e.field(), e.problem()))?;
         let by = if admin { format!("admin:{}", who.user_id) } else { who.user_id.clone() };
         let version = self.store.put_profile_at(&profile, expect, &by, now).await.map_err(|err| match err {
             ProfileWriteError::VersionMismatch { current } => ApiError::VersionMismatch(current),

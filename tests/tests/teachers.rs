@@ -95,6 +95,7 @@ async fn every_teacher_is_listed_exactly_once_across_pages_while_profiles_change
         let teachers = page["teachers"].as_array().unwrap();
         assert!(teachers.len() <= 5);
         seen.extend(teachers.iter().map(|t| t["teacher_id"].as_str().unwrap().to_owned()));
+        assert!(teachers.iter().all(|t| t["next_open_start"].is_string()), "every always-open teacher has an open start: {page}");
         match page["next_cursor"].as_str() {
             Some(next) => cursor = Some(next.to_owned()),
             None => break,
@@ -107,6 +108,8 @@ async fn every_teacher_is_listed_exactly_once_across_pages_while_profiles_change
     assert_eq!((status, bad["error"]["field"].as_str(), cache), (400, Some("limit"), None), "errors are not cached");
     assert_eq!(get(&app, &[("limit", "0")]).await.0, 400);
     assert_eq!(get(&app, &[("cursor", "Not An Id")]).await.1["error"]["field"], "cursor");
+    assert_eq!(get(&app, &[("teacher_id", "")]).await.1["error"]["field"], "teacher_id", "blank is not absent");
+    assert_eq!(get(&app, &[("limit", "")]).await.0, 400);
     let (status, missing, _) = get(&app, &[("teacher_id", "t_nobody")]).await;
     assert_eq!((status, missing["error"]["code"].as_str()), (404, Some("teacher_not_found")));
 }
@@ -117,8 +120,15 @@ async fn a_card_shows_what_a_student_needs_and_nothing_private() {
     env.db.store.put_profile(&teacher("t_login", Some(UUID_SUB), "Europe/Berlin")).await.unwrap();
     let at = tomorrow_at("10:00");
     env.paid_booking("s_1", vec![lesson("t_login", &at, 60)]).await;
+    // As a teacher's cancellation counts it (a transaction of its own here).
+    env.db.store.transact(vec![env.db.store.teacher_cancelled_item(&TeacherId::parse("t_login").unwrap()).unwrap()]).await.unwrap();
     let (status, card, _) = get(&directory(&env.db, Timestamp::now()), &[("teacher_id", "t_login")]).await;
     assert_eq!(status, 200, "{card}");
+    assert_eq!(card["teacher_cancellations"], 1);
+    let (_, page, _) = get(&directory(&env.db, Timestamp::now()), &[]).await;
+    let counts: Vec<(&str, u64)> = page["teachers"].as_array().unwrap().iter().map(|c| (c["teacher_id"].as_str().unwrap(), c["teacher_cancellations"].as_u64().unwrap())).collect();
+    assert_eq!(counts, [("t_login", 1), ("t_one", 0), ("t_two", 0), ("t_usd", 0)], "the page's batch of statistics");
+    assert!(page["teachers"].as_array().unwrap().iter().all(|c| c["next_open_start"].is_string()));
     let keys: Vec<&str> = card.as_object().unwrap().keys().map(String::as_str).collect();
     assert_eq!(keys, ["cancellation", "currency", "lessons", "name", "next_open_start", "teacher_cancellations", "teacher_id", "timezone", "trial"]);
     assert_eq!(card["lessons"], json!([{"duration_minutes": 60, "price": 3000}, {"duration_minutes": 30, "price": 1800}]));
@@ -188,6 +198,8 @@ async fn a_teacher_adds_a_day_off_with_the_version_they_read_and_what_is_booked_
     assert_eq!((status, missing["error"]["code"].as_str()), (428, Some("precondition_required")));
     let history = env.db.store.profile_history(&TeacherId::parse("t_uuid").unwrap()).await.unwrap();
     assert_eq!(history.last().map(|c| (c.version, c.by.as_str())), Some((version + 1, UUID_SUB)), "{history:?}");
+    let written = history.last().and_then(|c| c.profile.as_ref()).unwrap();
+    assert!(written.overrides.get(&booked[..10]).is_some_and(Vec::is_empty), "the history keeps what was written, so a change can be seen");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -218,6 +230,9 @@ async fn only_the_teacher_or_an_admin_reads_or_writes_a_profile() {
     let (_, mine, etag) = read(&app, &me).await;
 
     assert_eq!(read(&app, &token_for("s_1")).await.0, 403, "a student");
+    assert_eq!(put(&app, &token_for("s_1"), etag.as_deref(), &mine).await.0, 403, "a student writes nothing");
+    let named = FunctionUrlEvent::new("PUT", "/").query("teacher_id", "t_uuid").header("authorization", &format!("Bearer {me}")).header("if-match", etag.as_deref().unwrap()).body(&mine.to_string());
+    assert_eq!(call(&app, named).await.0, 403, "naming a profile is for admins, even one's own");
     assert_eq!(call(&app, FunctionUrlEvent::get("/").query("teacher_id", "t_other").header("authorization", &format!("Bearer {me}"))).await.0, 403, "naming a teacher is for admins");
     assert_eq!(read(&app, &token_as("nobody", Role::Teacher)).await.1["error"]["code"], "teacher_not_found", "a login with no profile");
     assert_eq!(call(&app, FunctionUrlEvent::get("/")).await.0, 401);
@@ -305,6 +320,25 @@ async fn a_stored_profile_a_stricter_rule_refuses_is_still_served_and_flagged_no
     let flagged = env.db.store.attention().await.unwrap();
     assert_eq!((flagged.len(), flagged[0].kind, flagged[0].code.as_deref()), (1, shared::store::AttentionKind::ProfileInvalid, Some("buffer_minutes")));
     assert_eq!(shared::reconcile::run(&env.event_handler(Clock::System), Timestamp::now()).await.profiles.needs_attention, 0, "flagged once");
+    let (status, refused) = env.post(Some(&token_for("s_9")), &cart(vec![lesson("t_old", &tomorrow_at("10:00"), 60)]), None).await;
+    assert_eq!(status, 201, "a buffer over the limit charges nothing wrong: {refused}");
+    // A price below Stripe's minimum is never charged, though its slots are shown.
+    let mut cheap = teacher("t_cheap", None, "UTC").to_doc();
+    cheap.lessons[0].price = 10;
+    env.db.store.put_profile(&shared::domain::profile::validate(cheap, shared::domain::Rules::AsStored).unwrap()).await.unwrap();
+    assert!(!env.open_starts_on("t_cheap", &tomorrow_at("10:00")).await.is_empty());
+    let (status, refused) = env.post(Some(&token_for("s_9")), &cart(vec![lesson("t_cheap", &tomorrow_at("12:00"), 60)]), None).await;
+    assert_eq!((status, refused["error"]["code"].as_str()), (409, Some("teacher_unavailable")), "{refused}");
+
+    // Hand-edited into something no reader knows: left out, never a 500, and flagged too.
+    env.db.store.put_profile(&teacher("t_broken", None, "UTC")).await.unwrap();
+    let key = std::collections::HashMap::from([("pk".to_owned(), aws_sdk_dynamodb::types::AttributeValue::S("TEACHER#t_broken".into())), ("sk".to_owned(), aws_sdk_dynamodb::types::AttributeValue::S("PROFILE".into()))]);
+    env.db.store.client().update_item().table_name(env.db.store.table()).set_key(Some(key)).update_expression("SET #p.#x = :x").expression_attribute_names("#p", "profile").expression_attribute_names("#x", "shoe_size").expression_attribute_values(":x", aws_sdk_dynamodb::types::AttributeValue::N("42".into())).send().await.unwrap();
+    let (status, page, _) = get(&directory(&env.db, Timestamp::now()), &[]).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page["teachers"].as_array().unwrap().iter().all(|c| c["teacher_id"] != "t_broken") && page["teachers"].as_array().unwrap().iter().any(|c| c["teacher_id"] == "t_old"));
+    let report = shared::reconcile::run(&env.event_handler(Clock::System), Timestamp::now()).await;
+    assert!(report.changes.contains(&"t_broken profile needs attention".to_owned()), "the unreadable one is flagged as well: {report:?}");
 
     let app = editing(&env.db).await;
     let me = token_as(UUID_SUB, Role::Teacher);

@@ -300,8 +300,21 @@ async fn run(command: Command) -> Result<(), String> {
             let config = config::load(StoreConfig::read).map_err(|e| e.to_string())?;
             let store = Store::from_env(&config).await.map_err(|e| e.to_string())?;
             let history = store.profile_history(&teacher).await.map_err(|e| e.to_string())?;
+            let mut before: Option<serde_json::Value> = None;
             for change in &history {
-                println!("version {:>4}  {}  by {}", change.version, change.at, change.by);
+                let now = change.profile.as_ref().and_then(|p| serde_json::to_value(p).ok());
+                let changed: Vec<String> = match (&before, &now) {
+                    (Some(serde_json::Value::Object(old)), Some(serde_json::Value::Object(new))) => {
+                        let mut keys: Vec<&String> = old.keys().chain(new.keys()).collect();
+                        keys.sort();
+                        keys.dedup();
+                        keys.into_iter().filter(|k| old.get(*k) != new.get(*k)).cloned().collect()
+                    }
+                    (None, Some(_)) => vec!["(created)".to_owned()],
+                    _ => Vec::new(),
+                };
+                println!("version {:>4}  {}  by {}  changed: {}", change.version, change.at, change.by, if changed.is_empty() { "-".to_owned() } else { changed.join(", ") });
+                before = now;
             }
             println!("{} change(s) of {teacher}'s profile", history.len());
         }

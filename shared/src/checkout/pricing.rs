@@ -27,8 +27,13 @@ pub async fn price(store: &Store, cart: &CartRequest, checkout_id: &CheckoutId, 
     let mut profiles: HashMap<TeacherId, TeacherProfile> = HashMap::new();
     for (i, lesson) in cart.lessons.iter().enumerate() {
         if !profiles.contains_key(&lesson.teacher_id) {
-            let profile = store.get_profile(&lesson.teacher_id).await?.ok_or_else(|| ApiError::invalid(format!("lessons[{i}].teacher_id"), format!("no teacher with id {}", lesson.teacher_id)))?;
-            profiles.insert(lesson.teacher_id.clone(), profile);
+            let stored = store.get_stored_profile(&lesson.teacher_id).await?.ok_or_else(|| ApiError::invalid(format!("lessons[{i}].teacher_id"), format!("no teacher with id {}", lesson.teacher_id)))?;
+            // Slots are served from a profile a stricter rule refuses, but
+            // no price that breaks one is ever charged.
+            if stored.problem.as_ref().is_some_and(|p| ["lessons", "trial", "currency"].iter().any(|f| p.field().starts_with(f))) {
+                return Err(ApiError::TeacherUnavailable(lesson.teacher_id.clone()));
+            }
+            profiles.insert(lesson.teacher_id.clone(), stored.profile);
         }
     }
     let mut lessons: Vec<CheckoutLesson> = Vec::with_capacity(cart.lessons.len());

@@ -29,7 +29,7 @@ pub use bookings::{Booking, BookingStatus, BookingsOf, CancelledBy, Cancelling, 
 pub use checkouts::{Checkout, CheckoutChange, CheckoutLesson, CheckoutStatus, OpenCheckouts};
 pub use idempotency::IdempotencyRecord;
 pub use trials::TrialClaim;
-pub use profiles::{Expect, ProfileChange, ProfileWriteError, StoredProfile};
+pub use profiles::{Expect, ProfileChange, ProfilePage, ProfileWriteError, StoredProfile};
 
 use std::collections::HashMap;
 use std::time::Duration;

@@ -1,7 +1,9 @@
 //! Teacher profiles, stored in the file format operators write (`ProfileDoc`)
-//! and validated again on every read, so a hand-edited item cannot put an
-//! invalid schedule in front of students; and the login mapping written
-//! with each profile, the one answer to "which teacher is this caller".
+//! and validated strictly on every write; read back with only the checks the
+//! slot rules need (`Rules::AsStored`), so a later, stricter rule never takes
+//! a teacher's pages down; each write's history; the directory index; and
+//! the login mapping written with each profile, the one answer to "which
+//! teacher is this caller".
 
 use std::collections::HashMap;
 
@@ -69,6 +71,16 @@ pub struct StoredProfile {
     pub problem: Option<ProfileError>,
 }
 
+/// One page of the directory.
+#[derive(Debug, Clone)]
+pub struct ProfilePage {
+    pub profiles: Vec<StoredProfile>,
+    /// Profiles that could not be read at all: their ids and why.
+    pub unreadable: Vec<(String, String)>,
+    /// Where the next page starts (the last teacher id of this one).
+    pub next: Option<String>,
+}
+
 /// Which version a write expects to replace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Expect {
@@ -85,6 +97,9 @@ pub struct ProfileChange {
     /// The login (or `seed`) that wrote it.
     pub by: String,
     pub at: Timestamp,
+    /// The profile as written, so consecutive versions show what changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<ProfileDoc>,
 }
 
 impl Store {
@@ -124,19 +139,23 @@ impl Store {
             // Item 1 is the login's mapping: it names another teacher.
             Err(TransactError::Conflict { failed }) if failed.contains(&1) => match self.teacher_of(user_id.as_str()).await? {
                 Some(holder) if &holder != profile.id() => Err(ProfileWriteError::LoginTaken { teacher: profile.id().clone(), user_id, holder }),
-                _ => Err(self.mismatch(profile.id()).await),
+                _ => Err(self.lost_to_another(profile.id(), expect).await),
             },
-            // Another writer got there first.
-            Err(TransactError::Conflict { .. } | TransactError::Busy(_)) => Err(self.mismatch(profile.id()).await),
-            Err(TransactError::Store(err)) => Err(err.into()),
+            // Item 0, the profile: another writer got there first.
+            Err(TransactError::Conflict { .. }) => Err(self.lost_to_another(profile.id(), expect).await),
+            // Cancelled by a concurrent transaction, or throttled: nobody
+            // won; the caller retries (503).
+            Err(TransactError::Busy(err) | TransactError::Store(err)) => Err(err.into()),
         }
     }
 
-    async fn mismatch(&self, id: &TeacherId) -> ProfileWriteError {
-        match self.get_typed::<ProfileItem>("put profile", keys::teacher_pk(id), PROFILE_SK).await {
-            Ok(Some(stored)) => ProfileWriteError::VersionMismatch { current: stored.version.unwrap_or(0) },
-            Ok(None) => ProfileWriteError::NotFound(id.clone()),
-            Err(err) => err.into(),
+    /// What a write that lost its condition tells its caller.
+    async fn lost_to_another(&self, id: &TeacherId, expect: Expect) -> ProfileWriteError {
+        match (self.get_typed::<ProfileItem>("put profile", keys::teacher_pk(id), PROFILE_SK).await, expect) {
+            (Ok(Some(_)), Expect::Absent) => ProfileWriteError::Exists(id.clone()),
+            (Ok(Some(stored)), Expect::Version(_)) => ProfileWriteError::VersionMismatch { current: stored.version.unwrap_or(0) },
+            (Ok(None), _) => ProfileWriteError::NotFound(id.clone()),
+            (Err(err), _) => err.into(),
         }
     }
 
@@ -161,7 +180,7 @@ impl Store {
             .expression_attribute_values(":teacher", s(profile.id().as_str()))
             .build()
             .map_err(|e| StoreError::corrupt(operation, e))?;
-        let change = ProfileChange { version: next, by: by.to_owned(), at: now };
+        let change = ProfileChange { version: next, by: by.to_owned(), at: now, profile: Some(written.profile.clone()) };
         let history = item(operation, keys::teacher_pk(profile.id()), &format!("{HISTORY_PREFIX}{next:010}"), &change, &[])?;
         let mut items = vec![
             TransactWriteItem::builder().put(put.build().map_err(|e| StoreError::corrupt(operation, e))?).build(),
@@ -196,22 +215,35 @@ impl Store {
         Ok(stored.and_then(read_stored))
     }
 
-    /// Up to `limit` profiles after `after`, by teacher id, and the id to
-    /// continue after when there are more: one query of the directory index.
-    pub async fn profile_page(&self, after: Option<&TeacherId>, limit: usize) -> Result<(Vec<StoredProfile>, Option<TeacherId>), StoreError> {
+    /// Up to `limit` profiles after `after`, by teacher id: one query of the
+    /// directory index. A profile that cannot be read at all is left out of
+    /// the page and named in `unreadable` (reconcile flags it).
+    pub async fn profile_page(&self, after: Option<&str>, limit: usize) -> Result<ProfilePage, StoreError> {
         let query = self.client.query().table_name(&self.table).index_name("gsi1").expression_attribute_values(":pk", s(DIRECTORY));
         let query = match after {
-            Some(after) => query.key_condition_expression("gsi1pk = :pk AND gsi1sk > :after").expression_attribute_values(":after", s(after.as_str())),
+            Some(after) => query.key_condition_expression("gsi1pk = :pk AND gsi1sk > :after").expression_attribute_values(":after", s(after)),
             None => query.key_condition_expression("gsi1pk = :pk"),
         };
         // One more than asked tells whether there is a next page.
-        let query = query.limit(i32::try_from(limit + 1).unwrap_or(i32::MAX));
-        let output = query.send().await.map_err(|e| StoreError::sdk("list profiles", e))?;
-        let mut items: Vec<ProfileItem> = output.items().iter().map(|i| serde_dynamo::from_item(i.clone()).map_err(|e| StoreError::corrupt("list profiles", e))).collect::<Result<_, _>>()?;
-        let more = items.len() > limit;
+        let output = query.limit(i32::try_from(limit + 1).unwrap_or(i32::MAX)).send().await.map_err(|e| StoreError::sdk("list profiles", e))?;
+        let mut items = output.items().to_vec();
+        // A query also stops at 1 MB: then there is more whatever the count.
+        let more = items.len() > limit || output.last_evaluated_key().is_some();
         items.truncate(limit);
-        let next = more.then(|| TeacherId::parse(&items.last()?.profile.id).ok()).flatten();
-        Ok((items.into_iter().filter_map(read_stored).collect(), next))
+        let position = |item: &HashMap<String, AttributeValue>| item.get("gsi1sk").and_then(|v| v.as_s().ok()).cloned();
+        let next = if more { items.last().and_then(position) } else { None };
+        let mut page = ProfilePage { profiles: Vec::new(), unreadable: Vec::new(), next };
+        for item in items {
+            let id = position(&item).unwrap_or_default();
+            match serde_dynamo::from_item::<_, ProfileItem>(item).map_err(|e| e.to_string()).and_then(|stored| read_stored(stored).ok_or_else(|| "the slot rules cannot run on it".to_owned())) {
+                Ok(stored) => page.profiles.push(stored),
+                Err(why) => {
+                    tracing::error!(teacher_id = %id, error = %why, "a stored profile that cannot be read; left out of the directory");
+                    page.unreadable.push((id, why));
+                }
+            }
+        }
+        Ok(page)
     }
 
     /// The statistics of several teachers at once (missing: all zero).
