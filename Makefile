@@ -20,6 +20,9 @@ SCHEMATHESIS := $(VENV)/bin/schemathesis
 SAM := $(VENV)/bin/sam
 ZIG := $(VENV)/bin/python-zig.installed
 FUNCTION_CRATES := $(notdir $(wildcard functions/*))
+# A deployed stack's outputs (ENV=dev|prod) into .local/, and its table's name from them.
+STACK_OUTPUTS = mkdir -p .local && $(SAM) list stack-outputs --config-env $(ENV) --output json > .local/outputs-$(ENV).json
+STACK_TABLE = TABLE_NAME=$$(python3 -c 'import json,sys; print(next(o["OutputValue"] for o in json.load(open(sys.argv[1])) if o["OutputKey"] == "TableName"))' .local/outputs-$(ENV).json)
 # 100ms's official server SDK, pinned by tests/conformance/hms/package-lock.json.
 HMS_SDK := tests/conformance/hms/node_modules/.package-lock.json
 # cargo finds `cargo lambda` as the cargo-lambda binary on PATH.
@@ -121,7 +124,7 @@ contract: $(CARGO_LAMBDA) $(SCHEMATHESIS)
 # signing secret goes straight into the secret (then make deploy hands it to the function).
 stripe-webhook: $(SAM)
 	@test -n "$(ENV)" || { echo "usage: make stripe-webhook ENV=dev|prod"; exit 2; }
-	mkdir -p .local && $(SAM) list stack-outputs --config-env $(ENV) --output json > .local/outputs-$(ENV).json
+	$(STACK_OUTPUTS)
 	url=$$(python3 -c 'import json,sys; print(next(o["OutputValue"] for o in json.load(open(sys.argv[1])) if o["OutputKey"] == "StripeWebhookUrl"))' .local/outputs-$(ENV).json) && \
 	STRIPE_SECRET_KEY=$$($(VENV)/bin/python infra/deploy/secrets.py lessons/$(ENV) --get STRIPE_SECRET_KEY) \
 	cargo run --locked -q -p infra --bin admin -- stripe-webhook --url $$url --print-secret \
@@ -135,7 +138,7 @@ doctor: tools $(if $(ENV),$(SAM))
 ifeq ($(ENV),)
 	set -a && source ./.env.local && set +a && cargo run --locked -q -p infra --bin admin -- doctor --functions-base http://127.0.0.1:9000/lambda-url --functions-env .local/functions.env
 else
-	mkdir -p .local && $(SAM) list stack-outputs --config-env $(ENV) --output json > .local/outputs-$(ENV).json
+	$(STACK_OUTPUTS)
 	cargo run --locked -q -p infra --bin admin -- doctor --stack-outputs .local/outputs-$(ENV).json --secret-name lessons/$(ENV) --origin $(ORIGIN)
 endif
 
@@ -149,8 +152,8 @@ profile-history: $(if $(ENV),$(SAM))
 ifeq ($(ENV),)
 	$(LOCAL_ENV) cargo run --locked -q -p infra --bin admin -- profile-history '$(TEACHER)'
 else
-	mkdir -p .local && $(SAM) list stack-outputs --config-env $(ENV) --output json > .local/outputs-$(ENV).json
-	TABLE_NAME=$$(python3 -c 'import json,sys; print(next(o["OutputValue"] for o in json.load(open(sys.argv[1])) if o["OutputKey"] == "TableName"))' .local/outputs-$(ENV).json) \
+	$(STACK_OUTPUTS)
+	$(STACK_TABLE) \
 	cargo run --locked -q -p infra --bin admin -- profile-history '$(TEACHER)'
 endif
 
@@ -160,8 +163,8 @@ attention: $(if $(ENV),$(SAM))
 ifeq ($(ENV),)
 	$(LOCAL_ENV) cargo run --locked -q -p infra --bin admin -- attention $(if $(RESOLVE),--resolve '$(RESOLVE)')
 else
-	mkdir -p .local && $(SAM) list stack-outputs --config-env $(ENV) --output json > .local/outputs-$(ENV).json
-	TABLE_NAME=$$(python3 -c 'import json,sys; print(next(o["OutputValue"] for o in json.load(open(sys.argv[1])) if o["OutputKey"] == "TableName"))' .local/outputs-$(ENV).json) \
+	$(STACK_OUTPUTS)
+	$(STACK_TABLE) \
 	cargo run --locked -q -p infra --bin admin -- attention $(if $(RESOLVE),--resolve '$(RESOLVE)')
 endif
 
@@ -175,12 +178,12 @@ repair-rooms:
 OPERATOR_ENDPOINT = $(if $(ENV),--stack-outputs .local/outputs-$(ENV).json,--functions-base http://127.0.0.1:9000/lambda-url)
 create-booking: $(if $(ENV),$(SAM))
 	@test -n "$(CHECKOUT)" || { echo "usage: make create-booking CHECKOUT=<checkout_id> [ENV=dev]"; exit 2; }
-	$(if $(ENV),mkdir -p .local && $(SAM) list stack-outputs --config-env $(ENV) --output json > .local/outputs-$(ENV).json)
+	$(if $(ENV),$(STACK_OUTPUTS))
 	$(if $(ENV),,set -a && source ./.env.local && set +a &&) cargo run --locked -q -p infra --bin admin -- create-booking $(CHECKOUT) $(OPERATOR_ENDPOINT)
 
 create-room: $(if $(ENV),$(SAM))
 	@test -n "$(BOOKING)" || { echo "usage: make create-room BOOKING=<booking_id> [ENV=dev]"; exit 2; }
-	$(if $(ENV),mkdir -p .local && $(SAM) list stack-outputs --config-env $(ENV) --output json > .local/outputs-$(ENV).json)
+	$(if $(ENV),$(STACK_OUTPUTS))
 	$(if $(ENV),,set -a && source ./.env.local && set +a &&) cargo run --locked -q -p infra --bin admin -- create-room $(BOOKING) $(OPERATOR_ENDPOINT)
 
 clean-local:
