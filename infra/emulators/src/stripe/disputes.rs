@@ -5,6 +5,9 @@
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::events::{self, Origin};
+use super::state::{Emulator, new_id};
+
 /// How long the merchant has to answer a chargeback (Stripe: 7 to 21 days).
 const RESPONSE_DAYS: i64 = 14;
 
@@ -78,6 +81,40 @@ pub fn close(dispute: &Value, spec: &CloseSpec) -> Result<Value, String> {
     // An inquiry never took the money: its charge stays refundable.
     closed["is_charge_refundable"] = Value::from(inquiry);
     Ok(closed)
+}
+
+impl Emulator {
+    /// A bank disputes a payment (`/_emulator/disputes`): `charge.dispute.created`.
+    pub fn open_dispute(&self, spec: &OpenSpec, now: i64) -> Result<Value, String> {
+        let mut inner = self.lock();
+        let intent = inner.payment_intents.get(&spec.payment_intent).ok_or_else(|| format!("no payment intent {}", spec.payment_intent))?;
+        if inner.disputes.iter().any(|d| d["payment_intent"] == spec.payment_intent.as_str()) {
+            return Err(format!("payment intent {} is disputed already: a charge is disputed once", spec.payment_intent));
+        }
+        let dispute = open(intent, spec, new_id("dp_test"), now)?;
+        inner.disputes.push(dispute.clone());
+        self.emit(&mut inner, events::DISPUTE_CREATED, dispute.clone(), now, &Origin::default());
+        Ok(dispute)
+    }
+
+    /// The bank decides (`/_emulator/disputes/{id}/close`): `charge.dispute.closed`.
+    pub fn close_dispute(&self, id: &str, spec: &CloseSpec, now: i64) -> Result<Value, String> {
+        let mut inner = self.lock();
+        let stored = inner.disputes.iter_mut().find(|d| d["id"] == id).ok_or_else(|| format!("no dispute {id}"))?;
+        let closed = close(stored, spec)?;
+        *stored = closed.clone();
+        self.emit(&mut inner, events::DISPUTE_CLOSED, closed.clone(), now, &Origin::default());
+        Ok(closed)
+    }
+
+    pub fn dispute(&self, id: &str) -> Option<Value> {
+        self.lock().disputes.iter().find(|d| d["id"] == id).cloned()
+    }
+
+    /// Disputes, newest first, optionally of one PaymentIntent.
+    pub fn disputes_newest_first(&self, payment_intent: Option<&str>) -> Vec<Value> {
+        self.lock().disputes.iter().rev().filter(|d| payment_intent.is_none_or(|pi| d["payment_intent"] == pi)).cloned().collect()
+    }
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ use super::faults::{self, Fault, Injection};
 use super::idempotency::{Replay, check_key_length, replay_of};
 pub use super::idempotency::IdempotencyScope;
 use super::payment_intents;
-use super::{disputes, refunds};
+use super::refunds;
 use super::sessions::{Funds, Session, SessionSpec, Status};
 use super::webhooks::{Delivery, DeliveryRecord};
 
@@ -51,14 +51,14 @@ pub struct RequestRecord {
 }
 
 #[derive(Default)]
-struct Inner {
+pub(super) struct Inner {
     sessions: HashMap<String, Session>,
     /// Session ids in creation order, for listings.
     order: Vec<String>,
-    payment_intents: HashMap<String, Value>,
+    pub(super) payment_intents: HashMap<String, Value>,
     refunds: Vec<Value>,
     refund_failure: Option<refunds::RefundFailure>,
-    disputes: Vec<Value>,
+    pub(super) disputes: Vec<Value>,
     events: Vec<Event>,
     idempotency: HashMap<(String, String), Replay>,
     fault: Option<Fault>,
@@ -120,7 +120,7 @@ impl Emulator {
 
     // A panic while holding the lock cannot leave the maps half-updated in a
     // way that matters more than stopping the whole emulator would.
-    fn lock(&self) -> MutexGuard<'_, Inner> {
+    pub(super) fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -359,38 +359,6 @@ impl Emulator {
         self.idempotent(None, |emulator, inner| emulator.refund(inner, request, now, &Origin::default())).map(|(json, _)| json)
     }
 
-    /// A bank disputes a payment (`/_emulator/disputes`): `charge.dispute.created`.
-    pub fn open_dispute(&self, spec: &disputes::OpenSpec, now: i64) -> Result<Value, String> {
-        let mut inner = self.lock();
-        let intent = inner.payment_intents.get(&spec.payment_intent).ok_or_else(|| format!("no payment intent {}", spec.payment_intent))?;
-        if inner.disputes.iter().any(|d| d["payment_intent"] == spec.payment_intent.as_str()) {
-            return Err(format!("payment intent {} is disputed already: a charge is disputed once", spec.payment_intent));
-        }
-        let dispute = disputes::open(intent, spec, new_id("dp_test"), now)?;
-        inner.disputes.push(dispute.clone());
-        self.emit(&mut inner, events::DISPUTE_CREATED, dispute.clone(), now, &Origin::default());
-        Ok(dispute)
-    }
-
-    /// The bank decides (`/_emulator/disputes/{id}/close`): `charge.dispute.closed`.
-    pub fn close_dispute(&self, id: &str, spec: &disputes::CloseSpec, now: i64) -> Result<Value, String> {
-        let mut inner = self.lock();
-        let stored = inner.disputes.iter_mut().find(|d| d["id"] == id).ok_or_else(|| format!("no dispute {id}"))?;
-        let closed = disputes::close(stored, spec)?;
-        *stored = closed.clone();
-        self.emit(&mut inner, events::DISPUTE_CLOSED, closed.clone(), now, &Origin::default());
-        Ok(closed)
-    }
-
-    pub fn dispute(&self, id: &str) -> Option<Value> {
-        self.lock().disputes.iter().find(|d| d["id"] == id).cloned()
-    }
-
-    /// Disputes, newest first, optionally of one PaymentIntent.
-    pub fn disputes_newest_first(&self, payment_intent: Option<&str>) -> Vec<Value> {
-        self.lock().disputes.iter().rev().filter(|d| payment_intent.is_none_or(|pi| d["payment_intent"] == pi)).cloned().collect()
-    }
-
     /// Refunds, newest first, optionally of one PaymentIntent.
     pub fn refunds_newest_first(&self, payment_intent: Option<&str>) -> Vec<Value> {
         let inner = self.lock();
@@ -427,7 +395,7 @@ impl Emulator {
         json
     }
 
-    fn emit(&self, inner: &mut Inner, kind: &'static str, object: Value, now: i64, origin: &Origin) {
+    pub(super) fn emit(&self, inner: &mut Inner, kind: &'static str, object: Value, now: i64, origin: &Origin) {
         let pending = u32::from(self.delivery_target(kind).is_some());
         let event = Event::new(new_id("evt_test"), kind, now, object, pending, origin);
         let delivery = Delivery { event_id: event.id.clone(), event_type: kind, body: event.body.clone() };
