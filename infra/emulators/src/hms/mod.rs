@@ -1,8 +1,12 @@
 //! A local 100ms for the calls this project makes: rooms (idempotent by
 //! name, overwriting their settings as 100ms does), room codes per role of a
-//! configured template, disabling rooms, and management-token verification.
+//! configured template, disabling rooms, sessions with their peers and the
+//! webhooks they send (`sessions`), and management-token verification.
 //! Errors have 100ms's shape, `{"code", "message", "details"}`. Fault
-//! switches under `/_emulator/` make 100ms fail, slow down, or lose a role.
+//! switches under `/_emulator/` make 100ms fail, slow down, lose a role, or
+//! lose webhook deliveries.
+
+mod sessions;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -38,6 +42,8 @@ struct Room {
     name: String,
     description: Value,
     max_duration_seconds: Value,
+    /// `{url, headers}`: where this room's events are posted.
+    webhook: Value,
     enabled: bool,
     created_at: String,
     updated_at: String,
@@ -71,11 +77,17 @@ struct Inner {
     fault: Option<Fault>,
     /// Every API request: method, path, and whether its token was accepted.
     requests: Vec<Value>,
+    sessions: Vec<sessions::Session>,
+    /// Webhook deliveries still to be lost (`u32::MAX`: all).
+    lose_webhooks: u32,
+    /// Every webhook delivery attempt: event, URL, status or error.
+    deliveries: Vec<Value>,
 }
 
 struct Emulator {
     config: HmsEmulatorConfig,
     inner: Mutex<Inner>,
+    http: reqwest::Client,
 }
 
 impl Emulator {
@@ -97,7 +109,8 @@ impl HmsEmulator {
         let listener = TcpListener::bind(("127.0.0.1", config.port)).await?;
         let addr = listener.local_addr()?;
         let inner = Inner { roles: config.roles.clone(), ..Inner::default() };
-        let emulator = Arc::new(Emulator { config, inner: Mutex::new(inner) });
+        let http = reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(5)).build().map_err(std::io::Error::other)?;
+        let emulator = Arc::new(Emulator { config, inner: Mutex::new(inner), http });
         let app = Router::new()
             .route("/v2/rooms", post(create_room))
             .route("/v2/rooms/{id}", get(get_room).post(update_room))
@@ -106,6 +119,7 @@ impl HmsEmulator {
             .route("/_emulator/roles", post(set_roles))
             .route("/_emulator/rooms", get(rooms))
             .route("/_emulator/requests", get(requests))
+            .merge(sessions::router())
             .with_state(emulator);
         let task = tokio::spawn(async move {
             if let Err(err) = axum::serve(listener, app).await {
@@ -218,6 +232,7 @@ async fn create_room(State(emulator): State<Shared>, headers: HeaderMap, body: B
         Some(room) => {
             room.description = body["description"].clone();
             room.max_duration_seconds = body["max_duration_seconds"].clone();
+            room.webhook = body["webhook"].clone();
             room.updated_at = stamp;
             room.clone()
         }
@@ -227,6 +242,7 @@ async fn create_room(State(emulator): State<Shared>, headers: HeaderMap, body: B
                 name,
                 description: body["description"].clone(),
                 max_duration_seconds: body["max_duration_seconds"].clone(),
+                webhook: body["webhook"].clone(),
                 enabled: true,
                 created_at: stamp.clone(),
                 updated_at: stamp,
@@ -334,6 +350,7 @@ async fn rooms(State(emulator): State<Shared>) -> Response {
         .iter()
         .map(|r| {
             let mut json = r.json(&template);
+            json["webhook"] = r.webhook.clone();
             let codes: HashMap<&String, &String> = inner.codes.iter().filter(|((room, _), _)| *room == r.id).map(|((_, role), code)| (role, code)).collect();
             json["codes"] = json!(codes);
             json
