@@ -3,6 +3,7 @@
 //! is a thin adapter over this library.
 
 pub mod auth;
+pub mod attendance;
 pub mod availability;
 pub mod changes;
 pub mod checkout;

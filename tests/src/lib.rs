@@ -176,6 +176,7 @@ pub fn hms_config(base: &str) -> shared::rooms::HmsConfig {
         subdomain: "lessons-test".into(),
         management_token: None,
         timeout: std::time::Duration::from_secs(2),
+        webhook: None,
     }
 }
 

@@ -39,7 +39,21 @@ pub struct HmsConfig {
     pub management_token: Option<String>,
     /// Budget for one call including its retries.
     pub timeout: Duration,
+    /// Where each room we create posts its events (hms-webhook), with the
+    /// secret header that authenticates them; none: attendance comes from
+    /// the sessions API alone.
+    pub webhook: Option<RoomWebhook>,
 }
+
+/// `HMS_WEBHOOK_URL` and the first of `HMS_WEBHOOK_SECRET`.
+#[derive(Clone)]
+pub struct RoomWebhook {
+    pub url: String,
+    pub secret: String,
+}
+
+/// The header 100ms sends with our rooms' events, carrying the secret.
+pub const WEBHOOK_SECRET_HEADER: &str = "X-Webhook-Secret";
 
 impl std::fmt::Debug for HmsConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -72,6 +86,20 @@ impl HmsConfig {
         let timeout = env.with_default("HMS_TIMEOUT_MS", &DEFAULT_TIMEOUT_MS.to_string(), |s| {
             s.parse::<u64>().ok().filter(|ms| (100..=10_000).contains(ms)).map(Duration::from_millis).ok_or_else(|| "must be 100 to 10000 milliseconds".into())
         });
+        let webhook_url = env.optional("HMS_WEBHOOK_URL", "the hms-webhook Function URL (the template sets it); unset: attendance from the sessions API alone", |s| {
+            if s.starts_with("https://") || s.starts_with("http://127.0.0.1") || s.starts_with("http://localhost") { Ok(s.to_owned()) } else { Err("must be an https URL".into()) }
+        });
+        let webhook_secret = env.optional("HMS_WEBHOOK_SECRET", "a long random string; hms-webhook takes a second one, comma separated, while rotating", |s| {
+            s.split(',').next().map(str::trim).filter(|first| first.len() >= 32).map(str::to_owned).ok_or_else(|| "must be at least 32 characters".into())
+        });
+        let webhook = match (webhook_url, webhook_secret) {
+            (Some(url), Some(secret)) => Some(RoomWebhook { url, secret }),
+            (None, _) => None,
+            (Some(_), None) => {
+                env.problem("HMS_WEBHOOK_URL is set without HMS_WEBHOOK_SECRET: rooms would post unauthenticated events");
+                return None;
+            }
+        };
         Some(Self {
             access_key: access_key?,
             secret: secret?,
@@ -82,6 +110,7 @@ impl HmsConfig {
             subdomain: subdomain?,
             management_token,
             timeout: timeout?,
+            webhook,
         })
     }
 }
@@ -151,6 +180,16 @@ pub struct Room {
 pub struct RoomCodes {
     pub teacher: String,
     pub student: String,
+}
+
+/// One peer's time in a room, as 100ms saw it (`left_at` none: still there).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Stay {
+    pub peer_id: String,
+    pub user_id: String,
+    pub joined_at: Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub left_at: Option<Timestamp>,
 }
 
 /// What a room is asked to be; identical for every retry of one booking,
@@ -239,12 +278,15 @@ impl Hms {
     /// Creates the room, or returns the existing one of that name (with the
     /// same settings, since the body is the same).
     pub async fn create_room(&self, spec: &RoomSpec) -> Result<Room, HmsError> {
-        let body = json!({
+        let mut body = json!({
             "name": spec.name,
             "description": spec.description,
             "template_id": self.config.template_id,
             "max_duration_seconds": spec.max_duration_seconds,
         });
+        if let Some(webhook) = &self.config.webhook {
+            body["webhook"] = json!({"url": webhook.url, "headers": {WEBHOOK_SECRET_HEADER: webhook.secret}});
+        }
         let room = self.call(reqwest::Method::POST, "rooms", Some(&body)).await?;
         room_of(&room)
     }
@@ -266,6 +308,33 @@ impl Hms {
     /// Nobody can join a disabled room.
     pub async fn disable_room(&self, room_id: &str) -> Result<(), HmsError> {
         self.call(reqwest::Method::POST, &format!("rooms/{room_id}"), Some(&json!({"enabled": false}))).await.map(|_| ())
+    }
+
+    /// Every stay of every peer in the room's sessions, ended and running
+    /// (100ms lists only running ones unless asked for `active=false`),
+    /// following every page: the source of truth for attendance.
+    pub async fn stays(&self, room_id: &str) -> Result<Vec<Stay>, HmsError> {
+        let mut stays = Vec::new();
+        for active in ["false", "true"] {
+            let mut start: Option<String> = None;
+            loop {
+                let cursor = start.as_deref().map(|s| format!("&start={s}")).unwrap_or_default();
+                let page = self.call(reqwest::Method::GET, &format!("sessions?room_id={room_id}&active={active}&limit=100{cursor}"), None).await?;
+                for session in page["data"].as_array().into_iter().flatten() {
+                    for peer in session["peers"].as_object().into_iter().flat_map(|p| p.values()) {
+                        let time = |field: &str| peer[field].as_str().and_then(|s| s.parse::<Timestamp>().ok());
+                        if let (Some(peer_id), Some(user_id), Some(joined_at)) = (peer["id"].as_str(), peer["user_id"].as_str(), time("joined_at")) {
+                            stays.push(Stay { peer_id: peer_id.to_owned(), user_id: user_id.to_owned(), joined_at, left_at: time("left_at") });
+                        }
+                    }
+                }
+                match page["last"].as_str().filter(|l| !l.is_empty()) {
+                    Some(last) if start.as_deref() != Some(last) => start = Some(last.to_owned()),
+                    _ => break,
+                }
+            }
+        }
+        Ok(stays)
     }
 
     pub fn join_url(&self, code: &str) -> String {
@@ -337,6 +406,7 @@ mod tests {
             subdomain: "lessons".into(),
             management_token: None,
             timeout: Duration::from_secs(1),
+            webhook: None,
         }
     }
 

@@ -1,0 +1,9 @@
+//! Attendance and the outcome of a lesson: what 100ms saw (its webhooks,
+//! stored as they come, and its sessions API, read when deciding) becomes
+//! each party's presence, and the scheduled reconcile decides once whether
+//! the lesson was `completed`, a `student_no_show` or a `teacher_no_show`
+//! (refunded in full through a refund obligation).
+
+mod rules;
+
+pub use rules::{Outcome, Presence, decide, presence};
