@@ -5,5 +5,7 @@
 //! (refunded in full through a refund obligation).
 
 mod rules;
+mod webhook;
 
 pub use rules::{Outcome, Presence, decide, presence};
+pub use webhook::{HmsWebhook, HmsWebhookSecrets, Received};

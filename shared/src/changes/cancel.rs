@@ -61,7 +61,7 @@ impl Cancellation {
         for (teacher, day) in self.days() {
             set.edit(&teacher, day, now, |entries| entries.retain(|e| e.reference != b.booking_id.as_str()));
         }
-        let mut items = vec![store.booking_cancel_item(b, self.cancelling)?, store.pending_room_item(&b.booking_id)?];
+        let mut items = vec![store.booking_cancel_item(b, self.cancelling)?, store.pending_room_item(&b.booking_id)?, store.outcome_undue_item(b)?];
         if self.gives_back_trial {
             items.push(store.trial_give_back_item(&b.student_id, &b.teacher_id, &b.checkout_id)?);
         }

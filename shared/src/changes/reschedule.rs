@@ -63,7 +63,8 @@ pub async fn move_booking(store: &Store, booking: &Booking, profile: &TeacherPro
             for day in days_touched(start, end, buffer) {
                 set.edit(teacher, day, now, |entries| entries.push(entry.clone()));
             }
-            Ok(((), vec![store.booking_move_item(booking, start, end, now)?]))
+            let moved = Booking { start, end, ..booking.clone() };
+            Ok(((), vec![store.booking_move_item(booking, start, end, now)?, store.outcome_undue_item(booking)?, store.outcome_due_item(&moved)?]))
         })
         .await;
     match result {

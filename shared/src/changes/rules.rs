@@ -90,7 +90,7 @@ pub fn cancel_quote(booking: &Booking, actor: Actor, now: Timestamp, left: u64) 
     let free_until = booking.start - hours(policy.free_cancel_hours);
     let full = booking.amount.min(left);
     let (refund_amount, reason) = match (booking.status, actor) {
-        (BookingStatus::Cancelled, _) => (0, Some(Refusal::BookingNotActive)),
+        (status, _) if status != BookingStatus::Confirmed => (0, Some(Refusal::BookingNotActive)),
         (_, Actor::Admin) => (full, None),
         (_, Actor::Teacher) if now < booking.end => (full, None),
         (_, Actor::Teacher) => (0, Some(Refusal::TooLateToCancel)),
@@ -107,7 +107,7 @@ pub fn reschedule_quote(booking: &Booking, actor: Actor, now: Timestamp) -> Resc
     let policy = booking.policy;
     let until = booking.start - hours(policy.reschedule_hours);
     let remaining = policy.max_reschedules.saturating_sub(booking.reschedule_count);
-    let reason = if booking.status == BookingStatus::Cancelled {
+    let reason = if booking.status != BookingStatus::Confirmed {
         Some(Refusal::BookingNotActive)
     } else if actor == Actor::Teacher {
         Some(Refusal::NotTheStudent)

@@ -157,6 +157,9 @@ async fn write_bookings(
             for id in &booking_ids {
                 items.push(store.pending_room_item(id)?);
             }
+            for &i in &kept {
+                items.push(store.outcome_due_item(&booking_of(checkout, i, paid, policy_of(i), now))?);
+            }
             *layout = Layout { bookings: kept.len(), trials };
             let booked = Checkout {
                 status: to,

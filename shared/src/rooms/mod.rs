@@ -66,7 +66,8 @@ impl Rooms {
     /// the template) marks the booking `room_status: failed`.
     pub async fn ensure(&self, id: &BookingId) -> Result<Booking, RoomError> {
         let booking = self.store.get_booking(id).await?.ok_or_else(|| RoomError::NoBooking(id.to_string()))?;
-        if booking.status == BookingStatus::Cancelled {
+        // Cancelled, or its outcome decided: nobody joins any more.
+        if booking.status != BookingStatus::Confirmed {
             self.disable(&booking).await?;
             return Err(RoomError::Cancelled(id.to_string()));
         }

@@ -24,6 +24,24 @@ pub enum BookingStatus {
     Confirmed,
     /// Its slot is free again; `cancelled_by` says who or what ended it.
     Cancelled,
+    /// Both came (decided after the lesson from what 100ms saw).
+    Completed,
+    /// The teacher came, the student did not: the lesson counts.
+    StudentNoShow,
+    /// The teacher did not come: refunded in full.
+    TeacherNoShow,
+}
+
+impl BookingStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Confirmed => "confirmed",
+            Self::Cancelled => "cancelled",
+            Self::Completed => "completed",
+            Self::StudentNoShow => "student_no_show",
+            Self::TeacherNoShow => "teacher_no_show",
+        }
+    }
 }
 
 /// Who or what cancelled a booking.

@@ -1,6 +1,7 @@
 //! The single DynamoDB table. Key layout and access patterns are described in
 //! `docs/data-model.md`; this module is the only code that knows them.
 
+mod attendance;
 mod attention;
 mod backoff;
 mod bookings;
@@ -22,6 +23,7 @@ pub use calendar::{BusyEntry, BusyKind, CalendarDay, DayWrite, Read};
 pub use edit::{DaySet, EditError, days_to_read, days_touched};
 pub use error::StoreError;
 pub use keys::utc_day;
+pub use attendance::Due;
 pub use attention::{Attention, AttentionKind};
 pub use ledger::{Dispute, Ledger, Payment, Refund};
 pub use obligations::{Obligation, ObligationOutcome, ObligationStatus, RefundReason, cancel_obligation_id, lesson_obligation_id, obligation_of_metadata};
