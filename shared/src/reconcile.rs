@@ -8,6 +8,7 @@ use jiff::{SignedDuration, Timestamp};
 
 use crate::error::ApiError;
 use crate::fulfilment::{Settled, Settlement, release};
+use crate::attendance::AttendanceConfig;
 use crate::refunds::Refunds;
 use crate::payments::SessionPayment;
 use crate::domain::CheckoutId;
@@ -40,6 +41,8 @@ pub struct Report {
     pub rooms: Counts,
     /// Stored profiles a stricter rule now refuses (flagged for a person).
     pub profiles: Counts,
+    /// Lessons whose outcome was decided (settled), or is still undecided.
+    pub outcomes: Counts,
     /// One line per item still failing, with its error.
     pub failures: Vec<String>,
 }
@@ -63,6 +66,7 @@ impl Report {
             Kind::Refunds => &mut self.refunds,
             Kind::Rooms => &mut self.rooms,
             Kind::Profiles => &mut self.profiles,
+            Kind::Outcomes => &mut self.outcomes,
         }
     }
 }
@@ -74,18 +78,25 @@ enum Kind {
     Refunds,
     Rooms,
     Profiles,
+    Outcomes,
 }
 
 /// Settles each item on its own: one that fails is reported and retried by
 /// the next run, and never keeps the others (or the refund sweep and the
 /// room repair, which always run) from being settled.
 pub async fn run(handler: &EventHandler, now: Timestamp) -> Report {
+    run_with(handler, &AttendanceConfig::default(), now).await
+}
+
+/// [`run`] with the attendance settings the function was configured with.
+pub async fn run_with(handler: &EventHandler, attendance: &AttendanceConfig, now: Timestamp) -> Report {
     let mut report = Report::default();
     stuck_checkouts(handler, now, &mut report).await;
     undelivered_events(handler, now, &mut report).await;
     owed_refunds(handler, now, &mut report).await;
     pending_rooms(handler, &mut report).await;
     profile_problems(handler, now, &mut report).await;
+    lesson_outcomes(handler, attendance, now, &mut report).await;
     crate::metrics::count(crate::metrics::Metric::ReconcileFailures, report.failures.len() as u64);
     report
 }
@@ -162,6 +173,20 @@ async fn settle_stuck(handler: &EventHandler, checkout: &Checkout, now: Timestam
         Settled::Checkout(after) => Some(after.status),
         Settled::Ignored(_) => None,
     })
+}
+
+/// Lessons whose end plus the grace has passed get their outcome, once.
+async fn lesson_outcomes(handler: &EventHandler, attendance: &AttendanceConfig, now: Timestamp, report: &mut Report) {
+    let decided = match crate::attendance::decide_due(handler, attendance, now).await {
+        Ok(decided) => decided,
+        Err(err) => return report.failing(Kind::Outcomes, "the lessons due for an outcome", err),
+    };
+    report.outcomes.settled += decided.outcomes.len();
+    report.outcomes.needs_attention += decided.attention.len();
+    report.changes.extend(decided.outcomes.iter().map(|(id, status)| format!("{id} {}", status.as_str())));
+    for (id, err) in &decided.still_failing {
+        report.failing(Kind::Outcomes, id, err);
+    }
 }
 
 /// Profiles a later, stricter rule refuses are served as stored; each is

@@ -3,6 +3,7 @@
 //! Function URL: nothing calls it but the schedule.
 
 use jiff::Timestamp;
+use shared::attendance::AttendanceConfig;
 use shared::reconcile::Report;
 use shared::webhook::EventHandler;
 
@@ -12,11 +13,11 @@ use shared::webhook::EventHandler;
 #[error("{} item(s) still failing: {}", .0.failures.len(), .0.failures.join("; "))]
 pub struct StillFailing(pub Report);
 
-pub async fn handle(events: &EventHandler, now: Timestamp) -> Result<Report, StillFailing> {
-    let report = shared::reconcile::run(events, now).await;
+pub async fn handle(events: &EventHandler, attendance: &AttendanceConfig, now: Timestamp) -> Result<Report, StillFailing> {
+    let report = shared::reconcile::run_with(events, attendance, now).await;
     for change in &report.changes {
         tracing::info!(change = %change, "reconciled");
     }
-    tracing::info!(checkouts = ?report.checkouts, events = ?report.events, refunds = ?report.refunds, rooms = ?report.rooms, "reconcile run");
+    tracing::info!(checkouts = ?report.checkouts, events = ?report.events, refunds = ?report.refunds, rooms = ?report.rooms, outcomes = ?report.outcomes, "reconcile run");
     if report.failed() { Err(StillFailing(report)) } else { Ok(report) }
 }

@@ -278,13 +278,13 @@ async fn run(command: Command) -> Result<(), String> {
             }
         }
         Command::Reconcile => {
-            let (store, stripe, hms) = config::load(|env| {
-                let parts = (StoreConfig::read(env), shared::payments::StripeConfig::read(env), shared::rooms::HmsConfig::read(env));
-                Some((parts.0?, parts.1?, parts.2?))
+            let (store, stripe, hms, attendance) = config::load(|env| {
+                let parts = (StoreConfig::read(env), shared::payments::StripeConfig::read(env), shared::rooms::HmsConfig::read(env), shared::attendance::AttendanceConfig::read(env));
+                Some((parts.0?, parts.1?, parts.2?, parts.3?))
             })
             .map_err(|e| e.to_string())?;
             let handler = shared::webhook::EventHandler::new(Store::from_env(&store).await.map_err(|e| e.to_string())?, &stripe, hms).map_err(|e| e.to_string())?;
-            let report = shared::reconcile::run(&handler, jiff::Timestamp::now()).await;
+            let report = shared::reconcile::run_with(&handler, &attendance, jiff::Timestamp::now()).await;
             for change in &report.changes {
                 println!("{change}");
             }

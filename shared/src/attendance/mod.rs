@@ -5,7 +5,9 @@
 //! (refunded in full through a refund obligation).
 
 mod rules;
+mod sweep;
 mod webhook;
 
 pub use rules::{Outcome, Presence, decide, presence};
+pub use sweep::{AttendanceConfig, Decided, decide_due};
 pub use webhook::{HmsWebhook, HmsWebhookSecrets, Received};

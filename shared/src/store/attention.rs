@@ -35,6 +35,8 @@ pub enum AttentionKind {
     /// A stored profile a later, stricter rule refuses: it is served as
     /// stored, and writes of it are refused until it is fixed.
     ProfileInvalid,
+    /// A lesson's outcome could not be decided for a day (100ms unreachable).
+    AttendanceUndecided,
 }
 
 impl AttentionKind {
@@ -46,6 +48,7 @@ impl AttentionKind {
             Self::DisputeInquiry => "dispute_inquiry",
             Self::Dispute => "dispute",
             Self::ProfileInvalid => "profile_invalid",
+            Self::AttendanceUndecided => "attendance_undecided",
         }
     }
 }

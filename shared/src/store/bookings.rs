@@ -143,6 +143,9 @@ fn booking_pk(id: &BookingId) -> String {
 pub struct TeacherStats {
     #[serde(default)]
     pub teacher_cancellations: u64,
+    /// Lessons the teacher did not come to (apart from cancellations).
+    #[serde(default)]
+    pub teacher_no_shows: u64,
 }
 
 /// The partition listing bookings whose rooms are still to be made.
@@ -328,6 +331,18 @@ impl Store {
             .expression_attribute_values(":one", AttributeValue::N("1".into()))
             .build()
             .map_err(|e| StoreError::corrupt("count teacher cancellation", e))?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+
+    /// Counts a lesson the teacher did not come to, beside the profile.
+    pub fn teacher_no_show_item(&self, teacher: &TeacherId) -> Result<TransactWriteItem, StoreError> {
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(super::keys::teacher_pk(teacher), STATS_SK)))
+            .update_expression("ADD teacher_no_shows :one")
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .build()
+            .map_err(|e| StoreError::corrupt("count teacher no-show", e))?;
         Ok(TransactWriteItem::builder().update(update).build())
     }
 

@@ -25,6 +25,8 @@ pub enum RefundReason {
     /// A booking cancelled by its student, teacher or an admin (the booking
     /// says who), refunded as the policy it kept says.
     Cancelled,
+    /// The teacher did not come to a paid lesson: refunded in full.
+    TeacherNoShow,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

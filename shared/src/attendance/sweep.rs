@@ -1,0 +1,163 @@
+//! The decision, run by reconcile: for each booking whose end plus the
+//! grace has passed, read what 100ms saw (its sessions, every page, merged
+//! with what the webhook stored), decide the outcome and write it once, in
+//! one conditional transaction; a teacher who did not come refunds the
+//! student in full through a refund obligation. Then the room closes.
+
+use std::collections::BTreeMap;
+
+use jiff::{SignedDuration, Timestamp};
+
+use super::rules::{Outcome, decide, presence};
+use crate::config::Env;
+use crate::refunds::{INLINE_REFUND_BUDGET, Refunds};
+use crate::rooms::Stay;
+use crate::store::{Attention, AttentionKind, BookingStatus, Due, Obligation, RefundReason, TransactError};
+use crate::webhook::EventHandler;
+
+/// How long after a lesson its outcome may wait for 100ms before a person is asked.
+const UNDECIDED_FOR: SignedDuration = SignedDuration::from_hours(24);
+/// Presence counts until an hour after the end (100ms closes a socket late).
+const AFTER_END: SignedDuration = SignedDuration::from_hours(1);
+
+#[derive(Debug, Clone, Copy)]
+pub struct AttendanceConfig {
+    /// `ATTENDANCE_GRACE_MINUTES`: after the end, before deciding.
+    pub grace: SignedDuration,
+    /// `ATTENDANCE_MIN_MINUTES`: in the room to count as present.
+    pub min_minutes: u32,
+    /// `JOIN_OPENS_MINUTES_BEFORE`: presence counts from when the room opens.
+    pub opens_before: SignedDuration,
+}
+
+impl Default for AttendanceConfig {
+    fn default() -> Self {
+        Self { grace: SignedDuration::from_mins(15), min_minutes: 5, opens_before: SignedDuration::from_mins(15) }
+    }
+}
+
+impl AttendanceConfig {
+    pub fn read(env: &mut Env) -> Option<Self> {
+        let grace = env.with_default("ATTENDANCE_GRACE_MINUTES", "15", |s| s.parse::<i64>().ok().filter(|m| (0..=1440).contains(m)).ok_or_else(|| "must be 0 to 1440 minutes".into()));
+        let min = env.with_default("ATTENDANCE_MIN_MINUTES", "5", |s| s.parse::<u32>().ok().filter(|m| (1..=60).contains(m)).ok_or_else(|| "must be 1 to 60 minutes".into()));
+        let opens = crate::rooms::read_opens_before(env);
+        Some(Self { grace: SignedDuration::from_mins(grace?), min_minutes: min?, opens_before: opens? })
+    }
+}
+
+/// What one sweep did.
+#[derive(Debug, Default)]
+pub struct Decided {
+    pub outcomes: Vec<(String, BookingStatus)>,
+    /// Not decided for a reason that may pass (100ms down): retried next run.
+    pub still_failing: Vec<(String, String)>,
+    /// Undecided for a day: listed for a person.
+    pub attention: Vec<String>,
+}
+
+pub async fn decide_due(handler: &EventHandler, config: &AttendanceConfig, now: Timestamp) -> Result<Decided, crate::store::StoreError> {
+    let mut decided = Decided::default();
+    for due in handler.store.outcomes_due(now - config.grace).await? {
+        match decide_one(handler, config, &due, now).await {
+            Ok(Some(outcome)) => decided.outcomes.push((due.booking_id.to_string(), outcome)),
+            Ok(None) => {}
+            Err(err) if now - due.end > config.grace + UNDECIDED_FOR => {
+                let attention = Attention {
+                    kind: AttentionKind::AttendanceUndecided,
+                    subject: due.booking_id.to_string(),
+                    reason: format!("the outcome of {} (ended {}) is still undecided: {err}; it is retried every run", due.booking_id, due.end),
+                    checkout_id: None,
+                    payment_intent: None,
+                    code: None,
+                    due_by: None,
+                    created_at: now,
+                };
+                if handler.store.flag_attention(&attention).await? {
+                    decided.attention.push(due.booking_id.to_string());
+                }
+                decided.still_failing.push((due.booking_id.to_string(), err));
+            }
+            Err(err) => decided.still_failing.push((due.booking_id.to_string(), err)),
+        }
+    }
+    Ok(decided)
+}
+
+async fn decide_one(handler: &EventHandler, config: &AttendanceConfig, due: &Due, now: Timestamp) -> Result<Option<BookingStatus>, String> {
+    let store = &handler.store;
+    let Some(booking) = store.get_booking(&due.booking_id).await.map_err(|e| e.to_string())? else { return Ok(None) };
+    if booking.status != BookingStatus::Confirmed || booking.end != due.end {
+        // Cancelled, decided or moved meanwhile: the listing is stale.
+        let stale = crate::store::Booking { end: due.end, ..booking.clone() };
+        store.transact(vec![store.outcome_undue_item(&stale).map_err(|e| e.to_string())?]).await.map_err(|e| e.to_string())?;
+        return Ok(None);
+    }
+    let mut stays = store.stays_of(&booking.booking_id).await.map_err(|e| e.to_string())?;
+    if let Some(room) = &booking.room_id {
+        stays.extend(handler.rooms.hms.stays(room).await.map_err(|e| format!("100ms: {e}"))?);
+    }
+    let stays = merged(stays);
+    let teacher_login = store.get_profile(&booking.teacher_id).await.map_err(|e| e.to_string())?.map_or_else(|| booking.teacher_id.to_string(), |p| p.user_id().to_string());
+    let (from, until) = (booking.start - config.opens_before, booking.end + AFTER_END);
+    let teacher = presence(&stays, &teacher_login, from, until, now);
+    let student = presence(&stays, &booking.student_id, from, until, now);
+    let outcome = decide(&teacher, &student, booking.end - booking.start, config.min_minutes);
+    let status = match outcome {
+        Outcome::Completed => BookingStatus::Completed,
+        Outcome::StudentNoShow => BookingStatus::StudentNoShow,
+        Outcome::TeacherNoShow => BookingStatus::TeacherNoShow,
+    };
+    let mut items = vec![store.booking_outcome_item(&booking, status, &teacher, &student).map_err(|e| e.to_string())?, store.outcome_undue_item(&booking).map_err(|e| e.to_string())?];
+    let mut intent = None;
+    if outcome == Outcome::TeacherNoShow {
+        items.push(store.teacher_no_show_item(&booking.teacher_id).map_err(|e| e.to_string())?);
+        if let Some(pi) = store.get_checkout(&booking.checkout_id).await.map_err(|e| e.to_string())?.and_then(|c| c.payment_intent).filter(|_| booking.amount > 0) {
+            let ledger = store.ledger(&pi).await.map_err(|e| e.to_string())?;
+            let amount = booking.amount.min(ledger.refundable());
+            if amount > 0 {
+                let obligation = Obligation { reason: RefundReason::TeacherNoShow, ..Obligation::for_booking(&booking, &pi, amount, now) };
+                items.push(store.new_obligation_item(&obligation).map_err(|e| e.to_string())?);
+                items.push(store.payment_cancellation_item(&pi, ledger.cancellations()).map_err(|e| e.to_string())?);
+                intent = Some(pi);
+            }
+        }
+        let claim = if booking.trial { store.get_trial_claim(&booking.student_id, &booking.teacher_id).await.map_err(|e| e.to_string())? } else { None };
+        if claim.is_some_and(|c| c.checkout_id == booking.checkout_id) {
+            items.push(store.trial_give_back_item(&booking.student_id, &booking.teacher_id, &booking.checkout_id).map_err(|e| e.to_string())?);
+        }
+    }
+    match store.transact(items).await {
+        Ok(()) => {}
+        // Decided by a concurrent run (or changed meanwhile): the next run sees it.
+        Err(TransactError::Conflict { .. }) => return Ok(None),
+        Err(TransactError::Busy(err) | TransactError::Store(err)) => return Err(err.to_string()),
+    }
+    tracing::info!(booking_id = %booking.booking_id, outcome = status.as_str(), teacher_seconds = teacher.seconds_present, student_seconds = student.seconds_present, "lesson outcome decided");
+    if let Some(pi) = intent {
+        let report = Refunds { store, payments: &handler.payments }.settle_payment(&pi, now, INLINE_REFUND_BUDGET).await;
+        for (obligation, err) in report.still_failing {
+            tracing::warn!(booking_id = %booking.booking_id, %obligation, error = %err, "the no-show refund is owed; the refund sweep retries it");
+        }
+    }
+    // The lesson is over: its codes and tokens stop working.
+    if let Err(err) = handler.rooms.disable(&booking).await {
+        tracing::warn!(booking_id = %booking.booking_id, error = %err, "room not closed yet; the next run closes it");
+    }
+    Ok(Some(status))
+}
+
+/// One stay per peer: what the webhook stored and what the sessions API
+/// says are the same stays; a stay that has ended wins over one still open.
+fn merged(stays: Vec<Stay>) -> Vec<Stay> {
+    let mut by_peer: BTreeMap<String, Stay> = BTreeMap::new();
+    for stay in stays {
+        by_peer
+            .entry(stay.peer_id.clone())
+            .and_modify(|kept| {
+                kept.joined_at = kept.joined_at.min(stay.joined_at);
+                kept.left_at = kept.left_at.max(stay.left_at);
+            })
+            .or_insert(stay);
+    }
+    by_peer.into_values().collect()
+}
