@@ -1,0 +1,250 @@
+//! Did the lesson happen: hms-webhook on loopback receiving the 100ms
+//! emulator's webhooks (its rooms carry our URL and secret header), the
+//! sessions API as the source of truth when webhooks are lost, and the
+//! outcome decided once by reconcile on dynoxide, a teacher no-show
+//! refunded through the Stripe emulator.
+
+use std::sync::Arc;
+
+use jiff::{SignedDuration, Timestamp};
+use serde_json::{Value, json};
+use shared::attendance::{AttendanceConfig, HmsWebhook, HmsWebhookSecrets};
+use shared::clock::Clock;
+use shared::domain::BookingId;
+use shared::rooms::{RoomWebhook, Rooms};
+use shared::store::BookingStatus;
+use shared::webhook::EventHandler;
+use tests::serve::ServedFunction;
+use tests::{CheckoutEnv, FunctionUrlEvent, STRIPE_KEY, cart, hms_config, json_of, lesson, token_for, tomorrow_at};
+
+const SECRET: &str = "hms-webhook-secret-for-tests-0123456789";
+const NEXT_SECRET: &str = "hms-webhook-secret-rotated-in-9876543210";
+
+struct Lessons {
+    env: CheckoutEnv,
+    handler: EventHandler,
+    _webhook: ServedFunction,
+}
+
+fn webhook_app(env: &CheckoutEnv) -> Arc<hms_webhook::App> {
+    Arc::new(hms_webhook::App { webhook: HmsWebhook { store: env.db.store.clone(), secrets: HmsWebhookSecrets::new(vec![SECRET.into(), NEXT_SECRET.into()]) } })
+}
+
+async fn lessons() -> Lessons {
+    let env = CheckoutEnv::start().await;
+    let app = webhook_app(&env);
+    let webhook = ServedFunction::start(move |req| {
+        let app = app.clone();
+        async move { shared::http::into_response(hms_webhook::handle(&app, req).await) }
+    })
+    .await;
+    let config = shared::rooms::HmsConfig { webhook: Some(RoomWebhook { url: webhook.url(), secret: SECRET.into() }), ..hms_config(&env.hms.base_url()) };
+    let stripe = shared::payments::StripeConfig { secret_key: STRIPE_KEY.into(), api_base: env.stripe.base_url(), timeout: std::time::Duration::from_secs(5) };
+    let handler = EventHandler { store: env.db.store.clone(), payments: shared::payments::Payments::new(&stripe).unwrap(), rooms: Rooms::new(env.db.store.clone(), config, Clock::System).unwrap(), livemode: false };
+    Lessons { env, handler, _webhook: webhook }
+}
+
+impl Lessons {
+    /// A paid lesson of t_one at `at`, its room made with our webhook.
+    async fn book(&self, student: &str, at: &str) -> shared::store::Booking {
+        let (status, created) = self.env.post(Some(&token_for(student)), &cart(vec![lesson("t_one", at, 60)]), None).await;
+        assert_eq!(status, 201, "{created}");
+        self.env.pay(created["checkout_url"].as_str().unwrap()).await;
+        let id = shared::domain::CheckoutId::parse(created["checkout_id"].as_str().unwrap()).unwrap();
+        let (_, bookings) = shared::reconcile::book_checkout(&self.handler, &id, Timestamp::now()).await.unwrap();
+        self.env.db.store.get_booking(&bookings[0].booking_id).await.unwrap().unwrap()
+    }
+
+    async fn control(&self, path: &str, body: Value) -> Value {
+        let response = reqwest::Client::new().post(format!("{}{path}", self.env.hms.control_url())).json(&body).send().await.unwrap();
+        assert!(response.status().is_success(), "{path}: {}", response.status());
+        response.json().await.unwrap_or(Value::Null)
+    }
+
+    /// `user` is in the room from `from` until `until` (minutes after the start); the peer id.
+    async fn stay(&self, booking: &shared::store::Booking, user: &str, role: &str, from: f64, until: f64) -> String {
+        let at = |minutes: f64| (booking.start + SignedDuration::from_secs_f64(minutes * 60.0)).to_string();
+        let joined = self.control(&format!("rooms/{}/join", booking.room_id.as_deref().unwrap()), json!({"user_id": user, "role": role, "at": at(from)})).await;
+        let peer = joined["peer_id"].as_str().unwrap().to_owned();
+        self.control(&format!("peers/{peer}/leave"), json!({"at": at(until)})).await;
+        peer
+    }
+
+    /// Waits until the emulator has delivered `count` webhooks with a 2xx.
+    async fn delivered(&self, count: usize) {
+        for _ in 0..200 {
+            let all: Value = reqwest::get(format!("{}webhooks", self.env.hms.control_url())).await.unwrap().json().await.unwrap();
+            if all.as_array().unwrap().iter().filter(|d| d["outcome"].as_u64().is_some_and(|s| (200..300).contains(&s))).count() >= count {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        panic!("fewer than {count} webhooks delivered");
+    }
+
+    /// Reconcile at `minutes` after the booking's end.
+    async fn reconcile(&self, booking: &shared::store::Booking, minutes: i64) -> shared::reconcile::Report {
+        shared::reconcile::run_with(&self.handler, &AttendanceConfig::default(), booking.end + SignedDuration::from_mins(minutes)).await
+    }
+
+    async fn status(&self, id: &BookingId) -> BookingStatus {
+        self.env.db.store.get_booking(id).await.unwrap().unwrap().status
+    }
+
+    async fn refunds(&self) -> Vec<Value> {
+        let all: Value = reqwest::get(format!("{}_emulator/refunds", self.env.stripe.base_url())).await.unwrap().json().await.unwrap();
+        all.as_array().cloned().unwrap_or_default()
+    }
+
+    async fn room(&self, booking: &shared::store::Booking) -> Value {
+        let rooms: Value = reqwest::get(format!("{}rooms", self.env.hms.control_url())).await.unwrap().json().await.unwrap();
+        rooms.as_array().unwrap().iter().find(|r| r["id"] == booking.room_id.as_deref().unwrap()).cloned().unwrap()
+    }
+}
+
+async fn post(app: &hms_webhook::App, secret: Option<&str>, body: &Value) -> (u16, Value) {
+    let mut event = FunctionUrlEvent::new("POST", "/").header("content-type", "application/json").body(&body.to_string());
+    if let Some(secret) = secret {
+        event = event.header("x-webhook-secret", secret);
+    }
+    json_of(&shared::http::into_response(hms_webhook::handle(app, event.into_request()).await))
+}
+
+fn peer_event(kind: &str, booking: &shared::store::Booking, peer: &str, user: &str, joined: Timestamp, left: Option<Timestamp>) -> Value {
+    let mut data = json!({"room_id": booking.room_id, "room_name": booking.booking_id, "session_id": "s1", "peer_id": peer, "user_id": user, "role": "guest", "joined_at": joined.to_string()});
+    if let Some(left) = left {
+        data["left_at"] = json!(left.to_string());
+    }
+    json!({"version": "2.0", "id": format!("{kind}-{peer}"), "type": kind, "timestamp": joined.to_string(), "data": data})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_webhook_takes_only_its_secret_and_a_rotated_one() {
+    let env = CheckoutEnv::start().await;
+    let app = webhook_app(&env);
+    let body = json!({"id": "e1", "type": "room.end.success", "data": {}});
+    assert_eq!(post(&app, Some(SECRET), &body).await, (200, json!({"received": true, "outcome": "ignored_type"})));
+    assert_eq!(post(&app, Some(NEXT_SECRET), &body).await.0, 200, "the rotated secret too");
+    for wrong in [None, Some("wrong"), Some(&SECRET[..SECRET.len() - 1])] {
+        let (status, refused) = post(&app, wrong, &body).await;
+        assert_eq!((status, refused["error"]["code"].as_str()), (401, Some("unauthorized")), "{wrong:?}");
+    }
+    assert_eq!(post(&app, Some(SECRET), &json!("not an event")).await.0, 400);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeated_shuffled_and_rejoined_events_make_one_set_of_stays_and_strangers_do_not_count() {
+    let l = lessons().await;
+    let booking = l.book("s_1", &tomorrow_at("10:00")).await;
+    let app = webhook_app(&l.env);
+    let m = |minutes: i64| booking.start + SignedDuration::from_mins(minutes);
+    let events = [
+        peer_event("peer.join.success", &booking, "p1", "s_1", m(0), None),
+        peer_event("peer.leave.success", &booking, "p1", "s_1", m(0), Some(m(20))),
+        // Dropped and came back: a new peer id.
+        peer_event("peer.join.success", &booking, "p2", "s_1", m(22), None),
+        peer_event("peer.leave.success", &booking, "p2", "s_1", m(22), Some(m(60))),
+        peer_event("peer.join.success", &booking, "p3", "t_one", m(-2), None),
+        peer_event("peer.leave.success", &booking, "p3", "t_one", m(-2), Some(m(61))),
+    ];
+    // Each twice, the leaves before the joins.
+    for event in events.iter().rev().chain(events.iter()) {
+        assert_eq!(post(&app, Some(SECRET), event).await, (200, json!({"received": true, "outcome": "recorded"})));
+    }
+    let stranger = peer_event("peer.join.success", &booking, "p9", "s_other", m(1), None);
+    assert_eq!(post(&app, Some(SECRET), &stranger).await.1["outcome"], "ignored_peer");
+    let mut stays = l.env.db.store.stays_of(&booking.booking_id).await.unwrap();
+    stays.sort_by(|a, b| a.peer_id.cmp(&b.peer_id));
+    let got: Vec<(&str, &str, Timestamp, Option<Timestamp>)> = stays.iter().map(|s| (s.peer_id.as_str(), s.user_id.as_str(), s.joined_at, s.left_at)).collect();
+    assert_eq!(got, [("p1", "s_1", m(0), Some(m(20))), ("p2", "s_1", m(22), Some(m(60))), ("p3", "t_one", m(-2), Some(m(61)))]);
+
+    let report = l.reconcile(&booking, 16).await;
+    assert_eq!(report.outcomes.settled, 1, "{report:?}");
+    let decided = l.env.db.store.get_booking(&booking.booking_id).await.unwrap().unwrap();
+    assert_eq!(decided.status, BookingStatus::Completed);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_every_webhook_lost_the_sessions_api_decides() {
+    let l = lessons().await;
+    l.control("webhooks/lose", json!({"all": true})).await;
+    let booking = l.book("s_1", &tomorrow_at("10:00")).await;
+    l.stay(&booking, "t_one", "host", -1.0, 60.0).await;
+    l.stay(&booking, "s_1", "guest", 2.0, 30.0).await;
+    assert!(l.env.db.store.stays_of(&booking.booking_id).await.unwrap().is_empty(), "nothing reached us");
+    assert_eq!(l.reconcile(&booking, 16).await.outcomes.settled, 1);
+    assert_eq!(l.status(&booking.booking_id).await, BookingStatus::Completed);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_teacher_a_second_short_of_the_minimum_is_a_no_show_refunded_once_however_many_runs() {
+    let l = lessons().await;
+    let booking = l.book("s_1", &tomorrow_at("10:00")).await;
+    l.stay(&booking, "s_1", "guest", 0.0, 60.0).await;
+    l.stay(&booking, "t_one", "host", 10.0, 10.0 + 299.0 / 60.0).await;
+    l.delivered(5).await;
+    let (a, b) = tokio::join!(l.reconcile(&booking, 16), l.reconcile(&booking, 16));
+    assert_eq!(a.outcomes.settled + b.outcomes.settled, 1, "decided once: {a:?} {b:?}");
+    let decided = l.env.db.store.get_booking(&booking.booking_id).await.unwrap().unwrap();
+    assert_eq!(decided.status, BookingStatus::TeacherNoShow);
+    let refunds = l.refunds().await;
+    assert_eq!((refunds.len(), refunds[0]["amount"].as_u64()), (1, Some(3000)), "{refunds:?}");
+    l.reconcile(&booking, 60).await;
+    assert_eq!(l.refunds().await.len(), 1, "and never again");
+    let stats = l.env.db.store.teacher_stats(&booking.teacher_id).await.unwrap();
+    assert_eq!((stats.teacher_no_shows, stats.teacher_cancellations), (1, 0));
+    assert_eq!(l.room(&booking).await["enabled"], false, "the room closes with the decision");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_minutes_exactly_counts_and_a_student_short_of_it_is_a_student_no_show() {
+    let l = lessons().await;
+    let both = l.book("s_1", &tomorrow_at("10:00")).await;
+    l.stay(&both, "t_one", "host", 0.0, 5.0).await;
+    l.stay(&both, "s_1", "guest", 0.0, 5.0).await;
+    let student_short = l.book("s_2", &tomorrow_at("13:00")).await;
+    l.stay(&student_short, "t_one", "host", 0.0, 60.0).await;
+    l.stay(&student_short, "s_2", "guest", 0.0, 299.0 / 60.0).await;
+    l.reconcile(&student_short, 16).await;
+    assert_eq!(l.status(&both.booking_id).await, BookingStatus::Completed);
+    assert_eq!(l.status(&student_short.booking_id).await, BookingStatus::StudentNoShow);
+    assert!(l.refunds().await.is_empty(), "no refund when the student did not come");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_is_decided_or_closed_before_the_end_plus_grace_nor_while_100ms_is_down() {
+    let l = lessons().await;
+    let booking = l.book("s_1", &tomorrow_at("10:00")).await;
+    l.stay(&booking, "t_one", "host", 0.0, 60.0).await;
+    l.stay(&booking, "s_1", "guest", 0.0, 60.0).await;
+    for minutes in [-30, 0, 14] {
+        assert_eq!(l.reconcile(&booking, minutes).await.outcomes, Default::default(), "{minutes} minutes after the end");
+        assert_eq!(l.status(&booking.booking_id).await, BookingStatus::Confirmed);
+        assert_eq!(l.room(&booking).await["enabled"], true, "the room stays open until the grace has passed");
+    }
+    let faults = format!("{}faults", l.env.hms.control_url());
+    reqwest::Client::new().post(&faults).json(&json!({"status": 500})).send().await.unwrap();
+    let down = l.reconcile(&booking, 16).await;
+    assert_eq!((down.outcomes.still_failing, down.failed()), (1, true), "{down:?}");
+    assert_eq!(l.status(&booking.booking_id).await, BookingStatus::Confirmed, "undecided, retried next run");
+    let day_later = l.reconcile(&booking, 16 + 24 * 60).await;
+    assert_eq!(day_later.outcomes.needs_attention, 1, "undecided for a day: a person is asked");
+    reqwest::Client::new().delete(&faults).send().await.unwrap();
+    assert_eq!(l.reconcile(&booking, 17 + 24 * 60).await.outcomes.settled, 1);
+    assert_eq!(l.status(&booking.booking_id).await, BookingStatus::Completed);
+    assert_eq!(l.room(&booking).await["enabled"], false);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_booking_is_not_decided_and_its_events_are_ignored() {
+    let l = lessons().await;
+    let booking = l.book("s_1", &tomorrow_at("10:00")).await;
+    let app = webhook_app(&l.env);
+    let how = shared::store::Cancelling { by: shared::store::CancelledBy::Admin, at: Timestamp::now(), refund_amount: 0 };
+    let cancellation = shared::changes::Cancellation::read(&l.env.db.store, booking.clone(), how, None).await.unwrap();
+    shared::changes::commit(&l.env.db.store, &[cancellation], Vec::new(), Timestamp::now()).await.unwrap();
+    let join = peer_event("peer.join.success", &booking, "p1", "s_1", booking.start, None);
+    assert_eq!(post(&app, Some(SECRET), &join).await.1["outcome"], "ignored_cancelled");
+    assert_eq!(l.reconcile(&booking, 16).await.outcomes, Default::default());
+    assert_eq!(l.status(&booking.booking_id).await, BookingStatus::Cancelled);
+}
