@@ -8,6 +8,7 @@ Runs with the venv's python (boto3 comes with aws-sam-cli)."""
 
 import getpass
 import json
+import secrets
 import sys
 
 import boto3
@@ -19,6 +20,10 @@ KEYS = {
     "HMS_APP_SECRET": "100ms dashboard > Developer > App secret",
     "AUTH_JWT_SECRET": "your auth provider's HS256 JWT secret (Supabase: Settings > API); leave empty with AuthJwksUrl",
 }
+
+
+# Ours to make, never asked: 100ms sends it back with each room's events (hms-webhook).
+GENERATED = {"HMS_WEBHOOK_SECRET": lambda: secrets.token_hex(32)}
 
 
 def read(client, name):
@@ -51,7 +56,14 @@ def main(name, action=None, key=None):
             write(client, name, current, exists)
             print(f"secret {name}: stored {key}; run make deploy to hand it to the functions", file=sys.stderr)
         return
+    made = [k for k in GENERATED if not current.get(k)]
+    for generated_key in made:
+        current[generated_key] = GENERATED[generated_key]()
     missing = [k for k in KEYS if k not in current]
+    if made and not missing:
+        write(client, name, current, exists)
+        print(f"secret {name}: generated {made}")
+        return
     if not missing:
         print(f"secret {name}: every key present")
         return

@@ -23,7 +23,7 @@ use crate::table::TableSpec;
 /// The Stripe events the webhook handles; the endpoint must send all of them.
 pub const WEBHOOK_EVENTS: [&str; 11] = shared::webhook::event::HANDLED;
 /// Every function with a Function URL.
-pub const FUNCTIONS: [&str; 9] = ["get-slots", "get-teachers", "initiate-checkout", "stripe-webhook", "join-lesson", "change-booking", "teacher-profile", "create-room", "create-booking"];
+pub const FUNCTIONS: [&str; 10] = ["get-slots", "get-teachers", "initiate-checkout", "stripe-webhook", "join-lesson", "change-booking", "teacher-profile", "hms-webhook", "create-room", "create-booking"];
 
 /// Where the deployment answers.
 pub struct Target {
@@ -59,13 +59,14 @@ impl Configuration {
 }
 
 /// Every function, with a URL or not.
-pub const ALL_FUNCTIONS: [&str; 10] = ["get-slots", "get-teachers", "initiate-checkout", "stripe-webhook", "join-lesson", "change-booking", "teacher-profile", "create-room", "create-booking", "reconcile"];
+pub const ALL_FUNCTIONS: [&str; 11] = ["get-slots", "get-teachers", "initiate-checkout", "stripe-webhook", "join-lesson", "change-booking", "teacher-profile", "hms-webhook", "create-room", "create-booking", "reconcile"];
 /// The functions whose URL is `AWS_IAM` (template.yaml).
 pub const IAM_FUNCTIONS: [&str; 2] = ["create-room", "create-booking"];
 const STRIPE_FUNCTIONS: [&str; 5] = ["initiate-checkout", "stripe-webhook", "change-booking", "create-booking", "reconcile"];
 const HMS_FUNCTIONS: [&str; 7] = ["initiate-checkout", "stripe-webhook", "join-lesson", "change-booking", "create-room", "create-booking", "reconcile"];
 /// The secrets in the store (template.yaml's header), and the functions that must run with them.
-const SECRETS: [(&str, &[&str]); 4] = [
+const SECRETS: [(&str, &[&str]); 5] = [
+    ("HMS_WEBHOOK_SECRET", &["hms-webhook"]),
     ("STRIPE_SECRET_KEY", &STRIPE_FUNCTIONS),
     ("STRIPE_WEBHOOK_SECRET", &["stripe-webhook"]),
     ("HMS_APP_SECRET", &HMS_FUNCTIONS),
@@ -76,7 +77,8 @@ const SECRETS: [(&str, &[&str]); 4] = [
 type Reader = fn(&mut Env) -> bool;
 
 /// Each configuration section and the functions that read it at start-up (their main.rs).
-const SECTIONS: [(&str, &[&str], Reader); 7] = [
+const SECTIONS: [(&str, &[&str], Reader); 8] = [
+    ("configuration: 100ms webhook secret", &["hms-webhook"], |env| shared::attendance::HmsWebhookSecrets::read(env).is_some()),
     ("configuration: storage", &ALL_FUNCTIONS, |env| StoreConfig::read(env).is_some()),
     ("configuration: auth", &["initiate-checkout", "join-lesson", "change-booking", "teacher-profile"], |env| AuthConfig::read(env).is_some()),
     ("configuration: operator auth", &IAM_FUNCTIONS, |env| OperatorAuthConfig::read(env).is_some()),
@@ -464,6 +466,14 @@ async fn check_functions(http: &reqwest::Client, target: &Target, report: &mut R
         return report.fail("function URLs", broken.join("; "));
     }
     report.pass("function URLs", format!("all {} answer", target.urls.len()));
+    // 100ms signs nothing: an event without the room's secret header must be refused.
+    if let Some(url) = url_of(target, "hms-webhook") {
+        match http.post(url).json(&serde_json::json!({"type": "peer.join.success", "data": {}})).send().await {
+            Ok(response) if response.status().as_u16() == 401 => report.pass("100ms webhook", "an event without the secret header is refused (401)"),
+            Ok(response) => return report.fail("100ms webhook", format!("hms-webhook answered {} to an event without X-Webhook-Secret, not 401: anyone could write attendance", response.status())),
+            Err(err) => return report.fail("100ms webhook", format!("hms-webhook gave no answer: {}", error_chain(&err))),
+        }
+    }
     for name in ["get-slots", "get-teachers", "initiate-checkout", "join-lesson", "change-booking", "teacher-profile"] {
         let Some(url) = url_of(target, name) else { continue };
         let preflight = http

@@ -15,6 +15,9 @@ use crate::error::ApiError;
 use crate::rooms::{Stay, WEBHOOK_SECRET_HEADER};
 use crate::store::{BookingStatus, Store};
 
+/// 100ms's events are a few hundred bytes.
+const MAX_BODY_BYTES: usize = 64 * 1024;
+
 /// `HMS_WEBHOOK_SECRET`: one secret, or two comma separated while rotating.
 pub struct HmsWebhookSecrets(Vec<String>);
 
@@ -66,6 +69,9 @@ impl HmsWebhook {
         let given = headers.get(WEBHOOK_SECRET_HEADER).map(|v| v.as_bytes()).unwrap_or_default();
         if !self.secrets.accepts(given) {
             return Err(ApiError::Unauthorized("the X-Webhook-Secret header is missing or wrong"));
+        }
+        if body.len() > MAX_BODY_BYTES {
+            return Err(ApiError::PayloadTooLarge(MAX_BODY_BYTES));
         }
         let event: Value = serde_json::from_slice(body).map_err(|e| ApiError::invalid("body", format!("is not valid JSON ({e})")))?;
         let kind = event["type"].as_str().ok_or_else(|| ApiError::invalid("type", "is required"))?;
