@@ -29,9 +29,9 @@ async fn main() -> ExitCode {
 }
 
 async fn run(args: &Args) -> Result<(), String> {
-    let (secret, stripe, store) = config::load(|env| {
-        let parts = (auth::read_signing_secret(env), shared::payments::StripeConfig::read(env), config::StoreConfig::read(env));
-        Some((parts.0?, parts.1?, parts.2?))
+    let (secret, stripe, store, hms, attendance) = config::load(|env| {
+        let parts = (auth::read_signing_secret(env), shared::payments::StripeConfig::read(env), config::StoreConfig::read(env), shared::rooms::HmsConfig::read(env), shared::attendance::AttendanceConfig::read(env));
+        Some((parts.0?, parts.1?, parts.2?, parts.3?, parts.4?))
     })
     .map_err(|e| e.to_string())?;
     let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).no_proxy().build().map_err(|e| e.to_string())?;
@@ -173,6 +173,69 @@ async fn run(args: &Args) -> Result<(), String> {
     // The demo teacher keeps their week for the next run.
     let restored = answer(|| http.put(&profile_url).bearer_auth(&teacher).header("if-match", format!("\"{}\"", saved["version"])).json(&mine), 200).await?;
     println!("   version {}: the day is on again", version(&restored)?);
+
+    let hms_control = hms.api_base.trim_end_matches('/').trim_end_matches("v2").to_owned() + "_emulator/";
+    let attend = |room: String, user: String, role: String, from: Timestamp, until: Timestamp| {
+        let (http, hms_control) = (&http, &hms_control);
+        async move {
+            let joined = answer(|| http.post(format!("{hms_control}rooms/{room}/join")).json(&json!({"user_id": user, "role": role, "at": from.to_string()})), 200).await?;
+            let peer = joined["peer_id"].as_str().ok_or("no peer_id")?.to_owned();
+            let left = http.post(format!("{hms_control}peers/{peer}/leave")).json(&json!({"at": until.to_string()})).send().await.map_err(|e| e.to_string())?;
+            if left.status().is_success() { Ok::<_, String>(()) } else { Err(format!("leaving answered {}", left.status())) }
+        }
+    };
+    let handler = shared::webhook::EventHandler::new(store.clone(), &stripe, hms.clone()).map_err(|e| e.to_string())?;
+    // The scheduled reconcile, as it runs once the lesson's end plus the grace has passed.
+    let decide = |end: Timestamp| {
+        let handler = &handler;
+        async move { shared::reconcile::run_with(handler, &attendance, end + attendance.grace + SignedDuration::from_mins(1)).await }
+    };
+
+    step(14, "the moved lesson happens: both join, and after it the outcome is completed");
+    let lesson = store.get_booking(&BookingId::parse(moved).map_err(|e| e.to_string())?).await.map_err(|e| e.to_string())?.ok_or("the moved booking is gone")?;
+    let room = lesson.room_id.clone().ok_or("the moved booking has no room")?;
+    attend(room.clone(), login.to_string(), hms.teacher_role.clone(), lesson.start - SignedDuration::from_mins(2), lesson.end).await?;
+    attend(room, "s_demo".to_owned(), hms.student_role.clone(), lesson.start, lesson.end - SignedDuration::from_mins(5)).await?;
+    // The emulator posts 100ms's webhooks to hms-webhook (the room carries its URL and secret).
+    let mut stays = Vec::new();
+    for _ in 0..100 {
+        stays = store.stays_of(&lesson.booking_id).await.map_err(|e| e.to_string())?;
+        if stays.len() >= 2 && stays.iter().all(|s| s.left_at.is_some()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    println!("   hms-webhook stored {} stays from 100ms's events", stays.len());
+    decide(lesson.end).await;
+    let decided = store.get_booking(&lesson.booking_id).await.map_err(|e| e.to_string())?.ok_or("the lesson is gone")?;
+    if decided.status != BookingStatus::Completed {
+        return Err(format!("the lesson both attended is {:?}, not completed", decided.status));
+    }
+    println!("   {}: teacher and student were in the room (its stays and 100ms's sessions): completed", lesson.booking_id);
+
+    step(15, "a lesson the teacher misses: teacher_no_show, refunded in full");
+    let third = offered().await?.into_iter().find(|s| *s >= target + SignedDuration::from_hours(3)).ok_or("no slot for a third lesson")?;
+    let body = json!({"lessons": [{"teacher_id": args.teacher, "start": third, "duration_minutes": 60}]});
+    let created = answer(|| http.post(&checkout_url).bearer_auth(&student).header("idempotency-key", format!("{key}-no-show")).json(&body), 201).await?;
+    let missed_checkout = created["checkout_id"].as_str().ok_or("no checkout_id")?.to_owned();
+    let paid = http.post(format!("{}/complete", created["checkout_url"].as_str().ok_or("no checkout_url")?)).send().await.map_err(|e| e.to_string())?;
+    if !paid.status().is_redirection() {
+        return Err(format!("the payment page answered {}", paid.status()));
+    }
+    delivered(&http, &stripe.api_base, &missed_checkout).await?;
+    let status_url = format!("{base}/initiate-checkout/?checkout_id={missed_checkout}");
+    let booked = answer(|| http.get(&status_url).bearer_auth(&student), 200).await?;
+    let missed_id = booked["booking_ids"][0].as_str().ok_or(format!("the third lesson was not booked: {booked}"))?.to_owned();
+    let missed = store.get_booking(&BookingId::parse(&missed_id).map_err(|e| e.to_string())?).await.map_err(|e| e.to_string())?.ok_or("the third booking is gone")?;
+    attend(missed.room_id.clone().ok_or("the third lesson has no room")?, "s_demo".to_owned(), hms.student_role.clone(), missed.start, missed.end).await?;
+    decide(missed.end).await;
+    let decided = store.get_booking(&missed.booking_id).await.map_err(|e| e.to_string())?.ok_or("the lesson is gone")?;
+    let refunds = answer(|| http.get(format!("{}_emulator/refunds", stripe.api_base)), 200).await?;
+    let refunded = refunds.as_array().into_iter().flatten().find(|r| r["metadata"]["obligation_id"] == format!("cancel-{missed_id}")).cloned();
+    match (decided.status, refunded) {
+        (BookingStatus::TeacherNoShow, Some(refund)) => println!("   {missed_id}: only the student came: teacher_no_show, {} {} refunded ({} in the Stripe emulator)", refund["amount"], refund["currency"], refund["id"].as_str().unwrap_or("?")),
+        (status, refund) => return Err(format!("the missed lesson is {status:?} with refund {refund:?}")),
+    }
     Ok(())
 }
 
