@@ -8,6 +8,6 @@ mod rules;
 mod sweep;
 mod webhook;
 
-pub use rules::{Outcome, Presence, decide, presence};
+pub use rules::{Attendance, Outcome, Presence, decide, presence};
 pub use sweep::{AttendanceConfig, Decided, decide_due};
 pub use webhook::{HmsWebhook, HmsWebhookSecrets, Received};

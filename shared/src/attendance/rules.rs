@@ -19,6 +19,13 @@ pub struct Presence {
     pub seconds_present: i64,
 }
 
+/// Both parties' presence, kept on a decided booking.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attendance {
+    pub teacher: Presence,
+    pub student: Presence,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {

@@ -162,6 +162,7 @@ mod tests {
             policy,
             refund_amount: None,
             history: Vec::new(),
+            attendance: None,
         }
     }
 

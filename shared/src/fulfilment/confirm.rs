@@ -237,6 +237,7 @@ fn booking_of(checkout: &Checkout, index: usize, paid: PaidWith<'_>, policy: Can
         policy,
         refund_amount: None,
         history: Vec::new(),
+        attendance: None,
     }
 }
 

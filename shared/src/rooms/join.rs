@@ -6,6 +6,7 @@ use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 
 use super::{RoomError, Rooms};
+use crate::attendance::Presence;
 use crate::auth::Principal;
 use crate::clock::Clock;
 use crate::domain::BookingId;
@@ -40,6 +41,28 @@ pub struct BookingSummary {
     /// The other party: the student for a teacher, the teacher for a student.
     pub with: String,
     pub room_ready: bool,
+}
+
+/// A lesson that is over, with its outcome and presence.
+#[derive(Debug, Serialize)]
+pub struct PastLesson {
+    #[serde(flatten)]
+    pub lesson: BookingSummary,
+    /// Decided after the lesson: `completed`, `student_no_show`,
+    /// `teacher_no_show`; `confirmed` until then, or `cancelled`.
+    pub outcome: BookingStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub my_presence: Option<Presence>,
+    /// The other party's: the student's for a teacher, the teacher's for a student.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub their_presence: Option<Presence>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PastPage {
+    pub lessons: Vec<PastLesson>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -98,23 +121,42 @@ impl Joining {
         let more = all.len() > PAGE_SIZE;
         all.truncate(PAGE_SIZE);
         let next_cursor = more.then(|| all.last().map(|(_, b)| format!("{}.{}", b.start.as_second(), b.booking_id))).flatten();
-        let bookings = all
+        let bookings = all.into_iter().map(|(role, b)| summary(role, b)).collect();
+        Ok(BookingsPage { bookings, next_cursor })
+    }
+
+    /// Lessons that are over, newest first, `PAGE_SIZE` at a time, with
+    /// their outcome and each side's presence as the caller may see it.
+    pub async fn past(&self, who: &Principal, cursor: Option<&str>) -> Result<PastPage, ApiError> {
+        let after = cursor.map(parse_cursor).transpose()?;
+        let now = self.clock.now();
+        let before = after.as_ref().map_or(now, |(start, _)| *start + SignedDuration::from_secs(1));
+        let store = &self.rooms.store;
+        let as_teacher = async {
+            match store.teacher_of(&who.user_id).await? {
+                Some(teacher) => store.bookings_before(BookingsOf::Teacher(&teacher), before, READ_AHEAD).await,
+                None => Ok(Vec::new()),
+            }
+        };
+        let (as_student, as_teacher) = futures::future::try_join(store.bookings_before(BookingsOf::Student(&who.user_id), before, READ_AHEAD), as_teacher).await?;
+        let mut all: Vec<(Party, Booking)> = as_student.into_iter().map(|b| (Party::Student, b)).chain(as_teacher.into_iter().map(|b| (Party::Teacher, b))).collect();
+        all.retain(|(_, b)| b.end <= now && after.as_ref().is_none_or(|(start, id)| (b.start, b.booking_id.as_str()) < (*start, id.as_str())));
+        all.sort_by(|(_, a), (_, b)| (b.start, b.booking_id.as_str()).cmp(&(a.start, a.booking_id.as_str())));
+        let more = all.len() > PAGE_SIZE;
+        all.truncate(PAGE_SIZE);
+        let next_cursor = more.then(|| all.last().map(|(_, b)| format!("{}.{}", b.start.as_second(), b.booking_id))).flatten();
+        let lessons = all
             .into_iter()
-            .map(|(role, b)| BookingSummary {
-                with: match role {
-                    Party::Teacher => b.student_id.clone(),
-                    Party::Student => b.teacher_id.to_string(),
-                },
-                room_ready: b.room_status == RoomStatus::Ready,
-                booking_id: b.booking_id,
-                role,
-                start: b.start,
-                end: b.end,
-                duration_minutes: b.duration_minutes,
-                status: b.status,
+            .map(|(role, b)| {
+                let (mine, theirs) = match (role, b.attendance) {
+                    (Party::Teacher, Some(a)) => (Some(a.teacher), Some(a.student)),
+                    (Party::Student, Some(a)) => (Some(a.student), Some(a.teacher)),
+                    (_, None) => (None, None),
+                };
+                PastLesson { outcome: b.status, my_presence: mine, their_presence: theirs, lesson: summary(role, b) }
             })
             .collect();
-        Ok(BookingsPage { bookings, next_cursor })
+        Ok(PastPage { lessons, next_cursor })
     }
 
     /// The caller's way into one of their lessons.
@@ -161,6 +203,22 @@ impl Joining {
         let token = self.rooms.hms.app_token(&room_id, &who.user_id, hms_role, booking.end + TOKEN_AFTER_END).map_err(|e| ApiError::Internal(Box::new(e)))?;
         tracing::info!(booking_id = %id, role = ?role, "joining");
         Ok(JoinTicket { join_url: self.rooms.hms.join_url(&room_code), booking_id: id, role, room_id, room_code, token, starts_at: booking.start, ends_at: booking.end })
+    }
+}
+
+fn summary(role: Party, b: Booking) -> BookingSummary {
+    BookingSummary {
+        with: match role {
+            Party::Teacher => b.student_id.clone(),
+            Party::Student => b.teacher_id.to_string(),
+        },
+        room_ready: b.room_status == RoomStatus::Ready,
+        booking_id: b.booking_id,
+        role,
+        start: b.start,
+        end: b.end,
+        duration_minutes: b.duration_minutes,
+        status: b.status,
     }
 }
 

@@ -112,7 +112,7 @@ impl Store {
     /// The outcome of a confirmed booking (as read), with each party's
     /// presence: written once, whoever decides at the same time.
     pub fn booking_outcome_item(&self, booking: &Booking, outcome: BookingStatus, teacher: &Presence, student: &Presence) -> Result<TransactWriteItem, StoreError> {
-        let attendance = serde_dynamo::to_attribute_value(serde_json::json!({"teacher": teacher, "student": student})).map_err(|e| StoreError::corrupt("record outcome", e))?;
+        let attendance = serde_dynamo::to_attribute_value(crate::attendance::Attendance { teacher: *teacher, student: *student }).map_err(|e| StoreError::corrupt("record outcome", e))?;
         let update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(key(booking_pk(&booking.booking_id), "BOOKING")))

@@ -116,6 +116,9 @@ pub struct Booking {
     /// The times it had before each reschedule, oldest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub history: Vec<Moved>,
+    /// Each party's presence, once the outcome is decided.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attendance: Option<crate::attendance::Attendance>,
 }
 
 /// Where a booking was before the student moved it.
@@ -228,6 +231,32 @@ impl Store {
     pub async fn room_settled(&self, id: &BookingId) -> Result<(), StoreError> {
         self.client.delete_item().table_name(&self.table).set_key(Some(key(PENDING_ROOMS.to_owned(), id.as_str()))).send().await.map_err(|e| StoreError::sdk("unlist pending room", e))?;
         Ok(())
+    }
+
+    /// A student's (`gsi2`) or a teacher's (`gsi1`) bookings starting
+    /// before `before`, newest first.
+    pub async fn bookings_before(&self, of: BookingsOf<'_>, before: Timestamp, limit: i32) -> Result<Vec<Booking>, StoreError> {
+        let (index, pk_name, pk, sk, lower, upper) = match of {
+            BookingsOf::Teacher(teacher) => ("gsi1", "gsi1pk", format!("TEACHER#{teacher}"), "gsi1sk", "0".to_owned(), before.to_string()),
+            BookingsOf::Student(sub) => ("gsi2", "gsi2pk", format!("STUDENT#{sub}"), "gsi2sk", "BOOKING#0".to_owned(), format!("BOOKING#{before}")),
+        };
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(index)
+            .key_condition_expression(format!("{pk_name} = :pk AND {sk} BETWEEN :lower AND :upper"))
+            .expression_attribute_values(":pk", s(pk))
+            .expression_attribute_values(":lower", s(lower))
+            .expression_attribute_values(":upper", s(upper))
+            .scan_index_forward(false)
+            .limit(limit)
+            .send()
+            .await
+            .map_err(|e| StoreError::sdk("list past bookings", e))?;
+        let items: Vec<Booking> = output.items().iter().map(|item| serde_dynamo::from_item(item.clone()).map_err(|e| StoreError::corrupt("list past bookings", e))).collect::<Result<_, _>>()?;
+        // BETWEEN is inclusive; the bound itself is not before.
+        Ok(items.into_iter().filter(|b| b.start < before).collect())
     }
 
     /// A student's (`gsi2`) or a teacher's (`gsi1`) bookings starting at or
