@@ -7,7 +7,7 @@
 use http::{Method, StatusCode};
 use lambda_http::Request;
 use shared::auth::Authenticator;
-use shared::http::{HttpResult, json, query_param, require_methods};
+use shared::http::{HttpResult, json, query_param, raw_param, require_methods};
 use shared::rooms::Joining;
 
 pub struct App {
@@ -19,7 +19,8 @@ pub async fn handle(app: &App, req: Request) -> HttpResult {
     require_methods(&req, &[Method::GET, Method::POST])?;
     let who = app.auth.authenticate(req.headers()).await?;
     if req.method() == Method::GET {
-        return match query_param(&req, "past") {
+        // Present but blank is bad input, never "absent".
+        return match raw_param(&req, "past") {
             None | Some("false") => json(StatusCode::OK, &app.joining.list(&who, query_param(&req, "cursor")).await?),
             Some("true") => json(StatusCode::OK, &app.joining.past(&who, query_param(&req, "cursor")).await?),
             Some(_) => Err(shared::error::ApiError::invalid("past", "must be true or false")),
