@@ -40,7 +40,7 @@ export AWS_SECRET_ACCESS_KEY ?= local
 LOCAL_ENV := set -a && source ./.env.local && set +a &&
 endif
 
-.PHONY: dev test demo contract doctor build deploy stripe-webhook bench table seed reconcile attention profile-history repair-rooms create-booking create-room tools clean-local
+.PHONY: dev test demo contract doctor build deploy stripe-webhook bench table seed reconcile attention profile-history booking outcome repair-rooms create-booking create-room tools clean-local
 
 $(CARGO_LAMBDA):
 	python3 -m venv $(VENV)
@@ -155,6 +155,26 @@ else
 	$(STACK_OUTPUTS)
 	$(STACK_TABLE) \
 	cargo run --locked -q -p infra --bin admin -- profile-history '$(TEACHER)'
+endif
+
+# A booking as stored, and its webhook stays: make booking BOOKING=bk_… [ENV=dev]
+booking: $(if $(ENV),$(SAM))
+	@test -n "$(BOOKING)" || { echo "usage: make booking BOOKING=<booking_id> [ENV=dev|prod]"; exit 2; }
+ifeq ($(ENV),)
+	$(LOCAL_ENV) cargo run --locked -q -p infra --bin admin -- booking '$(BOOKING)'
+else
+	$(STACK_OUTPUTS)
+	$(STACK_TABLE) cargo run --locked -q -p infra --bin admin -- booking '$(BOOKING)'
+endif
+
+# Overrule a lesson's outcome: make outcome BOOKING=bk_… OUTCOME=completed|student_no_show|teacher_no_show [ENV=dev]
+outcome: $(if $(ENV),$(SAM))
+	@test -n "$(BOOKING)" -a -n "$(OUTCOME)" || { echo "usage: make outcome BOOKING=<booking_id> OUTCOME=completed|student_no_show|teacher_no_show [ENV=dev|prod]"; exit 2; }
+ifeq ($(ENV),)
+	$(LOCAL_ENV) cargo run --locked -q -p infra --bin admin -- outcome '$(BOOKING)' '$(OUTCOME)'
+else
+	$(STACK_OUTPUTS)
+	$(STACK_TABLE) cargo run --locked -q -p infra --bin admin -- outcome '$(BOOKING)' '$(OUTCOME)'
 endif
 
 # Everything that needs a person, each with what to do (local, TABLE_NAME=..., or ENV=dev|prod);

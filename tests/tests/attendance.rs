@@ -285,3 +285,30 @@ async fn past_lessons_show_their_outcome_and_presence_to_their_two_parties_only(
     let (_, upcoming) = past(token_for("s_1"), "false").await;
     assert_eq!(upcoming["bookings"], json!([]), "over, so not upcoming");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_overrules_an_outcome_through_the_same_refund_and_the_history_keeps_both() {
+    let l = lessons().await;
+    let booking = l.book("s_1", &tomorrow_at("10:00")).await;
+    let early = shared::attendance::overrule(&l.handler, &booking.booking_id, "completed", "operator:test", booking.start).await;
+    assert!(matches!(early, Err(shared::attendance::OverruleError::NotOver(_))), "{early:?}");
+    l.stay(&booking, "t_one", "host", 0.0, 60.0).await;
+    l.stay(&booking, "s_1", "guest", 0.0, 60.0).await;
+    l.reconcile(&booking, 16).await;
+    assert_eq!(l.status(&booking.booking_id).await, BookingStatus::Completed);
+
+    let after = booking.end + SignedDuration::from_hours(1);
+    let was = shared::attendance::overrule(&l.handler, &booking.booking_id, "teacher_no_show", "operator:test", after).await.unwrap();
+    assert_eq!((was, l.status(&booking.booking_id).await), (BookingStatus::Completed, BookingStatus::TeacherNoShow));
+    assert_eq!(l.refunds().await.len(), 1, "refunded as a decided no-show is");
+    shared::attendance::overrule(&l.handler, &booking.booking_id, "teacher_no_show", "operator:test", after).await.unwrap();
+    shared::attendance::overrule(&l.handler, &booking.booking_id, "completed", "operator:test", after).await.unwrap();
+    shared::attendance::overrule(&l.handler, &booking.booking_id, "teacher_no_show", "operator:test", after).await.unwrap();
+    assert_eq!(l.refunds().await.len(), 1, "never twice");
+    let stored = l.env.db.store.booking_as_stored(&booking.booking_id).await.unwrap().unwrap();
+    let history: Vec<(&str, &str)> = stored["outcome_history"].as_array().unwrap().iter().map(|c| (c["from"].as_str().unwrap(), c["to"].as_str().unwrap())).collect();
+    assert_eq!(history, [("completed", "teacher_no_show"), ("teacher_no_show", "completed"), ("completed", "teacher_no_show")]);
+    assert!(stored["attendance"]["teacher"]["seconds_present"].as_i64().is_some(), "the decision's attendance stays beside it");
+    let wrong = shared::attendance::overrule(&l.handler, &booking.booking_id, "cancelled", "operator:test", after).await;
+    assert!(matches!(wrong, Err(shared::attendance::OverruleError::NotAnOutcome(_))));
+}

@@ -40,6 +40,13 @@ enum Command {
     },
     /// Every recorded change of a teacher's profile: version, who, when.
     ProfileHistory { teacher_id: String },
+    /// A booking as stored (status, attendance, outcome history…) and the
+    /// stays 100ms's webhooks reported for it.
+    Booking { booking_id: String },
+    /// Overrule a lesson's outcome: completed, student_no_show or
+    /// teacher_no_show (refunded in full, as a decided one is). Kept in the
+    /// booking's outcome_history.
+    Outcome { booking_id: String, outcome: String },
     /// Check a deployment (or the local stack) end to end; every problem comes
     /// with its fix. Exits non-zero when anything fails.
     Doctor {
@@ -294,6 +301,27 @@ async fn run(command: Command) -> Result<(), String> {
             if report.failed() {
                 return Err(format!("still failing (the next run retries them):\n  {}", report.failures.join("\n  ")));
             }
+        }
+        Command::Booking { booking_id } => {
+            let id = shared::domain::BookingId::parse(&booking_id).map_err(|e| format!("booking_id: {e}"))?;
+            let config = config::load(StoreConfig::read).map_err(|e| e.to_string())?;
+            let store = Store::from_env(&config).await.map_err(|e| e.to_string())?;
+            let booking = store.booking_as_stored(&id).await.map_err(|e| e.to_string())?.ok_or(format!("no booking {id}"))?;
+            let stays = store.stays_of(&id).await.map_err(|e| e.to_string())?;
+            let shown = serde_json::json!({"booking": booking, "stays_from_webhooks": stays});
+            println!("{}", serde_json::to_string_pretty(&shown).map_err(|e| e.to_string())?);
+        }
+        Command::Outcome { booking_id, outcome } => {
+            let id = shared::domain::BookingId::parse(&booking_id).map_err(|e| format!("booking_id: {e}"))?;
+            let (store, stripe, hms) = config::load(|env| {
+                let parts = (StoreConfig::read(env), shared::payments::StripeConfig::read(env), shared::rooms::HmsConfig::read(env));
+                Some((parts.0?, parts.1?, parts.2?))
+            })
+            .map_err(|e| e.to_string())?;
+            let handler = shared::webhook::EventHandler::new(Store::from_env(&store).await.map_err(|e| e.to_string())?, &stripe, hms).map_err(|e| e.to_string())?;
+            let by = format!("operator:{}", std::env::var("USER").unwrap_or_else(|_| "admin".into()));
+            let before = shared::attendance::overrule(&handler, &id, &outcome, &by, jiff::Timestamp::now()).await.map_err(|e| e.to_string())?;
+            println!("{id}: {} -> {outcome} (by {by})", before.as_str());
         }
         Command::ProfileHistory { teacher_id } => {
             let teacher = shared::domain::TeacherId::parse(&teacher_id).map_err(|e| format!("teacher_id: {e}"))?;

@@ -4,10 +4,12 @@
 //! the lesson was `completed`, a `student_no_show` or a `teacher_no_show`
 //! (refunded in full through a refund obligation).
 
+mod overrule;
 mod rules;
 mod sweep;
 mod webhook;
 
+pub use overrule::{OverruleError, overrule};
 pub use rules::{Attendance, Outcome, Presence, decide, presence};
 pub use sweep::{AttendanceConfig, Decided, decide_due};
 pub use webhook::{HmsWebhook, HmsWebhookSecrets, Received};

@@ -109,6 +109,27 @@ impl Store {
             .collect())
     }
 
+    /// An operator's outcome for a booking (as read), kept in its
+    /// `outcome_history` with who and when; conditioned on the status read.
+    pub fn booking_overrule_item(&self, booking: &Booking, to: BookingStatus, by: &str, at: Timestamp) -> Result<TransactWriteItem, StoreError> {
+        let change = serde_dynamo::to_attribute_value(vec![serde_json::json!({"from": booking.status.as_str(), "to": to.as_str(), "by": by, "at": at.to_string()})]).map_err(|e| StoreError::corrupt("overrule outcome", e))?;
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(booking_pk(&booking.booking_id), "BOOKING")))
+            .update_expression("SET #status = :to, outcome_history = list_append(if_not_exists(outcome_history, :none), :change)")
+            .condition_expression("#status = :from AND #start = :start")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#start", "start")
+            .expression_attribute_values(":to", s(to.as_str()))
+            .expression_attribute_values(":from", s(booking.status.as_str()))
+            .expression_attribute_values(":start", s(booking.start.to_string()))
+            .expression_attribute_values(":none", AttributeValue::L(Vec::new()))
+            .expression_attribute_values(":change", change)
+            .build()
+            .map_err(|e| StoreError::corrupt("overrule outcome", e))?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+
     /// The outcome of a confirmed booking (as read), with each party's
     /// presence: written once, whoever decides at the same time.
     pub fn booking_outcome_item(&self, booking: &Booking, outcome: BookingStatus, teacher: &Presence, student: &Presence) -> Result<TransactWriteItem, StoreError> {

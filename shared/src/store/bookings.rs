@@ -380,6 +380,11 @@ impl Store {
         Ok(self.get_typed("get teacher stats", super::keys::teacher_pk(teacher), STATS_SK).await?.unwrap_or_default())
     }
 
+    /// A booking's item as stored, every attribute (for operators).
+    pub async fn booking_as_stored(&self, id: &BookingId) -> Result<Option<serde_json::Value>, StoreError> {
+        self.get_typed("get booking", booking_pk(id), "BOOKING").await
+    }
+
     pub async fn get_booking(&self, id: &BookingId) -> Result<Option<Booking>, StoreError> {
         self.get_typed("get booking", booking_pk(id), "BOOKING").await
     }

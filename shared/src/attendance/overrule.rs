@@ -1,0 +1,80 @@
+//! An operator's override of a lesson's outcome (`admin outcome`): through
+//! the same transaction shape as the decision, so a change to
+//! `teacher_no_show` refunds through a refund obligation exactly as a
+//! decided one does. Every change is kept in the booking's
+//! `outcome_history` beside the decision.
+
+use jiff::Timestamp;
+
+use crate::refunds::{INLINE_REFUND_BUDGET, Refunds};
+use crate::store::{BookingStatus, Obligation, RefundReason, TransactError};
+use crate::domain::BookingId;
+use crate::webhook::EventHandler;
+
+#[derive(Debug, thiserror::Error)]
+pub enum OverruleError {
+    #[error("no booking {0}")]
+    NoBooking(String),
+    #[error("{0} is not an outcome (completed, student_no_show, teacher_no_show)")]
+    NotAnOutcome(String),
+    #[error("booking {0} is cancelled: it has no outcome to overrule")]
+    Cancelled(String),
+    #[error("booking {0} has not ended yet")]
+    NotOver(String),
+    #[error("the booking changed meanwhile; run it again")]
+    Changed,
+    #[error("{0}")]
+    Store(String),
+}
+
+/// Sets the outcome of an ended booking to `to`; returns what it was.
+pub async fn overrule(handler: &EventHandler, id: &BookingId, to: &str, by: &str, now: Timestamp) -> Result<BookingStatus, OverruleError> {
+    let to = match to {
+        "completed" => BookingStatus::Completed,
+        "student_no_show" => BookingStatus::StudentNoShow,
+        "teacher_no_show" => BookingStatus::TeacherNoShow,
+        other => return Err(OverruleError::NotAnOutcome(other.to_owned())),
+    };
+    let store = &handler.store;
+    let io = |e: crate::store::StoreError| OverruleError::Store(e.to_string());
+    let booking = store.get_booking(id).await.map_err(io)?.ok_or_else(|| OverruleError::NoBooking(id.to_string()))?;
+    match booking.status {
+        BookingStatus::Cancelled => return Err(OverruleError::Cancelled(id.to_string())),
+        BookingStatus::Confirmed if booking.end > now => return Err(OverruleError::NotOver(id.to_string())),
+        from if from == to => return Ok(from),
+        _ => {}
+    }
+    let mut items = vec![store.booking_overrule_item(&booking, to, by, now).map_err(io)?];
+    if booking.status == BookingStatus::Confirmed {
+        items.push(store.outcome_undue_item(&booking).map_err(io)?);
+    }
+    let mut intent = None;
+    let owes = to == BookingStatus::TeacherNoShow;
+    if owes {
+        items.push(store.teacher_no_show_item(&booking.teacher_id).map_err(io)?);
+        if let Some(pi) = store.get_checkout(&booking.checkout_id).await.map_err(io)?.and_then(|c| c.payment_intent).filter(|_| booking.amount > 0) {
+            let ledger = store.ledger(&pi).await.map_err(io)?;
+            let already = ledger.obligations.iter().any(|o| o.booking_id.as_ref() == Some(&booking.booking_id));
+            let amount = booking.amount.min(ledger.refundable());
+            if !already && amount > 0 {
+                let obligation = Obligation { reason: RefundReason::TeacherNoShow, ..Obligation::for_booking(&booking, &pi, amount, now) };
+                items.push(store.new_obligation_item(&obligation).map_err(io)?);
+                items.push(store.payment_cancellation_item(&pi, ledger.cancellations()).map_err(io)?);
+                intent = Some(pi);
+            }
+        }
+    }
+    match store.transact(items).await {
+        Ok(()) => {}
+        Err(TransactError::Conflict { .. }) => return Err(OverruleError::Changed),
+        Err(TransactError::Busy(err) | TransactError::Store(err)) => return Err(io(err)),
+    }
+    tracing::info!(booking_id = %id, from = booking.status.as_str(), to = to.as_str(), by, "outcome overruled");
+    if let Some(pi) = intent {
+        Refunds { store, payments: &handler.payments }.settle_payment(&pi, now, INLINE_REFUND_BUDGET).await;
+    }
+    if let Err(err) = handler.rooms.disable(&booking).await {
+        tracing::warn!(booking_id = %id, error = %err, "room not closed yet; reconcile closes it");
+    }
+    Ok(booking.status)
+}
