@@ -78,7 +78,90 @@ async fn run(args: Args) -> Result<(), String> {
     }
     let rows: Vec<Row> = names.iter().zip(&samples).map(|(name, samples)| Row::of(name, zip_size(&args.zips, name), file_size(&args.bins.join(name)), samples)).collect();
     print_table(&rows, args.runs);
-    directory_latency(&services, &calls.teacher).await
+    directory_latency(&services, &calls.teacher).await?;
+    outcome_sweep(&services, &calls.teacher).await
+}
+
+/// Past bookings, already decided, that a sweep must not read.
+const PAST_BOOKINGS: usize = 10_000;
+const DUE_PER_SWEEP: usize = 10;
+const SWEEPS: usize = 5;
+
+/// The outcome sweep's cost with [`PAST_BOOKINGS`] decided bookings in the
+/// table and [`DUE_PER_SWEEP`] due: it reads only the due list, so its time
+/// follows what is due, not the history. No rooms, no payments: the
+/// decision itself (reads, one transaction) without the providers.
+async fn outcome_sweep(services: &Services, teacher: &str) -> Result<(), String> {
+    let store = &services.store;
+    let teacher = TeacherId::parse(teacher).map_err(|e| e.to_string())?;
+    let long_ago = Timestamp::now() - SignedDuration::from_hours(24 * 400);
+    let booking = |n: usize, end: Timestamp, status: shared::store::BookingStatus| shared::store::Booking {
+        booking_id: shared::domain::BookingId::parse(&format!("bk_sweep_{n}")).expect("an id"),
+        status,
+        payment_status: "paid".into(),
+        room_status: shared::store::RoomStatus::Ready,
+        checkout_id: shared::domain::CheckoutId::parse(&format!("co_sweep_{n}")).expect("an id"),
+        teacher_id: teacher.clone(),
+        student_id: format!("s_sweep_{}", n % 500),
+        start: end - SignedDuration::from_hours(1),
+        end,
+        duration_minutes: 60,
+        amount: 3000,
+        currency: shared::domain::Currency::parse("eur").expect("eur"),
+        trial: false,
+        created_at: end,
+        room_id: None,
+        teacher_room_code: None,
+        student_room_code: None,
+        cancelled_by: None,
+        cancelled_at: None,
+        reschedule_count: 0,
+        policy: Default::default(),
+        refund_amount: None,
+        history: Vec::new(),
+        attendance: None,
+    };
+    let started = Instant::now();
+    for chunk in (0..PAST_BOOKINGS).collect::<Vec<_>>().chunks(100) {
+        let items = chunk.iter().map(|&n| store.new_booking_item(&booking(n, long_ago + SignedDuration::from_mins(n as i64 * 90), shared::store::BookingStatus::Completed))).collect::<Result<Vec<_>, _>>().map_err(|e| e.to_string())?;
+        store.transact(items).await.map_err(|e| format!("seeding past bookings: {e:?}"))?;
+    }
+    let seeded = started.elapsed();
+    let (stripe, hms) = shared::config::load(|env| {
+        let parts = (shared::payments::StripeConfig::read(env), shared::rooms::HmsConfig::read(env));
+        Some((parts.0?, parts.1?))
+    })
+    .map_err(|e| e.to_string())?;
+    let handler = shared::webhook::EventHandler::new(store.clone(), &stripe, hms).map_err(|e| e.to_string())?;
+    let config = shared::attendance::AttendanceConfig::default();
+    let mut times = Vec::new();
+    let now = Timestamp::from_second(Timestamp::now().as_second()).map_err(|e| e.to_string())?;
+    for sweep in 0..SWEEPS {
+        let first = PAST_BOOKINGS + sweep * DUE_PER_SWEEP;
+        let mut items = Vec::new();
+        for n in first..first + DUE_PER_SWEEP {
+            let due = booking(n, now - SignedDuration::from_hours(2), shared::store::BookingStatus::Confirmed);
+            items.push(store.new_booking_item(&due).map_err(|e| e.to_string())?);
+            items.push(store.outcome_due_item(&due).map_err(|e| e.to_string())?);
+        }
+        store.transact(items).await.map_err(|e| format!("seeding due bookings: {e:?}"))?;
+        let started = Instant::now();
+        let decided = shared::attendance::decide_due(&handler, &config, now).await.map_err(|e| e.to_string())?;
+        times.push(started.elapsed());
+        if decided.outcomes.len() != DUE_PER_SWEEP {
+            return Err(format!("a sweep decided {} bookings, not {DUE_PER_SWEEP}: {decided:?}", decided.outcomes.len()));
+        }
+    }
+    let started = Instant::now();
+    let idle = shared::attendance::decide_due(&handler, &config, now).await.map_err(|e| e.to_string())?;
+    let nothing_due = started.elapsed();
+    times.sort();
+    println!("\nOutcome sweep against dynoxide, {PAST_BOOKINGS} decided bookings in the table (seeded in {:.1} s):\n", seeded.as_secs_f64());
+    println!("| sweep | ms |");
+    println!("|---|---:|");
+    println!("| {DUE_PER_SWEEP} due (median of {SWEEPS}, each deciding all {DUE_PER_SWEEP}) | {:.2} |", times[times.len() / 2].as_secs_f64() * 1e3);
+    println!("| nothing due ({} decided) | {:.2} |", idle.outcomes.len(), nothing_due.as_secs_f64() * 1e3);
+    Ok(())
 }
 
 /// A page of 20 teachers from the directory next to one teacher's slots,
