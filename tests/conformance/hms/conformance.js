@@ -1,7 +1,8 @@
 // Drives the 100ms emulator with 100ms's official Node server SDK, as the
 // backend's own calls would: rooms idempotent by name (overwriting their
-// settings), room codes per role, disabling, and the SDK's own management
-// tokens verified by the emulator. Our client agreeing with our emulator
+// settings), room codes per role, sessions and their peers (listed with the
+// SDK's own paging), disabling, and the SDK's own management tokens verified
+// by the emulator. Our client agreeing with our emulator
 // proves little; 100ms's SDK agreeing with it does.
 const HMS = require("@100mslive/server-sdk");
 
@@ -59,6 +60,27 @@ async function main() {
   await rejects(hms.rooms.create({ ...spec, name: "other", template_id: "no_such_template" }), 400, "an unknown template is a 400");
   await rejects(hms.rooms.create({ ...spec, name: "has space" }), 400, "a name with a space is a 400");
   await rejects(hms.roomCodes.create("000000000000000000000000"), 404, "codes for a missing room are a 404");
+
+  // Sessions: two people join, one leaves, then the other; 100ms's listing and paging.
+  const join = async (user_id, role, at) => (await (await fetch(`${control}/rooms/${room.id}/join`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ user_id, role, at }) })).json()).peer_id;
+  const leave = (peer, at) => fetch(`${control}/peers/${peer}/leave`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ at }) });
+  const teacherPeer = await join("t_conformance", "host", "2026-12-01T10:00:00Z");
+  const studentPeer = await join("s_conformance", "guest", "2026-12-01T10:02:00Z");
+  await leave(studentPeer, "2026-12-01T10:50:00Z");
+  const running = [];
+  for await (const session of hms.sessions.list({ room_id: room.id, active: true })) running.push(session);
+  check(running.length === 1 && Object.keys(running[0].peers).length === 2 && running[0].active, "a running session lists both peers");
+  const student = Object.values(running[0].peers).find((p) => p.user_id === "s_conformance");
+  check(student.joined_at === "2026-12-01T10:02:00Z" && student.left_at === "2026-12-01T10:50:00Z", "a peer who left carries joined_at and left_at");
+  await leave(teacherPeer, "2026-12-01T11:00:00Z");
+  const ended = [];
+  for await (const session of hms.sessions.list({ room_id: room.id, active: false })) ended.push(session);
+  check(ended.length === 1 && !ended[0].active, "with its last peer gone the session is listed only with active=false");
+  const byDefault = [];
+  for await (const session of hms.sessions.list({ room_id: room.id })) byDefault.push(session);
+  check(byDefault.length === 0, "active defaults to true, as on 100ms");
+  const byId = await hms.sessions.retrieveById(ended[0].id);
+  check(Object.values(byId.peers).every((p) => p.left_at), "a session by id has every peer's stay");
 
   const disabled = await hms.rooms.enableOrDisable(room.id, false);
   check(disabled.enabled === false, "a room can be disabled");
