@@ -77,7 +77,8 @@ const SECRETS: [(&str, &[&str]); 5] = [
 type Reader = fn(&mut Env) -> bool;
 
 /// Each configuration section and the functions that read it at start-up (their main.rs).
-const SECTIONS: [(&str, &[&str], Reader); 8] = [
+const SECTIONS: [(&str, &[&str], Reader); 9] = [
+    ("configuration: attendance", &["reconcile"], |env| shared::attendance::AttendanceConfig::read(env).is_some()),
     ("configuration: 100ms webhook secret", &["hms-webhook"], |env| shared::attendance::HmsWebhookSecrets::read(env).is_some()),
     ("configuration: storage", &ALL_FUNCTIONS, |env| StoreConfig::read(env).is_some()),
     ("configuration: auth", &["initiate-checkout", "join-lesson", "change-booking", "teacher-profile"], |env| AuthConfig::read(env).is_some()),

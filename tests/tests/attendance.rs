@@ -183,10 +183,10 @@ async fn a_teacher_a_second_short_of_the_minimum_is_a_no_show_refunded_once_howe
     l.stay(&booking, "s_1", "guest", 0.0, 60.0).await;
     l.stay(&booking, "t_one", "host", 10.0, 10.0 + 299.0 / 60.0).await;
     l.delivered(5).await;
-    // Two runs at once build the same transaction: DynamoDB commits it once
-    // and may answer both (its idempotency token), so both may report it.
-    let (a, b) = tokio::join!(l.reconcile(&booking, 16), l.reconcile(&booking, 16));
-    assert!(a.outcomes.settled + b.outcomes.settled >= 1 && !a.failed() && !b.failed(), "{a:?} {b:?}");
+    // A minute apart, so their transactions differ: the condition, not
+    // DynamoDB's idempotency token, decides which one wins.
+    let (a, b) = tokio::join!(l.reconcile(&booking, 16), l.reconcile(&booking, 17));
+    assert_eq!(a.outcomes.settled + b.outcomes.settled, 1, "decided once: {a:?} {b:?}");
     let pi = l.env.db.store.get_checkout(&booking.checkout_id).await.unwrap().unwrap().payment_intent.unwrap();
     assert_eq!(l.env.db.store.ledger(&pi).await.unwrap().obligations.len(), 1, "one obligation");
     let decided = l.env.db.store.get_booking(&booking.booking_id).await.unwrap().unwrap();
@@ -305,10 +305,30 @@ async fn an_operator_overrules_an_outcome_through_the_same_refund_and_the_histor
     shared::attendance::overrule(&l.handler, &booking.booking_id, "completed", "operator:test", after).await.unwrap();
     shared::attendance::overrule(&l.handler, &booking.booking_id, "teacher_no_show", "operator:test", after).await.unwrap();
     assert_eq!(l.refunds().await.len(), 1, "never twice");
+    let stats = l.env.db.store.teacher_stats(&booking.teacher_id).await.unwrap();
+    assert_eq!(stats.teacher_no_shows, 1, "counted while it is the outcome, not per change");
     let stored = l.env.db.store.booking_as_stored(&booking.booking_id).await.unwrap().unwrap();
     let history: Vec<(&str, &str)> = stored["outcome_history"].as_array().unwrap().iter().map(|c| (c["from"].as_str().unwrap(), c["to"].as_str().unwrap())).collect();
     assert_eq!(history, [("completed", "teacher_no_show"), ("teacher_no_show", "completed"), ("completed", "teacher_no_show")]);
     assert!(stored["attendance"]["teacher"]["seconds_present"].as_i64().is_some(), "the decision's attendance stays beside it");
     let wrong = shared::attendance::overrule(&l.handler, &booking.booking_id, "cancelled", "operator:test", after).await;
     assert!(matches!(wrong, Err(shared::attendance::OverruleError::NotAnOutcome(_))));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rescheduled_lesson_is_decided_at_its_new_end_and_not_at_its_old_one() {
+    let l = lessons().await;
+    let booking = l.book("s_1", &tomorrow_at("10:00")).await;
+    let changes = change_booking::App {
+        auth: tests::hs256_auth().await,
+        changes: shared::changes::BookingChanges { store: l.env.db.store.clone(), payments: shared::payments::Payments::new(&shared::payments::StripeConfig { secret_key: STRIPE_KEY.into(), api_base: l.env.stripe.base_url(), timeout: std::time::Duration::from_secs(5) }).unwrap(), rooms: tests::rooms_for(&l.env.db.store, &l.env.hms.base_url(), Clock::System), clock: Clock::Fixed(booking.start - SignedDuration::from_hours(48)) },
+    };
+    let moved = FunctionUrlEvent::new("POST", "/").header("authorization", &format!("Bearer {}", token_for("s_1"))).body(&json!({"booking_id": booking.booking_id, "action": "reschedule", "start": tomorrow_at("15:00")}).to_string());
+    assert_eq!(json_of(&shared::http::into_response(change_booking::handle(&changes, moved.into_request()).await)).0, 200);
+    let now_at = l.env.db.store.get_booking(&booking.booking_id).await.unwrap().unwrap();
+    assert_eq!(l.reconcile(&booking, 16).await.outcomes, Default::default(), "nothing at the old end");
+    l.stay(&now_at, "t_one", "host", 0.0, 60.0).await;
+    l.stay(&now_at, "s_1", "guest", 0.0, 60.0).await;
+    assert_eq!(l.reconcile(&now_at, 16).await.outcomes.settled, 1, "decided at the new one");
+    assert_eq!(l.status(&booking.booking_id).await, BookingStatus::Completed);
 }

@@ -4,6 +4,7 @@
 //! the lesson was `completed`, a `student_no_show` or a `teacher_no_show`
 //! (refunded in full through a refund obligation).
 
+mod no_show;
 mod overrule;
 mod rules;
 mod sweep;

@@ -7,7 +7,8 @@
 use jiff::Timestamp;
 
 use crate::refunds::{INLINE_REFUND_BUDGET, Refunds};
-use crate::store::{BookingStatus, Obligation, RefundReason, TransactError};
+use super::no_show;
+use crate::store::{BookingStatus, TransactError};
 use crate::domain::BookingId;
 use crate::webhook::EventHandler;
 
@@ -44,25 +45,19 @@ pub async fn overrule(handler: &EventHandler, id: &BookingId, to: &str, by: &str
         from if from == to => return Ok(from),
         _ => {}
     }
-    let mut items = vec![store.booking_overrule_item(&booking, to, by, now).map_err(io)?];
+    let mut items = vec![store.booking_overrule_item(&booking, to, by, now).map_err(io)?, store.pending_room_item(&booking.booking_id).map_err(io)?];
     if booking.status == BookingStatus::Confirmed {
         items.push(store.outcome_undue_item(&booking).map_err(io)?);
     }
     let mut intent = None;
-    let owes = to == BookingStatus::TeacherNoShow;
-    if owes {
-        items.push(store.teacher_no_show_item(&booking.teacher_id).map_err(io)?);
-        if let Some(pi) = store.get_checkout(&booking.checkout_id).await.map_err(io)?.and_then(|c| c.payment_intent).filter(|_| booking.amount > 0) {
-            let ledger = store.ledger(&pi).await.map_err(io)?;
-            let already = ledger.obligations.iter().any(|o| o.booking_id.as_ref() == Some(&booking.booking_id));
-            let amount = booking.amount.min(ledger.refundable());
-            if !already && amount > 0 {
-                let obligation = Obligation { reason: RefundReason::TeacherNoShow, ..Obligation::for_booking(&booking, &pi, amount, now) };
-                items.push(store.new_obligation_item(&obligation).map_err(io)?);
-                items.push(store.payment_cancellation_item(&pi, ledger.cancellations()).map_err(io)?);
-                intent = Some(pi);
-            }
-        }
+    // Counted while it is the outcome: once when it becomes one, taken back when it stops.
+    if to == BookingStatus::TeacherNoShow {
+        items.push(store.teacher_no_shows_item(&booking.teacher_id, 1).map_err(io)?);
+        let (refund, pi) = no_show::refund_items(store, &booking, now).await.map_err(io)?;
+        items.extend(refund);
+        intent = pi;
+    } else if booking.status == BookingStatus::TeacherNoShow {
+        items.push(store.teacher_no_shows_item(&booking.teacher_id, -1).map_err(io)?);
     }
     match store.transact(items).await {
         Ok(()) => {}
@@ -74,7 +69,7 @@ pub async fn overrule(handler: &EventHandler, id: &BookingId, to: &str, by: &str
         Refunds { store, payments: &handler.payments }.settle_payment(&pi, now, INLINE_REFUND_BUDGET).await;
     }
     if let Err(err) = handler.rooms.disable(&booking).await {
-        tracing::warn!(booking_id = %id, error = %err, "room not closed yet; reconcile closes it");
+        tracing::warn!(booking_id = %id, error = %err, "room not closed yet; the room repair closes it");
     }
     Ok(booking.status)
 }

@@ -44,21 +44,24 @@ pub fn presence(stays: &[Stay], user_id: &str, from: Timestamp, until: Timestamp
         .filter(|(a, b)| a < b)
         .collect();
     spans.sort();
-    let mut seconds = 0;
+    // Summed exactly, cut to whole seconds once: separate stays must not
+    // each lose a fraction at the boundary.
+    let mut total = SignedDuration::ZERO;
     let mut covered: Option<(Timestamp, Timestamp)> = None;
     for (a, b) in spans {
         covered = match covered {
             Some((ca, cb)) if a <= cb => Some((ca, cb.max(b))),
             Some((ca, cb)) => {
-                seconds += (cb - ca).as_secs();
+                total += cb - ca;
                 Some((a, b))
             }
             None => Some((a, b)),
         };
     }
     if let Some((ca, cb)) = covered {
-        seconds += (cb - ca).as_secs();
+        total += cb - ca;
     }
+    let seconds = total.as_secs();
     let mine = stays.iter().filter(|s| s.user_id == user_id);
     Presence {
         first_joined_at: mine.clone().map(|s| s.joined_at).min(),
@@ -105,6 +108,8 @@ mod tests {
         assert_eq!(presence(&stays, "t", from, until, ts("2026-12-01T12:00:00Z")).seconds_present, (35 + 30) * 60, "an open stay stops at the window's end");
         assert_eq!(presence(&stays, "s", from, until, until).seconds_present, 60);
         assert_eq!(presence(&stays, "nobody", from, until, until), Presence::default());
+        let fractions = [stay("p5", "f", "2026-12-01T10:00:00.4Z", Some("2026-12-01T10:02:31Z")), stay("p6", "f", "2026-12-01T10:10:00Z", Some("2026-12-01T10:12:29.6Z"))];
+        assert_eq!(presence(&fractions, "f", from, until, until).seconds_present, 300, "150.6 s and 149.6 s are 300 s, not 299");
     }
 
     #[test]

@@ -8,11 +8,12 @@ use std::collections::BTreeMap;
 
 use jiff::{SignedDuration, Timestamp};
 
+use super::no_show;
 use super::rules::{Outcome, decide, presence};
 use crate::config::Env;
 use crate::refunds::{INLINE_REFUND_BUDGET, Refunds};
 use crate::rooms::Stay;
-use crate::store::{Attention, AttentionKind, BookingStatus, Due, Obligation, RefundReason, TransactError};
+use crate::store::{Attention, AttentionKind, BookingStatus, Due, TransactError};
 use crate::webhook::EventHandler;
 
 /// How long after a lesson its outcome may wait for 100ms before a person is asked.
@@ -72,8 +73,10 @@ pub async fn decide_due(handler: &EventHandler, config: &AttendanceConfig, now: 
                     due_by: None,
                     created_at: now,
                 };
-                if handler.store.flag_attention(&attention).await? {
-                    decided.attention.push(due.booking_id.to_string());
+                match handler.store.flag_attention(&attention).await {
+                    Ok(true) => decided.attention.push(due.booking_id.to_string()),
+                    Ok(false) => {}
+                    Err(flag) => decided.still_failing.push((due.booking_id.to_string(), format!("listing it for a person: {flag}"))),
                 }
                 decided.still_failing.push((due.booking_id.to_string(), err));
             }
@@ -85,19 +88,21 @@ pub async fn decide_due(handler: &EventHandler, config: &AttendanceConfig, now: 
 
 async fn decide_one(handler: &EventHandler, config: &AttendanceConfig, due: &Due, now: Timestamp) -> Result<Option<BookingStatus>, String> {
     let store = &handler.store;
-    let Some(booking) = store.get_booking(&due.booking_id).await.map_err(|e| e.to_string())? else { return Ok(None) };
+    let Some(booking) = store.get_booking(&due.booking_id).await.map_err(|e| e.to_string())? else {
+        store.transact(vec![store.outcome_due_key_delete_item(due).map_err(|e| e.to_string())?]).await.map_err(|e| e.to_string())?;
+        return Ok(None);
+    };
     if booking.status != BookingStatus::Confirmed || booking.end != due.end {
         // Cancelled, decided or moved meanwhile: the listing is stale.
-        let stale = crate::store::Booking { end: due.end, ..booking.clone() };
-        store.transact(vec![store.outcome_undue_item(&stale).map_err(|e| e.to_string())?]).await.map_err(|e| e.to_string())?;
+        store.transact(vec![store.outcome_due_key_delete_item(due).map_err(|e| e.to_string())?]).await.map_err(|e| e.to_string())?;
         return Ok(None);
     }
+    let teacher_login = no_show::teacher_login(store, &booking).await?;
     let mut stays = store.stays_of(&booking.booking_id).await.map_err(|e| e.to_string())?;
     if let Some(room) = &booking.room_id {
         stays.extend(handler.rooms.hms.stays(room).await.map_err(|e| format!("100ms: {e}"))?);
     }
     let stays = merged(stays);
-    let teacher_login = store.get_profile(&booking.teacher_id).await.map_err(|e| e.to_string())?.map_or_else(|| booking.teacher_id.to_string(), |p| p.user_id().to_string());
     let (from, until) = (booking.start - config.opens_before, booking.end + AFTER_END);
     let teacher = presence(&stays, &teacher_login, from, until, now);
     let student = presence(&stays, &booking.student_id, from, until, now);
@@ -107,24 +112,15 @@ async fn decide_one(handler: &EventHandler, config: &AttendanceConfig, due: &Due
         Outcome::StudentNoShow => BookingStatus::StudentNoShow,
         Outcome::TeacherNoShow => BookingStatus::TeacherNoShow,
     };
-    let mut items = vec![store.booking_outcome_item(&booking, status, &teacher, &student).map_err(|e| e.to_string())?, store.outcome_undue_item(&booking).map_err(|e| e.to_string())?];
+    let io = |e: crate::store::StoreError| e.to_string();
+    // Listed for its room to be closed: a failed disable is retried by the room repair.
+    let mut items = vec![store.booking_outcome_item(&booking, status, &teacher, &student).map_err(io)?, store.outcome_undue_item(&booking).map_err(io)?, store.pending_room_item(&booking.booking_id).map_err(io)?];
     let mut intent = None;
     if outcome == Outcome::TeacherNoShow {
-        items.push(store.teacher_no_show_item(&booking.teacher_id).map_err(|e| e.to_string())?);
-        if let Some(pi) = store.get_checkout(&booking.checkout_id).await.map_err(|e| e.to_string())?.and_then(|c| c.payment_intent).filter(|_| booking.amount > 0) {
-            let ledger = store.ledger(&pi).await.map_err(|e| e.to_string())?;
-            let amount = booking.amount.min(ledger.refundable());
-            if amount > 0 {
-                let obligation = Obligation { reason: RefundReason::TeacherNoShow, ..Obligation::for_booking(&booking, &pi, amount, now) };
-                items.push(store.new_obligation_item(&obligation).map_err(|e| e.to_string())?);
-                items.push(store.payment_cancellation_item(&pi, ledger.cancellations()).map_err(|e| e.to_string())?);
-                intent = Some(pi);
-            }
-        }
-        let claim = if booking.trial { store.get_trial_claim(&booking.student_id, &booking.teacher_id).await.map_err(|e| e.to_string())? } else { None };
-        if claim.is_some_and(|c| c.checkout_id == booking.checkout_id) {
-            items.push(store.trial_give_back_item(&booking.student_id, &booking.teacher_id, &booking.checkout_id).map_err(|e| e.to_string())?);
-        }
+        items.push(store.teacher_no_shows_item(&booking.teacher_id, 1).map_err(io)?);
+        let (refund, pi) = no_show::refund_items(store, &booking, now).await.map_err(io)?;
+        items.extend(refund);
+        intent = pi;
     }
     match store.transact(items).await {
         Ok(()) => {}
@@ -141,7 +137,7 @@ async fn decide_one(handler: &EventHandler, config: &AttendanceConfig, due: &Due
     }
     // The lesson is over: its codes and tokens stop working.
     if let Err(err) = handler.rooms.disable(&booking).await {
-        tracing::warn!(booking_id = %booking.booking_id, error = %err, "room not closed yet; the next run closes it");
+        tracing::warn!(booking_id = %booking.booking_id, error = %err, "room not closed yet; the room repair closes it");
     }
     Ok(Some(status))
 }

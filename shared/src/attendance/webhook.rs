@@ -97,8 +97,10 @@ impl HmsWebhook {
         let (Some(peer_id), Some(user_id), Some(joined_at)) = (data["peer_id"].as_str(), data["user_id"].as_str(), time("joined_at")) else {
             return Err(ApiError::invalid("data", "a peer event needs peer_id, user_id and joined_at"));
         };
-        let teacher_login = self.store.get_profile(&booking.teacher_id).await?.map(|p| p.user_id().to_string());
-        if user_id != booking.student_id && Some(user_id) != teacher_login.as_deref() {
+        // A teacher whose profile cannot be read is unknown: the stay is kept
+        // (the decision waits until the profile is readable).
+        let teacher_login = super::no_show::teacher_login(&self.store, &booking).await.ok();
+        if user_id != booking.student_id && teacher_login.as_deref().is_some_and(|login| login != user_id) {
             tracing::warn!(booking_id = %id, "a peer who is neither the teacher nor the student; not counted");
             return Ok("ignored_peer");
         }

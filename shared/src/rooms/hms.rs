@@ -315,12 +315,16 @@ impl Hms {
     /// following every page: the source of truth for attendance.
     pub async fn stays(&self, room_id: &str) -> Result<Vec<Stay>, HmsError> {
         let mut stays = Vec::new();
-        for active in ["false", "true"] {
+        // Running first: a session that ends between the two reads is then
+        // in the second; read the other way round it would be in neither.
+        for active in ["true", "false"] {
             let mut start: Option<String> = None;
             loop {
                 let cursor = start.as_deref().map(|s| format!("&start={s}")).unwrap_or_default();
                 let page = self.call(reqwest::Method::GET, &format!("sessions?room_id={room_id}&active={active}&limit=100{cursor}"), None).await?;
-                for session in page["data"].as_array().into_iter().flatten() {
+                // No list is no answer: never read as "nobody came".
+                let sessions = page["data"].as_array().ok_or_else(|| HmsError::Unusable("a sessions page without data".into()))?;
+                for session in sessions {
                     for peer in session["peers"].as_object().into_iter().flat_map(|p| p.values()) {
                         let time = |field: &str| peer[field].as_str().and_then(|s| s.parse::<Timestamp>().ok());
                         if let (Some(peer_id), Some(user_id), Some(joined_at)) = (peer["id"].as_str(), peer["user_id"].as_str(), time("joined_at")) {

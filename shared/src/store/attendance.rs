@@ -20,10 +20,6 @@ use crate::rooms::Stay;
 const DUE: &str = "OUTCOMES_DUE";
 const STAY_PREFIX: &str = "STAY#";
 
-fn booking_pk(id: &BookingId) -> String {
-    format!("BOOKING#{id}")
-}
-
 fn due_sk(booking: &Booking) -> String {
     format!("{}#{}", booking.end, booking.booking_id)
 }
@@ -42,7 +38,7 @@ impl Store {
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(key(booking_pk(booking), &format!("{STAY_PREFIX}{}", stay.peer_id))))
+            .set_key(Some(key(super::bookings::booking_pk(booking), &format!("{STAY_PREFIX}{}", stay.peer_id))))
             .expression_attribute_values(":peer", s(&stay.peer_id))
             .expression_attribute_values(":user", s(&stay.user_id))
             .expression_attribute_values(":joined", s(stay.joined_at.to_string()));
@@ -64,7 +60,7 @@ impl Store {
             .key_condition_expression("#pk = :pk AND begins_with(#sk, :stay)")
             .expression_attribute_names("#pk", PK)
             .expression_attribute_names("#sk", SK)
-            .expression_attribute_values(":pk", s(booking_pk(booking)))
+            .expression_attribute_values(":pk", s(super::bookings::booking_pk(booking)))
             .expression_attribute_values(":stay", s(STAY_PREFIX))
             .consistent_read(true);
         let items = self.query_all("read stays", query).await?;
@@ -84,6 +80,13 @@ impl Store {
     /// Takes a booking (as read) off the list: moved, cancelled or decided.
     pub fn outcome_undue_item(&self, booking: &Booking) -> Result<TransactWriteItem, StoreError> {
         let delete = Delete::builder().table_name(&self.table).set_key(Some(key(DUE.to_owned(), &due_sk(booking)))).build().map_err(|e| StoreError::corrupt("unlist outcome due", e))?;
+        Ok(TransactWriteItem::builder().delete(delete).build())
+    }
+
+    /// Takes an entry off the list as it was listed (its booking moved,
+    /// decided, cancelled or gone).
+    pub fn outcome_due_key_delete_item(&self, due: &Due) -> Result<TransactWriteItem, StoreError> {
+        let delete = Delete::builder().table_name(&self.table).set_key(Some(key(DUE.to_owned(), &format!("{}#{}", due.end, due.booking_id)))).build().map_err(|e| StoreError::corrupt("unlist outcome due", e))?;
         Ok(TransactWriteItem::builder().delete(delete).build())
     }
 
@@ -115,7 +118,7 @@ impl Store {
         let change = serde_dynamo::to_attribute_value(vec![serde_json::json!({"from": booking.status.as_str(), "to": to.as_str(), "by": by, "at": at.to_string()})]).map_err(|e| StoreError::corrupt("overrule outcome", e))?;
         let update = Update::builder()
             .table_name(&self.table)
-            .set_key(Some(key(booking_pk(&booking.booking_id), "BOOKING")))
+            .set_key(Some(key(super::bookings::booking_pk(&booking.booking_id), "BOOKING")))
             .update_expression("SET #status = :to, outcome_history = list_append(if_not_exists(outcome_history, :none), :change)")
             .condition_expression("#status = :from AND #start = :start")
             .expression_attribute_names("#status", "status")
@@ -136,7 +139,7 @@ impl Store {
         let attendance = serde_dynamo::to_attribute_value(crate::attendance::Attendance { teacher: *teacher, student: *student }).map_err(|e| StoreError::corrupt("record outcome", e))?;
         let update = Update::builder()
             .table_name(&self.table)
-            .set_key(Some(key(booking_pk(&booking.booking_id), "BOOKING")))
+            .set_key(Some(key(super::bookings::booking_pk(&booking.booking_id), "BOOKING")))
             .update_expression("SET #status = :outcome, attendance = :attendance")
             .condition_expression("#status = :confirmed AND #start = :start")
             .expression_attribute_names("#status", "status")

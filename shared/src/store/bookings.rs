@@ -137,7 +137,7 @@ pub struct Cancelling {
     pub refund_amount: u64,
 }
 
-fn booking_pk(id: &BookingId) -> String {
+pub(super) fn booking_pk(id: &BookingId) -> String {
     format!("BOOKING#{id}")
 }
 
@@ -363,13 +363,14 @@ impl Store {
         Ok(TransactWriteItem::builder().update(update).build())
     }
 
-    /// Counts a lesson the teacher did not come to, beside the profile.
-    pub fn teacher_no_show_item(&self, teacher: &TeacherId) -> Result<TransactWriteItem, StoreError> {
+    /// Counts a lesson the teacher did not come to beside the profile (`-1`:
+    /// an operator changed that outcome).
+    pub fn teacher_no_shows_item(&self, teacher: &TeacherId, by: i64) -> Result<TransactWriteItem, StoreError> {
         let update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(key(super::keys::teacher_pk(teacher), STATS_SK)))
-            .update_expression("ADD teacher_no_shows :one")
-            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .update_expression("ADD teacher_no_shows :by")
+            .expression_attribute_values(":by", AttributeValue::N(by.to_string()))
             .build()
             .map_err(|e| StoreError::corrupt("count teacher no-show", e))?;
         Ok(TransactWriteItem::builder().update(update).build())
