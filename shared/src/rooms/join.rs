@@ -43,6 +43,24 @@ pub struct BookingSummary {
     pub room_ready: bool,
 }
 
+/// Which of the caller's bookings a listing reads.
+#[derive(Debug, Clone, Copy)]
+enum Window {
+    /// Starting at or after this instant, oldest first.
+    From(Timestamp),
+    /// Starting before it, newest first.
+    Before(Timestamp),
+}
+
+impl Window {
+    async fn read(self, store: &crate::store::Store, of: BookingsOf<'_>) -> Result<Vec<Booking>, crate::store::StoreError> {
+        match self {
+            Self::From(from) => store.bookings_of(of, from, READ_AHEAD).await,
+            Self::Before(before) => store.bookings_before(of, before, READ_AHEAD).await,
+        }
+    }
+}
+
 /// A lesson that is over, with its outcome and presence.
 #[derive(Debug, Serialize)]
 pub struct PastLesson {
@@ -107,15 +125,7 @@ impl Joining {
         let after = cursor.map(parse_cursor).transpose()?;
         let now = self.clock.now();
         let from = after.as_ref().map_or(now - LONGEST_LESSON, |(start, _)| *start);
-        let store = &self.rooms.store;
-        let as_teacher = async {
-            match store.teacher_of(&who.user_id).await? {
-                Some(teacher) => store.bookings_of(BookingsOf::Teacher(&teacher), from, READ_AHEAD).await,
-                None => Ok(Vec::new()),
-            }
-        };
-        let (as_student, as_teacher) = futures::future::try_join(store.bookings_of(BookingsOf::Student(&who.user_id), from, READ_AHEAD), as_teacher).await?;
-        let mut all: Vec<(Party, Booking)> = as_student.into_iter().map(|b| (Party::Student, b)).chain(as_teacher.into_iter().map(|b| (Party::Teacher, b))).collect();
+        let mut all = self.mine(who, Window::From(from)).await?;
         all.retain(|(_, b)| b.end > now && after.as_ref().is_none_or(|(start, id)| (b.start, b.booking_id.as_str()) > (*start, id.as_str())));
         all.sort_by(|(_, a), (_, b)| (a.start, a.booking_id.as_str()).cmp(&(b.start, b.booking_id.as_str())));
         let more = all.len() > PAGE_SIZE;
@@ -125,21 +135,27 @@ impl Joining {
         Ok(BookingsPage { bookings, next_cursor })
     }
 
+    /// The caller's bookings in `window`, as student and as teacher (a
+    /// teacher known by their login's mapping), each with the caller's part.
+    async fn mine(&self, who: &Principal, window: Window) -> Result<Vec<(Party, Booking)>, ApiError> {
+        let store = &self.rooms.store;
+        let as_teacher = async {
+            match store.teacher_of(&who.user_id).await? {
+                Some(teacher) => window.read(store, BookingsOf::Teacher(&teacher)).await,
+                None => Ok(Vec::new()),
+            }
+        };
+        let (as_student, as_teacher) = futures::future::try_join(window.read(store, BookingsOf::Student(&who.user_id)), as_teacher).await?;
+        Ok(as_student.into_iter().map(|b| (Party::Student, b)).chain(as_teacher.into_iter().map(|b| (Party::Teacher, b))).collect())
+    }
+
     /// Lessons that are over, newest first, `PAGE_SIZE` at a time, with
     /// their outcome and each side's presence as the caller may see it.
     pub async fn past(&self, who: &Principal, cursor: Option<&str>) -> Result<PastPage, ApiError> {
         let after = cursor.map(parse_cursor).transpose()?;
         let now = self.clock.now();
         let before = after.as_ref().map_or(now, |(start, _)| *start + SignedDuration::from_secs(1));
-        let store = &self.rooms.store;
-        let as_teacher = async {
-            match store.teacher_of(&who.user_id).await? {
-                Some(teacher) => store.bookings_before(BookingsOf::Teacher(&teacher), before, READ_AHEAD).await,
-                None => Ok(Vec::new()),
-            }
-        };
-        let (as_student, as_teacher) = futures::future::try_join(store.bookings_before(BookingsOf::Student(&who.user_id), before, READ_AHEAD), as_teacher).await?;
-        let mut all: Vec<(Party, Booking)> = as_student.into_iter().map(|b| (Party::Student, b)).chain(as_teacher.into_iter().map(|b| (Party::Teacher, b))).collect();
+        let mut all = self.mine(who, Window::Before(before)).await?;
         all.retain(|(_, b)| b.end <= now && after.as_ref().is_none_or(|(start, id)| (b.start, b.booking_id.as_str()) < (*start, id.as_str())));
         all.sort_by(|(_, a), (_, b)| (b.start, b.booking_id.as_str()).cmp(&(a.start, a.booking_id.as_str())));
         let more = all.len() > PAGE_SIZE;

@@ -141,6 +141,12 @@ pub(super) fn booking_pk(id: &BookingId) -> String {
     format!("BOOKING#{id}")
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Direction {
+    OldestFirst,
+    NewestFirst,
+}
+
 /// Counters kept beside a teacher's profile.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TeacherStats {
@@ -236,25 +242,7 @@ impl Store {
     /// A student's (`gsi2`) or a teacher's (`gsi1`) bookings starting
     /// before `before`, newest first.
     pub async fn bookings_before(&self, of: BookingsOf<'_>, before: Timestamp, limit: i32) -> Result<Vec<Booking>, StoreError> {
-        let (index, pk_name, pk, sk, lower, upper) = match of {
-            BookingsOf::Teacher(teacher) => ("gsi1", "gsi1pk", format!("TEACHER#{teacher}"), "gsi1sk", "0".to_owned(), before.to_string()),
-            BookingsOf::Student(sub) => ("gsi2", "gsi2pk", format!("STUDENT#{sub}"), "gsi2sk", "BOOKING#0".to_owned(), format!("BOOKING#{before}")),
-        };
-        let output = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(index)
-            .key_condition_expression(format!("{pk_name} = :pk AND {sk} BETWEEN :lower AND :upper"))
-            .expression_attribute_values(":pk", s(pk))
-            .expression_attribute_values(":lower", s(lower))
-            .expression_attribute_values(":upper", s(upper))
-            .scan_index_forward(false)
-            .limit(limit)
-            .send()
-            .await
-            .map_err(|e| StoreError::sdk("list past bookings", e))?;
-        let items: Vec<Booking> = output.items().iter().map(|item| serde_dynamo::from_item(item.clone()).map_err(|e| StoreError::corrupt("list past bookings", e))).collect::<Result<_, _>>()?;
+        let items = self.bookings_between(of, None, Some(before), Direction::NewestFirst, limit).await?;
         // BETWEEN is inclusive; the bound itself is not before.
         Ok(items.into_iter().filter(|b| b.start < before).collect())
     }
@@ -262,9 +250,16 @@ impl Store {
     /// A student's (`gsi2`) or a teacher's (`gsi1`) bookings starting at or
     /// after `from`, in start order.
     pub async fn bookings_of(&self, of: BookingsOf<'_>, from: Timestamp, limit: i32) -> Result<Vec<Booking>, StoreError> {
+        self.bookings_between(of, Some(from), None, Direction::OldestFirst, limit).await
+    }
+
+    /// One page of a student's or teacher's index between two starts (each
+    /// bound inclusive, open when absent).
+    async fn bookings_between(&self, of: BookingsOf<'_>, from: Option<Timestamp>, to: Option<Timestamp>, direction: Direction, limit: i32) -> Result<Vec<Booking>, StoreError> {
+        let bound = |t: Option<Timestamp>, open: &str| t.map_or_else(|| open.to_owned(), |t| t.to_string());
         let (index, pk_name, pk, sk, lower, upper) = match of {
-            BookingsOf::Teacher(teacher) => ("gsi1", "gsi1pk", format!("TEACHER#{teacher}"), "gsi1sk", from.to_string(), "~".to_owned()),
-            BookingsOf::Student(sub) => ("gsi2", "gsi2pk", format!("STUDENT#{sub}"), "gsi2sk", format!("BOOKING#{from}"), "BOOKING#~".to_owned()),
+            BookingsOf::Teacher(teacher) => ("gsi1", "gsi1pk", format!("TEACHER#{teacher}"), "gsi1sk", bound(from, "0"), bound(to, "~")),
+            BookingsOf::Student(sub) => ("gsi2", "gsi2pk", format!("STUDENT#{sub}"), "gsi2sk", format!("BOOKING#{}", bound(from, "0")), format!("BOOKING#{}", bound(to, "~"))),
         };
         let output = self
             .client
@@ -275,6 +270,7 @@ impl Store {
             .expression_attribute_values(":pk", s(pk))
             .expression_attribute_values(":lower", s(lower))
             .expression_attribute_values(":upper", s(upper))
+            .scan_index_forward(direction == Direction::OldestFirst)
             .limit(limit)
             .send()
             .await
