@@ -23,8 +23,9 @@ fn ts(raw: &str) -> Timestamp {
 async fn app(env: &CheckoutEnv, now: Timestamp) -> change_booking::App {
     let auth = tests::hs256_auth().await;
     let stripe = StripeConfig { secret_key: STRIPE_KEY.into(), api_base: env.stripe.base_url(), timeout: std::time::Duration::from_secs(2) };
-    let clock = Clock::Fixed(now);
-    let changes = BookingChanges { store: env.db.store.clone(), payments: Payments::new(&stripe).unwrap(), rooms: rooms_for(&env.db.store, &env.hms.base_url(), clock), clock };
+    // The rooms client mints 100ms tokens on the real clock: a token minted
+    // two days back would be expired whenever the lesson is early tomorrow.
+    let changes = BookingChanges { store: env.db.store.clone(), payments: Payments::new(&stripe).unwrap(), rooms: rooms_for(&env.db.store, &env.hms.base_url(), Clock::System), clock: Clock::Fixed(now) };
     change_booking::App { auth, changes }
 }
 
