@@ -7,6 +7,9 @@ use crate::config::Env;
 use crate::domain::CheckoutId;
 use crate::error::ApiError;
 
+/// Filled in with the checkout's id in `success_url` and `cancel_url`.
+pub const CHECKOUT_ID_PLACEHOLDER: &str = "{CHECKOUT_ID}";
+
 #[derive(Debug, Clone)]
 pub struct RedirectPolicy {
     /// Serialized origins (`scheme://host[:port]`), the first being the default.
@@ -27,12 +30,16 @@ impl RedirectPolicy {
     }
 
     /// The URL to use for `field`: the client's, when its origin is allowed,
-    /// or the default page on the first allowed origin.
+    /// or the default page on the first allowed origin. A `{CHECKOUT_ID}` in
+    /// the client's URL becomes the checkout's id (as Stripe fills in
+    /// `{CHECKOUT_SESSION_ID}`), so a page opened in a new tab or reloaded
+    /// still knows which checkout it is about.
     pub fn resolve(&self, field: &str, requested: Option<&str>, default_path: &str, checkout: &CheckoutId) -> Result<String, ApiError> {
         let Some(raw) = requested else {
             return Ok(format!("{}{default_path}?checkout_id={checkout}", self.origins[0]));
         };
-        let url = Url::parse(raw).map_err(|_| ApiError::invalid(field, "is not an absolute URL"))?;
+        let raw = raw.replace(CHECKOUT_ID_PLACEHOLDER, checkout.as_str());
+        let url = Url::parse(&raw).map_err(|_| ApiError::invalid(field, "is not an absolute URL"))?;
         let origin = url.origin().ascii_serialization();
         if !matches!(url.scheme(), "https" | "http") || !self.origins.contains(&origin) {
             return Err(ApiError::invalid(field, format!("must be on an allowed origin ({})", self.origins.join(", "))));
@@ -71,6 +78,8 @@ mod tests {
         let p = policy();
         assert_eq!(p.resolve("success_url", Some("https://app.example.com/done?x=1"), "/s", &id).unwrap(), "https://app.example.com/done?x=1");
         assert_eq!(p.resolve("success_url", None, "/checkout/success", &id).unwrap(), "https://app.example.com/checkout/success?checkout_id=co_1");
+        assert_eq!(p.resolve("success_url", Some("http://localhost:3000/paid?checkout={CHECKOUT_ID}&s={CHECKOUT_SESSION_ID}"), "/s", &id).unwrap(), "http://localhost:3000/paid?checkout=co_1&s={CHECKOUT_SESSION_ID}", "ours filled in, Stripe's left for Stripe");
+        assert_eq!(p.resolve("success_url", Some("http://localhost:3000/lessons/{CHECKOUT_ID}/paid"), "/s", &id).unwrap(), "http://localhost:3000/lessons/co_1/paid");
         for bad in ["https://evil.example.com/", "https://app.example.com.evil.com/", "javascript:alert(1)", "//evil.com", "https://app.example.com:8443/", "http://app.example.com/"] {
             assert_eq!(p.resolve("cancel_url", Some(bad), "/c", &id).unwrap_err().field(), Some("cancel_url"), "{bad}");
         }
