@@ -130,9 +130,57 @@ where
 {
     // Lives for the whole process, as Lambda keeps the environment warm.
     let state: &'static S = Box::leak(Box::new(state));
-    lambda_http::run(service_fn(move |req: Request| {
-        let response = handler(state, req);
-        async move { Ok::<_, std::convert::Infallible>(into_response(response.await)) }
-    }))
-    .await
+    stopped(
+        lambda_http::run(service_fn(move |req: Request| {
+            let response = handler(state, req);
+            async move { Ok::<_, std::convert::Infallible>(into_response(response.await)) }
+        }))
+        .await,
+    )
+}
+
+/// A function's run loop ended: when the runtime API closed the connection
+/// the function was waiting on, that is a stop, not a failure. `cargo
+/// lambda watch` does so when `make dev` is stopped (each function used to
+/// print an `Error: … IncompleteMessage` line, which reads as a crash);
+/// Lambda's own runtime API never closes while the process lives.
+pub fn stopped(result: Result<(), lambda_http::Error>) -> Result<(), lambda_http::Error> {
+    match result {
+        Err(err) if runtime_api_closed(err.as_ref()) => {
+            tracing::info!("the runtime API closed the connection; stopping");
+            Ok(())
+        }
+        other => other,
+    }
+}
+
+fn runtime_api_closed(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(err);
+    while let Some(err) = next {
+        let text = format!("{err:?}");
+        if ["IncompleteMessage", "ConnectionRefused", "ConnectionReset", "connection closed before message completed"].iter().any(|sign| text.contains(sign)) {
+            return true;
+        }
+        next = err.source();
+    }
+    false
+}
+
+#[cfg(test)]
+mod stop_tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("sending the request failed")]
+    struct SendRequest(#[source] std::io::Error);
+
+    #[test]
+    fn only_a_closed_runtime_api_is_a_stop() {
+        let reset: lambda_http::Error = Box::new(SendRequest(std::io::Error::from(std::io::ErrorKind::ConnectionReset)));
+        assert!(stopped(Err(reset)).is_ok(), "the local stack stopping is a stop");
+        let failure: lambda_http::Error = "the handler could not start".into();
+        assert!(stopped(Err(failure)).is_err(), "anything else is still a failure");
+        let timeout: lambda_http::Error = Box::new(SendRequest(std::io::Error::from(std::io::ErrorKind::TimedOut)));
+        assert!(stopped(Err(timeout)).is_err());
+    }
 }

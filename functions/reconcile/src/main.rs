@@ -17,9 +17,11 @@ async fn main() -> Result<(), Error> {
     let events = EventHandler::new(Store::open(&store).await?, &stripe, hms)?;
     // Lives for the whole process, as Lambda keeps the environment warm.
     let events: &'static EventHandler = Box::leak(Box::new(events));
-    lambda_runtime::run(service_fn(move |_: LambdaEvent<serde_json::Value>| async move {
-        // A failed run is reported to Lambda, so it shows in the function's error metrics; the next one retries.
-        reconcile::handle(events, &attendance, jiff::Timestamp::now()).await.map_err(|e| Error::from(e.to_string()))
-    }))
-    .await
+    shared::http::stopped(
+        lambda_runtime::run(service_fn(move |_: LambdaEvent<serde_json::Value>| async move {
+            // A failed run is reported to Lambda, so it shows in the function's error metrics; the next one retries.
+            reconcile::handle(events, &attendance, jiff::Timestamp::now()).await.map_err(|e| Error::from(e.to_string()))
+        }))
+        .await,
+    )
 }
