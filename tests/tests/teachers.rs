@@ -121,7 +121,7 @@ async fn a_card_shows_what_a_student_needs_and_nothing_private() {
     let at = tomorrow_at("10:00");
     env.paid_booking("s_1", vec![lesson("t_login", &at, 60)]).await;
     // As a teacher's cancellation counts it (a transaction of its own here).
-    env.db.store.transact(vec![env.db.store.teacher_cancelled_item(&TeacherId::parse("t_login").unwrap()).unwrap()]).await.unwrap();
+    env.db.store.transact(vec![env.db.store.teacher_count_item(&TeacherId::parse("t_login").unwrap(), shared::store::TeacherCount::Cancellations, 1).unwrap()]).await.unwrap();
     let (status, card, _) = get(&directory(&env.db, Timestamp::now()), &[("teacher_id", "t_login")]).await;
     assert_eq!(status, 200, "{card}");
     assert_eq!(card["teacher_cancellations"], 1);

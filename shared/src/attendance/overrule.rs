@@ -8,7 +8,7 @@ use jiff::Timestamp;
 
 use crate::refunds::{INLINE_REFUND_BUDGET, Refunds};
 use super::no_show;
-use crate::store::{BookingStatus, TransactError};
+use crate::store::{BookingStatus, TeacherCount, TransactError};
 use crate::domain::BookingId;
 use crate::webhook::EventHandler;
 
@@ -52,12 +52,12 @@ pub async fn overrule(handler: &EventHandler, id: &BookingId, to: &str, by: &str
     let mut intent = None;
     // Counted while it is the outcome: once when it becomes one, taken back when it stops.
     if to == BookingStatus::TeacherNoShow {
-        items.push(store.teacher_no_shows_item(&booking.teacher_id, 1).map_err(io)?);
+        items.push(store.teacher_count_item(&booking.teacher_id, TeacherCount::NoShows, 1).map_err(io)?);
         let (refund, pi) = no_show::refund_items(store, &booking, now).await.map_err(io)?;
         items.extend(refund);
         intent = pi;
     } else if booking.status == BookingStatus::TeacherNoShow {
-        items.push(store.teacher_no_shows_item(&booking.teacher_id, -1).map_err(io)?);
+        items.push(store.teacher_count_item(&booking.teacher_id, TeacherCount::NoShows, -1).map_err(io)?);
     }
     match store.transact(items).await {
         Ok(()) => {}

@@ -13,7 +13,7 @@ use super::rules::{Outcome, decide, presence};
 use crate::config::Env;
 use crate::refunds::{INLINE_REFUND_BUDGET, Refunds};
 use crate::rooms::Stay;
-use crate::store::{Attention, AttentionKind, BookingStatus, Due, TransactError};
+use crate::store::{Attention, AttentionKind, BookingStatus, Due, TeacherCount, TransactError};
 use crate::webhook::EventHandler;
 
 /// How long after a lesson its outcome may wait for 100ms before a person is asked.
@@ -88,15 +88,12 @@ pub async fn decide_due(handler: &EventHandler, config: &AttendanceConfig, now: 
 
 async fn decide_one(handler: &EventHandler, config: &AttendanceConfig, due: &Due, now: Timestamp) -> Result<Option<BookingStatus>, String> {
     let store = &handler.store;
-    let Some(booking) = store.get_booking(&due.booking_id).await.map_err(|e| e.to_string())? else {
+    let booking = store.get_booking(&due.booking_id).await.map_err(|e| e.to_string())?;
+    let Some(booking) = booking.filter(|b| b.status == BookingStatus::Confirmed && b.end == due.end) else {
+        // Gone, cancelled, decided or moved meanwhile: the listing is stale.
         store.transact(vec![store.outcome_due_key_delete_item(due).map_err(|e| e.to_string())?]).await.map_err(|e| e.to_string())?;
         return Ok(None);
     };
-    if booking.status != BookingStatus::Confirmed || booking.end != due.end {
-        // Cancelled, decided or moved meanwhile: the listing is stale.
-        store.transact(vec![store.outcome_due_key_delete_item(due).map_err(|e| e.to_string())?]).await.map_err(|e| e.to_string())?;
-        return Ok(None);
-    }
     let teacher_login = no_show::teacher_login(store, &booking).await?;
     let mut stays = store.stays_of(&booking.booking_id).await.map_err(|e| e.to_string())?;
     if let Some(room) = &booking.room_id {
@@ -117,7 +114,7 @@ async fn decide_one(handler: &EventHandler, config: &AttendanceConfig, due: &Due
     let mut items = vec![store.booking_outcome_item(&booking, status, &teacher, &student).map_err(io)?, store.outcome_undue_item(&booking).map_err(io)?, store.pending_room_item(&booking.booking_id).map_err(io)?];
     let mut intent = None;
     if outcome == Outcome::TeacherNoShow {
-        items.push(store.teacher_no_shows_item(&booking.teacher_id, 1).map_err(io)?);
+        items.push(store.teacher_count_item(&booking.teacher_id, TeacherCount::NoShows, 1).map_err(io)?);
         let (refund, pi) = no_show::refund_items(store, &booking, now).await.map_err(io)?;
         items.extend(refund);
         intent = pi;

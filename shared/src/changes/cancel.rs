@@ -16,7 +16,7 @@ use jiff::Timestamp;
 
 use crate::domain::profile::MAX_BUFFER_MINUTES;
 use crate::domain::TeacherId;
-use crate::store::{Booking, BookingStatus, CancelledBy, Cancelling, DaySet, EditError, Obligation, Store, StoreError, days_touched};
+use crate::store::{Booking, BookingStatus, CancelledBy, Cancelling, TeacherCount, DaySet, EditError, Obligation, Store, StoreError, days_touched};
 
 /// One booking to cancel, as read just before.
 #[derive(Debug, Clone)]
@@ -72,7 +72,7 @@ impl Cancellation {
             }
         }
         if self.cancelling.by == CancelledBy::Teacher {
-            items.push(store.teacher_cancelled_item(&b.teacher_id)?);
+            items.push(store.teacher_count_item(&b.teacher_id, TeacherCount::Cancellations, 1)?);
         }
         Ok(items)
     }

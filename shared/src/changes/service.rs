@@ -188,7 +188,7 @@ impl BookingChanges {
             }
             booking = self.store.get_booking(&booking.booking_id).await?.ok_or_else(|| ApiError::BookingNotFound(booking.booking_id.to_string()))?;
         }
-        self.finish(&booking.booking_id, now).await;
+        self.finish(&booking, now).await;
         let booking = self.store.get_booking(&booking.booking_id).await?.ok_or_else(|| ApiError::BookingNotFound(booking.booking_id.to_string()))?;
         Ok(Cancelled { refund: self.refund_view(&booking).await?, booking_id: booking.booking_id, status: booking.status, cancelled_by: booking.cancelled_by })
     }
@@ -196,10 +196,9 @@ impl BookingChanges {
     /// The refund and the room, after the cancellation is written. Neither
     /// provider being down fails the answer: the obligation stays owed and
     /// the booking stays listed for its room, and reconcile finishes both.
-    async fn finish(&self, id: &BookingId, now: Timestamp) {
-        if let Ok(Some(checkout)) = self.store.get_booking(id).await.map(|b| b.map(|b| b.checkout_id))
-            && let Ok(Some(intent)) = self.store.get_checkout(&checkout).await.map(|c| c.and_then(|c| c.payment_intent))
-        {
+    async fn finish(&self, booking: &Booking, now: Timestamp) {
+        let id = &booking.booking_id;
+        if let Ok(Some(intent)) = self.store.get_checkout(&booking.checkout_id).await.map(|c| c.and_then(|c| c.payment_intent)) {
             let report = Refunds { store: &self.store, payments: &self.payments }.settle_payment(&intent, now, INLINE_REFUND_BUDGET).await;
             for (obligation, err) in &report.still_failing {
                 tracing::warn!(booking_id = %id, obligation = %obligation, error = %err, "refund not made yet; reconcile retries it");

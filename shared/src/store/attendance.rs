@@ -20,8 +20,8 @@ use crate::rooms::Stay;
 const DUE: &str = "OUTCOMES_DUE";
 const STAY_PREFIX: &str = "STAY#";
 
-fn due_sk(booking: &Booking) -> String {
-    format!("{}#{}", booking.end, booking.booking_id)
+fn due_sk(booking: &BookingId, end: Timestamp) -> String {
+    format!("{end}#{booking}")
 }
 
 /// A booking whose outcome is due, as listed.
@@ -70,7 +70,7 @@ impl Store {
     /// Lists a confirmed booking for its outcome, for the transaction that
     /// creates (or moves) it.
     pub fn outcome_due_item(&self, booking: &Booking) -> Result<TransactWriteItem, StoreError> {
-        let mut item = key(DUE.to_owned(), &due_sk(booking));
+        let mut item = key(DUE.to_owned(), &due_sk(&booking.booking_id, booking.end));
         item.insert("booking_id".into(), s(booking.booking_id.as_str()));
         item.insert("end".into(), s(booking.end.to_string()));
         let put = Put::builder().table_name(&self.table).set_item(Some(item)).build().map_err(|e| StoreError::corrupt("list outcome due", e))?;
@@ -79,14 +79,13 @@ impl Store {
 
     /// Takes a booking (as read) off the list: moved, cancelled or decided.
     pub fn outcome_undue_item(&self, booking: &Booking) -> Result<TransactWriteItem, StoreError> {
-        let delete = Delete::builder().table_name(&self.table).set_key(Some(key(DUE.to_owned(), &due_sk(booking)))).build().map_err(|e| StoreError::corrupt("unlist outcome due", e))?;
-        Ok(TransactWriteItem::builder().delete(delete).build())
+        self.outcome_due_key_delete_item(&Due { booking_id: booking.booking_id.clone(), end: booking.end })
     }
 
     /// Takes an entry off the list as it was listed (its booking moved,
     /// decided, cancelled or gone).
     pub fn outcome_due_key_delete_item(&self, due: &Due) -> Result<TransactWriteItem, StoreError> {
-        let delete = Delete::builder().table_name(&self.table).set_key(Some(key(DUE.to_owned(), &format!("{}#{}", due.end, due.booking_id)))).build().map_err(|e| StoreError::corrupt("unlist outcome due", e))?;
+        let delete = Delete::builder().table_name(&self.table).set_key(Some(key(DUE.to_owned(), &due_sk(&due.booking_id, due.end)))).build().map_err(|e| StoreError::corrupt("unlist outcome due", e))?;
         Ok(TransactWriteItem::builder().delete(delete).build())
     }
 

@@ -147,6 +147,13 @@ enum Direction {
     NewestFirst,
 }
 
+/// What [`TeacherStats`] counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TeacherCount {
+    Cancellations,
+    NoShows,
+}
+
 /// Counters kept beside a teacher's profile.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TeacherStats {
@@ -346,29 +353,21 @@ impl Store {
         Ok(TransactWriteItem::builder().update(update).build())
     }
 
-    /// Counts a teacher's cancellation beside the profile (`TEACHER#<id>` /
-    /// `STATS`), for the directory; not part of the document a teacher edits.
-    pub fn teacher_cancelled_item(&self, teacher: &TeacherId) -> Result<TransactWriteItem, StoreError> {
+    /// Counts what a teacher did beside the profile (`TEACHER#<id>` /
+    /// `STATS`, for the directory; not in the document a teacher edits), in
+    /// the transaction that decides it (`-1`: an operator took it back).
+    pub fn teacher_count_item(&self, teacher: &TeacherId, count: TeacherCount, by: i64) -> Result<TransactWriteItem, StoreError> {
+        let field = match count {
+            TeacherCount::Cancellations => "teacher_cancellations",
+            TeacherCount::NoShows => "teacher_no_shows",
+        };
         let update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(key(super::keys::teacher_pk(teacher), STATS_SK)))
-            .update_expression("ADD teacher_cancellations :one")
-            .expression_attribute_values(":one", AttributeValue::N("1".into()))
-            .build()
-            .map_err(|e| StoreError::corrupt("count teacher cancellation", e))?;
-        Ok(TransactWriteItem::builder().update(update).build())
-    }
-
-    /// Counts a lesson the teacher did not come to beside the profile (`-1`:
-    /// an operator changed that outcome).
-    pub fn teacher_no_shows_item(&self, teacher: &TeacherId, by: i64) -> Result<TransactWriteItem, StoreError> {
-        let update = Update::builder()
-            .table_name(&self.table)
-            .set_key(Some(key(super::keys::teacher_pk(teacher), STATS_SK)))
-            .update_expression("ADD teacher_no_shows :by")
+            .update_expression(format!("ADD {field} :by"))
             .expression_attribute_values(":by", AttributeValue::N(by.to_string()))
             .build()
-            .map_err(|e| StoreError::corrupt("count teacher no-show", e))?;
+            .map_err(|e| StoreError::corrupt("count for a teacher", e))?;
         Ok(TransactWriteItem::builder().update(update).build())
     }
 

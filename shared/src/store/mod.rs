@@ -27,7 +27,7 @@ pub use attendance::Due;
 pub use attention::{Attention, AttentionKind};
 pub use ledger::{Dispute, Ledger, Payment, Refund};
 pub use obligations::{Obligation, ObligationOutcome, ObligationStatus, RefundReason, cancel_obligation_id, lesson_obligation_id, obligation_of_metadata};
-pub use bookings::{Booking, BookingStatus, BookingsOf, CancelledBy, Cancelling, Moved, RoomStatus, TeacherStats};
+pub use bookings::{Booking, BookingStatus, BookingsOf, CancelledBy, Cancelling, Moved, RoomStatus, TeacherCount, TeacherStats};
 pub use checkouts::{Checkout, CheckoutChange, CheckoutLesson, CheckoutStatus, OpenCheckouts};
 pub use idempotency::IdempotencyRecord;
 pub use trials::TrialClaim;
