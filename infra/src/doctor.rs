@@ -23,7 +23,7 @@ use crate::table::TableSpec;
 /// The Stripe events the webhook handles; the endpoint must send all of them.
 pub const WEBHOOK_EVENTS: [&str; 11] = shared::webhook::event::HANDLED;
 /// Every function with a Function URL.
-pub const FUNCTIONS: [&str; 10] = ["get-slots", "get-teachers", "initiate-checkout", "stripe-webhook", "join-lesson", "change-booking", "teacher-profile", "hms-webhook", "create-room", "create-booking"];
+pub const FUNCTIONS: [&str; 11] = ["get-slots", "get-teachers", "initiate-checkout", "stripe-webhook", "join-lesson", "change-booking", "teacher-profile", "cart", "hms-webhook", "create-room", "create-booking"];
 
 /// Where the deployment answers.
 pub struct Target {
@@ -59,7 +59,7 @@ impl Configuration {
 }
 
 /// Every function, with a URL or not.
-pub const ALL_FUNCTIONS: [&str; 11] = ["get-slots", "get-teachers", "initiate-checkout", "stripe-webhook", "join-lesson", "change-booking", "teacher-profile", "hms-webhook", "create-room", "create-booking", "reconcile"];
+pub const ALL_FUNCTIONS: [&str; 12] = ["get-slots", "get-teachers", "initiate-checkout", "stripe-webhook", "join-lesson", "change-booking", "teacher-profile", "cart", "hms-webhook", "create-room", "create-booking", "reconcile"];
 /// The functions whose URL is `AWS_IAM` (template.yaml).
 pub const IAM_FUNCTIONS: [&str; 2] = ["create-room", "create-booking"];
 const STRIPE_FUNCTIONS: [&str; 5] = ["initiate-checkout", "stripe-webhook", "change-booking", "create-booking", "reconcile"];
@@ -71,7 +71,7 @@ const SECRETS: [(&str, &[&str]); 5] = [
     ("STRIPE_WEBHOOK_SECRET", &["stripe-webhook"]),
     ("HMS_APP_SECRET", &HMS_FUNCTIONS),
     // create-room and create-booking read it only with OPERATOR_AUTH=token (the local stack).
-    ("AUTH_JWT_SECRET", &["initiate-checkout", "join-lesson", "change-booking", "teacher-profile", "create-room", "create-booking"]),
+    ("AUTH_JWT_SECRET", &["initiate-checkout", "join-lesson", "change-booking", "teacher-profile", "cart", "create-room", "create-booking"]),
 ];
 
 type Reader = fn(&mut Env) -> bool;
@@ -81,7 +81,7 @@ const SECTIONS: [(&str, &[&str], Reader); 9] = [
     ("configuration: attendance", &["reconcile"], |env| shared::attendance::AttendanceConfig::read(env).is_some()),
     ("configuration: 100ms webhook secret", &["hms-webhook"], |env| shared::attendance::HmsWebhookSecrets::read(env).is_some()),
     ("configuration: storage", &ALL_FUNCTIONS, |env| StoreConfig::read(env).is_some()),
-    ("configuration: auth", &["initiate-checkout", "join-lesson", "change-booking", "teacher-profile"], |env| AuthConfig::read(env).is_some()),
+    ("configuration: auth", &["initiate-checkout", "join-lesson", "change-booking", "teacher-profile", "cart"], |env| AuthConfig::read(env).is_some()),
     ("configuration: operator auth", &IAM_FUNCTIONS, |env| OperatorAuthConfig::read(env).is_some()),
     ("configuration: Stripe", &STRIPE_FUNCTIONS, |env| StripeConfig::read(env).is_some()),
     ("configuration: Stripe webhook secret", &["stripe-webhook"], |env| WebhookSecrets::read(env).is_some()),
@@ -475,7 +475,7 @@ async fn check_functions(http: &reqwest::Client, target: &Target, report: &mut R
             Err(err) => return report.fail("100ms webhook", format!("hms-webhook gave no answer: {}", error_chain(&err))),
         }
     }
-    for name in ["get-slots", "get-teachers", "initiate-checkout", "join-lesson", "change-booking", "teacher-profile"] {
+    for name in ["get-slots", "get-teachers", "initiate-checkout", "join-lesson", "change-booking", "teacher-profile", "cart"] {
         let Some(url) = url_of(target, name) else { continue };
         let preflight = http
             .request(reqwest::Method::OPTIONS, url)

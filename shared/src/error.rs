@@ -51,6 +51,10 @@ pub enum ApiError {
     CheckoutNotPaid(String),
     #[error("lesson {lesson_index} is no longer available")]
     SlotUnavailable { lesson_index: usize },
+    #[error("{field}: {message}")]
+    CartItemUnavailable { index: usize, field: String, reason: &'static str, message: String },
+    #[error("{0}")]
+    CartUnavailable(&'static str),
     #[error("the trial lesson with teacher {0} has already been used")]
     TrialAlreadyUsed(TeacherId),
     #[error("at most {0} unpaid checkouts may be open at once; pay for or cancel one first")]
@@ -98,7 +102,8 @@ impl ApiError {
             Self::TeacherExists(_) | Self::TeacherUnavailable(_) => StatusCode::CONFLICT,
             Self::SlotUnavailable { .. } | Self::TrialAlreadyUsed(_) | Self::CheckoutNotOpen(_) => StatusCode::CONFLICT,
             Self::TooManyOpenCheckouts(_) => StatusCode::TOO_MANY_REQUESTS,
-            Self::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::IdempotencyKeyReused | Self::CartItemUnavailable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::CartUnavailable(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::PaymentNotTaken(_) | Self::PaymentProvider(_) | Self::VideoProvider(_) => StatusCode::BAD_GATEWAY,
             Self::Contention => StatusCode::SERVICE_UNAVAILABLE,
@@ -134,6 +139,8 @@ impl ApiError {
             Self::TooManyOpenCheckouts(_) => "too_many_open_checkouts",
             Self::CheckoutNotOpen(_) => "checkout_not_open",
             Self::IdempotencyKeyReused => "idempotency_key_reused",
+            Self::CartItemUnavailable { .. } => "cart_item_unavailable",
+            Self::CartUnavailable(_) => "cart_unavailable",
             Self::PayloadTooLarge(_) => "payload_too_large",
             Self::PaymentNotTaken(_) | Self::PaymentProvider(_) => "payment_provider_error",
             Self::VideoProvider(_) => "video_provider_error",
@@ -147,7 +154,15 @@ impl ApiError {
     /// The cart position a `slot_unavailable` refers to.
     pub fn lesson_index(&self) -> Option<usize> {
         match self {
-            Self::SlotUnavailable { lesson_index } => Some(*lesson_index),
+            Self::SlotUnavailable { lesson_index } | Self::CartItemUnavailable { index: lesson_index, .. } => Some(*lesson_index),
+            _ => None,
+        }
+    }
+
+    /// Why a cart item cannot be bought (`cart_item_unavailable`).
+    pub fn reason(&self) -> Option<&'static str> {
+        match self {
+            Self::CartItemUnavailable { reason, .. } => Some(reason),
             _ => None,
         }
     }
@@ -155,7 +170,7 @@ impl ApiError {
     /// The `field` of an `invalid_request`, so clients can point at the input.
     pub fn field(&self) -> Option<&str> {
         match self {
-            Self::InvalidRequest { field, .. } => Some(field),
+            Self::InvalidRequest { field, .. } | Self::CartItemUnavailable { field, .. } => Some(field),
             _ => None,
         }
     }

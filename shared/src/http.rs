@@ -33,6 +33,8 @@ struct ErrorDetail<'a> {
     field: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     lesson_index: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'a str>,
 }
 
 /// Renders an error as `{"error": {"code", "message"}}`, logging server-side
@@ -48,7 +50,7 @@ pub fn error_response(err: &ApiError) -> Response<Body> {
     } else {
         tracing::info!(error = %err, code = err.code(), status = status.as_u16(), "request rejected");
     }
-    let body = ErrorBody { error: ErrorDetail { code: err.code(), message: err.to_string(), field: err.field(), lesson_index: err.lesson_index() } };
+    let body = ErrorBody { error: ErrorDetail { code: err.code(), message: err.to_string(), field: err.field(), lesson_index: err.lesson_index(), reason: err.reason() } };
     let bytes = serde_json::to_vec(&body).unwrap_or_else(|_| br#"{"error":{"code":"internal_error","message":"internal error"}}"#.to_vec());
     let mut response = Response::new(Body::Binary(bytes));
     *response.status_mut() = status;

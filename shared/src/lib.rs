@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod attendance;
 pub mod availability;
+pub mod cart;
 pub mod changes;
 pub mod checkout;
 pub mod clock;

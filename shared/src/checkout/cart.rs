@@ -5,23 +5,17 @@ use jiff::Timestamp;
 use serde_json::{Map, Value};
 
 pub use crate::domain::profile::MAX_LESSONS;
-use crate::domain::TeacherId;
+use crate::domain::{LessonPick, TeacherId};
 use crate::error::ApiError;
 use crate::http::only_fields;
 
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CartLesson {
-    pub teacher_id: TeacherId,
-    pub start: Timestamp,
-    pub duration_minutes: u32,
-    pub trial: bool,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CartRequest {
-    pub lessons: Vec<CartLesson>,
+    /// Empty with `from_cart` until the saved cart's lessons are read.
+    pub lessons: Vec<LessonPick>,
+    pub from_cart: bool,
     pub success_url: Option<String>,
     pub cancel_url: Option<String>,
     /// Canonical JSON of the request, so an `Idempotency-Key` replay can be
@@ -37,30 +31,42 @@ pub fn parse_cart(body: &[u8]) -> Result<CartRequest, ApiError> {
     let Value::Object(object) = &value else {
         return Err(ApiError::invalid("body", "must be a JSON object"));
     };
-    only_fields(object, "", &["lessons", "success_url", "cancel_url"])?;
-    let lessons = match object.get("lessons") {
-        Some(Value::Array(items)) => items,
-        Some(_) => return Err(ApiError::invalid("lessons", "must be an array")),
-        None => return Err(ApiError::invalid("lessons", "is required")),
+    only_fields(object, "", &["lessons", "from_cart", "success_url", "cancel_url"])?;
+    let from_cart = match object.get("from_cart") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err(ApiError::invalid("from_cart", "must be true or false")),
     };
-    if lessons.is_empty() || lessons.len() > MAX_LESSONS {
-        return Err(ApiError::invalid("lessons", format!("must hold 1 to {MAX_LESSONS} lessons, got {}", lessons.len())));
-    }
-    let lessons = lessons.iter().enumerate().map(|(i, v)| parse_lesson(i, v)).collect::<Result<Vec<_>, _>>()?;
+    let lessons = match (object.get("lessons"), from_cart) {
+        (None, true) => Vec::new(),
+        (Some(_), true) => return Err(ApiError::invalid("lessons", "must be left out with from_cart: the saved cart's lessons are checked out")),
+        (Some(Value::Array(items)), false) => parse_picks("lessons", items)?,
+        (Some(_), false) => return Err(ApiError::invalid("lessons", "must be an array")),
+        (None, false) => return Err(ApiError::invalid("lessons", "is required (or from_cart: true)")),
+    };
     Ok(CartRequest {
         lessons,
+        from_cart,
         success_url: optional_string(object, "success_url")?,
         cancel_url: optional_string(object, "cancel_url")?,
         fingerprint: value.to_string(),
     })
 }
 
-fn parse_lesson(index: usize, value: &Value) -> Result<CartLesson, ApiError> {
-    let field = |name: &str| format!("lessons[{index}].{name}");
+/// The body's array `list` of 1 to [`MAX_LESSONS`] picked lessons.
+pub(crate) fn parse_picks(list: &str, items: &[Value]) -> Result<Vec<LessonPick>, ApiError> {
+    if items.is_empty() || items.len() > MAX_LESSONS {
+        return Err(ApiError::invalid(list, format!("must hold 1 to {MAX_LESSONS} lessons, got {}", items.len())));
+    }
+    items.iter().enumerate().map(|(i, v)| parse_pick(list, i, v)).collect()
+}
+
+fn parse_pick(list: &str, index: usize, value: &Value) -> Result<LessonPick, ApiError> {
+    let field = |name: &str| format!("{list}[{index}].{name}");
     let Value::Object(object) = value else {
-        return Err(ApiError::invalid(format!("lessons[{index}]"), "must be an object"));
+        return Err(ApiError::invalid(format!("{list}[{index}]"), "must be an object"));
     };
-    only_fields(object, &format!("lessons[{index}]."), &["teacher_id", "start", "duration_minutes", "trial"])?;
+    only_fields(object, &format!("{list}[{index}]."), &["teacher_id", "start", "duration_minutes", "trial"])?;
     let text = |name: &str| object.get(name).and_then(Value::as_str).ok_or_else(|| ApiError::invalid(field(name), "is required and must be a string"));
     let teacher_id = TeacherId::parse(text("teacher_id")?).map_err(|e| ApiError::invalid(field("teacher_id"), e))?;
     let raw_start = text("start")?;
@@ -80,7 +86,7 @@ fn parse_lesson(index: usize, value: &Value) -> Result<CartLesson, ApiError> {
         Some(Value::Bool(b)) => *b,
         Some(_) => return Err(ApiError::invalid(field("trial"), "must be true or false")),
     };
-    Ok(CartLesson { teacher_id, start, duration_minutes, trial })
+    Ok(LessonPick { teacher_id, start, duration_minutes, trial })
 }
 
 fn optional_string(object: &Map<String, Value>, name: &str) -> Result<Option<String>, ApiError> {

@@ -10,7 +10,8 @@ mod redirects;
 mod service;
 mod view;
 
-pub use cart::{CartLesson, CartRequest, MAX_BODY_BYTES, MAX_LESSONS, parse_cart};
+pub use cart::{CartRequest, MAX_BODY_BYTES, MAX_LESSONS, parse_cart};
+pub(crate) use cart::parse_picks;
 pub use redirects::RedirectPolicy;
 pub use service::{CheckoutService, MAX_OPEN_CHECKOUTS, POLL_SETTLE_BUDGET};
 pub use view::{CheckoutView, LessonView};

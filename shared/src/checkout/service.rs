@@ -55,13 +55,16 @@ pub struct CheckoutService {
 
 impl CheckoutService {
     pub async fn initiate(&self, who: &Principal, body: &[u8], idempotency_key: Option<&str>) -> Result<CheckoutView, ApiError> {
-        let cart = parse_cart(body)?;
+        let mut cart = parse_cart(body)?;
         let key_hash = idempotency_key.map(|key| idempotency_hash(who, key)).transpose()?;
         let now = self.clock.now();
         if let Some(hash) = &key_hash
             && let Some(record) = self.store.get_idempotency(hash, now).await?
         {
             return self.replay(who, &record, &cart).await;
+        }
+        if cart.from_cart {
+            cart.lessons = crate::cart::available_picks(&self.store, &who.user_id, now).await?;
         }
         let checkout_id = CheckoutId::parse(&format!("co_{}", uuid::Uuid::now_v7().simple())).map_err(|e| ApiError::Internal(Box::new(e)))?;
         let priced = price(&self.store, &cart, &checkout_id, now).await?;
@@ -83,6 +86,7 @@ impl CheckoutService {
             booking_ids: Vec::new(),
             success_url: self.redirects.resolve("success_url", cart.success_url.as_deref(), "/checkout/success", &checkout_id)?,
             cancel_url: self.redirects.resolve("cancel_url", cart.cancel_url.as_deref(), "/checkout/cancel", &checkout_id)?,
+            from_cart: cart.from_cart,
             payment_intent: None,
             refunded_lessons: Vec::new(),
         };

@@ -3,11 +3,13 @@
 
 pub mod ids;
 pub mod money;
+pub mod pick;
 pub mod profile;
 pub mod stripe_limits;
 pub mod time;
 
 pub use ids::{BookingId, CheckoutId, IdError, TeacherId, UserId, UserIdError};
 pub use money::{Currency, CurrencyError, Money};
+pub use pick::LessonPick;
 pub use profile::{CancellationDoc, CancellationPolicy, LessonChoice, LessonChoiceError, LessonDoc, LessonOffer, LocalRange, ProfileDoc, ProfileError, Rules, TeacherProfile};
 pub use time::Interval;

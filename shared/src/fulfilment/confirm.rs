@@ -153,12 +153,16 @@ async fn write_bookings(
                     items.push(store.new_obligation_item(&obligation)?);
                 }
             }
-            // Unconditional puts, last: they never fail a condition.
+            // Unconditional writes, last: they never fail a condition.
             for id in &booking_ids {
                 items.push(store.pending_room_item(id)?);
             }
             for &i in &kept {
                 items.push(store.outcome_due_item(&booking_of(checkout, i, paid, policy_of(i), now))?);
+            }
+            // Bought or refunded, the lessons leave the cart they came from.
+            for lesson in checkout.lessons.iter().filter(|_| checkout.from_cart) {
+                items.push(store.cart_line_delete_item(&checkout.student_id, &lesson.teacher_id, lesson.start)?);
             }
             *layout = Layout { bookings: kept.len(), trials };
             let booked = Checkout {
@@ -282,6 +286,7 @@ mod tests {
             booking_ids: Vec::new(),
             success_url: String::new(),
             cancel_url: String::new(),
+            from_cart: false,
             payment_intent: None,
             refunded_lessons: Vec::new(),
         }

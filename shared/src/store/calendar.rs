@@ -133,14 +133,21 @@ impl Store {
     /// read cost, and get-slots is the most frequent call): a slot that
     /// looks free for a moment longer is re-checked, strongly, at checkout.
     pub async fn busy_around(&self, teacher: &TeacherId, window: Interval) -> Result<Vec<Busy>, StoreError> {
+        let mut busy: Vec<Busy> = self.busy_entries_around(teacher, window).await?.iter().map(BusyEntry::as_busy).collect();
+        busy.dedup();
+        Ok(busy)
+    }
+
+    /// [`Store::busy_around`] with each interval's owner, once each.
+    pub async fn busy_entries_around(&self, teacher: &TeacherId, window: Interval) -> Result<Vec<BusyEntry>, StoreError> {
         let first = keys::utc_day(window.start()).yesterday().map_err(|e| StoreError::corrupt("busy window", e))?;
         let last = keys::utc_day(window.end()).tomorrow().map_err(|e| StoreError::corrupt("busy window", e))?;
         let days = self.calendar_days(teacher, first, last, Read::Eventual).await?;
-        let mut busy: Vec<Busy> = days.iter().flat_map(|d| d.busy.iter().map(BusyEntry::as_busy)).collect();
+        let mut entries: Vec<BusyEntry> = days.into_iter().flat_map(|d| d.busy).collect();
         // An interval crossing midnight is stored on each day it touches.
-        busy.sort_by_key(|b| (b.start, b.end));
-        busy.dedup();
-        Ok(busy)
+        entries.sort_by(|a, b| (a.start, a.end, &a.reference).cmp(&(b.start, b.end, &b.reference)));
+        entries.dedup();
+        Ok(entries)
     }
 
     /// The transaction item for one day write, so callers can combine day

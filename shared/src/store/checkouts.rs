@@ -97,6 +97,10 @@ pub struct Checkout {
     pub success_url: String,
     #[serde(default)]
     pub cancel_url: String,
+    /// Bought from the student's saved cart: confirming it takes its
+    /// lessons out of the cart.
+    #[serde(default)]
+    pub from_cart: bool,
     /// The PaymentIntent that paid it, once known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payment_intent: Option<String>,

@@ -6,6 +6,7 @@ mod attention;
 mod backoff;
 mod bookings;
 mod calendar;
+mod carts;
 mod checkouts;
 mod edit;
 mod error;
@@ -19,6 +20,7 @@ mod token;
 mod trials;
 
 pub use backoff::{Backoff, CONTENTION_BUDGET};
+pub use carts::{CART_LIFETIME, StoredCart};
 pub use calendar::{BusyEntry, BusyKind, CalendarDay, DayWrite, Read};
 pub use edit::{DaySet, EditError, days_to_read, days_touched};
 pub use error::StoreError;

@@ -341,6 +341,7 @@ impl Calls {
             "join-lesson" => (post(json!({"booking_id": format!("b_bench_{n}")})).header("authorization", &bearer(&format!("s_bench_{n}"), Role::Student)?).to_json(), 404),
             "change-booking" => (FunctionUrlEvent::get("/").query("booking_id", &format!("b_bench_{n}")).header("authorization", &bearer(&format!("s_bench_{n}"), Role::Student)?).to_json(), 404),
             "get-teachers" => (FunctionUrlEvent::get("/").to_json(), 200),
+            "cart" => (FunctionUrlEvent::get("/").header("authorization", &bearer(&format!("s_bench_{n}"), Role::Student)?).to_json(), 200),
             "teacher-profile" => (FunctionUrlEvent::get("/").header("authorization", &bearer(&format!("s_bench_{n}"), Role::Student)?).to_json(), 403),
             "create-booking" => (post(json!({"checkout_id": format!("co_bench_{n}")})).header("authorization", &bearer("admin", Role::Admin)?).to_json(), 404),
             "create-room" => (post(json!({"booking_id": format!("b_bench_{n}")})).header("authorization", &bearer("admin", Role::Admin)?).to_json(), 404),

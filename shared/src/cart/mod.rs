@@ -1,0 +1,170 @@
+//! The cart function as a use case: a student's picked lessons kept on the
+//! server (so they survive reloads and devices), re-checked on every read
+//! and priced by the server. What cannot be bought any more is flagged with
+//! its reason, never dropped; a checkout `from_cart` buys what can.
+
+pub mod check;
+mod request;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use jiff::{SignedDuration, Timestamp};
+use serde::Serialize;
+
+use self::check::{Facts, Unavailable, Verdict};
+use self::request::parse_items;
+use crate::auth::Principal;
+use crate::availability::Busy;
+use crate::domain::{CheckoutId, Currency, Interval, LessonPick, TeacherId};
+use crate::error::ApiError;
+use crate::store::{Backoff, BusyEntry, CONTENTION_BUDGET, Store, StoredCart, StoredProfile};
+
+pub use request::MAX_BODY_BYTES;
+
+/// The cart as the student sees it.
+#[derive(Debug, Serialize)]
+pub struct CartView {
+    pub items: Vec<ItemView>,
+    /// The cart's currency (its first offered item's), `null` when empty.
+    pub currency: Option<Currency>,
+    /// The sum of the available items' prices, in minor units.
+    pub total: u64,
+    pub updated_at: Option<Timestamp>,
+    /// When the cart is forgotten unless it changes before.
+    pub expires_at: Option<Timestamp>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ItemView {
+    #[serde(flatten)]
+    pub pick: LessonPick,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub teacher_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub end: Option<Timestamp>,
+    /// Minor units of the cart's currency; `null` when the teacher does not
+    /// offer this lesson (any more) or charges in another currency.
+    pub price: Option<u64>,
+    pub available: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+pub async fn view(store: &Store, who: &Principal, now: Timestamp) -> Result<CartView, ApiError> {
+    let cart = store.get_cart(&who.user_id, now).await?;
+    let evidence = Evidence::read(store, &who.user_id, &cart.picks, now).await?;
+    Ok(evidence.view(&cart, now))
+}
+
+/// Replaces the cart with the body's items. A new item that cannot be bought
+/// now is refused (422, naming it); one already in the cart may stay, and
+/// is flagged like on a read, so removing one item never fails for another.
+pub async fn replace(store: &Store, who: &Principal, body: &[u8], now: Timestamp) -> Result<CartView, ApiError> {
+    let picks = parse_items(body)?;
+    let mut backoff = Backoff::new(CONTENTION_BUDGET);
+    loop {
+        let read = store.get_cart(&who.user_id, now).await?;
+        let evidence = Evidence::read(store, &who.user_id, &picks, now).await?;
+        let (verdicts, _) = evidence.judge(&picks, now);
+        let refused = picks.iter().zip(&verdicts).enumerate().find_map(|(i, (pick, v))| v.unavailable.as_ref().filter(|_| !read.picks.contains(pick)).map(|why| (i, why)));
+        if let Some((index, why)) = refused {
+            return Err(ApiError::CartItemUnavailable { index, field: format!("items[{index}].{}", why.field()), reason: why.code(), message: why.message("items") });
+        }
+        if store.replace_cart(&who.user_id, &read, &picks, now).await? {
+            tracing::info!(items = picks.len(), "cart replaced");
+            return Ok(evidence.view(&store.get_cart(&who.user_id, now).await?, now));
+        }
+        if !backoff.wait().await {
+            return Err(ApiError::Contention);
+        }
+    }
+}
+
+pub async fn clear(store: &Store, who: &Principal, now: Timestamp) -> Result<CartView, ApiError> {
+    replace(store, who, br#"{"items":[]}"#, now).await
+}
+
+/// The lessons a checkout `from_cart` buys: the cart's available items, in
+/// the cart's order. None available is a `409 cart_unavailable`.
+pub async fn available_picks(store: &Store, student: &str, now: Timestamp) -> Result<Vec<LessonPick>, ApiError> {
+    let cart = store.get_cart(student, now).await?;
+    if cart.picks.is_empty() {
+        return Err(ApiError::CartUnavailable("the cart is empty"));
+    }
+    let evidence = Evidence::read(store, student, &cart.picks, now).await?;
+    let (verdicts, _) = evidence.judge(&cart.picks, now);
+    let picks: Vec<LessonPick> = cart.picks.iter().zip(&verdicts).filter(|(_, v)| v.unavailable.is_none()).map(|(p, _)| p.clone()).collect();
+    if picks.is_empty() {
+        return Err(ApiError::CartUnavailable("no item of the cart can be bought now; GET cart/ says why"));
+    }
+    Ok(picks)
+}
+
+/// What the verdicts on a list of picks rest on: the teachers' profiles and
+/// calendars, and the student's trials. The student's own open checkouts
+/// do not count against their cart: buying from it again supersedes them.
+struct Evidence {
+    profiles: HashMap<TeacherId, StoredProfile>,
+    busy: HashMap<TeacherId, Vec<Busy>>,
+    trials_used: HashSet<TeacherId>,
+}
+
+impl Evidence {
+    async fn read(store: &Store, student: &str, picks: &[LessonPick], now: Timestamp) -> Result<Self, ApiError> {
+        let own: Vec<CheckoutId> = store.get_open_checkouts(student).await?.open.into_iter().filter(|(_, until)| *until > now.as_second()).map(|(id, _)| id).collect();
+        let own_refs: Vec<&CheckoutId> = own.iter().collect();
+        let mut spans: BTreeMap<&TeacherId, (Timestamp, Timestamp)> = BTreeMap::new();
+        for pick in picks {
+            let span = spans.entry(&pick.teacher_id).or_insert((pick.start, pick.start));
+            span.0 = span.0.min(pick.start);
+            span.1 = span.1.max(pick.start);
+        }
+        let mut evidence = Self { profiles: HashMap::new(), busy: HashMap::new(), trials_used: HashSet::new() };
+        for (&teacher, &(first, last)) in &spans {
+            let Some(stored) = store.get_stored_profile(teacher).await? else { continue };
+            // Up to the end of the last pick's longest possible lesson.
+            let longest = stored.profile.lessons().iter().chain(stored.profile.trial()).map(|l| l.duration_minutes).max().unwrap_or(0);
+            if let Some(window) = Interval::new(first, last + SignedDuration::from_mins(i64::from(longest.max(1)))) {
+                let entries = store.busy_entries_around(teacher, window).await?;
+                let others = entries.iter().filter(|e| !own.iter().any(|id| id.as_str() == e.reference)).map(BusyEntry::as_busy);
+                evidence.busy.insert(teacher.clone(), others.collect());
+            }
+            if picks.iter().any(|p| p.trial && &p.teacher_id == teacher)
+                && let Some(claim) = store.get_trial_claim(student, teacher).await?
+                // A trial bought is spent, even while its checkout is still listed as open.
+                && (claim.confirmed || claim.blocks(now, &own_refs))
+            {
+                evidence.trials_used.insert(teacher.clone());
+            }
+            evidence.profiles.insert(teacher.clone(), stored);
+        }
+        Ok(evidence)
+    }
+
+    fn judge(&self, picks: &[LessonPick], now: Timestamp) -> (Vec<Verdict<'_>>, Option<Currency>) {
+        let facts = Facts { profiles: self.profiles.iter().map(|(id, p)| (id.clone(), p)).collect(), busy: self.busy.clone(), trials_used: self.trials_used.clone() };
+        check::check(picks, &facts, now)
+    }
+
+    fn view(&self, cart: &StoredCart, now: Timestamp) -> CartView {
+        let (verdicts, currency) = self.judge(&cart.picks, now);
+        let items: Vec<ItemView> = cart.picks.iter().zip(verdicts).map(|(pick, v)| item_view(pick, v)).collect();
+        let total = items.iter().filter(|i| i.available).filter_map(|i| i.price).sum();
+        CartView { items, currency, total, updated_at: cart.updated_at, expires_at: cart.expires_at }
+    }
+}
+
+fn item_view(pick: &LessonPick, verdict: Verdict<'_>) -> ItemView {
+    let other_currency = matches!(verdict.unavailable, Some(Unavailable::OtherCurrency { .. }));
+    ItemView {
+        pick: pick.clone(),
+        teacher_name: verdict.priced.as_ref().map(|p| p.profile.name().to_owned()),
+        end: verdict.priced.as_ref().map(|p| p.end),
+        price: verdict.priced.as_ref().filter(|_| !other_currency).map(|p| p.offer.price.amount),
+        available: verdict.unavailable.is_none(),
+        reason: verdict.unavailable.as_ref().map(Unavailable::code),
+        message: verdict.unavailable.as_ref().map(|u| u.message("items")),
+    }
+}

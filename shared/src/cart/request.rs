@@ -1,0 +1,57 @@
+//! The PUT body of the cart: `{"items": [...]}`, the whole list, each item
+//! a picked lesson as a checkout takes it.
+
+use serde_json::Value;
+
+use crate::checkout::parse_picks;
+use crate::domain::LessonPick;
+use crate::error::ApiError;
+use crate::http::only_fields;
+
+/// Ten items of a few hundred bytes each, with room for layout.
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// The items, possibly none (an empty cart).
+pub fn parse_items(body: &[u8]) -> Result<Vec<LessonPick>, ApiError> {
+    if body.len() > MAX_BODY_BYTES {
+        return Err(ApiError::PayloadTooLarge(MAX_BODY_BYTES));
+    }
+    let value: Value = serde_json::from_slice(body).map_err(|e| ApiError::invalid("body", format!("is not valid JSON ({e})")))?;
+    let Value::Object(object) = &value else {
+        return Err(ApiError::invalid("body", "must be a JSON object"));
+    };
+    only_fields(object, "", &["items"])?;
+    match object.get("items") {
+        Some(Value::Array(items)) if items.is_empty() => Ok(Vec::new()),
+        Some(Value::Array(items)) => parse_picks("items", items),
+        Some(_) => Err(ApiError::invalid("items", "must be an array")),
+        None => Err(ApiError::invalid("items", "is required (an empty array clears the cart)")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field_of(body: &str) -> String {
+        parse_items(body.as_bytes()).unwrap_err().field().unwrap_or("").to_owned()
+    }
+
+    #[test]
+    fn parses_items_and_an_empty_list() {
+        assert!(parse_items(br#"{"items":[]}"#).unwrap().is_empty());
+        let items = parse_items(br#"{"items":[{"teacher_id":"t_anna","start":"2026-12-01T08:00:00Z","duration_minutes":30,"trial":true}]}"#).unwrap();
+        assert!(items[0].trial);
+    }
+
+    #[test]
+    fn names_the_bad_field() {
+        assert_eq!(field_of("{}"), "items");
+        assert_eq!(field_of(r#"{"items":{}}"#), "items");
+        assert_eq!(field_of(r#"{"items":[],"lessons":[]}"#), "lessons");
+        assert_eq!(field_of(r#"{"items":[{"teacher_id":"t_anna","start":"soon","duration_minutes":60}]}"#), "items[0].start");
+        let eleven = format!(r#"{{"items":[{}]}}"#, [r#"{"teacher_id":"t_anna","start":"2026-12-01T08:00:00Z","duration_minutes":60}"#; 11].join(","));
+        assert_eq!(field_of(&eleven), "items");
+        assert_eq!(parse_items(&vec![b' '; MAX_BODY_BYTES + 1]).unwrap_err().code(), "payload_too_large");
+    }
+}

@@ -1,0 +1,213 @@
+//! The saved cart (the cart function) on dynoxide with real JWTs, and a
+//! checkout from it through initiate-checkout, the Stripe emulator and the
+//! webhook's confirmation: items priced by the server, flagged (never
+//! dropped) when taken or no longer offered, refused when new and not
+//! offered, and gone from the cart once bought.
+
+use jiff::{SignedDuration, Timestamp};
+use serde_json::{Value, json};
+use shared::clock::Clock;
+use shared::domain::CheckoutId;
+use shared::store::CheckoutStatus;
+use tests::{CheckoutEnv, FunctionUrlEvent, always_open_teacher, cart, in_days, json_of, lesson, token_for};
+
+async fn app(env: &CheckoutEnv, clock: Clock) -> cart::App {
+    cart::App { auth: tests::hs256_auth().await, store: env.db.store.clone(), clock }
+}
+
+async fn call(app: &cart::App, method: &str, student: &str, body: Option<Value>) -> (u16, Value) {
+    let mut event = FunctionUrlEvent::new(method, "/").header("authorization", &format!("Bearer {}", token_for(student)));
+    if let Some(body) = body {
+        event = event.header("content-type", "application/json").body(&body.to_string());
+    }
+    json_of(&shared::http::into_response(cart::handle(app, event.into_request()).await))
+}
+
+async fn put(app: &cart::App, student: &str, items: Vec<Value>) -> (u16, Value) {
+    call(app, "PUT", student, Some(json!({ "items": items }))).await
+}
+
+async fn get(app: &cart::App, student: &str) -> Value {
+    let (status, body) = call(app, "GET", student, None).await;
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+fn flags(cart: &Value) -> Vec<(bool, Option<&str>)> {
+    cart["items"].as_array().unwrap().iter().map(|i| (i["available"].as_bool().unwrap(), i["reason"].as_str())).collect()
+}
+
+fn trial(teacher: &str, start: &str) -> Value {
+    json!({"teacher_id": teacher, "start": start, "duration_minutes": 30, "trial": true})
+}
+
+/// Checks out the student's cart and pays; the webhook's own service books it.
+async fn buy_cart(env: &CheckoutEnv, student: &str) -> (CheckoutId, Value) {
+    let (status, created) = env.post(Some(&token_for(student)), &json!({"from_cart": true}), None).await;
+    assert_eq!(status, 201, "{created}");
+    let id = CheckoutId::parse(created["checkout_id"].as_str().unwrap()).unwrap();
+    if created["status"] == "awaiting_payment" {
+        env.pay(created["checkout_url"].as_str().unwrap()).await;
+        let (checkout, _) = shared::reconcile::book_checkout(&env.event_handler(Clock::System), &id, Timestamp::now()).await.unwrap();
+        assert_eq!(checkout.status, CheckoutStatus::Confirmed);
+    }
+    (id, created)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cart_is_kept_priced_by_the_server_and_flags_what_was_taken_since() {
+    let env = CheckoutEnv::start().await;
+    let app = app(&env, Clock::System).await;
+    let items = vec![lesson("t_one", &in_days(2, "09:00"), 60), lesson("t_two", &in_days(2, "09:00"), 30), trial("t_two", &in_days(3, "09:00"))];
+    let (status, stored) = put(&app, "s_cart", items.clone()).await;
+    assert_eq!(status, 200, "{stored}");
+    // A reload (another request, another device) finds the same cart.
+    let read = get(&app, "s_cart").await;
+    assert_eq!(read, stored);
+    assert_eq!(flags(&read), [(true, None), (true, None), (true, None)]);
+    let prices: Vec<u64> = read["items"].as_array().unwrap().iter().map(|i| i["price"].as_u64().unwrap()).collect();
+    assert_eq!(prices, [3000, 1800, 500], "from the profiles, never the client");
+    assert_eq!((read["currency"].as_str(), read["total"].as_u64()), (Some("eur"), Some(5300)));
+    assert_eq!(read["items"][0]["end"], in_days(2, "10:00"));
+    let expires: Timestamp = read["expires_at"].as_str().unwrap().parse().unwrap();
+    let updated: Timestamp = read["updated_at"].as_str().unwrap().parse().unwrap();
+    assert_eq!(expires.as_second() - updated.as_second(), 30 * 86_400);
+
+    // Another student buys the first item's slot; its teacher takes a day off
+    // for the trial's day.
+    env.paid_booking("s_other", vec![lesson("t_one", &in_days(2, "09:00"), 60)]).await;
+    let mut two = always_open_teacher("t_two", "eur", 500).to_doc();
+    two.overrides.insert(in_days(3, "00:00")[..10].to_owned(), Vec::new());
+    env.db.store.put_profile(&shared::domain::TeacherProfile::try_from(two).unwrap()).await.unwrap();
+    let read = get(&app, "s_cart").await;
+    assert_eq!(flags(&read), [(false, Some("slot_taken")), (true, None), (false, Some("slot_not_open"))], "flagged, never dropped: {read}");
+    assert_eq!(read["total"], 1800, "only what can be bought counts");
+    assert!(read["items"][0]["message"].as_str().unwrap().contains("no longer free"));
+
+    // Removing one item re-sends the flagged ones: that never fails.
+    let (status, body) = put(&app, "s_cart", vec![items[0].clone(), items[2].clone()]).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(flags(&body), [(false, Some("slot_taken")), (false, Some("slot_not_open"))]);
+    let (status, body) = call(&app, "DELETE", "s_cart", None).await;
+    assert_eq!((status, body["items"].as_array().unwrap().len(), body["total"].as_u64()), (200, 0, Some(0)));
+    assert_eq!(get(&app, "s_cart").await["items"], json!([]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_item_that_is_not_offered_is_refused_naming_it() {
+    let env = CheckoutEnv::start().await;
+    let app = app(&env, Clock::System).await;
+    let ok = lesson("t_one", &in_days(2, "09:00"), 60);
+    let cases = [
+        (vec![ok.clone(), lesson("t_one", &in_days(2, "09:05"), 60)], 1, "items[1].start", "slot_not_open"),
+        (vec![ok.clone(), lesson("t_one", &in_days(2, "09:30"), 60)], 1, "items[1].start", "overlaps_another_item"),
+        (vec![ok.clone(), lesson("t_usd", &in_days(2, "09:00"), 60)], 1, "items[1].teacher_id", "currency_mismatch"),
+        (vec![lesson("t_one", &in_days(2, "09:00"), 45)], 0, "items[0].duration_minutes", "lesson_not_offered"),
+        (vec![ok.clone(), lesson("t_nobody", &in_days(2, "09:00"), 60)], 1, "items[1].teacher_id", "teacher_not_found"),
+        (vec![lesson("t_one", &in_days(60, "09:00"), 60)], 0, "items[0].start", "slot_not_open"),
+        (vec![trial("t_two", &in_days(2, "09:00")), trial("t_two", &in_days(3, "09:00"))], 1, "items[1].trial", "second_trial"),
+    ];
+    for (items, index, field, reason) in cases {
+        let (status, body) = put(&app, "s_refused", items).await;
+        assert_eq!(status, 422, "{body}");
+        let error = &body["error"];
+        assert_eq!((error["code"].as_str(), error["lesson_index"].as_u64(), error["field"].as_str(), error["reason"].as_str()), (Some("cart_item_unavailable"), Some(index), Some(field), Some(reason)), "{body}");
+        assert!(error["message"].as_str().unwrap().starts_with(field));
+    }
+    assert_eq!(get(&app, "s_refused").await["items"], json!([]), "a refused PUT changes nothing");
+
+    // A slot someone else holds is not offered either.
+    let (status, _) = env.post(Some(&token_for("s_holder")), &cart(vec![ok.clone()]), None).await;
+    assert_eq!(status, 201);
+    let (status, body) = put(&app, "s_refused", vec![ok.clone()]).await;
+    assert_eq!((status, body["error"]["reason"].as_str()), (422, Some("slot_taken")), "{body}");
+
+    for (body, field) in [(json!({}), "items"), (json!({"items": vec![ok.clone(); 11]}), "items"), (json!({"items": [{"teacher_id": "t_one"}]}), "items[0].start"), (json!({"items": [], "x": 1}), "x")] {
+        let (status, answer) = call(&app, "PUT", "s_refused", Some(body)).await;
+        assert_eq!((status, answer["error"]["field"].as_str()), (400, Some(field)), "{answer}");
+    }
+    let unauthenticated = json_of(&shared::http::into_response(cart::handle(&app, FunctionUrlEvent::get("/").into_request()).await));
+    assert_eq!(unauthenticated.0, 401);
+    let post = json_of(&shared::http::into_response(cart::handle(&app, FunctionUrlEvent::new("POST", "/").header("authorization", &format!("Bearer {}", token_for("s_refused"))).into_request()).await));
+    assert_eq!(post.0, 405);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checking_out_the_cart_buys_its_available_items_and_confirmation_takes_them_out() {
+    let env = CheckoutEnv::start().await;
+    let app = app(&env, Clock::System).await;
+    let (status, body) = env.post(Some(&token_for("s_buyer")), &json!({"from_cart": true}), None).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (409, Some("cart_unavailable")), "an empty cart: {body}");
+
+    let taken_later = lesson("t_one", &in_days(2, "12:00"), 60);
+    let items = vec![lesson("t_one", &in_days(2, "09:00"), 60), taken_later.clone(), lesson("t_two", &in_days(2, "09:00"), 30)];
+    assert_eq!(put(&app, "s_buyer", items).await.0, 200);
+    env.paid_booking("s_other", vec![taken_later]).await;
+
+    let (status, created) = env.post(Some(&token_for("s_buyer")), &json!({"from_cart": true, "success_url": "http://localhost:3000/paid?c={CHECKOUT_ID}"}), None).await;
+    assert_eq!(status, 201, "{created}");
+    let lessons: Vec<(&str, &str)> = created["lessons"].as_array().unwrap().iter().map(|l| (l["teacher_id"].as_str().unwrap(), l["start"].as_str().unwrap())).collect();
+    let (nine, ten) = (in_days(2, "09:00"), in_days(2, "09:00"));
+    assert_eq!(lessons, [("t_one", nine.as_str()), ("t_two", ten.as_str())], "exactly the available items");
+    assert_eq!(created["amount_total"], 4800);
+    // While it is being paid for, the student's own hold does not flag their cart.
+    assert_eq!(flags(&get(&app, "s_buyer").await), [(true, None), (false, Some("slot_taken")), (true, None)]);
+
+    env.pay(created["checkout_url"].as_str().unwrap()).await;
+    let id = CheckoutId::parse(created["checkout_id"].as_str().unwrap()).unwrap();
+    let (checkout, bookings) = shared::reconcile::book_checkout(&env.event_handler(Clock::System), &id, Timestamp::now()).await.unwrap();
+    assert_eq!((checkout.status, bookings.len()), (CheckoutStatus::Confirmed, 2));
+    let left = get(&app, "s_buyer").await;
+    assert_eq!(left["items"].as_array().unwrap().len(), 1, "bought items leave the cart: {left}");
+    assert_eq!((left["items"][0]["start"].as_str(), left["items"][0]["reason"].as_str()), (Some(in_days(2, "12:00").as_str()), Some("slot_taken")));
+    let (status, body) = env.post(Some(&token_for("s_buyer")), &json!({"from_cart": true}), None).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (409, Some("cart_unavailable")), "nothing left to buy: {body}");
+    let (status, body) = env.post(Some(&token_for("s_buyer")), &json!({"from_cart": true, "lessons": []}), None).await;
+    assert_eq!((status, body["error"]["field"].as_str()), (400, Some("lessons")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_free_cart_is_confirmed_at_once_and_emptied_and_a_used_trial_is_flagged() {
+    let env = CheckoutEnv::start().await;
+    let app = app(&env, Clock::System).await;
+    assert_eq!(put(&app, "s_free", vec![trial("t_one", &in_days(2, "09:00"))]).await.0, 200);
+    let (_, created) = buy_cart(&env, "s_free").await;
+    assert_eq!(created["status"], "confirmed");
+    assert_eq!(get(&app, "s_free").await["items"], json!([]));
+    // The trial is spent: putting it again is refused, with the reason.
+    let (status, body) = put(&app, "s_free", vec![trial("t_one", &in_days(3, "09:00"))]).await;
+    assert_eq!((status, body["error"]["reason"].as_str()), (422, Some("trial_used")), "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_replacements_leave_exactly_one_of_them() {
+    let env = CheckoutEnv::start().await;
+    let app = std::sync::Arc::new(app(&env, Clock::System).await);
+    let lists: Vec<Vec<Value>> = (0..6).map(|i| (0..3).map(|j| lesson("t_one", &in_days(2 + i, &format!("{:02}:00", 8 + 2 * j)), 60)).collect()).collect();
+    assert_eq!(put(&app, "s_race", lists[5].clone()).await.0, 200);
+    let writers = lists.iter().take(5).cloned().map(|items| {
+        let app = app.clone();
+        tokio::spawn(async move { put(&app, "s_race", items).await.0 })
+    });
+    for status in futures::future::join_all(writers).await {
+        assert_eq!(status.unwrap(), 200);
+    }
+    let starts: Vec<Value> = get(&app, "s_race").await["items"].as_array().unwrap().iter().map(|i| i["start"].clone()).collect();
+    assert!(lists.iter().any(|list| list.iter().map(|l| l["start"].clone()).collect::<Vec<_>>() == starts), "a union or a mix of writers: {starts:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cart_untouched_for_thirty_days_is_forgotten() {
+    let env = CheckoutEnv::start().await;
+    let now = Timestamp::now();
+    assert_eq!(put(&app(&env, Clock::Fixed(now)).await, "s_idle", vec![lesson("t_one", &in_days(2, "09:00"), 60)]).await.0, 200);
+    let later = app(&env, Clock::Fixed(now + SignedDuration::from_hours(30 * 24 - 1))).await;
+    assert_eq!(get(&later, "s_idle").await["items"].as_array().unwrap().len(), 1);
+    // dynoxide never sweeps TTL; the reads ignore what is past it all the same.
+    let expired = app(&env, Clock::Fixed(now + SignedDuration::from_hours(30 * 24) + SignedDuration::from_secs(1))).await;
+    let body = get(&expired, "s_idle").await;
+    assert_eq!((body["items"].clone(), body["expires_at"].clone()), (json!([]), Value::Null));
+    // And a new cart after that does not resurrect the old items.
+    assert_eq!(put(&expired, "s_idle", vec![]).await.0, 200);
+    assert_eq!(get(&app(&env, Clock::System).await, "s_idle").await["items"], json!([]));
+}
