@@ -25,6 +25,14 @@ STACK_OUTPUTS = mkdir -p .local && $(SAM) list stack-outputs --config-env $(ENV)
 STACK_TABLE = TABLE_NAME=$$(python3 -c 'import json,sys; print(next(o["OutputValue"] for o in json.load(open(sys.argv[1])) if o["OutputKey"] == "TableName"))' .local/outputs-$(ENV).json)
 # 100ms's official server SDK, pinned by tests/conformance/hms/package-lock.json.
 HMS_SDK := tests/conformance/hms/node_modules/.package-lock.json
+# The reference web app and its client generated from docs/openapi.yaml, pinned by infra/web/package-lock.json.
+WEB := infra/web
+WEB_MODULES := $(WEB)/node_modules/.package-lock.json
+WEB_BUILD := $(WEB)/dist/app/main.js
+# The browser test: Playwright and axe-core from npm (tests/browser/package-lock.json), Debian's Chromium.
+BROWSER_MODULES := tests/browser/node_modules/.package-lock.json
+CHROMIUM := /usr/bin/chromium
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 # cargo finds `cargo lambda` as the cargo-lambda binary on PATH.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
@@ -40,7 +48,7 @@ export AWS_SECRET_ACCESS_KEY ?= local
 LOCAL_ENV := set -a && source ./.env.local && set +a &&
 endif
 
-.PHONY: dev test demo contract doctor build deploy stripe-webhook bench table seed reconcile attention profile-history booking outcome repair-rooms create-booking create-room tools clean-local
+.PHONY: dev test demo contract browser web doctor build deploy stripe-webhook bench table seed reconcile attention profile-history booking outcome repair-rooms create-booking create-room tools clean-local
 
 $(CARGO_LAMBDA):
 	python3 -m venv $(VENV)
@@ -60,10 +68,25 @@ $(STRIPE_PYTHON): $(CARGO_LAMBDA)
 $(HMS_SDK): tests/conformance/hms/package-lock.json
 	cd tests/conformance/hms && npm ci --no-audit --no-fund --loglevel=error
 
+$(WEB_MODULES): $(WEB)/package-lock.json
+	cd $(WEB) && npm ci --no-audit --no-fund --loglevel=error
+
+# Regenerates client/schema.d.ts from the contract first: code that no longer follows it fails to compile.
+$(WEB_BUILD): $(WEB_MODULES) docs/openapi.yaml $(WEB)/tsconfig.json $(wildcard $(WEB)/client/*.ts $(WEB)/app/*.ts $(WEB)/app/pages/*.ts)
+	cd $(WEB) && npm run --silent build
+
+web: $(WEB_BUILD)
+
+$(BROWSER_MODULES): tests/browser/package-lock.json
+	cd tests/browser && npm ci --no-audit --no-fund --loglevel=error
+
+$(CHROMIUM):
+	$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium >/dev/null
+
 $(SCHEMATHESIS): $(CARGO_LAMBDA)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check schemathesis==$(SCHEMATHESIS_VERSION)
 
-tools: $(CARGO_LAMBDA) $(CFN_LINT) $(OPENAPI_SPEC_VALIDATOR) $(STRIPE_PYTHON) $(HMS_SDK) $(SCHEMATHESIS)
+tools: $(CARGO_LAMBDA) $(CFN_LINT) $(OPENAPI_SPEC_VALIDATOR) $(STRIPE_PYTHON) $(HMS_SDK) $(SCHEMATHESIS) $(WEB_BUILD) $(BROWSER_MODULES) $(CHROMIUM)
 
 # Deployment tools, only for build/deploy: zig cross-compiles to arm64 for cargo-lambda.
 $(SAM): $(CARGO_LAMBDA)
@@ -83,7 +106,7 @@ deploy: $(SAM) $(ZIG)
 	$(SAM) build --beta-features
 	$(SAM) deploy --config-env $(ENV)
 
-dev: $(CARGO_LAMBDA)
+dev: $(CARGO_LAMBDA) $(WEB_BUILD)
 	set -a && source ./.env.local && set +a && cargo run --locked -p local-stack --bin local-stack
 
 test: tools
@@ -93,6 +116,7 @@ test: tools
 	cargo test --locked -p tests --test smoke --test stripe_python --test hms_sdk -- --ignored
 	$(MAKE) --no-print-directory demo
 	$(MAKE) --no-print-directory contract
+	$(MAKE) --no-print-directory browser
 	set -a && source ./.env.local && set +a && cargo run --locked -q -p local-stack --bin doctor-check
 
 # Never in `make test`. The slot search (criterion), then every function as
@@ -115,6 +139,11 @@ seed:
 # The whole money path over HTTP against `make dev` (started for the run when not running).
 demo: $(CARGO_LAMBDA)
 	set -a && source ./.env.local && set +a && cargo run --locked -q -p local-stack --bin demo -- --start
+
+# The student's and teacher's journey in headless Chromium against the local stack and the web
+# app (started for the run when not running); screenshots under target/browser/.
+browser: $(CARGO_LAMBDA) $(WEB_BUILD) $(BROWSER_MODULES) $(CHROMIUM)
+	set -a && source ./.env.local && set +a && cargo run --locked -q -p local-stack --bin browser -- --start
 
 # Schemathesis against every operation of docs/openapi.yaml on the local stack (started for the run when not running).
 contract: $(CARGO_LAMBDA) $(SCHEMATHESIS)

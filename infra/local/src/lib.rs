@@ -7,3 +7,4 @@ pub mod events;
 pub mod process;
 pub mod runtime_api;
 pub mod services;
+pub mod web;

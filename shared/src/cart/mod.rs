@@ -97,7 +97,7 @@ pub async fn available_picks(store: &Store, student: &str, now: Timestamp) -> Re
     let (verdicts, _) = evidence.judge(&cart.picks, now);
     let picks: Vec<LessonPick> = cart.picks.iter().zip(&verdicts).filter(|(_, v)| v.unavailable.is_none()).map(|(p, _)| p.clone()).collect();
     if picks.is_empty() {
-        return Err(ApiError::CartUnavailable("no item of the cart can be bought now; GET cart/ says why"));
+        return Err(ApiError::CartUnavailable("nothing in the cart can be bought now; each item of the cart says why"));
     }
     Ok(picks)
 }

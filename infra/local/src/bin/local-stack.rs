@@ -26,6 +26,11 @@ struct Args {
     dynamo_port: u16,
     #[arg(long, default_value_t = 9000)]
     lambda_port: u16,
+    /// Where the reference web app is served (the origin the functions allow).
+    #[arg(long, default_value_t = 3000)]
+    web_port: u16,
+    #[arg(long, default_value = "infra/web")]
+    web_dir: PathBuf,
     /// Keep the functions as built, whatever changes in the work tree (for
     /// scripted runs: a file a tool writes must not restart them mid-request).
     #[arg(long)]
@@ -83,6 +88,16 @@ async fn run(args: Args) -> Result<(), String> {
         .spawn()
         .map_err(|e| format!("starting `cargo lambda watch` (run through `make dev`, which installs it): {e}"))?;
     wait_for_port(args.lambda_port).await?;
+    let functions_base = format!("http://127.0.0.1:{}/lambda-url", args.lambda_port);
+    let web_config = local_stack::web::config(store, teachers, &config.jwt_secret, &functions_base).await?;
+    // Scripted runs (make demo, make contract) need no web app; a missing build is said, not fatal.
+    let _web = match local_stack::web::serve(args.web_port, &args.web_dir, web_config).await {
+        Ok(server) => Some(server),
+        Err(message) => {
+            eprintln!("web app not served: {message}");
+            None
+        }
+    };
     let example = first_open_slot(store, teachers.first()).await;
     print_banner(&args, &Endpoints { dynamo: dynamo.endpoint(), stripe: stripe.base_url(), hms: hms.base_url() }, teachers, &config.jwt_secret, example)?;
 
@@ -137,6 +152,7 @@ fn print_banner(args: &Args, endpoints: &Endpoints, teachers: &[String], secret:
     println!("DynamoDB (dynoxide)   {}   data in {}", endpoints.dynamo, args.data_dir.display());
     println!("Stripe emulator       {}   (sessions: {}_emulator/sessions)", endpoints.stripe, endpoints.stripe);
     println!("100ms emulator        {}   (rooms: {}_emulator/rooms)", endpoints.hms, endpoints.hms.trim_end_matches("v2/"));
+    println!("Web app               http://localhost:{}/   (sign in as a demo student, teacher or operator)", args.web_port);
     println!("Demo teachers         {}", teachers.join(", "));
     println!("Functions (function-URL paths; each compiles on its first call):");
     for name in function_names() {

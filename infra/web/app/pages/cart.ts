@@ -1,0 +1,61 @@
+import type { Cart, CartItem, LessonPick } from "../../client/index.js";
+import { action, h, show } from "../dom.js";
+import { notice } from "../errors.js";
+import { money, when } from "../format.js";
+import { navigate, type Page } from "../main.js";
+import { client } from "../session.js";
+
+const pick = ({ teacher_id, start, duration_minutes, trial }: CartItem): LessonPick => ({ teacher_id, start, duration_minutes, trial });
+
+export const cartPage: Page = {
+  title: "Cart",
+  async render(main) {
+    const api = client();
+    const status = notice();
+    const body = h("div");
+    const draw = (cart: Cart) => {
+      const remove = (index: number) => async () => {
+        try {
+          draw(await api.replaceCart(cart.items.filter((_, i) => i !== index).map(pick)));
+        } catch (err) {
+          status.fail(err);
+        }
+      };
+      const row = (item: CartItem, index: number) =>
+        h(
+          "li",
+          { class: item.available ? "item" : "item unavailable" },
+          h("span", { class: "what" }, `${item.teacher_name ?? item.teacher_id}: ${item.trial ? "trial, " : ""}${item.duration_minutes} min, ${when(item.start)}`),
+          h("span", { class: "price" }, item.price !== null && cart.currency ? money(item.price, cart.currency) : ""),
+          item.available ? null : h("span", { class: "reason" }, `Not available: ${item.message ?? item.reason}`),
+          action("Remove", remove(index), { "aria-label": `Remove ${when(item.start)} from the cart` }),
+        );
+      const checkout = action("Check out", async () => {
+        try {
+          const origin = location.origin;
+          const created = await api.initiateCheckout({
+            from_cart: true,
+            success_url: `${origin}/checkout/success?checkout_id={CHECKOUT_ID}`,
+            cancel_url: `${origin}/checkout/cancel?checkout_id={CHECKOUT_ID}`,
+          });
+          if (created.checkout_url) location.assign(created.checkout_url);
+          else navigate(`/checkout/success?checkout_id=${created.checkout_id}`);
+        } catch (err) {
+          status.fail(err);
+          // What changed since (a slot taken in another tab) is flagged on a fresh read.
+          draw(await api.readCart());
+        }
+      });
+      const available = cart.items.filter((i) => i.available).length;
+      show(
+        body,
+        cart.items.length ? h("ul", { class: "cart" }, ...cart.items.map(row)) : h("p", {}, "Your cart is empty. ", h("a", { href: "/teachers" }, "Find a teacher")),
+        cart.items.length ? h("p", { class: "total" }, `Total for ${available} lesson${available === 1 ? "" : "s"}: ${cart.currency ? money(cart.total, cart.currency) : "—"}`) : null,
+        cart.items.length ? h("div", { class: "actions" }, checkout, action("Empty the cart", async () => draw(await api.clearCart()))) : null,
+        cart.expires_at ? h("p", { class: "small" }, `Kept until ${when(cart.expires_at)} unless you change it.`) : null,
+      );
+    };
+    show(main, h("h1", {}, "Cart"), status.element, body);
+    draw(await api.readCart());
+  },
+};

@@ -1,0 +1,49 @@
+import type { LessonPick, TeacherCard } from "../../client/index.js";
+import { h, show } from "../dom.js";
+import { notice } from "../errors.js";
+import { localDate, money, when } from "../format.js";
+import { navigate, type Page } from "../main.js";
+import { client } from "../session.js";
+import { week } from "../slots.js";
+import { offers, policyText } from "./directory.js";
+
+export const teacherWeekPage: Page = {
+  title: "Open slots",
+  async render(main, params, [teacherId]) {
+    const api = client();
+    const card = (await api.getTeachers({ teacher_id: teacherId })) as TeacherCard;
+    const choices = [...card.lessons.map((l) => ({ value: String(l.duration_minutes), label: `${l.duration_minutes} minutes, ${money(l.price, card.currency)}` }))];
+    if (card.trial) choices.push({ value: "trial", label: `Trial, ${card.trial.duration_minutes} minutes, ${money(card.trial.price, card.currency)}` });
+    const chosen = params.get("duration") ?? choices[0]?.value ?? "60";
+    const select = h("select", { id: "duration", onchange: () => navigate(`/teachers/${teacherId}?duration=${select.value}`) }, ...choices.map((c) => h("option", { value: c.value, selected: c.value === chosen }, c.label)));
+    const status = notice();
+    const slots = h("div");
+    const trial = chosen === "trial";
+    const minutes = trial ? card.trial!.duration_minutes : Number(chosen);
+    show(
+      main,
+      h("h1", {}, card.name),
+      h("p", {}, `${offers(card)}. ${policyText(card)}`),
+      h("p", {}, h("label", { for: "duration" }, "Lesson "), select),
+      status.element,
+      slots,
+    );
+    const addToCart = async (start: string) => {
+      try {
+        const cart = await api.readCart();
+        const items: LessonPick[] = cart.items.map(({ teacher_id, start, duration_minutes, trial }) => ({ teacher_id, start, duration_minutes, trial }));
+        const updated = await api.replaceCart([...items, { teacher_id: teacherId, start, duration_minutes: minutes, trial }]);
+        status.ok(`Added ${when(start)} to your cart (${updated.items.length} in the cart, ${money(updated.total, updated.currency ?? card.currency)}).`);
+      } catch (err) {
+        status.fail(err);
+      }
+    };
+    await week(slots, {
+      teacherId,
+      duration: trial ? "trial" : minutes,
+      from: params.get("from") ?? localDate(new Date()),
+      pick: (slot) => addToCart(slot.start),
+      label: (slot) => `Add ${when(slot.start)} to the cart`,
+    });
+  },
+};
