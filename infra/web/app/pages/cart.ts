@@ -5,6 +5,19 @@ import { money, when } from "../format.js";
 import { navigate, type Page } from "../main.js";
 import { client } from "../session.js";
 
+// The reasons of CartItem in the contract, as a student reads them.
+const unavailable: Record<NonNullable<CartItem["reason"]>, string> = {
+  teacher_not_found: "This teacher is no longer on the site.",
+  teacher_unavailable: "This teacher cannot be booked at the moment.",
+  lesson_not_offered: "The teacher no longer offers this lesson.",
+  currency_mismatch: "This teacher charges in another currency than the rest of your cart; buy it separately.",
+  slot_not_open: "The teacher no longer offers this time.",
+  slot_taken: "Someone else has booked this time, or is booking it.",
+  trial_used: "You have already had your trial lesson with this teacher.",
+  overlaps_another_item: "This overlaps another lesson with the same teacher in your cart.",
+  second_trial: "Only one trial lesson per teacher.",
+};
+
 const pick = ({ teacher_id, start, duration_minutes, trial }: CartItem): LessonPick => ({ teacher_id, start, duration_minutes, trial });
 
 export const cartPage: Page = {
@@ -27,7 +40,7 @@ export const cartPage: Page = {
           { class: item.available ? "item" : "item unavailable" },
           h("span", { class: "what" }, `${item.teacher_name ?? item.teacher_id}: ${item.trial ? "trial, " : ""}${item.duration_minutes} min, ${when(item.start)}`),
           h("span", { class: "price" }, item.price !== null && cart.currency ? money(item.price, cart.currency) : ""),
-          item.available ? null : h("span", { class: "reason" }, `Not available: ${item.message ?? item.reason}`),
+          item.available ? null : h("span", { class: "reason" }, (item.reason && unavailable[item.reason]) || `Not available: ${item.message}`),
           action("Remove", remove(index), { "aria-label": `Remove ${when(item.start)} from the cart` }),
         );
       const checkout = action("Check out", async () => {

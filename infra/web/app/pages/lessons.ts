@@ -10,6 +10,9 @@ import { week } from "../slots.js";
 type Upcoming = UpcomingLessons["bookings"][number];
 type Past = PastLessons["lessons"][number];
 
+/** What the last change did, said again on the page re-drawn after it. */
+let carried: string | undefined;
+
 const outcomes: Record<string, string> = { completed: "Took place", student_no_show: "Student did not come", teacher_no_show: "Teacher did not come", cancelled: "Cancelled", confirmed: "Outcome not decided yet" };
 
 export const lessonsPage: Page = {
@@ -20,7 +23,12 @@ export const lessonsPage: Page = {
     const panel = h("div", { class: "panel" });
     const teacher = current()?.role === "teacher";
     const [upcoming, past] = await Promise.all([api.upcomingLessons(), api.pastLessons()]);
-    const reload = () => lessonsPage.render(main, new URLSearchParams(), []);
+    if (carried) status.ok(carried);
+    carried = undefined;
+    const reload = (said: string) => {
+      carried = said;
+      return lessonsPage.render(main, new URLSearchParams(), []);
+    };
 
     const join = (lesson: Upcoming) => async () => {
       try {
@@ -48,9 +56,7 @@ export const lessonsPage: Page = {
             action("Yes, cancel the lesson", async () => {
               try {
                 const done = await api.changeBooking({ booking_id: lesson.booking_id, action: "cancel" });
-                if ("refund" in done) status.ok(`Cancelled. Refund: ${money(done.refund.amount, done.refund.currency)} (${done.refund.status}).`);
-                show(panel);
-                await reload();
+                await reload("refund" in done ? `Cancelled. Refund: ${money(done.refund.amount, done.refund.currency)} (${done.refund.status}).` : "Cancelled.");
               } catch (err) {
                 status.fail(err);
               }
@@ -72,9 +78,7 @@ export const lessonsPage: Page = {
         const move = async (start: string) => {
           try {
             await api.changeBooking({ booking_id: lesson.booking_id, action: "reschedule", start });
-            status.ok(`Moved to ${when(start)}.`);
-            show(panel);
-            await reload();
+            await reload(`Moved to ${when(start)}.`);
           } catch (err) {
             status.fail(err);
           }

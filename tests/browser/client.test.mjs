@@ -1,0 +1,51 @@
+// The generated client's own behaviour, on a stand-in fetch: a 503 with
+// Retry-After is retried once after that delay (capped), never twice, and
+// every failure becomes an ApiError carrying the JSON error's words.
+
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { ApiError, LessonsClient } from "../../infra/web/dist/client/index.js";
+
+function scripted(...answers) {
+  const calls = [];
+  const fetch = async (url, init) => {
+    calls.push({ url: String(url), init, at: Date.now() });
+    const [status, body, headers] = answers[Math.min(calls.length - 1, answers.length - 1)];
+    return new Response(body === undefined ? null : JSON.stringify(body), { status, headers });
+  };
+  return { calls, client: new LessonsClient({ functionUrl: (name) => `http://functions.test/${name}/`, token: () => "tok", fetch }) };
+}
+
+const unavailable = [503, { error: { code: "service_unavailable", message: "the service is temporarily unavailable, please retry" } }, { "retry-after": "1" }];
+
+test("a 503 with Retry-After is retried once, after the delay", async () => {
+  const { calls, client } = scripted(unavailable, [200, { items: [], currency: null, total: 0, updated_at: null, expires_at: null }]);
+  const cart = await client.readCart();
+  assert.equal(cart.total, 0);
+  assert.equal(calls.length, 2);
+  assert.ok(calls[1].at - calls[0].at >= 950, `retried after ${calls[1].at - calls[0].at} ms`);
+  assert.equal(calls[0].init.headers.authorization, "Bearer tok");
+});
+
+test("a second 503 is the caller's, in words", async () => {
+  const { calls, client } = scripted(unavailable, unavailable, [200, {}]);
+  await assert.rejects(client.readCart(), (err) => err instanceof ApiError && err.status === 503 && err.message.includes("temporarily unavailable"));
+  assert.equal(calls.length, 2);
+});
+
+test("a 503 without Retry-After and any 4xx are not retried", async () => {
+  const plain = scripted([503, { error: { code: "service_unavailable", message: "retry" } }]);
+  await assert.rejects(plain.client.readCart(), ApiError);
+  assert.equal(plain.calls.length, 1);
+  const refused = scripted([422, { error: { code: "cart_item_unavailable", message: "items[0].start: is not an open slot", field: "items[0].start", lesson_index: 0, reason: "slot_not_open" } }]);
+  await assert.rejects(refused.client.replaceCart([{ teacher_id: "t_anna", start: "2026-12-01T08:00:00Z", duration_minutes: 60 }]), (err) => err.field === "items[0].start" && err.reason === "slot_not_open" && err.lessonIndex === 0);
+  assert.equal(refused.calls.length, 1);
+});
+
+test("a checkout carries one Idempotency-Key across its retry", async () => {
+  const { calls, client } = scripted(unavailable, [201, { checkout_id: "co_1", status: "confirmed" }]);
+  await client.initiateCheckout({ from_cart: true });
+  assert.equal(calls.length, 2);
+  assert.ok(calls[0].init.headers["idempotency-key"]);
+  assert.equal(calls[0].init.headers["idempotency-key"], calls[1].init.headers["idempotency-key"]);
+});
