@@ -122,7 +122,7 @@ async fn a_new_item_that_is_not_offered_is_refused_naming_it() {
     let (status, body) = put(&app, "s_refused", vec![ok.clone()]).await;
     assert_eq!((status, body["error"]["reason"].as_str()), (422, Some("slot_taken")), "{body}");
 
-    for (body, field) in [(json!({}), "items"), (json!({"items": vec![ok.clone(); 11]}), "items"), (json!({"items": [{"teacher_id": "t_one"}]}), "items[0].start"), (json!({"items": [], "x": 1}), "x")] {
+    for (body, field) in [(json!({}), "items"), (json!({"items": vec![ok.clone(); 11]}), "items"), (json!({"items": [{"teacher_id": "t_one"}]}), "items[0].start"), (json!({"items": [], "x": 1}), "x"), (json!({"items": [ok.clone(), ok.clone()]}), "items[1].start")] {
         let (status, answer) = call(&app, "PUT", "s_refused", Some(body)).await;
         assert_eq!((status, answer["error"]["field"].as_str()), (400, Some(field)), "{answer}");
     }
@@ -210,4 +210,52 @@ async fn a_cart_untouched_for_thirty_days_is_forgotten() {
     // And a new cart after that does not resurrect the old items.
     assert_eq!(put(&expired, "s_idle", vec![]).await.0, 200);
     assert_eq!(get(&app(&env, Clock::System).await, "s_idle").await["items"], json!([]));
+}
+
+/// The student's own checkouts count against their cart exactly as a new
+/// checkout of it would treat them: an unpaid one it would supersede does
+/// not, a payment under way (a bank debit) does, and so does a trial held
+/// by an unpaid checkout it would not supersede.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_what_checking_out_would_supersede_is_the_students_own() {
+    let h = tests::hooked::hooked(false, false).await;
+    let app = app(&h.env, Clock::System).await;
+    let student = "s_own";
+    let held_trial = trial("t_two", &in_days(3, "09:00"));
+    let (status, _) = h.env.post(Some(&token_for(student)), &cart(vec![held_trial]), None).await;
+    assert_eq!(status, 201);
+    let (status, body) = put(&app, student, vec![trial("t_two", &in_days(4, "09:00"))]).await;
+    assert_eq!((status, body["error"]["reason"].as_str()), (422, Some("trial_used")), "the open checkout keeps its trial: {body}");
+
+    let item = lesson("t_one", &in_days(2, "09:00"), 60);
+    assert_eq!(put(&app, student, vec![item]).await.0, 200);
+    let (status, created) = h.env.post(Some(&token_for(student)), &json!({"from_cart": true}), None).await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(flags(&get(&app, student).await), [(true, None)], "checking out again would supersede the unpaid checkout");
+
+    let url = created["checkout_url"].as_str().unwrap();
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    assert!(client.post(format!("{url}/complete-delayed")).send().await.unwrap().status().is_redirection());
+    let id = CheckoutId::parse(created["checkout_id"].as_str().unwrap()).unwrap();
+    let session = h.checkout(&id).await.stripe_session_id.unwrap();
+    assert_eq!(h.deliver(&h.event("checkout.session.completed", &session).await).await.0, 200);
+    assert_eq!(h.checkout(&id).await.status, CheckoutStatus::PaymentPending);
+    assert_eq!(flags(&get(&app, student).await), [(false, Some("slot_taken"))], "a payment under way holds its slot: buying it again would fail");
+}
+
+/// A replacement conditions every line it keeps on that line still being
+/// there: a confirmation that took a bought lesson out between the read and
+/// the write makes the write retry, never bring the lesson back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replacement_read_before_a_confirmation_does_not_bring_bought_lessons_back() {
+    let env = CheckoutEnv::start().await;
+    let store = &env.db.store;
+    let items = vec![lesson("t_one", &in_days(2, "09:00"), 60), lesson("t_one", &in_days(2, "12:00"), 60)];
+    assert_eq!(put(&app(&env, Clock::System).await, "s_stale", items).await.0, 200);
+    let now = Timestamp::now();
+    let read = store.get_cart("s_stale", now).await.unwrap();
+    let bought = &read.picks[0];
+    store.transact(vec![store.cart_line_delete_item("s_stale", &bought.teacher_id, bought.start).unwrap()]).await.unwrap();
+    assert!(!store.replace_cart("s_stale", &read, &read.picks[..1], now).await.unwrap(), "the stale write must not land");
+    assert_eq!(store.get_cart("s_stale", now).await.unwrap().picks, read.picks[1..]);
 }

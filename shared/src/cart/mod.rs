@@ -17,7 +17,8 @@ use crate::auth::Principal;
 use crate::availability::Busy;
 use crate::domain::{CheckoutId, Currency, Interval, LessonPick, TeacherId};
 use crate::error::ApiError;
-use crate::store::{Backoff, BusyEntry, CONTENTION_BUDGET, Store, StoredCart, StoredProfile};
+use crate::checkout::OpenSet;
+use crate::store::{Backoff, BusyEntry, CONTENTION_BUDGET, Checkout, CheckoutLesson, Store, StoredCart, StoredProfile};
 
 pub use request::MAX_BODY_BYTES;
 
@@ -113,8 +114,12 @@ struct Evidence {
 
 impl Evidence {
     async fn read(store: &Store, student: &str, picks: &[LessonPick], now: Timestamp) -> Result<Self, ApiError> {
-        let own: Vec<CheckoutId> = store.get_open_checkouts(student).await?.open.into_iter().filter(|(_, until)| *until > now.as_second()).map(|(id, _)| id).collect();
-        let own_refs: Vec<&CheckoutId> = own.iter().collect();
+        // Only what a checkout of these picks would supersede: the student's
+        // checkouts still open for payment whose lessons overlap a pick. A
+        // payment under way (a bank debit) holds its slots, as anyone's.
+        let open = OpenSet::read(store, student, now).await?;
+        let superseded: Vec<&Checkout> = open.live.iter().filter(|c| c.lessons.iter().any(|l| picks.iter().any(|p| overlaps(l, p)))).collect();
+        let own: Vec<&CheckoutId> = superseded.iter().map(|c| &c.checkout_id).collect();
         let mut spans: BTreeMap<&TeacherId, (Timestamp, Timestamp)> = BTreeMap::new();
         for pick in picks {
             let span = spans.entry(&pick.teacher_id).or_insert((pick.start, pick.start));
@@ -134,7 +139,7 @@ impl Evidence {
             if picks.iter().any(|p| p.trial && &p.teacher_id == teacher)
                 && let Some(claim) = store.get_trial_claim(student, teacher).await?
                 // A trial bought is spent, even while its checkout is still listed as open.
-                && (claim.confirmed || claim.blocks(now, &own_refs))
+                && (claim.confirmed || claim.blocks(now, &own))
             {
                 evidence.trials_used.insert(teacher.clone());
             }
@@ -154,6 +159,14 @@ impl Evidence {
         let total = items.iter().filter(|i| i.available).filter_map(|i| i.price).sum();
         CartView { items, currency, total, updated_at: cart.updated_at, expires_at: cart.expires_at }
     }
+}
+
+/// Whether a lesson of a checkout and a pick are of one teacher and overlap,
+/// the teacher's buffer included: what makes a new checkout supersede an old one.
+fn overlaps(lesson: &CheckoutLesson, pick: &LessonPick) -> bool {
+    let pad = SignedDuration::from_mins(i64::from(lesson.buffer_minutes));
+    let end = pick.start + SignedDuration::from_mins(i64::from(pick.duration_minutes));
+    lesson.teacher_id == pick.teacher_id && lesson.start < end + pad && pick.start < lesson.end + pad
 }
 
 fn item_view(pick: &LessonPick, verdict: Verdict<'_>) -> ItemView {

@@ -23,10 +23,20 @@ pub fn parse_items(body: &[u8]) -> Result<Vec<LessonPick>, ApiError> {
     only_fields(object, "", &["items"])?;
     match object.get("items") {
         Some(Value::Array(items)) if items.is_empty() => Ok(Vec::new()),
-        Some(Value::Array(items)) => parse_picks("items", items),
+        Some(Value::Array(items)) => distinct(parse_picks("items", items)?),
         Some(_) => Err(ApiError::invalid("items", "must be an array")),
         None => Err(ApiError::invalid("items", "is required (an empty array clears the cart)")),
     }
+}
+
+/// One item per teacher and start: the cart keeps each under that key.
+fn distinct(picks: Vec<LessonPick>) -> Result<Vec<LessonPick>, ApiError> {
+    for (i, pick) in picks.iter().enumerate() {
+        if let Some(j) = picks[..i].iter().position(|p| p.teacher_id == pick.teacher_id && p.start == pick.start) {
+            return Err(ApiError::invalid(format!("items[{i}].start"), format!("repeats items[{j}]: one lesson per teacher and start")));
+        }
+    }
+    Ok(picks)
 }
 
 #[cfg(test)]
@@ -49,6 +59,10 @@ mod tests {
         assert_eq!(field_of("{}"), "items");
         assert_eq!(field_of(r#"{"items":{}}"#), "items");
         assert_eq!(field_of(r#"{"items":[],"lessons":[]}"#), "lessons");
+        let twice = r#"{"teacher_id":"t_anna","start":"2026-12-01T08:00:00Z","duration_minutes":60}"#;
+        let shorter = r#"{"teacher_id":"t_anna","start":"2026-12-01T08:00:00Z","duration_minutes":30}"#;
+        assert_eq!(field_of(&format!(r#"{{"items":[{twice},{twice}]}}"#)), "items[1].start");
+        assert_eq!(field_of(&format!(r#"{{"items":[{twice},{shorter}]}}"#)), "items[1].start", "the same start with another length is the same cart line");
         assert_eq!(field_of(r#"{"items":[{"teacher_id":"t_anna","start":"soon","duration_minutes":60}]}"#), "items[0].start");
         let eleven = format!(r#"{{"items":[{}]}}"#, [r#"{"teacher_id":"t_anna","start":"2026-12-01T08:00:00Z","duration_minutes":60}"#; 11].join(","));
         assert_eq!(field_of(&eleven), "items");

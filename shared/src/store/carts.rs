@@ -96,7 +96,8 @@ impl Store {
     }
 
     /// Replaces the cart read as `read` by `entries` (none: clears it).
-    /// `Ok(false)`: someone changed the cart since it was read.
+    /// `Ok(false)`: someone changed the cart since it was read (or another
+    /// transaction held it): read it again and retry.
     pub async fn replace_cart(&self, student: &str, read: &StoredCart, entries: &[LessonPick], now: Timestamp) -> Result<bool, StoreError> {
         let ttl = (now + CART_LIFETIME).as_second();
         let pk = cart_pk(student);
@@ -109,17 +110,17 @@ impl Store {
             items.push(self.cart_delete(&pk, gone)?);
         }
         for (position, (entry, sk)) in entries.iter().zip(&keep).enumerate() {
-            let put = Put::builder()
-                .table_name(&self.table)
-                .set_item(Some(item("put cart", pk.clone(), sk, &Line { entry: entry.clone(), position, ttl }, &[])?))
-                .build()
-                .map_err(|e| StoreError::corrupt("put cart", e))?;
+            let put = Put::builder().table_name(&self.table).set_item(Some(item("put cart", pk.clone(), sk, &Line { entry: entry.clone(), position, ttl }, &[])?));
+            // A line kept from the cart as read must still be there: a confirmation
+            // that took it out (bought) meanwhile must not be undone by this write.
+            let put = if read.item_keys.contains(sk) { put.condition_expression("attribute_exists(#pk)").expression_attribute_names("#pk", PK) } else { put };
+            let put = put.build().map_err(|e| StoreError::corrupt("put cart", e))?;
             items.push(TransactWriteItem::builder().put(put).build());
         }
         match self.transact(items).await {
             Ok(()) => Ok(true),
-            Err(TransactError::Conflict { .. }) => Ok(false),
-            Err(TransactError::Busy(err) | TransactError::Store(err)) => Err(err),
+            Err(TransactError::Conflict { .. } | TransactError::Busy(_)) => Ok(false),
+            Err(TransactError::Store(err)) => Err(err),
         }
     }
 
