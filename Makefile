@@ -68,7 +68,11 @@ $(STRIPE_PYTHON): $(CARGO_LAMBDA)
 $(HMS_SDK): tests/conformance/hms/package-lock.json
 	cd tests/conformance/hms && npm ci --no-audit --no-fund --loglevel=error
 
+# Playwright and the app's client need Node.js 20 or newer (Debian 12's own package is 18).
+NODE_OK = node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)' || { echo "Node.js 20 or newer is needed (found $$(node --version 2>/dev/null || echo none)): Debian 13's nodejs, or nodejs.org"; exit 1; }
+
 $(WEB_MODULES): $(WEB)/package-lock.json
+	@$(NODE_OK)
 	cd $(WEB) && npm ci --no-audit --no-fund --loglevel=error
 
 # Regenerates client/schema.d.ts from the contract first: code that no longer follows it fails to compile.
@@ -81,7 +85,7 @@ $(BROWSER_MODULES): tests/browser/package-lock.json
 	cd tests/browser && npm ci --no-audit --no-fund --loglevel=error
 
 $(CHROMIUM):
-	$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium >/dev/null
+	$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
 
 $(SCHEMATHESIS): $(CARGO_LAMBDA)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check schemathesis==$(SCHEMATHESIS_VERSION)

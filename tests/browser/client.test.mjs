@@ -49,3 +49,10 @@ test("a checkout carries one Idempotency-Key across its retry", async () => {
   assert.ok(calls[0].init.headers["idempotency-key"]);
   assert.equal(calls[0].init.headers["idempotency-key"], calls[1].init.headers["idempotency-key"]);
 });
+
+test("no answer and an answer that is not JSON are ApiErrors in words too", async () => {
+  const offline = new LessonsClient({ functionUrl: (name) => `http://functions.test/${name}/`, fetch: async () => { throw new TypeError("fetch failed"); } });
+  await assert.rejects(offline.readCart(), (err) => err instanceof ApiError && err.code === "network_error" && err.message.includes("could not be reached"));
+  const proxy = new LessonsClient({ functionUrl: (name) => `http://functions.test/${name}/`, fetch: async () => new Response("Internal Server Error", { status: 502 }) });
+  await assert.rejects(proxy.readCart(), (err) => err instanceof ApiError && err.status === 502 && err.message.includes("502"));
+});

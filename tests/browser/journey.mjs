@@ -278,7 +278,7 @@ async function main() {
     await step(page, "taken-in-another-tab", async () => {
       await page.getByRole("button", { name: "Check out" }).click();
       await said(page, /^Nothing in the cart can be bought now/);
-      await page.locator("li.item.unavailable").getByText("Someone else has booked this time").waitFor();
+      await page.locator("li.item.unavailable").getByText("This time is booked, or someone is paying for it.").waitFor();
       check(page.url() === `${WEB}/cart`, "the page left the cart");
     });
     // The teacher gives the day back, so a `make dev` this ran against keeps its demo week.

@@ -20,6 +20,13 @@ export function show(parent: Element, ...children: Child[]): void {
   parent.replaceChildren(...children.filter((c): c is Node | string | number => c !== null && c !== undefined && c !== false).map((c) => (typeof c === "number" ? String(c) : c)));
 }
 
+let failure: (err: unknown) => void = (err) => console.error(err);
+
+/** Where an action's failure is shown when the action does not show it itself. */
+export function onActionFailure(show: (err: unknown) => void): void {
+  failure = show;
+}
+
 /** A button that is disabled while its action runs, so a double click acts once. */
 export function action(label: string, run: () => Promise<void>, props: Props = {}): HTMLButtonElement {
   const button = h("button", { type: "button", ...props }, label);
@@ -27,6 +34,8 @@ export function action(label: string, run: () => Promise<void>, props: Props = {
     button.disabled = true;
     try {
       await run();
+    } catch (err) {
+      failure(err);
     } finally {
       button.disabled = false;
     }

@@ -5,12 +5,12 @@ import { ApiError } from "../client/index.js";
 import { h } from "./dom.js";
 
 export function errorText(err: unknown): string {
+  if (typeof err === "string") return err;
   if (err instanceof ApiError) {
     const message = err.message.charAt(0).toUpperCase() + err.message.slice(1);
     return message.endsWith(".") ? message : `${message}.`;
   }
-  if (err instanceof TypeError) return "The server could not be reached. Check that make dev is running, then try again.";
-  return String(err);
+  return `Something went wrong in this page: ${String(err)}`;
 }
 
 /** A live region that shows the outcome of an action (success or error) to everyone, screen readers included. */

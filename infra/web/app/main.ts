@@ -1,7 +1,7 @@
 // The reference web app: a router over a few pages, each calling only the
 // documented function URLs through the generated client.
 
-import { h, show } from "./dom.js";
+import { h, onActionFailure, show } from "./dom.js";
 import { current, loadConfig, signOut, type Role } from "./session.js";
 import { errorText } from "./errors.js";
 import { signInPage } from "./pages/signin.js";
@@ -60,6 +60,8 @@ async function render(): Promise<void> {
   const user = current();
   const found = routes.map(([pattern, roles, page]) => ({ match: pattern.exec(location.pathname), roles, page })).find((r) => r.match);
   show(header, nav(user?.role));
+  failure.className = "notice";
+  failure.textContent = "";
   if (!found) {
     document.title = "Not found · Lessons";
     show(main, h("h1", {}, "Page not found"), h("p", {}, h("a", { href: "/" }, "Start again")));
@@ -79,6 +81,13 @@ async function render(): Promise<void> {
     show(main, h("h1", {}, found.page.title), h("p", { role: "alert", class: "error" }, errorText(err)));
   }
 }
+
+// What an action fails with, when its page does not say it itself.
+const failure = document.getElementById("failure")!;
+onActionFailure((err) => {
+  failure.className = "notice error";
+  failure.textContent = errorText(err);
+});
 
 document.addEventListener("click", (event) => {
   const link = (event.target as Element).closest("a");

@@ -122,17 +122,37 @@ export class LessonsClient {
     if (token) headers.authorization = `Bearer ${token}`;
     if (call.body !== undefined) headers["content-type"] = "application/json";
     const init: RequestInit = { method: call.method, headers, body: call.body === undefined ? undefined : JSON.stringify(call.body) };
-    let response = await this.fetch(url, init);
+    let response = await this.send(url, init);
     const wait = retryAfter(response, this.options.maxRetryAfter ?? 10);
     if (response.status === 503 && wait !== undefined) {
       await new Promise((resolve) => setTimeout(resolve, wait * 1000));
-      response = await this.fetch(url, init);
+      response = await this.send(url, init);
     }
     const text = await response.text();
-    const json: unknown = text ? JSON.parse(text) : undefined;
+    let json: unknown;
+    try {
+      json = text ? JSON.parse(text) : undefined;
+    } catch {
+      // Not ours: a proxy's or Lambda's own error page.
+      throw new ApiError(response.status, "http_error", `The server answered ${response.status} without a readable error.`);
+    }
     if (!response.ok) throw toError(response.status, json);
     return json as T;
   }
+
+  private async send(url: URL, init: RequestInit): Promise<Response> {
+    try {
+      return await this.fetch(url, init);
+    } catch {
+      // fetch rejects only when no answer came (offline, DNS, CORS refused).
+      throw new ApiError(0, "network_error", "The server could not be reached. Check your connection and try again.");
+    }
+  }
+}
+
+/** A cart item as a PUT takes it back: what the student picked, never the server's price or verdict. */
+export function toPick({ teacher_id, start, duration_minutes, trial }: CartItem): LessonPick {
+  return { teacher_id, start, duration_minutes, trial };
 }
 
 function retryAfter(response: Response, max: number): number | undefined {

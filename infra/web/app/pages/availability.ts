@@ -28,7 +28,7 @@ export const availabilityPage: Page = {
     let profile: VersionedProfile = await api.readProfile(scope);
     const status = notice();
     const daysOff = new Set(Object.entries(profile.overrides ?? {}).filter(([, ranges]) => ranges.length === 0).map(([date]) => date));
-    const weekly = DAYS.map(([key, name]) => ({ key, name, input: h("input", { id: `weekly-${key}`, value: showRanges(profile.weekly?.[key]), placeholder: "day off", inputmode: "numeric" }) }));
+    const weekly = DAYS.map(([key, name]) => ({ key, name, input: h("input", { id: `weekly-${key}`, value: showRanges(profile.weekly?.[key]), placeholder: "day off" }) }));
     const prices = profile.lessons.map((lesson) => ({ lesson, input: h("input", { id: `price-${lesson.duration_minutes}`, value: majorUnits(lesson.price, profile.currency), inputmode: "decimal" }) }));
     const trialPrice = profile.trial ? h("input", { id: "price-trial", value: majorUnits(profile.trial.price, profile.currency), inputmode: "decimal" }) : undefined;
     const offList = h("ul", { class: "days-off" });

@@ -1,24 +1,10 @@
-import type { Cart, CartItem, LessonPick } from "../../client/index.js";
+import { toPick, type Cart, type CartItem } from "../../client/index.js";
 import { action, h, show } from "../dom.js";
 import { notice } from "../errors.js";
 import { money, when } from "../format.js";
 import { navigate, type Page } from "../main.js";
+import { unavailable } from "../reasons.js";
 import { client } from "../session.js";
-
-// The reasons of CartItem in the contract, as a student reads them.
-const unavailable: Record<NonNullable<CartItem["reason"]>, string> = {
-  teacher_not_found: "This teacher is no longer on the site.",
-  teacher_unavailable: "This teacher cannot be booked at the moment.",
-  lesson_not_offered: "The teacher no longer offers this lesson.",
-  currency_mismatch: "This teacher charges in another currency than the rest of your cart; buy it separately.",
-  slot_not_open: "The teacher no longer offers this time.",
-  slot_taken: "Someone else has booked this time, or is booking it.",
-  trial_used: "You have already had your trial lesson with this teacher.",
-  overlaps_another_item: "This overlaps another lesson with the same teacher in your cart.",
-  second_trial: "Only one trial lesson per teacher.",
-};
-
-const pick = ({ teacher_id, start, duration_minutes, trial }: CartItem): LessonPick => ({ teacher_id, start, duration_minutes, trial });
 
 export const cartPage: Page = {
   title: "Cart",
@@ -29,9 +15,11 @@ export const cartPage: Page = {
     const draw = (cart: Cart) => {
       const remove = (index: number) => async () => {
         try {
-          draw(await api.replaceCart(cart.items.filter((_, i) => i !== index).map(pick)));
+          draw(await api.replaceCart(cart.items.filter((_, i) => i !== index).map(toPick)));
         } catch (err) {
           status.fail(err);
+          // The cart may have changed elsewhere (bought in another tab): show it as it is.
+          draw(await api.readCart());
         }
       };
       const row = (item: CartItem, index: number) =>

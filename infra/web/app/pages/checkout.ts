@@ -45,7 +45,8 @@ export const checkoutSuccessPage: Page = {
       } catch (err) {
         state.textContent = errorText(err);
       }
-      if (Date.now() - started > GIVE_UP_MS || !main.isConnected) return;
+      // Stop when the person has moved on to another page.
+      if (Date.now() - started > GIVE_UP_MS || !state.isConnected) return;
       await new Promise((resolve) => setTimeout(resolve, POLL_MS));
     }
   },

@@ -1,8 +1,9 @@
-import type { LessonPick, TeacherCard } from "../../client/index.js";
+import { toPick, type TeacherCard } from "../../client/index.js";
 import { h, show } from "../dom.js";
 import { notice } from "../errors.js";
 import { localDate, money, when } from "../format.js";
 import { navigate, type Page } from "../main.js";
+import { cartRefusal } from "../reasons.js";
 import { client } from "../session.js";
 import { week } from "../slots.js";
 import { offers, policyText } from "./directory.js";
@@ -31,11 +32,13 @@ export const teacherWeekPage: Page = {
     const addToCart = async (start: string) => {
       try {
         const cart = await api.readCart();
-        const items: LessonPick[] = cart.items.map(({ teacher_id, start, duration_minutes, trial }) => ({ teacher_id, start, duration_minutes, trial }));
-        const updated = await api.replaceCart([...items, { teacher_id: teacherId, start, duration_minutes: minutes, trial }]);
+        if (cart.items.some((item) => item.teacher_id === teacherId && item.start === start)) {
+          return status.ok(`${when(start)} is already in your cart.`);
+        }
+        const updated = await api.replaceCart([...cart.items.map(toPick), { teacher_id: teacherId, start, duration_minutes: minutes, trial }]);
         status.ok(`Added ${when(start)} to your cart (${updated.items.length} in the cart, ${money(updated.total, updated.currency ?? card.currency)}).`);
       } catch (err) {
-        status.fail(err);
+        status.fail(cartRefusal(err));
       }
     };
     await week(slots, {
