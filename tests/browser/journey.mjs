@@ -209,6 +209,14 @@ async function main() {
       check(text.includes(clockIn(movedTo, STUDENT_ZONE)), `the moved lesson does not show its new time: ${text}`);
     });
 
+    await step(page, "joined", async () => {
+      // The local stack opens rooms a week early (JOIN_OPENS_MINUTES_BEFORE), so this week's lesson can be joined now.
+      await page.locator(`li.lesson[data-booking="${moved}"]`).getByRole("button", { name: /^Join/ }).click();
+      await page.getByText("Room code:").waitFor();
+      check((await page.locator(".panel code").first().textContent()).trim().length > 0, "no room code shown");
+      await page.getByRole("link", { name: "Open the video room" }).waitFor();
+    });
+
     const spareWeek = `${WEB}/teachers/t_anna?duration=60&from=${zoneDate(spare, STUDENT_ZONE)}`;
     await page.goto(spareWeek);
     await page.locator(`button[data-start="${spare}"]`).waitFor();

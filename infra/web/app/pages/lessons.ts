@@ -22,7 +22,10 @@ export const lessonsPage: Page = {
     const status = notice();
     const panel = h("div", { class: "panel" });
     const teacher = current()?.role === "teacher";
-    const [upcoming, past] = await Promise.all([api.upcomingLessons(), api.pastLessons()]);
+    const [upcoming, past, directory] = await Promise.all([api.upcomingLessons(), api.pastLessons(), teacher ? undefined : api.getTeachers({ limit: 50 })]);
+    // A student's lessons name the teacher; the listing carries only ids (students have no public names).
+    const names = new Map(directory && "teachers" in directory ? directory.teachers.map((t) => [t.teacher_id, t.name]) : []);
+    const other = (id: string) => names.get(id) ?? id;
     if (carried) status.ok(carried);
     carried = undefined;
     const reload = (said: string) => {
@@ -95,14 +98,14 @@ export const lessonsPage: Page = {
       h(
         "li",
         { class: "lesson", "data-booking": lesson.booking_id, "data-start": lesson.start, "data-status": lesson.status },
-        h("span", { class: "what" }, `${when(lesson.start)}, ${lesson.duration_minutes} min, with ${lesson.with}`),
+        h("span", { class: "what" }, `${when(lesson.start)}, ${lesson.duration_minutes} min, with ${other(lesson.with)}`),
         lesson.status === "confirmed"
           ? h("span", { class: "actions" }, action("Join", join(lesson), { "aria-label": `Join the lesson of ${when(lesson.start)}` }), action("Cancel", cancel(lesson), { "aria-label": `Cancel the lesson of ${when(lesson.start)}` }), teacher ? null : action("Reschedule", reschedule(lesson), { "aria-label": `Reschedule the lesson of ${when(lesson.start)}` }))
           : h("span", { class: "status" }, outcomes[lesson.status] ?? lesson.status),
       );
     const presence = (p: Past["my_presence"]) => (p ? `${Math.round(p.seconds_present / 60)} min in the room` : "no record");
     const pastRow = (lesson: Past) =>
-      h("li", { class: "lesson" }, h("span", { class: "what" }, `${when(lesson.start)}, ${lesson.duration_minutes} min, with ${lesson.with}`), h("span", {}, `${outcomes[lesson.outcome] ?? lesson.outcome}. You: ${presence(lesson.my_presence)}; ${teacher ? "student" : "teacher"}: ${presence(lesson.their_presence)}.`));
+      h("li", { class: "lesson" }, h("span", { class: "what" }, `${when(lesson.start)}, ${lesson.duration_minutes} min, with ${other(lesson.with)}`), h("span", {}, `${outcomes[lesson.outcome] ?? lesson.outcome}. You: ${presence(lesson.my_presence)}; ${teacher ? "student" : "teacher"}: ${presence(lesson.their_presence)}.`));
     show(
       main,
       h("h1", {}, "My lessons"),
