@@ -74,11 +74,20 @@ async function render(): Promise<void> {
     return render();
   }
   document.title = `${found.page.title} · Lessons`;
-  show(main, h("p", { class: "loading" }, "Loading…"));
+  // Each page draws into its own view: one still loading when the person moves on
+  // draws into a view no longer shown, never over the page they moved to.
+  const view = h("div", {}, h("p", { class: "loading" }, "Loading…"));
+  show(main, view);
   try {
-    await found.page.render(main, new URLSearchParams(location.search), found.match!.slice(1));
+    await found.page.render(view, new URLSearchParams(location.search), found.match!.slice(1));
   } catch (err) {
-    show(main, h("h1", {}, found.page.title), h("p", { role: "alert", class: "error" }, errorText(err)));
+    show(view, h("h1", {}, found.page.title), h("p", { role: "alert", class: "error" }, errorText(err)));
+  }
+  // A new page is announced by moving focus to its heading, as a page load would.
+  const heading = view.querySelector("h1");
+  if (heading && view.isConnected && !view.contains(document.activeElement)) {
+    heading.setAttribute("tabindex", "-1");
+    heading.focus({ preventScroll: true });
   }
 }
 
