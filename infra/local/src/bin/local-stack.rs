@@ -84,6 +84,11 @@ async fn run(args: Args) -> Result<(), String> {
     let mut watch = watch
         .arg("--env-file")
         .arg(&functions_env)
+        // Its own process group: a terminal's Ctrl-C reaches only this process,
+        // which then stops cargo lambda watch alone (below). Signalled together,
+        // its functions die under it and it reports a failed wait as an ERROR.
+        .process_group(0)
+        .env("RUST_LOG", "info,watchexec=off")
         .kill_on_drop(true)
         .spawn()
         .map_err(|e| format!("starting `cargo lambda watch` (run through `make dev`, which installs it): {e}"))?;
@@ -105,7 +110,14 @@ async fn run(args: Args) -> Result<(), String> {
         _ = tokio::signal::ctrl_c() => println!("\nstopping the local stack"),
         status = watch.wait() => return Err(format!("cargo lambda watch exited: {status:?}")),
     }
-    let _ = watch.kill().await;
+    // SIGTERM: it stops its functions and exits. (On SIGINT, while it watches
+    // files, it logs a failed wait on its process group as an ERROR.)
+    if let Some(pid) = watch.id() {
+        let _ = Command::new("kill").args(["-TERM", &pid.to_string()]).status().await;
+    }
+    if tokio::time::timeout(Duration::from_secs(10), watch.wait()).await.is_err() {
+        let _ = watch.kill().await;
+    }
     Ok(())
 }
 
