@@ -37,7 +37,8 @@ async fn run(functions_env: std::path::PathBuf) -> Result<(), String> {
         return Err("the local stack as configured is not healthy".into());
     }
 
-    let args: Vec<String> = ["--lambda-port", &BROKEN_LAMBDA_PORT.to_string(), "--dynamo-port", &BROKEN_DYNAMO_PORT.to_string()]
+    // The web app is the healthy stack's (port 0: the broken one's goes wherever is free).
+    let args: Vec<String> = ["--lambda-port", &BROKEN_LAMBDA_PORT.to_string(), "--dynamo-port", &BROKEN_DYNAMO_PORT.to_string(), "--web-port", "0"]
         .into_iter()
         .map(str::to_owned)
         .chain(["--function-env", "STRIPE_WEBHOOK_SECRET=whsec_not_the_endpoints_secret", "--function-env", "HMS_APP_SECRET="].map(str::to_owned))

@@ -48,13 +48,17 @@ fn parse_pair(raw: &str) -> Result<(String, String), String> {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    match run(Args::parse()).await {
-        Ok(()) => ExitCode::SUCCESS,
+    let code = match run(Args::parse()).await {
+        Ok(()) => 0,
         Err(message) => {
             eprintln!("local stack failed: {message}");
-            ExitCode::FAILURE
+            1
         }
-    }
+    };
+    // Everything is stopped by now. Exiting here skips tearing down the
+    // runtime under tasks still running (an emulator's webhook retries, the
+    // web server), which could panic about a runtime being shut down.
+    std::process::exit(code)
 }
 
 async fn run(args: Args) -> Result<(), String> {
