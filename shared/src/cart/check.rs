@@ -224,10 +224,40 @@ mod tests {
             "lesson_not_offered",
         ]);
         let (verdicts, currency) = check(&picks, &facts, NOW.parse().unwrap());
+        let fields: Vec<&str> = verdicts.iter().map(|v| v.unavailable.as_ref().map_or("", Unavailable::field)).collect();
+        assert_eq!(fields, ["", "teacher_id", "start", "", "start", "duration_minutes", "", "trial", "teacher_id", "duration_minutes"]);
+        let words: Vec<String> = verdicts.iter().filter_map(|v| v.unavailable.as_ref()).map(|u| u.message("items")).collect();
+        assert_eq!(words, [
+            "charges in usd, but this cart is in eur; one currency per cart",
+            "overlaps items[0] with the same teacher (including the 15-minute buffer)",
+            "is not an open slot of this teacher (see get-slots)",
+            "teacher t_anna does not offer 45-minute lessons",
+            "only one trial lesson per teacher (items[6] is one)",
+            "no teacher with id t_nobody",
+            "teacher t_anna does not offer 30-minute lessons",
+        ]);
         assert_eq!(currency, Some(Currency::parse("eur").unwrap()));
         assert_eq!(verdicts[0].priced.as_ref().map(|p| p.offer.price.amount), Some(3000));
         assert_eq!(verdicts[1].priced.as_ref().map(|p| p.offer.price.amount), Some(3000), "a flagged pick still shows its price");
         assert_eq!(verdicts[2].unavailable.as_ref().map(|u| u.message("items")).as_deref(), Some("overlaps items[0] with the same teacher (including the 15-minute buffer)"));
+    }
+
+    /// The buffer separates two picks of one teacher, whichever is listed first, to the minute.
+    #[test]
+    fn picks_of_one_teacher_keep_the_buffer_between_them_either_way_round() {
+        let anna = stored("t_anna", "eur");
+        let mut facts = Facts::default();
+        facts.profiles.insert(anna.profile.id().clone(), &anna);
+        let picks = [
+            pick("t_anna", "2026-12-03T12:15:00Z", 60, false),
+            pick("t_anna", "2026-12-03T11:00:00Z", 60, false),
+            pick("t_anna", "2026-12-04T12:00:00Z", 60, false),
+            pick("t_anna", "2026-12-04T11:00:00Z", 60, false),
+            pick("t_anna", "2026-12-07T09:00:00Z", 60, false),
+            pick("t_anna", "2026-12-07T10:00:00Z", 60, false),
+            pick("t_anna", "2026-12-07T11:15:00Z", 60, false),
+        ];
+        assert_eq!(codes(&picks, &facts), ["ok", "ok", "ok", "overlaps_another_item", "ok", "overlaps_another_item", "ok"]);
     }
 
     #[test]

@@ -68,4 +68,18 @@ mod tests {
         assert_eq!(field_of(&eleven), "items");
         assert_eq!(parse_items(&vec![b' '; MAX_BODY_BYTES + 1]).unwrap_err().code(), "payload_too_large");
     }
+
+    #[test]
+    fn takes_a_body_of_exactly_the_limit_and_one_slot_of_several_teachers() {
+        // Ten items pretty-printed by a frontend run to a few KiB.
+        let item = format!("\n    {{\n{:200}\"teacher_id\": \"t_anna\",\n      \"start\": \"2026-12-01T08:00:00Z\",\n      \"duration_minutes\": 60\n    }}", "");
+        let pretty = format!("{{\n  \"items\": [{}\n  ]\n}}", vec![item; 10].join(","));
+        assert!(pretty.len() > 2048, "{}", pretty.len());
+        assert!(parse_items(pretty.as_bytes()).unwrap_err().field().is_some_and(|f| f == "items[1].start"), "parsed (and refused for the repeat), not too large");
+        let mut body = br#"{"items":[]}"#.to_vec();
+        body.resize(MAX_BODY_BYTES, b' ');
+        assert!(parse_items(&body).unwrap().is_empty());
+        let two = r#"{"items":[{"teacher_id":"t_anna","start":"2026-12-01T08:00:00Z","duration_minutes":60},{"teacher_id":"t_ben","start":"2026-12-01T08:00:00Z","duration_minutes":60},{"teacher_id":"t_anna","start":"2026-12-01T10:00:00Z","duration_minutes":60}]}"#;
+        assert_eq!(parse_items(two.as_bytes()).unwrap().len(), 3);
+    }
 }
