@@ -104,8 +104,8 @@ pub async fn available_picks(store: &Store, student: &str, now: Timestamp) -> Re
 }
 
 /// What the verdicts on a list of picks rest on: the teachers' profiles and
-/// calendars, and the student's trials. The student's own open checkouts
-/// do not count against their cart: buying from it again supersedes them.
+/// calendars, and the student's trials. The student's own checkouts that
+/// buying these picks would supersede do not count against them.
 struct Evidence {
     profiles: HashMap<TeacherId, StoredProfile>,
     busy: HashMap<TeacherId, Vec<Busy>>,
