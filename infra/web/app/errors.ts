@@ -14,7 +14,7 @@ export function errorText(err: unknown): string {
 }
 
 /** A live region that shows the outcome of an action (success or error) to everyone, screen readers included. */
-export function notice(): { element: HTMLElement; ok(text: string): void; fail(err: unknown): void; clear(): void } {
+export function notice(): { element: HTMLElement; ok(text: string): void; fail(err: unknown): void } {
   const element = h("p", { class: "notice", role: "status", "aria-live": "polite" });
   return {
     element,
@@ -27,10 +27,6 @@ export function notice(): { element: HTMLElement; ok(text: string): void; fail(e
       element.className = "notice error";
       element.setAttribute("role", "alert");
       element.textContent = errorText(err);
-    },
-    clear() {
-      element.className = "notice";
-      element.textContent = "";
     },
   };
 }
