@@ -17,7 +17,7 @@ use crate::auth::Principal;
 use crate::availability::Busy;
 use crate::domain::{CheckoutId, Currency, Interval, LessonPick, TeacherId};
 use crate::error::ApiError;
-use crate::checkout::OpenSet;
+use crate::checkout::{OpenSet, clashes};
 use crate::store::{Backoff, BusyEntry, CONTENTION_BUDGET, Checkout, CheckoutLesson, Store, StoredCart, StoredProfile};
 
 pub use request::MAX_BODY_BYTES;
@@ -63,17 +63,24 @@ pub async fn view(store: &Store, who: &Principal, now: Timestamp) -> Result<Cart
 /// now is refused (422, naming it); one already in the cart may stay, and
 /// is flagged like on a read, so removing one item never fails for another.
 pub async fn replace(store: &Store, who: &Principal, body: &[u8], now: Timestamp) -> Result<CartView, ApiError> {
-    let picks = parse_items(body)?;
+    replace_with(store, who, &parse_items(body)?, now).await
+}
+
+pub async fn clear(store: &Store, who: &Principal, now: Timestamp) -> Result<CartView, ApiError> {
+    replace_with(store, who, &[], now).await
+}
+
+async fn replace_with(store: &Store, who: &Principal, picks: &[LessonPick], now: Timestamp) -> Result<CartView, ApiError> {
     let mut backoff = Backoff::new(CONTENTION_BUDGET);
     loop {
         let read = store.get_cart(&who.user_id, now).await?;
-        let evidence = Evidence::read(store, &who.user_id, &picks, now).await?;
-        let (verdicts, _) = evidence.judge(&picks, now);
+        let evidence = Evidence::read(store, &who.user_id, picks, now).await?;
+        let (verdicts, _) = evidence.judge(picks, now);
         let refused = picks.iter().zip(&verdicts).enumerate().find_map(|(i, (pick, v))| v.unavailable.as_ref().filter(|_| !read.picks.contains(pick)).map(|why| (i, why)));
         if let Some((index, why)) = refused {
             return Err(ApiError::CartItemUnavailable { index, field: format!("items[{index}].{}", why.field()), reason: why.code(), message: why.message("items") });
         }
-        if store.replace_cart(&who.user_id, &read, &picks, now).await? {
+        if store.replace_cart(&who.user_id, &read, picks, now).await? {
             tracing::info!(items = picks.len(), "cart replaced");
             return Ok(evidence.view(&store.get_cart(&who.user_id, now).await?, now));
         }
@@ -81,10 +88,6 @@ pub async fn replace(store: &Store, who: &Principal, body: &[u8], now: Timestamp
             return Err(ApiError::Contention);
         }
     }
-}
-
-pub async fn clear(store: &Store, who: &Principal, now: Timestamp) -> Result<CartView, ApiError> {
-    replace(store, who, br#"{"items":[]}"#, now).await
 }
 
 /// The lessons a checkout `from_cart` buys: the cart's available items, in
@@ -114,12 +117,7 @@ struct Evidence {
 
 impl Evidence {
     async fn read(store: &Store, student: &str, picks: &[LessonPick], now: Timestamp) -> Result<Self, ApiError> {
-        // Only what a checkout of these picks would supersede: the student's
-        // checkouts still open for payment whose lessons overlap a pick. A
-        // payment under way (a bank debit) holds its slots, as anyone's.
         let open = OpenSet::read(store, student, now).await?;
-        let superseded: Vec<&Checkout> = open.live.iter().filter(|c| c.lessons.iter().any(|l| picks.iter().any(|p| overlaps(l, p)))).collect();
-        let own: Vec<&CheckoutId> = superseded.iter().map(|c| &c.checkout_id).collect();
         let mut spans: BTreeMap<&TeacherId, (Timestamp, Timestamp)> = BTreeMap::new();
         for pick in picks {
             let span = spans.entry(&pick.teacher_id).or_insert((pick.start, pick.start));
@@ -127,25 +125,45 @@ impl Evidence {
             span.1 = span.1.max(pick.start);
         }
         let mut evidence = Self { profiles: HashMap::new(), busy: HashMap::new(), trials_used: HashSet::new() };
+        for &teacher in spans.keys() {
+            if let Some(stored) = store.get_stored_profile(teacher).await? {
+                evidence.profiles.insert(teacher.clone(), stored);
+            }
+        }
+        // Only what a checkout of these picks would supersede: the student's
+        // checkouts still open for payment whose lessons overlap a pick. A
+        // payment under way (a bank debit) holds its slots, as anyone's.
+        let superseded = |c: &&Checkout| c.lessons.iter().any(|l| picks.iter().any(|p| evidence.supersedes(l, p)));
+        let own: Vec<&CheckoutId> = open.live.iter().filter(superseded).map(|c| &c.checkout_id).collect();
+        let (mut busy, mut trials_used) = (HashMap::new(), HashSet::new());
         for (&teacher, &(first, last)) in &spans {
-            let Some(stored) = store.get_stored_profile(teacher).await? else { continue };
+            let Some(stored) = evidence.profiles.get(teacher) else { continue };
             // Up to the end of the last pick's longest possible lesson.
             let longest = stored.profile.lessons().iter().chain(stored.profile.trial()).map(|l| l.duration_minutes).max().unwrap_or(0);
             if let Some(window) = Interval::new(first, last + SignedDuration::from_mins(i64::from(longest.max(1)))) {
                 let entries = store.busy_entries_around(teacher, window).await?;
                 let others = entries.iter().filter(|e| !own.iter().any(|id| id.as_str() == e.reference)).map(BusyEntry::as_busy);
-                evidence.busy.insert(teacher.clone(), others.collect());
+                busy.insert(teacher.clone(), others.collect());
             }
             if picks.iter().any(|p| p.trial && &p.teacher_id == teacher)
                 && let Some(claim) = store.get_trial_claim(student, teacher).await?
                 // A trial bought is spent, even while its checkout is still listed as open.
                 && (claim.confirmed || claim.blocks(now, &own))
             {
-                evidence.trials_used.insert(teacher.clone());
+                trials_used.insert(teacher.clone());
             }
-            evidence.profiles.insert(teacher.clone(), stored);
         }
+        evidence.busy = busy;
+        evidence.trials_used = trials_used;
         Ok(evidence)
+    }
+
+    /// Whether checking out `pick` would supersede the open checkout `lesson`
+    /// belongs to (the rule a checkout applies, with the teacher's buffer now).
+    fn supersedes(&self, lesson: &CheckoutLesson, pick: &LessonPick) -> bool {
+        let buffer = self.profiles.get(&pick.teacher_id).map_or(lesson.buffer_minutes, |s| s.profile.buffer_minutes());
+        let end = pick.start + SignedDuration::from_mins(i64::from(pick.duration_minutes));
+        clashes(lesson, &pick.teacher_id, pick.start, end, buffer)
     }
 
     fn judge(&self, picks: &[LessonPick], now: Timestamp) -> (Vec<Verdict<'_>>, Option<Currency>) {
@@ -159,14 +177,6 @@ impl Evidence {
         let total = items.iter().filter(|i| i.available).filter_map(|i| i.price).sum();
         CartView { items, currency, total, updated_at: cart.updated_at, expires_at: cart.expires_at }
     }
-}
-
-/// Whether a lesson of a checkout and a pick are of one teacher and overlap,
-/// the teacher's buffer included: what makes a new checkout supersede an old one.
-fn overlaps(lesson: &CheckoutLesson, pick: &LessonPick) -> bool {
-    let pad = SignedDuration::from_mins(i64::from(lesson.buffer_minutes));
-    let end = pick.start + SignedDuration::from_mins(i64::from(pick.duration_minutes));
-    lesson.teacher_id == pick.teacher_id && lesson.start < end + pad && pick.start < lesson.end + pad
 }
 
 fn item_view(pick: &LessonPick, verdict: Verdict<'_>) -> ItemView {

@@ -45,8 +45,15 @@ pub fn first_overlap(old: &Checkout, new: &Checkout) -> usize {
 }
 
 fn overlaps(old: &crate::store::CheckoutLesson, new: &crate::store::CheckoutLesson) -> bool {
-    let pad = jiff::SignedDuration::from_mins(i64::from(new.buffer_minutes));
-    old.teacher_id == new.teacher_id && old.start < new.end + pad && new.start < old.end + pad
+    clashes(old, &new.teacher_id, new.start, new.end, new.buffer_minutes)
+}
+
+/// Whether a lesson of an open checkout and a new lesson of the same student
+/// (one teacher, `start..end`, the teacher's buffer) overlap: what makes the
+/// new checkout supersede the old one.
+pub fn clashes(old: &crate::store::CheckoutLesson, teacher: &TeacherId, start: Timestamp, end: Timestamp, buffer_minutes: u32) -> bool {
+    let pad = jiff::SignedDuration::from_mins(i64::from(buffer_minutes));
+    &old.teacher_id == teacher && old.start < end + pad && start < old.end + pad
 }
 
 /// Why a hold attempt did not commit.

@@ -10,7 +10,7 @@ mod redirects;
 mod service;
 mod view;
 
-pub use hold::OpenSet;
+pub use hold::{OpenSet, clashes};
 pub use cart::{CartRequest, MAX_BODY_BYTES, MAX_LESSONS, parse_cart};
 pub(crate) use cart::parse_picks;
 pub use redirects::RedirectPolicy;
