@@ -113,11 +113,13 @@ deploy: $(SAM) $(ZIG)
 dev: $(CARGO_LAMBDA) $(WEB_BUILD)
 	set -a && source ./.env.local && set +a && cargo run --locked -p local-stack --bin local-stack
 
+# The second cargo line keeps --workspace so that it resolves the same features as the
+# first and runs the e2e binary already built, instead of linking another one.
 test: tools
 	$(CFN_LINT) template.yaml
 	$(OPENAPI_SPEC_VALIDATOR) docs/openapi.yaml
 	cargo test --workspace --locked
-	cargo test --locked -p tests --test smoke --test stripe_python --test hms_sdk -- --ignored
+	cargo test --workspace --locked --test e2e -- --ignored
 	$(MAKE) --no-print-directory demo
 	$(MAKE) --no-print-directory contract
 	$(MAKE) --no-print-directory browser

@@ -2,7 +2,7 @@
 user would: every endpoint this project uses, the error classes, idempotency,
 refunds, and webhook verification with stripe.Webhook.construct_event. Our own
 client agreeing with our own emulator proves little; Stripe's library agreeing
-with it does. Run by tests/tests/stripe_python.rs (make test)."""
+with it does. Run by tests/tests/e2e/stripe_python.rs (make test)."""
 
 import http.server
 import json

@@ -3,7 +3,7 @@
 `cargo lambda watch`, the local stand-in for Lambda, answers 500 by itself
 for a request body that is not valid UTF-8, before any function runs (a Lambda
 Function URL passes such a body base64-encoded, and every handler answers it
-with 400 invalid_request: see tests/tests/contract_bodies.rs). Those bodies are
+with 400 invalid_request: see tests/tests/e2e/contract_bodies.rs). Those bodies are
 left out here so the run measures our functions, not the stand-in."""
 
 import schemathesis

@@ -89,7 +89,7 @@ fn the_seed_loader_rejects_an_invalid_profile_naming_the_field() {
     let dir = std::env::temp_dir().join(format!("seed-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("bad.json");
-    let mut profile: serde_json::Value = serde_json::from_str(include_str!("../../infra/seed/teachers.json")).unwrap();
+    let mut profile: serde_json::Value = serde_json::from_str(include_str!("../../../infra/seed/teachers.json")).unwrap();
     profile[1]["timezone"] = "Europe/Berln".into();
     std::fs::write(&file, profile.to_string()).unwrap();
     let err = infra::seed::read_profiles(&file).unwrap_err().to_string();
