@@ -39,8 +39,8 @@ pub enum ApiError {
     Forbidden,
     #[error("no teacher profile belongs to this login")]
     NoProfile,
-    #[error("the profile is at version {0}; read it again and apply the change to that version")]
-    VersionMismatch(u64),
+    #[error("the {what} is at version {current}; read it again and apply the change to that version")]
+    VersionMismatch { what: &'static str, current: u64 },
     #[error("a profile is replaced only with If-Match: <the version it was read at>")]
     PreconditionRequired,
     #[error("teacher {0} exists already")]
@@ -97,7 +97,7 @@ impl ApiError {
             Self::RoomNotReady => StatusCode::SERVICE_UNAVAILABLE,
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::NoProfile => StatusCode::NOT_FOUND,
-            Self::VersionMismatch(_) => StatusCode::PRECONDITION_FAILED,
+            Self::VersionMismatch { .. } => StatusCode::PRECONDITION_FAILED,
             Self::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
             Self::TeacherExists(_) | Self::TeacherUnavailable(_) => StatusCode::CONFLICT,
             Self::SlotUnavailable { .. } | Self::TrialAlreadyUsed(_) | Self::CheckoutNotOpen(_) => StatusCode::CONFLICT,
@@ -129,7 +129,7 @@ impl ApiError {
             Self::RoomNotReady => "room_not_ready",
             Self::Forbidden => "forbidden",
             Self::NoProfile => "teacher_not_found",
-            Self::VersionMismatch(_) => "version_mismatch",
+            Self::VersionMismatch { .. } => "version_mismatch",
             Self::PreconditionRequired => "precondition_required",
             Self::TeacherExists(_) => "teacher_exists",
             Self::TeacherUnavailable(_) => "teacher_unavailable",

@@ -20,6 +20,23 @@ pub fn json<T: Serialize>(status: StatusCode, value: &T) -> HttpResult {
         .map_err(|e| ApiError::Internal(Box::new(e)))
 }
 
+/// A private resource written with optimistic concurrency: its version as the
+/// `ETag` (the `If-Match` of the next write), and never cached anywhere.
+pub fn json_versioned<T: Serialize>(status: StatusCode, value: &T, version: u64) -> HttpResult {
+    let mut response = json(status, value)?;
+    if let Ok(etag) = HeaderValue::from_str(&format!("\"{version}\"")) {
+        response.headers_mut().insert(header::ETAG, etag);
+    }
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+/// The version an `If-Match` names: our `ETag` (`"3"`), weak (`W/"3"`) or bare.
+/// `what` names the resource in the error.
+pub fn if_match_version(raw: &str, what: &str) -> Result<u64, ApiError> {
+    raw.trim().trim_start_matches("W/").trim_matches('"').parse().map_err(|_| ApiError::invalid("If-Match", format!("must be the ETag the {what} was read with")))
+}
+
 #[derive(Serialize)]
 struct ErrorBody<'a> {
     error: ErrorDetail<'a>,

@@ -12,6 +12,7 @@ use serde_json::Value;
 use crate::auth::{Principal, Role};
 use crate::domain::{ProfileDoc, TeacherId, TeacherProfile};
 use crate::error::ApiError;
+use crate::http::if_match_version;
 use crate::store::{Expect, ProfileWriteError, Store};
 
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -37,7 +38,7 @@ impl Precondition {
     pub fn parse(if_match: Option<&str>, if_none_match: Option<&str>) -> Result<Self, ApiError> {
         match (if_match.map(str::trim), if_none_match.map(str::trim)) {
             (Some(_), Some(_)) => Err(ApiError::invalid("If-Match", "send If-Match to replace or If-None-Match: * to create, not both")),
-            (Some(raw), None) => raw.trim_start_matches("W/").trim_matches('"').parse().map(Self::IfMatch).map_err(|_| ApiError::invalid("If-Match", "must be the ETag the profile was read with")),
+            (Some(raw), None) => if_match_version(raw, "profile").map(Self::IfMatch),
             (None, Some("*")) => Ok(Self::IfNoneMatchAny),
             (None, Some(_)) => Err(ApiError::invalid("If-None-Match", "only * (create) is supported")),
             (None, None) => Ok(Self::Missing),
@@ -84,7 +85,7 @@ impl ProfileEditing {
         let profile = TeacherProfile::try_from(doc).map_err(|e| ApiError::invalid(e.field(), e.problem()))?;
         let by = if admin { format!("admin:{}", who.user_id) } else { who.user_id.clone() };
         let version = self.store.put_profile_at(&profile, expect, &by, now).await.map_err(|err| match err {
-            ProfileWriteError::VersionMismatch { current } => ApiError::VersionMismatch(current),
+            ProfileWriteError::VersionMismatch { current } => ApiError::VersionMismatch { what: "profile", current },
             ProfileWriteError::Exists(id) => ApiError::TeacherExists(id),
             ProfileWriteError::NotFound(id) => ApiError::TeacherNotFound(id),
             ProfileWriteError::LoginTaken { user_id, .. } => ApiError::invalid("user_id", format!("{user_id} is already another teacher's login")),

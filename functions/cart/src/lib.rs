@@ -1,11 +1,14 @@
 //! The student's saved cart. GET: the items, each re-checked and priced.
-//! PUT {"items": [...]}: the whole list. DELETE: empties it.
+//! PUT {"items": [...]}: the whole list. DELETE: empties it. Every answer
+//! carries the cart's version (`ETag`, and `version`); a write with
+//! `If-Match` applies only to that version (else `412`), so a tab showing an
+//! old cart cannot drop what another tab added.
 
-use http::{Method, StatusCode};
+use http::{Method, StatusCode, header};
 use lambda_http::Request;
 use shared::auth::Authenticator;
 use shared::clock::Clock;
-use shared::http::{HttpResult, json, require_methods};
+use shared::http::{HttpResult, if_match_version, json_versioned, require_methods};
 use shared::store::Store;
 
 pub struct App {
@@ -18,10 +21,14 @@ pub async fn handle(app: &App, req: Request) -> HttpResult {
     require_methods(&req, &[Method::GET, Method::PUT, Method::DELETE])?;
     let who = app.auth.authenticate(req.headers()).await?;
     let now = app.clock.now();
+    let expected = match req.headers().get(header::IF_MATCH) {
+        Some(raw) => Some(if_match_version(raw.to_str().unwrap_or_default(), "cart")?),
+        None => None,
+    };
     let cart = match *req.method() {
-        Method::PUT => shared::cart::replace(&app.store, &who, req.body().as_ref(), now).await?,
-        Method::DELETE => shared::cart::clear(&app.store, &who, now).await?,
+        Method::PUT => shared::cart::replace(&app.store, &who, req.body().as_ref(), expected, now).await?,
+        Method::DELETE => shared::cart::clear(&app.store, &who, expected, now).await?,
         _ => shared::cart::view(&app.store, &who, now).await?,
     };
-    json(StatusCode::OK, &cart)
+    json_versioned(StatusCode::OK, &cart, cart.version)
 }

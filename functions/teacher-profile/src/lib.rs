@@ -3,11 +3,11 @@
 //! PUT [?teacher_id= (admins)] with `If-Match: <version>` (or, an admin
 //! creating one, `If-None-Match: *`): the whole profile, replaced.
 
-use http::{HeaderValue, Method, StatusCode, header};
+use http::{Method, StatusCode, header};
 use lambda_http::Request;
 use shared::auth::Authenticator;
 use shared::clock::Clock;
-use shared::http::{HttpResult, json, query_param, require_methods};
+use shared::http::{HttpResult, json_versioned, query_param, require_methods};
 use shared::teacher_profile::{Precondition, ProfileEditing, VersionedProfile};
 
 pub struct App {
@@ -30,11 +30,5 @@ pub async fn handle(app: &App, req: Request) -> HttpResult {
 }
 
 fn respond(status: StatusCode, profile: &VersionedProfile) -> HttpResult {
-    let mut response = json(status, profile)?;
-    if let Ok(etag) = HeaderValue::from_str(&format!("\"{}\"", profile.version)) {
-        response.headers_mut().insert(header::ETAG, etag);
-    }
-    // A profile is private to its teacher.
-    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(response)
+    json_versioned(status, profile, profile.version)
 }

@@ -33,6 +33,8 @@ pub struct CartView {
     pub updated_at: Option<Timestamp>,
     /// When the cart is forgotten unless it changes before.
     pub expires_at: Option<Timestamp>,
+    /// Goes up with every write; also the `ETag`, for a write's `If-Match`.
+    pub version: u64,
 }
 
 #[derive(Debug, Serialize)]
@@ -62,18 +64,25 @@ pub async fn view(store: &Store, who: &Principal, now: Timestamp) -> Result<Cart
 /// Replaces the cart with the body's items. A new item that cannot be bought
 /// now is refused (422, naming it); one already in the cart may stay, and
 /// is flagged like on a read, so removing one item never fails for another.
-pub async fn replace(store: &Store, who: &Principal, body: &[u8], now: Timestamp) -> Result<CartView, ApiError> {
-    replace_with(store, who, &parse_items(body)?, now).await
+/// With `expected` (the request's `If-Match`), only the cart at that version
+/// is replaced: a list built from an older read would undo another tab's
+/// change, so it is refused (`412`) and the client applies its change again.
+pub async fn replace(store: &Store, who: &Principal, body: &[u8], expected: Option<u64>, now: Timestamp) -> Result<CartView, ApiError> {
+    replace_with(store, who, &parse_items(body)?, expected, now).await
 }
 
-pub async fn clear(store: &Store, who: &Principal, now: Timestamp) -> Result<CartView, ApiError> {
-    replace_with(store, who, &[], now).await
+pub async fn clear(store: &Store, who: &Principal, expected: Option<u64>, now: Timestamp) -> Result<CartView, ApiError> {
+    replace_with(store, who, &[], expected, now).await
 }
 
-async fn replace_with(store: &Store, who: &Principal, picks: &[LessonPick], now: Timestamp) -> Result<CartView, ApiError> {
+async fn replace_with(store: &Store, who: &Principal, picks: &[LessonPick], expected: Option<u64>, now: Timestamp) -> Result<CartView, ApiError> {
     let mut backoff = Backoff::new(CONTENTION_BUDGET);
     loop {
         let read = store.get_cart(&who.user_id, now).await?;
+        if let Some(expected) = expected.filter(|v| *v != read.version) {
+            tracing::info!(expected, current = read.version, "cart changed since the client read it");
+            return Err(ApiError::VersionMismatch { what: "cart", current: read.version });
+        }
         let evidence = Evidence::read(store, &who.user_id, picks, now).await?;
         let (verdicts, _) = evidence.judge(picks, now);
         let refused = picks.iter().zip(&verdicts).enumerate().find_map(|(i, (pick, v))| v.unavailable.as_ref().filter(|_| !read.picks.contains(pick)).map(|why| (i, why)));
@@ -175,7 +184,7 @@ impl Evidence {
         let (verdicts, currency) = self.judge(&cart.picks, now);
         let items: Vec<ItemView> = cart.picks.iter().zip(verdicts).map(|(pick, v)| item_view(pick, v)).collect();
         let total = items.iter().filter(|i| i.available).filter_map(|i| i.price).sum();
-        CartView { items, currency, total, updated_at: cart.updated_at, expires_at: cart.expires_at }
+        CartView { items, currency, total, updated_at: cart.updated_at, expires_at: cart.expires_at, version: cart.version }
     }
 }
 

@@ -196,6 +196,67 @@ async fn concurrent_replacements_leave_exactly_one_of_them() {
     assert!(lists.iter().any(|list| list.iter().map(|l| l["start"].clone()).collect::<Vec<_>>() == starts), "a union or a mix of writers: {starts:?}");
 }
 
+/// A write with `If-Match`, answered in full (status, ETag, body).
+async fn write_if_match(app: &cart::App, method: &str, student: &str, items: Option<Vec<Value>>, if_match: &str) -> (u16, Option<String>, Value) {
+    let mut event = FunctionUrlEvent::new(method, "/").header("authorization", &format!("Bearer {}", token_for(student))).header("if-match", if_match);
+    if let Some(items) = items {
+        event = event.header("content-type", "application/json").body(&json!({ "items": items }).to_string());
+    }
+    let response = shared::http::into_response(cart::handle(app, event.into_request()).await);
+    let etag = response.headers().get("etag").map(|v| v.to_str().unwrap().to_owned());
+    let (status, body) = json_of(&response);
+    (status, etag, body)
+}
+
+fn starts(cart: &Value) -> Vec<&str> {
+    cart["items"].as_array().unwrap().iter().map(|i| i["start"].as_str().unwrap()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_with_if_match_applies_only_to_the_version_it_was_built_from() {
+    let env = CheckoutEnv::start().await;
+    let app = app(&env, Clock::System).await;
+    let (a, b, c) = (lesson("t_one", &in_days(2, "09:00"), 60), lesson("t_one", &in_days(3, "09:00"), 60), lesson("t_one", &in_days(4, "09:00"), 60));
+    let response = shared::http::into_response(cart::handle(&app, FunctionUrlEvent::new("GET", "/").header("authorization", &format!("Bearer {}", token_for("s_tabs"))).into_request()).await);
+    assert_eq!(response.headers()["etag"], "\"0\"", "a cart never written is at version 0");
+    assert_eq!(response.headers()["cache-control"], "no-store", "a student's cart is private");
+    assert_eq!(json_of(&response).1["version"], 0);
+
+    let (status, etag, first) = write_if_match(&app, "PUT", "s_tabs", Some(vec![a.clone()]), "\"0\"").await;
+    assert_eq!((status, etag.as_deref(), &first["version"]), (200, Some("\"1\""), &json!(1)), "{first}");
+    // Two tabs read version 1; the first adds b, then the second, still
+    // showing [a], removes a: that list would drop b, so it is refused.
+    let (status, _, added) = write_if_match(&app, "PUT", "s_tabs", Some(vec![a.clone(), b.clone()]), "\"1\"").await;
+    assert_eq!((status, &added["version"]), (200, &json!(2)), "{added}");
+    let (status, etag, refused) = write_if_match(&app, "PUT", "s_tabs", Some(vec![]), "\"1\"").await;
+    assert_eq!((status, refused["error"]["code"].as_str(), etag), (412, Some("version_mismatch"), None), "{refused}");
+    assert!(refused["error"]["message"].as_str().unwrap().contains("cart is at version 2"), "{refused}");
+    assert_eq!(starts(&get(&app, "s_tabs").await), starts(&added), "nothing written");
+    let (status, _, cleared) = write_if_match(&app, "DELETE", "s_tabs", None, "\"1\"").await;
+    assert_eq!((status, cleared["error"]["code"].as_str()), (412, Some("version_mismatch")), "emptying an old version is refused too");
+    // Applied again to what the cart holds now, the removal keeps b.
+    let (status, _, removed) = write_if_match(&app, "PUT", "s_tabs", Some(vec![b.clone()]), "W/\"2\"").await;
+    assert_eq!((status, starts(&removed), &removed["version"]), (200, starts(&json!({"items": [b]})), &json!(3)), "{removed}");
+
+    for bad in ["*", "\"two\"", "-1"] {
+        let (status, _, invalid) = write_if_match(&app, "PUT", "s_tabs", Some(vec![c.clone()]), bad).await;
+        assert_eq!((status, invalid["error"]["field"].as_str()), (400, Some("If-Match")), "{bad}: {invalid}");
+    }
+    // Two writers of one version at once: exactly one of them lands.
+    let app = std::sync::Arc::new(app);
+    let writers = [vec![c.clone()], vec![a.clone(), c.clone()]].map(|items| {
+        let app = app.clone();
+        tokio::spawn(async move { write_if_match(&app, "PUT", "s_tabs", Some(items), "\"3\"").await.0 })
+    });
+    let mut statuses: Vec<u16> = futures::future::join_all(writers).await.into_iter().map(Result::unwrap).collect();
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 412]);
+    let (status, _, emptied) = write_if_match(&app, "DELETE", "s_tabs", None, "\"4\"").await;
+    assert_eq!((status, emptied["items"].as_array().map(Vec::len), &emptied["version"]), (200, Some(0), &json!(5)), "{emptied}");
+    // Without If-Match the last write wins, as before.
+    assert_eq!(put(&app, "s_tabs", vec![a]).await.0, 200);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cart_untouched_for_thirty_days_is_forgotten() {
     let env = CheckoutEnv::start().await;
