@@ -56,3 +56,25 @@ test("no answer and an answer that is not JSON are ApiErrors in words too", asyn
   const proxy = new LessonsClient({ functionUrl: (name) => `http://functions.test/${name}/`, fetch: async () => new Response("Internal Server Error", { status: 502 }) });
   await assert.rejects(proxy.readCart(), (err) => err instanceof ApiError && err.status === 502 && err.message.includes("502"));
 });
+
+test("updateCart applies its change again to a cart changed elsewhere, never a stale list", async () => {
+  const pick = (start) => ({ teacher_id: "t_anna", start, duration_minutes: 60, trial: false });
+  const cart = (version, ...starts) => ({ items: starts.map((s) => ({ ...pick(s), available: true, price: 3000 })), currency: "eur", total: 3000 * starts.length, updated_at: null, expires_at: null, version });
+  const changed = [412, { error: { code: "version_mismatch", message: "the cart is at version 2; read it again and apply the change to that version" } }];
+  const { calls, client } = scripted(changed, [200, cart(2, "A", "B")], [200, cart(3, "B")]);
+  // The screen shows version 1, [A]; another tab has added B since.
+  const updated = await client.updateCart((items) => items.filter((p) => p.start !== "A"), cart(1, "A"));
+  assert.equal(updated.version, 3);
+  assert.deepEqual(calls.map((c) => [c.init.method, c.init.headers["if-match"]]), [["PUT", '"1"'], ["GET", undefined], ["PUT", '"2"']]);
+  assert.deepEqual(JSON.parse(calls[0].init.body).items, []);
+  assert.deepEqual(JSON.parse(calls[2].init.body).items, [pick("B")], "B, added elsewhere, is kept");
+
+  const nothing = scripted([200, cart(4, "A")]);
+  assert.equal((await nothing.client.updateCart(() => undefined)).version, 4);
+  assert.deepEqual(nothing.calls.map((c) => c.init.method), ["GET"], "no change, no write");
+
+  // Changed again before every write: three attempts, then the 412 is the caller's.
+  const busy = scripted(changed, [200, cart(2, "A")], changed, [200, cart(3, "A")], changed, [200, cart(4, "A")]);
+  await assert.rejects(busy.client.updateCart((items) => items, cart(1, "A")), (err) => err instanceof ApiError && err.status === 412);
+  assert.deepEqual(busy.calls.map((c) => c.init.method), ["PUT", "GET", "PUT", "GET", "PUT"]);
+});

@@ -289,6 +289,30 @@ async function main() {
       await page.locator("li.item.unavailable").getByText("This time is booked, or someone is paying for it.").waitFor();
       check(page.url() === `${WEB}/cart`, "the page left the cart");
     });
+    // The student adds a lesson in a second tab, then removes the taken one on
+    // the first tab's cart, which still shows the cart from before: the
+    // removal is applied to the cart as stored, and the new lesson stays.
+    const secondTab = await student.newPage();
+    watch(secondTab);
+    let added;
+    await step(secondTab, "added-in-a-second-tab", async () => {
+      await secondTab.goto(`${WEB}/teachers/t_anna?duration=60&from=${zoneDate(taken, STUDENT_ZONE)}`);
+      // The week's last slot: days from the taken one (which a cached week may still offer).
+      const free = secondTab.locator(".slots button").last();
+      added = await free.getAttribute("data-start");
+      check(added !== taken, "the week offers nothing but the taken slot");
+      await free.click();
+      await said(secondTab, "2 in the cart");
+    });
+    await step(page, "removed-on-a-stale-cart", async () => {
+      check((await page.locator("li.item").count()) === 1, "the first tab's cart was redrawn before the removal");
+      await page.locator("li.item.unavailable").getByRole("button", { name: /^Remove / }).click();
+      await said(page, /^Removed /);
+      const left = await page.locator("li.item").allTextContents();
+      check(left.length === 1, `the cart shows ${left.length} items after the removal, not the one added in the second tab: ${left.join(" / ")}`);
+      const stored = await (await fetch(`${config.functions_base}/cart/`, { headers: { authorization: `Bearer ${sam.token}` } })).json();
+      check(stored.items.length === 1 && stored.items[0].start === added, `the stored cart is ${JSON.stringify(stored.items.map((i) => i.start))}, not [${added}]`);
+    });
     // The teacher gives the day back, so a `make dev` this ran against keeps its demo week.
     await step(teacherPage, "day-off-removed", async () => {
       await teacherPage.reload();

@@ -71,12 +71,33 @@ export class LessonsClient {
   readCart(): Promise<Ok<"readCart">> {
     return this.call("cart", { method: "GET" });
   }
-  replaceCart(items: LessonPick[]): Promise<Ok<"replaceCart">> {
+  /** With `version` (the cart's, as read), written only if the cart is still at it; else a 412 `version_mismatch`. */
+  replaceCart(items: LessonPick[], version?: number): Promise<Ok<"replaceCart">> {
     const body: Body<"replaceCart"> = { items };
-    return this.call("cart", { method: "PUT", body });
+    return this.call("cart", { method: "PUT", body, headers: ifMatch(version) });
   }
-  clearCart(): Promise<Ok<"clearCart">> {
-    return this.call("cart", { method: "DELETE" });
+  clearCart(version?: number): Promise<Ok<"clearCart">> {
+    return this.call("cart", { method: "DELETE", headers: ifMatch(version) });
+  }
+  /**
+   * Applies `change` to the cart as stored (starting from `from`, the cart on
+   * screen, if given): writes the changed list with If-Match, and when the cart
+   * changed meanwhile (another tab or device, a checkout) reads it again and
+   * applies `change` to that, so nobody's change is lost. `change` answering
+   * undefined writes nothing. Three attempts, then the 412 is the caller's.
+   */
+  async updateCart(change: (items: LessonPick[]) => LessonPick[] | undefined, from?: Cart): Promise<Cart> {
+    let cart = from ?? (await this.readCart());
+    for (let attempt = 1; ; attempt++) {
+      const items = change(cart.items.map(toPick));
+      if (items === undefined) return cart;
+      try {
+        return await this.replaceCart(items, cart.version);
+      } catch (err) {
+        if (!(err instanceof ApiError && err.status === 412) || attempt === 3) throw err;
+        cart = await this.readCart();
+      }
+    }
   }
   /** One Idempotency-Key per intent: a retry (ours after a 503, or the user's) never opens a second checkout. */
   initiateCheckout(body: Body<"initiateCheckout">, idempotencyKey: string = crypto.randomUUID()): Promise<Ok<"initiateCheckout">> {
@@ -153,6 +174,10 @@ export class LessonsClient {
 /** A cart item as a PUT takes it back: what the student picked, never the server's price or verdict. */
 export function toPick({ teacher_id, start, duration_minutes, trial }: CartItem): LessonPick {
   return { teacher_id, start, duration_minutes, trial };
+}
+
+function ifMatch(version: number | undefined): Record<string, string> | undefined {
+  return version === undefined ? undefined : { "if-match": `"${version}"` };
 }
 
 function retryAfter(response: Response, max: number): number | undefined {

@@ -195,7 +195,8 @@ export interface paths {
          *     longer offered since it was put is flagged `available: false` with a
          *     `reason`, never dropped. Prices come from the teachers' profiles;
          *     `total` sums the available items. The caller's own unpaid checkouts
-         *     do not make their cart's items unavailable.
+         *     do not make their cart's items unavailable. `version` (also the
+         *     `ETag`) is what a PUT or DELETE names in `If-Match`.
          */
         get: operations["readCart"];
         /**
@@ -205,10 +206,16 @@ export interface paths {
          *     already in the cart may be sent again even if it has become
          *     unavailable; it stays flagged, so removing one item never fails
          *     because of another.
+         *
+         *     Send `If-Match` with the version the list was built from: if the
+         *     cart changed since (another tab or device, or a checkout that bought
+         *     some of it), nothing is written and the answer is `412`; read the
+         *     cart again and apply the change to it. Without `If-Match` the last
+         *     write wins.
          */
         put: operations["replaceCart"];
         post?: never;
-        /** Empty the cart */
+        /** Empty the cart (If-Match, as for a PUT, to empty only the version read) */
         delete: operations["clearCart"];
         options?: never;
         head?: never;
@@ -491,6 +498,8 @@ export interface components {
         };
         Cart: {
             items: components["schemas"]["CartItem"][];
+            /** @description goes up with every write (0: never written); also the ETag, for If-Match */
+            version: number;
             /** @description the cart's currency (its first offered item's); null when empty */
             currency: string | null;
             /** @description the available items' prices summed, in minor units */
@@ -535,11 +544,16 @@ export interface components {
         };
     };
     responses: never;
-    parameters: never;
+    parameters: {
+        /** @description the cart's version as read (its ETag, e.g. "3"); the write applies only to that version */
+        CartIfMatch: string;
+    };
     requestBodies: never;
     headers: {
         /** @description seconds to wait before retrying */
         RetryAfter: number;
+        /** @description the cart's version, quoted */
+        CartETag: string;
     };
     pathItems: never;
 }
@@ -1507,6 +1521,7 @@ export interface operations {
             /** @description The cart (an empty one if none was kept) */
             200: {
                 headers: {
+                    ETag: components["headers"]["CartETag"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1537,7 +1552,10 @@ export interface operations {
     replaceCart: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description the cart's version as read (its ETag, e.g. "3"); the write applies only to that version */
+                "If-Match"?: components["parameters"]["CartIfMatch"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -1550,13 +1568,14 @@ export interface operations {
             /** @description The cart as stored, checked and priced */
             200: {
                 headers: {
+                    ETag: components["headers"]["CartETag"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Cart"];
                 };
             };
-            /** @description `invalid_request` with `field` such as `items[1].start` */
+            /** @description `invalid_request` with `field` such as `items[1].start`, or `If-Match` when it is not a version */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1567,6 +1586,15 @@ export interface operations {
             };
             /** @description `unauthorized` */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `version_mismatch`: the cart changed since the version in If-Match; read it again */
+            412: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1607,7 +1635,10 @@ export interface operations {
     clearCart: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description the cart's version as read (its ETag, e.g. "3"); the write applies only to that version */
+                "If-Match"?: components["parameters"]["CartIfMatch"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -1616,14 +1647,33 @@ export interface operations {
             /** @description The empty cart */
             200: {
                 headers: {
+                    ETag: components["headers"]["CartETag"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Cart"];
                 };
             };
+            /** @description `invalid_request`: an If-Match that is not a version */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description `unauthorized` */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `version_mismatch`: the cart changed since the version in If-Match; read it again */
+            412: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -1,4 +1,4 @@
-import { toPick, type Cart, type CartItem } from "../../client/index.js";
+import { ApiError, type Cart, type CartItem } from "../../client/index.js";
 import { action, h, show } from "../dom.js";
 import { notice } from "../errors.js";
 import { money, when } from "../format.js";
@@ -13,23 +13,25 @@ export const cartPage: Page = {
     const status = notice();
     const body = h("div");
     const draw = (cart: Cart) => {
-      const remove = (index: number) => async () => {
+      const remove = (gone: CartItem) => async () => {
         try {
-          draw(await api.replaceCart(cart.items.filter((_, i) => i !== index).map(toPick)));
+          // Removes this item from the cart as stored: what another tab added since stays.
+          draw(await api.updateCart((items) => items.filter((p) => !(p.teacher_id === gone.teacher_id && p.start === gone.start)), cart));
+          status.ok(`Removed ${when(gone.start)} from the cart.`);
         } catch (err) {
           status.fail(err);
           // The cart may have changed elsewhere (bought in another tab): show it as it is.
           draw(await api.readCart());
         }
       };
-      const row = (item: CartItem, index: number) =>
+      const row = (item: CartItem) =>
         h(
           "li",
           { class: item.available ? "item" : "item unavailable" },
           h("span", { class: "what" }, `${item.teacher_name ?? item.teacher_id}: ${item.trial ? "trial, " : ""}${item.duration_minutes} min, ${when(item.start)}`),
           h("span", { class: "price" }, item.price !== null && cart.currency ? money(item.price, cart.currency) : ""),
           item.available ? null : h("span", { class: "reason" }, (item.reason && unavailable[item.reason]) || `Not available: ${item.message}`),
-          action("Remove", remove(index), { "aria-label": `Remove ${when(item.start)} from the cart` }),
+          action("Remove", remove(item), { "aria-label": `Remove ${when(item.start)} from the cart` }),
         );
       const checkout = action("Check out", async () => {
         try {
@@ -47,12 +49,23 @@ export const cartPage: Page = {
           draw(await api.readCart());
         }
       });
+      // Only the cart the student is looking at: what another tab added since is theirs to see first.
+      const empty = async () => {
+        try {
+          draw(await api.clearCart(cart.version));
+          status.ok("The cart is empty.");
+        } catch (err) {
+          const changed = err instanceof ApiError && err.status === 412;
+          status.fail(changed ? "Your cart changed in another tab or on another device, so nothing was removed. This is the cart now; empty it again if you still want to." : err);
+          draw(await api.readCart());
+        }
+      };
       const available = cart.items.filter((i) => i.available).length;
       show(
         body,
         cart.items.length ? h("ul", { class: "cart" }, ...cart.items.map(row)) : h("p", {}, "Your cart is empty. ", h("a", { href: "/teachers" }, "Find a teacher")),
         cart.items.length ? h("p", { class: "total" }, `Total for ${available} lesson${available === 1 ? "" : "s"}: ${cart.currency ? money(cart.total, cart.currency) : "—"}`) : null,
-        cart.items.length ? h("div", { class: "actions" }, checkout, action("Empty the cart", async () => draw(await api.clearCart()))) : null,
+        cart.items.length ? h("div", { class: "actions" }, checkout, action("Empty the cart", empty)) : null,
         cart.expires_at ? h("p", { class: "small" }, `Kept until ${when(cart.expires_at)} unless you change it.`) : null,
       );
     };

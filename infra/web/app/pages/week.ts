@@ -1,4 +1,4 @@
-import { toPick, type TeacherCard } from "../../client/index.js";
+import type { TeacherCard } from "../../client/index.js";
 import { h, show } from "../dom.js";
 import { notice } from "../errors.js";
 import { localDate, money, when } from "../format.js";
@@ -31,11 +31,13 @@ export const teacherWeekPage: Page = {
     );
     const addToCart = async (start: string) => {
       try {
-        const cart = await api.readCart();
-        if (cart.items.some((item) => item.teacher_id === teacherId && item.start === start)) {
-          return status.ok(`${when(start)} is already in your cart.`);
-        }
-        const updated = await api.replaceCart([...cart.items.map(toPick), { teacher_id: teacherId, start, duration_minutes: minutes, trial }]);
+        // Applied to the cart as stored, again if another tab changed it meanwhile.
+        let already = false;
+        const updated = await api.updateCart((items) => {
+          already = items.some((item) => item.teacher_id === teacherId && item.start === start);
+          return already ? undefined : [...items, { teacher_id: teacherId, start, duration_minutes: minutes, trial }];
+        });
+        if (already) return status.ok(`${when(start)} is already in your cart.`);
         status.ok(`Added ${when(start)} to your cart (${updated.items.length} in the cart, ${money(updated.total, updated.currency ?? card.currency)}).`);
       } catch (err) {
         status.fail(cartRefusal(err));
