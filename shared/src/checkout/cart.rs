@@ -82,9 +82,9 @@ fn parse_pick(list: &str, index: usize, value: &Value) -> Result<LessonPick, Api
         .filter(|m| *m > 0)
         .ok_or_else(|| ApiError::invalid(field("duration_minutes"), "is required and must be a positive whole number of minutes"))?;
     let trial = match object.get("trial") {
-        None | Some(Value::Null) => false,
+        None => false,
         Some(Value::Bool(b)) => *b,
-        Some(_) => return Err(ApiError::invalid(field("trial"), "must be true or false")),
+        Some(_) => return Err(ApiError::invalid(field("trial"), "must be true or false, or left out")),
     };
     Ok(LessonPick { teacher_id, start, duration_minutes, trial })
 }
@@ -134,6 +134,8 @@ mod tests {
         assert_eq!(field_of(r#"{"lessons":[{"teacher_id":"t_anna","start":"2026-12-01T08:00:00.5Z","duration_minutes":60}]}"#), "lessons[0].start");
         assert_eq!(field_of(r#"{"lessons":[{"teacher_id":"t_anna","start":"2026-12-01T08:00:00Z","duration_minutes":-5}]}"#), "lessons[0].duration_minutes");
         assert_eq!(field_of(r#"{"lessons":[{"teacher_id":"t_anna","start":"2026-12-01T08:00:00Z","duration_minutes":60,"trial":"yes"}]}"#), "lessons[0].trial");
+        // The contract says boolean: null is not a way to leave it out.
+        assert_eq!(field_of(r#"{"lessons":[{"teacher_id":"t_anna","start":"2026-12-01T08:00:00Z","duration_minutes":60,"trial":null}]}"#), "lessons[0].trial");
         assert_eq!(field_of(r#"{"lessons":[{"teacher_id":"t_anna","start":"2026-12-01T08:00:00Z","duration_minutes":60}],"success_url":5}"#), "success_url");
         assert_eq!(field_of(r#"{"lessons":[{"teacher_id":"t_anna","start":"2026-12-01T08:00:00Z","duration_minutes":60}],"extra":1}"#), "extra");
     }
