@@ -93,8 +93,8 @@ async function main() {
   mkdirSync(OUT, { recursive: true });
   const config = await (await fetch(`${WEB}/config.json`)).json();
   const user = (sub) => config.demo_users.find((u) => u.sub === sub);
-  const [sam, lee, anna] = [user("s_demo"), user("s_lee"), user("t_anna")];
-  check(sam && lee && anna, `the demo accounts are missing from ${WEB}/config.json`);
+  const [sam, lee, anna, operator] = [user("s_demo"), user("s_lee"), user("t_anna"), user("admin")];
+  check(sam && lee && anna && operator, `the demo accounts are missing from ${WEB}/config.json`);
   // A stack reused from `make dev` may hold an earlier run's cart.
   for (const who of [sam, lee]) await fetch(`${config.functions_base}/cart/`, { method: "DELETE", headers: { authorization: `Bearer ${who.token}` } });
 
@@ -313,12 +313,22 @@ async function main() {
       const stored = await (await fetch(`${config.functions_base}/cart/`, { headers: { authorization: `Bearer ${sam.token}` } })).json();
       check(stored.items.length === 1 && stored.items[0].start === added, `the stored cart is ${JSON.stringify(stored.items.map((i) => i.start))}, not [${added}]`);
     });
-    // The teacher gives the day back, so a `make dev` this ran against keeps its demo week.
-    await step(teacherPage, "day-off-removed", async () => {
+    // An operator gives the teacher's day back in the same editor (so a `make
+    // dev` this ran against keeps its demo week), and the teacher sees it.
+    const operatorPage = await (await browser.newContext({ viewport: DESKTOP, timezoneId: "America/New_York", locale: "en-GB" })).newPage();
+    watch(operatorPage);
+    await step(operatorPage, "operator-edits-availability", async () => {
+      await signIn(operatorPage, operator.name);
+      await operatorPage.getByRole("link", { name: `Edit ${anna.name}'s availability` }).click();
+      await operatorPage.getByRole("heading", { name: `${anna.name}: availability` }).waitFor();
+      await operatorPage.getByRole("button", { name: `Remove the day off on ${longDay(dayOff)}` }).click();
+      await operatorPage.getByRole("button", { name: "Save" }).click();
+      await said(operatorPage, /^Saved \(version/);
+    });
+    await step(teacherPage, "day-off-removed-by-operator", async () => {
       await teacherPage.reload();
-      await teacherPage.getByRole("button", { name: `Remove the day off on ${longDay(dayOff)}` }).click();
-      await teacherPage.getByRole("button", { name: "Save" }).click();
-      await said(teacherPage, /^Saved \(version/);
+      await teacherPage.getByRole("heading", { name: "Your availability" }).waitFor();
+      check((await teacherPage.getByRole("button", { name: `Remove the day off on ${longDay(dayOff)}` }).count()) === 0, `the teacher still sees ${dayOff} off after the operator removed it`);
     });
   } finally {
     await browser.close();
