@@ -31,10 +31,15 @@ pub fn json_versioned<T: Serialize>(status: StatusCode, value: &T, version: u64)
     Ok(response)
 }
 
-/// The version an `If-Match` names: our `ETag` (`"3"`), weak (`W/"3"`) or bare.
+/// The version an `If-Match` names: our `ETag` (`"3"`), or bare (`3`).
+/// `W/"3"` is taken as `"3"`: we never issue weak tags, so one is ours
+/// weakened on the way (a compressing proxy), not another representation's.
 /// `what` names the resource in the error.
 pub fn if_match_version(raw: &str, what: &str) -> Result<u64, ApiError> {
-    raw.trim().trim_start_matches("W/").trim_matches('"').parse().map_err(|_| ApiError::invalid("If-Match", format!("must be the ETag the {what} was read with")))
+    let tag = raw.trim();
+    let tag = tag.strip_prefix("W/").unwrap_or(tag);
+    let digits = tag.strip_prefix('"').and_then(|t| t.strip_suffix('"')).unwrap_or(tag);
+    Some(digits).filter(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit())).and_then(|d| d.parse().ok()).ok_or_else(|| ApiError::invalid("If-Match", format!("must be the ETag the {what} was read with (one version, e.g. \"3\")")))
 }
 
 #[derive(Serialize)]
@@ -201,5 +206,22 @@ mod stop_tests {
         assert!(stopped(Err(failure)).is_err(), "anything else is still a failure");
         let timeout: lambda_http::Error = Box::new(SendRequest(std::io::Error::from(std::io::ErrorKind::TimedOut)));
         assert!(stopped(Err(timeout)).is_err());
+    }
+}
+
+#[cfg(test)]
+mod if_match_tests {
+    use super::*;
+
+    #[test]
+    fn an_if_match_names_one_version_quoted_or_bare() {
+        for (raw, version) in [("\"3\"", 3), ("3", 3), (" W/\"42\" ", 42), ("\"1764510000000\"", 1_764_510_000_000)] {
+            assert_eq!(if_match_version(raw, "cart").ok(), Some(version), "{raw}");
+        }
+        for raw in ["", "\"\"", "*", "+3", "-1", "\"3", "3\"", "\"3\", \"4\"", "W/", "\"three\"", "99999999999999999999"] {
+            let err = if_match_version(raw, "cart").unwrap_err();
+            assert_eq!((err.code(), err.field()), ("invalid_request", Some("If-Match")), "{raw}");
+            assert!(err.to_string().contains("the cart was read with"), "{err}");
+        }
     }
 }

@@ -1,5 +1,5 @@
 //! The student's saved cart. GET: the items, each re-checked and priced.
-//! PUT {"items": [...]}: the whole list. DELETE: empties it. Every answer
+//! PUT {"items": [...]}: the whole list. DELETE: empties it. Every `200`
 //! carries the cart's version (`ETag`, and `version`); a write with
 //! `If-Match` applies only to that version (else `412`), so a tab showing an
 //! old cart cannot drop what another tab added.
@@ -21,14 +21,19 @@ pub async fn handle(app: &App, req: Request) -> HttpResult {
     require_methods(&req, &[Method::GET, Method::PUT, Method::DELETE])?;
     let who = app.auth.authenticate(req.headers()).await?;
     let now = app.clock.now();
-    let expected = match req.headers().get(header::IF_MATCH) {
-        Some(raw) => Some(if_match_version(raw.to_str().unwrap_or_default(), "cart")?),
-        None => None,
-    };
     let cart = match *req.method() {
-        Method::PUT => shared::cart::replace(&app.store, &who, req.body().as_ref(), expected, now).await?,
-        Method::DELETE => shared::cart::clear(&app.store, &who, expected, now).await?,
+        Method::PUT => shared::cart::replace(&app.store, &who, req.body().as_ref(), expected(&req)?, now).await?,
+        Method::DELETE => shared::cart::clear(&app.store, &who, expected(&req)?, now).await?,
         _ => shared::cart::view(&app.store, &who, now).await?,
     };
     json_versioned(StatusCode::OK, &cart, cart.version)
+}
+
+/// The version a write's `If-Match` names. `*` (any cart: there always is
+/// one) is no condition, as without the header.
+fn expected(req: &Request) -> Result<Option<u64>, shared::error::ApiError> {
+    match req.headers().get(header::IF_MATCH).map(|raw| raw.to_str().unwrap_or_default().trim()) {
+        None | Some("*") => Ok(None),
+        Some(raw) => if_match_version(raw, "cart").map(Some),
+    }
 }

@@ -21,5 +21,9 @@ export function cartRefusal(err: unknown): string {
   if (err instanceof ApiError && err.code === "cart_item_unavailable" && err.reason && err.reason in unavailable) {
     return `Not added: ${unavailable[err.reason as keyof typeof unavailable]}`;
   }
+  if (err instanceof ApiError && err.code === "version_mismatch") {
+    // updateCart re-applied the change three times and the cart changed every time.
+    return "Your cart kept changing in another tab or on another device, so nothing was changed here. Try again.";
+  }
   return errorText(err);
 }

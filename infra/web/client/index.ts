@@ -84,7 +84,8 @@ export class LessonsClient {
    * screen, if given): writes the changed list with If-Match, and when the cart
    * changed meanwhile (another tab or device, a checkout) reads it again and
    * applies `change` to that, so nobody's change is lost. `change` answering
-   * undefined writes nothing. Three attempts, then the 412 is the caller's.
+   * undefined writes nothing and answers the cart it was given (`from` itself
+   * on the first attempt). Three attempts, then the 412 is the caller's.
    */
   async updateCart(change: (items: LessonPick[]) => LessonPick[] | undefined, from?: Cart): Promise<Cart> {
     let cart = from ?? (await this.readCart());

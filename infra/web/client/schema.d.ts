@@ -196,7 +196,8 @@ export interface paths {
          *     `reason`, never dropped. Prices come from the teachers' profiles;
          *     `total` sums the available items. The caller's own unpaid checkouts
          *     do not make their cart's items unavailable. `version` (also the
-         *     `ETag`) is what a PUT or DELETE names in `If-Match`.
+         *     `ETag`) is what a PUT or DELETE names in `If-Match`; it also moves
+         *     when a checkout buys lessons out of the cart.
          */
         get: operations["readCart"];
         /**
@@ -210,8 +211,8 @@ export interface paths {
          *     Send `If-Match` with the version the list was built from: if the
          *     cart changed since (another tab or device, or a checkout that bought
          *     some of it), nothing is written and the answer is `412`; read the
-         *     cart again and apply the change to it. Without `If-Match` the last
-         *     write wins.
+         *     cart again and apply the change to it. Without `If-Match` (or with
+         *     `*`) the last write wins.
          */
         put: operations["replaceCart"];
         post?: never;
@@ -545,14 +546,14 @@ export interface components {
     };
     responses: never;
     parameters: {
-        /** @description the cart's version as read (its ETag, e.g. "3"); the write applies only to that version */
+        /** @description the cart's version as read (its ETag); the write applies only to that version. `*` is no condition. */
         CartIfMatch: string;
     };
     requestBodies: never;
     headers: {
         /** @description seconds to wait before retrying */
         RetryAfter: number;
-        /** @description the cart's version, quoted */
+        /** @description the cart's version, quoted: a version, not a hash of the body (whose verdicts and prices are re-checked on every read) */
         CartETag: string;
     };
     pathItems: never;
@@ -1553,7 +1554,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description the cart's version as read (its ETag, e.g. "3"); the write applies only to that version */
+                /** @description the cart's version as read (its ETag); the write applies only to that version. `*` is no condition. */
                 "If-Match"?: components["parameters"]["CartIfMatch"];
             };
             path?: never;
@@ -1636,7 +1637,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description the cart's version as read (its ETag, e.g. "3"); the write applies only to that version */
+                /** @description the cart's version as read (its ETag); the write applies only to that version. `*` is no condition. */
                 "If-Match"?: components["parameters"]["CartIfMatch"];
             };
             path?: never;

@@ -164,6 +164,9 @@ async fn write_bookings(
             for lesson in checkout.lessons.iter().filter(|_| checkout.from_cart) {
                 items.push(store.cart_line_delete_item(&checkout.student_id, &lesson.teacher_id, lesson.start)?);
             }
+            if checkout.from_cart {
+                items.push(store.cart_bought_item(&checkout.student_id, now)?);
+            }
             *layout = Layout { bookings: kept.len(), trials };
             let booked = Checkout {
                 status: to,

@@ -4,8 +4,12 @@
 //! lessons out with unconditional deletes, in its own transaction, without
 //! reading the cart. Everything carries a `ttl` 30 days after the last
 //! change; reads ignore what is past it, since DynamoDB sweeps late.
+//!
+//! A version is never issued twice for one cart, even after DynamoDB swept
+//! its head: a write's version is at least its time in milliseconds, so an
+//! `ETag` a forgotten tab still holds cannot match a later, different cart.
 
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
@@ -44,6 +48,11 @@ struct Line {
     entry: LessonPick,
     position: usize,
     ttl: i64,
+}
+
+/// After `read`, and at least `now` in milliseconds (see the module's note).
+fn next_version(read: u64, now: Timestamp) -> u64 {
+    (read + 1).max(u64::try_from(now.as_millisecond()).unwrap_or(0))
 }
 
 fn cart_pk(student: &str) -> String {
@@ -104,7 +113,7 @@ impl Store {
         let keep: Vec<String> = entries.iter().map(|e| line_sk(&e.teacher_id, e.start)).collect();
         // A cleared cart keeps its head, already expired, so the version
         // sequence (and the condition of the next replacement) goes on.
-        let head = Head { version: read.version + 1, updated_at: now, ttl: if entries.is_empty() { now.as_second() } else { ttl } };
+        let head = Head { version: next_version(read.version, now), updated_at: now, ttl: if entries.is_empty() { now.as_second() } else { ttl } };
         let mut items = vec![self.cart_head_item(&pk, read.version, &head)?];
         for gone in read.item_keys.iter().filter(|k| !keep.contains(k)) {
             items.push(self.cart_delete(&pk, gone)?);
@@ -128,6 +137,27 @@ impl Store {
     /// for the transaction that confirms the checkout it was bought with.
     pub fn cart_line_delete_item(&self, student: &str, teacher: &TeacherId, start: Timestamp) -> Result<TransactWriteItem, StoreError> {
         self.cart_delete(&cart_pk(student), &line_sk(teacher, start))
+    }
+
+    /// Moves the cart's version on without reading it, in the transaction
+    /// that takes bought lessons out of it: a tab showing the cart from
+    /// before the purchase then gets a 412 on its next write, not a refusal
+    /// of a lesson it never added. A head swept meanwhile comes back expired.
+    pub fn cart_bought_item(&self, student: &str, now: Timestamp) -> Result<TransactWriteItem, StoreError> {
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(cart_pk(student), HEAD_SK)))
+            .update_expression("SET #version = if_not_exists(#version, :floor) + :one, #updated = if_not_exists(#updated, :now), #ttl = if_not_exists(#ttl, :expired)")
+            .expression_attribute_names("#version", "version")
+            .expression_attribute_names("#updated", "updated_at")
+            .expression_attribute_names("#ttl", "ttl")
+            .expression_attribute_values(":floor", AttributeValue::N(next_version(0, now).to_string()))
+            .expression_attribute_values(":one", AttributeValue::N("1".to_owned()))
+            .expression_attribute_values(":now", s(now.to_string()))
+            .expression_attribute_values(":expired", AttributeValue::N(now.as_second().to_string()))
+            .build()
+            .map_err(|e| StoreError::corrupt("mark a cart bought", e))?;
+        Ok(TransactWriteItem::builder().update(update).build())
     }
 
     /// The head written as `next`, provided it is still at version `read`.

@@ -151,7 +151,8 @@ async fn checking_out_the_cart_buys_its_available_items_and_confirmation_takes_t
     assert_eq!(lessons, [("t_one", nine.as_str()), ("t_two", ten.as_str())], "exactly the available items");
     assert_eq!(created["amount_total"], 4800);
     // While it is being paid for, the student's own hold does not flag their cart.
-    assert_eq!(flags(&get(&app, "s_buyer").await), [(true, None), (false, Some("slot_taken")), (true, None)]);
+    let in_checkout = get(&app, "s_buyer").await;
+    assert_eq!(flags(&in_checkout), [(true, None), (false, Some("slot_taken")), (true, None)]);
 
     env.pay(created["checkout_url"].as_str().unwrap()).await;
     let id = CheckoutId::parse(created["checkout_id"].as_str().unwrap()).unwrap();
@@ -159,6 +160,11 @@ async fn checking_out_the_cart_buys_its_available_items_and_confirmation_takes_t
     assert_eq!((checkout.status, bookings.len()), (CheckoutStatus::Confirmed, 2));
     let left = get(&app, "s_buyer").await;
     assert_eq!(left["items"].as_array().unwrap().len(), 1, "bought items leave the cart: {left}");
+    // A tab showing the cart from before the purchase gets a 412 on its next
+    // write (not a refusal of a bought lesson it never added).
+    assert!(version(&left) > version(&in_checkout), "buying moved the cart's version: {left}");
+    let (status, _, stale) = write_if_match(&app, "PUT", "s_buyer", Some(vec![lesson("t_one", &in_days(2, "09:00"), 60)]), &tag(version(&in_checkout))).await;
+    assert_eq!((status, stale["error"]["code"].as_str()), (412, Some("version_mismatch")), "{stale}");
     assert_eq!((left["items"][0]["start"].as_str(), left["items"][0]["reason"].as_str()), (Some(in_days(2, "12:00").as_str()), Some("slot_taken")));
     let (status, body) = env.post(Some(&token_for("s_buyer")), &json!({"from_cart": true}), None).await;
     assert_eq!((status, body["error"]["code"].as_str()), (409, Some("cart_unavailable")), "nothing left to buy: {body}");
@@ -212,49 +218,84 @@ fn starts(cart: &Value) -> Vec<&str> {
     cart["items"].as_array().unwrap().iter().map(|i| i["start"].as_str().unwrap()).collect()
 }
 
+fn version(cart: &Value) -> u64 {
+    cart["version"].as_u64().unwrap_or_else(|| panic!("no version: {cart}"))
+}
+
+fn tag(version: u64) -> String {
+    format!("\"{version}\"")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_write_with_if_match_applies_only_to_the_version_it_was_built_from() {
     let env = CheckoutEnv::start().await;
     let app = app(&env, Clock::System).await;
     let (a, b, c) = (lesson("t_one", &in_days(2, "09:00"), 60), lesson("t_one", &in_days(3, "09:00"), 60), lesson("t_one", &in_days(4, "09:00"), 60));
-    let response = shared::http::into_response(cart::handle(&app, FunctionUrlEvent::new("GET", "/").header("authorization", &format!("Bearer {}", token_for("s_tabs"))).into_request()).await);
+    let read = |if_match: &'static str| FunctionUrlEvent::new("GET", "/").header("authorization", &format!("Bearer {}", token_for("s_tabs"))).header("if-match", if_match).into_request();
+    let response = shared::http::into_response(cart::handle(&app, read("not a version")).await);
+    assert_eq!(response.status(), 200, "a read takes no condition: If-Match is ignored");
     assert_eq!(response.headers()["etag"], "\"0\"", "a cart never written is at version 0");
     assert_eq!(response.headers()["cache-control"], "no-store", "a student's cart is private");
     assert_eq!(json_of(&response).1["version"], 0);
 
+    let before = u64::try_from(Timestamp::now().as_second()).unwrap() * 1000;
     let (status, etag, first) = write_if_match(&app, "PUT", "s_tabs", Some(vec![a.clone()]), "\"0\"").await;
-    assert_eq!((status, etag.as_deref(), &first["version"]), (200, Some("\"1\""), &json!(1)), "{first}");
-    // Two tabs read version 1; the first adds b, then the second, still
-    // showing [a], removes a: that list would drop b, so it is refused.
-    let (status, _, added) = write_if_match(&app, "PUT", "s_tabs", Some(vec![a.clone(), b.clone()]), "\"1\"").await;
-    assert_eq!((status, &added["version"]), (200, &json!(2)), "{added}");
-    let (status, etag, refused) = write_if_match(&app, "PUT", "s_tabs", Some(vec![]), "\"1\"").await;
+    assert_eq!((status, etag), (200, Some(tag(version(&first)))), "{first}");
+    let v1 = version(&first);
+    assert!(v1 >= before, "a version is at least its write's time in ms ({v1} < {before}), so none repeats after a sweep");
+    // Two tabs read v1; the first adds b, then the second, still showing
+    // [a], removes a: that list would drop b, so it is refused.
+    let (status, _, added) = write_if_match(&app, "PUT", "s_tabs", Some(vec![a.clone(), b.clone()]), &tag(v1)).await;
+    assert_eq!(status, 200, "{added}");
+    let v2 = version(&added);
+    assert!(v2 > v1);
+    let (status, etag, refused) = write_if_match(&app, "PUT", "s_tabs", Some(vec![]), &tag(v1)).await;
     assert_eq!((status, refused["error"]["code"].as_str(), etag), (412, Some("version_mismatch"), None), "{refused}");
-    assert!(refused["error"]["message"].as_str().unwrap().contains("cart is at version 2"), "{refused}");
+    assert!(refused["error"]["message"].as_str().unwrap().contains(&format!("cart is at version {v2}")), "{refused}");
     assert_eq!(starts(&get(&app, "s_tabs").await), starts(&added), "nothing written");
-    let (status, _, cleared) = write_if_match(&app, "DELETE", "s_tabs", None, "\"1\"").await;
+    let (status, _, cleared) = write_if_match(&app, "DELETE", "s_tabs", None, &tag(v1)).await;
     assert_eq!((status, cleared["error"]["code"].as_str()), (412, Some("version_mismatch")), "emptying an old version is refused too");
     // Applied again to what the cart holds now, the removal keeps b.
-    let (status, _, removed) = write_if_match(&app, "PUT", "s_tabs", Some(vec![b.clone()]), "W/\"2\"").await;
-    assert_eq!((status, starts(&removed), &removed["version"]), (200, starts(&json!({"items": [b]})), &json!(3)), "{removed}");
+    let (status, _, removed) = write_if_match(&app, "PUT", "s_tabs", Some(vec![b.clone()]), &format!("W/{}", tag(v2))).await;
+    assert_eq!((status, starts(&removed)), (200, vec![b["start"].as_str().unwrap()]), "{removed}");
+    let v3 = version(&removed);
 
-    for bad in ["*", "\"two\"", "-1"] {
+    for bad in ["\"two\"", "-1", "+3", "\"3\", \"4\""] {
         let (status, _, invalid) = write_if_match(&app, "PUT", "s_tabs", Some(vec![c.clone()]), bad).await;
         assert_eq!((status, invalid["error"]["field"].as_str()), (400, Some("If-Match")), "{bad}: {invalid}");
     }
     // Two writers of one version at once: exactly one of them lands.
     let app = std::sync::Arc::new(app);
     let writers = [vec![c.clone()], vec![a.clone(), c.clone()]].map(|items| {
-        let app = app.clone();
-        tokio::spawn(async move { write_if_match(&app, "PUT", "s_tabs", Some(items), "\"3\"").await.0 })
+        let (app, if_match) = (app.clone(), tag(v3));
+        tokio::spawn(async move { write_if_match(&app, "PUT", "s_tabs", Some(items), &if_match).await.0 })
     });
     let mut statuses: Vec<u16> = futures::future::join_all(writers).await.into_iter().map(Result::unwrap).collect();
     statuses.sort_unstable();
     assert_eq!(statuses, [200, 412]);
-    let (status, _, emptied) = write_if_match(&app, "DELETE", "s_tabs", None, "\"4\"").await;
-    assert_eq!((status, emptied["items"].as_array().map(Vec::len), &emptied["version"]), (200, Some(0), &json!(5)), "{emptied}");
-    // Without If-Match the last write wins, as before.
-    assert_eq!(put(&app, "s_tabs", vec![a]).await.0, 200);
+    let v4 = version(&get(&app, "s_tabs").await);
+    let (status, _, emptied) = write_if_match(&app, "DELETE", "s_tabs", None, &tag(v4)).await;
+    assert_eq!((status, emptied["items"].as_array().map(Vec::len)), (200, Some(0)), "{emptied}");
+    let v5 = version(&emptied);
+    assert!(v5 > v4);
+
+    // DynamoDB sweeps the emptied cart's head, hours later (dynoxide never
+    // does: done by hand). A tab still holding an old version cannot match
+    // the next cart.
+    let store = &env.db.store;
+    let head = std::collections::HashMap::from([("pk".to_owned(), aws_sdk_dynamodb::types::AttributeValue::S("STUDENT#s_tabs".into())), ("sk".to_owned(), aws_sdk_dynamodb::types::AttributeValue::S("CART".into()))]);
+    store.client().delete_item().table_name(store.table()).set_key(Some(head)).send().await.unwrap();
+    let later = cart::App { auth: tests::hs256_auth().await, store: store.clone(), clock: Clock::Fixed(Timestamp::now() + SignedDuration::from_hours(3)) };
+    assert_eq!(version(&get(&later, "s_tabs").await), 0, "the head is gone");
+    let (status, _, again) = write_if_match(&later, "PUT", "s_tabs", Some(vec![lesson("t_one", &in_days(5, "09:00"), 60)]), "\"0\"").await;
+    assert_eq!(status, 200, "{again}");
+    assert!(version(&again) > v5, "the version sequence goes on past the sweep: {} after {v5}", version(&again));
+    for old in [v1, v2, v3, v4, v5] {
+        assert_eq!(write_if_match(&later, "DELETE", "s_tabs", None, &tag(old)).await.0, 412, "version {old} of the swept cart");
+    }
+    // `*` (any cart) and no If-Match at all: the last write wins, as before.
+    assert_eq!(write_if_match(&app, "PUT", "s_tabs", Some(vec![a.clone()]), "*").await.0, 200);
+    assert_eq!(put(&app, "s_tabs", vec![b]).await.0, 200);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,9 +1,9 @@
-import { ApiError, type Cart, type CartItem } from "../../client/index.js";
+import { ApiError, type Cart, type CartItem, type LessonPick } from "../../client/index.js";
 import { action, h, show } from "../dom.js";
 import { notice } from "../errors.js";
 import { money, when } from "../format.js";
 import { navigate, type Page } from "../main.js";
-import { unavailable } from "../reasons.js";
+import { cartRefusal, unavailable } from "../reasons.js";
 import { client } from "../session.js";
 
 export const cartPage: Page = {
@@ -16,10 +16,11 @@ export const cartPage: Page = {
       const remove = (gone: CartItem) => async () => {
         try {
           // Removes this item from the cart as stored: what another tab added since stays.
-          draw(await api.updateCart((items) => items.filter((p) => !(p.teacher_id === gone.teacher_id && p.start === gone.start)), cart));
+          const same = (p: LessonPick) => p.teacher_id === gone.teacher_id && p.start === gone.start;
+          draw(await api.updateCart((items) => (items.some(same) ? items.filter((p) => !same(p)) : undefined), cart));
           status.ok(`Removed ${when(gone.start)} from the cart.`);
         } catch (err) {
-          status.fail(err);
+          status.fail(cartRefusal(err));
           // The cart may have changed elsewhere (bought in another tab): show it as it is.
           draw(await api.readCart());
         }
