@@ -313,6 +313,24 @@ async function main() {
       const stored = await (await fetch(`${config.functions_base}/cart/`, { headers: { authorization: `Bearer ${sam.token}` } })).json();
       check(stored.items.length === 1 && stored.items[0].start === added, `the stored cart is ${JSON.stringify(stored.items.map((i) => i.start))}, not [${added}]`);
     });
+    // Another lesson added in the second tab; "Check out" on the first tab,
+    // which shows the cart without it, buys nothing unseen.
+    await step(secondTab, "added-again-in-the-second-tab", async () => {
+      await secondTab.reload();
+      await secondTab.locator(".slots button").first().waitFor();
+      // The next day's first slot: a day apart from the taken lesson, days from the one added.
+      const free = secondTab.locator("section.day:has(.slots button)").nth(1).locator(".slots button").first();
+      check((await free.getAttribute("data-start")) < added, "the week has no day between the taken slot and the one added");
+      await free.click();
+      await said(secondTab, "2 in the cart");
+    });
+    await step(page, "checkout-on-a-stale-cart", async () => {
+      check((await page.locator("li.item").count()) === 1, "the first tab's cart was redrawn before the checkout");
+      await page.getByRole("button", { name: "Check out" }).click();
+      await said(page, /^Your cart changed in another tab/);
+      await page.locator("li.item").nth(1).waitFor();
+      check(page.url() === `${WEB}/cart`, "the page left the cart");
+    });
     // An operator gives the teacher's day back in the same editor (so a `make
     // dev` this ran against keeps its demo week), and the teacher sees it.
     const operatorPage = await (await browser.newContext({ viewport: DESKTOP, timezoneId: "America/New_York", locale: "en-GB" })).newPage();

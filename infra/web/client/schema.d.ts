@@ -459,6 +459,8 @@ export interface components {
              * @default false
              */
             from_cart: boolean;
+            /** @description only with from_cart: the cart's version (its ETag) as the student saw it; if the cart changed since (another tab or device), nothing is checked out and the answer is 412 version_mismatch */
+            cart_version?: number;
             /**
              * Format: uri
              * @description on an allowed origin; default <first origin>/checkout/success?checkout_id=... . A literal {CHECKOUT_ID} in it (and in cancel_url) is replaced by the checkout's id, so the page knows which checkout to poll even in a new tab; Stripe's own {CHECKOUT_SESSION_ID} is left for Stripe
@@ -781,6 +783,15 @@ export interface operations {
             };
             /** @description `slot_unavailable` (with `lesson_index`), `trial_already_used`, or `cart_unavailable` (from_cart: the cart is empty or nothing in it can be bought now) */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `version_mismatch` (from_cart with cart_version): the cart changed since that version; show it again before checking out */
+            412: {
                 headers: {
                     [name: string]: unknown;
                 };

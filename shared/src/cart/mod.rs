@@ -100,9 +100,14 @@ async fn replace_with(store: &Store, who: &Principal, picks: &[LessonPick], expe
 }
 
 /// The lessons a checkout `from_cart` buys: the cart's available items, in
-/// the cart's order. None available is a `409 cart_unavailable`.
-pub async fn available_picks(store: &Store, student: &str, now: Timestamp) -> Result<Vec<LessonPick>, ApiError> {
+/// the cart's order. None available is a `409 cart_unavailable`; a cart no
+/// longer at the `expected` version the student saw, a `412`.
+pub async fn available_picks(store: &Store, student: &str, expected: Option<u64>, now: Timestamp) -> Result<Vec<LessonPick>, ApiError> {
     let cart = store.get_cart(student, now).await?;
+    if let Some(expected) = expected.filter(|v| *v != cart.version) {
+        tracing::info!(expected, current = cart.version, "cart changed since the student saw it; not checked out");
+        return Err(ApiError::VersionMismatch { what: "cart", current: cart.version });
+    }
     if cart.picks.is_empty() {
         return Err(ApiError::CartUnavailable("the cart is empty"));
     }

@@ -16,6 +16,9 @@ pub struct CartRequest {
     /// Empty with `from_cart` until the saved cart's lessons are read.
     pub lessons: Vec<LessonPick>,
     pub from_cart: bool,
+    /// With `from_cart`: the cart's version the student is looking at; a cart
+    /// changed since (another tab) is not bought unseen.
+    pub cart_version: Option<u64>,
     pub success_url: Option<String>,
     pub cancel_url: Option<String>,
     /// Canonical JSON of the request, so an `Idempotency-Key` replay can be
@@ -31,11 +34,16 @@ pub fn parse_cart(body: &[u8]) -> Result<CartRequest, ApiError> {
     let Value::Object(object) = &value else {
         return Err(ApiError::invalid("body", "must be a JSON object"));
     };
-    only_fields(object, "", &["lessons", "from_cart", "success_url", "cancel_url"])?;
+    only_fields(object, "", &["lessons", "from_cart", "cart_version", "success_url", "cancel_url"])?;
     let from_cart = match object.get("from_cart") {
-        None | Some(Value::Null) => false,
+        None => false,
         Some(Value::Bool(b)) => *b,
-        Some(_) => return Err(ApiError::invalid("from_cart", "must be true or false")),
+        Some(_) => return Err(ApiError::invalid("from_cart", "must be true or false, or left out")),
+    };
+    let cart_version = match (object.get("cart_version"), from_cart) {
+        (None, _) => None,
+        (Some(_), false) => return Err(ApiError::invalid("cart_version", "goes only with from_cart: true")),
+        (Some(v), true) => Some(v.as_u64().ok_or_else(|| ApiError::invalid("cart_version", "must be the cart's version as read (a whole number)"))?),
     };
     let lessons = match (object.get("lessons"), from_cart) {
         (None, true) => Vec::new(),
@@ -47,6 +55,7 @@ pub fn parse_cart(body: &[u8]) -> Result<CartRequest, ApiError> {
     Ok(CartRequest {
         lessons,
         from_cart,
+        cart_version,
         success_url: optional_string(object, "success_url")?,
         cancel_url: optional_string(object, "cancel_url")?,
         fingerprint: value.to_string(),
@@ -134,6 +143,12 @@ mod tests {
         assert_eq!(field_of(r#"{"lessons":[{"teacher_id":"t_anna","start":"2026-12-01T08:00:00.5Z","duration_minutes":60}]}"#), "lessons[0].start");
         assert_eq!(field_of(r#"{"lessons":[{"teacher_id":"t_anna","start":"2026-12-01T08:00:00Z","duration_minutes":-5}]}"#), "lessons[0].duration_minutes");
         assert_eq!(field_of(r#"{"lessons":[{"teacher_id":"t_anna","start":"2026-12-01T08:00:00Z","duration_minutes":60,"trial":"yes"}]}"#), "lessons[0].trial");
+        assert_eq!(field_of(r#"{"from_cart":null,"lessons":[{"teacher_id":"t_anna","start":"2026-12-01T08:00:00Z","duration_minutes":60}]}"#), "from_cart");
+        assert_eq!(field_of(r#"{"lessons":[{"teacher_id":"t_anna","start":"2026-12-01T08:00:00Z","duration_minutes":60}],"cart_version":3}"#), "cart_version");
+        for bad in ["-1", "1.5", "\"3\"", "null"] {
+            assert_eq!(field_of(&format!(r#"{{"from_cart":true,"cart_version":{bad}}}"#)), "cart_version", "{bad}");
+        }
+        assert_eq!(parse_cart(br#"{"from_cart":true,"cart_version":1796044770001}"#).unwrap().cart_version, Some(1_796_044_770_001));
         // The contract says boolean: null is not a way to leave it out.
         assert_eq!(field_of(r#"{"lessons":[{"teacher_id":"t_anna","start":"2026-12-01T08:00:00Z","duration_minutes":60,"trial":null}]}"#), "lessons[0].trial");
         assert_eq!(field_of(r#"{"lessons":[{"teacher_id":"t_anna","start":"2026-12-01T08:00:00Z","duration_minutes":60}],"success_url":5}"#), "success_url");

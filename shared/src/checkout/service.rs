@@ -64,7 +64,7 @@ impl CheckoutService {
             return self.replay(who, &record, &cart).await;
         }
         if cart.from_cart {
-            cart.lessons = crate::cart::available_picks(&self.store, &who.user_id, now).await?;
+            cart.lessons = crate::cart::available_picks(&self.store, &who.user_id, cart.cart_version, now).await?;
         }
         let checkout_id = CheckoutId::parse(&format!("co_{}", uuid::Uuid::now_v7().simple())).map_err(|e| ApiError::Internal(Box::new(e)))?;
         let priced = price(&self.store, &cart, &checkout_id, now).await?;

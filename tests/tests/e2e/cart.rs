@@ -144,7 +144,11 @@ async fn checking_out_the_cart_buys_its_available_items_and_confirmation_takes_t
     assert_eq!(put(&app, "s_buyer", items).await.0, 200);
     env.paid_booking("s_other", vec![taken_later]).await;
 
-    let (status, created) = env.post(Some(&token_for("s_buyer")), &json!({"from_cart": true, "success_url": "http://localhost:3000/paid?c={CHECKOUT_ID}"}), None).await;
+    // A tab showing the cart before its last change does not buy it unseen.
+    let shown = version(&get(&app, "s_buyer").await);
+    let (status, body) = env.post(Some(&token_for("s_buyer")), &json!({"from_cart": true, "cart_version": shown - 1}), None).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (412, Some("version_mismatch")), "{body}");
+    let (status, created) = env.post(Some(&token_for("s_buyer")), &json!({"from_cart": true, "cart_version": shown, "success_url": "http://localhost:3000/paid?c={CHECKOUT_ID}"}), None).await;
     assert_eq!(status, 201, "{created}");
     let lessons: Vec<(&str, &str)> = created["lessons"].as_array().unwrap().iter().map(|l| (l["teacher_id"].as_str().unwrap(), l["start"].as_str().unwrap())).collect();
     let (nine, ten) = (in_days(2, "09:00"), in_days(2, "09:00"));

@@ -39,13 +39,16 @@ export const cartPage: Page = {
           const origin = location.origin;
           const created = await api.initiateCheckout({
             from_cart: true,
+            // Exactly what this page shows: a cart changed in another tab since is a 412, not bought unseen.
+            cart_version: cart.version,
             success_url: `${origin}/checkout/success?checkout_id={CHECKOUT_ID}`,
             cancel_url: `${origin}/checkout/cancel?checkout_id={CHECKOUT_ID}`,
           });
           if (created.checkout_url) location.assign(created.checkout_url);
           else navigate(`/checkout/success?checkout_id=${created.checkout_id}`);
         } catch (err) {
-          status.fail(err);
+          const changed = err instanceof ApiError && err.status === 412;
+          status.fail(changed ? "Your cart changed in another tab or on another device since this page showed it, so nothing was bought. This is the cart now; check it and check out again." : err);
           // What changed since (a slot taken in another tab) is flagged on a fresh read.
           draw(await api.readCart());
         }
