@@ -39,7 +39,7 @@ pub enum ApiError {
     Forbidden,
     #[error("no teacher profile belongs to this login")]
     NoProfile,
-    #[error("the {what} is at version {current}; read it again and apply the change to that version")]
+    #[error("the {what} changed since it was read (it is at version {current} now); read it again")]
     VersionMismatch { what: &'static str, current: u64 },
     #[error("a profile is replaced only with If-Match: <the version it was read at>")]
     PreconditionRequired,

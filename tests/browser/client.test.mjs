@@ -60,7 +60,7 @@ test("no answer and an answer that is not JSON are ApiErrors in words too", asyn
 test("updateCart applies its change again to a cart changed elsewhere, never a stale list", async () => {
   const pick = (start) => ({ teacher_id: "t_anna", start, duration_minutes: 60, trial: false });
   const cart = (version, ...starts) => ({ items: starts.map((s) => ({ ...pick(s), available: true, price: 3000 })), currency: "eur", total: 3000 * starts.length, updated_at: null, expires_at: null, version });
-  const changed = [412, { error: { code: "version_mismatch", message: "the cart is at version 2; read it again and apply the change to that version" } }];
+  const changed = [412, { error: { code: "version_mismatch", message: "the cart changed since it was read (it is at version 2 now); read it again" } }];
   const { calls, client } = scripted(changed, [200, cart(2, "A", "B")], [200, cart(3, "B")]);
   // The screen shows version 1, [A]; another tab has added B since.
   const updated = await client.updateCart((items) => items.filter((p) => p.start !== "A"), cart(1, "A"));

@@ -6,8 +6,10 @@
 //! change; reads ignore what is past it, since DynamoDB sweeps late.
 //!
 //! A version is never issued twice for one cart, even after DynamoDB swept
-//! its head: a write's version is at least its time in milliseconds, so an
-//! `ETag` a forgotten tab still holds cannot match a later, different cart.
+//! its head: a replacement's version is above the one it read and at least
+//! its time in milliseconds, a purchase adds one, and a head created afresh
+//! starts from the time; so an `ETag` a forgotten tab still holds cannot
+//! match a later, different cart.
 
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
 use jiff::{SignedDuration, Timestamp};

@@ -17,8 +17,9 @@ export const cartPage: Page = {
         try {
           // Removes this item from the cart as stored: what another tab added since stays.
           const same = (p: LessonPick) => p.teacher_id === gone.teacher_id && p.start === gone.start;
-          draw(await api.updateCart((items) => (items.some(same) ? items.filter((p) => !same(p)) : undefined), cart));
-          status.ok(`Removed ${when(gone.start)} from the cart.`);
+          let there = true;
+          draw(await api.updateCart((items) => ((there = items.some(same)) ? items.filter((p) => !same(p)) : undefined), cart));
+          status.ok(there ? `Removed ${when(gone.start)} from the cart.` : `${when(gone.start)} had already left the cart (another tab or device).`);
         } catch (err) {
           status.fail(cartRefusal(err));
           // The cart may have changed elsewhere (bought in another tab): show it as it is.
