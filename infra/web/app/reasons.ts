@@ -11,6 +11,7 @@ export const unavailable: Record<NonNullable<CartItem["reason"]>, string> = {
   currency_mismatch: "This teacher charges in another currency than the rest of your cart; buy it separately.",
   slot_not_open: "The teacher no longer offers this time.",
   slot_taken: "This time is booked, or someone is paying for it.",
+  booked_by_you: "You have already booked a lesson with this teacher at this time.",
   trial_used: "You have already had, or are buying, your trial lesson with this teacher.",
   overlaps_another_item: "This overlaps another lesson with the same teacher in your cart.",
   second_trial: "Only one trial lesson per teacher.",

@@ -495,7 +495,7 @@ export interface components {
              * @description why it cannot be bought now (only when available is false)
              * @enum {string}
              */
-            reason?: "teacher_not_found" | "teacher_unavailable" | "lesson_not_offered" | "currency_mismatch" | "slot_not_open" | "slot_taken" | "trial_used" | "overlaps_another_item" | "second_trial";
+            reason?: "teacher_not_found" | "teacher_unavailable" | "lesson_not_offered" | "currency_mismatch" | "slot_not_open" | "slot_taken" | "booked_by_you" | "trial_used" | "overlaps_another_item" | "second_trial";
             /** @description the reason in words, for the student */
             message?: string;
         };

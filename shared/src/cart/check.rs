@@ -17,6 +17,9 @@ pub struct Facts<'a> {
     pub profiles: HashMap<TeacherId, &'a StoredProfile>,
     /// Other people's holds and bookings (none: check the rules alone).
     pub busy: HashMap<TeacherId, Vec<Busy>>,
+    /// The student's own booked lessons: a pick one of them blocks is theirs
+    /// already, not taken by someone else.
+    pub own_lessons: HashMap<TeacherId, Vec<Busy>>,
     /// Teachers whose one trial this student has used or holds elsewhere.
     pub trials_used: HashSet<TeacherId>,
 }
@@ -44,6 +47,9 @@ pub enum Unavailable {
     SlotNotOpen,
     /// Someone else holds or booked it (or its buffer).
     SlotTaken,
+    /// The student has booked a lesson with this teacher at this time (or
+    /// within its buffer).
+    BookedByYou,
     TrialUsed(TeacherId),
     /// Overlaps the earlier pick at this index with the same teacher.
     Overlaps { earlier: usize, buffer_minutes: u32 },
@@ -60,6 +66,7 @@ impl Unavailable {
             Self::OtherCurrency { .. } => "currency_mismatch",
             Self::SlotNotOpen => "slot_not_open",
             Self::SlotTaken => "slot_taken",
+            Self::BookedByYou => "booked_by_you",
             Self::TrialUsed(_) => "trial_used",
             Self::Overlaps { .. } => "overlaps_another_item",
             Self::SecondTrial { .. } => "second_trial",
@@ -72,7 +79,7 @@ impl Unavailable {
             Self::TeacherNotFound(_) | Self::TeacherUnavailable(_) | Self::OtherCurrency { .. } => "teacher_id",
             Self::TrialLasts(..) | Self::DurationNotOffered(..) => "duration_minutes",
             Self::NoTrial(_) | Self::TrialUsed(_) | Self::SecondTrial { .. } => "trial",
-            Self::SlotNotOpen | Self::SlotTaken | Self::Overlaps { .. } => "start",
+            Self::SlotNotOpen | Self::SlotTaken | Self::BookedByYou | Self::Overlaps { .. } => "start",
         }
     }
 
@@ -87,6 +94,7 @@ impl Unavailable {
             Self::OtherCurrency { teacher, cart } => format!("charges in {teacher}, but this cart is in {cart}; one currency per cart"),
             Self::SlotNotOpen => "is not an open slot of this teacher (see get-slots)".to_owned(),
             Self::SlotTaken => "is no longer free: someone else holds or booked it".to_owned(),
+            Self::BookedByYou => "you have already booked a lesson with this teacher at this time".to_owned(),
             Self::TrialUsed(id) => format!("the trial lesson with teacher {id} has already been used"),
             Self::Overlaps { earlier, buffer_minutes } => format!("overlaps {list}[{earlier}] with the same teacher (including the {buffer_minutes}-minute buffer)"),
             Self::SecondTrial { earlier } => format!("only one trial lesson per teacher ({list}[{earlier}] is one)"),
@@ -148,8 +156,11 @@ fn judge(pick: &LessonPick, priced: &Priced<'_>, facts: &Facts<'_>, cart: Curren
     if !availability::is_offered(profile, minutes, pick.start, &[], now) {
         return Some(Unavailable::SlotNotOpen);
     }
-    let busy = facts.busy.get(&pick.teacher_id).map(Vec::as_slice).unwrap_or_default();
-    if !busy.is_empty() && !availability::is_offered(profile, minutes, pick.start, busy, now) {
+    let blocked = |busy: Option<&Vec<Busy>>| busy.is_some_and(|b| !b.is_empty() && !availability::is_offered(profile, minutes, pick.start, b, now));
+    if blocked(facts.own_lessons.get(&pick.teacher_id)) {
+        return Some(Unavailable::BookedByYou);
+    }
+    if blocked(facts.busy.get(&pick.teacher_id)) {
         return Some(Unavailable::SlotTaken);
     }
     if pick.trial && facts.trials_used.contains(&pick.teacher_id) {
@@ -274,6 +285,30 @@ mod tests {
         assert_eq!(codes(&picks, &facts), ["slot_taken", "trial_used"], "the buffer after 10:00 reaches back into 09:00-10:00");
         // A hold that lapsed blocks nothing.
         facts.busy.values_mut().for_each(|b| b[0].expires_at = Some(NOW.parse().unwrap()));
+        assert_eq!(codes(&picks, &facts)[0], "ok");
+    }
+
+    #[test]
+    fn a_pick_the_students_own_lesson_blocks_is_theirs_not_taken() {
+        let anna = stored("t_anna", "eur");
+        let mut facts = Facts::default();
+        let id = anna.profile.id().clone();
+        facts.profiles.insert(id.clone(), &anna);
+        let lesson = |at: &str| {
+            let start: Timestamp = at.parse().unwrap();
+            vec![Busy { start, end: start + SignedDuration::from_mins(60), expires_at: None }]
+        };
+        let picks = [pick("t_anna", "2026-12-01T09:00:00Z", 60, false), pick("t_anna", "2026-12-01T10:15:00Z", 60, false), pick("t_anna", "2026-12-01T13:00:00Z", 60, false)];
+        facts.own_lessons.insert(id.clone(), lesson("2026-12-01T09:00:00Z"));
+        assert_eq!(codes(&picks, &facts), ["booked_by_you", "ok", "ok"], "10:15 keeps the 15-minute buffer after the student's 09:00-10:00");
+        facts.own_lessons.insert(id.clone(), lesson("2026-12-01T10:00:00Z"));
+        facts.busy.insert(id.clone(), lesson("2026-12-01T13:00:00Z"));
+        assert_eq!(codes(&picks, &facts), ["booked_by_you", "booked_by_you", "slot_taken"], "the buffer before their 10:00 reaches 09:00-10:00");
+        let verdicts = check(&picks, &facts, NOW.parse().unwrap()).0;
+        let why = verdicts[0].unavailable.as_ref().unwrap();
+        assert_eq!((why.field(), why.message("items").as_str()), ("start", "you have already booked a lesson with this teacher at this time"));
+        // Another teacher's calendar is not the student's lesson with this one.
+        facts.own_lessons = HashMap::from([(TeacherId::parse("t_bob").unwrap(), lesson("2026-12-01T09:00:00Z"))]);
         assert_eq!(codes(&picks, &facts)[0], "ok");
     }
 }

@@ -18,9 +18,13 @@ use crate::availability::Busy;
 use crate::domain::{CheckoutId, Currency, Interval, LessonPick, TeacherId};
 use crate::error::ApiError;
 use crate::checkout::{OpenSet, clashes};
-use crate::store::{Backoff, BusyEntry, CONTENTION_BUDGET, Checkout, CheckoutLesson, Store, StoredCart, StoredProfile};
+use crate::store::{Backoff, BookingsOf, BusyEntry, CONTENTION_BUDGET, Checkout, CheckoutLesson, Store, StoredCart, StoredProfile};
 
 pub use request::MAX_BODY_BYTES;
+
+/// One page of the student's bookings around a cart: more than a cart's
+/// days could hold. Beyond it, a lesson of theirs reads as `slot_taken`.
+const OWN_BOOKINGS_READ: i32 = 100;
 
 /// The cart as the student sees it.
 #[derive(Debug, Serialize)]
@@ -126,6 +130,7 @@ pub async fn available_picks(store: &Store, student: &str, expected: Option<u64>
 struct Evidence {
     profiles: HashMap<TeacherId, StoredProfile>,
     busy: HashMap<TeacherId, Vec<Busy>>,
+    own_lessons: HashMap<TeacherId, Vec<Busy>>,
     trials_used: HashSet<TeacherId>,
 }
 
@@ -138,7 +143,7 @@ impl Evidence {
             span.0 = span.0.min(pick.start);
             span.1 = span.1.max(pick.start);
         }
-        let mut evidence = Self { profiles: HashMap::new(), busy: HashMap::new(), trials_used: HashSet::new() };
+        let mut evidence = Self { profiles: HashMap::new(), busy: HashMap::new(), own_lessons: HashMap::new(), trials_used: HashSet::new() };
         for &teacher in spans.keys() {
             if let Some(stored) = store.get_stored_profile(teacher).await? {
                 evidence.profiles.insert(teacher.clone(), stored);
@@ -149,15 +154,17 @@ impl Evidence {
         // payment under way (a bank debit) holds its slots, as anyone's.
         let superseded = |c: &&Checkout| c.lessons.iter().any(|l| picks.iter().any(|p| evidence.supersedes(l, p)));
         let own: Vec<&CheckoutId> = open.live.iter().filter(superseded).map(|c| &c.checkout_id).collect();
-        let (mut busy, mut trials_used) = (HashMap::new(), HashSet::new());
+        let booked = Self::own_bookings(store, student, &spans).await?;
+        let (mut busy, mut own_lessons, mut trials_used) = (HashMap::new(), HashMap::new(), HashSet::new());
         for (&teacher, &(first, last)) in &spans {
             let Some(stored) = evidence.profiles.get(teacher) else { continue };
             // Up to the end of the last pick's longest possible lesson.
             let longest = stored.profile.lessons().iter().chain(stored.profile.trial()).map(|l| l.duration_minutes).max().unwrap_or(0);
             if let Some(window) = Interval::new(first, last + SignedDuration::from_mins(i64::from(longest.max(1)))) {
                 let entries = store.busy_entries_around(teacher, window).await?;
-                let others = entries.iter().filter(|e| !own.iter().any(|id| id.as_str() == e.reference)).map(BusyEntry::as_busy);
-                busy.insert(teacher.clone(), others.collect());
+                let (mine, others): (Vec<&BusyEntry>, Vec<&BusyEntry>) = entries.iter().filter(|e| !own.iter().any(|id| id.as_str() == e.reference)).partition(|e| booked.contains(&e.reference));
+                busy.insert(teacher.clone(), others.into_iter().map(BusyEntry::as_busy).collect());
+                own_lessons.insert(teacher.clone(), mine.into_iter().map(BusyEntry::as_busy).collect());
             }
             if picks.iter().any(|p| p.trial && &p.teacher_id == teacher)
                 && let Some(claim) = store.get_trial_claim(student, teacher).await?
@@ -168,8 +175,21 @@ impl Evidence {
             }
         }
         evidence.busy = busy;
+        evidence.own_lessons = own_lessons;
         evidence.trials_used = trials_used;
         Ok(evidence)
+    }
+
+    /// The ids of the student's bookings starting from a day before the
+    /// first pick to a day after the last: the calendar entries that are
+    /// their own lessons, so a pick one blocks reads "booked by you".
+    async fn own_bookings(store: &Store, student: &str, spans: &BTreeMap<&TeacherId, (Timestamp, Timestamp)>) -> Result<HashSet<String>, ApiError> {
+        let (Some(first), Some(last)) = (spans.values().map(|s| s.0).min(), spans.values().map(|s| s.1).max()) else {
+            return Ok(HashSet::new());
+        };
+        let day = SignedDuration::from_hours(24);
+        let bookings = store.bookings_of(BookingsOf::Student(student), first - day, OWN_BOOKINGS_READ).await?;
+        Ok(bookings.into_iter().filter(|b| b.start <= last + day).map(|b| b.booking_id.to_string()).collect())
     }
 
     /// Whether checking out `pick` would supersede the open checkout `lesson`
@@ -181,7 +201,12 @@ impl Evidence {
     }
 
     fn judge(&self, picks: &[LessonPick], now: Timestamp) -> (Vec<Verdict<'_>>, Option<Currency>) {
-        let facts = Facts { profiles: self.profiles.iter().map(|(id, p)| (id.clone(), p)).collect(), busy: self.busy.clone(), trials_used: self.trials_used.clone() };
+        let facts = Facts {
+            profiles: self.profiles.iter().map(|(id, p)| (id.clone(), p)).collect(),
+            busy: self.busy.clone(),
+            own_lessons: self.own_lessons.clone(),
+            trials_used: self.trials_used.clone(),
+        };
         check::check(picks, &facts, now)
     }
 

@@ -302,6 +302,26 @@ async fn a_write_with_if_match_applies_only_to_the_version_it_was_built_from() {
     assert_eq!(put(&app, "s_tabs", vec![b]).await.0, 200);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lesson_the_student_booked_outside_the_cart_is_flagged_as_theirs() {
+    let env = CheckoutEnv::start().await;
+    let app = app(&env, Clock::System).await;
+    let (mine, theirs, next) = (lesson("t_one", &in_days(2, "09:00"), 60), lesson("t_one", &in_days(2, "13:00"), 60), lesson("t_one", &in_days(2, "10:00"), 60));
+    assert_eq!(put(&app, "s_mine", vec![mine.clone(), theirs.clone()]).await.0, 200);
+    // Bought with a checkout of `lessons`, which leaves the cart alone; and
+    // another student books the other slot.
+    env.paid_booking("s_mine", vec![mine.clone()]).await;
+    env.paid_booking("s_other", vec![theirs]).await;
+    let cart = get(&app, "s_mine").await;
+    assert_eq!(flags(&cart), [(false, Some("booked_by_you")), (false, Some("slot_taken"))], "{cart}");
+    assert_eq!(cart["items"][0]["message"], "you have already booked a lesson with this teacher at this time");
+    // A new item right after the student's own lesson (within its buffer) is refused as theirs too.
+    let (status, refused) = put(&app, "s_mine", vec![next]).await;
+    assert_eq!((status, refused["error"]["reason"].as_str(), refused["error"]["field"].as_str()), (422, Some("booked_by_you"), Some("items[0].start")), "{refused}");
+    // Someone else's cart sees that slot as taken, not theirs.
+    assert_eq!(put(&app, "s_third", vec![mine]).await.1["error"]["reason"], "slot_taken");
+}
+
 /// Deletes every item of a student's cart, as DynamoDB's TTL sweep does
 /// (dynoxide never sweeps).
 async fn sweep_cart(store: &shared::store::Store, student: &str) {
