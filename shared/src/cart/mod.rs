@@ -83,10 +83,7 @@ async fn replace_with(store: &Store, who: &Principal, picks: &[LessonPick], expe
     let mut backoff = Backoff::new(CONTENTION_BUDGET);
     loop {
         let read = store.get_cart(&who.user_id, now).await?;
-        if let Some(expected) = expected.filter(|v| *v != read.version) {
-            tracing::info!(expected, current = read.version, "cart changed since the client read it");
-            return Err(ApiError::VersionMismatch { what: "cart", current: read.version });
-        }
+        still_at(&read, expected)?;
         let evidence = Evidence::read(store, &who.user_id, picks, now).await?;
         let (verdicts, _) = evidence.judge(picks, now);
         let refused = picks.iter().zip(&verdicts).enumerate().find_map(|(i, (pick, v))| v.unavailable.as_ref().filter(|_| !read.picks.contains(pick)).map(|why| (i, why)));
@@ -108,10 +105,7 @@ async fn replace_with(store: &Store, who: &Principal, picks: &[LessonPick], expe
 /// longer at the `expected` version the student saw, a `412`.
 pub async fn available_picks(store: &Store, student: &str, expected: Option<u64>, now: Timestamp) -> Result<Vec<LessonPick>, ApiError> {
     let cart = store.get_cart(student, now).await?;
-    if let Some(expected) = expected.filter(|v| *v != cart.version) {
-        tracing::info!(expected, current = cart.version, "cart changed since the student saw it; not checked out");
-        return Err(ApiError::VersionMismatch { what: "cart", current: cart.version });
-    }
+    still_at(&cart, expected)?;
     if cart.picks.is_empty() {
         return Err(ApiError::CartUnavailable("the cart is empty"));
     }
@@ -122,6 +116,18 @@ pub async fn available_picks(store: &Store, student: &str, expected: Option<u64>
         return Err(ApiError::CartUnavailable("nothing in the cart can be bought now; each item of the cart says why"));
     }
     Ok(picks)
+}
+
+/// A change the client built on the cart at version `expected` applies only
+/// to that version: on a later one it would undo a change it never saw.
+fn still_at(cart: &StoredCart, expected: Option<u64>) -> Result<(), ApiError> {
+    match expected {
+        Some(expected) if expected != cart.version => {
+            tracing::info!(expected, current = cart.version, "the cart changed since the client read it");
+            Err(ApiError::VersionMismatch { what: "cart", current: cart.version })
+        }
+        _ => Ok(()),
+    }
 }
 
 /// What the verdicts on a list of picks rest on: the teachers' profiles and

@@ -160,11 +160,12 @@ async fn write_bookings(
             for &i in &kept {
                 items.push(store.outcome_due_item(&booking_of(checkout, i, paid, policy_of(i), now))?);
             }
-            // Bought or refunded, the lessons leave the cart they came from.
-            for lesson in checkout.lessons.iter().filter(|_| checkout.from_cart) {
-                items.push(store.cart_line_delete_item(&checkout.student_id, &lesson.teacher_id, lesson.start)?);
-            }
+            // Bought or refunded, the lessons leave the cart they came from,
+            // whose version moves on.
             if checkout.from_cart {
+                for lesson in &checkout.lessons {
+                    items.push(store.cart_line_delete_item(&checkout.student_id, &lesson.teacher_id, lesson.start)?);
+                }
                 items.push(store.cart_bought_item(&checkout.student_id, now)?);
             }
             *layout = Layout { bookings: kept.len(), trials };

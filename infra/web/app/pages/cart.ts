@@ -6,6 +6,10 @@ import { navigate, type Page } from "../main.js";
 import { cartRefusal, unavailable } from "../reasons.js";
 import { client } from "../session.js";
 
+/** A 412 in the page's words (the cart on screen is not the cart any more); anything else as it is. */
+const changedElsewhere = (err: unknown, outcome: string): unknown =>
+  err instanceof ApiError && err.status === 412 ? `Your cart changed in another tab or on another device${outcome}` : err;
+
 export const cartPage: Page = {
   title: "Cart",
   async render(main) {
@@ -48,8 +52,7 @@ export const cartPage: Page = {
           if (created.checkout_url) location.assign(created.checkout_url);
           else navigate(`/checkout/success?checkout_id=${created.checkout_id}`);
         } catch (err) {
-          const changed = err instanceof ApiError && err.status === 412;
-          status.fail(changed ? "Your cart changed in another tab or on another device since this page showed it, so nothing was bought. This is the cart now; check it and check out again." : err);
+          status.fail(changedElsewhere(err, " since this page showed it, so nothing was bought. This is the cart now; check it and check out again."));
           // What changed since (a slot taken in another tab) is flagged on a fresh read.
           draw(await api.readCart());
         }
@@ -60,8 +63,7 @@ export const cartPage: Page = {
           draw(await api.clearCart(cart.version));
           status.ok("The cart is empty.");
         } catch (err) {
-          const changed = err instanceof ApiError && err.status === 412;
-          status.fail(changed ? "Your cart changed in another tab or on another device, so nothing was removed. This is the cart now; empty it again if you still want to." : err);
+          status.fail(changedElsewhere(err, ", so nothing was removed. This is the cart now; empty it again if you still want to."));
           draw(await api.readCart());
         }
       };
