@@ -212,6 +212,7 @@ impl From<crate::rooms::RoomError> for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
-        if err.is_transient() { Self::Unavailable(err) } else { Self::Internal(Box::new(err)) }
+        // A refused grant is the deployment's fault, logged and counted where it was classified.
+        if err.is_transient() || err.is_denied() { Self::Unavailable(err) } else { Self::Internal(Box::new(err)) }
     }
 }

@@ -16,6 +16,8 @@ pub enum Metric {
     RefundsFailed,
     /// A reconcile run ended with items still failing.
     ReconcileFailures,
+    /// DynamoDB refused a function's credentials or role: a policy lacks a grant.
+    StoreAccessDenied,
 }
 
 impl Metric {
@@ -24,6 +26,7 @@ impl Metric {
             Self::AttentionRecords => "AttentionRecords",
             Self::RefundsFailed => "RefundsFailed",
             Self::ReconcileFailures => "ReconcileFailures",
+            Self::StoreAccessDenied => "StoreAccessDenied",
         }
     }
 }

@@ -32,7 +32,7 @@ impl TestDb {
     /// With `behind_proxy`, every call of `store` passes through a [`DynamoProxy`].
     pub async fn start_with(behind_proxy: bool) -> Self {
         let db = dynoxide::Database::memory().expect("in-memory dynoxide");
-        let dynamo = LocalDynamo::start(db, 0).await.expect("dynoxide on loopback");
+        let dynamo = LocalDynamo::start(db, 0, "lessons").await.expect("dynoxide on loopback");
         let proxy = if behind_proxy { Some(DynamoProxy::start(dynamo.endpoint()).await) } else { None };
         let endpoint = proxy.as_ref().map_or_else(|| dynamo.endpoint(), DynamoProxy::endpoint);
         let store = Store::new(local_stack::dynamo::local_client(&endpoint), "lessons");

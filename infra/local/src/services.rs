@@ -71,7 +71,7 @@ impl Services {
     /// `*.json` profile file in `seed_dir`. Stripe events go to `webhook_url`
     /// (or are only recorded).
     pub async fn start(config: &LocalConfig, db: dynoxide::Database, ports: Ports, seed_dir: &Path, webhook_url: Option<String>) -> Result<Self, String> {
-        let dynamo = LocalDynamo::start(db, ports.dynamo).await.map_err(|e| format!("DynamoDB port {}: {e}", ports.dynamo))?;
+        let dynamo = LocalDynamo::start(db, ports.dynamo, &config.store.table_name).await.map_err(|e| format!("DynamoDB port {}: {e}", ports.dynamo))?;
         let store = Store::new(local_client(&dynamo.endpoint()), config.store.table_name.clone());
         let spec = infra::table::TableSpec::load().map_err(|e| e.to_string())?;
         infra::table::create_table(store.client(), store.table(), &spec).await.map_err(|e| e.to_string())?;

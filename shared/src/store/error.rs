@@ -9,28 +9,40 @@ pub(crate) fn lost_condition<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -
 
 /// A failure talking to the table. `transient` failures (throttling,
 /// timeouts, the service failing on its side) are worth a retry by the
-/// caller and map to 503 (`ApiError::from`); anything else is a bug or
-/// corrupt data and maps to 500.
+/// caller and map to 503 (`ApiError::from`); so does a refusal of our
+/// credentials (`denied`: a deployment fault, not a bug in the request);
+/// anything else is a bug or corrupt data and maps to 500.
 #[derive(Debug, thiserror::Error)]
 #[error("{operation}: {message}")]
 pub struct StoreError {
     operation: &'static str,
     message: String,
     transient: bool,
+    denied: bool,
 }
+
+/// DynamoDB's answers that refuse the caller rather than the request: the
+/// function's role lacks a grant, or its credentials are not accepted.
+const DENIALS: [&str; 4] = ["AccessDeniedException", "UnrecognizedClientException", "MissingAuthenticationTokenException", "InvalidSignatureException"];
 
 impl StoreError {
     pub fn corrupt(operation: &'static str, message: impl std::fmt::Display) -> Self {
-        Self { operation, message: format!("corrupt item: {message}"), transient: false }
+        Self { operation, message: format!("corrupt item: {message}"), transient: false, denied: false }
     }
 
     /// DynamoDB kept refusing work for capacity reasons: worth a later retry.
     pub fn throttled(operation: &'static str, message: impl std::fmt::Display) -> Self {
-        Self { operation, message: message.to_string(), transient: true }
+        Self { operation, message: message.to_string(), transient: true, denied: false }
     }
 
     pub fn is_transient(&self) -> bool {
         self.transient
+    }
+
+    /// DynamoDB refused this function's credentials or role (a policy
+    /// missing a grant): never the request's fault, never a 500.
+    pub fn is_denied(&self) -> bool {
+        self.denied
     }
 
     /// The one classification of the SDK's failures, after its own retries.
@@ -68,7 +80,13 @@ impl StoreError {
             },
             _ => aws_sdk_dynamodb::error::DisplayErrorContext(&err).to_string(),
         };
-        Self { operation, message, transient }
+        let denied = matches!(&err, SdkError::ServiceError(service) if service.err().code().is_some_and(|code| DENIALS.contains(&code)));
+        if denied {
+            // The message names the action and the resource the policy lacks.
+            tracing::error!(operation, %message, "DynamoDB refused this function's credentials: a deployment fault (template.yaml's policy)");
+            crate::metrics::count(crate::metrics::Metric::StoreAccessDenied, 1);
+        }
+        Self { operation, message, transient, denied }
     }
 
     /// A transaction cancelled for reasons other than a failed condition:

@@ -1,0 +1,169 @@
+//! IAM on the local stack. Every DynamoDB request reaches dynoxide through
+//! this checker, which evaluates it against the calling function's policy as
+//! written in `template.yaml` and answers a request the policy does not allow
+//! exactly as DynamoDB does (`400 AccessDeniedException`), so a missing grant
+//! fails here as it would in AWS instead of after a deploy.
+//!
+//! Who calls is told by the access key id, as in AWS, where each function
+//! signs with its own role's keys: a function signs as `fn-<crate name>`
+//! (its `[package.metadata.lambda.env]` sets that for `cargo lambda watch`,
+//! the tests' harness for the handlers it calls). The operator's key
+//! (`local`: `make table`, `admin`, doctor, a test's own reads and seeding)
+//! is the operator's own credentials and is not checked. Any other key is
+//! refused as DynamoDB refuses unknown keys.
+
+pub mod policy;
+pub mod request;
+pub mod usage;
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use policy::{Access, Policies};
+use request::KeyNames;
+use usage::Usage;
+
+/// The access key id the operator's tools sign with locally (`.env.local`).
+pub const OPERATOR_KEY: &str = "local";
+
+/// The access key id function `name` signs with locally.
+pub fn function_key(name: &str) -> String {
+    format!("fn-{name}")
+}
+
+/// Who signed a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Caller {
+    Operator,
+    Function(String),
+    Unknown(String),
+}
+
+impl Caller {
+    /// From the SigV4 `Authorization` header's `Credential=<key id>/…`.
+    pub fn of(headers: &HeaderMap) -> Self {
+        let key = headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split("Credential=").nth(1))
+            .and_then(|v| v.split('/').next())
+            .unwrap_or_default();
+        match key.strip_prefix("fn-") {
+            _ if key == OPERATOR_KEY => Self::Operator,
+            Some(name) if !name.is_empty() => Self::Function(name.to_owned()),
+            _ => Self::Unknown(key.to_owned()),
+        }
+    }
+}
+
+/// The checker in front of one dynoxide server.
+pub struct Checker {
+    policies: Policies,
+    keys: KeyNames,
+    usage: Usage,
+    upstream: String,
+    http: reqwest::Client,
+}
+
+impl Checker {
+    /// Reads the real `template.yaml` (beside the workspace's `Cargo.toml`).
+    pub fn new(upstream: String, table: &str) -> Result<Self, String> {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../template.yaml");
+        let yaml = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
+        let policies = Policies::from_template(&yaml, table)?;
+        let spec = infra::table::TableSpec::load().map_err(|e| e.to_string())?;
+        let http = reqwest::Client::builder().no_proxy().build().map_err(|e| e.to_string())?;
+        Ok(Self { policies, keys: KeyNames::of(&spec), usage: Usage::from_env(), upstream, http })
+    }
+
+    /// The denial DynamoDB would answer `caller`'s request with, if any.
+    fn refusal(&self, caller: &Caller, operation: &str, body: &Value) -> Option<Response> {
+        let name = match caller {
+            Caller::Operator => return None,
+            Caller::Unknown(key) => {
+                tracing::warn!(key, operation, "DynamoDB request signed with a key that is neither a function's nor the operator's");
+                return Some(error(StatusCode::BAD_REQUEST, "UnrecognizedClientException", "The security token included in the request is invalid."));
+            }
+            Caller::Function(name) => name,
+        };
+        let accesses = request::accesses(operation, body, &self.keys);
+        let denied = accesses.iter().find_map(|access| self.policies.denies(name, access).map(|why| (access, why)));
+        self.usage.record(name, &accesses, denied.is_some());
+        let (access, why) = denied?;
+        let message = denial_message(name, access, &why);
+        tracing::warn!(function = %name, action = %access.action, resource = %access.resource, keys = ?access.leading_keys, "{message}");
+        Some(error(StatusCode::BAD_REQUEST, "AccessDeniedException", &message))
+    }
+}
+
+fn denial_message(function: &str, access: &Access, why: &str) -> String {
+    format!(
+        "User: arn:aws:sts::{}:assumed-role/{function}-role/{function} is not authorized to perform: {} on resource: {} {why}",
+        policy::ACCOUNT,
+        access.action,
+        access.resource
+    )
+}
+
+/// A DynamoDB error answer (the JSON 1.0 protocol's shape).
+fn error(status: StatusCode, kind: &str, message: &str) -> Response {
+    let body = json!({"__type": format!("com.amazonaws.dynamodb.v20120810#{kind}"), "Message": message}).to_string();
+    (status, [("content-type", "application/x-amz-json-1.0"), ("x-amzn-requestid", "local-iam-checker")], body).into_response()
+}
+
+/// The axum handler: check, then forward to dynoxide as it came.
+pub async fn handle(State(checker): State<Arc<Checker>>, headers: HeaderMap, body: Bytes) -> Response {
+    let operation = headers.get("x-amz-target").and_then(|v| v.to_str().ok()).and_then(|t| t.split('.').nth(1)).unwrap_or_default().to_owned();
+    if !operation.is_empty() {
+        let parsed: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        if let Some(refusal) = checker.refusal(&Caller::of(&headers), &operation, &parsed) {
+            return refusal;
+        }
+    }
+    forward(&checker, headers, body).await
+}
+
+async fn forward(checker: &Checker, headers: HeaderMap, body: Bytes) -> Response {
+    let mut request = checker.http.post(&checker.upstream).body(body);
+    for (name, value) in headers.iter().filter(|(n, _)| *n != "host" && *n != "content-length") {
+        request = request.header(name, value);
+    }
+    match request.send().await {
+        Ok(answer) => {
+            let status = answer.status();
+            let headers = answer.headers().clone();
+            let bytes = answer.bytes().await.unwrap_or_default();
+            let mut response = (status, bytes).into_response();
+            for (name, value) in headers.iter().filter(|(n, _)| *n != "content-length" && *n != "transfer-encoding") {
+                response.headers_mut().insert(name, value.clone());
+            }
+            response
+        }
+        Err(err) => error(StatusCode::INTERNAL_SERVER_ERROR, "InternalServerError", &format!("the local DynamoDB did not answer: {err}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn signed(key: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        let value = format!("AWS4-HMAC-SHA256 Credential={key}/20261206/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=00");
+        headers.insert("authorization", value.parse().unwrap());
+        headers
+    }
+
+    #[test]
+    fn the_caller_is_the_signing_key() {
+        assert_eq!(Caller::of(&signed("fn-cart")), Caller::Function("cart".into()));
+        assert_eq!(Caller::of(&signed("local")), Caller::Operator);
+        assert_eq!(Caller::of(&signed("fn-")), Caller::Unknown("fn-".into()));
+        assert_eq!(Caller::of(&HeaderMap::new()), Caller::Unknown(String::new()));
+    }
+}
