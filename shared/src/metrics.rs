@@ -21,6 +21,8 @@ pub enum Metric {
 }
 
 impl Metric {
+    pub const ALL: [Self; 4] = [Self::AttentionRecords, Self::RefundsFailed, Self::ReconcileFailures, Self::StoreAccessDenied];
+
     pub fn name(self) -> &'static str {
         match self {
             Self::AttentionRecords => "AttentionRecords",

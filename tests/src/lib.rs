@@ -41,6 +41,14 @@ impl TestDb {
         Self { dynamo, store, proxy }
     }
 
+    /// The store function `name` (its crate under functions/) runs with: it
+    /// signs as that function, so the IAM checker holds every call to the
+    /// function's policy in template.yaml. `store` is the operator's.
+    pub fn store_of(&self, name: &str) -> Store {
+        let endpoint = self.proxy.as_ref().map_or_else(|| self.dynamo.endpoint(), DynamoProxy::endpoint);
+        Store::new(local_stack::dynamo::function_client(&endpoint, name), self.store.table())
+    }
+
     pub fn proxy(&self) -> &DynamoProxy {
         self.proxy.as_ref().expect("started behind the proxy")
     }
@@ -213,19 +221,24 @@ impl CheckoutEnv {
         }
         let stripe = start_stripe().await;
         let hms = start_hms().await;
-        let checkout = checkout_app(&db.store, &stripe.base_url(), &hms.base_url(), stripe_timeout, shared::clock::Clock::System).await;
-        let slots = get_slots::App { store: db.store.clone(), clock: shared::clock::Clock::System };
+        let checkout = checkout_app(&db.store_of("initiate-checkout"), &stripe.base_url(), &hms.base_url(), stripe_timeout, shared::clock::Clock::System).await;
+        let slots = get_slots::App { store: db.store_of("get-slots"), clock: shared::clock::Clock::System };
         Self { db, stripe, hms, checkout, slots }
     }
 
-    /// The event handler stripe-webhook, reconcile and create-booking run on,
-    /// wired to this table and both emulators.
+    /// The event handler stripe-webhook runs on, wired to this table and both emulators.
     pub fn event_handler(&self, clock: shared::clock::Clock) -> shared::webhook::EventHandler {
+        self.event_handler_of("stripe-webhook", clock)
+    }
+
+    /// The event handler as `function` (stripe-webhook, reconcile or create-booking) runs it.
+    pub fn event_handler_of(&self, function: &str, clock: shared::clock::Clock) -> shared::webhook::EventHandler {
+        let store = self.db.store_of(function);
         let config = shared::payments::StripeConfig { secret_key: STRIPE_KEY.into(), api_base: self.stripe.base_url(), timeout: std::time::Duration::from_secs(5) };
         shared::webhook::EventHandler {
-            store: self.db.store.clone(),
             payments: shared::payments::Payments::new(&config).expect("stripe client"),
-            rooms: rooms_for(&self.db.store, &self.hms.base_url(), clock),
+            rooms: rooms_for(&store, &self.hms.base_url(), clock),
+            store,
             livemode: false,
         }
     }
@@ -244,7 +257,7 @@ impl CheckoutEnv {
 
     /// initiate-checkout on the same table and Stripe, at another instant.
     pub async fn checkout_at(&self, clock: shared::clock::Clock) -> initiate_checkout::App {
-        checkout_app(&self.db.store, &self.stripe.base_url(), &self.hms.base_url(), std::time::Duration::from_secs(5), clock).await
+        checkout_app(&self.db.store_of("initiate-checkout"), &self.stripe.base_url(), &self.hms.base_url(), std::time::Duration::from_secs(5), clock).await
     }
 
     pub async fn delete(&self, token: &str, checkout_id: &str) -> (u16, Value) {
@@ -297,7 +310,7 @@ impl CheckoutEnv {
 
     async fn open_starts_at(&self, teacher: &str, at: &str, clock: shared::clock::Clock) -> Vec<String> {
         let day = at[..10].to_owned();
-        let app = get_slots::App { store: self.db.store.clone(), clock };
+        let app = get_slots::App { store: self.db.store_of("get-slots"), clock };
         let event = FunctionUrlEvent::get("/").query("teacher_id", teacher).query("from", &day).query("to", &day).query("duration", "60");
         let (status, body) = json_of(&shared::http::into_response(get_slots::handle(&app, event.into_request()).await));
         assert_eq!(status, 200, "{body}");

@@ -22,12 +22,15 @@ const NEXT_SECRET: &str = "hms-webhook-secret-rotated-in-9876543210";
 
 struct Lessons {
     env: CheckoutEnv,
+    /// As stripe-webhook runs it (booking).
     handler: EventHandler,
+    /// As reconcile runs it (deciding outcomes).
+    sweeper: EventHandler,
     _webhook: ServedFunction,
 }
 
 fn webhook_app(env: &CheckoutEnv) -> Arc<hms_webhook::App> {
-    Arc::new(hms_webhook::App { webhook: HmsWebhook { store: env.db.store.clone(), secrets: HmsWebhookSecrets::new(vec![SECRET.into(), NEXT_SECRET.into()]) } })
+    Arc::new(hms_webhook::App { webhook: HmsWebhook { store: env.db.store_of("hms-webhook"), secrets: HmsWebhookSecrets::new(vec![SECRET.into(), NEXT_SECRET.into()]) } })
 }
 
 async fn lessons() -> Lessons {
@@ -40,8 +43,12 @@ async fn lessons() -> Lessons {
     .await;
     let config = shared::rooms::HmsConfig { webhook: Some(RoomWebhook { url: webhook.url(), secret: SECRET.into() }), ..hms_config(&env.hms.base_url()) };
     let stripe = shared::payments::StripeConfig { secret_key: STRIPE_KEY.into(), api_base: env.stripe.base_url(), timeout: std::time::Duration::from_secs(5) };
-    let handler = EventHandler { store: env.db.store.clone(), payments: shared::payments::Payments::new(&stripe).unwrap(), rooms: Rooms::new(env.db.store.clone(), config, Clock::System).unwrap(), livemode: false };
-    Lessons { env, handler, _webhook: webhook }
+    let as_function = |name: &str| {
+        let store = env.db.store_of(name);
+        EventHandler { store: store.clone(), payments: shared::payments::Payments::new(&stripe).unwrap(), rooms: Rooms::new(store, config.clone(), Clock::System).unwrap(), livemode: false }
+    };
+    let (handler, sweeper) = (as_function("stripe-webhook"), as_function("reconcile"));
+    Lessons { env, handler, sweeper, _webhook: webhook }
 }
 
 impl Lessons {
@@ -84,7 +91,7 @@ impl Lessons {
 
     /// Reconcile at `minutes` after the booking's end.
     async fn reconcile(&self, booking: &shared::store::Booking, minutes: i64) -> shared::reconcile::Report {
-        shared::reconcile::run_with(&self.handler, &AttendanceConfig::default(), booking.end + SignedDuration::from_mins(minutes)).await
+        shared::reconcile::run_with(&self.sweeper, &AttendanceConfig::default(), booking.end + SignedDuration::from_mins(minutes)).await
     }
 
     async fn status(&self, id: &BookingId) -> BookingStatus {
@@ -245,8 +252,8 @@ async fn a_cancelled_booking_is_not_decided_and_its_events_are_ignored() {
     let booking = l.book("s_1", &tomorrow_at("10:00")).await;
     let app = webhook_app(&l.env);
     let how = shared::store::Cancelling { by: shared::store::CancelledBy::Admin, at: Timestamp::now(), refund_amount: 0 };
-    let cancellation = shared::changes::Cancellation::read(&l.env.db.store, booking.clone(), how, None).await.unwrap();
-    shared::changes::commit(&l.env.db.store, &[cancellation], Vec::new(), Timestamp::now()).await.unwrap();
+    let cancellation = shared::changes::Cancellation::read(&l.env.db.store_of("change-booking"), booking.clone(), how, None).await.unwrap();
+    shared::changes::commit(&l.env.db.store_of("change-booking"), &[cancellation], Vec::new(), Timestamp::now()).await.unwrap();
     let join = peer_event("peer.join.success", &booking, "p1", "s_1", booking.start, None);
     assert_eq!(post(&app, Some(SECRET), &join).await.1["outcome"], "ignored_cancelled");
     assert_eq!(l.reconcile(&booking, 16).await.outcomes, Default::default());
@@ -263,7 +270,7 @@ async fn past_lessons_show_their_outcome_and_presence_to_their_two_parties_only(
     let later = booking.end + SignedDuration::from_hours(2);
     let app = join_lesson::App {
         auth: tests::hs256_auth().await,
-        joining: shared::rooms::Joining { rooms: tests::rooms_for(&l.env.db.store, &l.env.hms.base_url(), Clock::Fixed(later)), opens_before: SignedDuration::from_mins(15), clock: Clock::Fixed(later) },
+        joining: shared::rooms::Joining { rooms: tests::rooms_for(&l.env.db.store_of("join-lesson"), &l.env.hms.base_url(), Clock::Fixed(later)), opens_before: SignedDuration::from_mins(15), clock: Clock::Fixed(later) },
     };
     let past = |token: String, query: &'static str| {
         let app = &app;
@@ -321,7 +328,7 @@ async fn a_rescheduled_lesson_is_decided_at_its_new_end_and_not_at_its_old_one()
     let booking = l.book("s_1", &tomorrow_at("10:00")).await;
     let changes = change_booking::App {
         auth: tests::hs256_auth().await,
-        changes: shared::changes::BookingChanges { store: l.env.db.store.clone(), payments: shared::payments::Payments::new(&shared::payments::StripeConfig { secret_key: STRIPE_KEY.into(), api_base: l.env.stripe.base_url(), timeout: std::time::Duration::from_secs(5) }).unwrap(), rooms: tests::rooms_for(&l.env.db.store, &l.env.hms.base_url(), Clock::System), clock: Clock::Fixed(booking.start - SignedDuration::from_hours(48)) },
+        changes: shared::changes::BookingChanges { store: l.env.db.store_of("change-booking"), payments: shared::payments::Payments::new(&shared::payments::StripeConfig { secret_key: STRIPE_KEY.into(), api_base: l.env.stripe.base_url(), timeout: std::time::Duration::from_secs(5) }).unwrap(), rooms: tests::rooms_for(&l.env.db.store_of("change-booking"), &l.env.hms.base_url(), Clock::System), clock: Clock::Fixed(booking.start - SignedDuration::from_hours(48)) },
     };
     let moved = FunctionUrlEvent::new("POST", "/").header("authorization", &format!("Bearer {}", token_for("s_1"))).body(&json!({"booking_id": booking.booking_id, "action": "reschedule", "start": tomorrow_at("15:00")}).to_string());
     assert_eq!(json_of(&shared::http::into_response(change_booking::handle(&changes, moved.into_request()).await)).0, 200);

@@ -12,7 +12,7 @@ use shared::store::CheckoutStatus;
 use tests::{CheckoutEnv, FunctionUrlEvent, always_open_teacher, cart, in_days, json_of, lesson, token_for};
 
 async fn app(env: &CheckoutEnv, clock: Clock) -> cart::App {
-    cart::App { auth: tests::hs256_auth().await, store: env.db.store.clone(), clock }
+    cart::App { auth: tests::hs256_auth().await, store: env.db.store_of("cart"), clock }
 }
 
 async fn call(app: &cart::App, method: &str, student: &str, body: Option<Value>) -> (u16, Value) {
@@ -289,7 +289,7 @@ async fn a_write_with_if_match_applies_only_to_the_version_it_was_built_from() {
     let store = &env.db.store;
     let head = std::collections::HashMap::from([("pk".to_owned(), aws_sdk_dynamodb::types::AttributeValue::S("STUDENT#s_tabs".into())), ("sk".to_owned(), aws_sdk_dynamodb::types::AttributeValue::S("CART".into()))]);
     store.client().delete_item().table_name(store.table()).set_key(Some(head)).send().await.unwrap();
-    let later = cart::App { auth: tests::hs256_auth().await, store: store.clone(), clock: Clock::Fixed(Timestamp::now() + SignedDuration::from_hours(3)) };
+    let later = cart::App { auth: tests::hs256_auth().await, store: env.db.store_of("cart"), clock: Clock::Fixed(Timestamp::now() + SignedDuration::from_hours(3)) };
     assert_eq!(version(&get(&later, "s_tabs").await), 0, "the head is gone");
     let (status, _, again) = write_if_match(&later, "PUT", "s_tabs", Some(vec![lesson("t_one", &in_days(5, "09:00"), 60)]), "\"0\"").await;
     assert_eq!(status, 200, "{again}");

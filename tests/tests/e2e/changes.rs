@@ -25,7 +25,7 @@ async fn app(env: &CheckoutEnv, now: Timestamp) -> change_booking::App {
     let stripe = StripeConfig { secret_key: STRIPE_KEY.into(), api_base: env.stripe.base_url(), timeout: std::time::Duration::from_secs(2) };
     // The rooms client mints 100ms tokens on the real clock: a token minted
     // two days back would be expired whenever the lesson is early tomorrow.
-    let changes = BookingChanges { store: env.db.store.clone(), payments: Payments::new(&stripe).unwrap(), rooms: rooms_for(&env.db.store, &env.hms.base_url(), Clock::System), clock: Clock::Fixed(now) };
+    let changes = BookingChanges { store: env.db.store_of("change-booking"), payments: Payments::new(&stripe).unwrap(), rooms: rooms_for(&env.db.store_of("change-booking"), &env.hms.base_url(), Clock::System), clock: Clock::Fixed(now) };
     change_booking::App { auth, changes }
 }
 
@@ -191,10 +191,10 @@ async fn a_cancel_while_stripe_fails_answers_pending_and_reconcile_refunds_once(
     assert!(env.open_starts_on("t_one", &at).await.contains(&at), "the slot is free even before the money is back");
 
     reqwest::Client::new().delete(&faults).send().await.unwrap();
-    let report = shared::reconcile::run(&env.event_handler(Clock::System), Timestamp::now()).await;
+    let report = shared::reconcile::run(&env.event_handler_of("reconcile", Clock::System), Timestamp::now()).await;
     assert!(!report.failed(), "{report:?}");
     assert_eq!(report.refunds.settled, 1, "{report:?}");
-    shared::reconcile::run(&env.event_handler(Clock::System), Timestamp::now()).await;
+    shared::reconcile::run(&env.event_handler_of("reconcile", Clock::System), Timestamp::now()).await;
     assert_eq!(refunds(&env).await.len(), 1, "refunded once");
     assert_eq!(cancel(&early, &token_for("s_1"), &bookings[0]).await.1["refund"]["status"], "succeeded");
 }
@@ -284,7 +284,7 @@ async fn a_student_moves_a_lesson_within_its_own_slot_and_joining_follows_it() {
 
     let join = |now: Timestamp| {
         let auth = tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(tests::hs256_auth()));
-        join_lesson::App { auth, joining: shared::rooms::Joining { rooms: rooms_for(&env.db.store, &env.hms.base_url(), Clock::Fixed(now)), opens_before: SignedDuration::from_mins(15), clock: Clock::Fixed(now) } }
+        join_lesson::App { auth, joining: shared::rooms::Joining { rooms: rooms_for(&env.db.store_of("join-lesson"), &env.hms.base_url(), Clock::Fixed(now)), opens_before: SignedDuration::from_mins(15), clock: Clock::Fixed(now) } }
     };
     let ask = || FunctionUrlEvent::new("POST", "/").header("authorization", &format!("Bearer {student}")).body(&json!({"booking_id": bookings[0]}).to_string()).into_request();
     let (status, early_join) = json_of(&shared::http::into_response(join_lesson::handle(&join(ts(&at) + SignedDuration::from_mins(5)), ask()).await));
@@ -436,8 +436,8 @@ async fn a_cancellation_read_before_a_reschedule_is_decided_again() {
     assert_eq!(reschedule(&early, &token_for("s_1"), &bookings[0], &tomorrow_at("15:00")).await.0, 200);
 
     let how = shared::store::Cancelling { by: CancelledBy::Student, at: Timestamp::now(), refund_amount: 0 };
-    let cancellation = shared::changes::Cancellation::read(&env.db.store, stale, how, None).await.unwrap();
-    let result = shared::changes::commit(&env.db.store, &[cancellation], Vec::new(), Timestamp::now()).await;
+    let cancellation = shared::changes::Cancellation::read(&env.db.store_of("change-booking"), stale, how, None).await.unwrap();
+    let result = shared::changes::commit(&env.db.store_of("change-booking"), &[cancellation], Vec::new(), Timestamp::now()).await;
     assert!(matches!(result, Err(shared::changes::CancelError::Changed)), "{result:?}");
     assert_eq!(booking(&env, &bookings[0]).await.status, BookingStatus::Confirmed);
 
@@ -497,7 +497,7 @@ async fn a_cancel_while_100ms_is_down_answers_and_reconcile_disables_the_room() 
     assert!(env.db.store.pending_rooms().await.unwrap().contains(&bookings[0]), "listed for its room to be disabled");
 
     reqwest::Client::new().delete(&faults).send().await.unwrap();
-    let report = shared::reconcile::run(&env.event_handler(Clock::System), Timestamp::now()).await;
+    let report = shared::reconcile::run(&env.event_handler_of("reconcile", Clock::System), Timestamp::now()).await;
     assert!(!report.failed(), "{report:?}");
     assert!(rooms(&env).await.iter().any(|r| r["id"] == room.as_str() && r["enabled"] == false), "reconcile disabled it");
     assert!(env.db.store.pending_rooms().await.unwrap().is_empty());

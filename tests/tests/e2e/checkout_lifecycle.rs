@@ -191,7 +191,7 @@ async fn ten_concurrent_confirmations_agree() {
     let mut tasks = JoinSet::new();
     for _ in 0..10 {
         let (env, id) = (env.clone(), id.clone());
-        tasks.spawn(async move { shared::fulfilment::confirm(&env.db.store, &id, "paid", Timestamp::now()).await });
+        tasks.spawn(async move { shared::fulfilment::confirm(&env.db.store_of("stripe-webhook"), &id, "paid", Timestamp::now()).await });
     }
     let mut results = Vec::new();
     while let Some(result) = tasks.join_next().await {
@@ -242,7 +242,7 @@ async fn a_status_change_never_wipes_a_concurrently_written_session() {
     let (_, created) = env.post(Some(&token_for("s_1")), &cart(vec![lesson("t_one", &tomorrow_at("10:00"), 60)]), None).await;
     let current = stored(&env, created["checkout_id"].as_str().unwrap()).await;
     let read_before_the_session = shared::store::Checkout { stripe_session_id: None, checkout_url: None, ..current.clone() };
-    let released = shared::fulfilment::release(&env.db.store, &read_before_the_session, CheckoutStatus::Failed, Timestamp::now()).await.unwrap();
+    let released = shared::fulfilment::release(&env.db.store_of("stripe-webhook"), &read_before_the_session, CheckoutStatus::Failed, Timestamp::now()).await.unwrap();
     assert_eq!(released.status, CheckoutStatus::Failed);
     let after = stored(&env, created["checkout_id"].as_str().unwrap()).await;
     assert_eq!(after.status, CheckoutStatus::Failed);

@@ -23,13 +23,13 @@ async fn bodies_that_are_not_utf8_are_400() {
     let (status, body) = env.call(event(&token_for("s_1"))).await;
     assert_400(status, &body, "initiate-checkout");
 
-    let rooms = tests::rooms_for(&env.db.store, &env.hms.base_url(), Clock::System);
+    let rooms = tests::rooms_for(&env.db.store_of("join-lesson"), &env.hms.base_url(), Clock::System);
     let joining = join_lesson::App { auth: auth().await, joining: shared::rooms::Joining { rooms, opens_before: jiff::SignedDuration::from_mins(15), clock: Clock::System } };
     let (status, body) = json_of(&shared::http::into_response(join_lesson::handle(&joining, event(&token_for("s_1")).into_request()).await));
     assert_400(status, &body, "join-lesson");
 
     let admin = shared::auth::mint_hs256(tests::JWT_SECRET, &shared::auth::Claims::new("ops", shared::auth::Role::Admin, jiff::Timestamp::now(), jiff::SignedDuration::from_hours(1))).unwrap();
-    let room = create_room::App { auth: auth().await.into(), rooms: tests::rooms_for(&env.db.store, &env.hms.base_url(), Clock::System) };
+    let room = create_room::App { auth: auth().await.into(), rooms: tests::rooms_for(&env.db.store_of("create-room"), &env.hms.base_url(), Clock::System) };
     let (status, body) = json_of(&shared::http::into_response(create_room::handle(&room, event(&admin).into_request()).await));
     assert_400(status, &body, "create-room");
 }

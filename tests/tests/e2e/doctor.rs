@@ -19,7 +19,7 @@ async fn stack(function_secret: &str) -> (CheckoutEnv, ServedFunction) {
     let env = CheckoutEnv::start().await;
     let config = shared::payments::StripeConfig { secret_key: STRIPE_KEY.into(), api_base: env.stripe.base_url(), timeout: Duration::from_secs(5) };
     let service = Arc::new(WebhookService {
-        events: EventHandler { store: env.db.store.clone(), payments: shared::payments::Payments::new(&config).unwrap(), rooms: tests::rooms_for(&env.db.store, &env.hms.base_url(), Clock::System), livemode: false },
+        events: EventHandler { store: env.db.store_of("stripe-webhook"), payments: shared::payments::Payments::new(&config).unwrap(), rooms: tests::rooms_for(&env.db.store_of("stripe-webhook"), &env.hms.base_url(), Clock::System), livemode: false },
         secrets: WebhookSecrets::new(vec![function_secret.to_owned()]).unwrap(),
         clock: Clock::System,
     });

@@ -17,7 +17,7 @@ fn monday() -> Timestamp {
 async fn app() -> (TestDb, App) {
     let db = TestDb::start().await;
     db.seed_demo().await;
-    let app = App { store: db.store.clone(), clock: Clock::Fixed(monday()) };
+    let app = App { store: db.store_of("get-slots"), clock: Clock::Fixed(monday()) };
     (db, app)
 }
 

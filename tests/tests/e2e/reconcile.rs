@@ -46,7 +46,7 @@ async fn one_poisoned_item_is_reported_and_everything_else_is_still_settled() {
     let hold_until = h.checkout(&stuck).await.hold_until;
     poison(&h.env.db.store, hold_until - SignedDuration::from_mins(1)).await;
 
-    let report = shared::reconcile::run(&h.service.events, hold_until + SignedDuration::from_mins(1)).await;
+    let report = shared::reconcile::run(&h.env.event_handler_of("reconcile", shared::clock::Clock::System), hold_until + SignedDuration::from_mins(1)).await;
     assert!(report.failed(), "the poison is still failing: {report:?}");
     assert_eq!(report.failures.len(), 1, "{:?}", report.failures);
     assert!(report.failures[0].starts_with("co_poison"), "{:?}", report.failures);
@@ -64,7 +64,7 @@ async fn the_scheduled_function_fails_only_when_something_is_still_failing() {
     let (stuck, _) = h.buy("s_1", vec![lesson("t_one", &tomorrow_at("12:00"), 60)], "complete").await;
     let later = h.checkout(&stuck).await.hold_until + SignedDuration::from_mins(1);
     poison(&h.env.db.store, later - SignedDuration::from_mins(5)).await;
-    let failing = reconcile::handle(&h.service.events, &Default::default(), later).await.expect_err("the poison is still failing");
+    let failing = reconcile::handle(&h.env.event_handler_of("reconcile", shared::clock::Clock::System), &Default::default(), later).await.expect_err("the poison is still failing");
     assert_eq!(failing.0.checkouts.settled, 1);
     assert!(failing.to_string().contains("co_poison"), "{failing}");
     assert_eq!(h.checkout(&stuck).await.status, CheckoutStatus::Confirmed);
@@ -92,7 +92,7 @@ async fn a_stuck_checkout_without_a_recorded_session_is_recovered_before_anythin
     assert_eq!(h.checkout(&id).await.stripe_session_id, None);
 
     let later = h.checkout(&id).await.hold_until + SignedDuration::from_mins(1);
-    let report = shared::reconcile::run(&h.service.events, later).await;
+    let report = shared::reconcile::run(&h.env.event_handler_of("reconcile", shared::clock::Clock::System), later).await;
     assert!(!report.failed(), "{report:?}");
     let checkout = h.checkout(&id).await;
     assert_eq!((checkout.status, checkout.booking_ids.len()), (CheckoutStatus::Confirmed, 1), "{report:?}");

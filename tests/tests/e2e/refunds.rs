@@ -126,7 +126,7 @@ async fn a_refund_stripe_refuses_is_recorded_for_a_person_and_blocks_nothing_els
     // Redelivered, and swept: a refusal is never asked again.
     let requests = refund_requests(&h).await;
     assert_eq!(h.deliver(&restated(&completed, "checkout.session.completed", json!({}))).await.0, 200);
-    let report = shared::reconcile::run(&h.service.events, Timestamp::now()).await;
+    let report = shared::reconcile::run(&h.env.event_handler_of("reconcile", shared::clock::Clock::System), Timestamp::now()).await;
     assert!(!report.failed(), "{report:?}");
     assert_eq!(refund_requests(&h).await, requests);
     assert_eq!(h.refunds().await.len(), 1);
@@ -167,7 +167,7 @@ async fn a_refund_that_fails_after_it_succeeded_reopens_its_obligation_for_a_per
     assert_eq!(attention.iter().map(|a| (a.kind, a.code.as_deref())).collect::<Vec<_>>(), [(AttentionKind::RefundFailed, Some("expired_or_canceled_card"))]);
     assert_eq!(h.checkout(&id).await.status, CheckoutStatus::PartiallyRefunded, "the status still says what was decided");
 
-    let report = shared::reconcile::run(&h.service.events, Timestamp::now()).await;
+    let report = shared::reconcile::run(&h.env.event_handler_of("reconcile", shared::clock::Clock::System), Timestamp::now()).await;
     assert!(!report.failed(), "{report:?}");
     assert_eq!(h.refunds().await.len(), 1, "never re-issued by itself");
 }
@@ -192,10 +192,10 @@ async fn a_refund_owed_while_stripe_is_down_is_made_once_by_the_sweep() {
     assert_eq!(h.env.db.store.open_obligations().await.unwrap().len(), 1);
 
     reqwest::Client::new().delete(&faults).send().await.unwrap();
-    let report = shared::reconcile::run(&h.service.events, Timestamp::now()).await;
+    let report = shared::reconcile::run(&h.env.event_handler_of("reconcile", shared::clock::Clock::System), Timestamp::now()).await;
     assert_eq!((report.refunds.settled, report.failed()), (1, false), "{report:?}");
     assert!(h.env.db.store.open_obligations().await.unwrap().is_empty());
-    let again = shared::reconcile::run(&h.service.events, Timestamp::now()).await;
+    let again = shared::reconcile::run(&h.env.event_handler_of("reconcile", shared::clock::Clock::System), Timestamp::now()).await;
     assert_eq!((again.refunds.settled, again.changes.len()), (0, 0), "{again:?}");
     assert_eq!(h.refunds().await.len(), 1);
     assert_eq!(h.env.db.store.ledger(&intent).await.unwrap().refunded(), 3000);
@@ -225,7 +225,7 @@ async fn a_refund_already_made_is_found_by_its_metadata_and_never_made_twice() {
         .unwrap();
     assert!(made.status().is_success());
 
-    let report = shared::reconcile::run(&h.service.events, Timestamp::now()).await;
+    let report = shared::reconcile::run(&h.env.event_handler_of("reconcile", shared::clock::Clock::System), Timestamp::now()).await;
     assert_eq!((report.refunds.settled, report.failed()), (1, false), "{report:?}");
     assert_eq!(h.refunds().await.len(), 1, "no second refund");
     let ledger = h.env.db.store.ledger(&intent).await.unwrap();
@@ -250,7 +250,7 @@ async fn a_refund_stripe_fails_to_make_stays_owed_and_the_next_try_takes_a_new_k
     assert_eq!(owed.iter().map(|o| (o.status, o.attempt)).collect::<Vec<_>>(), [(ObligationStatus::Owed, 1)]);
     assert!(h.env.db.store.attention().await.unwrap().is_empty(), "a 5xx is no refusal");
 
-    let report = shared::reconcile::run(&h.service.events, Timestamp::now()).await;
+    let report = shared::reconcile::run(&h.env.event_handler_of("reconcile", shared::clock::Clock::System), Timestamp::now()).await;
     assert_eq!((report.refunds.settled, report.failed()), (1, false), "{report:?}");
     assert_eq!(h.refunds().await.len(), 1);
     assert_eq!(h.env.db.store.ledger(&intent).await.unwrap().obligations[0].status, ObligationStatus::Succeeded);

@@ -266,7 +266,7 @@ async fn the_operator_endpoints_take_admin_tokens_only() {
     let checkout_id = created["checkout_id"].as_str().unwrap();
 
     let booking_app = create_booking::App { auth: auth().await.into(), events: events(&env), clock: Clock::System };
-    let room_app = create_room::App { auth: auth().await.into(), rooms: rooms_for(&env.db.store, &env.hms.base_url(), Clock::System) };
+    let room_app = create_room::App { auth: auth().await.into(), rooms: rooms_for(&env.db.store_of("create-room"), &env.hms.base_url(), Clock::System) };
     let post = |token: Option<String>, body: Value| {
         let mut event = FunctionUrlEvent::new("POST", "/").body(&body.to_string());
         if let Some(token) = token {
@@ -315,7 +315,7 @@ async fn deployed_operator_endpoints_take_sigv4_signed_calls_from_the_admin_cli(
     let checkout_id = created["checkout_id"].as_str().unwrap();
 
     let booking_app = Arc::new(create_booking::App { auth: OperatorAuth::Iam, events: events(&env), clock: Clock::System });
-    let room_app = Arc::new(create_room::App { auth: OperatorAuth::Iam, rooms: rooms_for(&env.db.store, &env.hms.base_url(), Clock::System) });
+    let room_app = Arc::new(create_room::App { auth: OperatorAuth::Iam, rooms: rooms_for(&env.db.store_of("create-room"), &env.hms.base_url(), Clock::System) });
     let booking_url = IamFunctionUrl::start("eu-central-1", Principal::operator(), {
         let app = booking_app.clone();
         move |req| {
@@ -361,7 +361,7 @@ async fn deployed_operator_endpoints_take_sigv4_signed_calls_from_the_admin_cli(
     assert_eq!((status, body["error"]["code"].as_str()), (401, Some("unauthorized")));
     // And a function still configured for tokens cannot read a signed request
     // (the SigV4 signature occupies Authorization): the defect the IAM mode fixes.
-    let token_app = create_room::App { auth: auth().await.into(), rooms: rooms_for(&env.db.store, &env.hms.base_url(), Clock::System) };
+    let token_app = create_room::App { auth: auth().await.into(), rooms: rooms_for(&env.db.store_of("create-room"), &env.hms.base_url(), Clock::System) };
     let signed_event = FunctionUrlEvent::new("POST", "/")
         .header("authorization", "AWS4-HMAC-SHA256 Credential=ASIAOPERATOREXAMPLE1/20261130/eu-central-1/lambda/aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-security-token, Signature=0000")
         .body(&json!({"booking_id": booking_id}).to_string())

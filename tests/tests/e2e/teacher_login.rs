@@ -31,7 +31,7 @@ fn joining(env: &CheckoutEnv, clock: Clock) -> join_lesson::App {
     use shared::auth::{AuthConfig, Authenticator, KeySource};
     let config = AuthConfig { keys: KeySource::Hs256 { secret: JWT_SECRET.into() }, issuer: None, audience: None };
     let auth = tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(Authenticator::new(config, reqwest::Client::new()))).unwrap();
-    join_lesson::App { auth, joining: Joining { rooms: rooms_for(&env.db.store, &env.hms.base_url(), clock), opens_before: SignedDuration::from_mins(15), clock } }
+    join_lesson::App { auth, joining: Joining { rooms: rooms_for(&env.db.store_of("join-lesson"), &env.hms.base_url(), clock), opens_before: SignedDuration::from_mins(15), clock } }
 }
 
 async fn call(app: &join_lesson::App, event: FunctionUrlEvent) -> (u16, Value) {

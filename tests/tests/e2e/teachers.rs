@@ -16,7 +16,7 @@ use tests::{CheckoutEnv, FunctionUrlEvent, TestDb, always_open_teacher, cart, js
 const UUID_SUB: &str = "0b7e3f1a-5c2d-4e8f-9a61-2f3b4c5d6e7f";
 
 fn directory(db: &TestDb, now: Timestamp) -> get_teachers::App {
-    get_teachers::App { store: db.store.clone(), clock: Clock::Fixed(now) }
+    get_teachers::App { store: db.store_of("get-teachers"), clock: Clock::Fixed(now) }
 }
 
 async fn get(app: &get_teachers::App, query: &[(&str, &str)]) -> (u16, Value, Option<String>) {
@@ -31,7 +31,7 @@ async fn get(app: &get_teachers::App, query: &[(&str, &str)]) -> (u16, Value, Op
 }
 
 async fn editing(db: &TestDb) -> teacher_profile::App {
-    teacher_profile::App { auth: tests::hs256_auth().await, editing: shared::teacher_profile::ProfileEditing { store: db.store.clone() }, clock: Clock::System }
+    teacher_profile::App { auth: tests::hs256_auth().await, editing: shared::teacher_profile::ProfileEditing { store: db.store_of("teacher-profile") }, clock: Clock::System }
 }
 
 /// Status, body and ETag of a teacher-profile call.
@@ -155,7 +155,7 @@ async fn next_open_start_is_get_slots_first_slot_across_a_clock_change() {
     let (_, card, _) = get(&directory(&env.db, now), &[("teacher_id", "t_sunday")]).await;
     let from = zone.to_datetime(now).date();
     let to = from.checked_add(jiff::Span::new().days(14)).unwrap();
-    let slots = get_slots::App { store: env.db.store.clone(), clock: Clock::Fixed(now) };
+    let slots = get_slots::App { store: env.db.store_of("get-slots"), clock: Clock::Fixed(now) };
     let event = FunctionUrlEvent::get("/").query("teacher_id", "t_sunday").query("from", &from.to_string()).query("to", &to.to_string()).query("duration", "30");
     let (status, page) = json_of(&shared::http::into_response(get_slots::handle(&slots, event.into_request()).await));
     assert_eq!(status, 200, "{page}");
@@ -315,11 +315,11 @@ async fn a_stored_profile_a_stricter_rule_refuses_is_still_served_and_flagged_no
     assert!(!env.open_starts_on("t_old", &tomorrow_at("10:00")).await.is_empty(), "get-slots serves it as stored");
     let (status, card, _) = get(&directory(&env.db, Timestamp::now()), &[("teacher_id", "t_old")]).await;
     assert_eq!((status, card["teacher_id"].as_str()), (200, Some("t_old")));
-    let report = shared::reconcile::run(&env.event_handler(Clock::System), Timestamp::now()).await;
+    let report = shared::reconcile::run(&env.event_handler_of("reconcile", Clock::System), Timestamp::now()).await;
     assert_eq!(report.profiles.needs_attention, 1, "{report:?}");
     let flagged = env.db.store.attention().await.unwrap();
     assert_eq!((flagged.len(), flagged[0].kind, flagged[0].code.as_deref()), (1, shared::store::AttentionKind::ProfileInvalid, Some("buffer_minutes")));
-    assert_eq!(shared::reconcile::run(&env.event_handler(Clock::System), Timestamp::now()).await.profiles.needs_attention, 0, "flagged once");
+    assert_eq!(shared::reconcile::run(&env.event_handler_of("reconcile", Clock::System), Timestamp::now()).await.profiles.needs_attention, 0, "flagged once");
     let (status, refused) = env.post(Some(&token_for("s_9")), &cart(vec![lesson("t_old", &tomorrow_at("10:00"), 60)]), None).await;
     assert_eq!(status, 201, "a buffer over the limit charges nothing wrong: {refused}");
     // A price below Stripe's minimum is never charged, though its slots are shown.
@@ -337,7 +337,7 @@ async fn a_stored_profile_a_stricter_rule_refuses_is_still_served_and_flagged_no
     let (status, page, _) = get(&directory(&env.db, Timestamp::now()), &[]).await;
     assert_eq!(status, 200, "{page}");
     assert!(page["teachers"].as_array().unwrap().iter().all(|c| c["teacher_id"] != "t_broken") && page["teachers"].as_array().unwrap().iter().any(|c| c["teacher_id"] == "t_old"));
-    let report = shared::reconcile::run(&env.event_handler(Clock::System), Timestamp::now()).await;
+    let report = shared::reconcile::run(&env.event_handler_of("reconcile", Clock::System), Timestamp::now()).await;
     assert!(report.changes.contains(&"t_broken profile needs attention".to_owned()), "the unreadable one is flagged as well: {report:?}");
 
     let app = editing(&env.db).await;

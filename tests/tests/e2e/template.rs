@@ -290,7 +290,7 @@ fn every_metric_the_functions_write_has_an_alarm_to_the_operators() {
     use shared::metrics::{Metric, NAMESPACE};
     let template = template();
     let alarms: Vec<&Value> = template["Resources"].as_mapping().unwrap().values().filter(|r| r["Type"].as_str() == Some("AWS::CloudWatch::Alarm")).collect();
-    for metric in [Metric::AttentionRecords, Metric::RefundsFailed, Metric::ReconcileFailures] {
+    for metric in Metric::ALL {
         let alarm = alarms.iter().find(|a| a["Properties"]["MetricName"].as_str() == Some(metric.name())).unwrap_or_else(|| panic!("no alarm on {}", metric.name()));
         assert_eq!(alarm["Properties"]["Namespace"].as_str(), Some(NAMESPACE));
         let action = match &alarm["Properties"]["AlarmActions"][0] {
@@ -299,7 +299,7 @@ fn every_metric_the_functions_write_has_an_alarm_to_the_operators() {
         };
         assert_eq!(action, Some("AlarmTopic"), "{alarm:?}");
     }
-    assert_eq!(alarms.len(), 3, "an alarm on a metric nothing writes");
+    assert_eq!(alarms.len(), Metric::ALL.len(), "an alarm on a metric nothing writes");
 }
 
 /// The operator endpoints' model: an `AWS_IAM` Function URL and a function that

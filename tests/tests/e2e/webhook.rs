@@ -377,10 +377,10 @@ async fn reconcile_settles_events_whose_delivery_failed_once() {
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let report = shared::reconcile::run(&h.service.events, Timestamp::now()).await;
+    let report = shared::reconcile::run(&h.env.event_handler_of("reconcile", Clock::System), Timestamp::now()).await;
     assert_eq!(h.checkout(&id).await.status, CheckoutStatus::Confirmed);
     assert!(report.changes.iter().any(|c| c.contains("checkout.session.completed -> confirmed")), "{:?}", report.changes);
-    let again = shared::reconcile::run(&h.service.events, Timestamp::now()).await;
+    let again = shared::reconcile::run(&h.env.event_handler_of("reconcile", Clock::System), Timestamp::now()).await;
     assert!(again.changes.is_empty(), "{:?}", again.changes);
 }
 
@@ -392,12 +392,12 @@ async fn reconcile_settles_checkouts_stuck_past_their_holds() {
     let (_, unpaid) = h.env.post(Some(&token_for("s_2")), &cart(vec![lesson("t_one", &tomorrow_at("14:00"), 60)]), None).await;
     let unpaid = CheckoutId::parse(unpaid["checkout_id"].as_str().unwrap()).unwrap();
     let later = h.checkout(&paid).await.hold_until + jiff::SignedDuration::from_mins(1);
-    let report = shared::reconcile::run(&h.service.events, later).await;
+    let report = shared::reconcile::run(&h.env.event_handler_of("reconcile", Clock::System), later).await;
     assert_eq!(report.checked_checkouts, 2, "{report:?}");
     assert_eq!(h.checkout(&paid).await.status, CheckoutStatus::Confirmed);
     assert_eq!(h.checkout(&unpaid).await.status, CheckoutStatus::Expired);
     assert_eq!(report.changes.len(), 2, "{:?}", report.changes);
-    let again = shared::reconcile::run(&h.service.events, later).await;
+    let again = shared::reconcile::run(&h.env.event_handler_of("reconcile", Clock::System), later).await;
     assert_eq!((again.checked_checkouts, again.changes.len()), (0, 0), "settled ones leave the index: {again:?}");
 }
 
@@ -462,7 +462,7 @@ async fn the_scheduled_reconcile_function_settles_what_it_finds() {
     let h = hooked(false, false).await;
     let (id, _) = h.buy("s_1", vec![lesson("t_one", &tomorrow_at("10:00"), 60)], "complete").await;
     let later = h.checkout(&id).await.hold_until + jiff::SignedDuration::from_mins(1);
-    let summary = reconcile::handle(&h.service.events, &Default::default(), later).await.unwrap();
+    let summary = reconcile::handle(&h.env.event_handler_of("reconcile", Clock::System), &Default::default(), later).await.unwrap();
     assert_eq!(summary.checked_checkouts, 1);
     assert!(summary.changes.iter().any(|c| c.contains("confirmed")), "{:?}", summary.changes);
     assert_eq!(h.checkout(&id).await.status, CheckoutStatus::Confirmed);

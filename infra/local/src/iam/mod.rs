@@ -167,3 +167,20 @@ mod tests {
         assert_eq!(Caller::of(&HeaderMap::new()), Caller::Unknown(String::new()));
     }
 }
+
+#[cfg(test)]
+mod identity {
+    /// A function without it would sign as the operator under `make dev` and escape its policy.
+    #[test]
+    fn every_function_crate_signs_as_itself_under_cargo_lambda_watch() {
+        let functions = concat!(env!("CARGO_MANIFEST_DIR"), "/../../functions");
+        for entry in std::fs::read_dir(functions).unwrap() {
+            let dir = entry.unwrap().path();
+            let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+            let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap();
+            let env = manifest.split("[package.metadata.lambda.env]").nth(1).and_then(|rest| rest.split("\n[").next()).unwrap_or_default();
+            let expected = format!("AWS_ACCESS_KEY_ID = \"{}\"", super::function_key(&name));
+            assert!(env.lines().any(|l| l.trim() == expected), "functions/{name}/Cargo.toml needs [package.metadata.lambda.env] {expected}");
+        }
+    }
+}
