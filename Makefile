@@ -48,7 +48,7 @@ export AWS_SECRET_ACCESS_KEY ?= local
 LOCAL_ENV := set -a && source ./.env.local && set +a &&
 endif
 
-.PHONY: dev test demo contract browser web doctor build deploy stripe-webhook bench table seed reconcile attention profile-history booking outcome repair-rooms create-booking create-room tools clean-local
+.PHONY: iam-report dev test demo contract browser web doctor build deploy stripe-webhook bench table seed reconcile attention profile-history booking outcome repair-rooms create-booking create-room tools clean-local
 
 $(CARGO_LAMBDA):
 	python3 -m venv $(VENV)
@@ -115,7 +115,12 @@ dev: $(CARGO_LAMBDA) $(WEB_BUILD)
 
 # The second cargo line keeps --workspace so that it resolves the same features as the
 # first and runs the e2e binary already built, instead of linking another one.
+# Every DynamoDB call of every part passes the IAM checker, which records what each
+# function used in $(IAM_USAGE_FILE) for `make iam-report`.
+IAM_USAGE_FILE := $(CURDIR)/target/iam-usage.jsonl
+test: export IAM_USAGE_FILE := $(IAM_USAGE_FILE)
 test: tools
+	mkdir -p target && rm -f $(IAM_USAGE_FILE)
 	$(CFN_LINT) template.yaml
 	$(OPENAPI_SPEC_VALIDATOR) docs/openapi.yaml
 	cargo test --workspace --locked
@@ -134,6 +139,10 @@ bench: $(ZIG)
 	cargo lambda build --release --arm64 --output-format zip $(addprefix --bin ,$(FUNCTION_CRATES) hello-world)
 	cargo build --release --locked $(addprefix --bin ,$(FUNCTION_CRATES) hello-world coldstart)
 	set -a && source ./.env.local && set +a && ./target/release/coldstart $(BENCH_ARGS)
+
+# Per function: what template.yaml grants on the table and what the last `make test` used.
+iam-report:
+	IAM_USAGE_FILE=$(IAM_USAGE_FILE) cargo run --locked -q -p local-stack --bin iam-report
 
 table:
 	cargo run --locked -q -p infra --bin admin -- create-table

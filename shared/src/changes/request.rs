@@ -43,11 +43,7 @@ pub fn parse_change(body: &[u8]) -> Result<ChangeRequest, ApiError> {
         "reschedule" => {
             only_fields(object, "", &["booking_id", "action", "start"])?;
             let raw = text("start")?;
-            let start = raw
-                .parse::<Timestamp>()
-                .ok()
-                .filter(|t| t.subsec_nanosecond() == 0)
-                .ok_or_else(|| ApiError::invalid("start", format!("{raw:?} is not an RFC 3339 time in whole seconds, e.g. 2026-12-01T08:00:00Z")))?;
+            let start = crate::domain::time::parse_lesson_start(raw).map_err(|message| ApiError::invalid("start", message))?;
             Action::Reschedule { start }
         }
         other => return Err(ApiError::invalid("action", format!("{other:?} is not an action (cancel, reschedule)"))),

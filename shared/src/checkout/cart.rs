@@ -1,10 +1,11 @@
 //! The POST body of a checkout, parsed once into domain types. Every error
 //! names its field, with the lesson index, as the frontend shows it.
 
-use jiff::Timestamp;
 use serde_json::{Map, Value};
 
 pub use crate::domain::profile::MAX_LESSONS;
+use crate::domain::profile::MAX_LESSON_MINUTES;
+use crate::domain::time::parse_lesson_start;
 use crate::domain::{LessonPick, TeacherId};
 use crate::error::ApiError;
 use crate::http::only_fields;
@@ -79,17 +80,13 @@ fn parse_pick(list: &str, index: usize, value: &Value) -> Result<LessonPick, Api
     let text = |name: &str| object.get(name).and_then(Value::as_str).ok_or_else(|| ApiError::invalid(field(name), "is required and must be a string"));
     let teacher_id = TeacherId::parse(text("teacher_id")?).map_err(|e| ApiError::invalid(field("teacher_id"), e))?;
     let raw_start = text("start")?;
-    let start = raw_start
-        .parse::<Timestamp>()
-        .ok()
-        .filter(|t| t.subsec_nanosecond() == 0)
-        .ok_or_else(|| ApiError::invalid(field("start"), format!("{raw_start:?} is not an RFC 3339 time in whole seconds, e.g. 2026-12-01T08:00:00Z")))?;
+    let start = parse_lesson_start(raw_start).map_err(|message| ApiError::invalid(field("start"), message))?;
     let duration_minutes = object
         .get("duration_minutes")
         .and_then(Value::as_u64)
         .and_then(|m| u32::try_from(m).ok())
-        .filter(|m| *m > 0)
-        .ok_or_else(|| ApiError::invalid(field("duration_minutes"), "is required and must be a positive whole number of minutes"))?;
+        .filter(|m| (1..=MAX_LESSON_MINUTES).contains(m))
+        .ok_or_else(|| ApiError::invalid(field("duration_minutes"), format!("is required and must be a whole number of minutes from 1 to {MAX_LESSON_MINUTES}")))?;
     let trial = match object.get("trial") {
         None => false,
         Some(Value::Bool(b)) => *b,

@@ -43,6 +43,19 @@ impl Interval {
     }
 }
 
+/// A lesson start as a client sends it: RFC 3339 in whole seconds, and
+/// inside the years any teacher's calendar can reach (no horizon is longer
+/// than a year), so that no later arithmetic on it (its end, its buffer, the
+/// days around it) can overflow jiff's range.
+pub fn parse_lesson_start(raw: &str) -> Result<Timestamp, String> {
+    let start = raw.parse::<Timestamp>().ok().filter(|t| t.subsec_nanosecond() == 0).ok_or_else(|| format!("{raw:?} is not an RFC 3339 time in whole seconds, e.g. 2026-12-01T08:00:00Z"))?;
+    let (earliest, latest) = (Timestamp::constant(946_684_800, 0), Timestamp::constant(4_102_444_800, 0));
+    if start < earliest || start >= latest {
+        return Err(format!("{raw:?} is beyond any teacher's booking horizon"));
+    }
+    Ok(start)
+}
+
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Wire {
@@ -79,6 +92,18 @@ mod tests {
 
     fn iv(start: &str, end: &str) -> Interval {
         Interval::new(ts(start), ts(end)).unwrap()
+    }
+
+    #[test]
+    fn a_lesson_start_is_refused_outside_the_years_a_calendar_reaches() {
+        assert_eq!(parse_lesson_start("2026-12-01T08:00:00Z"), Ok(ts("2026-12-01T08:00:00Z")));
+        assert_eq!(parse_lesson_start("2000-01-01T00:00:00Z"), Ok(ts("2000-01-01T00:00:00Z")));
+        assert_eq!(parse_lesson_start("2099-12-31T23:59:59Z"), Ok(ts("2099-12-31T23:59:59Z")));
+        for far in ["9999-12-30T21:30:00Z", "2100-01-01T00:00:00Z", "0001-01-01T00:00:00Z", "1999-12-31T23:59:59Z"] {
+            assert!(parse_lesson_start(far).unwrap_err().contains("horizon"), "{far}");
+        }
+        assert!(parse_lesson_start("2026-12-01T08:00:00.5Z").unwrap_err().contains("whole seconds"));
+        assert!(parse_lesson_start("tomorrow").is_err());
     }
 
     #[test]

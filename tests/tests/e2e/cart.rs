@@ -419,3 +419,14 @@ async fn a_replacement_read_before_a_confirmation_does_not_bring_bought_lessons_
     assert!(!store.replace_cart("s_stale", &read, &read.picks[..1], now).await.unwrap(), "the stale write must not land");
     assert_eq!(store.get_cart("s_stale", now).await.unwrap().picks, read.picks[1..]);
 }
+
+/// A saved pick at the end of time overflowed its end's computation and
+/// panicked: a 400 naming it, and the cart stays as it was.
+#[tokio::test]
+async fn a_pick_at_the_end_of_time_is_refused_naming_it() {
+    let env = CheckoutEnv::start().await;
+    let app = app(&env, Clock::System).await;
+    let (status, body) = put(&app, "s_far", vec![lesson("t_one", &in_days(2, "10:00"), 60), lesson("t_one", "9999-12-30T21:30:00Z", 60)]).await;
+    assert_eq!((status, body["error"]["code"].as_str(), body["error"]["field"].as_str()), (400, Some("invalid_request"), Some("items[1].start")), "{body}");
+    assert!(get(&app, "s_far").await["items"].as_array().unwrap().is_empty());
+}

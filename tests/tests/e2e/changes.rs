@@ -581,3 +581,18 @@ async fn two_cancels_of_one_payment_at_once_never_both_spend_what_was_left() {
     let answered: u64 = [&a.1, &b.1].iter().map(|v| v["refund"]["amount"].as_u64().unwrap()).sum();
     assert_eq!(answered, 2000, "{a:?} {b:?}");
 }
+
+/// A start at the end of time once overflowed the end's computation and
+/// panicked (the Function URL answered 502): a 400 naming the field now, for
+/// a move as for a checkout and a cart (tests in checkout.rs and cart.rs).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reschedule_to_the_end_of_time_is_refused_naming_the_start() {
+    let env = CheckoutEnv::start().await;
+    let at = tomorrow_at("10:00");
+    let (_, bookings) = env.paid_booking("s_far", vec![lesson("t_one", &at, 60)]).await;
+    let early = app(&env, ts(&at) - SignedDuration::from_hours(48)).await;
+    for far in ["9999-12-30T21:30:00Z", "9999-12-31T23:59:59Z"] {
+        let (status, body) = reschedule(&early, &token_for("s_far"), &bookings[0], far).await;
+        assert_eq!((status, body["error"]["code"].as_str(), body["error"]["field"].as_str()), (400, Some("invalid_request"), Some("start")), "{body}");
+    }
+}

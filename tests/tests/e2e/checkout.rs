@@ -349,3 +349,21 @@ async fn a_wrong_method_is_405_with_allow() {
     assert_eq!(response.headers().get("allow").and_then(|v| v.to_str().ok()), Some("GET, POST, DELETE"));
     assert_eq!(tests::json_of(&response).1["error"]["code"], "method_not_allowed");
 }
+
+/// The end of time once overflowed a pick's end and panicked (502 from the
+/// Function URL); so did a duration of billions of minutes. Both are a 400
+/// naming the field, and nothing is held or charged.
+#[tokio::test]
+async fn a_lesson_at_the_end_of_time_or_of_endless_length_is_refused_naming_the_field() {
+    let env = CheckoutEnv::start().await;
+    let student = token_for("s_far");
+    for (pick, field) in [
+        (lesson("t_one", "9999-12-30T21:30:00Z", 60), "lessons[0].start"),
+        (lesson("t_one", "0001-01-01T00:00:00Z", 60), "lessons[0].start"),
+        (lesson("t_one", &tomorrow_at("10:00"), 4_294_967_295), "lessons[0].duration_minutes"),
+    ] {
+        let (status, body) = env.post(Some(&student), &cart(vec![pick]), None).await;
+        assert_eq!((status, body["error"]["code"].as_str(), body["error"]["field"].as_str()), (400, Some("invalid_request"), Some(field)), "{body}");
+    }
+    assert!(sessions(&env).await.is_empty(), "no session opened");
+}
