@@ -35,12 +35,16 @@ pub struct Claims {
     pub iat: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iss: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aud: Option<String>,
 }
 
 impl Claims {
     pub fn new(sub: impl Into<String>, role: Role, now: Timestamp, ttl: SignedDuration) -> Self {
         let iat = now.as_second();
-        Self { sub: sub.into(), role, iat, exp: iat.saturating_add(ttl.as_secs()), email: None }
+        Self { sub: sub.into(), role, iat, exp: iat.saturating_add(ttl.as_secs()), email: None, iss: None, aud: None }
     }
 }
 
@@ -55,8 +59,9 @@ pub fn mint_hs256(secret: &str, claims: &Claims) -> Result<String, jsonwebtoken:
 pub struct Principal {
     pub user_id: String,
     pub email: Option<String>,
-    /// Our own role claim when present; providers such as Supabase put
-    /// `"authenticated"` there, which is no role of ours.
+    /// `Admin` only when the deployment's [`AdminRule`] admits the token;
+    /// otherwise our own `student`/`teacher` role claim when present
+    /// (providers such as Supabase put `"authenticated"` there, no role of ours).
     pub role: Option<Role>,
 }
 
@@ -69,6 +74,49 @@ struct TokenClaims {
     email: Option<String>,
     #[serde(default)]
     role: Option<serde_json::Value>,
+}
+
+/// Who is a platform admin: set at deploy time, never read from a claim
+/// whose meaning belongs to the identity provider (Supabase's `role` is the
+/// Postgres role; WorkOS's is the user's role in an organization they may
+/// have created themselves). A token is an admin's when its claim at
+/// `claim` (a JSON Pointer, RFC 6901) is `value` or a list holding it, or
+/// when its subject is listed. Neither set: nobody is an admin by token
+/// (the operator endpoints still take IAM).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AdminRule {
+    pub claim: Option<(String, String)>,
+    pub subjects: Vec<String>,
+}
+
+impl AdminRule {
+    fn read(env: &mut Env) -> Option<Self> {
+        let pointer = env.optional("AUTH_ADMIN_CLAIM", "a JSON Pointer to the claim that marks admins, e.g. /cognito:groups", |s| {
+            if s.starts_with('/') { Ok(s.to_owned()) } else { Err("must be a JSON Pointer starting with /, e.g. /cognito:groups or /https:~1~1lessons.example~1roles".into()) }
+        });
+        let value = env.optional("AUTH_ADMIN_VALUE", "the value of AUTH_ADMIN_CLAIM that marks an admin, e.g. admins", |s| Ok(s.to_owned()));
+        let subjects = env.optional("AUTH_ADMIN_SUBJECTS", "a comma-separated list of token subjects that are admins", |s| {
+            Ok(s.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect::<Vec<_>>())
+        });
+        let claim = match (pointer, value) {
+            (Some(pointer), Some(value)) => Some((pointer, value)),
+            (None, None) => None,
+            _ => {
+                env.problem("set AUTH_ADMIN_CLAIM and AUTH_ADMIN_VALUE together");
+                return None;
+            }
+        };
+        Some(Self { claim, subjects: subjects.unwrap_or_default() })
+    }
+
+    pub fn admits(&self, sub: &str, claims: &serde_json::Value) -> bool {
+        let by_claim = self.claim.as_ref().is_some_and(|(pointer, value)| match claims.pointer(pointer) {
+            Some(serde_json::Value::String(s)) => s == value,
+            Some(serde_json::Value::Array(list)) => list.iter().any(|v| v.as_str() == Some(value)),
+            _ => false,
+        });
+        by_claim || self.subjects.iter().any(|s| s == sub)
+    }
 }
 
 #[derive(Clone)]
@@ -93,6 +141,7 @@ pub struct AuthConfig {
     pub keys: KeySource,
     pub issuer: Option<String>,
     pub audience: Option<String>,
+    pub admins: AdminRule,
 }
 
 const SECRET_VAR: &str = "AUTH_JWT_SECRET";
@@ -124,6 +173,7 @@ impl AuthConfig {
         });
         let issuer = env.optional("AUTH_ISSUER", "the expected `iss` claim", |s| Ok(s.to_owned()));
         let audience = env.optional("AUTH_AUDIENCE", "the expected `aud` claim", |s| Ok(s.to_owned()));
+        let admins = AdminRule::read(env);
         let keys = match (secret, url) {
             (Some(secret), None) => KeySource::Hs256 { secret },
             (None, Some(url)) => KeySource::Jwks { url, algorithm: algorithm? },
@@ -136,7 +186,7 @@ impl AuthConfig {
                 return None;
             }
         };
-        Some(Self { keys, issuer, audience })
+        Some(Self { keys, issuer, audience, admins: admins? })
     }
 }
 
@@ -144,6 +194,7 @@ impl AuthConfig {
 pub struct Authenticator {
     validation: Validation,
     keys: Keys,
+    admins: AdminRule,
 }
 
 enum Keys {
@@ -160,7 +211,12 @@ impl Authenticator {
             KeySource::Jwks { url, algorithm } => (algorithm, Keys::Jwks(JwksCache::fetch(http, url, algorithm).await?)),
         };
         let mut validation = Validation::new(algorithm);
-        validation.set_required_spec_claims(&["exp", "sub"]);
+        // jsonwebtoken checks `iss` and `aud` only when a token carries them
+        // unless they are required: a configured one must be present.
+        let mut required = vec!["exp", "sub"];
+        required.extend(config.issuer.as_ref().map(|_| "iss"));
+        required.extend(config.audience.as_ref().map(|_| "aud"));
+        validation.set_required_spec_claims(&required);
         validation.leeway = 30;
         validation.validate_nbf = true;
         match &config.audience {
@@ -170,7 +226,7 @@ impl Authenticator {
         if let Some(iss) = &config.issuer {
             validation.set_issuer(&[iss]);
         }
-        Ok(Self { validation, keys })
+        Ok(Self { validation, keys, admins: config.admins })
     }
 
     /// Lets tests refresh the JWKS without waiting a minute after the last fetch.
@@ -199,17 +255,21 @@ impl Authenticator {
             Keys::Secret(key) => key.clone(),
             Keys::Jwks(cache) => cache.key(header.kid.as_deref()).await.ok_or_else(|| unauthorized("the token's signing key is unknown"))?,
         };
-        let data = jsonwebtoken::decode::<TokenClaims>(token, &key, &self.validation).map_err(|e| unauthorized(reason(&e)))?;
-        let claims = data.claims;
+        let all = jsonwebtoken::decode::<serde_json::Value>(token, &key, &self.validation).map_err(|e| unauthorized(reason(&e)))?.claims;
+        let claims = TokenClaims::deserialize(&all).map_err(|_| unauthorized("the token has no usable subject"))?;
         if claims.sub.trim().is_empty() || claims.sub.len() > 256 {
             return Err(unauthorized("the token has no usable subject"));
         }
-        let role = claims.role.and_then(|r| serde_json::from_value(r).ok());
+        let role = if self.admins.admits(&claims.sub, &all) {
+            Some(Role::Admin)
+        } else {
+            claims.role.and_then(|r| serde_json::from_value(r).ok()).filter(|r| *r != Role::Admin)
+        };
         Ok(Principal { user_id: claims.sub, email: claims.email.filter(|e| e.contains('@')), role })
     }
 }
 
-/// Operator endpoints take only tokens with `role: "admin"`.
+/// Operator endpoints take only tokens the [`AdminRule`] admits.
 pub fn require_admin(who: &Principal) -> Result<(), ApiError> {
     if who.role == Some(Role::Admin) { Ok(()) } else { Err(ApiError::Forbidden) }
 }
@@ -231,7 +291,7 @@ fn reason(err: &jsonwebtoken::errors::Error) -> &'static str {
         ErrorKind::ImmatureSignature => "the token is not valid yet",
         ErrorKind::InvalidIssuer => "the token was issued by someone else",
         ErrorKind::InvalidAudience => "the token is meant for another audience",
-        ErrorKind::MissingRequiredClaim(_) => "the token lacks a required claim (exp, sub)",
+        ErrorKind::MissingRequiredClaim(_) => "the token lacks a required claim (exp, sub, and iss and aud where configured)",
         ErrorKind::InvalidSignature => "the token's signature is invalid",
         _ => "the bearer token is invalid",
     }

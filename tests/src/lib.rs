@@ -91,10 +91,16 @@ pub fn token_as(sub: &str, role: shared::auth::Role) -> String {
     shared::auth::mint_hs256(JWT_SECRET, &shared::auth::Claims::new(sub, role, jiff::Timestamp::now(), jiff::SignedDuration::from_hours(1))).expect("mint")
 }
 
+/// Who is an admin in `make dev` (`.env.local`): a `role` claim of `admin`.
+pub fn local_admins() -> shared::auth::AdminRule {
+    shared::auth::AdminRule { claim: Some(("/role".into(), "admin".into())), subjects: Vec::new() }
+}
+
 /// The authenticator the functions run with in `make dev` (HS256, the development secret).
 pub async fn hs256_auth() -> shared::auth::Authenticator {
     use shared::auth::{AuthConfig, Authenticator, KeySource};
-    Authenticator::new(AuthConfig { keys: KeySource::Hs256 { secret: JWT_SECRET.into() }, issuer: None, audience: None }, reqwest::Client::new()).await.expect("authenticator")
+    let config = AuthConfig { keys: KeySource::Hs256 { secret: JWT_SECRET.into() }, issuer: None, audience: None, admins: local_admins() };
+    Authenticator::new(config, reqwest::Client::new()).await.expect("authenticator")
 }
 
 /// `days` days from today (UTC) at `hh:mm`, as RFC 3339.

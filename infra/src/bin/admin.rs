@@ -104,6 +104,12 @@ enum Command {
         sub: String,
         #[arg(long)]
         email: Option<String>,
+        /// The `iss` claim (a stack with AUTH_ISSUER refuses tokens without it).
+        #[arg(long)]
+        iss: Option<String>,
+        /// The `aud` claim (a stack with AUTH_AUDIENCE refuses tokens without it).
+        #[arg(long)]
+        aud: Option<String>,
         #[arg(long, default_value_t = 24)]
         ttl_hours: i64,
     },
@@ -363,10 +369,12 @@ async fn run(command: Command) -> Result<(), String> {
         }
         Command::CreateBooking { checkout_id, at } => call_operator("create-booking", at, serde_json::json!({"checkout_id": checkout_id})).await?,
         Command::CreateRoom { booking_id, at } => call_operator("create-room", at, serde_json::json!({"booking_id": booking_id})).await?,
-        Command::Token { role, sub, email, ttl_hours } => {
+        Command::Token { role, sub, email, iss, aud, ttl_hours } => {
             let secret = config::load(auth::read_signing_secret).map_err(|e| e.to_string())?;
             let mut claims = Claims::new(sub, role.into(), jiff::Timestamp::now(), jiff::SignedDuration::from_hours(ttl_hours));
             claims.email = email;
+            claims.iss = iss;
+            claims.aud = aud;
             println!("{}", auth::mint_hs256(&secret, &claims).map_err(|e| e.to_string())?);
         }
     }

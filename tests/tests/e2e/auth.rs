@@ -31,7 +31,7 @@ fn hs(claims: serde_json::Value, secret: &str) -> String {
 }
 
 async fn hs_auth(issuer: Option<&str>, audience: Option<&str>) -> Authenticator {
-    let config = AuthConfig { keys: KeySource::Hs256 { secret: SECRET.into() }, issuer: issuer.map(Into::into), audience: audience.map(Into::into) };
+    let config = AuthConfig { keys: KeySource::Hs256 { secret: SECRET.into() }, issuer: issuer.map(Into::into), audience: audience.map(Into::into), admins: tests::local_admins() };
     Authenticator::new(config, reqwest::Client::new()).await.unwrap()
 }
 
@@ -55,6 +55,33 @@ async fn accepts_a_valid_hs256_token() {
     assert_eq!(auth.authenticate(&headers(&token)).await.unwrap().role, None);
 }
 
+/// An identity provider's `role` means its own thing (Supabase: the Postgres
+/// role); only the deployment's rule makes an admin.
+#[tokio::test]
+async fn admins_are_who_the_deployment_says_not_whoever_claims_the_role() {
+    use shared::auth::AdminRule;
+    let with = |admins: AdminRule| async move { Authenticator::new(AuthConfig { keys: KeySource::Hs256 { secret: SECRET.into() }, issuer: None, audience: None, admins }, reqwest::Client::new()).await.unwrap() };
+    let role = |auth: Authenticator, claims: serde_json::Value| async move {
+        let mut claims = claims;
+        claims["exp"] = json!(now() + 60);
+        auth.authenticate(&headers(&hs(claims, SECRET))).await.unwrap().role
+    };
+    let claims_admin = json!({"sub": "u_1", "role": "admin"});
+    assert_eq!(role(with(AdminRule::default()).await, claims_admin.clone()).await, None, "nobody is an admin by a claim nobody configured");
+    let cognito = AdminRule { claim: Some(("/cognito:groups".into(), "admins".into())), subjects: Vec::new() };
+    assert_eq!(role(with(cognito.clone()).await, json!({"sub": "u_1", "cognito:groups": ["staff", "admins"]})).await, Some(Role::Admin));
+    assert_eq!(role(with(cognito.clone()).await, json!({"sub": "u_1", "cognito:groups": ["staff"]})).await, None);
+    assert_eq!(role(with(cognito).await, claims_admin.clone()).await, None);
+    let namespaced = AdminRule { claim: Some(("/https:~1~1lessons.example~1roles".into(), "admin".into())), subjects: Vec::new() };
+    assert_eq!(role(with(namespaced).await, json!({"sub": "u_1", "https://lessons.example/roles": ["admin"]})).await, Some(Role::Admin));
+    let supabase = AdminRule { claim: Some(("/app_metadata/role".into(), "admin".into())), subjects: Vec::new() };
+    assert_eq!(role(with(supabase.clone()).await, json!({"sub": "u_1", "role": "authenticated", "app_metadata": {"role": "admin"}})).await, Some(Role::Admin));
+    assert_eq!(role(with(supabase).await, json!({"sub": "u_1", "role": "admin", "user_metadata": {"role": "admin"}})).await, None, "user_metadata is the user's to write");
+    let listed = AdminRule { claim: None, subjects: vec!["ops|1".into()] };
+    assert_eq!(role(with(listed.clone()).await, json!({"sub": "ops|1"})).await, Some(Role::Admin));
+    assert_eq!(role(with(listed).await, json!({"sub": "ops|2", "role": "teacher"})).await, Some(Role::Teacher));
+}
+
 #[tokio::test]
 async fn rejects_bad_hs256_tokens() {
     let auth = hs_auth(Some("https://issuer.example"), Some("lessons")).await;
@@ -74,6 +101,13 @@ async fn rejects_bad_hs256_tokens() {
     let mut wrong_aud = good.clone();
     wrong_aud["aud"] = json!("other");
     rejected(&auth, headers(&hs(wrong_aud, SECRET))).await;
+    // A configured issuer or audience must be there: jsonwebtoken checks
+    // them only when present unless they are required.
+    for claim in ["iss", "aud"] {
+        let mut without = good.clone();
+        without.as_object_mut().unwrap().remove(claim);
+        assert!(rejected(&auth, headers(&hs(without, SECRET))).await.contains("required claim"), "a token without {claim}");
+    }
 
     // alg: none, unsigned.
     let b64 = |v: serde_json::Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
@@ -166,7 +200,7 @@ async fn answer(served: Arc<Served>) -> axum::response::Response {
 }
 
 async fn jwks_auth(server: &JwksServer) -> Authenticator {
-    let config = AuthConfig { keys: KeySource::Jwks { url: server.url.clone(), algorithm: Algorithm::ES256 }, issuer: None, audience: None };
+    let config = AuthConfig { keys: KeySource::Jwks { url: server.url.clone(), algorithm: Algorithm::ES256 }, issuer: None, audience: None, admins: tests::local_admins() };
     Authenticator::new(config, reqwest::Client::new()).await.unwrap()
 }
 
@@ -254,6 +288,6 @@ async fn a_slow_jwks_refresh_does_not_hold_up_tokens_with_known_keys() {
 
 #[tokio::test]
 async fn a_jwks_url_that_does_not_answer_fails_start_up() {
-    let config = AuthConfig { keys: KeySource::Jwks { url: "http://127.0.0.1:9/jwks.json".into(), algorithm: Algorithm::ES256 }, issuer: None, audience: None };
+    let config = AuthConfig { keys: KeySource::Jwks { url: "http://127.0.0.1:9/jwks.json".into(), algorithm: Algorithm::ES256 }, issuer: None, audience: None, admins: tests::local_admins() };
     assert!(Authenticator::new(config, reqwest::Client::new()).await.is_err());
 }

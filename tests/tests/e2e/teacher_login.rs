@@ -29,7 +29,7 @@ fn teacher_with_login(id: &str, user_id: Option<&str>) -> TeacherProfile {
 
 fn joining(env: &CheckoutEnv, clock: Clock) -> join_lesson::App {
     use shared::auth::{AuthConfig, Authenticator, KeySource};
-    let config = AuthConfig { keys: KeySource::Hs256 { secret: JWT_SECRET.into() }, issuer: None, audience: None };
+    let config = AuthConfig { keys: KeySource::Hs256 { secret: JWT_SECRET.into() }, issuer: None, audience: None, admins: tests::local_admins() };
     let auth = tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(Authenticator::new(config, reqwest::Client::new()))).unwrap();
     join_lesson::App { auth, joining: Joining { rooms: rooms_for(&env.db.store_of("join-lesson"), &env.hms.base_url(), clock), opens_before: SignedDuration::from_mins(15), clock } }
 }
