@@ -14,6 +14,7 @@ pub fn what_to_do(kind: AttentionKind) -> &'static str {
         AttentionKind::DisputeInquiry => "the cardholder's bank asks about this payment (nothing is debited yet): answer it in the Stripe dashboard before the due date (a refund now may avoid a chargeback); the bookings stand",
         AttentionKind::Dispute => "a chargeback: the bank took the money back and the lessons not yet started were cancelled (no refund); submit evidence in the Stripe dashboard before the due date",
         AttentionKind::AttendanceUndecided => "100ms's sessions could not be read for a day: check the 100ms status and HMS_* settings; reconcile keeps retrying, and the outcome is decided on its own once 100ms answers",
+        AttentionKind::AttendanceUnclear => "both came but were never together long enough, so nothing was refunded: ask them (make booking BOOKING=… shows who was in the room and when), then decide with make outcome BOOKING=… OUTCOME=completed|teacher_no_show|student_no_show (a teacher_no_show refunds in full)",
         AttentionKind::ProfileInvalid => "the teacher's stored profile breaks a rule it was written before: it is still served, but cannot be saved until the named field is fixed (teacher-profile, or make seed); then resolve this",
     }
 }

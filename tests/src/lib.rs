@@ -261,6 +261,14 @@ impl CheckoutEnv {
         (id, bookings.into_iter().map(|b| b.booking_id).collect())
     }
 
+    /// A 100ms app token for `booking`'s room as `user_id` in `role`, signed
+    /// with the test app secret, as join-lesson mints them.
+    pub fn hms_app_token(&self, booking: &shared::store::Booking, user_id: &str, role: &str) -> String {
+        let now = jiff::Timestamp::now().as_second();
+        let claims = json!({"access_key": HMS_ACCESS_KEY, "room_id": booking.room_id, "user_id": user_id, "role": role, "type": "app", "version": 2, "iat": now, "nbf": now, "exp": now + 3600, "jti": format!("jti-{now}-{user_id}")});
+        jsonwebtoken::encode(&jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256), &claims, &jsonwebtoken::EncodingKey::from_secret(HMS_SECRET.as_bytes())).expect("sign")
+    }
+
     /// initiate-checkout on the same table and Stripe, at another instant.
     pub async fn checkout_at(&self, clock: shared::clock::Clock) -> initiate_checkout::App {
         checkout_app(&self.db.store_of("initiate-checkout"), &self.stripe.base_url(), &self.hms.base_url(), std::time::Duration::from_secs(5), clock).await

@@ -11,6 +11,6 @@ mod sweep;
 mod webhook;
 
 pub use overrule::{OverruleError, overrule};
-pub use rules::{Attendance, Outcome, Presence, decide, presence};
+pub use rules::{Lesson, Outcome, Party, decide, observe};
 pub use sweep::{AttendanceConfig, Decided, decide_due};
 pub use webhook::{HmsWebhook, HmsWebhookSecrets, Received};

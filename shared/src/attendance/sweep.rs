@@ -9,31 +9,27 @@ use std::collections::BTreeMap;
 use jiff::{SignedDuration, Timestamp};
 
 use super::no_show;
-use super::rules::{Outcome, decide, presence};
+use super::rules::{Lesson, Outcome, Party, decide, observe};
 use crate::config::Env;
+use crate::domain::Stay;
 use crate::refunds::{INLINE_REFUND_BUDGET, Refunds};
-use crate::rooms::Stay;
-use crate::store::{Attention, AttentionKind, BookingStatus, Due, TeacherCount, TransactError};
+use crate::store::{Attention, AttentionKind, Booking, BookingStatus, Due, TeacherCount, TransactError};
 use crate::webhook::EventHandler;
 
 /// How long after a lesson its outcome may wait for 100ms before a person is asked.
 const UNDECIDED_FOR: SignedDuration = SignedDuration::from_hours(24);
-/// Presence counts until an hour after the end (100ms closes a socket late).
-const AFTER_END: SignedDuration = SignedDuration::from_hours(1);
 
 #[derive(Debug, Clone, Copy)]
 pub struct AttendanceConfig {
     /// `ATTENDANCE_GRACE_MINUTES`: after the end, before deciding.
     pub grace: SignedDuration,
-    /// `ATTENDANCE_MIN_MINUTES`: in the room to count as present.
+    /// `ATTENDANCE_MIN_MINUTES`: in the lesson, and together, to count.
     pub min_minutes: u32,
-    /// `JOIN_OPENS_MINUTES_BEFORE`: presence counts from when the room opens.
-    pub opens_before: SignedDuration,
 }
 
 impl Default for AttendanceConfig {
     fn default() -> Self {
-        Self { grace: SignedDuration::from_mins(15), min_minutes: 5, opens_before: SignedDuration::from_mins(15) }
+        Self { grace: SignedDuration::from_mins(15), min_minutes: 5 }
     }
 }
 
@@ -41,8 +37,7 @@ impl AttendanceConfig {
     pub fn read(env: &mut Env) -> Option<Self> {
         let grace = env.with_default("ATTENDANCE_GRACE_MINUTES", "15", |s| s.parse::<i64>().ok().filter(|m| (0..=1440).contains(m)).ok_or_else(|| "must be 0 to 1440 minutes".into()));
         let min = env.with_default("ATTENDANCE_MIN_MINUTES", "5", |s| s.parse::<u32>().ok().filter(|m| (1..=60).contains(m)).ok_or_else(|| "must be 1 to 60 minutes".into()));
-        let opens = crate::rooms::read_opens_before(env);
-        Some(Self { grace: SignedDuration::from_mins(grace?), min_minutes: min?, opens_before: opens? })
+        Some(Self { grace: SignedDuration::from_mins(grace?), min_minutes: min? })
     }
 }
 
@@ -52,15 +47,23 @@ pub struct Decided {
     pub outcomes: Vec<(String, BookingStatus)>,
     /// Not decided for a reason that may pass (100ms down): retried next run.
     pub still_failing: Vec<(String, String)>,
-    /// Undecided for a day: listed for a person.
+    /// Undecided for a day, or unclear (both came, never together long
+    /// enough): listed for a person.
     pub attention: Vec<String>,
+}
+
+/// What deciding one booking did.
+enum Done {
+    Decided(BookingStatus),
+    ForAPerson,
 }
 
 pub async fn decide_due(handler: &EventHandler, config: &AttendanceConfig, now: Timestamp) -> Result<Decided, crate::store::StoreError> {
     let mut decided = Decided::default();
     for due in handler.store.outcomes_due(now - config.grace).await? {
         match decide_one(handler, config, &due, now).await {
-            Ok(Some(outcome)) => decided.outcomes.push((due.booking_id.to_string(), outcome)),
+            Ok(Some(Done::Decided(outcome))) => decided.outcomes.push((due.booking_id.to_string(), outcome)),
+            Ok(Some(Done::ForAPerson)) => decided.attention.push(due.booking_id.to_string()),
             Ok(None) => {}
             Err(err) if now - due.end > config.grace + UNDECIDED_FOR => {
                 let attention = Attention {
@@ -86,7 +89,7 @@ pub async fn decide_due(handler: &EventHandler, config: &AttendanceConfig, now: 
     Ok(decided)
 }
 
-async fn decide_one(handler: &EventHandler, config: &AttendanceConfig, due: &Due, now: Timestamp) -> Result<Option<BookingStatus>, String> {
+async fn decide_one(handler: &EventHandler, config: &AttendanceConfig, due: &Due, now: Timestamp) -> Result<Option<Done>, String> {
     let store = &handler.store;
     let booking = store.get_booking(&due.booking_id).await.map_err(|e| e.to_string())?;
     let Some(booking) = booking.filter(|b| b.status == BookingStatus::Confirmed && b.end == due.end) else {
@@ -99,25 +102,35 @@ async fn decide_one(handler: &EventHandler, config: &AttendanceConfig, due: &Due
     if let Some(room) = &booking.room_id {
         stays.extend(handler.rooms.hms.stays(room).await.map_err(|e| format!("100ms: {e}"))?);
     }
-    let stays = merged(stays);
-    let (from, until) = (booking.start - config.opens_before, booking.end + AFTER_END);
-    let teacher = presence(&stays, &teacher_login, from, until, now);
-    let student = presence(&stays, &booking.student_id, from, until, now);
-    let outcome = decide(&teacher, &student, booking.end - booking.start, config.min_minutes);
+    let (teacher_role, student_role) = handler.rooms.hms.roles();
+    let lesson = Lesson {
+        start: booking.start,
+        end: booking.end,
+        teacher: Party { login: &teacher_login, role: teacher_role },
+        student: Party { login: &booking.student_id, role: student_role },
+    };
+    let attendance = observe(&merged(stays), &lesson, now);
+    let outcome = decide(&attendance, booking.end - booking.start, config.min_minutes);
     let status = match outcome {
         Outcome::Completed => BookingStatus::Completed,
         Outcome::StudentNoShow => BookingStatus::StudentNoShow,
         Outcome::TeacherNoShow => BookingStatus::TeacherNoShow,
+        // The attendance is kept and the status left for a person.
+        Outcome::Unclear => BookingStatus::Confirmed,
     };
     let io = |e: crate::store::StoreError| e.to_string();
     // Listed for its room to be closed: a failed disable is retried by the room repair.
-    let mut items = vec![store.booking_outcome_item(&booking, status, &teacher, &student).map_err(io)?, store.outcome_undue_item(&booking).map_err(io)?, store.pending_room_item(&booking.booking_id).map_err(io)?];
+    let mut items = vec![store.booking_outcome_item(&booking, status, &attendance).map_err(io)?, store.outcome_undue_item(&booking).map_err(io)?, store.pending_room_item(&booking.booking_id).map_err(io)?];
     let mut intent = None;
-    if outcome == Outcome::TeacherNoShow {
-        items.push(store.teacher_count_item(&booking.teacher_id, TeacherCount::NoShows, 1).map_err(io)?);
-        let (refund, pi) = no_show::refund_items(store, &booking, now).await.map_err(io)?;
-        items.extend(refund);
-        intent = pi;
+    match outcome {
+        Outcome::TeacherNoShow => {
+            items.push(store.teacher_count_item(&booking.teacher_id, TeacherCount::NoShows, 1).map_err(io)?);
+            let (refund, pi) = no_show::refund_items(store, &booking, now).await.map_err(io)?;
+            items.extend(refund);
+            intent = pi;
+        }
+        Outcome::Unclear => items.push(store.attention_item(&unclear(&booking, &attendance, now)).map_err(io)?),
+        Outcome::Completed | Outcome::StudentNoShow => {}
     }
     match store.transact(items).await {
         Ok(()) => {}
@@ -125,7 +138,10 @@ async fn decide_one(handler: &EventHandler, config: &AttendanceConfig, due: &Due
         Err(TransactError::Conflict { .. }) => return Ok(None),
         Err(TransactError::Busy(err) | TransactError::Store(err)) => return Err(err.to_string()),
     }
-    tracing::info!(booking_id = %booking.booking_id, outcome = status.as_str(), teacher_seconds = teacher.seconds_present, student_seconds = student.seconds_present, "lesson outcome decided");
+    tracing::info!(booking_id = %booking.booking_id, outcome = ?outcome, teacher_seconds = attendance.teacher.seconds_present, student_seconds = attendance.student.seconds_present, together_seconds = attendance.together_seconds, "lesson outcome decided");
+    if outcome == Outcome::Unclear {
+        crate::metrics::count(crate::metrics::Metric::AttentionRecords, 1);
+    }
     if let Some(pi) = intent {
         let report = Refunds { store, payments: &handler.payments }.settle_payment(&pi, now, INLINE_REFUND_BUDGET).await;
         for (obligation, err) in report.still_failing {
@@ -136,7 +152,29 @@ async fn decide_one(handler: &EventHandler, config: &AttendanceConfig, due: &Due
     if let Err(err) = handler.rooms.disable(&booking).await {
         tracing::warn!(booking_id = %booking.booking_id, error = %err, "room not closed yet; the room repair closes it");
     }
-    Ok(Some(status))
+    Ok(Some(if outcome == Outcome::Unclear { Done::ForAPerson } else { Done::Decided(status) }))
+}
+
+fn unclear(booking: &Booking, attendance: &crate::domain::Attendance, now: Timestamp) -> Attention {
+    let minutes = |seconds: i64| seconds / 60;
+    Attention {
+        kind: AttentionKind::AttendanceUnclear,
+        subject: booking.booking_id.to_string(),
+        reason: format!(
+            "both came to {} ({} to {}) but were together only {} min (teacher {} min, student {} min): nothing was refunded; decide it with `make outcome`",
+            booking.booking_id,
+            booking.start,
+            booking.end,
+            minutes(attendance.together_seconds),
+            minutes(attendance.teacher.seconds_present),
+            minutes(attendance.student.seconds_present)
+        ),
+        checkout_id: Some(booking.checkout_id.clone()),
+        payment_intent: None,
+        code: None,
+        due_by: None,
+        created_at: now,
+    }
 }
 
 /// One stay per peer: what the webhook stored and what the sessions API
@@ -149,6 +187,7 @@ fn merged(stays: Vec<Stay>) -> Vec<Stay> {
             .and_modify(|kept| {
                 kept.joined_at = kept.joined_at.min(stay.joined_at);
                 kept.left_at = kept.left_at.max(stay.left_at);
+                kept.role = kept.role.take().or_else(|| stay.role.clone());
             })
             .or_insert(stay);
     }

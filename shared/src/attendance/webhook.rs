@@ -12,7 +12,8 @@ use serde_json::Value;
 use crate::config::Env;
 use crate::domain::BookingId;
 use crate::error::ApiError;
-use crate::rooms::{Stay, WEBHOOK_SECRET_HEADER};
+use crate::domain::Stay;
+use crate::rooms::WEBHOOK_SECRET_HEADER;
 use crate::store::{BookingStatus, Store};
 
 /// 100ms's events are a few hundred bytes.
@@ -97,14 +98,10 @@ impl HmsWebhook {
         let (Some(peer_id), Some(user_id), Some(joined_at)) = (data["peer_id"].as_str(), data["user_id"].as_str(), time("joined_at")) else {
             return Err(ApiError::invalid("data", "a peer event needs peer_id, user_id and joined_at"));
         };
-        // A teacher whose profile cannot be read is unknown: the stay is kept
-        // (the decision waits until the profile is readable).
-        let teacher_login = super::no_show::teacher_login(&self.store, &booking).await.ok();
-        if user_id != booking.student_id && teacher_login.as_deref().is_some_and(|login| login != user_id) {
-            tracing::warn!(booking_id = %id, "a peer who is neither the teacher nor the student; not counted");
-            return Ok("ignored_peer");
-        }
-        let stay = Stay { peer_id: peer_id.to_owned(), user_id: user_id.to_owned(), joined_at, left_at: time("left_at") };
+        // Every peer of our room is kept with its role: a room-code join
+        // carries a random user_id, so who it is is decided from the role.
+        let role = data["role"].as_str().map(str::to_owned);
+        let stay = Stay { peer_id: peer_id.to_owned(), user_id: user_id.to_owned(), role, joined_at, left_at: time("left_at") };
         self.store.record_stay(&id, &stay).await?;
         Ok("recorded")
     }

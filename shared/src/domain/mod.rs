@@ -1,6 +1,7 @@
 //! Domain types shared by every function: identifiers, money, time intervals,
 //! the teacher profile and the payment provider's limits on it.
 
+pub mod attendance;
 pub mod ids;
 pub mod money;
 pub mod pick;
@@ -8,6 +9,7 @@ pub mod profile;
 pub mod stripe_limits;
 pub mod time;
 
+pub use attendance::{Attendance, Presence, Stay};
 pub use ids::{BookingId, CheckoutId, IdError, TeacherId, UserId, UserIdError};
 pub use money::{Currency, CurrencyError, Money};
 pub use pick::LessonPick;

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::clock::Clock;
+use crate::domain::Stay;
 use crate::config::Env;
 
 /// Minted management tokens live a day, as the official SDK's do.
@@ -182,16 +183,6 @@ pub struct RoomCodes {
     pub student: String,
 }
 
-/// One peer's time in a room, as 100ms saw it (`left_at` none: still there).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Stay {
-    pub peer_id: String,
-    pub user_id: String,
-    pub joined_at: Timestamp,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub left_at: Option<Timestamp>,
-}
-
 /// What a room is asked to be; identical for every retry of one booking,
 /// because creating a room with an existing name overwrites its settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -305,6 +296,11 @@ impl Hms {
         Ok(RoomCodes { teacher: code_for(&self.config.teacher_role, "TEACHER")?, student: code_for(&self.config.student_role, "STUDENT")? })
     }
 
+    /// The template's (teacher, student) role names: a room code carries its role.
+    pub fn roles(&self) -> (&str, &str) {
+        (&self.config.teacher_role, &self.config.student_role)
+    }
+
     /// Nobody can join a disabled room.
     pub async fn disable_room(&self, room_id: &str) -> Result<(), HmsError> {
         self.call(reqwest::Method::POST, &format!("rooms/{room_id}"), Some(&json!({"enabled": false}))).await.map(|_| ())
@@ -328,7 +324,8 @@ impl Hms {
                     for peer in session["peers"].as_object().into_iter().flat_map(|p| p.values()) {
                         let time = |field: &str| peer[field].as_str().and_then(|s| s.parse::<Timestamp>().ok());
                         if let (Some(peer_id), Some(user_id), Some(joined_at)) = (peer["id"].as_str(), peer["user_id"].as_str(), time("joined_at")) {
-                            stays.push(Stay { peer_id: peer_id.to_owned(), user_id: user_id.to_owned(), joined_at, left_at: time("left_at") });
+                            let role = peer["role"].as_str().map(str::to_owned);
+                            stays.push(Stay { peer_id: peer_id.to_owned(), user_id: user_id.to_owned(), role, joined_at, left_at: time("left_at") });
                         }
                     }
                 }

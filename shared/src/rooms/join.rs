@@ -6,7 +6,7 @@ use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 
 use super::{RoomError, Rooms};
-use crate::attendance::Presence;
+use crate::domain::Presence;
 use crate::auth::Principal;
 use crate::clock::Clock;
 use crate::domain::BookingId;
@@ -163,10 +163,12 @@ impl Joining {
         let next_cursor = more.then(|| all.last().map(|(_, b)| format!("{}.{}", b.start.as_second(), b.booking_id))).flatten();
         let lessons = all
             .into_iter()
-            .map(|(role, b)| {
-                let (mine, theirs) = match (role, b.attendance) {
-                    (Party::Teacher, Some(a)) => (Some(a.teacher), Some(a.student)),
-                    (Party::Student, Some(a)) => (Some(a.student), Some(a.teacher)),
+            .map(|(role, mut b)| {
+                // Who counted (logins, room-code ids) is for operators, not for the other party.
+                let shown = |p: Presence| Some(Presence { identities: Vec::new(), ..p });
+                let (mine, theirs) = match (role, b.attendance.take()) {
+                    (Party::Teacher, Some(a)) => (shown(a.teacher), shown(a.student)),
+                    (Party::Student, Some(a)) => (shown(a.student), shown(a.teacher)),
                     (_, None) => (None, None),
                 };
                 PastLesson { outcome: b.status, my_presence: mine, their_presence: theirs, lesson: summary(role, b) }

@@ -9,7 +9,7 @@ mod join;
 
 use jiff::SignedDuration;
 
-pub use hms::{Hms, HmsConfig, HmsError, RoomSpec, RoomWebhook, Stay, WEBHOOK_SECRET_HEADER};
+pub use hms::{Hms, HmsConfig, HmsError, RoomSpec, RoomWebhook, WEBHOOK_SECRET_HEADER};
 pub use join::{BookingSummary, BookingsPage, JoinTicket, Joining, PastLesson, PastPage, parse_booking_ref, read_opens_before};
 
 use crate::domain::BookingId;

@@ -13,9 +13,7 @@ use jiff::Timestamp;
 use super::item::{key, s};
 use super::keys::{PK, SK};
 use super::{Booking, BookingStatus, Store, StoreError};
-use crate::attendance::Presence;
-use crate::domain::BookingId;
-use crate::rooms::Stay;
+use crate::domain::{Attendance, BookingId, Stay};
 
 const DUE: &str = "OUTCOMES_DUE";
 const STAY_PREFIX: &str = "STAY#";
@@ -43,6 +41,10 @@ impl Store {
             .expression_attribute_values(":user", s(&stay.user_id))
             .expression_attribute_values(":joined", s(stay.joined_at.to_string()));
         let mut set = "peer_id = :peer, user_id = :user, joined_at = if_not_exists(joined_at, :joined)".to_owned();
+        if let Some(role) = &stay.role {
+            set.push_str(", #role = :role");
+            update = update.expression_attribute_names("#role", "role").expression_attribute_values(":role", s(role));
+        }
         if let Some(left) = stay.left_at {
             set.push_str(", left_at = :left");
             update = update.expression_attribute_values(":left", s(left.to_string()));
@@ -133,9 +135,11 @@ impl Store {
     }
 
     /// The outcome of a confirmed booking (as read), with each party's
-    /// presence: written once, whoever decides at the same time.
-    pub fn booking_outcome_item(&self, booking: &Booking, outcome: BookingStatus, teacher: &Presence, student: &Presence) -> Result<TransactWriteItem, StoreError> {
-        let attendance = serde_dynamo::to_attribute_value(crate::attendance::Attendance { teacher: *teacher, student: *student }).map_err(|e| StoreError::corrupt("record outcome", e))?;
+    /// presence: written once, whoever decides at the same time. `outcome`
+    /// `Confirmed` records the attendance and leaves the status for a person
+    /// to decide.
+    pub fn booking_outcome_item(&self, booking: &Booking, outcome: BookingStatus, attendance: &Attendance) -> Result<TransactWriteItem, StoreError> {
+        let attendance = serde_dynamo::to_attribute_value(attendance).map_err(|e| StoreError::corrupt("record outcome", e))?;
         let update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(key(super::bookings::booking_pk(&booking.booking_id), "BOOKING")))

@@ -37,6 +37,9 @@ pub enum AttentionKind {
     ProfileInvalid,
     /// A lesson's outcome could not be decided for a day (100ms unreachable).
     AttendanceUndecided,
+    /// Both parties came but were never together long enough: nothing was
+    /// refunded automatically; a person decides (`admin outcome`).
+    AttendanceUnclear,
 }
 
 impl AttentionKind {
@@ -49,6 +52,7 @@ impl AttentionKind {
             Self::Dispute => "dispute",
             Self::ProfileInvalid => "profile_invalid",
             Self::AttendanceUndecided => "attendance_undecided",
+            Self::AttendanceUnclear => "attendance_unclear",
         }
     }
 }
@@ -90,12 +94,16 @@ impl Store {
     }
 
     /// Records a problem found by a sweep unless it is recorded already (its
-    /// first sighting is kept); `true` when this call recorded it.
+    /// first sighting is kept); `true` when this call recorded it, counted
+    /// then (an item of a transaction is counted by its caller once committed).
     pub async fn flag_attention(&self, attention: &Attention) -> Result<bool, StoreError> {
         let item = item("flag attention", ATTENTION_PK.to_owned(), &attention.key(), attention, &[])?;
         let put = super::item::put_new(&self.table, item, "flag attention")?;
         match self.transact(vec![put]).await {
-            Ok(()) => Ok(true),
+            Ok(()) => {
+                crate::metrics::count(crate::metrics::Metric::AttentionRecords, 1);
+                Ok(true)
+            }
             Err(super::TransactError::Conflict { .. }) => Ok(false),
             Err(super::TransactError::Busy(err) | super::TransactError::Store(err)) => Err(err),
         }

@@ -118,7 +118,7 @@ pub struct Booking {
     pub history: Vec<Moved>,
     /// Each party's presence, once the outcome is decided.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub attendance: Option<crate::attendance::Attendance>,
+    pub attendance: Option<crate::domain::Attendance>,
 }
 
 /// Where a booking was before the student moved it.

@@ -77,6 +77,17 @@ impl Lessons {
         peer
     }
 
+    /// Someone joins as `how` says (`{"code"}`, `{"token"}`…) from `from`
+    /// until `until` minutes after the start; what the emulator made of them.
+    async fn stay_as(&self, booking: &shared::store::Booking, how: Value, from: f64, until: f64) -> Value {
+        let at = |minutes: f64| (booking.start + SignedDuration::from_secs_f64(minutes * 60.0)).to_string();
+        let mut join = how;
+        join["at"] = json!(at(from));
+        let joined = self.control(&format!("rooms/{}/join", booking.room_id.as_deref().unwrap()), join).await;
+        self.control(&format!("peers/{}/leave", joined["peer_id"].as_str().unwrap()), json!({"at": at(until)})).await;
+        joined
+    }
+
     /// Waits until the emulator has delivered `count` webhooks with a 2xx.
     async fn delivered(&self, count: usize) {
         for _ in 0..200 {
@@ -118,7 +129,8 @@ async fn post(app: &hms_webhook::App, secret: Option<&str>, body: &Value) -> (u1
 }
 
 fn peer_event(kind: &str, booking: &shared::store::Booking, peer: &str, user: &str, joined: Timestamp, left: Option<Timestamp>) -> Value {
-    let mut data = json!({"room_id": booking.room_id, "room_name": booking.booking_id, "session_id": "s1", "peer_id": peer, "user_id": user, "role": "guest", "joined_at": joined.to_string()});
+    let role = if user.starts_with("t_") { "host" } else if user.starts_with("s_") { "guest" } else { "observer" };
+    let mut data = json!({"room_id": booking.room_id, "room_name": booking.booking_id, "session_id": "s1", "peer_id": peer, "user_id": user, "role": role, "joined_at": joined.to_string()});
     if let Some(left) = left {
         data["left_at"] = json!(left.to_string());
     }
@@ -158,17 +170,27 @@ async fn repeated_shuffled_and_rejoined_events_make_one_set_of_stays_and_strange
     for event in events.iter().rev().chain(events.iter()) {
         assert_eq!(post(&app, Some(SECRET), event).await, (200, json!({"received": true, "outcome": "recorded"})));
     }
-    let stranger = peer_event("peer.join.success", &booking, "p9", "s_other", m(1), None);
-    assert_eq!(post(&app, Some(SECRET), &stranger).await.1["outcome"], "ignored_peer");
+    // Kept with its role (a room-code peer's user_id is random, so who it is
+    // is decided later), but a role that is neither party's counts for nobody.
+    let stranger = peer_event("peer.join.success", &booking, "p9", "x_other", m(1), None);
+    assert_eq!(post(&app, Some(SECRET), &stranger).await.1["outcome"], "recorded");
     let mut stays = l.env.db.store.stays_of(&booking.booking_id).await.unwrap();
     stays.sort_by(|a, b| a.peer_id.cmp(&b.peer_id));
-    let got: Vec<(&str, &str, Timestamp, Option<Timestamp>)> = stays.iter().map(|s| (s.peer_id.as_str(), s.user_id.as_str(), s.joined_at, s.left_at)).collect();
-    assert_eq!(got, [("p1", "s_1", m(0), Some(m(20))), ("p2", "s_1", m(22), Some(m(60))), ("p3", "t_one", m(-2), Some(m(61)))]);
+    let got: Vec<(&str, &str, Option<&str>, Timestamp, Option<Timestamp>)> = stays.iter().map(|s| (s.peer_id.as_str(), s.user_id.as_str(), s.role.as_deref(), s.joined_at, s.left_at)).collect();
+    assert_eq!(got, [
+        ("p1", "s_1", Some("guest"), m(0), Some(m(20))),
+        ("p2", "s_1", Some("guest"), m(22), Some(m(60))),
+        ("p3", "t_one", Some("host"), m(-2), Some(m(61))),
+        ("p9", "x_other", Some("observer"), m(1), None),
+    ]);
 
     let report = l.reconcile(&booking, 16).await;
     assert_eq!(report.outcomes.settled, 1, "{report:?}");
     let decided = l.env.db.store.get_booking(&booking.booking_id).await.unwrap().unwrap();
     assert_eq!(decided.status, BookingStatus::Completed);
+    let attendance = decided.attendance.unwrap();
+    assert_eq!((attendance.teacher.identities, attendance.student.identities), (vec!["t_one (host)".to_owned()], vec!["s_1 (guest)".to_owned()]));
+    assert_eq!((attendance.teacher.seconds_present, attendance.student.seconds_present, attendance.together_seconds), (3600, 58 * 60, 58 * 60), "inside the lesson only");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -338,4 +360,79 @@ async fn a_rescheduled_lesson_is_decided_at_its_new_end_and_not_at_its_old_one()
     l.stay(&now_at, "s_1", "guest", 0.0, 60.0).await;
     assert_eq!(l.reconcile(&now_at, 16).await.outcomes.settled, 1, "decided at the new one");
     assert_eq!(l.status(&booking.booking_id).await, BookingStatus::Completed);
+}
+
+/// The hosted Prebuilt link exchanges its room code for a token with a
+/// random user_id: neither party's login ever reaches 100ms, and every such
+/// lesson used to be decided teacher_no_show and refunded in full.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lesson_joined_through_the_room_codes_is_completed() {
+    let l = lessons().await;
+    let booking = l.book("s_1", &tomorrow_at("10:00")).await;
+    let teacher = l.stay_as(&booking, json!({"code": booking.teacher_room_code}), -3.0, 58.0).await;
+    let student = l.stay_as(&booking, json!({"code": booking.student_room_code}), 1.0, 55.0).await;
+    assert!(teacher["user_id"] != "t_one" && student["user_id"] != "s_1", "random ids, as 100ms gives: {teacher} {student}");
+    assert_eq!((teacher["role"].as_str(), student["role"].as_str()), (Some("host"), Some("guest")));
+    l.delivered(5).await;
+    assert_eq!(l.reconcile(&booking, 16).await.outcomes.settled, 1);
+    let decided = l.env.db.store.get_booking(&booking.booking_id).await.unwrap().unwrap();
+    assert_eq!(decided.status, BookingStatus::Completed);
+    let attendance = decided.attendance.unwrap();
+    assert_eq!((attendance.teacher.seconds_present, attendance.student.seconds_present, attendance.together_seconds), (58 * 60, 54 * 60, 54 * 60));
+    assert_eq!(attendance.student.identities, vec![format!("{} (guest)", student["user_id"].as_str().unwrap())], "who counted, for make booking");
+    assert!(l.refunds().await.is_empty());
+}
+
+/// Our own app token (join-lesson's `token`) carries the login: the same lesson, the other path.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lesson_joined_with_our_tokens_and_a_code_at_once_is_completed() {
+    let l = lessons().await;
+    let booking = l.book("s_1", &tomorrow_at("10:00")).await;
+    let token = l.env.hms_app_token(&booking, "t_one", "host");
+    let teacher = l.stay_as(&booking, json!({"token": token}), 0.0, 60.0).await;
+    assert_eq!(teacher["user_id"], "t_one");
+    l.stay_as(&booking, json!({"code": booking.student_room_code}), 0.0, 60.0).await;
+    l.delivered(4).await;
+    l.reconcile(&booking, 16).await;
+    assert_eq!(l.status(&booking.booking_id).await, BookingStatus::Completed);
+}
+
+/// Presence counts only inside the lesson: a teacher who sat in the room
+/// from 15 to 10 minutes before the start and came back after the end did
+/// not teach it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_teacher_who_came_only_before_the_start_and_after_the_end_is_a_no_show_and_refunded() {
+    let l = lessons().await;
+    let booking = l.book("s_1", &tomorrow_at("10:00")).await;
+    l.stay(&booking, "t_one", "host", -15.0, -10.0).await;
+    l.stay(&booking, "s_1", "guest", 0.0, 60.0).await;
+    l.stay(&booking, "t_one", "host", 60.0, 65.0).await;
+    l.delivered(6).await;
+    l.reconcile(&booking, 16).await;
+    assert_eq!(l.status(&booking.booking_id).await, BookingStatus::TeacherNoShow);
+    let refunds = l.refunds().await;
+    assert_eq!((refunds.len(), refunds[0]["amount"].as_u64()), (1, Some(3000)), "{refunds:?}");
+}
+
+/// Both came, one after the other: nothing is refunded on a guess; a person decides.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_present_but_never_together_long_enough_is_listed_for_a_person_and_refunds_nothing() {
+    let l = lessons().await;
+    let booking = l.book("s_1", &tomorrow_at("10:00")).await;
+    l.stay(&booking, "t_one", "host", 0.0, 20.0).await;
+    l.stay(&booking, "s_1", "guest", 17.0, 60.0).await;
+    l.delivered(5).await;
+    let report = l.reconcile(&booking, 16).await;
+    assert_eq!(report.outcomes.settled, 0, "{report:?}");
+    let kept = l.env.db.store.get_booking(&booking.booking_id).await.unwrap().unwrap();
+    assert_eq!((kept.status, kept.attendance.map(|a| a.together_seconds)), (BookingStatus::Confirmed, Some(180)));
+    let attention = l.env.db.store.attention().await.unwrap();
+    assert_eq!(attention.iter().map(|a| (a.kind, a.subject.as_str())).collect::<Vec<_>>(), vec![(shared::store::AttentionKind::AttendanceUnclear, booking.booking_id.as_str())]);
+    assert!(l.refunds().await.is_empty());
+    assert_eq!(l.room(&booking).await["enabled"], false, "the lesson is over: its room closes");
+    l.reconcile(&booking, 60).await;
+    assert_eq!(l.env.db.store.attention().await.unwrap().len(), 1, "listed once");
+    let now = booking.end + SignedDuration::from_hours(2);
+    shared::attendance::overrule(&l.sweeper, &booking.booking_id, "completed", "ops", now).await.unwrap();
+    assert_eq!(l.status(&booking.booking_id).await, BookingStatus::Completed, "a person decides it");
 }

@@ -6,6 +6,7 @@
 //! switches under `/_emulator/` make 100ms fail, slow down, lose a role, or
 //! lose webhook deliveries.
 
+mod identity;
 mod sessions;
 
 use std::collections::HashMap;
@@ -115,6 +116,7 @@ impl HmsEmulator {
             .route("/v2/rooms", post(create_room))
             .route("/v2/rooms/{id}", get(get_room).post(update_room))
             .route("/v2/room-codes/room/{id}", post(create_codes).get(list_codes))
+            .route("/v2/token", post(identity::exchange))
             .route("/_emulator/faults", post(set_fault).delete(clear_fault))
             .route("/_emulator/roles", post(set_roles))
             .route("/_emulator/rooms", get(rooms))

@@ -65,15 +65,39 @@ pub(super) fn router() -> Router<Shared> {
         .route("/_emulator/webhooks", get(deliveries))
 }
 
-/// `{"user_id", "role", "at"?}`: someone joins the room (opening a session
-/// if none is running); `at` (RFC 3339) lets a test say when.
+/// Someone joins the room (opening a session if none is running), as one
+/// of: `{"token"}` (an app token: ours, or one a code was exchanged for),
+/// `{"code", "user_id"?}` (the hosted Prebuilt link: a random `user_id`
+/// unless one is given), or `{"user_id", "role"}` (a test's shorthand);
+/// `at` (RFC 3339) lets a test say when.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct JoinSpec {
-    user_id: String,
-    role: String,
+    #[serde(default)]
+    user_id: Option<String>,
+    #[serde(default)]
+    role: Option<String>,
+    #[serde(default)]
+    code: Option<String>,
+    #[serde(default)]
+    token: Option<String>,
     #[serde(default)]
     at: Option<jiff::Timestamp>,
+}
+
+impl JoinSpec {
+    fn joiner(self, emulator: &Emulator, room_id: &str) -> Result<super::identity::Joiner, Response> {
+        let joiner = match (self.token, self.code, self.user_id, self.role) {
+            (Some(token), None, None, None) => super::identity::by_token(emulator, &token)?,
+            (None, Some(code), user_id, None) => super::identity::by_code(emulator, &code, user_id)?,
+            (None, None, Some(user_id), Some(role)) => super::identity::Joiner { room_id: room_id.to_owned(), user_id, role },
+            _ => return Err((StatusCode::BAD_REQUEST, axum::Json(json!({"error": "give one of {\"token\"}, {\"code\", \"user_id\"?} or {\"user_id\", \"role\"}"}))).into_response()),
+        };
+        if joiner.room_id != room_id {
+            return Err(error(StatusCode::FORBIDDEN, "the token or code is for another room", &[&joiner.room_id]));
+        }
+        Ok(joiner)
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -88,9 +112,13 @@ struct LeaveSpec {
 async fn join(State(emulator): State<Shared>, Path(room_id): Path<String>, body: Bytes) -> Response {
     let spec: JoinSpec = match serde_json::from_slice(&body) {
         Ok(spec) => spec,
-        Err(err) => return (StatusCode::BAD_REQUEST, axum::Json(json!({"error": format!("expected {{\"user_id\", \"role\", \"at\"?}}: {err}")}))).into_response(),
+        Err(err) => return (StatusCode::BAD_REQUEST, axum::Json(json!({"error": format!("expected {{\"token\"}}, {{\"code\", \"user_id\"?}} or {{\"user_id\", \"role\"}}, and \"at\"?: {err}")}))).into_response(),
     };
     let at = spec.at.unwrap_or_else(jiff::Timestamp::now);
+    let joiner = match spec.joiner(&emulator, &room_id) {
+        Ok(joiner) => joiner,
+        Err(response) => return response,
+    };
     let mut events = Vec::new();
     let peer = {
         let mut inner = emulator.lock();
@@ -98,8 +126,8 @@ async fn join(State(emulator): State<Shared>, Path(room_id): Path<String>, body:
         if !room.enabled {
             return error(StatusCode::FORBIDDEN, "room is disabled", &[&room_id]);
         }
-        if !inner.roles.contains(&spec.role) {
-            return error(StatusCode::BAD_REQUEST, "Invalid Role", &[&spec.role]);
+        if !inner.roles.contains(&joiner.role) {
+            return error(StatusCode::BAD_REQUEST, "Invalid Role", &[&joiner.role]);
         }
         let index = match inner.sessions.iter().position(|s| s.room_id == room_id && s.active) {
             Some(index) => index,
@@ -112,7 +140,7 @@ async fn join(State(emulator): State<Shared>, Path(room_id): Path<String>, body:
         };
         let session = &mut inner.sessions[index];
         // A new peer id on every join, as 100ms gives.
-        let peer = Peer { id: new_id(), user_id: spec.user_id.clone(), role: spec.role.clone(), joined_at: at, left_at: None };
+        let peer = Peer { id: new_id(), user_id: joiner.user_id.clone(), role: joiner.role.clone(), joined_at: at, left_at: None };
         session.peers.insert(peer.id.clone(), peer.clone());
         session.updated_at = session.updated_at.max(at);
         events.push((
@@ -123,7 +151,7 @@ async fn join(State(emulator): State<Shared>, Path(room_id): Path<String>, body:
         for (kind, data) in events {
             send(&emulator, &mut inner, &room.webhook, kind, data);
         }
-        json!({"peer_id": peer.id, "session_id": session_id_of(&inner, &room_id)})
+        json!({"peer_id": peer.id, "user_id": peer.user_id, "role": peer.role, "session_id": session_id_of(&inner, &room_id)})
     };
     axum::Json(peer).into_response()
 }
