@@ -160,6 +160,10 @@ impl BookingChanges {
     async fn cancel(&self, mut booking: Booking, actor: Actor, chosen: Option<u64>) -> Result<Cancelled, ApiError> {
         let mut backoff = Backoff::new(CONTENTION_BUDGET);
         let now = self.clock.now();
+        // A lesson decided (completed, a no-show) is over, as the quote says.
+        if !matches!(booking.status, BookingStatus::Confirmed | BookingStatus::Cancelled) {
+            return Err(ApiError::ChangeRefused(Refusal::BookingNotActive));
+        }
         // Cancelling again answers what the first cancellation did.
         while booking.status == BookingStatus::Confirmed {
             let refundable = self.refundable(&booking).await?;

@@ -436,3 +436,31 @@ async fn both_present_but_never_together_long_enough_is_listed_for_a_person_and_
     shared::attendance::overrule(&l.sweeper, &booking.booking_id, "completed", "ops", now).await.unwrap();
     assert_eq!(l.status(&booking.booking_id).await, BookingStatus::Completed, "a person decides it");
 }
+
+/// A lesson already decided is no longer a booking to cancel: the answer
+/// is the quote's 409, and 100ms is not called (it used to answer as if
+/// cancelled and ask 100ms about the room again).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelling_a_decided_lesson_is_refused_and_calls_100ms_no_more() {
+    let l = lessons().await;
+    let booking = l.book("s_1", &tomorrow_at("10:00")).await;
+    l.stay(&booking, "t_one", "host", 0.0, 60.0).await;
+    l.stay(&booking, "s_1", "guest", 0.0, 60.0).await;
+    l.reconcile(&booking, 16).await;
+    assert_eq!(l.status(&booking.booking_id).await, BookingStatus::Completed);
+    let later = booking.end + SignedDuration::from_hours(2);
+    let changes = change_booking::App {
+        auth: tests::hs256_auth().await,
+        changes: shared::changes::BookingChanges { store: l.env.db.store_of("change-booking"), payments: shared::payments::Payments::new(&shared::payments::StripeConfig { secret_key: STRIPE_KEY.into(), api_base: l.env.stripe.base_url(), timeout: std::time::Duration::from_secs(5) }).unwrap(), rooms: tests::rooms_for(&l.env.db.store_of("change-booking"), &l.env.hms.base_url(), Clock::Fixed(later)), clock: Clock::Fixed(later) },
+    };
+    let calls_before = reqwest::get(format!("{}requests", l.env.hms.control_url())).await.unwrap().json::<Value>().await.unwrap().as_array().unwrap().len();
+    for who in [token_for("s_1"), tests::token_as("ops", shared::auth::Role::Admin)] {
+        let cancel = FunctionUrlEvent::new("POST", "/").header("authorization", &format!("Bearer {who}")).body(&json!({"booking_id": booking.booking_id, "action": "cancel"}).to_string());
+        let (status, body) = json_of(&shared::http::into_response(change_booking::handle(&changes, cancel.into_request()).await));
+        assert_eq!((status, body["error"]["code"].as_str()), (409, Some("booking_not_active")), "{body}");
+    }
+    let calls_after = reqwest::get(format!("{}requests", l.env.hms.control_url())).await.unwrap().json::<Value>().await.unwrap().as_array().unwrap().len();
+    assert_eq!(calls_after, calls_before, "100ms is not asked");
+    assert_eq!(l.status(&booking.booking_id).await, BookingStatus::Completed);
+    assert!(l.refunds().await.is_empty());
+}
