@@ -302,6 +302,8 @@ struct Calls {
     slots: Vec<(String, i64)>,
     jwt_secret: String,
     webhook_secret: String,
+    /// hms-webhook's secret header (`HMS_WEBHOOK_SECRET`), when configured.
+    hms_webhook_secret: Option<String>,
     from: String,
     to: String,
 }
@@ -312,7 +314,8 @@ impl Calls {
         let slots = open_slots(services, &teacher, requests).await?;
         let today = jiff::tz::TimeZone::UTC.to_datetime(Timestamp::now()).date();
         let day = |n: i64| today.checked_add(n.days()).map(|d| d.to_string()).map_err(|e| e.to_string());
-        Ok(Self { teacher, slots, jwt_secret: config.jwt_secret.clone(), webhook_secret: config.webhook_secret.clone(), from: day(1)?, to: day(7)? })
+        let hms_webhook_secret = config.hms.webhook.as_ref().map(|w| w.secret.clone());
+        Ok(Self { teacher, slots, jwt_secret: config.jwt_secret.clone(), webhook_secret: config.webhook_secret.clone(), hms_webhook_secret, from: day(1)?, to: day(7)? })
     }
 
     fn token(&self, sub: &str, role: Role) -> Result<String, String> {
@@ -337,6 +340,11 @@ impl Calls {
                 .to_string();
                 let signature = emulators::stripe::signature_header(&self.webhook_secret, Timestamp::now().as_second(), body.as_bytes());
                 (FunctionUrlEvent::new("POST", "/").header("content-type", "application/json").header("stripe-signature", &signature).body(&body).to_json(), 200)
+            }
+            "hms-webhook" => {
+                let secret = self.hms_webhook_secret.as_deref().ok_or("HMS_WEBHOOK_SECRET is not set (.env.local sets it)")?;
+                let event = json!({"version": "2.0", "id": format!("evt_bench_{n}"), "type": "session.open.success", "timestamp": Timestamp::now().to_string(), "data": {"room_id": format!("room_bench_{n}"), "session_id": format!("sess_bench_{n}")}});
+                (post(event).header(shared::rooms::WEBHOOK_SECRET_HEADER, secret).to_json(), 200)
             }
             "join-lesson" => (post(json!({"booking_id": format!("b_bench_{n}")})).header("authorization", &bearer(&format!("s_bench_{n}"), Role::Student)?).to_json(), 404),
             "change-booking" => (FunctionUrlEvent::get("/").query("booking_id", &format!("b_bench_{n}")).header("authorization", &bearer(&format!("s_bench_{n}"), Role::Student)?).to_json(), 404),
@@ -433,5 +441,29 @@ fn print_table(rows: &[Row], runs: usize) {
         let goals = if missed.is_empty() { "met".to_owned() } else { missed.join(", ") };
         let ratio = ratio.map_or("-".to_owned(), |r| format!("{r:.2}"));
         println!("| {} | {} | {} | {} | {ratio} | {} | {} | {rss_mb:.1} | {goals} |", row.name, mb(row.zip), mb(row.binary), ms(row.init), ms(row.first), ms(row.second));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `make bench` failed on a fresh clone after building everything when a
+    /// function had no request here.
+    #[test]
+    fn every_function_crate_has_a_request() {
+        let calls = Calls {
+            teacher: "t_anna".into(),
+            slots: vec![("2026-12-01T08:00:00Z".into(), 60)],
+            jwt_secret: "a-development-secret-of-thirty-two-bytes".into(),
+            webhook_secret: "whsec_bench".into(),
+            hms_webhook_secret: Some("hms-secret".into()),
+            from: "2026-12-01".into(),
+            to: "2026-12-07".into(),
+        };
+        for entry in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../../functions")).unwrap() {
+            let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+            assert!(calls.event(&name, 0).is_ok(), "{name}: {:?}", calls.event(&name, 0).err());
+        }
     }
 }
