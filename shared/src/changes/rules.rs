@@ -87,7 +87,7 @@ fn hours(h: u32) -> SignedDuration {
 /// may refund anything up to what is left.
 pub fn cancel_quote(booking: &Booking, actor: Actor, now: Timestamp, left: u64) -> CancelQuote {
     let policy = booking.policy;
-    let free_until = booking.start - hours(policy.free_cancel_hours);
+    let free_until = free_until(booking);
     let full = booking.amount.min(left);
     let (refund_amount, reason) = match (booking.status, actor) {
         (status, _) if status != BookingStatus::Confirmed => (0, Some(Refusal::BookingNotActive)),
@@ -99,6 +99,22 @@ pub fn cancel_quote(booking: &Booking, actor: Actor, now: Timestamp, left: u64) 
         (_, Actor::Student) => (0, Some(Refusal::TooLateToCancel)),
     };
     CancelQuote { allowed: reason.is_none(), refund_amount, free_until, reason }
+}
+
+/// Until when a student's cancel refunds in full: `free_cancel_hours`
+/// before the start, except that a move made once that deadline had passed
+/// keeps it (a late reschedule must not buy a new free window); a move made
+/// in time gives the new start its own. Derived from the moves the booking
+/// keeps, so no stored deadline can disagree with them.
+pub fn free_until(booking: &Booking) -> Timestamp {
+    let notice = hours(booking.policy.free_cancel_hours);
+    let mut kept: Option<Timestamp> = None;
+    for moved in &booking.history {
+        let deadline = kept.unwrap_or(moved.start - notice);
+        kept = (moved.moved_at > deadline).then_some(deadline);
+    }
+    let own = booking.start - notice;
+    kept.map_or(own, |deadline| deadline.min(own))
 }
 
 /// Whether the student may move the lesson now: until `reschedule_hours`
@@ -168,6 +184,32 @@ mod tests {
 
     fn policy(free: u32, percent: u32) -> CancellationPolicy {
         CancellationPolicy { free_cancel_hours: free, late_cancel_refund_percent: percent, ..CancellationPolicy::default() }
+    }
+
+    #[test]
+    fn a_move_after_the_free_deadline_keeps_it_and_one_in_time_does_not() {
+        use crate::store::Moved;
+        let mut b = booking(3000, "eur", policy(48, 0));
+        let first_deadline = ts("2026-12-08T10:00:00Z");
+        assert_eq!(free_until(&b), first_deadline);
+        let moved = |start: &str, at: &str| Moved { start: ts(start), end: ts(start) + SignedDuration::from_hours(1), moved_at: ts(at) };
+        // Moved a second after the deadline, a week out: the old deadline stays, and the quote says so.
+        b.history = vec![moved("2026-12-10T10:00:00Z", "2026-12-08T10:00:01Z")];
+        b.start = ts("2026-12-17T10:00:00Z");
+        assert_eq!(free_until(&b), first_deadline);
+        assert_eq!(cancel_quote(&b, Actor::Student, ts("2026-12-09T10:00:00Z"), 3000).refund_amount, 0);
+        // Moved again, later still: still the first deadline.
+        b.history.push(moved("2026-12-17T10:00:00Z", "2026-12-12T10:00:00Z"));
+        b.start = ts("2026-12-24T10:00:00Z");
+        assert_eq!(free_until(&b), first_deadline);
+        // Moved exactly at the deadline (still free): the new start's own deadline.
+        b.history = vec![moved("2026-12-10T10:00:00Z", "2026-12-08T10:00:00Z")];
+        b.start = ts("2026-12-17T10:00:00Z");
+        assert_eq!(free_until(&b), ts("2026-12-15T10:00:00Z"));
+        // A late move to an earlier start never moves the deadline later than the new start's.
+        b.history = vec![moved("2026-12-10T10:00:00Z", "2026-12-09T10:00:00Z")];
+        b.start = ts("2026-12-09T20:00:00Z");
+        assert_eq!(free_until(&b), ts("2026-12-07T20:00:00Z"));
     }
 
     #[test]

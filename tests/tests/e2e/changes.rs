@@ -11,7 +11,7 @@ use shared::clock::Clock;
 use shared::domain::{BookingId, TeacherId, TeacherProfile};
 use shared::payments::{Payments, StripeConfig};
 use shared::store::{BookingStatus, CancelledBy};
-use tests::{CheckoutEnv, FunctionUrlEvent, STRIPE_KEY, cart, json_of, lesson, rooms_for, token_for, tomorrow_at};
+use tests::{CheckoutEnv, FunctionUrlEvent, STRIPE_KEY, cart, in_days, json_of, lesson, rooms_for, token_for, tomorrow_at};
 
 use tests::token_as as token;
 
@@ -158,6 +158,36 @@ async fn a_booking_keeps_the_policy_it_was_paid_under_when_the_teacher_changes_i
     assert_eq!((status, cancelled["refund"].clone()), (200, json!({"amount": 0, "currency": "eur", "status": "none"})), "{cancelled}");
     assert!(refunds(&env).await.is_empty());
     assert!(env.open_starts_on("t_strict", &at).await.contains(&at), "a late cancel frees the slot all the same");
+}
+
+/// A move made after the free window closed must not open a new one: the
+/// student inside the late window moved the lesson a week out and then
+/// cancelled for a full refund.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_reschedule_keeps_the_free_cancellation_deadline_it_had() {
+    let env = CheckoutEnv::start().await;
+    let strict = json!({"free_cancel_hours": 48, "late_cancel_refund_percent": 0, "reschedule_hours": 12});
+    env.db.store.put_profile(&teacher("t_late", "eur", 3000, "UTC", strict)).await.unwrap();
+    let at = in_days(2, "10:00");
+    let (_, bookings) = env.paid_booking("s_1", vec![lesson("t_late", &at, 60)]).await;
+    let student = token_for("s_1");
+    let deadline = ts(&at) - SignedDuration::from_hours(48);
+    let late = app(&env, ts(&at) - SignedDuration::from_hours(24)).await;
+    assert_eq!(quote(&late, &student, &bookings[0]).await.1["cancel"]["refund_amount"], 0, "inside the late window");
+    let (status, moved) = reschedule(&late, &student, &bookings[0], &in_days(9, "10:00")).await;
+    assert_eq!(status, 200, "{moved}");
+    let (_, options) = quote(&late, &student, &bookings[0]).await;
+    assert_eq!(options["cancel"], json!({"allowed": true, "refund_amount": 0, "currency": "eur", "free_until": deadline.to_string()}), "the quote keeps the old deadline");
+    let (status, cancelled) = cancel(&late, &student, &bookings[0]).await;
+    assert_eq!((status, cancelled["refund"]["amount"].as_u64()), (200, Some(0)), "{cancelled}");
+    assert!(refunds(&env).await.is_empty());
+
+    // A move made while the cancel was still free gets the new start's window.
+    let (_, early_one) = env.paid_booking("s_2", vec![lesson("t_late", &in_days(5, "10:00"), 60)]).await;
+    let early = app(&env, ts(&in_days(5, "10:00")) - SignedDuration::from_hours(72)).await;
+    assert_eq!(reschedule(&early, &token_for("s_2"), &early_one[0], &in_days(9, "14:00")).await.0, 200);
+    let (_, options) = quote(&early, &token_for("s_2"), &early_one[0]).await;
+    assert_eq!(options["cancel"]["free_until"], (ts(&in_days(9, "14:00")) - SignedDuration::from_hours(48)).to_string());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
