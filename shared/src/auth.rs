@@ -36,6 +36,8 @@ pub struct Claims {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iss: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aud: Option<String>,
@@ -44,7 +46,7 @@ pub struct Claims {
 impl Claims {
     pub fn new(sub: impl Into<String>, role: Role, now: Timestamp, ttl: SignedDuration) -> Self {
         let iat = now.as_second();
-        Self { sub: sub.into(), role, iat, exp: iat.saturating_add(ttl.as_secs()), email: None, iss: None, aud: None }
+        Self { sub: sub.into(), role, iat, exp: iat.saturating_add(ttl.as_secs()), email: None, name: None, iss: None, aud: None }
     }
 }
 
@@ -59,6 +61,9 @@ pub fn mint_hs256(secret: &str, claims: &Claims) -> Result<String, jsonwebtoken:
 pub struct Principal {
     pub user_id: String,
     pub email: Option<String>,
+    /// The token's `name` claim, for showing the other party (a teacher
+    /// never sees a student's raw identity-provider subject).
+    pub name: Option<String>,
     /// `Admin` only when the deployment's [`AdminRule`] admits the token;
     /// otherwise our own `student`/`teacher` role claim when present
     /// (providers such as Supabase put `"authenticated"` there, no role of ours).
@@ -72,6 +77,8 @@ struct TokenClaims {
     sub: String,
     #[serde(default)]
     email: Option<String>,
+    #[serde(default)]
+    name: Option<serde_json::Value>,
     #[serde(default)]
     role: Option<serde_json::Value>,
 }
@@ -265,8 +272,14 @@ impl Authenticator {
         } else {
             claims.role.and_then(|r| serde_json::from_value(r).ok()).filter(|r| *r != Role::Admin)
         };
-        Ok(Principal { user_id: claims.sub, email: claims.email.filter(|e| e.contains('@')), role })
+        let name = claims.name.as_ref().and_then(serde_json::Value::as_str).map(display_name).filter(|n| !n.is_empty());
+        Ok(Principal { user_id: claims.sub, email: claims.email.filter(|e| e.contains('@')), name, role })
     }
+}
+
+/// A name as shown to someone else: one line, at most 100 characters.
+fn display_name(raw: &str) -> String {
+    raw.split_whitespace().collect::<Vec<_>>().join(" ").chars().filter(|c| !c.is_control()).take(100).collect()
 }
 
 /// Operator endpoints take only tokens the [`AdminRule`] admits.

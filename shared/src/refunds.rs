@@ -94,10 +94,39 @@ impl Refunds<'_> {
     /// recorded, and its obligation follows it.
     pub async fn reported(&self, refund: &Refund, now: Timestamp) -> Result<(), StoreError> {
         self.store.record_refund(refund).await?;
-        let Some(id) = &refund.obligation_id else { return Ok(()) };
+        let Some(id) = &refund.obligation_id else { return self.unowed_reported(refund, now).await };
         let ledger = self.store.ledger(&refund.payment_intent).await?;
         if let (Some(obligation), Some(stored)) = (ledger.obligations.iter().find(|o| &o.obligation_id == id), ledger.refund_for(id)) {
             self.follow(obligation, stored, now).await?;
+        }
+        Ok(())
+    }
+
+    /// A refund nobody owed (made in the dashboard) failed or was cancelled:
+    /// the money stayed with us, so a person is told, and any obligation it
+    /// had covered is owed again (the refund sweep makes it).
+    async fn unowed_reported(&self, refund: &Refund, now: Timestamp) -> Result<(), StoreError> {
+        if !refund.failed() {
+            return Ok(());
+        }
+        let ledger = self.store.ledger(&refund.payment_intent).await?;
+        let covered: Vec<&Obligation> = ledger.obligations.iter().filter(|o| o.status == ObligationStatus::Covered).collect();
+        for obligation in &covered {
+            if self.store.update_obligation(obligation, &[ObligationStatus::Covered], ObligationStatus::Owed, &ObligationOutcome::default()).await? {
+                tracing::warn!(obligation = %obligation.obligation_id, refund = %refund.refund_id, "the refund that covered this obligation failed: it is owed again");
+            }
+        }
+        let reason = format!(
+            "refund {} of {} (made outside this service, e.g. the dashboard) {} ({}): the money is back in the platform balance{}",
+            refund.refund_id,
+            refund.amount,
+            refund.status,
+            refund.failure_reason.as_deref().unwrap_or("no reason given"),
+            if covered.is_empty() { "; if it was meant for the student, refund them again or reach them" } else { "; the cancellations it had covered are refunded by the sweep" }
+        );
+        let attention = Attention { kind: AttentionKind::RefundFailed, subject: refund.refund_id.clone(), reason, checkout_id: None, payment_intent: Some(refund.payment_intent.clone()), code: refund.failure_reason.clone(), due_by: None, created_at: now };
+        if self.store.flag_attention(&attention).await? {
+            metrics::count(Metric::RefundsFailed, 1);
         }
         Ok(())
     }
@@ -116,6 +145,12 @@ impl Refunds<'_> {
         // The rest have no refund yet: ask for each, oldest first, each
         // capped by what is left once the ones before it are counted.
         while let Some((obligation, amount)) = ledger.owed().first().map(|(o, a)| ((*o).clone(), *a)) {
+            // Nothing left only because of refunds still on their way: covered
+            // is decided once they succeed (one that fails leaves money to refund).
+            if amount == 0 && ledger.refunds.iter().any(|r| r.counts() && r.status != "succeeded") {
+                report.tally(&obligation, ObligationStatus::Owed);
+                break;
+            }
             let to = if amount == 0 {
                 self.store.update_obligation(&obligation, &[ObligationStatus::Owed], ObligationStatus::Covered, &ObligationOutcome::default()).await?;
                 tracing::info!(obligation = %obligation.obligation_id, "nothing left on the payment to refund: the money went back another way");

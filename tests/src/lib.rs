@@ -83,6 +83,7 @@ pub const FRONTEND: &str = "http://localhost:3000";
 pub fn token_for(sub: &str) -> String {
     let mut claims = shared::auth::Claims::new(sub, shared::auth::Role::Student, jiff::Timestamp::now(), jiff::SignedDuration::from_hours(1));
     claims.email = Some(format!("{sub}@example.com"));
+    claims.name = Some(format!("Student {sub}"));
     shared::auth::mint_hs256(JWT_SECRET, &claims).expect("mint")
 }
 

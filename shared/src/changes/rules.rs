@@ -162,6 +162,7 @@ mod tests {
             checkout_id: CheckoutId::parse("co_1").unwrap(),
             teacher_id: TeacherId::parse("t_anna").unwrap(),
             student_id: "s_1".into(),
+            student_name: None,
             start: ts("2026-12-10T10:00:00Z"),
             end: ts("2026-12-10T11:00:00Z"),
             duration_minutes: 60,

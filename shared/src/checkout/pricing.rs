@@ -63,6 +63,7 @@ fn lesson(i: usize, wanted: &LessonPick, priced: &Priced<'_>, checkout_id: &Chec
         booking_id,
         title: String::new(),
         buffer_minutes: profile.buffer_minutes(),
+        policy: Some(profile.cancellation()),
     };
     lesson.title = line_item_name(&lesson, profile);
     Ok(lesson)

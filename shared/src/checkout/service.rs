@@ -73,6 +73,7 @@ impl CheckoutService {
             checkout_id: checkout_id.clone(),
             student_id: who.user_id.clone(),
             email: who.email.clone(),
+            student_name: who.name.clone(),
             status: CheckoutStatus::AwaitingPayment,
             currency: priced.currency,
             amount_total: priced.amount_total(),

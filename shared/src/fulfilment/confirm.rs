@@ -97,12 +97,12 @@ impl Layout {
     }
 }
 
-/// Each teacher's cancellation policy as it stands now, the moment the
-/// lessons are paid for: what the bookings keep (a teacher whose profile
-/// is gone leaves the defaults).
+/// The cancellation policy of each teacher whose lessons do not carry the
+/// one shown at checkout (checkouts from before it was kept): the profile's
+/// as it stands now (a teacher whose profile is gone leaves the defaults).
 async fn policies_in_force(store: &Store, checkout: &Checkout) -> Result<BTreeMap<TeacherId, CancellationPolicy>, FulfilError> {
     let mut policies = BTreeMap::new();
-    for teacher in checkout.lessons.iter().map(|l| &l.teacher_id) {
+    for teacher in checkout.lessons.iter().filter(|l| l.policy.is_none()).map(|l| &l.teacher_id) {
         if !policies.contains_key(teacher) {
             let policy = store.get_profile(teacher).await?.map(|p| p.cancellation()).unwrap_or_default();
             policies.insert(teacher.clone(), policy);
@@ -136,7 +136,7 @@ async fn write_bookings(
                 (true, false) => CheckoutStatus::Refunded,
                 (false, false) => CheckoutStatus::PartiallyRefunded,
             };
-            let policy_of = |i: usize| policies.get(&checkout.lessons[i].teacher_id).copied().unwrap_or_default();
+            let policy_of = |i: usize| checkout.lessons[i].policy.or_else(|| policies.get(&checkout.lessons[i].teacher_id).copied()).unwrap_or_default();
             let mut items = kept.iter().map(|&i| store.new_booking_item(&booking_of(checkout, i, paid, policy_of(i), now))).collect::<Result<Vec<_>, _>>()?;
             let change = CheckoutChange { payment_status: Some(paid.status), booking_ids: Some(&booking_ids), payment_intent: paid.payment_intent, refunded_lessons: Some(&refused) };
             items.push(store.checkout_transition_item(&checkout.checkout_id, checkout.status, to, &change)?);
@@ -229,6 +229,7 @@ fn booking_of(checkout: &Checkout, index: usize, paid: PaidWith<'_>, policy: Can
         checkout_id: checkout.checkout_id.clone(),
         teacher_id: l.teacher_id.clone(),
         student_id: checkout.student_id.clone(),
+        student_name: checkout.student_name.clone(),
         start: l.start,
         end: l.end,
         duration_minutes: l.duration_minutes,
@@ -271,11 +272,13 @@ mod tests {
             booking_id: BookingId::parse(&format!("bk_x_{i}")).unwrap(),
             title: "t".into(),
             buffer_minutes: 10,
+            policy: None,
         };
         Checkout {
             checkout_id: CheckoutId::parse("co_x").unwrap(),
             student_id: "s".into(),
             email: None,
+            student_name: None,
             status: CheckoutStatus::AwaitingPayment,
             currency: Currency::parse("eur").unwrap(),
             amount_total: 6000,

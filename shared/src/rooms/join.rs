@@ -227,7 +227,8 @@ impl Joining {
 fn summary(role: Party, b: Booking) -> BookingSummary {
     BookingSummary {
         with: match role {
-            Party::Teacher => b.student_id.clone(),
+            // Never the identity provider's subject (`google-oauth2|…`).
+            Party::Teacher => b.student_name.clone().unwrap_or_else(|| "Student".to_owned()),
             Party::Student => b.teacher_id.to_string(),
         },
         room_ready: b.room_status == RoomStatus::Ready,

@@ -145,7 +145,8 @@ fn room_spec(booking: &Booking) -> RoomSpec {
     let seconds = (booking.end - booking.start + ROOM_MARGIN).as_secs().clamp(MIN_ROOM_SECONDS, MAX_ROOM_SECONDS);
     RoomSpec {
         name: booking.booking_id.to_string(),
-        description: format!("{}-min lesson of {} with {} at {}", booking.duration_minutes, booking.student_id, booking.teacher_id, booking.start),
+        // Shown in 100ms's dashboard: the booking, never the student's identity.
+        description: format!("{}-min lesson {} with {} at {}", booking.duration_minutes, booking.booking_id, booking.teacher_id, booking.start),
         max_duration_seconds: u32::try_from(seconds).unwrap_or(u32::MAX),
     }
 }

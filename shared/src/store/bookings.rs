@@ -86,6 +86,9 @@ pub struct Booking {
     pub checkout_id: CheckoutId,
     pub teacher_id: TeacherId,
     pub student_id: String,
+    /// The student's display name when they checked out (none: "Student").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub student_name: Option<String>,
     pub start: Timestamp,
     pub end: Timestamp,
     pub duration_minutes: u32,

@@ -67,6 +67,11 @@ pub struct CheckoutLesson {
     /// calendar entry was written to, whatever the profile says later.
     #[serde(default)]
     pub buffer_minutes: u32,
+    /// The teacher's cancellation policy when the student checked out: what
+    /// they saw, and what the booking keeps however late the payment
+    /// settles (checkouts from before this was kept read the profile then).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<crate::domain::CancellationPolicy>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -75,6 +80,9 @@ pub struct Checkout {
     pub student_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
+    /// The student's display name from their token, shown to the teacher.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub student_name: Option<String>,
     pub status: CheckoutStatus,
     pub currency: Currency,
     pub amount_total: u64,

@@ -168,10 +168,15 @@ pub struct ObligationOutcome<'a> {
     pub error: Option<&'a str>,
 }
 
+/// Where an open obligation is listed for the sweep: oldest first.
+fn listed_sk(obligation: &Obligation) -> String {
+    format!("{}#{}", obligation.created_at, obligation.obligation_id)
+}
+
 impl Store {
     /// A new obligation, for the transaction that decides it.
     pub fn new_obligation_item(&self, obligation: &Obligation) -> Result<TransactWriteItem, StoreError> {
-        let listed = [("gsi1pk", s(OWED_INDEX_PK)), ("gsi1sk", s(format!("{}#{}", obligation.created_at, obligation.obligation_id)))];
+        let listed = [("gsi1pk", s(OWED_INDEX_PK)), ("gsi1sk", s(listed_sk(obligation)))];
         let item = item("put obligation", payment_pk(&obligation.payment_intent), &obligation_sk(&obligation.obligation_id), obligation, &listed)?;
         put_new(&self.table, item, "put obligation")
     }
@@ -213,7 +218,14 @@ impl Store {
             set.push("#error = :error");
             update = update.expression_attribute_names("#error", "error").expression_attribute_values(":error", s(error));
         }
-        let unlist = if to.is_open() { "" } else { " REMOVE gsi1pk, gsi1sk" };
+        // Open: listed for the sweep (again, when a covered one reopens); closed: unlisted.
+        let unlist = if to.is_open() {
+            set.extend(["gsi1pk = :listed", "gsi1sk = :listed_sk"]);
+            update = update.expression_attribute_values(":listed", s(OWED_INDEX_PK)).expression_attribute_values(":listed_sk", s(listed_sk(obligation)));
+            ""
+        } else {
+            " REMOVE gsi1pk, gsi1sk"
+        };
         update.update_expression(format!("SET {}{unlist}", set.join(", ")))
     }
 

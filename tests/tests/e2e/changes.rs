@@ -10,7 +10,7 @@ use shared::changes::BookingChanges;
 use shared::clock::Clock;
 use shared::domain::{BookingId, TeacherId, TeacherProfile};
 use shared::payments::{Payments, StripeConfig};
-use shared::store::{BookingStatus, CancelledBy};
+use shared::store::{BookingStatus, CancelledBy, ObligationStatus};
 use tests::{CheckoutEnv, FunctionUrlEvent, STRIPE_KEY, cart, in_days, json_of, lesson, rooms_for, token_for, tomorrow_at};
 
 use tests::token_as as token;
@@ -188,6 +188,27 @@ async fn a_late_reschedule_keeps_the_free_cancellation_deadline_it_had() {
     assert_eq!(reschedule(&early, &token_for("s_2"), &early_one[0], &in_days(9, "14:00")).await.0, 200);
     let (_, options) = quote(&early, &token_for("s_2"), &early_one[0]).await;
     assert_eq!(options["cancel"]["free_until"], (ts(&in_days(9, "14:00")) - SignedDuration::from_hours(48)).to_string());
+}
+
+/// The policy a booking keeps is the one the student saw at checkout, not
+/// the one in force when a slow payment (a bank debit) settles.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_booking_keeps_the_policy_shown_at_checkout_however_late_the_payment_settles() {
+    let env = CheckoutEnv::start().await;
+    let lenient = json!({"free_cancel_hours": 1, "late_cancel_refund_percent": 100});
+    env.db.store.put_profile(&teacher("t_slow", "eur", 3000, "UTC", lenient)).await.unwrap();
+    let at = tomorrow_at("10:00");
+    let (status, created) = env.post(Some(&token_for("s_1")), &cart(vec![lesson("t_slow", &at, 60)]), None).await;
+    assert_eq!(status, 201, "{created}");
+    // The teacher tightens the policy before the payment settles.
+    env.db.store.put_profile(&teacher("t_slow", "eur", 3000, "UTC", json!({"free_cancel_hours": 48, "late_cancel_refund_percent": 0}))).await.unwrap();
+    env.pay(created["checkout_url"].as_str().unwrap()).await;
+    let id = shared::domain::CheckoutId::parse(created["checkout_id"].as_str().unwrap()).unwrap();
+    let (_, bookings) = shared::reconcile::book_checkout(&env.event_handler(Clock::System), &id, Timestamp::now()).await.unwrap();
+    let kept = booking(&env, &bookings[0].booking_id).await;
+    assert_eq!((kept.policy.free_cancel_hours, kept.policy.late_cancel_refund_percent), (1, 100), "what the student saw");
+    let (_, cancelled) = cancel(&app(&env, ts(&at) - SignedDuration::from_hours(12)).await, &token_for("s_1"), &kept.booking_id).await;
+    assert_eq!(cancelled["refund"]["amount"], 3000, "{cancelled}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -613,3 +634,51 @@ async fn two_cancels_of_one_payment_at_once_never_both_spend_what_was_left() {
     assert_eq!(answered, 2000, "{a:?} {b:?}");
 }
 
+
+/// A refund made in the dashboard that later fails: nobody owed it, so it
+/// used to be recorded and forgotten, and a cancellation it had covered
+/// stayed settled: the student ended with neither lessons nor money. A
+/// person is told now, and the covered cancellation is refunded after all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dashboard_refund_that_fails_is_listed_and_what_it_covered_is_refunded_after_all() {
+    let env = CheckoutEnv::start().await;
+    let (first, second) = (tomorrow_at("10:00"), tomorrow_at("13:00"));
+    let (checkout, bookings) = env.paid_booking("s_1", vec![lesson("t_one", &first, 60), lesson("t_one", &second, 60)]).await;
+    let intent = payment_intent_of(&env, &checkout).await;
+    let stripe = |path: String, body: Value| {
+        let url = format!("{}_emulator/{path}", env.stripe.base_url());
+        async move {
+            let answer = reqwest::Client::new().post(url).json(&body).send().await.unwrap();
+            assert!(answer.status().is_success(), "{}", answer.status());
+            answer.json::<Value>().await.unwrap_or(Value::Null)
+        }
+    };
+    let sweeper = env.event_handler_of("reconcile", Clock::System);
+    let reconcile = || shared::reconcile::run(&sweeper, Timestamp::now());
+    // The cancel's refund cannot be made yet (Stripe down): owed.
+    stripe("faults".into(), json!({"status": 500})).await;
+    let early = app(&env, ts(&first) - SignedDuration::from_hours(48)).await;
+    let (_, cancelled) = cancel(&early, &token_for("s_1"), &bookings[0]).await;
+    assert_eq!(cancelled["refund"]["status"], "pending", "{cancelled}");
+    reqwest::Client::new().delete(format!("{}_emulator/faults", env.stripe.base_url())).send().await.unwrap();
+    // Meanwhile an operator refunds the whole payment in the dashboard:
+    // nothing is left, so the cancellation counts as covered.
+    let dashboard = stripe(format!("payment_intents/{intent}/refund"), json!({"amount": 6000})).await;
+    deliver_about(&env, &intent, &["refund.created", "charge.refunded"]).await;
+    reconcile().await;
+    assert_eq!(env.db.store.ledger(&intent).await.unwrap().obligations[0].status, ObligationStatus::Covered);
+    assert_eq!(refunds(&env).await.len(), 1, "only the dashboard's");
+
+    // Days later that refund fails (a closed card): the money is back with us.
+    stripe(format!("refunds/{}/fail", dashboard["id"].as_str().unwrap()), json!({})).await;
+    deliver_about(&env, &intent, &["refund.failed"]).await;
+    let attention = env.db.store.attention().await.unwrap();
+    assert_eq!(attention.iter().map(|a| (a.kind, a.subject.as_str(), a.code.as_deref())).collect::<Vec<_>>(), [(shared::store::AttentionKind::RefundFailed, dashboard["id"].as_str().unwrap(), Some("expired_or_canceled_card"))]);
+    assert_eq!(env.db.store.ledger(&intent).await.unwrap().obligations[0].status, ObligationStatus::Owed, "owed again");
+    reconcile().await;
+    let made: Vec<u64> = refunds(&env).await.iter().map(|r| r["amount"].as_u64().unwrap()).collect();
+    assert_eq!(made.iter().filter(|a| **a == 3000).count(), 1, "the cancellation is refunded after all: {made:?}");
+    assert_eq!(env.db.store.ledger(&intent).await.unwrap().obligations[0].status, ObligationStatus::Succeeded);
+    deliver_about(&env, &intent, &["refund.failed"]).await;
+    assert_eq!(env.db.store.attention().await.unwrap().len(), 1, "a redelivery lists it once");
+}

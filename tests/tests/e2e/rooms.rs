@@ -229,7 +229,22 @@ async fn the_listing_shows_each_party_their_upcoming_lessons_a_page_at_a_time() 
 
     let (_, teacher) = list(token("t_one", Role::Teacher), None).await;
     let withs: Vec<&str> = teacher["bookings"].as_array().unwrap().iter().map(|b| b["with"].as_str().unwrap()).collect();
-    assert_eq!(withs, ["s_a", "s_b"]);
+    assert_eq!(withs, ["Student s_a", "Student s_b"], "the students' names from their tokens, never their subjects");
+    let rooms: Value = reqwest::get(format!("{}rooms", env.hms.control_url())).await.unwrap().json().await.unwrap();
+    for room in rooms.as_array().unwrap() {
+        let description = room["description"].as_str().unwrap();
+        assert!(description.contains(room["name"].as_str().unwrap()) && !description.contains("s_a") && !description.contains("s_b"), "the booking, not the student: {description}");
+    }
+
+    // A token without a name: the teacher sees "Student".
+    let (status, created) = env.post(Some(&token("google-oauth2|1234", Role::Student)), &tests::cart(vec![lesson("t_one", &tomorrow_at("18:00"), 60)]), None).await;
+    assert_eq!(status, 201, "{created}");
+    env.pay(created["checkout_url"].as_str().unwrap()).await;
+    let id = shared::domain::CheckoutId::parse(created["checkout_id"].as_str().unwrap()).unwrap();
+    shared::reconcile::book_checkout(&env.event_handler(Clock::System), &id, jiff::Timestamp::now()).await.unwrap();
+    let (_, teacher) = list(token("t_one", Role::Teacher), None).await;
+    let withs: Vec<&str> = teacher["bookings"].as_array().unwrap().iter().map(|b| b["with"].as_str().unwrap()).collect();
+    assert_eq!(withs, ["Student s_a", "Student s_b", "Student"]);
     assert!(teacher["bookings"].as_array().unwrap().iter().all(|b| b["role"] == "teacher"));
     assert_eq!(list(token("t_one", Role::Teacher), Some("garbage".into())).await.0, 400);
 }

@@ -468,11 +468,11 @@ async fn the_scheduled_reconcile_function_settles_what_it_finds() {
     assert_eq!(h.checkout(&id).await.status, CheckoutStatus::Confirmed);
 }
 
-/// The cancellation policy a booking keeps is the teacher's at the moment
-/// the lesson was paid for: a change before the payment applies, a change
-/// after it never does.
+/// The cancellation policy a booking keeps is the teacher's when the student
+/// checked out (what they saw): a change before the payment settles does not
+/// apply, nor does one after it.
 #[tokio::test]
-async fn a_booking_keeps_the_cancellation_policy_in_force_when_it_was_paid() {
+async fn a_booking_keeps_the_cancellation_policy_shown_at_checkout() {
     let h = hooked(false, false).await;
     let with_policy = |hours: u32| {
         let mut doc = tests::always_open_teacher("t_one", "eur", 0).to_doc();
@@ -484,9 +484,9 @@ async fn a_booking_keeps_the_cancellation_policy_in_force_when_it_was_paid() {
     assert_eq!(h.deliver(&h.event("checkout.session.completed", &session).await).await.0, 200);
     let booking_id = h.checkout(&id).await.booking_ids[0].clone();
     let policy = h.booking(&booking_id).await.policy;
-    assert_eq!((policy.free_cancel_hours, policy.late_cancel_refund_percent, policy.max_reschedules), (12, 50, 2));
+    assert_eq!((policy.free_cancel_hours, policy.late_cancel_refund_percent, policy.max_reschedules), (24, 0, 2), "the defaults shown at checkout");
 
     h.env.db.store.put_profile(&with_policy(48)).await.unwrap();
     assert_eq!(h.deliver(&restated(&h.event("checkout.session.completed", &session).await, "checkout.session.completed", json!({}))).await.0, 200);
-    assert_eq!(h.booking(&booking_id).await.policy.free_cancel_hours, 12, "what the student bought stands");
+    assert_eq!(h.booking(&booking_id).await.policy.free_cancel_hours, 24, "what the student bought stands");
 }

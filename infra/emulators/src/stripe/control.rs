@@ -21,6 +21,7 @@ pub fn router(emulator: Shared) -> Router {
         .route("/_emulator/sessions/{id}/async", post(settle_async))
         .route("/_emulator/payment_intents/{id}/refund", post(dashboard_refund))
         .route("/_emulator/refunds", get(refunds))
+        .route("/_emulator/refunds/{id}/fail", post(fail_refund))
         .route("/_emulator/disputes", post(open_dispute))
         .route("/_emulator/disputes/{id}/close", post(close_dispute))
         .route("/_emulator/refund_failures", post(set_refund_failure).delete(clear_refund_failure))
@@ -81,6 +82,16 @@ async fn dashboard_refund(State(emulator): State<Shared>, Path(id): Path<String>
     match emulator.dashboard_refund(request, now()) {
         Ok(refund) => axum::Json(refund).into_response(),
         Err(err) => err.into_response(),
+    }
+}
+
+/// A refund made earlier fails now (`{"failure_reason"?}`, default
+/// `expired_or_canceled_card`): `refund.updated` and `refund.failed` follow.
+async fn fail_refund(State(emulator): State<Shared>, Path(id): Path<String>, body: Bytes) -> Response {
+    let reason = serde_json::from_slice::<serde_json::Value>(&body).ok().and_then(|v| v["failure_reason"].as_str().map(str::to_owned)).unwrap_or_else(|| "expired_or_canceled_card".into());
+    match emulator.fail_refund(&id, &reason, now()) {
+        Some(refund) => axum::Json(refund).into_response(),
+        None => (StatusCode::NOT_FOUND, axum::Json(serde_json::json!({"error": format!("no refund {id} that has not failed")}))).into_response(),
     }
 }
 

@@ -339,14 +339,27 @@ impl Emulator {
         self.emit(inner, events::REFUND_CREATED, refund.clone(), now, origin);
         self.emit(inner, events::CHARGE_REFUNDED, charge, now, origin);
         if let Some(failure) = failure {
-            let failed = refunds::failed(&refund, failure.failure_reason);
-            if let Some(stored) = inner.refunds.iter_mut().find(|r| r["id"] == refund["id"]) {
-                *stored = failed.clone();
-            }
-            self.emit(inner, events::REFUND_UPDATED, failed.clone(), now, &Origin::default());
-            self.emit(inner, events::REFUND_FAILED, failed, now, &Origin::default());
+            self.fail_stored_refund(inner, &refund, failure.failure_reason, now);
         }
         Ok(refund)
+    }
+
+    /// A refund that fails after it was made (a closed card), days later as
+    /// Stripe may report it: `refund.updated` and `refund.failed`.
+    pub fn fail_refund(&self, id: &str, failure_reason: &str, now: i64) -> Option<Value> {
+        let mut inner = self.lock();
+        let refund = inner.refunds.iter().find(|r| r["id"] == id && r["status"] != "failed").cloned()?;
+        Some(self.fail_stored_refund(&mut inner, &refund, failure_reason, now))
+    }
+
+    fn fail_stored_refund(&self, inner: &mut Inner, refund: &Value, failure_reason: &str, now: i64) -> Value {
+        let failed = refunds::failed(refund, failure_reason);
+        if let Some(stored) = inner.refunds.iter_mut().find(|r| r["id"] == refund["id"]) {
+            *stored = failed.clone();
+        }
+        self.emit(inner, events::REFUND_UPDATED, failed.clone(), now, &Origin::default());
+        self.emit(inner, events::REFUND_FAILED, failed.clone(), now, &Origin::default());
+        failed
     }
 
     /// Makes the next refund(s) fail (`/_emulator/refund_failures`); `None` clears.

@@ -103,6 +103,7 @@ async fn outcome_sweep(services: &Services, teacher: &str) -> Result<(), String>
         checkout_id: shared::domain::CheckoutId::parse(&format!("co_sweep_{n}")).expect("an id"),
         teacher_id: teacher.clone(),
         student_id: format!("s_sweep_{}", n % 500),
+        student_name: None,
         start: end - SignedDuration::from_hours(1),
         end,
         duration_minutes: 60,
