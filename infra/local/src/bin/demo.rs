@@ -175,10 +175,14 @@ async fn run(args: &Args) -> Result<(), String> {
     println!("   version {}: the day is on again", version(&restored)?);
 
     let hms_control = hms.api_base.trim_end_matches('/').trim_end_matches("v2").to_owned() + "_emulator/";
-    let attend = |room: String, user: String, role: String, from: Timestamp, until: Timestamp| {
+    // `who` is how they join: `{"code"}` as the hosted Prebuilt link does (100ms gives a
+    // random user_id), or `{"user_id", "role"}` as our app token carries them.
+    let attend = |room: String, who: Value, from: Timestamp, until: Timestamp| {
         let (http, hms_control) = (&http, &hms_control);
         async move {
-            let joined = answer(|| http.post(format!("{hms_control}rooms/{room}/join")).json(&json!({"user_id": user, "role": role, "at": from.to_string()})), 200).await?;
+            let mut join = who;
+            join["at"] = json!(from.to_string());
+            let joined = answer(|| http.post(format!("{hms_control}rooms/{room}/join")).json(&join), 200).await?;
             let peer = joined["peer_id"].as_str().ok_or("no peer_id")?.to_owned();
             let left = http.post(format!("{hms_control}peers/{peer}/leave")).json(&json!({"at": until.to_string()})).send().await.map_err(|e| e.to_string())?;
             if left.status().is_success() { Ok::<_, String>(()) } else { Err(format!("leaving answered {}", left.status())) }
@@ -191,11 +195,11 @@ async fn run(args: &Args) -> Result<(), String> {
         async move { shared::reconcile::run_with(handler, &attendance, end + attendance.grace + SignedDuration::from_mins(1)).await }
     };
 
-    step(14, "the moved lesson happens: both join, and after it the outcome is completed");
+    step(14, "the moved lesson happens: both join through their links' room codes (100ms gives them random ids), and after it the outcome is completed");
     let lesson = store.get_booking(&BookingId::parse(moved).map_err(|e| e.to_string())?).await.map_err(|e| e.to_string())?.ok_or("the moved booking is gone")?;
     let room = lesson.room_id.clone().ok_or("the moved booking has no room")?;
-    attend(room.clone(), login.to_string(), hms.teacher_role.clone(), lesson.start - SignedDuration::from_mins(2), lesson.end).await?;
-    attend(room, "s_demo".to_owned(), hms.student_role.clone(), lesson.start, lesson.end - SignedDuration::from_mins(5)).await?;
+    attend(room.clone(), json!({"code": lesson.teacher_room_code}), lesson.start - SignedDuration::from_mins(2), lesson.end).await?;
+    attend(room, json!({"code": lesson.student_room_code}), lesson.start, lesson.end - SignedDuration::from_mins(5)).await?;
     // The emulator posts 100ms's webhooks to hms-webhook (the room carries its URL and secret).
     let mut stays = Vec::new();
     for _ in 0..100 {
@@ -227,7 +231,7 @@ async fn run(args: &Args) -> Result<(), String> {
     let booked = answer(|| http.get(&status_url).bearer_auth(&student), 200).await?;
     let missed_id = booked["booking_ids"][0].as_str().ok_or(format!("the third lesson was not booked: {booked}"))?.to_owned();
     let missed = store.get_booking(&BookingId::parse(&missed_id).map_err(|e| e.to_string())?).await.map_err(|e| e.to_string())?.ok_or("the third booking is gone")?;
-    attend(missed.room_id.clone().ok_or("the third lesson has no room")?, "s_demo".to_owned(), hms.student_role.clone(), missed.start, missed.end).await?;
+    attend(missed.room_id.clone().ok_or("the third lesson has no room")?, json!({"user_id": "s_demo", "role": hms.student_role}), missed.start, missed.end).await?;
     decide(missed.end).await;
     let decided = store.get_booking(&missed.booking_id).await.map_err(|e| e.to_string())?.ok_or("the lesson is gone")?;
     let refunds = answer(|| http.get(format!("{}_emulator/refunds", stripe.api_base)), 200).await?;
