@@ -136,12 +136,22 @@ impl Refunds<'_> {
             self.store.record_refund(&refund).await?;
         }
         let mut ledger = self.store.ledger(payment_intent).await?;
+        // The bank holds the money while a chargeback is open: what we owe
+        // waits (Stripe would refuse it) and is made if the dispute is won;
+        // lost, the chargeback gave the money back, and nothing is left to owe.
+        if ledger.disputes.iter().any(|d| d.takes_the_money() && d.status != "lost") {
+            for obligation in ledger.obligations.iter().filter(|o| o.status.is_open()) {
+                report.tally(obligation, ObligationStatus::Owed);
+            }
+            return Ok(());
+        }
         for obligation in ledger.obligations.iter().filter(|o| o.status.is_open()) {
             if let Some(refund) = ledger.refund_for(&obligation.obligation_id) {
                 let to = self.follow(obligation, refund, now).await?;
                 report.tally(obligation, to);
             }
         }
+        let lost = ledger.disputes.iter().any(|d| d.status == "lost");
         // The rest have no refund yet: ask for each, oldest first, each
         // capped by what is left once the ones before it are counted.
         while let Some((obligation, amount)) = ledger.owed().first().map(|(o, a)| ((*o).clone(), *a)) {
@@ -151,9 +161,9 @@ impl Refunds<'_> {
                 report.tally(&obligation, ObligationStatus::Owed);
                 break;
             }
-            let to = if amount == 0 {
+            let to = if amount == 0 || lost {
                 self.store.update_obligation(&obligation, &[ObligationStatus::Owed], ObligationStatus::Covered, &ObligationOutcome::default()).await?;
-                tracing::info!(obligation = %obligation.obligation_id, "nothing left on the payment to refund: the money went back another way");
+                tracing::info!(obligation = %obligation.obligation_id, lost, "nothing left on the payment to refund: the money went back another way");
                 ObligationStatus::Covered
             } else {
                 match self.payments.refund(&obligation, amount).await {
@@ -163,6 +173,12 @@ impl Refunds<'_> {
                         let to = self.follow(&obligation, &refund, now).await?;
                         ledger.refunds.push(refund);
                         to
+                    }
+                    // A chargeback we have not heard of yet: wait for its event.
+                    Err(err) if err.code() == "charge_disputed" => {
+                        tracing::warn!(obligation = %obligation.obligation_id, "the charge is disputed: the refund waits for the dispute's outcome");
+                        report.tally(&obligation, ObligationStatus::Owed);
+                        break;
                     }
                     Err(err) if err.is_refusal() => self.refused(&obligation, &err, now).await?,
                     Err(err) => {

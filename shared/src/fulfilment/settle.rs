@@ -48,6 +48,8 @@ impl Settlement<'_> {
         let booked = book(self.store, &checkout.checkout_id, paid, Unbookable::Refund, now).await?;
         let refunds = self.settle_refunds(&booked, now).await;
         let settled = self.cancel_if_refunded(booked, now).await?;
+        // A dispute reported before the payment was booked applies now, as a refund does.
+        let settled = self.apply_recorded_disputes(settled, now).await?;
         if settled.status != CheckoutStatus::Refunded {
             self.provision(&settled.booking_ids).await?;
         }
@@ -134,17 +136,64 @@ impl Settlement<'_> {
         // Events come in any order: what the ledger kept decides, so an older
         // `created` arriving after `closed` (won) cancels nothing.
         let dispute = ledger.disputes.iter().find(|d| d.dispute_id == dispute.dispute_id).unwrap_or(dispute);
-        let Some(checkout_id) = ledger.payment.as_ref().and_then(|p| p.checkout_id.clone()) else { return Ok(Settled::Ignored("a dispute of a payment we have not recorded")) };
+        // Recorded: the payment's own event applies it once it has booked.
+        let Some(checkout_id) = ledger.payment.as_ref().and_then(|p| p.checkout_id.clone()) else { return Ok(Settled::Ignored("a dispute of a payment not booked yet: applied when it is")) };
         let checkout = self.store.get_checkout(&checkout_id).await?.ok_or_else(|| FulfilError::UnknownCheckout(checkout_id.to_string()))?;
+        Ok(Settled::Checkout(self.apply_dispute(dispute, checkout, now).await?))
+    }
+
+    /// What a dispute as it stands means for the payment's bookings: listed
+    /// for a response while one is due; a chargeback cancels every booking
+    /// that has not started; closed in our favour, the lessons it cancelled
+    /// are listed for a person (the student lost lessons we were paid for).
+    async fn apply_dispute(&self, dispute: &Dispute, checkout: Checkout, now: Timestamp) -> Result<Checkout, FulfilError> {
         if dispute.needs_response() {
             self.dispute_attention(dispute, &checkout, now).await?;
         }
+        if dispute.returned_the_money() {
+            self.dispute_won_attention(dispute, &checkout, now).await?;
+        }
         if !dispute.takes_the_money() {
-            return Ok(Settled::Checkout(checkout));
+            return Ok(checkout);
         }
         let settled = self.cancel_bookings(checkout, CancelledBy::Dispute, None, now).await?;
         self.disable_rooms(&settled).await?;
-        Ok(Settled::Checkout(settled))
+        Ok(settled)
+    }
+
+    /// The disputes recorded before the payment was booked.
+    async fn apply_recorded_disputes(&self, checkout: Checkout, now: Timestamp) -> Result<Checkout, FulfilError> {
+        let Some(intent) = checkout.payment_intent.clone() else { return Ok(checkout) };
+        let mut checkout = checkout;
+        for dispute in self.store.ledger(&intent).await?.disputes {
+            checkout = self.apply_dispute(&dispute, checkout, now).await?;
+        }
+        Ok(checkout)
+    }
+
+    async fn dispute_won_attention(&self, dispute: &Dispute, checkout: &Checkout, now: Timestamp) -> Result<(), FulfilError> {
+        let mut cancelled = Vec::new();
+        for id in &checkout.booking_ids {
+            if let Some(booking) = self.store.get_booking(id).await?.filter(|b| b.cancelled_by == Some(CancelledBy::Dispute)) {
+                cancelled.push(format!("{} ({})", booking.booking_id, booking.start));
+            }
+        }
+        if cancelled.is_empty() {
+            return Ok(());
+        }
+        let attention = Attention {
+            kind: AttentionKind::DisputeWon,
+            subject: dispute.dispute_id.clone(),
+            reason: format!("dispute {} closed {}: the platform has the {} {} again, but the chargeback cancelled {}", dispute.dispute_id, dispute.status, dispute.amount, checkout.currency, cancelled.join(", ")),
+            checkout_id: Some(checkout.checkout_id.clone()),
+            payment_intent: Some(dispute.payment_intent.clone()),
+            code: Some(dispute.status.clone()),
+            due_by: None,
+            created_at: now,
+        };
+        tracing::warn!(checkout_id = %checkout.checkout_id, dispute = %dispute.dispute_id, "a chargeback was won: the lessons it cancelled are listed for a person");
+        self.store.flag_attention(&attention).await?;
+        Ok(())
     }
 
     async fn dispute_attention(&self, dispute: &Dispute, checkout: &Checkout, now: Timestamp) -> Result<(), FulfilError> {

@@ -32,6 +32,10 @@ pub enum AttentionKind {
     DisputeInquiry,
     /// A chargeback: the bank took the money back; evidence is due by `due_by`.
     Dispute,
+    /// A chargeback closed in our favour (`won`, or an inquiry
+    /// `warning_closed`): the platform has the money again, but the lessons
+    /// the chargeback cancelled stay cancelled; the student is owed them.
+    DisputeWon,
     /// A stored profile a later, stricter rule refuses: it is served as
     /// stored, and writes of it are refused until it is fixed.
     ProfileInvalid,
@@ -50,6 +54,7 @@ impl AttentionKind {
             Self::PaymentMismatch => "payment_mismatch",
             Self::DisputeInquiry => "dispute_inquiry",
             Self::Dispute => "dispute",
+            Self::DisputeWon => "dispute_won",
             Self::ProfileInvalid => "profile_invalid",
             Self::AttendanceUndecided => "attendance_undecided",
             Self::AttendanceUnclear => "attendance_unclear",

@@ -98,6 +98,12 @@ impl Dispute {
         matches!(self.status.as_str(), "needs_response" | "under_review" | "lost")
     }
 
+    /// Closed in the platform's favour: a chargeback `won`, or an inquiry
+    /// closed without one (`warning_closed`).
+    pub fn returned_the_money(&self) -> bool {
+        matches!(self.status.as_str(), "won" | "warning_closed")
+    }
+
     /// The state that asks a person to answer by `due_by`.
     pub fn needs_response(&self) -> bool {
         matches!(self.status.as_str(), "needs_response" | "warning_needs_response")

@@ -454,6 +454,11 @@ async fn a_chargeback_cancels_the_lessons_not_started_without_refund_and_marks_t
     dispute(&env, &format!("disputes/{closed}/close"), json!({"status": "won"}), "charge.dispute.closed", between + SignedDuration::from_hours(1)).await;
     assert_eq!(env.db.store.ledger(&intent).await.unwrap().disputes[0].status, "won");
     assert_eq!(booking(&env, &bookings[1]).await.status, BookingStatus::Cancelled, "nothing is booked again");
+    // But the student lost a lesson the platform was paid for: a person is told which.
+    let attention = env.db.store.attention().await.unwrap();
+    let won: Vec<&shared::store::Attention> = attention.iter().filter(|a| a.kind == shared::store::AttentionKind::DisputeWon).collect();
+    assert_eq!(won.len(), 1, "{attention:?}");
+    assert!(won[0].reason.contains(bookings[1].as_str()) && !won[0].reason.contains(bookings[0].as_str()), "{}", won[0].reason);
     let (status, answer) = cancel(&app(&env, between).await, &token_for("s_1"), &bookings[1]).await;
     assert_eq!((status, answer["cancelled_by"].as_str(), answer["refund"]["status"].as_str()), (200, Some("dispute"), Some("none")), "{answer}");
 }
@@ -681,4 +686,32 @@ async fn a_dashboard_refund_that_fails_is_listed_and_what_it_covered_is_refunded
     assert_eq!(env.db.store.ledger(&intent).await.unwrap().obligations[0].status, ObligationStatus::Succeeded);
     deliver_about(&env, &intent, &["refund.failed"]).await;
     assert_eq!(env.db.store.attention().await.unwrap().len(), 1, "a redelivery lists it once");
+}
+
+/// What we owe back of a payment the bank charged back waits (Stripe would
+/// refuse it) instead of failing for ever, and is made once the dispute is won.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refund_owed_on_a_charged_back_payment_waits_and_is_made_when_the_dispute_is_won() {
+    let env = CheckoutEnv::start().await;
+    let (first, second) = (tomorrow_at("10:00"), tomorrow_at("13:00"));
+    let (checkout, bookings) = env.paid_booking("s_1", vec![lesson("t_one", &first, 60), lesson("t_one", &second, 60)]).await;
+    let intent = payment_intent_of(&env, &checkout).await;
+    let control = |path: &str| format!("{}_emulator/{path}", env.stripe.base_url());
+    reqwest::Client::new().post(control("faults")).json(&json!({"status": 500})).send().await.unwrap();
+    let early = app(&env, ts(&first) - SignedDuration::from_hours(48)).await;
+    assert_eq!(cancel(&early, &token_for("s_1"), &bookings[0]).await.1["refund"]["status"], "pending");
+    reqwest::Client::new().delete(control("faults")).send().await.unwrap();
+    let now = ts(&first) - SignedDuration::from_hours(47);
+    let opened = dispute(&env, "disputes", json!({"payment_intent": intent, "reason": "fraudulent"}), "charge.dispute.created", now).await;
+    let sweeper = env.event_handler_of("reconcile", Clock::System);
+    shared::reconcile::run(&sweeper, now).await;
+    let ledger = env.db.store.ledger(&intent).await.unwrap();
+    assert_eq!(ledger.obligations[0].status, ObligationStatus::Owed, "waiting, not failed");
+    assert!(refunds(&env).await.is_empty() && env.db.store.attention().await.unwrap().iter().all(|a| a.kind != shared::store::AttentionKind::RefundRefused));
+
+    dispute(&env, &format!("disputes/{}/close", opened["id"].as_str().unwrap()), json!({"status": "won"}), "charge.dispute.closed", now + SignedDuration::from_hours(1)).await;
+    shared::reconcile::run(&sweeper, now + SignedDuration::from_hours(1)).await;
+    assert_eq!(env.db.store.ledger(&intent).await.unwrap().obligations[0].status, ObligationStatus::Succeeded);
+    let made: Vec<u64> = refunds(&env).await.iter().map(|r| r["amount"].as_u64().unwrap()).collect();
+    assert_eq!(made, [3000], "the cancelled lesson's money goes back once the bank returned it");
 }

@@ -490,3 +490,21 @@ async fn a_booking_keeps_the_cancellation_policy_shown_at_checkout() {
     assert_eq!(h.deliver(&restated(&h.event("checkout.session.completed", &session).await, "checkout.session.completed", json!({}))).await.0, 200);
     assert_eq!(h.booking(&booking_id).await.policy.free_cancel_hours, 24, "what the student bought stands");
 }
+
+/// A chargeback reported before the payment's own event booked anything
+/// was acknowledged and forgotten: the lessons stayed booked although the
+/// bank took the money. Recorded, it applies once the payment books.
+#[tokio::test]
+async fn a_dispute_that_arrives_before_its_payment_is_booked_applies_when_it_books() {
+    let h = hooked(false, false).await;
+    let (id, session) = h.buy("s_1", vec![lesson("t_one", &tomorrow_at("10:00"), 60)], "complete").await;
+    let intent = h.env.session(&session).await["payment_intent"].as_str().unwrap().to_owned();
+    let opened = reqwest::Client::new().post(format!("{}_emulator/disputes", h.env.stripe.base_url())).json(&json!({"payment_intent": intent, "reason": "fraudulent"})).send().await.unwrap();
+    assert!(opened.status().is_success());
+    assert_eq!(h.deliver(&h.event("charge.dispute.created", &intent).await).await.0, 200, "acknowledged");
+    assert_eq!(h.deliver(&h.event("checkout.session.completed", &session).await).await.0, 200);
+    let checkout = h.checkout(&id).await;
+    let booking = h.booking(&checkout.booking_ids[0]).await;
+    assert_eq!((booking.status, booking.cancelled_by), (BookingStatus::Cancelled, Some(shared::store::CancelledBy::Dispute)), "the recorded chargeback applies");
+    assert!(h.env.db.store.attention().await.unwrap().iter().any(|a| a.kind == shared::store::AttentionKind::Dispute));
+}

@@ -78,8 +78,10 @@ pub fn close(dispute: &Value, spec: &CloseSpec) -> Result<Value, String> {
     }
     let mut closed = dispute.clone();
     closed["status"] = Value::from(spec.status.clone());
-    // An inquiry never took the money: its charge stays refundable.
-    closed["is_charge_refundable"] = Value::from(inquiry);
+    // An inquiry never took the money: its charge stays refundable. A
+    // chargeback won gives the money back to the platform, which may then
+    // refund it (from its own balance); lost, it is gone.
+    closed["is_charge_refundable"] = Value::from(inquiry || spec.status == "won");
     Ok(closed)
 }
 
