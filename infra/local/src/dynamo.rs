@@ -16,6 +16,7 @@ use crate::iam;
 pub struct LocalDynamo {
     /// Where clients connect: the checker.
     pub addr: SocketAddr,
+    checker: Arc<iam::Checker>,
     _stop: oneshot::Sender<()>,
 }
 
@@ -39,7 +40,7 @@ impl LocalDynamo {
                 tracing::error!(%err, "dynoxide stopped");
             }
         });
-        let app = axum::Router::new().fallback(iam::handle).layer(axum::extract::DefaultBodyLimit::max(16 * 1024 * 1024)).with_state(checker);
+        let app = axum::Router::new().fallback(iam::handle).layer(axum::extract::DefaultBodyLimit::max(16 * 1024 * 1024)).with_state(checker.clone());
         tokio::spawn(async move {
             let shutdown = async move {
                 let _ = stopped.await;
@@ -49,11 +50,16 @@ impl LocalDynamo {
                 tracing::error!(%err, "the IAM checker stopped");
             }
         });
-        Ok(Self { addr, _stop: stop })
+        Ok(Self { addr, checker, _stop: stop })
     }
 
     pub fn endpoint(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// Capacity consumed so far, by caller (`make bench`'s cost figures).
+    pub fn consumed(&self) -> std::collections::BTreeMap<String, iam::capacity::Units> {
+        self.checker.consumed()
     }
 }
 

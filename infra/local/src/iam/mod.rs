@@ -12,10 +12,12 @@
 //! is the operator's own credentials and is not checked. Any other key is
 //! refused as DynamoDB refuses unknown keys.
 
+pub mod capacity;
 pub mod policy;
 pub mod request;
 pub mod usage;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::body::Bytes;
@@ -24,6 +26,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+use capacity::Units;
 use policy::{Access, Policies};
 use request::KeyNames;
 use usage::Usage;
@@ -68,6 +71,9 @@ pub struct Checker {
     usage: Usage,
     upstream: String,
     http: reqwest::Client,
+    /// What each caller consumed, as DynamoDB bills it (dynoxide's own
+    /// computation, per DynamoDB's rules for items, indexes and transactions).
+    consumed: std::sync::Mutex<BTreeMap<String, Units>>,
 }
 
 impl Checker {
@@ -78,7 +84,21 @@ impl Checker {
         let policies = Policies::from_template(&yaml, table)?;
         let spec = infra::table::TableSpec::load().map_err(|e| e.to_string())?;
         let http = reqwest::Client::builder().no_proxy().build().map_err(|e| e.to_string())?;
-        Ok(Self { policies, keys: KeyNames::of(&spec), usage: Usage::from_env(), upstream, http })
+        Ok(Self { policies, keys: KeyNames::of(&spec), usage: Usage::from_env(), upstream, http, consumed: std::sync::Mutex::default() })
+    }
+
+    /// Capacity consumed so far, by caller (`operator`, or a function's name).
+    pub fn consumed(&self) -> BTreeMap<String, Units> {
+        self.consumed.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    fn add(&self, caller: &Caller, units: Units) {
+        let name = match caller {
+            Caller::Function(name) => name.clone(),
+            Caller::Operator => "operator".to_owned(),
+            Caller::Unknown(_) => return,
+        };
+        *self.consumed.lock().unwrap_or_else(std::sync::PoisonError::into_inner).entry(name).or_default() += units;
     }
 
     /// The denial DynamoDB would answer `caller`'s request with, if any.
@@ -119,13 +139,35 @@ fn error(status: StatusCode, kind: &str, message: &str) -> Response {
 /// The axum handler: check, then forward to dynoxide as it came.
 pub async fn handle(State(checker): State<Arc<Checker>>, headers: HeaderMap, body: Bytes) -> Response {
     let operation = headers.get("x-amz-target").and_then(|v| v.to_str().ok()).and_then(|t| t.split('.').nth(1)).unwrap_or_default().to_owned();
-    if !operation.is_empty() {
-        let parsed: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-        if let Some(refusal) = checker.refusal(&Caller::of(&headers), &operation, &parsed) {
-            return refusal;
-        }
+    if operation.is_empty() {
+        return forward(&checker, headers, body).await;
     }
-    forward(&checker, headers, body).await
+    let caller = Caller::of(&headers);
+    let mut parsed: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    if let Some(refusal) = checker.refusal(&caller, &operation, &parsed) {
+        return refusal;
+    }
+    // Asked for its consumed capacity (and the answer's copy dropped again
+    // unless the caller asked), so every call is counted as it is billed.
+    let asked = parsed.get("ReturnConsumedCapacity").is_some();
+    let body = match parsed.as_object_mut().filter(|_| !asked && capacity::reports(&operation)) {
+        Some(object) => {
+            object.insert("ReturnConsumedCapacity".into(), Value::from("INDEXES"));
+            Bytes::from(parsed.to_string())
+        }
+        None => body,
+    };
+    let response = forward(&checker, headers, body).await;
+    let (parts, bytes) = response.into_parts();
+    let bytes = axum::body::to_bytes(bytes, 64 * 1024 * 1024).await.unwrap_or_default();
+    let mut answer: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    checker.add(&caller, capacity::of(&operation, &answer["ConsumedCapacity"]));
+    let stripped = !asked && answer.as_object_mut().is_some_and(|object| object.remove("ConsumedCapacity").is_some());
+    let bytes = if stripped { Bytes::from(answer.to_string()) } else { bytes };
+    let mut response = Response::from_parts(parts, axum::body::Body::from(bytes));
+    response.headers_mut().remove("content-length");
+    response.headers_mut().remove("x-amz-crc32");
+    response
 }
 
 async fn forward(checker: &Checker, headers: HeaderMap, body: Bytes) -> Response {
