@@ -130,12 +130,14 @@ test: tools
 	$(MAKE) --no-print-directory browser
 	set -a && source ./.env.local && set +a && cargo run --locked -q -p local-stack --bin doctor-check
 
-# Never in `make test`. The slot search (criterion), then every function as
+# Never in `make test`. The slot search (criterion), what one student's journey costs
+# (DynamoDB units and Lambda GB-seconds per step, README "What a journey costs"), then every function as
 # deployed next to a hello-world lambda_runtime binary built in the same run:
 # arm64 zip sizes, and on this machine (same profile) init, first and second
 # request and peak memory against a local Runtime API (README, "Cold start").
 bench: $(ZIG)
 	cargo bench --locked -p shared --bench slots
+	cargo bench --locked -p tests --bench journey
 	cargo lambda build --release --arm64 --output-format zip $(addprefix --bin ,$(FUNCTION_CRATES) hello-world)
 	cargo build --release --locked $(addprefix --bin ,$(FUNCTION_CRATES) hello-world coldstart)
 	set -a && source ./.env.local && set +a && ./target/release/coldstart $(BENCH_ARGS)

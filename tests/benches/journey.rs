@@ -1,0 +1,170 @@
+//! `make bench`: what one student's journey costs in AWS, step by step: the
+//! DynamoDB read and write request units each step consumes (counted by the
+//! local stack's IAM checker from dynoxide's `ConsumedCapacity`, which
+//! follows DynamoDB's billing rules), and the Lambda GB-seconds of each
+//! function's invocation (its `MemorySize` in template.yaml times the
+//! handler's run time here, release build, against the loopback emulators:
+//! real Stripe and 100ms calls add their own latency to the billed time).
+//! The baseline of the cost goal; no target yet.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use jiff::SignedDuration;
+use local_stack::iam::capacity::Units;
+use serde_json::{Value, json};
+use shared::clock::Clock;
+use tests::{FunctionUrlEvent, in_days, json_of, lesson, token_for};
+
+/// AWS's published us-east-1 prices (on-demand DynamoDB since the price
+/// change of 2024-11-01; Lambda arm64). Not read live: check them before
+/// budgeting (README, "What a journey costs").
+const READ_UNIT_USD: f64 = 0.125 / 1e6;
+const WRITE_UNIT_USD: f64 = 0.625 / 1e6;
+const ARM64_GB_SECOND_USD: f64 = 0.000_013_333_4;
+const REQUEST_USD: f64 = 0.20 / 1e6;
+const RUNS: usize = 3;
+
+struct Step {
+    name: &'static str,
+    function: &'static str,
+    units: Units,
+    elapsed: Duration,
+}
+
+#[tokio::main]
+async fn main() {
+    let memory = memory_sizes();
+    let mut runs: Vec<Vec<Step>> = Vec::new();
+    for run in 0..RUNS {
+        runs.push(journey(run).await);
+    }
+    println!("\nOne student's journey (mean of {RUNS} runs; DynamoDB units as billed on demand, Lambda at each function's MemorySize):\n");
+    println!("{:<22} {:<18} {:>8} {:>8} {:>9} {:>11}", "step", "function", "RRU", "WRU", "ms", "GB-s");
+    let (mut read, mut write, mut gb_seconds) = (0.0, 0.0, 0.0);
+    let steps = runs[0].len();
+    for i in 0..steps {
+        let (name, function) = (runs[0][i].name, runs[0][i].function);
+        let mean = |f: &dyn Fn(&Step) -> f64| runs.iter().map(|r| f(&r[i])).sum::<f64>() / RUNS as f64;
+        let (r, w) = (mean(&|s| s.units.read), mean(&|s| s.units.write));
+        let ms = mean(&|s| s.elapsed.as_secs_f64() * 1000.0).ceil();
+        let mb = memory.get(function).copied().unwrap_or(128);
+        let gbs = f64::from(mb) / 1024.0 * ms / 1000.0;
+        println!("{name:<22} {function:<18} {r:>8.1} {w:>8.1} {ms:>9.0} {gbs:>11.6}");
+        (read, write, gb_seconds) = (read + r, write + w, gb_seconds + gbs);
+    }
+    let requests = steps as f64;
+    let per_journey = read * READ_UNIT_USD + write * WRITE_UNIT_USD + gb_seconds * ARM64_GB_SECOND_USD + requests * REQUEST_USD;
+    println!("{:<41} {read:>8.1} {write:>8.1} {:>9} {gb_seconds:>11.6}", "journey", "");
+    println!("\n1,000 journeys: DynamoDB ${:.4} (reads ${:.4}, writes ${:.4}), Lambda ${:.4} (compute ${:.4}, {} requests ${:.4}): ${:.4} in all",
+        1000.0 * (read * READ_UNIT_USD + write * WRITE_UNIT_USD), 1000.0 * read * READ_UNIT_USD, 1000.0 * write * WRITE_UNIT_USD,
+        1000.0 * (gb_seconds * ARM64_GB_SECOND_USD + requests * REQUEST_USD), 1000.0 * gb_seconds * ARM64_GB_SECOND_USD, 1000 * steps, 1000.0 * requests * REQUEST_USD,
+        1000.0 * per_journey);
+    println!("prices: us-east-1, DynamoDB on-demand $0.125 per million read and $0.625 per million write request units; Lambda arm64 $0.0000133334 per GB-second and $0.20 per million requests");
+}
+
+/// Each function's `MemorySize` in MB, from the real template.
+fn memory_sizes() -> BTreeMap<String, u32> {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml");
+    let template: serde_norway::Value = serde_norway::from_str(&std::fs::read_to_string(path).expect("template.yaml")).expect("yaml");
+    let resources = template["Resources"].as_mapping().expect("Resources");
+    resources
+        .values()
+        .filter(|r| r["Type"].as_str() == Some("AWS::Serverless::Function"))
+        .filter_map(|r| Some((r["Metadata"]["BuildProperties"]["Binary"].as_str()?.to_owned(), u32::try_from(r["Properties"]["MemorySize"].as_u64()?).ok()?)))
+        .collect()
+}
+
+/// Runs `work` as `function` and keeps what every function consumed meanwhile.
+async fn timed<T>(db: &tests::TestDb, name: &'static str, function: &'static str, work: impl std::future::Future<Output = T>) -> (Step, T) {
+    let total = |all: BTreeMap<String, Units>| all.into_iter().filter(|(caller, _)| caller != "operator").fold(Units::default(), |mut sum, (_, u)| {
+        sum += u;
+        sum
+    });
+    let before = total(db.dynamo.consumed());
+    let started = Instant::now();
+    let out = work.await;
+    let elapsed = started.elapsed();
+    (Step { name, function, units: total(db.dynamo.consumed()) - before, elapsed }, out)
+}
+
+fn call_ok(status_body: (u16, Value), expect: u16, what: &str) -> Value {
+    assert_eq!(status_body.0, expect, "{what}: {}", status_body.1);
+    status_body.1
+}
+
+async fn journey(run: usize) -> Vec<Step> {
+    let h = tests::hooked::hooked(false, false).await;
+    let env = &h.env;
+    let db = &env.db;
+    let student = format!("s_journey_{run}");
+    let bearer = format!("Bearer {}", token_for(&student));
+    let day = i64::try_from(run).unwrap_or(0) + 2;
+    let (first, second) = (in_days(day, "10:00"), in_days(day, "13:00"));
+    let mut steps = Vec::new();
+
+    let directory = get_teachers::App { store: db.store_of("get-teachers"), clock: Clock::System };
+    let (step, answer) = timed(db, "directory page", "get-teachers", get_teachers::handle(&directory, FunctionUrlEvent::get("/").into_request())).await;
+    call_ok(json_of(&shared::http::into_response(answer)), 200, "directory");
+    steps.push(step);
+
+    let slots = get_slots::App { store: db.store_of("get-slots"), clock: Clock::System };
+    let week = FunctionUrlEvent::get("/").query("teacher_id", "t_one").query("from", &in_days(1, "00:00")[..10]).query("to", &in_days(7, "00:00")[..10]).query("duration", "60");
+    let (step, answer) = timed(db, "a week of slots", "get-slots", get_slots::handle(&slots, week.into_request())).await;
+    call_ok(json_of(&shared::http::into_response(answer)), 200, "slots");
+    steps.push(step);
+
+    let cart = cart::App { auth: tests::hs256_auth().await, store: db.store_of("cart"), clock: Clock::System };
+    let put = FunctionUrlEvent::new("PUT", "/").header("authorization", &bearer).header("content-type", "application/json").body(&json!({"items": [lesson("t_one", &first, 60), lesson("t_one", &second, 60)]}).to_string());
+    let (step, answer) = timed(db, "cart write", "cart", cart::handle(&cart, put.into_request())).await;
+    call_ok(json_of(&shared::http::into_response(answer)), 200, "cart");
+    steps.push(step);
+
+    let checkout = FunctionUrlEvent::new("POST", "/").header("authorization", &bearer).header("content-type", "application/json").body(&json!({"from_cart": true}).to_string());
+    let (step, answer) = timed(db, "checkout", "initiate-checkout", tests::call_app(&env.checkout, checkout)).await;
+    let created = call_ok(answer, 201, "checkout");
+    steps.push(step);
+
+    env.pay(created["checkout_url"].as_str().expect("checkout_url")).await;
+    let session = env.db.store.get_checkout(&shared::domain::CheckoutId::parse(created["checkout_id"].as_str().expect("id")).expect("id")).await.expect("read").expect("checkout").stripe_session_id.expect("session");
+    let completed = h.event("checkout.session.completed", &session).await;
+    let (step, answer) = timed(db, "webhook confirmation", "stripe-webhook", h.deliver(&completed)).await;
+    call_ok(answer, 200, "webhook");
+    steps.push(step);
+    let bookings = env.db.store.get_checkout(&shared::domain::CheckoutId::parse(created["checkout_id"].as_str().expect("id")).expect("id")).await.expect("read").expect("checkout").booking_ids;
+    let attended = env.db.store.get_booking(&bookings[1]).await.expect("read").expect("booking");
+
+    let at_start = Clock::Fixed(attended.start);
+    let joining = join_lesson::App { auth: tests::hs256_auth().await, joining: shared::rooms::Joining { rooms: tests::rooms_for(&db.store_of("join-lesson"), &env.hms.base_url(), at_start), opens_before: SignedDuration::from_mins(15), clock: at_start } };
+    let join = FunctionUrlEvent::new("POST", "/").header("authorization", &bearer).body(&json!({"booking_id": attended.booking_id}).to_string());
+    let (step, answer) = timed(db, "join", "join-lesson", join_lesson::handle(&joining, join.into_request())).await;
+    call_ok(json_of(&shared::http::into_response(answer)), 200, "join");
+    steps.push(step);
+
+    let early = Clock::Fixed(attended.start - SignedDuration::from_hours(30));
+    let stripe = shared::payments::StripeConfig { secret_key: tests::STRIPE_KEY.into(), api_base: env.stripe.base_url(), timeout: Duration::from_secs(5) };
+    let store = db.store_of("change-booking");
+    let changes = change_booking::App {
+        auth: tests::hs256_auth().await,
+        changes: shared::changes::BookingChanges { payments: shared::payments::Payments::new(&stripe).expect("stripe"), rooms: tests::rooms_for(&store, &env.hms.base_url(), early), store, clock: early },
+    };
+    let cancel = FunctionUrlEvent::new("POST", "/").header("authorization", &bearer).body(&json!({"booking_id": bookings[0], "action": "cancel"}).to_string());
+    let (step, answer) = timed(db, "cancel with refund", "change-booking", change_booking::handle(&changes, cancel.into_request())).await;
+    let cancelled = call_ok(json_of(&shared::http::into_response(answer)), 200, "cancel");
+    assert_eq!(cancelled["refund"]["status"], "succeeded", "{cancelled}");
+    steps.push(step);
+
+    // Both were there (100ms's sessions say so); the next reconcile run decides.
+    let room = attended.room_id.clone().expect("room");
+    for (code, until) in [(&attended.teacher_room_code, 60), (&attended.student_room_code, 55)] {
+        let control = |path: String, body: Value| reqwest::Client::new().post(format!("{}{path}", env.hms.control_url())).json(&body).send();
+        let joined: Value = control(format!("rooms/{room}/join"), json!({"code": code, "at": attended.start.to_string()})).await.expect("join").json().await.expect("json");
+        control(format!("peers/{}/leave", joined["peer_id"].as_str().expect("peer")), json!({"at": (attended.start + SignedDuration::from_mins(until)).to_string()})).await.expect("leave");
+    }
+    let sweeper = env.event_handler_of("reconcile", Clock::System);
+    let after = attended.end + SignedDuration::from_mins(16);
+    let (step, report) = timed(db, "attendance decision", "reconcile", shared::reconcile::run_with(&sweeper, &shared::attendance::AttendanceConfig::default(), after)).await;
+    assert_eq!(report.outcomes.settled, 1, "{report:?}");
+    steps.push(step);
+    steps
+}
