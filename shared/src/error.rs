@@ -20,15 +20,16 @@ pub enum ApiError {
     #[error("{0}")]
     Unauthorized(&'static str),
     #[error("the Stripe signature is not valid: {0}")]
-    BadSignature(#[from] crate::webhook::SignatureError),
+    BadSignature(String),
     #[error("no checkout {0} for this user")]
     CheckoutNotFound(String),
     #[error("no booking {0} for this user")]
     BookingNotFound(String),
     #[error("this lesson was cancelled")]
     BookingCancelled,
-    #[error("{}", .0.message())]
-    ChangeRefused(crate::changes::Refusal),
+    /// Not allowed now under the booking's policy: `code` is the refusal's.
+    #[error("{message}")]
+    ChangeRefused { code: &'static str, message: &'static str },
     #[error("the room opens at {0}")]
     TooEarly(jiff::Timestamp),
     #[error("this lesson is over")]
@@ -93,7 +94,7 @@ impl ApiError {
             Self::InvalidRequest { .. } | Self::DurationNotOffered(..) | Self::BadSignature(_) => StatusCode::BAD_REQUEST,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::TeacherNotFound(_) | Self::CheckoutNotFound(_) | Self::BookingNotFound(_) => StatusCode::NOT_FOUND,
-            Self::BookingCancelled | Self::ChangeRefused(_) | Self::TooEarly(_) | Self::LessonOver | Self::CheckoutNotPaid(_) => StatusCode::CONFLICT,
+            Self::BookingCancelled | Self::ChangeRefused { .. } | Self::TooEarly(_) | Self::LessonOver | Self::CheckoutNotPaid(_) => StatusCode::CONFLICT,
             Self::RoomNotReady => StatusCode::SERVICE_UNAVAILABLE,
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::NoProfile => StatusCode::NOT_FOUND,
@@ -123,7 +124,7 @@ impl ApiError {
             Self::CheckoutNotFound(_) => "checkout_not_found",
             Self::BookingNotFound(_) => "booking_not_found",
             Self::BookingCancelled => "booking_cancelled",
-            Self::ChangeRefused(refusal) => refusal.code(),
+            Self::ChangeRefused { code, .. } => code,
             Self::TooEarly(_) => "too_early",
             Self::LessonOver => "lesson_over",
             Self::RoomNotReady => "room_not_ready",
@@ -180,33 +181,6 @@ fn lesson_name(choice: LessonChoice) -> String {
     match choice {
         LessonChoice::Minutes(m) => format!("{m}-minute lessons"),
         LessonChoice::Trial => "trial lessons".to_owned(),
-    }
-}
-
-/// Fulfilment failures reach clients (and Stripe) as: retry later (storage,
-/// contention), the provider failed, or our own bug.
-impl From<crate::fulfilment::FulfilError> for ApiError {
-    fn from(err: crate::fulfilment::FulfilError) -> Self {
-        use crate::fulfilment::FulfilError;
-        match err {
-            FulfilError::Store(err) => err.into(),
-            FulfilError::Contention => Self::Contention,
-            FulfilError::Payment(detail) => Self::PaymentProvider(detail),
-            FulfilError::Rooms(detail) => Self::VideoProvider(detail),
-            other => Self::Internal(Box::new(other)),
-        }
-    }
-}
-
-impl From<crate::rooms::RoomError> for ApiError {
-    fn from(err: crate::rooms::RoomError) -> Self {
-        use crate::rooms::RoomError;
-        match err {
-            RoomError::NoBooking(id) => Self::BookingNotFound(id),
-            RoomError::Cancelled(_) => Self::BookingCancelled,
-            RoomError::Hms(err) => Self::VideoProvider(err.to_string()),
-            RoomError::Store(err) => err.into(),
-        }
     }
 }
 

@@ -54,6 +54,12 @@ impl Refusal {
     }
 }
 
+impl From<Refusal> for crate::error::ApiError {
+    fn from(refusal: Refusal) -> Self {
+        Self::ChangeRefused { code: refusal.code(), message: refusal.message() }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CancelQuote {
     pub allowed: bool,

@@ -162,14 +162,14 @@ impl BookingChanges {
         let now = self.clock.now();
         // A lesson decided (completed, a no-show) is over, as the quote says.
         if !matches!(booking.status, BookingStatus::Confirmed | BookingStatus::Cancelled) {
-            return Err(ApiError::ChangeRefused(Refusal::BookingNotActive));
+            return Err(ApiError::from(Refusal::BookingNotActive));
         }
         // Cancelling again answers what the first cancellation did.
         while booking.status == BookingStatus::Confirmed {
             let refundable = self.refundable(&booking).await?;
             let quote = cancel_quote(&booking, actor, now, refundable.left);
             if let Some(reason) = quote.reason {
-                return Err(ApiError::ChangeRefused(reason));
+                return Err(ApiError::from(reason));
             }
             let refund_amount = match chosen {
                 Some(amount) if amount > quote.refund_amount => return Err(ApiError::invalid("refund_amount", format!("must be at most {} (what is left of this lesson's amount)", quote.refund_amount))),
@@ -246,18 +246,18 @@ impl BookingChanges {
         let now = self.clock.now();
         loop {
             if booking.status != BookingStatus::Confirmed {
-                return Err(ApiError::ChangeRefused(Refusal::BookingNotActive));
+                return Err(ApiError::from(Refusal::BookingNotActive));
             }
             if booking.start == start {
                 return Ok(rescheduled(booking));
             }
             if let Some(reason) = reschedule_quote(&booking, actor, now).reason {
-                return Err(ApiError::ChangeRefused(reason));
+                return Err(ApiError::from(reason));
             }
-            let profile = self.store.get_profile(&booking.teacher_id).await?.ok_or(ApiError::ChangeRefused(Refusal::SlotUnavailable))?;
+            let profile = self.store.get_profile(&booking.teacher_id).await?.ok_or(ApiError::from(Refusal::SlotUnavailable))?;
             match move_booking(&self.store, &booking, &profile, start, now).await {
                 Ok(moved) => return Ok(rescheduled(moved)),
-                Err(MoveError::SlotUnavailable) => return Err(ApiError::ChangeRefused(Refusal::SlotUnavailable)),
+                Err(MoveError::SlotUnavailable) => return Err(ApiError::from(Refusal::SlotUnavailable)),
                 Err(MoveError::Changed) if backoff.wait().await => {}
                 Err(MoveError::Changed | MoveError::Contention) => return Err(ApiError::Contention),
                 Err(MoveError::TooLarge(n)) => return Err(ApiError::Internal(format!("moving one booking needs {n} writes").into())),

@@ -56,3 +56,17 @@ impl FulfilError {
         }
     }
 }
+
+/// Fulfilment failures reach clients (and Stripe) as: retry later (storage,
+/// contention), the provider failed, or our own bug.
+impl From<FulfilError> for crate::error::ApiError {
+    fn from(err: FulfilError) -> Self {
+        match err {
+            FulfilError::Store(err) => err.into(),
+            FulfilError::Contention => Self::Contention,
+            FulfilError::Payment(detail) => Self::PaymentProvider(detail),
+            FulfilError::Rooms(detail) => Self::VideoProvider(detail),
+            other => Self::Internal(Box::new(other)),
+        }
+    }
+}

@@ -150,3 +150,14 @@ fn room_spec(booking: &Booking) -> RoomSpec {
         max_duration_seconds: u32::try_from(seconds).unwrap_or(u32::MAX),
     }
 }
+
+impl From<RoomError> for crate::error::ApiError {
+    fn from(err: RoomError) -> Self {
+        match err {
+            RoomError::NoBooking(id) => Self::BookingNotFound(id),
+            RoomError::Cancelled(_) => Self::BookingCancelled,
+            RoomError::Hms(err) => Self::VideoProvider(err.to_string()),
+            RoomError::Store(err) => err.into(),
+        }
+    }
+}

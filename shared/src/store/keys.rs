@@ -23,6 +23,11 @@ pub fn teacher_pk(id: &TeacherId) -> String {
     format!("TEACHER#{id}")
 }
 
+/// A payment's partition: its record, refunds, disputes and refund obligations.
+pub fn payment_pk(intent: &str) -> String {
+    format!("PAYMENT#{intent}")
+}
+
 /// Any string after the fixed prefix: a provider's subject may hold `#`.
 pub fn user_pk(user_id: &str) -> String {
     format!("USER#{user_id}")

@@ -17,6 +17,7 @@ use super::keys::{PK, SK};
 use super::error::lost_condition;
 use super::item::{key, s};
 use super::{Store, StoreError};
+use super::keys::payment_pk;
 use super::obligations::{Obligation, ObligationStatus};
 use crate::domain::{CheckoutId, Currency};
 
@@ -191,10 +192,6 @@ impl Ledger {
     pub fn owed_total(&self) -> u64 {
         self.owed().iter().map(|(_, amount)| amount).sum()
     }
-}
-
-pub(super) fn payment_pk(intent: &str) -> String {
-    format!("PAYMENT#{intent}")
 }
 
 impl Store {

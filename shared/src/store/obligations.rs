@@ -10,7 +10,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use super::item::{item, key, put_new, s};
-use super::ledger::payment_pk;
+use super::keys::payment_pk;
 use super::{Store, StoreError, TransactError};
 use crate::domain::{BookingId, CheckoutId, Currency};
 

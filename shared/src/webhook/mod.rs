@@ -46,7 +46,7 @@ impl WebhookService {
     /// completes the work.
     pub async fn handle(&self, signature: Option<&str>, body: &[u8]) -> Result<Ack, ApiError> {
         let now = self.clock.now();
-        self.secrets.verify(signature, body, now).map_err(ApiError::BadSignature)?;
+        self.secrets.verify(signature, body, now).map_err(|err| ApiError::BadSignature(err.to_string()))?;
         let event = Event::parse(body).map_err(|e| ApiError::invalid("body", e))?;
         self.events.process(&event, now).await
     }
