@@ -9,8 +9,16 @@ pub fn parse(text: &str) -> Vec<(String, String)> {
         .map(str::trim)
         .filter(|line| !line.is_empty() && !line.starts_with('#'))
         .filter_map(|line| line.split_once('='))
-        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .map(|(k, v)| (k.trim().to_owned(), unquoted(v.trim())))
         .collect()
+}
+
+/// A double-quoted value as `render` writes it, or the value as it stands.
+fn unquoted(value: &str) -> String {
+    match value.strip_prefix('"').and_then(|v| v.strip_suffix('"')) {
+        Some(inner) => inner.replace("\\\"", "\"").replace("\\\\", "\\"),
+        None => value.to_owned(),
+    }
 }
 
 pub fn read(path: &Path) -> Result<Vec<(String, String)>, String> {
@@ -27,8 +35,19 @@ pub fn merge(base: Vec<(String, String)>, over: impl IntoIterator<Item = (String
     merged
 }
 
+/// One `KEY=VALUE` line each; a value with `=`, `#`, quotes or blanks is
+/// double-quoted (cargo lambda's env-file reader refuses it bare, e.g. a
+/// `RUST_LOG` with per-target levels).
 pub fn render(vars: &[(String, String)]) -> String {
-    vars.iter().map(|(k, v)| format!("{k}={v}\n")).collect()
+    vars.iter()
+        .map(|(k, v)| {
+            if v.contains(['=', '#', '"', '\'', ' ', '\t', '\\']) {
+                format!("{k}=\"{}\"\n", v.replace('\\', "\\\\").replace('"', "\\\""))
+            } else {
+                format!("{k}={v}\n")
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -42,5 +61,12 @@ mod tests {
         let merged = merge(vars, [("A".to_owned(), "9".to_owned())]);
         assert_eq!(parse(&render(&merged)), merged);
         assert_eq!(merged.last(), Some(&("A".to_owned(), "9".to_owned())));
+    }
+
+    #[test]
+    fn a_value_with_levels_per_target_is_quoted_and_read_back() {
+        let vars = vec![("RUST_LOG".to_owned(), "info,lambda_runtime::runtime=error".to_owned())];
+        assert_eq!(render(&vars), "RUST_LOG=\"info,lambda_runtime::runtime=error\"\n");
+        assert_eq!(parse(&render(&vars)), vars);
     }
 }

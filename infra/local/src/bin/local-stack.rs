@@ -77,6 +77,7 @@ async fn run(args: Args) -> Result<(), String> {
     // where they really listen, and the overrides.
     let endpoints = services.endpoints().map(|(k, v)| (k.to_owned(), v));
     let vars = infra::env_file::merge(infra::env_file::merge(infra::env_file::read(&args.env_file)?, endpoints), args.function_env.clone());
+    let vars = quiet_concurrency_warning(vars);
     let functions_env = args.data_dir.join("functions.env");
     std::fs::write(&functions_env, infra::env_file::render(&vars)).map_err(|e| format!("{}: {e}", functions_env.display()))?;
 
@@ -92,7 +93,10 @@ async fn run(args: Args) -> Result<(), String> {
         // which then stops cargo lambda watch alone (below). Signalled together,
         // its functions die under it and it reports a failed wait as an ERROR.
         .process_group(0)
-        .env("RUST_LOG", "info,watchexec=off")
+        // Its own INFO lines are noise here (one is its whole configuration, 90 KB,
+        // at every stop), and its watcher reports each function it stops as an
+        // ERROR. Warnings stay; a function's own failure prints its own message.
+        .env("RUST_LOG", "warn,watchexec=off,cargo_lambda_watch::watcher=off")
         .kill_on_drop(true)
         .spawn()
         .map_err(|e| format!("starting `cargo lambda watch` (run through `make dev`, which installs it): {e}"))?;
@@ -123,6 +127,18 @@ async fn run(args: Args) -> Result<(), String> {
         let _ = watch.kill().await;
     }
     Ok(())
+}
+
+/// `cargo lambda watch` sets `AWS_LAMBDA_MAX_CONCURRENCY=1` for every
+/// function, and lambda_runtime warns about it at each start (AWS sets no such
+/// variable for these functions): that one warning is left out of the
+/// functions' logs, whatever else `RUST_LOG` says.
+fn quiet_concurrency_warning(vars: Vec<(String, String)>) -> Vec<(String, String)> {
+    let level = vars.iter().find(|(k, _)| k == "RUST_LOG").map_or_else(|| "info".to_owned(), |(_, v)| v.clone());
+    if level.contains("lambda_runtime::runtime") {
+        return vars;
+    }
+    infra::env_file::merge(vars, [("RUST_LOG".to_owned(), format!("{level},lambda_runtime::runtime=error"))])
 }
 
 async fn wait_for_port(port: u16) -> Result<(), String> {
