@@ -227,7 +227,7 @@ async function main() {
     await step(teacherPage, "teacher-lessons", async () => {
       await signIn(teacherPage, anna.name);
       await teacherPage.getByRole("heading", { name: "My lessons" }).waitFor();
-      await teacherPage.locator(`li.lesson[data-booking="${moved}"]`).getByText("with s_demo").waitFor();
+      await teacherPage.locator(`li.lesson[data-booking="${moved}"]`).getByText("with Sam").waitFor();
     });
     const stale = await teacher.newPage();
     watch(stale);

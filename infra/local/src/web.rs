@@ -17,22 +17,23 @@ const STUDENTS: [(&str, &str); 2] = [("s_demo", "Sam"), ("s_lee", "Lee")];
 /// The app's configuration: where the functions answer, and who may sign in.
 pub async fn config(store: &Store, teachers: &[String], jwt_secret: &str, functions_base: &str) -> Result<Value, String> {
     let now = Timestamp::now();
-    let mint = |sub: &str, role: Role, email: Option<String>| {
+    let mint = |sub: &str, role: Role, email: Option<String>, name: Option<&str>| {
         let mut claims = Claims::new(sub, role, now, SignedDuration::from_hours(24 * 7));
         claims.email = email;
+        claims.name = name.map(str::to_owned);
         auth::mint_hs256(jwt_secret, &claims).map_err(|e| e.to_string())
     };
     let mut users = Vec::new();
     for (sub, name) in STUDENTS {
-        users.push(json!({"name": name, "sub": sub, "role": "student", "token": mint(sub, Role::Student, Some(format!("{sub}@example.com")))?}));
+        users.push(json!({"name": name, "sub": sub, "role": "student", "token": mint(sub, Role::Student, Some(format!("{sub}@example.com")), Some(name))?}));
     }
     for id in teachers {
         let teacher = shared::domain::TeacherId::parse(id).map_err(|e| e.to_string())?;
         let Some(profile) = store.get_profile(&teacher).await.map_err(|e| e.to_string())? else { continue };
         let login = profile.user_id().to_string();
-        users.push(json!({"name": profile.name(), "sub": login, "role": "teacher", "token": mint(&login, Role::Teacher, None)?}));
+        users.push(json!({"name": profile.name(), "sub": login, "role": "teacher", "token": mint(&login, Role::Teacher, None, Some(profile.name()))?}));
     }
-    users.push(json!({"name": "Operator", "sub": "admin", "role": "admin", "token": mint("admin", Role::Admin, None)?}));
+    users.push(json!({"name": "Operator", "sub": "admin", "role": "admin", "token": mint("admin", Role::Admin, None, Some("Operator"))?}));
     Ok(json!({"functions_base": functions_base, "demo_users": users}))
 }
 

@@ -327,7 +327,7 @@ export interface components {
                 end: string;
                 duration_minutes: number;
                 status: components["schemas"]["BookingStatus"];
-                /** @description the other party's id */
+                /** @description the other party: a student sees the teacher's id; a teacher sees the student's name from their token's `name` claim, or "Student" (never their identity-provider subject) */
                 with: string;
                 room_ready: boolean;
             }[];
