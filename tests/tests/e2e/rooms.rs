@@ -280,7 +280,7 @@ async fn the_operator_endpoints_take_admin_tokens_only() {
     env.pay(created["checkout_url"].as_str().unwrap()).await;
     let checkout_id = created["checkout_id"].as_str().unwrap();
 
-    let booking_app = create_booking::App { auth: auth().await.into(), events: events(&env), clock: Clock::System };
+    let booking_app = create_booking::App { auth: auth().await.into(), events: env.event_handler_of("create-booking", Clock::System), clock: Clock::System };
     let room_app = create_room::App { auth: auth().await.into(), rooms: rooms_for(&env.db.store_of("create-room"), &env.hms.base_url(), Clock::System) };
     let post = |token: Option<String>, body: Value| {
         let mut event = FunctionUrlEvent::new("POST", "/").body(&body.to_string());
@@ -329,7 +329,7 @@ async fn deployed_operator_endpoints_take_sigv4_signed_calls_from_the_admin_cli(
     env.pay(created["checkout_url"].as_str().unwrap()).await;
     let checkout_id = created["checkout_id"].as_str().unwrap();
 
-    let booking_app = Arc::new(create_booking::App { auth: OperatorAuth::Iam, events: events(&env), clock: Clock::System });
+    let booking_app = Arc::new(create_booking::App { auth: OperatorAuth::Iam, events: env.event_handler_of("create-booking", Clock::System), clock: Clock::System });
     let room_app = Arc::new(create_room::App { auth: OperatorAuth::Iam, rooms: rooms_for(&env.db.store_of("create-room"), &env.hms.base_url(), Clock::System) });
     let booking_url = IamFunctionUrl::start("eu-central-1", Principal::operator(), {
         let app = booking_app.clone();
