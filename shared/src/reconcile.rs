@@ -94,6 +94,7 @@ pub async fn run_with(handler: &EventHandler, attendance: &AttendanceConfig, now
     stuck_checkouts(handler, now, &mut report).await;
     undelivered_events(handler, now, &mut report).await;
     owed_refunds(handler, now, &mut report).await;
+    decided_rooms_once(handler, now, &mut report).await;
     pending_rooms(handler, &mut report).await;
     profile_problems(handler, now, &mut report).await;
     lesson_outcomes(handler, attendance, now, &mut report).await;
@@ -270,6 +271,35 @@ async fn owed_refunds(handler: &EventHandler, now: Timestamp, report: &mut Repor
         if let Err(err) = settlement.refunds_changed(intent, now).await {
             report.failing(Kind::Refunds, intent, err);
         }
+    }
+}
+
+/// Bookings decided by a version that left their rooms open are listed for
+/// the room repair (which closes them) once; a failure retries next run.
+const DECIDED_ROOMS: &str = "decided-bookings-rooms-listed";
+
+async fn decided_rooms_once(handler: &EventHandler, now: Timestamp, report: &mut Report) {
+    let store = &handler.store;
+    let listed = async {
+        if store.migration_done(DECIDED_ROOMS).await? {
+            return Ok(0);
+        }
+        let ids = store.decided_bookings_with_rooms().await?;
+        for chunk in ids.chunks(25) {
+            let items = chunk.iter().map(|id| store.pending_room_item(id)).collect::<Result<Vec<_>, _>>()?;
+            // Unconditional puts: no condition can fail them.
+            store.transact(items).await.map_err(|err| match err {
+                crate::store::TransactError::Busy(err) | crate::store::TransactError::Store(err) => err,
+                conflict @ crate::store::TransactError::Conflict { .. } => crate::store::StoreError::corrupt("list decided rooms", conflict),
+            })?;
+        }
+        store.mark_migration_done(DECIDED_ROOMS, now).await?;
+        Ok::<usize, crate::store::StoreError>(ids.len())
+    };
+    match listed.await {
+        Ok(0) => {}
+        Ok(n) => report.changes.push(format!("{n} rooms of lessons decided before rooms were closed listed to close")),
+        Err(err) => report.failing(Kind::Rooms, "listing the rooms of decided lessons", err),
     }
 }
 

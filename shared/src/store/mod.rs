@@ -14,6 +14,7 @@ mod idempotency;
 mod item;
 mod keys;
 mod ledger;
+mod migrations;
 mod obligations;
 mod profiles;
 mod token;

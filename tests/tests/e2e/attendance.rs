@@ -464,3 +464,26 @@ async fn cancelling_a_decided_lesson_is_refused_and_calls_100ms_no_more() {
     assert_eq!(l.status(&booking.booking_id).await, BookingStatus::Completed);
     assert!(l.refunds().await.is_empty());
 }
+
+/// Lessons decided by a version whose decision left their room open are
+/// listed for the room repair once, so no old room stays enabled for ever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rooms_of_lessons_decided_before_deciding_closed_them_are_closed_once() {
+    let l = lessons().await;
+    let booking = l.book("s_1", &tomorrow_at("10:00")).await;
+    // As the old decision wrote it: the status only, the room left enabled and unlisted.
+    let store = &l.env.db.store;
+    store.client().update_item().table_name(store.table())
+        .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(format!("BOOKING#{}", booking.booking_id)))
+        .key("sk", aws_sdk_dynamodb::types::AttributeValue::S("BOOKING".into()))
+        .update_expression("SET #status = :completed").expression_attribute_names("#status", "status")
+        .expression_attribute_values(":completed", aws_sdk_dynamodb::types::AttributeValue::S("completed".into()))
+        .send().await.unwrap();
+    store.transact(vec![store.outcome_undue_item(&booking).unwrap()]).await.unwrap();
+    assert_eq!(l.room(&booking).await["enabled"], true);
+    let report = l.reconcile(&booking, 16).await;
+    assert!(!report.failed(), "{report:?}");
+    assert_eq!(l.room(&booking).await["enabled"], false, "closed by the run that listed it");
+    assert!(store.pending_rooms().await.unwrap().is_empty());
+    assert!(store.migration_done("decided-bookings-rooms-listed").await.unwrap(), "and never looked for again");
+}
