@@ -141,13 +141,7 @@ async fn journey(run: usize) -> Vec<Step> {
     call_ok(json_of(&shared::http::into_response(answer)), 200, "join");
     steps.push(step);
 
-    let early = Clock::Fixed(attended.start - SignedDuration::from_hours(30));
-    let stripe = shared::payments::StripeConfig { secret_key: tests::STRIPE_KEY.into(), api_base: env.stripe.base_url(), timeout: Duration::from_secs(5) };
-    let store = db.store_of("change-booking");
-    let changes = change_booking::App {
-        auth: tests::hs256_auth().await,
-        changes: shared::changes::BookingChanges { payments: shared::payments::Payments::new(&stripe).expect("stripe"), rooms: tests::rooms_for(&store, &env.hms.base_url(), early), store, clock: early },
-    };
+    let changes = env.change_booking_at(attended.start - SignedDuration::from_hours(30)).await;
     let cancel = FunctionUrlEvent::new("POST", "/").header("authorization", &bearer).body(&json!({"booking_id": bookings[0], "action": "cancel"}).to_string());
     let (step, answer) = timed(db, "cancel with refund", "change-booking", change_booking::handle(&changes, cancel.into_request())).await;
     let cancelled = call_ok(json_of(&shared::http::into_response(answer)), 200, "cancel");

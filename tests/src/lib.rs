@@ -270,6 +270,17 @@ impl CheckoutEnv {
         jsonwebtoken::encode(&jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256), &claims, &jsonwebtoken::EncodingKey::from_secret(HMS_SECRET.as_bytes())).expect("sign")
     }
 
+    /// change-booking as deployed, deciding at `now`. Its rooms client mints
+    /// 100ms tokens on the real clock: a token minted two days back would be
+    /// expired whenever the lesson is early tomorrow.
+    pub async fn change_booking_at(&self, now: jiff::Timestamp) -> change_booking::App {
+        let store = self.db.store_of("change-booking");
+        let stripe = shared::payments::StripeConfig { secret_key: STRIPE_KEY.into(), api_base: self.stripe.base_url(), timeout: std::time::Duration::from_secs(5) };
+        let payments = shared::payments::Payments::new(&stripe).expect("stripe client");
+        let changes = shared::changes::BookingChanges { rooms: rooms_for(&store, &self.hms.base_url(), shared::clock::Clock::System), store, payments, clock: shared::clock::Clock::Fixed(now) };
+        change_booking::App { auth: hs256_auth().await, changes }
+    }
+
     /// initiate-checkout on the same table and Stripe, at another instant.
     pub async fn checkout_at(&self, clock: shared::clock::Clock) -> initiate_checkout::App {
         checkout_app(&self.db.store_of("initiate-checkout"), &self.stripe.base_url(), &self.hms.base_url(), std::time::Duration::from_secs(5), clock).await

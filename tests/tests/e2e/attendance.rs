@@ -348,10 +348,7 @@ async fn an_operator_overrules_an_outcome_through_the_same_refund_and_the_histor
 async fn a_rescheduled_lesson_is_decided_at_its_new_end_and_not_at_its_old_one() {
     let l = lessons().await;
     let booking = l.book("s_1", &tomorrow_at("10:00")).await;
-    let changes = change_booking::App {
-        auth: tests::hs256_auth().await,
-        changes: shared::changes::BookingChanges { store: l.env.db.store_of("change-booking"), payments: shared::payments::Payments::new(&shared::payments::StripeConfig { secret_key: STRIPE_KEY.into(), api_base: l.env.stripe.base_url(), timeout: std::time::Duration::from_secs(5) }).unwrap(), rooms: tests::rooms_for(&l.env.db.store_of("change-booking"), &l.env.hms.base_url(), Clock::System), clock: Clock::Fixed(booking.start - SignedDuration::from_hours(48)) },
-    };
+    let changes = l.env.change_booking_at(booking.start - SignedDuration::from_hours(48)).await;
     let moved = FunctionUrlEvent::new("POST", "/").header("authorization", &format!("Bearer {}", token_for("s_1"))).body(&json!({"booking_id": booking.booking_id, "action": "reschedule", "start": tomorrow_at("15:00")}).to_string());
     assert_eq!(json_of(&shared::http::into_response(change_booking::handle(&changes, moved.into_request()).await)).0, 200);
     let now_at = l.env.db.store.get_booking(&booking.booking_id).await.unwrap().unwrap();
@@ -449,10 +446,7 @@ async fn cancelling_a_decided_lesson_is_refused_and_calls_100ms_no_more() {
     l.reconcile(&booking, 16).await;
     assert_eq!(l.status(&booking.booking_id).await, BookingStatus::Completed);
     let later = booking.end + SignedDuration::from_hours(2);
-    let changes = change_booking::App {
-        auth: tests::hs256_auth().await,
-        changes: shared::changes::BookingChanges { store: l.env.db.store_of("change-booking"), payments: shared::payments::Payments::new(&shared::payments::StripeConfig { secret_key: STRIPE_KEY.into(), api_base: l.env.stripe.base_url(), timeout: std::time::Duration::from_secs(5) }).unwrap(), rooms: tests::rooms_for(&l.env.db.store_of("change-booking"), &l.env.hms.base_url(), Clock::Fixed(later)), clock: Clock::Fixed(later) },
-    };
+    let changes = l.env.change_booking_at(later).await;
     let calls_before = reqwest::get(format!("{}requests", l.env.hms.control_url())).await.unwrap().json::<Value>().await.unwrap().as_array().unwrap().len();
     for who in [token_for("s_1"), tests::token_as("ops", shared::auth::Role::Admin)] {
         let cancel = FunctionUrlEvent::new("POST", "/").header("authorization", &format!("Bearer {who}")).body(&json!({"booking_id": booking.booking_id, "action": "cancel"}).to_string());

@@ -6,12 +6,10 @@
 use jiff::{SignedDuration, Timestamp};
 use serde_json::{Value, json};
 use shared::auth::Role;
-use shared::changes::BookingChanges;
 use shared::clock::Clock;
 use shared::domain::{BookingId, TeacherId, TeacherProfile};
-use shared::payments::{Payments, StripeConfig};
 use shared::store::{BookingStatus, CancelledBy, ObligationStatus};
-use tests::{CheckoutEnv, FunctionUrlEvent, STRIPE_KEY, cart, in_days, json_of, lesson, rooms_for, token_for, tomorrow_at};
+use tests::{CheckoutEnv, FunctionUrlEvent, cart, in_days, json_of, lesson, rooms_for, token_for, tomorrow_at};
 
 use tests::token_as as token;
 
@@ -21,12 +19,7 @@ fn ts(raw: &str) -> Timestamp {
 
 /// change-booking on the env's table and emulators, its clock at `now`.
 async fn app(env: &CheckoutEnv, now: Timestamp) -> change_booking::App {
-    let auth = tests::hs256_auth().await;
-    let stripe = StripeConfig { secret_key: STRIPE_KEY.into(), api_base: env.stripe.base_url(), timeout: std::time::Duration::from_secs(2) };
-    // The rooms client mints 100ms tokens on the real clock: a token minted
-    // two days back would be expired whenever the lesson is early tomorrow.
-    let changes = BookingChanges { store: env.db.store_of("change-booking"), payments: Payments::new(&stripe).unwrap(), rooms: rooms_for(&env.db.store_of("change-booking"), &env.hms.base_url(), Clock::System), clock: Clock::Fixed(now) };
-    change_booking::App { auth, changes }
+    env.change_booking_at(now).await
 }
 
 async fn call(app: &change_booking::App, event: FunctionUrlEvent) -> (u16, Value) {
