@@ -12,6 +12,7 @@ mod contract_bodies;
 mod doctor;
 mod get_slots;
 mod hms_sdk;
+mod money_back;
 mod reconcile;
 mod refunds;
 mod rooms;
