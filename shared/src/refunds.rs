@@ -151,19 +151,18 @@ impl Refunds<'_> {
                 report.tally(obligation, to);
             }
         }
-        let lost = ledger.disputes.iter().any(|d| d.status == "lost");
         // The rest have no refund yet: ask for each, oldest first, each
         // capped by what is left once the ones before it are counted.
         while let Some((obligation, amount)) = ledger.owed().first().map(|(o, a)| ((*o).clone(), *a)) {
-            // Nothing left only because of refunds still on their way: covered
-            // is decided once they succeed (one that fails leaves money to refund).
-            if amount == 0 && ledger.refunds.iter().any(|r| r.counts() && r.status != "succeeded") {
+            // Less left than owed while refunds are still on their way: wait for
+            // them (one that fails leaves money to refund; one that succeeds decides).
+            if amount < obligation.amount && ledger.refunds.iter().any(|r| r.counts() && r.status != "succeeded") {
                 report.tally(&obligation, ObligationStatus::Owed);
                 break;
             }
-            let to = if amount == 0 || lost {
+            let to = if amount == 0 {
                 self.store.update_obligation(&obligation, &[ObligationStatus::Owed], ObligationStatus::Covered, &ObligationOutcome::default()).await?;
-                tracing::info!(obligation = %obligation.obligation_id, lost, "nothing left on the payment to refund: the money went back another way");
+                tracing::info!(obligation = %obligation.obligation_id, "nothing left on the payment to refund: the money went back another way");
                 ObligationStatus::Covered
             } else {
                 match self.payments.refund(&obligation, amount).await {

@@ -93,6 +93,13 @@ impl HmsConfig {
         let webhook_secret = env.optional("HMS_WEBHOOK_SECRET", "a long random string; hms-webhook takes a second one, comma separated, while rotating", |s| {
             s.split(',').next().map(str::trim).filter(|first| first.len() >= 32).map(str::to_owned).ok_or_else(|| "must be at least 32 characters".into())
         });
+        // A room code's role says who joined; one role for both would count one person twice.
+        if let (Some(teacher), Some(student)) = (&teacher_role, &student_role)
+            && teacher == student
+        {
+            env.problem(format!("HMS_TEACHER_ROLE and HMS_STUDENT_ROLE are both {teacher:?}: they must be two roles of the template"));
+            return None;
+        }
         let webhook = match (webhook_url, webhook_secret) {
             (Some(url), Some(secret)) => Some(RoomWebhook { url, secret }),
             (None, _) => None,

@@ -66,8 +66,9 @@ impl Rooms {
     /// the template) marks the booking `room_status: failed`.
     pub async fn ensure(&self, id: &BookingId) -> Result<Booking, RoomError> {
         let booking = self.store.get_booking(id).await?.ok_or_else(|| RoomError::NoBooking(id.to_string()))?;
-        // Cancelled, or its outcome decided: nobody joins any more.
-        if booking.status != BookingStatus::Confirmed {
+        // Cancelled, its outcome decided, or its attendance recorded for a
+        // person to decide: the lesson is over and nobody joins any more.
+        if booking.status != BookingStatus::Confirmed || booking.attendance.is_some() {
             self.disable(&booking).await?;
             return Err(RoomError::Cancelled(id.to_string()));
         }

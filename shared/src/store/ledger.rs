@@ -177,7 +177,9 @@ impl Ledger {
     /// turn by what is left on the payment, so that together with what was
     /// refunded they never exceed what was paid (0: nothing is left).
     pub fn owed(&self) -> Vec<(&Obligation, u64)> {
-        let mut left = self.paid().saturating_sub(self.refunded());
+        // A lost dispute gave its amount back to the cardholder: nothing of it is left to refund.
+        let lost: u64 = self.disputes.iter().filter(|d| d.status == "lost").map(|d| d.amount).sum();
+        let mut left = self.paid().saturating_sub(self.refunded()).saturating_sub(lost);
         let mut owed: Vec<&Obligation> = self.obligations.iter().filter(|o| o.status == ObligationStatus::Owed && self.refund_for(&o.obligation_id).is_none()).collect();
         owed.sort_by(|a, b| (a.created_at, &a.obligation_id).cmp(&(b.created_at, &b.obligation_id)));
         owed.into_iter()
@@ -384,6 +386,19 @@ mod tests {
         assert_eq!(later("needs_response"), ["won", "lost", "warning_closed", "prevented", "under_review"]);
         assert_eq!(later("warning_needs_response"), ["won", "lost", "warning_closed", "prevented", "warning_under_review"]);
         assert_eq!(later("under_review"), ["won", "lost", "warning_closed", "prevented"]);
+    }
+
+    /// A lost dispute of part of the payment takes only its amount: a
+    /// cancellation owed besides it is still refunded from the rest.
+    #[test]
+    fn a_lost_dispute_leaves_the_rest_of_the_payment_to_what_is_owed() {
+        let mut l = ledger(6000, 0, &[]);
+        let owed = crate::store::Obligation::for_lesson(&CheckoutId::parse("co_1").unwrap(), 0, "pi_1", 3000, Currency::parse("eur").unwrap(), crate::store::RefundReason::Cancelled, jiff::Timestamp::UNIX_EPOCH);
+        l.obligations.push(owed);
+        l.disputes.push(dispute("lost"));
+        assert_eq!(l.owed().iter().map(|(_, a)| *a).collect::<Vec<_>>(), [3000], "6000 paid, 3000 lost to the dispute, 3000 owed");
+        l.disputes.push(Dispute { dispute_id: "dp_2".into(), ..dispute("lost") });
+        assert_eq!(l.owed().iter().map(|(_, a)| *a).collect::<Vec<_>>(), [0], "nothing left once both were lost");
     }
 
     #[test]

@@ -481,3 +481,18 @@ async fn rooms_of_lessons_decided_before_deciding_closed_them_are_closed_once() 
     assert!(store.pending_rooms().await.unwrap().is_empty());
     assert!(store.migration_done("decided-bookings-rooms-listed").await.unwrap(), "and never looked for again");
 }
+
+/// A lesson left `confirmed` for a person (attendance unclear) is over all
+/// the same: the room repair closes its room instead of calling it ready,
+/// so a decision whose room could not be closed at once is finished later.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_room_repair_closes_the_room_of_a_lesson_left_for_a_person() {
+    let l = lessons().await;
+    let booking = l.book("s_1", &tomorrow_at("10:00")).await;
+    let store = l.env.db.store_of("reconcile");
+    store.transact(vec![store.booking_outcome_item(&booking, BookingStatus::Confirmed, &shared::domain::Attendance::default()).unwrap()]).await.unwrap();
+    assert_eq!(l.room(&booking).await["enabled"], true);
+    let ensured = tests::rooms_for(&store, &l.env.hms.base_url(), Clock::System).ensure(&booking.booking_id).await;
+    assert!(ensured.is_err(), "no room to join: {ensured:?}");
+    assert_eq!(l.room(&booking).await["enabled"], false);
+}

@@ -112,9 +112,15 @@ impl Checker {
             Caller::Function(name) => name,
         };
         let accesses = request::accesses(operation, body, &self.keys);
-        let denied = accesses.iter().find_map(|access| self.policies.denies(name, access).map(|why| (access, why)));
-        self.usage.record(name, &accesses, denied.is_some());
-        let (access, why) = denied?;
+        // Fail closed: a request whose keys the checker cannot read would pass
+        // `ForAllValues` with nothing to test, where AWS tests the real keys.
+        if capacity::reports(operation) && (accesses.is_empty() || accesses.iter().any(|a| a.action == "dynamodb:Query" && a.leading_keys.is_empty())) {
+            tracing::warn!(function = %name, operation, "the IAM checker could not read this request's partition keys");
+            return Some(error(StatusCode::BAD_REQUEST, "AccessDeniedException", &format!("the local IAM checker could not read the partition keys of this {operation} of {name}: it refuses what it cannot check")));
+        }
+        let verdicts: Vec<(&Access, Option<String>)> = accesses.iter().map(|access| (access, self.policies.denies(name, access))).collect();
+        self.usage.record(name, verdicts.iter().map(|(access, why)| (*access, why.is_some())));
+        let (access, why) = verdicts.into_iter().find_map(|(access, why)| why.map(|why| (access, why)))?;
         let message = denial_message(name, access, &why);
         tracing::warn!(function = %name, action = %access.action, resource = %access.resource, keys = ?access.leading_keys, "{message}");
         Some(error(StatusCode::BAD_REQUEST, "AccessDeniedException", &message))
@@ -199,6 +205,17 @@ mod tests {
         let value = format!("AWS4-HMAC-SHA256 Credential={key}/20261206/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=00");
         headers.insert("authorization", value.parse().unwrap());
         headers
+    }
+
+    #[test]
+    fn what_the_checker_cannot_read_it_refuses() {
+        let checker = Checker::new("http://127.0.0.1:1".into(), "lessons").unwrap();
+        let cart = Caller::Function("cart".into());
+        let query = |condition: &str| json!({"TableName": "lessons", "KeyConditionExpression": condition, "ExpressionAttributeNames": {"#p": "pk"}, "ExpressionAttributeValues": {":p": {"S": "STUDENT#s"}}});
+        assert!(checker.refusal(&cart, "Query", &query("#p = :p")).is_none(), "its own partition");
+        assert!(checker.refusal(&cart, "Query", &query("#q = :p")).is_some(), "no partition key found: refused, not waved through");
+        assert!(checker.refusal(&cart, "BatchWriteItem", &Value::Null).is_some(), "a body it cannot parse");
+        assert!(checker.refusal(&Caller::Operator, "BatchWriteItem", &Value::Null).is_none(), "the operator is not checked");
     }
 
     #[test]

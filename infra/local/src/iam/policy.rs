@@ -107,6 +107,10 @@ fn statement_of(statement: &Value, table: &str) -> Result<Statement, String> {
     if statement.get("NotAction").is_some() || statement.get("NotResource").is_some() {
         return Err("NotAction/NotResource are not modelled".into());
     }
+    // An operator evaluated as "never holds" would silently disable a Deny.
+    if let Some((op, _, _)) = conditions.iter().find(|(op, _, _)| !MODELLED_OPERATORS.contains(&op.as_str())) {
+        return Err(format!("the condition operator {op} is not modelled by the checker"));
+    }
     Ok(Statement { allow, actions: strings(&statement["Action"])?, resources: strings(&statement["Resource"])?, conditions })
 }
 
@@ -128,6 +132,8 @@ fn resolve(value: &Value, table: &str) -> Result<String, String> {
         other => Err(format!("a value the checker does not model: {other:?}")),
     }
 }
+
+const MODELLED_OPERATORS: [&str; 4] = ["ForAllValues:StringLike", "ForAllValues:StringEquals", "ForAnyValue:StringLike", "ForAnyValue:StringEquals"];
 
 fn conditions_hold(statement: &Statement, access: &Access) -> bool {
     statement.conditions.iter().all(|(op, key, patterns)| {

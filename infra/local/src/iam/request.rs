@@ -39,8 +39,15 @@ pub fn accesses(operation: &str, body: &Value, keys: &KeyNames) -> Vec<Access> {
         }),
         "TransactWriteItems" => inner_items(body, &[("Put", "PutItem", "Item"), ("Update", "UpdateItem", "Key"), ("Delete", "DeleteItem", "Key"), ("ConditionCheck", "ConditionCheckItem", "Key")], &on, &key_of),
         "TransactGetItems" => inner_items(body, &[("Get", "GetItem", "Key")], &on, &key_of),
-        _ => vec![on(operation, &table(body), Vec::new())],
+        // Scan and the rest: on the index when one is named, keyed by nothing.
+        _ => vec![Access { action: format!("dynamodb:{operation}"), resource: resource_of(body), leading_keys: Vec::new() }],
     }
+}
+
+/// The table's ARN, or its index's when the request names one.
+fn resource_of(body: &Value) -> String {
+    let table = table_arn(body["TableName"].as_str().unwrap_or_default());
+    body["IndexName"].as_str().map_or_else(|| table.clone(), |index| format!("{table}/index/{index}"))
 }
 
 fn per_table(request_items: &Value, each: impl Fn(&str, &Value) -> Vec<Access>) -> Vec<Access> {
@@ -58,11 +65,15 @@ fn inner_items(body: &Value, kinds: &[(&str, &str, &str)], on: &impl Fn(&str, &s
 /// A query's resource (the table, or its index) and the partition key value
 /// its key condition names.
 fn query(body: &Value, keys: &KeyNames) -> Access {
-    let table = body["TableName"].as_str().unwrap_or_default();
-    let (resource, attribute) = match body["IndexName"].as_str() {
-        Some(index) => (format!("{}/index/{index}", table_arn(table)), keys.indexes.iter().find(|(name, _)| name == index).map_or("", |(_, pk)| pk.as_str())),
-        None => (table_arn(table), keys.table.as_str()),
+    let resource = resource_of(body);
+    let attribute = match body["IndexName"].as_str() {
+        Some(index) => keys.indexes.iter().find(|(name, _)| name == index).map_or("", |(_, pk)| pk.as_str()),
+        None => keys.table.as_str(),
     };
+    // The legacy form names the key attribute and its value directly.
+    if let Some(value) = body["KeyConditions"][attribute]["AttributeValueList"][0]["S"].as_str() {
+        return Access { action: "dynamodb:Query".into(), resource, leading_keys: vec![value.to_owned()] };
+    }
     let names = &body["ExpressionAttributeNames"];
     let values = &body["ExpressionAttributeValues"];
     let name_of = |token: &str| names[token].as_str().map_or_else(|| token.to_owned(), str::to_owned);
@@ -78,16 +89,11 @@ fn query(body: &Value, keys: &KeyNames) -> Access {
     Access { action: "dynamodb:Query".into(), resource, leading_keys: leading }
 }
 
-/// The `AND`-separated parts of a key condition (any case).
-fn clauses(expression: &str) -> impl Iterator<Item = &str> {
-    let mut parts = Vec::new();
-    let mut rest = expression;
-    while let Some(at) = rest.to_ascii_uppercase().find(" AND ") {
-        parts.push(&rest[..at]);
-        rest = &rest[at + 5..];
-    }
-    parts.push(rest);
-    parts.into_iter()
+/// The `AND`-separated parts of a key condition (any case, any blanks
+/// around it: a newline before `AND` is as good as a space).
+fn clauses(expression: &str) -> impl Iterator<Item = String> {
+    let words: Vec<&str> = expression.split_whitespace().collect();
+    words.split(|w| w.eq_ignore_ascii_case("AND")).map(|part| part.join(" ")).collect::<Vec<_>>().into_iter()
 }
 
 #[cfg(test)]
@@ -127,6 +133,18 @@ mod tests {
         let plain = json!({"TableName": "lessons", "KeyConditionExpression": "pk = :p and begins_with(sk, :s)", "ExpressionAttributeValues": {":p": {"S": "TEACHER#t"}, ":s": {"S": "DAY#"}}});
         let [access] = accesses("Query", &plain, &keys()).try_into().unwrap();
         assert_eq!((access.resource.ends_with("table/lessons"), access.leading_keys), (true, vec!["TEACHER#t".to_owned()]));
+    }
+
+    #[test]
+    fn a_key_condition_is_read_across_newlines_and_in_its_legacy_form_and_a_scan_of_an_index_is_on_the_index() {
+        let split = json!({"TableName": "lessons", "KeyConditionExpression": "#p = :p\nAND #s > :s", "ExpressionAttributeNames": {"#p": "pk", "#s": "sk"}, "ExpressionAttributeValues": {":p": {"S": "BOOKING#x"}, ":s": {"S": "a"}}});
+        assert_eq!(accesses("Query", &split, &keys())[0].leading_keys, vec!["BOOKING#x".to_owned()]);
+        let legacy = json!({"TableName": "lessons", "KeyConditions": {"pk": {"AttributeValueList": [{"S": "BOOKING#y"}], "ComparisonOperator": "EQ"}}});
+        assert_eq!(accesses("Query", &legacy, &keys())[0].leading_keys, vec!["BOOKING#y".to_owned()]);
+        let unreadable = json!({"TableName": "lessons", "KeyConditionExpression": "#p = :p", "ExpressionAttributeValues": {":p": {"S": "BOOKING#z"}}});
+        assert!(accesses("Query", &unreadable, &keys())[0].leading_keys.is_empty(), "#p names nothing: no key, which the checker refuses");
+        let scan = json!({"TableName": "lessons", "IndexName": "gsi1"});
+        assert!(accesses("Scan", &scan, &keys())[0].resource.ends_with("table/lessons/index/gsi1"));
     }
 
     #[test]

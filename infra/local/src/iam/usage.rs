@@ -38,11 +38,12 @@ impl Usage {
         Self { file: std::env::var_os("IAM_USAGE_FILE").map(PathBuf::from), seen: Mutex::default() }
     }
 
-    pub fn record(&self, function: &str, accesses: &[Access], denied: bool) {
+    /// Each access with whether it was denied.
+    pub fn record<'a>(&self, function: &str, accesses: impl Iterator<Item = (&'a Access, bool)>) {
         let mut fresh = Vec::new();
         {
             let mut seen = self.seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            for access in accesses {
+            for (access, denied) in accesses {
                 let keys: Vec<String> = if access.leading_keys.is_empty() { vec![String::new()] } else { access.leading_keys.iter().map(|k| key_kind(k)).collect() };
                 for key in keys {
                     let used = Used { function: function.to_owned(), action: access.action.clone(), resource: access.resource.clone(), key, denied };
