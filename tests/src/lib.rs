@@ -262,14 +262,6 @@ impl CheckoutEnv {
         (id, bookings.into_iter().map(|b| b.booking_id).collect())
     }
 
-    /// A 100ms app token for `booking`'s room as `user_id` in `role`, signed
-    /// with the test app secret, as join-lesson mints them.
-    pub fn hms_app_token(&self, booking: &shared::store::Booking, user_id: &str, role: &str) -> String {
-        let now = jiff::Timestamp::now().as_second();
-        let claims = json!({"access_key": HMS_ACCESS_KEY, "room_id": booking.room_id, "user_id": user_id, "role": role, "type": "app", "version": 2, "iat": now, "nbf": now, "exp": now + 3600, "jti": format!("jti-{now}-{user_id}")});
-        jsonwebtoken::encode(&jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256), &claims, &jsonwebtoken::EncodingKey::from_secret(HMS_SECRET.as_bytes())).expect("sign")
-    }
-
     /// change-booking as deployed, deciding at `now`. Its rooms client mints
     /// 100ms tokens on the real clock: a token minted two days back would be
     /// expired whenever the lesson is early tomorrow.
