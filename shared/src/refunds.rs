@@ -16,7 +16,7 @@ use jiff::Timestamp;
 
 use crate::metrics::{self, Metric};
 use crate::payments::{PaymentError, Payments};
-use crate::store::{Attention, AttentionKind, Obligation, ObligationOutcome, ObligationStatus, Refund, Store, StoreError, TransactError};
+use crate::store::{Attention, AttentionKind, Notice, Obligation, ObligationOutcome, ObligationStatus, Refund, Store, StoreError, TransactError};
 
 /// How long one webhook delivery spends on refunds before leaving the rest
 /// owed to the reconcile sweep; part of stripe-webhook's timeout (template.yaml).
@@ -233,7 +233,11 @@ impl Refunds<'_> {
             due_by: None,
             created_at: now,
         };
-        let items = vec![self.store.obligation_update_item(obligation, from, ObligationStatus::Failed, &outcome)?, self.store.attention_item(&attention)?];
+        let items = vec![
+            self.store.obligation_update_item(obligation, from, ObligationStatus::Failed, &outcome)?,
+            self.store.attention_item(&attention)?,
+            self.store.notice_due_item(&Notice::refund_failed(obligation, now), now)?,
+        ];
         match self.store.transact(items).await {
             Ok(()) => {
                 metrics::count(Metric::RefundsFailed, 1);

@@ -13,7 +13,7 @@ use super::rules::{Lesson, Outcome, Party, decide, observe};
 use crate::config::Env;
 use crate::domain::Stay;
 use crate::refunds::{INLINE_REFUND_BUDGET, Refunds};
-use crate::store::{Attention, AttentionKind, Booking, BookingStatus, Due, TeacherCount, TransactError};
+use crate::store::{Attention, AttentionKind, Booking, BookingStatus, Due, Notice, TeacherCount, Topic, TransactError};
 use crate::webhook::EventHandler;
 
 /// How long after a lesson its outcome may wait for 100ms before a person is asked.
@@ -131,6 +131,11 @@ async fn decide_one(handler: &EventHandler, config: &AttendanceConfig, due: &Due
         }
         Outcome::Unclear => items.push(store.attention_item(&unclear(&booking, &attendance, now)).map_err(io)?),
         Outcome::Completed | Outcome::StudentNoShow => {}
+    }
+    if matches!(outcome, Outcome::TeacherNoShow | Outcome::StudentNoShow) {
+        for notice in Notice::of_change(&booking, Topic::Outcome, booking.sequence + 1, now) {
+            items.push(store.notice_item(&notice, now).map_err(io)?);
+        }
     }
     match store.transact(items).await {
         Ok(()) => {}

@@ -16,7 +16,7 @@ use jiff::Timestamp;
 
 use crate::domain::profile::MAX_BUFFER_MINUTES;
 use crate::domain::TeacherId;
-use crate::store::{Booking, BookingStatus, CancelledBy, Cancelling, TeacherCount, DaySet, EditError, Obligation, Store, StoreError, days_touched};
+use crate::store::{Booking, BookingStatus, CancelledBy, Cancelling, DaySet, EditError, Notice, Obligation, Store, StoreError, TeacherCount, Topic, days_touched};
 
 /// One booking to cancel, as read just before.
 #[derive(Debug, Clone)]
@@ -62,6 +62,10 @@ impl Cancellation {
             set.edit(&teacher, day, now, |entries| entries.retain(|e| e.reference != b.booking_id.as_str()));
         }
         let mut items = vec![store.booking_cancel_item(b, self.cancelling)?, store.pending_room_item(&b.booking_id)?, store.outcome_undue_item(b)?];
+        for notice in Notice::of_change(b, Topic::Cancelled, b.sequence + 1, now) {
+            items.push(store.notice_item(&notice, now)?);
+        }
+        items.push(store.reminder_delete_item(b)?);
         if self.gives_back_trial {
             items.push(store.trial_give_back_item(&b.student_id, &b.teacher_id, &b.checkout_id)?);
         }

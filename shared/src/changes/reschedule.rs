@@ -13,7 +13,7 @@ use jiff::Timestamp;
 use super::cancel::booking_days;
 use crate::availability;
 use crate::domain::TeacherProfile;
-use crate::store::{Booking, BusyEntry, EditError, Moved, Store, StoreError, days_to_read, days_touched};
+use crate::store::{Booking, BusyEntry, EditError, Moved, Notice, Store, StoreError, Topic, days_to_read, days_touched};
 
 #[derive(Debug, thiserror::Error)]
 pub enum MoveError {
@@ -63,8 +63,17 @@ pub async fn move_booking(store: &Store, booking: &Booking, profile: &TeacherPro
             for day in days_touched(start, end, buffer) {
                 set.edit(teacher, day, now, |entries| entries.push(entry.clone()));
             }
-            let moved = Booking { start, end, ..booking.clone() };
-            Ok(((), vec![store.booking_move_item(booking, start, end, now)?, store.outcome_undue_item(booking)?, store.outcome_due_item(&moved)?]))
+            let moved = Booking { start, end, sequence: booking.sequence + 1, ..booking.clone() };
+            let mut items = vec![store.booking_move_item(booking, start, end, now)?, store.outcome_undue_item(booking)?, store.outcome_due_item(&moved)?];
+            for notice in Notice::of_change(&moved, Topic::Rescheduled, moved.sequence, now) {
+                items.push(store.notice_item(&notice, now)?);
+            }
+            // The reminder follows the lesson (or goes, when none is still ahead).
+            items.push(match Notice::reminder(&moved, start, now) {
+                Some((reminder, due)) => store.notice_due_item(&reminder, due)?,
+                None => store.reminder_delete_item(&moved)?,
+            });
+            Ok(((), items))
         })
         .await;
     match result {
@@ -72,7 +81,7 @@ pub async fn move_booking(store: &Store, booking: &Booking, profile: &TeacherPro
             tracing::info!(booking_id = %booking.booking_id, from = %booking.start, to = %start, "booking moved");
             let mut history = booking.history.clone();
             history.push(Moved { start: booking.start, end: booking.end, moved_at: now });
-            Ok(Booking { start, end, reschedule_count: booking.reschedule_count + 1, history, ..booking.clone() })
+            Ok(Booking { start, end, reschedule_count: booking.reschedule_count + 1, history, sequence: booking.sequence + 1, ..booking.clone() })
         }
         Err(EditError::Rule(Refused::Slot)) => Err(MoveError::SlotUnavailable),
         Err(EditError::ItemConflict(_)) => Err(MoveError::Changed),

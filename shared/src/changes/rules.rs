@@ -186,6 +186,7 @@ mod tests {
             refund_amount: None,
             history: Vec::new(),
             attendance: None,
+            sequence: 0,
         }
     }
 

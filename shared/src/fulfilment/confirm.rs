@@ -11,7 +11,7 @@ use jiff::{SignedDuration, Timestamp};
 use super::FulfilError;
 use crate::domain::{CancellationPolicy, CheckoutId, TeacherId};
 use crate::store::{
-    Backoff, Booking, BookingStatus, BusyEntry, CONTENTION_BUDGET, Checkout, CheckoutChange, CheckoutStatus, DaySet, EditError, Obligation, RefundReason, RoomStatus, Store,
+    Backoff, Booking, BookingStatus, BusyEntry, Notice, CONTENTION_BUDGET, Checkout, CheckoutChange, CheckoutStatus, DaySet, EditError, Obligation, RefundReason, RoomStatus, Store,
     days_to_read, days_touched,
 };
 
@@ -144,6 +144,12 @@ async fn write_bookings(
             for &i in &trials {
                 items.push(store.trial_confirm_item(&checkout.student_id, &checkout.lessons[i].teacher_id, &checkout.checkout_id, now)?);
             }
+            if !kept.is_empty() {
+                let booked: Vec<_> = kept.iter().map(|&i| &checkout.lessons[i]).collect();
+                for notice in Notice::confirmed(checkout, &booked, now) {
+                    items.push(store.notice_item(&notice, now)?);
+                }
+            }
             if let Some(intent) = paid.payment_intent {
                 items.push(store.payment_item(intent, &checkout.checkout_id, checkout.amount_total, checkout.currency)?);
                 // The money for each refused lesson is owed back from this
@@ -158,7 +164,11 @@ async fn write_bookings(
                 items.push(store.pending_room_item(id)?);
             }
             for &i in &kept {
-                items.push(store.outcome_due_item(&booking_of(checkout, i, paid, policy_of(i), now))?);
+                let booking = booking_of(checkout, i, paid, policy_of(i), now);
+                items.push(store.outcome_due_item(&booking)?);
+                if let Some((reminder, due)) = Notice::reminder(&booking, booking.start, now) {
+                    items.push(store.notice_due_item(&reminder, due)?);
+                }
             }
             // Bought or refunded, the lessons leave the cart they came from,
             // whose version moves on.
@@ -247,6 +257,7 @@ fn booking_of(checkout: &Checkout, index: usize, paid: PaidWith<'_>, policy: Can
         refund_amount: None,
         history: Vec::new(),
         attendance: None,
+        sequence: 0,
     }
 }
 

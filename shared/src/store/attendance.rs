@@ -143,7 +143,7 @@ impl Store {
         let update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(key(super::bookings::booking_pk(&booking.booking_id), "BOOKING")))
-            .update_expression("SET #status = :outcome, attendance = :attendance")
+            .update_expression(format!("SET #status = :outcome, attendance = :attendance, {}", super::bookings::RAISE_SEQUENCE))
             .condition_expression("#status = :confirmed AND #start = :start")
             .expression_attribute_names("#status", "status")
             .expression_attribute_names("#start", "start")
@@ -151,6 +151,9 @@ impl Store {
             .expression_attribute_values(":attendance", attendance)
             .expression_attribute_values(":confirmed", s("confirmed"))
             .expression_attribute_values(":start", s(booking.start.to_string()))
+            .expression_attribute_values(":seq_zero", AttributeValue::N("0".into()))
+            .expression_attribute_values(":seq_one", AttributeValue::N("1".into()))
+            .expression_attribute_names("#sequence", "sequence")
             .build()
             .map_err(|e| StoreError::corrupt("record outcome", e))?;
         Ok(TransactWriteItem::builder().update(update).build())

@@ -122,6 +122,11 @@ pub struct Booking {
     /// Each party's presence, once the outcome is decided.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attendance: Option<crate::domain::Attendance>,
+    /// The calendar invite's `SEQUENCE`: raised by each change of its time or
+    /// status, in the change's transaction (RFC 5545: a calendar applies an
+    /// update only when its sequence is higher).
+    #[serde(default)]
+    pub sequence: u32,
 }
 
 /// Where a booking was before the student moved it.
@@ -166,6 +171,9 @@ pub struct TeacherStats {
     #[serde(default)]
     pub teacher_no_shows: u64,
 }
+
+/// Raises a booking's invite sequence (with `:seq_zero` and `:seq_one`).
+pub(super) const RAISE_SEQUENCE: &str = "#sequence = if_not_exists(#sequence, :seq_zero) + :seq_one";
 
 /// The partition listing bookings whose rooms are still to be made.
 const PENDING_ROOMS: &str = "PENDING_ROOMS";
@@ -297,7 +305,7 @@ impl Store {
         let update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(key(booking_pk(&booking.booking_id), "BOOKING")))
-            .update_expression("SET #status = :cancelled, cancelled_by = :by, cancelled_at = :at, refund_amount = :refund")
+            .update_expression(format!("SET #status = :cancelled, cancelled_by = :by, cancelled_at = :at, refund_amount = :refund, {RAISE_SEQUENCE}"))
             .condition_expression("#status = :confirmed AND #start = :start")
             .expression_attribute_names("#status", "status")
             .expression_attribute_names("#start", "start")
@@ -307,6 +315,9 @@ impl Store {
             .expression_attribute_values(":by", s(cancelling.by.as_str()))
             .expression_attribute_values(":at", s(cancelling.at.to_string()))
             .expression_attribute_values(":refund", AttributeValue::N(cancelling.refund_amount.to_string()))
+            .expression_attribute_values(":seq_zero", AttributeValue::N("0".into()))
+            .expression_attribute_values(":seq_one", AttributeValue::N("1".into()))
+            .expression_attribute_names("#sequence", "sequence")
             .build()
             .map_err(|e| StoreError::corrupt("cancel booking", e))?;
         Ok(TransactWriteItem::builder().update(update).build())
@@ -320,7 +331,7 @@ impl Store {
         let update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(key(booking_pk(&booking.booking_id), "BOOKING")))
-            .update_expression("SET #start = :start, #end = :end, gsi1sk = :gsi1sk, gsi2sk = :gsi2sk, reschedule_count = :count, history = list_append(if_not_exists(history, :none), :moved)")
+            .update_expression(format!("SET #start = :start, #end = :end, gsi1sk = :gsi1sk, gsi2sk = :gsi2sk, reschedule_count = :count, history = list_append(if_not_exists(history, :none), :moved), {RAISE_SEQUENCE}"))
             .condition_expression("#status = :confirmed AND #start = :was AND (attribute_not_exists(reschedule_count) OR reschedule_count = :counted)")
             .expression_attribute_names("#status", "status")
             .expression_attribute_names("#start", "start")
@@ -335,6 +346,9 @@ impl Store {
             .expression_attribute_values(":gsi2sk", s(format!("BOOKING#{start}")))
             .expression_attribute_values(":none", AttributeValue::L(Vec::new()))
             .expression_attribute_values(":moved", moved)
+            .expression_attribute_values(":seq_zero", AttributeValue::N("0".into()))
+            .expression_attribute_values(":seq_one", AttributeValue::N("1".into()))
+            .expression_attribute_names("#sequence", "sequence")
             .build()
             .map_err(|e| StoreError::corrupt("move booking", e))?;
         Ok(TransactWriteItem::builder().update(update).build())

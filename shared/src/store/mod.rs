@@ -16,9 +16,11 @@ mod keys;
 mod ledger;
 mod migrations;
 mod obligations;
+mod outbox;
 mod profiles;
 mod token;
 mod trials;
+mod work;
 
 pub use backoff::{Backoff, CONTENTION_BUDGET};
 pub use carts::{CART_LIFETIME, StoredCart};
@@ -34,6 +36,8 @@ pub use bookings::{Booking, BookingStatus, BookingsOf, CancelledBy, Cancelling, 
 pub use checkouts::{Checkout, CheckoutChange, CheckoutLesson, CheckoutStatus, OpenCheckouts};
 pub use idempotency::IdempotencyRecord;
 pub use trials::TrialClaim;
+pub use outbox::{NOTICES, Notice, Recipient, Stage, Topic, outbox_pk};
+pub use work::{Claim, DUE_SHARDS, Finish, WorkKey, WorkKind, WorkStatus};
 pub use profiles::{Expect, ProfileChange, ProfilePage, ProfileWriteError, StoredProfile};
 
 use std::collections::HashMap;
@@ -162,7 +166,8 @@ const MAX_BATCH_GET: usize = 100;
 /// Rounds of re-asking for unprocessed keys before giving up as throttled.
 const MAX_UNPROCESSED_ROUNDS: u32 = 5;
 
-type Item = HashMap<String, AttributeValue>;
+/// One item as DynamoDB holds it.
+pub type Item = HashMap<String, AttributeValue>;
 
 impl Store {
     /// Every item a query matches, following DynamoDB's 1 MB pages.
