@@ -61,6 +61,8 @@ pub fn mint_hs256(secret: &str, claims: &Claims) -> Result<String, jsonwebtoken:
 pub struct Principal {
     pub user_id: String,
     pub email: Option<String>,
+    /// The token's `email_verified`, when it has one.
+    pub email_verified: Option<bool>,
     /// The token's `name` claim, for showing the other party (a teacher
     /// never sees a student's raw identity-provider subject).
     pub name: Option<String>,
@@ -77,6 +79,8 @@ struct TokenClaims {
     sub: String,
     #[serde(default)]
     email: Option<String>,
+    #[serde(default)]
+    email_verified: Option<serde_json::Value>,
     #[serde(default)]
     name: Option<serde_json::Value>,
     #[serde(default)]
@@ -273,7 +277,10 @@ impl Authenticator {
             claims.role.and_then(|r| serde_json::from_value(r).ok()).filter(|r| *r != Role::Admin)
         };
         let name = claims.name.as_ref().and_then(serde_json::Value::as_str).map(display_name).filter(|n| !n.is_empty());
-        Ok(Principal { user_id: claims.sub, email: claims.email.filter(|e| e.contains('@')), name, role })
+        let email = claims.email.as_deref().and_then(|e| crate::domain::EmailAddress::parse(e).ok()).map(String::from);
+        // Some providers send the boolean as a string ("false").
+        let email_verified = claims.email_verified.and_then(|v| v.as_bool().or_else(|| v.as_str().and_then(|s| s.parse().ok())));
+        Ok(Principal { user_id: claims.sub, email, email_verified, name, role })
     }
 }
 

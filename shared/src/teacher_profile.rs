@@ -82,6 +82,10 @@ impl ProfileEditing {
                 Some(_) => return Err(ApiError::invalid("user_id", "cannot be changed here; an operator changes a teacher's login")),
             }
         }
+        if expect == Expect::Absent && doc.email.is_none() {
+            // Older profiles may lack it; a new one says where its notices go.
+            return Err(ApiError::invalid("email", "is required: where booking notices reach the teacher (never shown to students)"));
+        }
         let profile = TeacherProfile::try_from(doc).map_err(|e| ApiError::invalid(e.field(), e.problem()))?;
         let by = if admin { format!("admin:{}", who.user_id) } else { who.user_id.clone() };
         let version = self.store.put_profile_at(&profile, expect, &by, now).await.map_err(|err| match err {

@@ -99,6 +99,7 @@ prop_compose! {
             id: "t_prop".into(),
             user_id: None,
             name: "Prop".into(),
+            email: None,
             timezone: zone.into(),
             weekly,
             overrides,

@@ -22,6 +22,9 @@ pub struct CartRequest {
     pub cart_version: Option<u64>,
     pub success_url: Option<String>,
     pub cancel_url: Option<String>,
+    /// The student's IANA zone (the web app sends the browser's): their
+    /// notices give times in it.
+    pub timezone: Option<String>,
     /// Canonical JSON of the request, so an `Idempotency-Key` replay can be
     /// compared regardless of whitespace or key order.
     pub fingerprint: String,
@@ -35,7 +38,7 @@ pub fn parse_cart(body: &[u8]) -> Result<CartRequest, ApiError> {
     let Value::Object(object) = &value else {
         return Err(ApiError::invalid("body", "must be a JSON object"));
     };
-    only_fields(object, "", &["lessons", "from_cart", "cart_version", "success_url", "cancel_url"])?;
+    only_fields(object, "", &["lessons", "from_cart", "cart_version", "success_url", "cancel_url", "timezone"])?;
     let from_cart = match object.get("from_cart") {
         None => false,
         Some(Value::Bool(b)) => *b,
@@ -59,6 +62,7 @@ pub fn parse_cart(body: &[u8]) -> Result<CartRequest, ApiError> {
         cart_version,
         success_url: optional_string(object, "success_url")?,
         cancel_url: optional_string(object, "cancel_url")?,
+        timezone: optional_string(object, "timezone")?.map(|zone| parse_zone(&zone)).transpose()?,
         fingerprint: value.to_string(),
     })
 }
@@ -157,4 +161,10 @@ mod tests {
         let body = vec![b' '; MAX_BODY_BYTES + 1];
         assert_eq!(parse_cart(&body).unwrap_err().code(), "payload_too_large");
     }
+}
+
+/// An IANA zone name as the tz database spells it.
+fn parse_zone(zone: &str) -> Result<String, ApiError> {
+    let tz = jiff::tz::TimeZone::get(zone).map_err(|_| ApiError::invalid("timezone", format!("{zone:?} is not an IANA time zone (like Europe/Berlin)")))?;
+    Ok(tz.iana_name().unwrap_or(zone).to_owned())
 }

@@ -73,6 +73,8 @@ impl CheckoutService {
             checkout_id: checkout_id.clone(),
             student_id: who.user_id.clone(),
             email: who.email.clone(),
+            email_unverified: who.email_verified == Some(false),
+            timezone: cart.timezone.clone(),
             student_name: who.name.clone(),
             status: CheckoutStatus::AwaitingPayment,
             currency: priced.currency,

@@ -2,6 +2,7 @@
 //! the teacher profile and the payment provider's limits on it.
 
 pub mod attendance;
+pub mod email;
 pub mod ids;
 pub mod money;
 pub mod pick;
@@ -10,6 +11,7 @@ pub mod stripe_limits;
 pub mod time;
 
 pub use attendance::{Attendance, Presence, Stay};
+pub use email::{EmailAddress, EmailError};
 pub use ids::{BookingId, CheckoutId, IdError, TeacherId, UserId, UserIdError};
 pub use money::{Currency, CurrencyError, Money};
 pub use pick::LessonPick;

@@ -289,6 +289,8 @@ mod tests {
             checkout_id: CheckoutId::parse("co_x").unwrap(),
             student_id: "s".into(),
             email: None,
+            email_unverified: false,
+            timezone: None,
             student_name: None,
             status: CheckoutStatus::AwaitingPayment,
             currency: Currency::parse("eur").unwrap(),

@@ -78,8 +78,15 @@ pub struct CheckoutLesson {
 pub struct Checkout {
     pub checkout_id: CheckoutId,
     pub student_id: String,
+    /// The token's `email` claim: where the student's notices go.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
+    /// The token said `email_verified: false`: kept, and marked so.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub email_unverified: bool,
+    /// The student's IANA zone when the checkout named one (else UTC, said so).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<String>,
     /// The student's display name from their token, shown to the teacher.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub student_name: Option<String>,

@@ -121,6 +121,7 @@ async fn outcome_sweep(services: &Services, teacher: &str) -> Result<(), String>
         refund_amount: None,
         history: Vec::new(),
         attendance: None,
+        sequence: 0,
     };
     let started = Instant::now();
     for chunk in (0..PAST_BOOKINGS).collect::<Vec<_>>().chunks(100) {

@@ -27,6 +27,10 @@ pub struct ProfileDoc {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_id: Option<String>,
     pub name: String,
+    /// Where the teacher's notices go; private (never in the directory).
+    /// Required when teacher-profile creates a profile; older ones may lack it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
     pub timezone: String,
     /// Keys `mon`..`sun`; a missing day is a day off. A map rather than seven
     /// fields so an unknown key gets a field-path error from validation.

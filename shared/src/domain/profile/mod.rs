@@ -55,6 +55,7 @@ pub struct TeacherProfile {
     /// As written; see [`TeacherProfile::user_id`].
     user_id: Option<UserId>,
     name: String,
+    email: Option<super::EmailAddress>,
     time_zone: TimeZone,
     time_zone_name: String,
     /// Indexed Monday = 0; each day sorted and non-overlapping.
@@ -88,6 +89,11 @@ impl TeacherProfile {
 
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// Where the teacher's notices go, when the profile says.
+    pub fn email(&self) -> Option<&super::EmailAddress> {
+        self.email.as_ref()
     }
 
     pub fn time_zone(&self) -> &TimeZone {
@@ -163,6 +169,7 @@ impl TeacherProfile {
             id: self.id.to_string(),
             user_id: self.user_id.as_ref().map(UserId::to_string),
             name: self.name.clone(),
+            email: self.email.as_ref().map(ToString::to_string),
             timezone: self.time_zone_name.clone(),
             weekly: WEEKDAY_KEYS
                 .iter()

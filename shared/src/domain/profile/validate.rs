@@ -88,6 +88,8 @@ pub fn validate(doc: ProfileDoc, rules: Rules) -> Result<TeacherProfile, Profile
         return Err(ProfileError::new("name", format!("must be 1 to {MAX_NAME_CHARS} characters and not blank")));
     }
 
+    let email = doc.email.as_deref().map(crate::domain::EmailAddress::parse).transpose().map_err(|e| ProfileError::new("email", e))?;
+
     let time_zone =
         TimeZone::get(&doc.timezone).map_err(|_| ProfileError::new("timezone", format!("unknown IANA zone {:?}", doc.timezone)))?;
     // jiff's lookup ignores case; keep the database's spelling.
@@ -145,6 +147,7 @@ pub fn validate(doc: ProfileDoc, rules: Rules) -> Result<TeacherProfile, Profile
         id,
         user_id,
         name: doc.name,
+        email,
         time_zone,
         time_zone_name,
         weekly,
