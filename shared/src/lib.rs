@@ -17,6 +17,7 @@ pub mod fulfilment;
 pub mod http;
 pub mod metrics;
 pub mod net;
+pub mod notify;
 pub mod payments;
 pub mod reconcile;
 pub mod refunds;

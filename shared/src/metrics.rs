@@ -18,10 +18,13 @@ pub enum Metric {
     ReconcileFailures,
     /// DynamoDB refused a function's credentials or role: a policy lacks a grant.
     StoreAccessDenied,
+    /// A notice SES refused for good (a rejected address), or one given up
+    /// after days of failures.
+    NoticesFailed,
 }
 
 impl Metric {
-    pub const ALL: [Self; 4] = [Self::AttentionRecords, Self::RefundsFailed, Self::ReconcileFailures, Self::StoreAccessDenied];
+    pub const ALL: [Self; 5] = [Self::AttentionRecords, Self::RefundsFailed, Self::ReconcileFailures, Self::StoreAccessDenied, Self::NoticesFailed];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -29,29 +32,67 @@ impl Metric {
             Self::RefundsFailed => "RefundsFailed",
             Self::ReconcileFailures => "ReconcileFailures",
             Self::StoreAccessDenied => "StoreAccessDenied",
+            Self::NoticesFailed => "NoticesFailed",
         }
     }
+}
+
+/// Counted to watch the work flow, not to wake anyone (no alarm).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tally {
+    NoticesSent,
+    /// Nothing to send any more (superseded, moved, no address).
+    NoticesSkipped,
+    /// A transient failure: owed again later.
+    NoticesRetried,
+    /// Claimed again after a lease expired: a worker died or hung between
+    /// claiming and recording. For a mail, SES may have sent it once already.
+    NoticesReclaimed,
+}
+
+impl Tally {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::NoticesSent => "NoticesSent",
+            Self::NoticesSkipped => "NoticesSkipped",
+            Self::NoticesRetried => "NoticesRetried",
+            Self::NoticesReclaimed => "NoticesReclaimed",
+        }
+    }
+}
+
+/// Writes one tally, as [`count`] does a metric.
+pub fn tally(what: Tally, value: u64) {
+    emit(what.name(), value);
 }
 
 /// The EMF document for one count, without dimensions (one series per
 /// metric for the whole deployment, which is what the alarms watch).
 pub fn document(metric: Metric, value: u64, now: jiff::Timestamp) -> serde_json::Value {
+    named_document(metric.name(), value, now)
+}
+
+fn named_document(name: &str, value: u64, now: jiff::Timestamp) -> serde_json::Value {
     serde_json::json!({
         "_aws": {
             "Timestamp": now.as_millisecond(),
-            "CloudWatchMetrics": [{"Namespace": NAMESPACE, "Dimensions": [[]], "Metrics": [{"Name": metric.name(), "Unit": "Count"}]}]
+            "CloudWatchMetrics": [{"Namespace": NAMESPACE, "Dimensions": [[]], "Metrics": [{"Name": name, "Unit": "Count"}]}]
         },
-        metric.name(): value,
+        name: value,
     })
 }
 
 /// Writes one count to stdout, the stream Lambda sends to CloudWatch Logs;
 /// a line of its own, as EMF requires.
 pub fn count(metric: Metric, value: u64) {
+    emit(metric.name(), value);
+}
+
+fn emit(name: &str, value: u64) {
     if value == 0 {
         return;
     }
-    let line = document(metric, value, jiff::Timestamp::now()).to_string();
+    let line = named_document(name, value, jiff::Timestamp::now()).to_string();
     let _ = writeln!(std::io::stdout().lock(), "{line}");
 }
 

@@ -74,6 +74,21 @@ impl Money {
     }
 }
 
+/// Stripe's zero-decimal currencies: their minor unit is the whole unit.
+const ZERO_DECIMAL: [&str; 16] = ["bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv", "xaf", "xof", "xpf"];
+
+/// For people: `EUR 30.00`, `JPY 5000`.
+impl fmt::Display for Money {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let code = self.currency.as_str().to_ascii_uppercase();
+        if ZERO_DECIMAL.contains(&self.currency.as_str()) {
+            write!(f, "{code} {}", self.amount)
+        } else {
+            write!(f, "{code} {}.{:02}", self.amount / 100, self.amount % 100)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -86,6 +101,13 @@ mod tests {
         for bad in ["", "eu", "euro", "e1r", "€ur", "eu "] {
             assert!(Currency::parse(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn money_is_shown_in_major_units_except_zero_decimal_currencies() {
+        assert_eq!(Money::new(3005, Currency::parse("eur").unwrap()).to_string(), "EUR 30.05");
+        assert_eq!(Money::new(7, Currency::parse("usd").unwrap()).to_string(), "USD 0.07");
+        assert_eq!(Money::new(5000, Currency::parse("jpy").unwrap()).to_string(), "JPY 5000");
     }
 
     #[test]

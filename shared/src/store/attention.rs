@@ -44,6 +44,11 @@ pub enum AttentionKind {
     /// Both parties came but were never together long enough: nothing was
     /// refunded automatically; a person decides (`admin outcome`).
     AttendanceUnclear,
+    /// A notice has failed to go out for an hour (SES unreachable or
+    /// refusing our sender): it is still retried.
+    NoticeUndelivered,
+    /// SES refused a notice for good (a rejected address): not retried.
+    NoticeRejected,
 }
 
 impl AttentionKind {
@@ -58,6 +63,8 @@ impl AttentionKind {
             Self::ProfileInvalid => "profile_invalid",
             Self::AttendanceUndecided => "attendance_undecided",
             Self::AttendanceUnclear => "attendance_unclear",
+            Self::NoticeUndelivered => "notice_undelivered",
+            Self::NoticeRejected => "notice_rejected",
         }
     }
 }

@@ -115,6 +115,9 @@ pub struct Notice {
     pub lesson_start: Option<Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stage: Option<Stage>,
+    /// Of a refund failure: the payment whose ledger holds the obligation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment_intent: Option<String>,
     /// Of [`Recipient::Parties`]: who has been sent the current stage.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub told: Vec<String>,
@@ -140,7 +143,7 @@ pub fn outbox_pk(subject: &str) -> String {
 
 impl Notice {
     fn new(subject: String, topic: Topic, recipient: Recipient, sequence: u32, now: Timestamp) -> Self {
-        Self { subject, topic, recipient, sequence, lesson_start: None, stage: None, told: Vec::new(), created_at: now, status: WorkStatus::Owed, attempts: 0, provider_id: None, error: None }
+        Self { subject, topic, recipient, sequence, lesson_start: None, stage: None, payment_intent: None, told: Vec::new(), created_at: now, status: WorkStatus::Owed, attempts: 0, provider_id: None, error: None }
     }
 
     /// Where it is stored: one key per change and reader.
@@ -181,7 +184,7 @@ impl Notice {
 
     /// A refund that did not reach the student, for the operator.
     pub fn refund_failed(obligation: &Obligation, now: Timestamp) -> Self {
-        Self::new(obligation.obligation_id.clone(), Topic::RefundFailed, Recipient::Operator, 0, now)
+        Self { payment_intent: Some(obligation.payment_intent.clone()), ..Self::new(obligation.obligation_id.clone(), Topic::RefundFailed, Recipient::Operator, 0, now) }
     }
 }
 
