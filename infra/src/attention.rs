@@ -16,6 +16,8 @@ pub fn what_to_do(kind: AttentionKind) -> &'static str {
         AttentionKind::DisputeWon => "the bank returned the money of a chargeback, but the lessons it cancelled (listed) stay cancelled: offer the student to book them again at no charge, or refund them in the dashboard",
         AttentionKind::AttendanceUndecided => "100ms's sessions could not be read for a day: check the 100ms status and HMS_* settings; reconcile keeps retrying, and the outcome is decided on its own once 100ms answers",
         AttentionKind::AttendanceUnclear => "both came but were never together long enough, so nothing was refunded: ask them (make booking BOOKING=… shows who was in the room and when), then decide with make outcome BOOKING=… OUTCOME=completed|teacher_no_show|student_no_show (a teacher_no_show refunds in full)",
+        AttentionKind::NoticeUndelivered => "a notice (mail) has failed to go out for an hour or more and is still retried: check SES (make doctor: identity verified, sending enabled, not in the sandbox for this recipient) and the notify log; it goes out by itself once SES accepts it",
+        AttentionKind::NoticeRejected => "SES refused this notice's recipient for good (bounced or suppressed address): reach the person another way; their address comes from their sign-in token (students) or their profile (teachers)",
         AttentionKind::ProfileInvalid => "the teacher's stored profile breaks a rule it was written before: it is still served, but cannot be saved until the named field is fixed (teacher-profile, or make seed); then resolve this",
     }
 }

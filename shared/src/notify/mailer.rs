@@ -77,17 +77,31 @@ impl Mailer {
     /// From Lambda's environment (region, credentials) and
     /// `AWS_ENDPOINT_URL_SESV2` for the local SES server.
     pub fn from_env() -> Result<Self, reqwest::Error> {
-        let mut config = aws_sdk_sesv2::Config::builder()
+        let config = Self::config()?
+            .region(std::env::var("AWS_REGION").ok().map(Region::new))
+            .credentials_provider(aws_config::environment::credentials::EnvironmentVariableCredentialsProvider::new());
+        Ok(Self::with_endpoint(config, std::env::var("AWS_ENDPOINT_URL_SESV2").ok()))
+    }
+
+    /// A local SES server at `endpoint` (the tests, `admin notify`).
+    pub fn local(endpoint: &str) -> Result<Self, reqwest::Error> {
+        let config = Self::config()?.region(Region::new("us-east-1")).credentials_provider(aws_sdk_sesv2::config::Credentials::new("local", "local", None, None, "local"));
+        Ok(Self::with_endpoint(config, Some(endpoint.to_owned())))
+    }
+
+    fn config() -> Result<aws_sdk_sesv2::config::Builder, reqwest::Error> {
+        Ok(aws_sdk_sesv2::Config::builder()
             .behavior_version(BehaviorVersion::latest())
             .http_client(crate::net::aws_http_client(Duration::from_secs(2))?)
             // SES throttles by the second: a few quick retries absorb it, the outbox retries the rest later.
-            .retry_config(RetryConfig::standard().with_max_attempts(4).with_initial_backoff(Duration::from_millis(200)).with_max_backoff(Duration::from_secs(2)))
-            .region(std::env::var("AWS_REGION").ok().map(Region::new))
-            .credentials_provider(aws_config::environment::credentials::EnvironmentVariableCredentialsProvider::new());
-        if let Ok(url) = std::env::var("AWS_ENDPOINT_URL_SESV2") {
+            .retry_config(RetryConfig::standard().with_max_attempts(4).with_initial_backoff(Duration::from_millis(200)).with_max_backoff(Duration::from_secs(2))))
+    }
+
+    fn with_endpoint(mut config: aws_sdk_sesv2::config::Builder, endpoint: Option<String>) -> Self {
+        if let Some(url) = endpoint {
             config = config.endpoint_url(url);
         }
-        Ok(Self { client: aws_sdk_sesv2::Client::from_conf(config.build()) })
+        Self { client: aws_sdk_sesv2::Client::from_conf(config.build()) }
     }
 
     pub fn client(&self) -> &aws_sdk_sesv2::Client {

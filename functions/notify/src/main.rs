@@ -1,0 +1,23 @@
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use shared::config::{self, StoreConfig};
+use shared::notify::{MailConfig, Mailer, Notifier};
+use shared::store::Store;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    shared::telemetry::init();
+    let (store, mail) = config::load(|env| {
+        let parts = (StoreConfig::read(env), MailConfig::read(env));
+        Some((parts.0?, parts.1?))
+    })
+    .inspect_err(|e| tracing::error!(%e, "cannot start"))?;
+    let notifier = Notifier { store: Store::open(&store).await?, mailer: Mailer::from_env()?, config: mail };
+    // Lives for the whole process, as Lambda keeps the environment warm.
+    let notifier: &'static Notifier = Box::leak(Box::new(notifier));
+    shared::http::stopped(
+        lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
+            notify::handle(notifier, &event.payload, jiff::Timestamp::now()).await.map_err(Error::from)
+        }))
+        .await,
+    )
+}
