@@ -13,6 +13,7 @@ pub use local_stack::events::FunctionUrlEvent;
 pub mod dynamo_proxy;
 pub mod hooked;
 pub mod iam_url;
+pub mod mail;
 pub mod serve;
 use dynamo_proxy::DynamoProxy;
 
@@ -116,7 +117,7 @@ pub fn in_days(days: i64, hh_mm: &str) -> String {
 pub fn always_open_teacher(id: &str, currency: &str, trial_price: u64) -> shared::domain::TeacherProfile {
     let day = json!([["00:00", "24:00"]]);
     let doc = json!({
-        "id": id, "name": format!("Teacher {id}"), "timezone": "UTC",
+        "id": id, "name": format!("Teacher {id}"), "email": format!("{id}@teachers.test"), "timezone": "UTC",
         "weekly": {"mon": day, "tue": day, "wed": day, "thu": day, "fri": day, "sat": day, "sun": day},
         "overrides": {}, "currency": currency,
         "lessons": [{"duration_minutes": 60, "price": 3000}, {"duration_minutes": 30, "price": 1800}],
@@ -253,7 +254,12 @@ impl CheckoutEnv {
     /// A paid checkout of `lessons` for `student`, booked through the
     /// webhook's own service; its id and its bookings.
     pub async fn paid_booking(&self, student: &str, lessons: Vec<Value>) -> (shared::domain::CheckoutId, Vec<shared::domain::BookingId>) {
-        let (status, created) = self.post(Some(&token_for(student)), &cart(lessons), None).await;
+        self.paid_checkout(student, &cart(lessons)).await
+    }
+
+    /// The same for any checkout body (a `timezone`, say).
+    pub async fn paid_checkout(&self, student: &str, body: &Value) -> (shared::domain::CheckoutId, Vec<shared::domain::BookingId>) {
+        let (status, created) = self.post(Some(&token_for(student)), body, None).await;
         assert_eq!(status, 201, "{created}");
         self.pay(created["checkout_url"].as_str().expect("checkout_url")).await;
         let id = shared::domain::CheckoutId::parse(created["checkout_id"].as_str().expect("checkout_id")).expect("checkout id");

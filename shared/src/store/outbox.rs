@@ -155,6 +155,11 @@ impl Notice {
         WorkKey { pk: outbox_pk(&self.subject), sk: format!("{change}#{}", self.recipient.key_part()) }
     }
 
+    /// Where the confirmation of a checkout to `recipient` is kept.
+    pub fn confirmation_key(checkout: &crate::domain::CheckoutId, recipient: Recipient) -> WorkKey {
+        Self::new(checkout.to_string(), Topic::Confirmed, recipient, 0, Timestamp::UNIX_EPOCH).key()
+    }
+
     /// The confirmation of a checkout: to its student, and to each teacher once.
     pub fn confirmed(checkout: &Checkout, booked: &[&crate::store::CheckoutLesson], now: Timestamp) -> Vec<Self> {
         let mut teachers: Vec<&TeacherId> = booked.iter().map(|l| &l.teacher_id).collect();

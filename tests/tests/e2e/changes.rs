@@ -43,7 +43,7 @@ pub(super) async fn cancel(app: &change_booking::App, token: &str, booking: &Boo
     post(app, Some(token), json!({"booking_id": booking, "action": "cancel"})).await
 }
 
-async fn reschedule(app: &change_booking::App, token: &str, booking: &BookingId, start: &str) -> (u16, Value) {
+pub(super) async fn reschedule(app: &change_booking::App, token: &str, booking: &BookingId, start: &str) -> (u16, Value) {
     post(app, Some(token), json!({"booking_id": booking, "action": "reschedule", "start": start})).await
 }
 

@@ -13,6 +13,7 @@ mod doctor;
 mod get_slots;
 mod hms_sdk;
 mod money_back;
+mod notify;
 mod reconcile;
 mod refunds;
 mod rooms;
