@@ -29,6 +29,8 @@ HMS_SDK := tests/conformance/hms/node_modules/.package-lock.json
 WEB := infra/web
 WEB_MODULES := $(WEB)/node_modules/.package-lock.json
 WEB_BUILD := $(WEB)/dist/app/main.js
+# The mail viewer of the local stack: aws-ses-v2-local from npm (infra/ses-local/package-lock.json).
+SES_LOCAL := infra/ses-local/node_modules/.package-lock.json
 # The browser test: Playwright and axe-core from npm (tests/browser/package-lock.json), Debian's Chromium.
 BROWSER_MODULES := tests/browser/node_modules/.package-lock.json
 CHROMIUM := /usr/bin/chromium
@@ -48,7 +50,7 @@ export AWS_SECRET_ACCESS_KEY ?= local
 LOCAL_ENV := set -a && source ./.env.local && set +a &&
 endif
 
-.PHONY: iam-report dev test demo contract browser web doctor build deploy stripe-webhook bench table seed reconcile attention profile-history booking outcome repair-rooms create-booking create-room tools clean-local
+.PHONY: iam-report dev test demo contract browser web doctor build deploy stripe-webhook bench table seed reconcile notify attention profile-history booking outcome repair-rooms create-booking create-room tools clean-local
 
 $(CARGO_LAMBDA):
 	python3 -m venv $(VENV)
@@ -81,6 +83,9 @@ $(WEB_BUILD): $(WEB_MODULES) docs/openapi.yaml $(WEB)/tsconfig.json $(wildcard $
 
 web: $(WEB_BUILD)
 
+$(SES_LOCAL): infra/ses-local/package-lock.json
+	cd infra/ses-local && npm ci --no-audit --no-fund --loglevel=error
+
 $(BROWSER_MODULES): tests/browser/package-lock.json
 	cd tests/browser && npm ci --no-audit --no-fund --loglevel=error
 
@@ -90,7 +95,7 @@ $(CHROMIUM):
 $(SCHEMATHESIS): $(CARGO_LAMBDA)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check schemathesis==$(SCHEMATHESIS_VERSION)
 
-tools: $(CARGO_LAMBDA) $(CFN_LINT) $(OPENAPI_SPEC_VALIDATOR) $(STRIPE_PYTHON) $(HMS_SDK) $(SCHEMATHESIS) $(WEB_BUILD) $(BROWSER_MODULES) $(CHROMIUM)
+tools: $(CARGO_LAMBDA) $(CFN_LINT) $(OPENAPI_SPEC_VALIDATOR) $(STRIPE_PYTHON) $(HMS_SDK) $(SCHEMATHESIS) $(WEB_BUILD) $(BROWSER_MODULES) $(CHROMIUM) $(SES_LOCAL)
 
 # Deployment tools, only for build/deploy: zig cross-compiles to arm64 for cargo-lambda.
 $(SAM): $(CARGO_LAMBDA)
@@ -110,7 +115,7 @@ deploy: $(SAM) $(ZIG)
 	$(SAM) build --beta-features
 	$(SAM) deploy --config-env $(ENV)
 
-dev: $(CARGO_LAMBDA) $(WEB_BUILD)
+dev: $(CARGO_LAMBDA) $(WEB_BUILD) $(SES_LOCAL)
 	set -a && source ./.env.local && set +a && cargo run --locked -p local-stack --bin local-stack
 
 # The second cargo line keeps --workspace so that it resolves the same features as the
@@ -154,16 +159,16 @@ seed:
 	cargo run --locked -q -p infra --bin admin -- seed $(FILE)
 
 # The whole money path over HTTP against `make dev` (started for the run when not running).
-demo: $(CARGO_LAMBDA)
+demo: $(CARGO_LAMBDA) $(SES_LOCAL)
 	set -a && source ./.env.local && set +a && cargo run --locked -q -p local-stack --bin demo -- --start
 
 # The student's and teacher's journey in headless Chromium against the local stack and the web
 # app (started for the run when not running); screenshots under target/browser/.
-browser: $(CARGO_LAMBDA) $(WEB_BUILD) $(BROWSER_MODULES) $(CHROMIUM)
+browser: $(CARGO_LAMBDA) $(WEB_BUILD) $(BROWSER_MODULES) $(CHROMIUM) $(SES_LOCAL)
 	set -a && source ./.env.local && set +a && cargo run --locked -q -p local-stack --bin browser -- --start
 
 # Schemathesis against every operation of docs/openapi.yaml on the local stack (started for the run when not running).
-contract: $(CARGO_LAMBDA) $(SCHEMATHESIS)
+contract: $(CARGO_LAMBDA) $(SCHEMATHESIS) $(SES_LOCAL)
 	set -a && source ./.env.local && set +a && cargo run --locked -q -p local-stack --bin contract -- --start
 
 # The Stripe webhook endpoint for the deployed URL, with exactly our events; a new endpoint's
@@ -191,6 +196,10 @@ endif
 # Settles checkouts stuck past their holds and Stripe events whose delivery failed; safe to repeat.
 reconcile:
 	$(LOCAL_ENV) cargo run --locked -q -p infra --bin admin -- reconcile
+
+# Sends the notices that are due (one sweep of notify; `make dev` runs it every few seconds); safe to repeat.
+notify:
+	$(LOCAL_ENV) cargo run --locked -q -p infra --bin admin -- notify
 
 # Every change of one teacher's profile (version, who, when, which fields): make profile-history TEACHER=t_anna [ENV=dev]
 profile-history: $(if $(ENV),$(SAM))

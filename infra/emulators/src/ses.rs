@@ -6,7 +6,8 @@
 //! identity is refused with `MessageRejected`; throttling answers
 //! `TooManyRequestsException` (429). Switches under `/_emulator/` make it
 //! throttle, be unreachable (500) or reject given recipients.
-//! `make dev` uses aws-ses-v2-local from npm instead, for its mail viewer.
+//! Under `make dev` it also hands every accepted message to aws-ses-v2-local
+//! (npm), a second SES server whose page shows the mails.
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
@@ -28,6 +29,9 @@ pub struct SesEmulatorConfig {
     pub port: u16,
     /// Verified identities: addresses, or domains (every address at them).
     pub verified: Vec<String>,
+    /// Another SES server each accepted message is also sent to: `make dev`
+    /// hands them to aws-ses-v2-local, whose page shows them to a developer.
+    pub forward_to: Option<String>,
 }
 
 /// One accepted message.
@@ -65,6 +69,7 @@ struct Inner {
 struct Emulator {
     config: SesEmulatorConfig,
     inner: Mutex<Inner>,
+    http: reqwest::Client,
 }
 
 impl Emulator {
@@ -90,7 +95,8 @@ impl SesEmulator {
     pub async fn start(config: SesEmulatorConfig) -> std::io::Result<Self> {
         let listener = TcpListener::bind(("127.0.0.1", config.port)).await?;
         let addr = listener.local_addr()?;
-        let emulator = Arc::new(Emulator { config, inner: Mutex::new(Inner::default()) });
+        let http = reqwest::Client::builder().no_proxy().timeout(std::time::Duration::from_secs(5)).build().map_err(std::io::Error::other)?;
+        let emulator = Arc::new(Emulator { config, inner: Mutex::new(Inner::default()), http });
         let app = Router::new()
             .route("/v2/email/outbound-emails", post(send_email))
             .route("/v2/email/account", get(account))
@@ -133,28 +139,54 @@ async fn send_email(State(emulator): State<Shared>, body: axum::body::Bytes) -> 
     let Ok(raw) = base64::engine::general_purpose::STANDARD.decode(data) else { return error(StatusCode::BAD_REQUEST, "BadRequestException", "Content.Raw.Data is not base64") };
     let from = request["FromEmailAddress"].as_str().unwrap_or_default().to_owned();
     let to: Vec<String> = request["Destination"]["ToAddresses"].as_array().into_iter().flatten().filter_map(|v| v.as_str().map(str::to_owned)).collect();
+    let accepted = accept(&emulator, from, to, raw);
+    let message_id = match accepted {
+        Ok(id) => id,
+        Err(refused) => return refused,
+    };
+    if let Some(viewer) = &emulator.config.forward_to {
+        forward(&emulator.http, viewer, &request).await;
+    }
+    axum::Json(json!({ "MessageId": message_id })).into_response()
+}
+
+/// Applies the faults and SES's checks; the new message's id, or the refusal.
+fn accept(emulator: &Emulator, from: String, to: Vec<String>, raw: Vec<u8>) -> Result<String, Response> {
     let mut inner = emulator.lock();
     inner.attempts += 1;
     if inner.faults.unavailable > 0 {
         inner.faults.unavailable -= 1;
-        return error(StatusCode::INTERNAL_SERVER_ERROR, "InternalFailure", "injected by the emulator");
+        return Err(error(StatusCode::INTERNAL_SERVER_ERROR, "InternalFailure", "injected by the emulator"));
     }
     if inner.faults.throttle > 0 {
         inner.faults.throttle -= 1;
-        return error(StatusCode::TOO_MANY_REQUESTS, "TooManyRequestsException", "Maximum sending rate exceeded.");
+        return Err(error(StatusCode::TOO_MANY_REQUESTS, "TooManyRequestsException", "Maximum sending rate exceeded."));
     }
     if !emulator.verified(&from) {
-        return error(StatusCode::BAD_REQUEST, "MessageRejected", &format!("Email address is not verified. The following identities failed the check in region US-EAST-1: {from}"));
+        return Err(error(StatusCode::BAD_REQUEST, "MessageRejected", &format!("Email address is not verified. The following identities failed the check in region US-EAST-1: {from}")));
     }
     if to.is_empty() {
-        return error(StatusCode::BAD_REQUEST, "BadRequestException", "Missing final '@domain'");
+        return Err(error(StatusCode::BAD_REQUEST, "BadRequestException", "Missing final '@domain'"));
     }
     if let Some(rejected) = to.iter().find(|t| inner.faults.reject.contains(*t)) {
-        return error(StatusCode::BAD_REQUEST, "MessageRejected", &format!("Address blacklisted: {rejected}"));
+        return Err(error(StatusCode::BAD_REQUEST, "MessageRejected", &format!("Address blacklisted: {rejected}")));
     }
     let message_id = format!("0100018c-{:016x}-emulator-000000", inner.sent.len() + 1);
     inner.sent.push(Sent { message_id: message_id.clone(), from, to, raw: String::from_utf8_lossy(&raw).into_owned() });
-    axum::Json(json!({ "MessageId": message_id })).into_response()
+    Ok(message_id)
+}
+
+/// The same request to the viewer (it wants some credentials, any).
+async fn forward(http: &reqwest::Client, viewer: &str, request: &Value) {
+    let sent = http
+        .post(format!("{}/v2/email/outbound-emails", viewer.trim_end_matches('/')))
+        .header("authorization", "AWS4-HMAC-SHA256 Credential=local/20260101/us-east-1/ses/aws4_request, SignedHeaders=host, Signature=0")
+        .json(request)
+        .send()
+        .await;
+    if let Err(err) = sent.and_then(reqwest::Response::error_for_status) {
+        tracing::warn!(%err, "the mail viewer did not take a message");
+    }
 }
 
 async fn account(State(emulator): State<Shared>) -> Response {

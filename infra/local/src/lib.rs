@@ -5,6 +5,7 @@
 pub mod dynamo;
 pub mod events;
 pub mod iam;
+pub mod mail;
 pub mod process;
 pub mod runtime_api;
 pub mod services;

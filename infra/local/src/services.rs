@@ -1,5 +1,5 @@
 //! What the functions talk to on this machine: dynoxide with the table and the
-//! demo teachers, and the Stripe and 100ms emulators, configured from the same
+//! demo teachers, and the Stripe, 100ms and SES emulators, configured from the same
 //! variables the functions read (`.env.local`). `make dev` and `make bench`
 //! both start them here.
 
@@ -14,6 +14,7 @@ use shared::store::Store;
 
 use crate::dynamo::{LocalDynamo, local_client};
 use emulators::hms::{HmsEmulator, HmsEmulatorConfig};
+use emulators::ses::{SesEmulator, SesEmulatorConfig};
 use emulators::stripe::{EmulatorConfig, StripeEmulator};
 
 /// The variables of `.env.local` the services need.
@@ -23,6 +24,11 @@ pub struct LocalConfig {
     pub stripe: StripeConfig,
     pub webhook_secret: String,
     pub hms: HmsConfig,
+    pub mail: shared::notify::MailConfig,
+    /// `AWS_ENDPOINT_URL_SESV2`: where the SES emulator listens.
+    pub ses_endpoint: String,
+    /// `SES_VIEWER_URL`: the mail viewer (aws-ses-v2-local) the SES emulator hands mails to.
+    pub ses_viewer: Option<String>,
 }
 
 impl LocalConfig {
@@ -38,7 +44,14 @@ impl LocalConfig {
             Some((parts.0?, parts.1?, parts.2?, parts.3?))
         })
         .map_err(|e| e.to_string())?;
-        Ok(Self { store, jwt_secret, stripe, webhook_secret, hms })
+        let (mail, ses_endpoint, ses_viewer) = config::load(|env| {
+            let mail = shared::notify::MailConfig::read(env);
+            let endpoint = env.required("AWS_ENDPOINT_URL_SESV2", "see .env.local", |s| Ok(s.to_owned()));
+            let viewer = env.optional("SES_VIEWER_URL", "see .env.local", |s| Ok(s.to_owned()));
+            Some((mail?, endpoint?, viewer))
+        })
+        .map_err(|e| e.to_string())?;
+        Ok(Self { store, jwt_secret, stripe, webhook_secret, hms, mail, ses_endpoint, ses_viewer })
     }
 }
 
@@ -47,12 +60,18 @@ pub struct Ports {
     pub dynamo: u16,
     pub stripe: u16,
     pub hms: u16,
+    pub ses: u16,
 }
 
 impl Ports {
     /// The ports the functions are told about in `.env.local`.
     pub fn configured(config: &LocalConfig, dynamo: u16) -> Result<Self, String> {
-        Ok(Self { dynamo, stripe: loopback_port(&config.stripe.api_base, "STRIPE_API_BASE")?, hms: loopback_port(&config.hms.api_base, "HMS_API_BASE")? })
+        Ok(Self {
+            dynamo,
+            stripe: loopback_port(&config.stripe.api_base, "STRIPE_API_BASE")?,
+            hms: loopback_port(&config.hms.api_base, "HMS_API_BASE")?,
+            ses: loopback_port(&config.ses_endpoint, "AWS_ENDPOINT_URL_SESV2")?,
+        })
     }
 }
 
@@ -61,6 +80,7 @@ pub struct Services {
     pub dynamo: LocalDynamo,
     pub stripe: StripeEmulator,
     pub hms: HmsEmulator,
+    pub ses: SesEmulator,
     pub store: Store,
     /// The ids of the demo teachers loaded, in file order.
     pub teachers: Vec<String>,
@@ -94,13 +114,18 @@ impl Services {
         })
         .await
         .map_err(|e| format!("100ms emulator port {}: {e}", ports.hms))?;
-        Ok(Self { dynamo, stripe, hms, store, teachers })
+        // The sender's domain is verified, as `make doctor` wants it in SES.
+        let domain = config.mail.from.as_str().rsplit_once('@').map(|(_, d)| d.to_owned()).unwrap_or_default();
+        let ses = SesEmulator::start(SesEmulatorConfig { port: ports.ses, verified: vec![domain], forward_to: config.ses_viewer.clone() })
+            .await
+            .map_err(|e| format!("SES emulator port {}: {e}", ports.ses))?;
+        Ok(Self { dynamo, stripe, hms, ses, store, teachers })
     }
 
     /// The variables that point a function at these services (over what
     /// `.env.local` says, when the ports were picked freely).
-    pub fn endpoints(&self) -> [(&'static str, String); 3] {
-        [("AWS_ENDPOINT_URL_DYNAMODB", self.dynamo.endpoint()), ("STRIPE_API_BASE", self.stripe.base_url()), ("HMS_API_BASE", self.hms.base_url())]
+    pub fn endpoints(&self) -> [(&'static str, String); 4] {
+        [("AWS_ENDPOINT_URL_DYNAMODB", self.dynamo.endpoint()), ("STRIPE_API_BASE", self.stripe.base_url()), ("HMS_API_BASE", self.hms.base_url()), ("AWS_ENDPOINT_URL_SESV2", self.ses.endpoint())]
     }
 }
 

@@ -31,6 +31,10 @@ enum Command {
     /// number of times; prints what it changed and exits non-zero only when
     /// something is still failing.
     Reconcile,
+    /// Send the notices that are due (one sweep of the notify function, with
+    /// this machine's credentials and MAIL_* settings). Safe to repeat: each
+    /// notice is claimed before it is sent.
+    Notify,
     /// List everything that needs a person (refunds Stripe refused or that
     /// failed, payments that do not match their checkout), each with what to
     /// do; with --resolve KEY, close one once it is dealt with.
@@ -306,6 +310,19 @@ async fn run(command: Command) -> Result<(), String> {
             }
             if report.failed() {
                 return Err(format!("still failing (the next run retries them):\n  {}", report.failures.join("\n  ")));
+            }
+        }
+        Command::Notify => {
+            let (store, mail) = config::load(|env| {
+                let parts = (StoreConfig::read(env), shared::notify::MailConfig::read(env));
+                Some((parts.0?, parts.1?))
+            })
+            .map_err(|e| e.to_string())?;
+            let notifier = shared::notify::Notifier { store: Store::from_env(&store).await.map_err(|e| e.to_string())?, mailer: shared::notify::Mailer::from_env().map_err(|e| e.to_string())?, config: mail };
+            let report = notifier.sweep(jiff::Timestamp::now()).await;
+            println!("notices: {} due, {} sent, {} not needed, {} failed, {} retried later, {} held by another worker", report.due, report.sent, report.skipped, report.failed, report.retried, report.not_claimed);
+            if !report.errors.is_empty() {
+                return Err(format!("still failing (the next sweep retries them):\n  {}", report.errors.join("\n  ")));
             }
         }
         Command::Booking { booking_id } => {

@@ -64,7 +64,7 @@ async fn run(args: Args) -> Result<(), String> {
     }
     let config = LocalConfig::from_env()?;
     let db = dynoxide::Database::memory().map_err(|e| e.to_string())?;
-    let services = Services::start(&config, db, Ports { dynamo: 0, stripe: 0, hms: 0 }, &args.seed_dir, None).await?;
+    let services = Services::start(&config, db, Ports { dynamo: 0, stripe: 0, hms: 0, ses: 0 }, &args.seed_dir, None).await?;
     let calls = Calls::prepare(&config, &services, 2 * args.runs).await?;
     let names = if args.names.is_empty() { all_functions()? } else { args.names.clone() };
 

@@ -34,9 +34,18 @@ async fn run(args: &Args) -> Result<(), String> {
         Some((parts.0?, parts.1?, parts.2?, parts.3?, parts.4?))
     })
     .map_err(|e| e.to_string())?;
+    let (mail, ses_endpoint, viewer) = config::load(|env| {
+        let mail = shared::notify::MailConfig::read(env);
+        let endpoint = env.required("AWS_ENDPOINT_URL_SESV2", "see .env.local", |s| Ok(s.trim_end_matches('/').to_owned()));
+        let viewer = env.optional("SES_VIEWER_URL", "see .env.local", |s| Ok(s.trim_end_matches('/').to_owned()));
+        Some((mail?, endpoint?, viewer))
+    })
+    .map_err(|e| e.to_string())?;
     let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).no_proxy().build().map_err(|e| e.to_string())?;
     let now = Timestamp::now();
-    let student = auth::mint_hs256(&secret, &Claims::new("s_demo", Role::Student, now, SignedDuration::from_hours(1))).map_err(|e| e.to_string())?;
+    let mut claims = Claims::new("s_demo", Role::Student, now, SignedDuration::from_hours(1));
+    claims.email = Some(STUDENT_EMAIL.into());
+    let student = auth::mint_hs256(&secret, &claims).map_err(|e| e.to_string())?;
     let base = &args.stack.functions;
 
     step(1, "find two open slots");
@@ -50,7 +59,7 @@ async fn run(args: &Args) -> Result<(), String> {
 
     step(2, "check out");
     let key = format!("demo-{}", now.as_nanosecond());
-    let body = json!({"lessons": [{"teacher_id": args.teacher, "start": one, "duration_minutes": 60}, {"teacher_id": args.teacher, "start": second, "duration_minutes": 60}]});
+    let body = json!({"lessons": [{"teacher_id": args.teacher, "start": one, "duration_minutes": 60}, {"teacher_id": args.teacher, "start": second, "duration_minutes": 60}], "timezone": "America/Sao_Paulo"});
     let checkout_url = format!("{base}/initiate-checkout/");
     let created = answer(|| http.post(&checkout_url).bearer_auth(&student).header("idempotency-key", &key).json(&body), 201).await?;
     let checkout_id = created["checkout_id"].as_str().ok_or("no checkout_id")?.to_owned();
@@ -76,6 +85,10 @@ async fn run(args: &Args) -> Result<(), String> {
     }
     let booking_ids: Vec<String> = checkout["booking_ids"].as_array().into_iter().flatten().filter_map(|b| b.as_str().map(str::to_owned)).collect();
     println!("   status confirmed, payment_status {}, bookings {booking_ids:?}", checkout["payment_status"]);
+    let uid = |id: &str| format!("{id}@{}", mail.domain);
+    for id in &booking_ids {
+        notice_arrived(&http, &ses_endpoint, "the confirmation", &uid(id), "REQUEST", 0).await?;
+    }
 
     step(6, "each booking is confirmed and paid");
     let store = Store::from_env(&store).await.map_err(|e| e.to_string())?;
@@ -132,6 +145,7 @@ async fn run(args: &Args) -> Result<(), String> {
         return Err(format!("the cancel did not refund and free the slot: {answered}"));
     }
     println!("   {cancelled}: cancelled by the student, {} {} refunded (in the Stripe emulator); {one} is offered again", answered["refund"]["amount"], answered["refund"]["currency"]);
+    notice_arrived(&http, &ses_endpoint, "the cancellation", &uid(cancelled), "CANCEL", 1).await?;
 
     step(11, "reschedule the second: the old slot reappears, the new one is taken, joining follows");
     let target = offered().await?.into_iter().find(|s| *s >= second + SignedDuration::from_hours(24)).ok_or("no slot a day after the second lesson")?;
@@ -145,6 +159,7 @@ async fn run(args: &Args) -> Result<(), String> {
         return Err(format!("joining does not follow the new time: {ticket}"));
     }
     println!("   {moved}: moved from {second} to {target} (reschedule {}); {second} is offered again, the room opens for {}", answered["reschedule_count"], ticket["starts_at"]);
+    notice_arrived(&http, &ses_endpoint, "the reschedule", &uid(moved), "REQUEST", 1).await?;
 
     step(12, "the public directory lists the teachers with their next open start");
     let listed = answer(|| http.get(format!("{base}/get-teachers/")), 200).await?;
@@ -240,8 +255,38 @@ async fn run(args: &Args) -> Result<(), String> {
         (BookingStatus::TeacherNoShow, Some(refund)) => println!("   {missed_id}: only the student came: teacher_no_show, {} {} refunded ({} in the Stripe emulator)", refund["amount"], refund["currency"], refund["id"].as_str().unwrap_or("?")),
         (status, refund) => return Err(format!("the missed lesson is {status:?} with refund {refund:?}")),
     }
+
+    step(16, "the mail viewer shows the student's notices");
+    if let Some(viewer) = &viewer {
+        let store = answer(|| http.get(format!("{viewer}/store")), 200).await?;
+        let shown = store["emails"].as_array().into_iter().flatten().filter(|m| m["destination"]["to"].to_string().contains(STUDENT_EMAIL)).count();
+        if shown < 3 {
+            return Err(format!("the mail viewer shows {shown} mails to {STUDENT_EMAIL}"));
+        }
+        println!("   the mail viewer at {viewer}/ shows them ({shown} to {STUDENT_EMAIL})");
+    }
     Ok(())
 }
+
+/// Waits for the student's mail carrying the invite `uid` with `method` and
+/// `sequence` in the SES emulator (notify runs every few seconds; its first
+/// run compiles it), and says what arrived.
+async fn notice_arrived(http: &reqwest::Client, ses_endpoint: &str, what: &str, uid: &str, method: &str, sequence: u32) -> Result<(), String> {
+    for _ in 0..600 {
+        let sent = answer(|| http.get(format!("{ses_endpoint}/_emulator/messages")), 200).await?;
+        let mails = sent["messages"].as_array().into_iter().flatten().filter_map(|m| m["raw"].as_str()).map(local_stack::mail::read_mail).filter(|m| m.to == STUDENT_EMAIL);
+        let matches = |i: &local_stack::mail::ReadInvite| i.uid.as_deref() == Some(uid) && i.method.as_deref() == Some(method) && i.part_method.as_deref() == Some(method) && i.sequence == Some(sequence);
+        if let Some(mail) = mails.into_iter().find(|m| m.invites.iter().any(matches)) {
+            println!("   {what} mail: \"{}\" to {}, {} invite(s), {method} {uid} SEQUENCE {sequence}", mail.subject, mail.to, mail.invites.len());
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    Err(format!("no {what} mail with a {method} invite of {uid} (SEQUENCE {sequence}) within two minutes"))
+}
+
+/// The demo student's address (the token's `email` claim).
+const STUDENT_EMAIL: &str = "s_demo@students.lessons.local";
 
 /// The UTC date `days` from `now`.
 fn day(now: Timestamp, days: i64) -> Result<jiff::civil::Date, String> {

@@ -1,7 +1,9 @@
 //! `make dev`: the whole backend on this machine, no cloud account.
 //! Starts the DynamoDB-compatible server (data kept in `.local/`), creates the
 //! table, loads the demo teachers, serves every function with `cargo lambda
-//! watch` at function-URL paths, and prints how to call them. Ctrl-C stops all.
+//! watch` at function-URL paths, starts the mail viewer, runs notify every few
+//! seconds (as its schedule does every minute), and prints how to call them.
+//! Ctrl-C stops all.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -70,7 +72,11 @@ async fn run(args: Args) -> Result<(), String> {
     let webhook_url = Some(format!("http://127.0.0.1:{}/lambda-url/stripe-webhook/", args.lambda_port));
     let ports = Ports::configured(&config, args.dynamo_port)?;
     let services = Services::start(&config, db, ports, &args.seed_dir, webhook_url).await?;
-    let Services { dynamo, stripe, hms, store, teachers } = &services;
+    let Services { dynamo, stripe, hms, ses, store, teachers } = &services;
+    let _viewer = match &config.ses_viewer {
+        Some(url) => Some(start_mail_viewer(url)?),
+        None => None,
+    };
 
     // The functions' environment as one file, which `make doctor` reads back
     // as the configuration the stack runs with: the env file, the services
@@ -112,7 +118,9 @@ async fn run(args: Args) -> Result<(), String> {
         }
     };
     let example = first_open_slot(store, teachers.first()).await;
-    print_banner(&args, &Endpoints { dynamo: dynamo.endpoint(), stripe: stripe.base_url(), hms: hms.base_url() }, teachers, &config.jwt_secret, example)?;
+    let endpoints = Endpoints { dynamo: dynamo.endpoint(), stripe: stripe.base_url(), hms: hms.base_url(), ses: ses.endpoint(), viewer: config.ses_viewer.clone() };
+    print_banner(&args, &endpoints, teachers, &config.jwt_secret, example)?;
+    let _notify = tokio::spawn(notify_every(NOTIFY_EVERY, args.lambda_port));
 
     tokio::select! {
         _ = tokio::signal::ctrl_c() => println!("\nstopping the local stack"),
@@ -155,6 +163,35 @@ struct Endpoints {
     dynamo: String,
     stripe: String,
     hms: String,
+    ses: String,
+    viewer: Option<String>,
+}
+
+/// How often `make dev` runs notify (its schedule is every minute in AWS).
+const NOTIFY_EVERY: Duration = Duration::from_secs(5);
+
+/// aws-ses-v2-local (npm, `make dev` installs it): the page where the mails are read.
+fn start_mail_viewer(url: &str) -> Result<tokio::process::Child, String> {
+    let port = reqwest::Url::parse(url).ok().and_then(|u| u.port()).ok_or_else(|| format!("SES_VIEWER_URL must be http://127.0.0.1:PORT, not {url}"))?;
+    Command::new("node")
+        .args(["infra/ses-local/node_modules/aws-ses-v2-local/dist/cli.js", "--host", "127.0.0.1", "--port", &port.to_string()])
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| format!("starting the mail viewer (run through `make dev`, which installs it): {e}"))
+}
+
+/// Invokes the notify function through `cargo lambda watch`'s Lambda API, as
+/// its schedule does; the first call waits for it to compile.
+async fn notify_every(period: Duration, lambda_port: u16) {
+    let url = format!("http://127.0.0.1:{lambda_port}/2015-03-31/functions/notify/invocations");
+    let Ok(http) = reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(600)).build() else { return };
+    loop {
+        tokio::time::sleep(period).await;
+        if let Err(err) = http.post(&url).body(r#"{"source": "local-stack"}"#).send().await {
+            eprintln!("notify did not run: {err}");
+        }
+    }
 }
 
 /// A slot to put in the example checkout, so the printed curl works as is.
@@ -184,6 +221,10 @@ fn print_banner(args: &Args, endpoints: &Endpoints, teachers: &[String], secret:
     println!("DynamoDB (dynoxide)   {}   data in {}", endpoints.dynamo, args.data_dir.display());
     println!("Stripe emulator       {}   (sessions: {}_emulator/sessions)", endpoints.stripe, endpoints.stripe);
     println!("100ms emulator        {}   (rooms: {}_emulator/rooms)", endpoints.hms, endpoints.hms.trim_end_matches("v2/"));
+    println!("SES emulator          {}   (raw mails: {}/_emulator/messages)", endpoints.ses, endpoints.ses);
+    if let Some(viewer) = &endpoints.viewer {
+        println!("Mails                 {viewer}/   (every notice sent, with its invites; notify runs every {} s)", NOTIFY_EVERY.as_secs());
+    }
     println!("Web app               http://localhost:{}/   (sign in as a demo student, teacher or operator)", args.web_port);
     println!("Demo teachers         {}", teachers.join(", "));
     println!("Functions (function-URL paths; each compiles on its first call):");
