@@ -20,6 +20,21 @@ const PHONE = { width: 390, height: 844 };
 const DESKTOP = { width: 1280, height: 900 };
 // The viewer is far from the teacher, so a time shown in the wrong zone shows.
 const STUDENT_ZONE = "Asia/Tokyo";
+// The local SES server's mail viewer (aws-ses-v2-local), where notify's mails land.
+const MAILS = (process.env.SES_VIEWER_URL ?? "http://127.0.0.1:8005").replace(/\/$/, "");
+// Mails of this run only (a stack reused from `make dev` keeps earlier ones); the viewer stamps whole seconds.
+const STARTED = Math.floor(Date.now() / 1000);
+
+/** The first mail to `address` whose subject is `subject`, as the viewer stores it (notify runs every few seconds). */
+async function mailTo(address, subject) {
+  for (let i = 0; i < 300; i += 1) {
+    const store = await (await fetch(`${MAILS}/store`)).json();
+    const found = store.emails.find((m) => m.at >= STARTED && m.destination.to.some((to) => to.includes(address)) && m.subject === subject);
+    if (found) return found;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error(`no mail "${subject}" to ${address} in the local SES server within a minute`);
+}
 
 let shot = 0;
 const problems = [];
@@ -166,6 +181,11 @@ async function main() {
       // The URL alone tells the page which checkout it is about.
       await page.reload();
       await page.locator('[data-status="confirmed"]').waitFor({ timeout: 30_000 });
+      // The confirmation reached the student's address, in the zone the browser told the checkout, with an invite per lesson.
+      const mail = await mailTo(`${sam.sub}@example.com`, "Your 2 lessons are booked");
+      check(mail.body.text.includes(`(${STUDENT_ZONE})`), `the confirmation is not in the student's zone: ${mail.body.text}`);
+      const invites = mail.attachments.filter((a) => a.contentType.startsWith("text/calendar"));
+      check(invites.length === 2 && invites.every((a) => Buffer.from(a.content, "base64").toString().includes("METHOD:REQUEST")), `the confirmation's invites: ${JSON.stringify(mail.attachments.map((a) => a.contentType))}`);
     });
 
     let cancelled, moved, movedTo;

@@ -404,6 +404,11 @@ export interface components {
             id: string;
             user_id?: string;
             name: string;
+            /**
+             * Format: email
+             * @description where the teacher's notices go (bookings, changes, reminders); private: never in the directory or shown to students. Required when a profile is created, optional in older ones
+             */
+            email?: string;
             timezone: string;
             weekly?: {
                 [key: string]: string[][];
@@ -471,6 +476,11 @@ export interface components {
              * @description on an allowed origin; default <first origin>/checkout/cancel?checkout_id=...
              */
             cancel_url?: string;
+            /**
+             * @description the student's IANA time zone (the web app sends the browser's, Intl.DateTimeFormat().resolvedOptions().timeZone): the student's notices give times in it; left out, they say UTC. An unknown zone is 400 invalid_request
+             * @example America/New_York
+             */
+            timezone?: string;
         };
         CartPut: {
             items: components["schemas"]["LessonPick"][];

@@ -1,7 +1,7 @@
 import { ApiError, type Cart, type CartItem, type LessonPick } from "../../client/index.js";
 import { action, h, show } from "../dom.js";
 import { notice } from "../errors.js";
-import { money, when } from "../format.js";
+import { money, viewerZone, when } from "../format.js";
 import { navigate, type Page } from "../main.js";
 import { cartRefusal, unavailable } from "../reasons.js";
 import { client } from "../session.js";
@@ -48,6 +48,8 @@ export const cartPage: Page = {
             cart_version: cart.version,
             success_url: `${origin}/checkout/success?checkout_id={CHECKOUT_ID}`,
             cancel_url: `${origin}/checkout/cancel?checkout_id={CHECKOUT_ID}`,
+            // The student's notices give times in their own zone.
+            timezone: viewerZone,
           });
           if (created.checkout_url) location.assign(created.checkout_url);
           else navigate(`/checkout/success?checkout_id=${created.checkout_id}`);
