@@ -59,7 +59,7 @@ impl Configuration {
 }
 
 /// Every function, with a URL or not.
-pub const ALL_FUNCTIONS: [&str; 12] = ["get-slots", "get-teachers", "initiate-checkout", "stripe-webhook", "join-lesson", "change-booking", "teacher-profile", "cart", "hms-webhook", "create-room", "create-booking", "reconcile"];
+pub const ALL_FUNCTIONS: [&str; 13] = ["get-slots", "get-teachers", "initiate-checkout", "stripe-webhook", "join-lesson", "change-booking", "teacher-profile", "cart", "hms-webhook", "create-room", "create-booking", "reconcile", "notify"];
 /// The functions whose URL is `AWS_IAM` (template.yaml).
 pub const IAM_FUNCTIONS: [&str; 2] = ["create-room", "create-booking"];
 const STRIPE_FUNCTIONS: [&str; 5] = ["initiate-checkout", "stripe-webhook", "change-booking", "create-booking", "reconcile"];
@@ -77,7 +77,8 @@ const SECRETS: [(&str, &[&str]); 5] = [
 type Reader = fn(&mut Env) -> bool;
 
 /// Each configuration section and the functions that read it at start-up (their main.rs).
-const SECTIONS: [(&str, &[&str], Reader); 9] = [
+const SECTIONS: [(&str, &[&str], Reader); 10] = [
+    ("configuration: mail", &["notify"], |env| shared::notify::MailConfig::read(env).is_some()),
     ("configuration: attendance", &["reconcile"], |env| shared::attendance::AttendanceConfig::read(env).is_some()),
     ("configuration: 100ms webhook secret", &["hms-webhook"], |env| shared::attendance::HmsWebhookSecrets::read(env).is_some()),
     ("configuration: storage", &ALL_FUNCTIONS, |env| StoreConfig::read(env).is_some()),
@@ -135,6 +136,9 @@ pub async fn run(config: Configuration, target: &Target) -> Report {
     if let Some(hms) = parts.hms {
         check_hms(hms, &mut report).await;
     }
+    if let Some(mail) = &parts.mail {
+        check_ses(&http, mail, parts.ses_endpoint.as_deref(), target, &mut report).await;
+    }
     check_functions(&http, target, &mut report).await;
     report
 }
@@ -145,6 +149,9 @@ struct Parts {
     dynamo_endpoint: Option<LocalDynamo>,
     stripe: Option<StripeConfig>,
     hms: Option<HmsConfig>,
+    mail: Option<shared::notify::MailConfig>,
+    /// notify's `AWS_ENDPOINT_URL_SESV2` (the local stack's SES).
+    ses_endpoint: Option<String>,
 }
 
 /// Each section read from each function that needs it, so one missing key
@@ -177,7 +184,9 @@ fn read_config(config: &Configuration, report: &mut Report) -> Parts {
         let mut var = |name: &str| env.optional(name, "the local stack's", |s| Ok(s.to_owned()));
         Some(LocalDynamo { endpoint: var("AWS_ENDPOINT_URL_DYNAMODB")?, region: var("AWS_REGION")?, access_key: var("AWS_ACCESS_KEY_ID")?, secret_key: var("AWS_SECRET_ACCESS_KEY")? })
     });
-    Parts { store, dynamo_endpoint, stripe, hms }
+    let mail = first(config, &["notify"], shared::notify::MailConfig::read);
+    let ses_endpoint = first(config, &["notify"], |env| env.optional("AWS_ENDPOINT_URL_SESV2", "the local stack's", |s| Ok(s.trim_end_matches('/').to_owned())));
+    Parts { store, dynamo_endpoint, stripe, hms, mail, ses_endpoint }
 }
 
 fn first<T>(config: &Configuration, functions: &[&str], read: impl Fn(&mut Env) -> Option<T>) -> Option<T> {
@@ -434,6 +443,53 @@ async fn check_hms(config: HmsConfig, report: &mut Report) {
     match hms.room_codes(&room.id).await {
         Ok(_) => report.pass(CHECK, format!("a minted management token is accepted; template {template} makes rooms with both roles")),
         Err(err) => report.fail(CHECK, err.to_string()),
+    }
+}
+
+/// Notices go out: the SES account may send, is out of the sandbox (which
+/// sends only to verified addresses), and MAIL_FROM's identity (the address,
+/// or its domain) is verified for sending.
+async fn check_ses(http: &reqwest::Client, mail: &shared::notify::MailConfig, local: Option<&str>, target: &Target, report: &mut Report) {
+    const CHECK: &str = "SES";
+    let get = |path: String| async move {
+        match (local, &target.iam) {
+            (Some(base), _) => {
+                let response = http.get(format!("{base}{path}")).send().await.map_err(|e| format!("the local SES at {base} is unreachable: {e}"))?;
+                let status = response.status();
+                let body: Value = response.json().await.unwrap_or(Value::Null);
+                if status.is_success() { Ok(body) } else { Err(format!("ses answered {status}: {body}")) }
+            }
+            (None, Some(caller)) => {
+                let region = caller.region().ok_or("SES needs AWS credentials")?;
+                let request = http::Request::get(format!("https://email.{region}.amazonaws.com{path}")).body(String::new()).map_err(|e| e.to_string())?;
+                crate::operator::aws_json(http, caller, "ses", request).await
+            }
+            (None, None) => Err("no way to reach SES from here".to_owned()),
+        }
+    };
+    let account = match get("/v2/email/account".into()).await {
+        Ok(account) => account,
+        Err(err) => return report.fail(CHECK, format!("{err}: notify cannot tell anyone anything; check the region and your access to SES")),
+    };
+    if account["SendingEnabled"] != true {
+        return report.fail(CHECK, "sending is paused for this SES account (SES console > Account dashboard): no notice goes out until it is resumed");
+    }
+    if account["ProductionAccessEnabled"] != true {
+        return report.fail(CHECK, "the SES account is in the sandbox: it sends only to verified addresses, 200 a day; request production access (SES console > Account dashboard > Request production access)");
+    }
+    let address = mail.from.as_str();
+    let domain = address.rsplit_once('@').map_or(address, |(_, d)| d);
+    let mut verified = None;
+    for identity in [address, domain] {
+        if let Ok(found) = get(format!("/v2/email/identities/{identity}")).await {
+            verified = Some((identity, found["VerifiedForSendingStatus"] == true));
+            break;
+        }
+    }
+    match verified {
+        Some((identity, true)) => report.pass(CHECK, format!("sending enabled, out of the sandbox; {address} sends as the verified identity {identity}")),
+        Some((identity, false)) => report.fail(CHECK, format!("the identity {identity} of MAIL_FROM is not verified yet: finish its DNS records (SES console > Identities > {identity})")),
+        None => report.fail(CHECK, format!("neither {address} nor {domain} is an SES identity: create and verify one (SES console > Identities), and set the SesIdentity parameter to it")),
     }
 }
 

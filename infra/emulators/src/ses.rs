@@ -193,7 +193,7 @@ async fn account(State(emulator): State<Shared>) -> Response {
     let sent = emulator.lock().sent.len();
     axum::Json(json!({
         "SendingEnabled": true,
-        "ProductionAccessEnabled": false,
+        "ProductionAccessEnabled": true,
         "EnforcementStatus": "HEALTHY",
         "DedicatedIpAutoWarmupEnabled": false,
         "SendQuota": {"Max24HourSend": 200.0, "MaxSendRate": 1.0, "SentLast24Hours": sent as f64},

@@ -184,3 +184,27 @@ async fn a_deployments_configuration_is_read_from_lambda_and_secrets_manager_sig
     let err = infra::deployed::configuration(&reqwest::Client::builder().no_proxy().build().unwrap(), &caller, &endpoints, "lessons-dev", "lessons/dev").await.err().unwrap();
     assert!(err.contains("lessons-dev-get-slots") && err.contains("403"), "{err}");
 }
+
+/// notify's settings against SES: an account that may send and MAIL_FROM at
+/// a verified identity pass; an address at an unverified domain is named
+/// with its fix.
+#[tokio::test]
+async fn doctor_checks_that_notify_sends_as_a_verified_ses_identity() {
+    let ses = tests::mail::start_ses().await;
+    let notify = |from: &str| Configuration {
+        functions: vec![(
+            "notify".into(),
+            [("MAIL_FROM", from.to_owned()), ("MAIL_DOMAIN", "lessons.test".into()), ("APP_URL", tests::FRONTEND.into()), ("AWS_ENDPOINT_URL_SESV2", ses.endpoint())].into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+        )],
+        stored: Vec::new(),
+    };
+    let target = Target { urls: Vec::new(), origin: tests::FRONTEND.into(), iam: None, webhook_wait: Duration::from_secs(1) };
+    let report = infra::doctor::run(notify(tests::mail::MAIL_FROM), &target).await;
+    let ses_finding = finding(&report, "SES");
+    assert!(ses_finding.ok && ses_finding.detail.contains("verified identity mail.lessons.test"), "{ses_finding:?}");
+    assert!(finding(&report, "configuration: mail").ok);
+
+    let report = infra::doctor::run(notify("lessons@elsewhere.test"), &target).await;
+    let ses_finding = finding(&report, "SES");
+    assert!(!ses_finding.ok && ses_finding.detail.contains("neither lessons@elsewhere.test nor elsewhere.test is an SES identity"), "{ses_finding:?}");
+}
