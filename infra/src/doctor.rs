@@ -23,7 +23,7 @@ use crate::table::TableSpec;
 /// The Stripe events the webhook handles; the endpoint must send all of them.
 pub const WEBHOOK_EVENTS: [&str; 11] = shared::webhook::event::HANDLED;
 /// Every function with a Function URL.
-pub const FUNCTIONS: [&str; 11] = ["get-slots", "get-teachers", "initiate-checkout", "stripe-webhook", "join-lesson", "change-booking", "teacher-profile", "cart", "hms-webhook", "create-room", "create-booking"];
+pub const FUNCTIONS: [&str; 12] = ["get-slots", "get-teachers", "initiate-checkout", "stripe-webhook", "join-lesson", "change-booking", "teacher-profile", "cart", "hms-webhook", "create-room", "create-booking", "calendar-feed"];
 
 /// Where the deployment answers.
 pub struct Target {
@@ -59,7 +59,7 @@ impl Configuration {
 }
 
 /// Every function, with a URL or not.
-pub const ALL_FUNCTIONS: [&str; 13] = ["get-slots", "get-teachers", "initiate-checkout", "stripe-webhook", "join-lesson", "change-booking", "teacher-profile", "cart", "hms-webhook", "create-room", "create-booking", "reconcile", "notify"];
+pub const ALL_FUNCTIONS: [&str; 14] = ["get-slots", "get-teachers", "initiate-checkout", "stripe-webhook", "join-lesson", "change-booking", "teacher-profile", "cart", "hms-webhook", "create-room", "create-booking", "reconcile", "notify", "calendar-feed"];
 /// The functions whose URL is `AWS_IAM` (template.yaml).
 pub const IAM_FUNCTIONS: [&str; 2] = ["create-room", "create-booking"];
 const STRIPE_FUNCTIONS: [&str; 5] = ["initiate-checkout", "stripe-webhook", "change-booking", "create-booking", "reconcile"];
@@ -71,18 +71,18 @@ const SECRETS: [(&str, &[&str]); 5] = [
     ("STRIPE_WEBHOOK_SECRET", &["stripe-webhook"]),
     ("HMS_APP_SECRET", &HMS_FUNCTIONS),
     // create-room and create-booking read it only with OPERATOR_AUTH=token (the local stack).
-    ("AUTH_JWT_SECRET", &["initiate-checkout", "join-lesson", "change-booking", "teacher-profile", "cart", "create-room", "create-booking"]),
+    ("AUTH_JWT_SECRET", &["initiate-checkout", "join-lesson", "change-booking", "teacher-profile", "cart", "create-room", "create-booking", "calendar-feed"]),
 ];
 
 type Reader = fn(&mut Env) -> bool;
 
 /// Each configuration section and the functions that read it at start-up (their main.rs).
 const SECTIONS: [(&str, &[&str], Reader); 10] = [
-    ("configuration: mail", &["notify"], |env| shared::notify::MailConfig::read(env).is_some()),
+    ("configuration: mail", &["notify", "calendar-feed"], |env| shared::notify::MailConfig::read(env).is_some()),
     ("configuration: attendance", &["reconcile"], |env| shared::attendance::AttendanceConfig::read(env).is_some()),
     ("configuration: 100ms webhook secret", &["hms-webhook"], |env| shared::attendance::HmsWebhookSecrets::read(env).is_some()),
     ("configuration: storage", &ALL_FUNCTIONS, |env| StoreConfig::read(env).is_some()),
-    ("configuration: auth", &["initiate-checkout", "join-lesson", "change-booking", "teacher-profile", "cart"], |env| AuthConfig::read(env).is_some()),
+    ("configuration: auth", &["initiate-checkout", "join-lesson", "change-booking", "teacher-profile", "cart", "calendar-feed"], |env| AuthConfig::read(env).is_some()),
     ("configuration: operator auth", &IAM_FUNCTIONS, |env| OperatorAuthConfig::read(env).is_some()),
     ("configuration: Stripe", &STRIPE_FUNCTIONS, |env| StripeConfig::read(env).is_some()),
     ("configuration: Stripe webhook secret", &["stripe-webhook"], |env| WebhookSecrets::read(env).is_some()),

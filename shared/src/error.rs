@@ -25,6 +25,8 @@ pub enum ApiError {
     CheckoutNotFound(String),
     #[error("no booking {0} for this user")]
     BookingNotFound(String),
+    #[error("no such calendar feed (its owner may have made a new one)")]
+    FeedNotFound,
     #[error("this lesson was cancelled")]
     BookingCancelled,
     /// Not allowed now under the booking's policy: `code` is the refusal's.
@@ -93,7 +95,7 @@ impl ApiError {
         match self {
             Self::InvalidRequest { .. } | Self::DurationNotOffered(..) | Self::BadSignature(_) => StatusCode::BAD_REQUEST,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            Self::TeacherNotFound(_) | Self::CheckoutNotFound(_) | Self::BookingNotFound(_) => StatusCode::NOT_FOUND,
+            Self::TeacherNotFound(_) | Self::CheckoutNotFound(_) | Self::BookingNotFound(_) | Self::FeedNotFound => StatusCode::NOT_FOUND,
             Self::BookingCancelled | Self::ChangeRefused { .. } | Self::TooEarly(_) | Self::LessonOver | Self::CheckoutNotPaid(_) => StatusCode::CONFLICT,
             Self::RoomNotReady => StatusCode::SERVICE_UNAVAILABLE,
             Self::Forbidden => StatusCode::FORBIDDEN,
@@ -123,6 +125,7 @@ impl ApiError {
             Self::BadSignature(_) => "invalid_signature",
             Self::CheckoutNotFound(_) => "checkout_not_found",
             Self::BookingNotFound(_) => "booking_not_found",
+            Self::FeedNotFound => "feed_not_found",
             Self::BookingCancelled => "booking_cancelled",
             Self::ChangeRefused { code, .. } => code,
             Self::TooEarly(_) => "too_early",

@@ -3,6 +3,7 @@
 //! is a thin adapter over this library.
 
 pub mod auth;
+pub mod calendar_feed;
 pub mod attendance;
 pub mod availability;
 pub mod cart;

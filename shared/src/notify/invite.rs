@@ -42,8 +42,9 @@ fn utc(at: Timestamp) -> String {
     at.strftime("%Y%m%dT%H%M%SZ").to_string()
 }
 
-/// The VEVENT of a lesson as `reader` sees it (also the feed's).
-pub fn event(lesson: &Lesson, reader: Option<&Reader>, organizer: &str, mail_domain: &str, join_url: &str, now: Timestamp) -> Event {
+/// The VEVENT of a lesson titled `summary`, with `reader` as its one
+/// attendee when it goes to them by mail (the feed's events have none).
+pub fn event(lesson: &Lesson, summary: &str, reader: Option<&Reader>, organizer: &str, mail_domain: &str, join_url: &str, now: Timestamp) -> Event {
     let cancelled = lesson.status == crate::store::BookingStatus::Cancelled;
     let mut event = Event::new();
     event
@@ -52,13 +53,13 @@ pub fn event(lesson: &Lesson, reader: Option<&Reader>, organizer: &str, mail_dom
         .add_property("DTSTAMP", utc(now))
         .add_property("DTSTART", utc(lesson.start))
         .add_property("DTEND", utc(lesson.end))
+        .summary(summary)
         .description(&text::invite_description(join_url))
         .url(join_url)
         .location(join_url)
         .status(if cancelled { EventStatus::Cancelled } else { EventStatus::Confirmed });
     event.append_property(Property::new("ORGANIZER", format!("mailto:{organizer}")).add_parameter("CN", text::PLATFORM_NAME).done());
     if let Some(reader) = reader {
-        event.summary(&text::invite_summary(lesson, reader));
         let status = if cancelled { "DECLINED" } else { "ACCEPTED" };
         event.append_multi_property(
             Property::new("ATTENDEE", format!("mailto:{}", reader.address)).add_parameter("CN", &reader.name).add_parameter("ROLE", "REQ-PARTICIPANT").add_parameter("PARTSTAT", status).done(),
@@ -73,6 +74,6 @@ pub fn invite(lesson: &Lesson, reader: &Reader, organizer: &str, mail_domain: &s
     let method = if lesson.status == crate::store::BookingStatus::Cancelled { Method::Cancel } else { Method::Request };
     let mut calendar = Calendar::new();
     calendar.append_property(("METHOD", method.as_str()));
-    calendar.push(event(lesson, Some(reader), organizer, mail_domain, join_url, now));
+    calendar.push(event(lesson, &text::invite_summary(lesson, reader), Some(reader), organizer, mail_domain, join_url, now));
     Invite { method, ics: calendar.done().to_string() }
 }

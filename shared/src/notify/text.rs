@@ -144,6 +144,13 @@ pub fn invite_summary(lesson: &Lesson, reader: &Reader) -> String {
     format!("Lesson {}", with_whom(lesson, reader))
 }
 
+/// A feed's event: its owner is the teacher or the student of it.
+pub fn feed_summary(lesson: &Lesson, owner_teaches: bool) -> String {
+    if owner_teaches { format!("Lesson with {}", lesson.student_name) } else { format!("Lesson with {}", lesson.teacher_name) }
+}
+
+pub const FEED_NAME: &str = "Lessons";
+
 pub fn invite_description(url: &str) -> String {
     format!("Join from your lessons page: {url}")
 }

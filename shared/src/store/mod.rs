@@ -10,6 +10,7 @@ mod carts;
 mod checkouts;
 mod edit;
 mod error;
+mod feeds;
 mod idempotency;
 mod item;
 mod keys;
@@ -36,6 +37,7 @@ pub use bookings::{Booking, BookingStatus, BookingsOf, CancelledBy, Cancelling, 
 pub use checkouts::{Checkout, CheckoutChange, CheckoutLesson, CheckoutStatus, OpenCheckouts};
 pub use idempotency::IdempotencyRecord;
 pub use trials::TrialClaim;
+pub use feeds::FeedOwner;
 pub use outbox::{NOTICES, Notice, Recipient, Stage, Topic, outbox_pk};
 pub use work::{Claim, DUE_SHARDS, Finish, WorkKey, WorkKind, WorkStatus};
 pub use profiles::{Expect, ProfileChange, ProfilePage, ProfileWriteError, StoredProfile};

@@ -4,6 +4,7 @@
 
 mod attendance;
 mod auth;
+mod calendar_feed;
 mod cart;
 mod changes;
 mod checkout;
