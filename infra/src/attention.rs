@@ -18,6 +18,8 @@ pub fn what_to_do(kind: AttentionKind) -> &'static str {
         AttentionKind::AttendanceUnclear => "both came but were never together long enough, so nothing was refunded: ask them (make booking BOOKING=… shows who was in the room and when), then decide with make outcome BOOKING=… OUTCOME=completed|teacher_no_show|student_no_show (a teacher_no_show refunds in full)",
         AttentionKind::NoticeUndelivered => "a notice (mail) has failed to go out for an hour or more and is still retried: check SES (make doctor: identity verified, sending enabled, not in the sandbox for this recipient) and the notify log; it goes out by itself once SES accepts it",
         AttentionKind::NoticeRejected => "SES refused this notice's recipient for good (bounced or suppressed address): reach the person another way; their address comes from their sign-in token (students) or their profile (teachers)",
+        AttentionKind::WebhookUndelivered => "a message to a registered webhook endpoint was given up: check the endpoint (make webhooks lists them) and its system; the event's data is in the message (admin webhooks list shows the endpoint's id)",
+        AttentionKind::WebhookEndpointGone => "an endpoint answered 410 Gone, so it receives nothing more: if that was a mistake on its side, enable it again (admin webhooks enable ID); otherwise remove it",
         AttentionKind::ProfileInvalid => "the teacher's stored profile breaks a rule it was written before: it is still served, but cannot be saved until the named field is fixed (teacher-profile, or make seed); then resolve this",
     }
 }

@@ -9,3 +9,4 @@ pub mod operator;
 pub mod seed;
 pub mod stripe_webhook;
 pub mod table;
+pub mod webhooks;

@@ -19,6 +19,7 @@ pub mod http;
 pub mod metrics;
 pub mod net;
 pub mod notify;
+pub mod outbound;
 pub mod payments;
 pub mod reconcile;
 pub mod refunds;

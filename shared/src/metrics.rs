@@ -21,10 +21,13 @@ pub enum Metric {
     /// A notice SES refused for good (a rejected address), or one given up
     /// after days of failures.
     NoticesFailed,
+    /// A webhook message given up (three days of failures, a refused
+    /// address) or its endpoint gone (410).
+    WebhooksFailed,
 }
 
 impl Metric {
-    pub const ALL: [Self; 5] = [Self::AttentionRecords, Self::RefundsFailed, Self::ReconcileFailures, Self::StoreAccessDenied, Self::NoticesFailed];
+    pub const ALL: [Self; 6] = [Self::AttentionRecords, Self::RefundsFailed, Self::ReconcileFailures, Self::StoreAccessDenied, Self::NoticesFailed, Self::WebhooksFailed];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -33,6 +36,7 @@ impl Metric {
             Self::ReconcileFailures => "ReconcileFailures",
             Self::StoreAccessDenied => "StoreAccessDenied",
             Self::NoticesFailed => "NoticesFailed",
+            Self::WebhooksFailed => "WebhooksFailed",
         }
     }
 }
@@ -48,6 +52,8 @@ pub enum Tally {
     /// Claimed again after a lease expired: a worker died or hung between
     /// claiming and recording. For a mail, SES may have sent it once already.
     NoticesReclaimed,
+    WebhooksSent,
+    WebhooksReclaimed,
 }
 
 impl Tally {
@@ -57,6 +63,8 @@ impl Tally {
             Self::NoticesSkipped => "NoticesSkipped",
             Self::NoticesRetried => "NoticesRetried",
             Self::NoticesReclaimed => "NoticesReclaimed",
+            Self::WebhooksSent => "WebhooksSent",
+            Self::WebhooksReclaimed => "WebhooksReclaimed",
         }
     }
 }

@@ -204,6 +204,13 @@ impl Refunds<'_> {
             let reason = format!("refund {} of {} failed after it was made ({}): the money is back in the platform balance; reach the student", refund.refund_id, refund.amount, refund.failure_reason.as_deref().unwrap_or("no reason given"));
             let from = [ObligationStatus::Owed, ObligationStatus::Pending, ObligationStatus::Succeeded];
             self.fail(obligation, &from, AttentionKind::RefundFailed, reason, refund.failure_reason.clone(), outcome, now).await?;
+        } else if to == ObligationStatus::Succeeded {
+            // The webhooks hear of it with the change, once (a repeat finds it succeeded already).
+            let items = vec![self.store.obligation_update_item(obligation, &[ObligationStatus::Owed, ObligationStatus::Pending], to, &outcome)?, self.store.notice_item(&Notice::refund_succeeded(obligation, now), now)?];
+            match self.store.transact(items).await {
+                Ok(()) | Err(TransactError::Conflict { .. }) => {}
+                Err(TransactError::Busy(err) | TransactError::Store(err)) => return Err(err),
+            }
         } else {
             self.store.update_obligation(obligation, &[ObligationStatus::Owed, ObligationStatus::Pending], to, &outcome).await?;
         }
@@ -233,11 +240,10 @@ impl Refunds<'_> {
             due_by: None,
             created_at: now,
         };
-        let items = vec![
-            self.store.obligation_update_item(obligation, from, ObligationStatus::Failed, &outcome)?,
-            self.store.attention_item(&attention)?,
-            self.store.notice_due_item(&Notice::refund_failed(obligation, now), now)?,
-        ];
+        let mut items = vec![self.store.obligation_update_item(obligation, from, ObligationStatus::Failed, &outcome)?, self.store.attention_item(&attention)?];
+        for notice in Notice::refund_failed(obligation, now) {
+            items.push(self.store.notice_due_item(&notice, now)?);
+        }
         match self.store.transact(items).await {
             Ok(()) => {
                 metrics::count(Metric::RefundsFailed, 1);

@@ -35,6 +35,11 @@ enum Command {
     /// this machine's credentials and MAIL_* settings). Safe to repeat: each
     /// notice is claimed before it is sent.
     Notify,
+    /// The marketplace's own systems that receive our events (README, "Webhooks").
+    Webhooks {
+        #[command(subcommand)]
+        action: WebhooksAction,
+    },
     /// List everything that needs a person (refunds Stripe refused or that
     /// failed, payments that do not match their checkout), each with what to
     /// do; with --resolve KEY, close one once it is dealt with.
@@ -117,6 +122,22 @@ enum Command {
         #[arg(long, default_value_t = 24)]
         ttl_hours: i64,
     },
+}
+
+#[derive(Subcommand)]
+enum WebhooksAction {
+    /// Register URL for EVENTS (every event when none are named); prints its
+    /// id and its signing secret, once.
+    Add { url: String, events: Vec<String> },
+    /// Every endpoint, with its events and state (never its secrets).
+    List,
+    /// Stop delivering to an endpoint; its undelivered messages are dropped.
+    Remove { id: String },
+    /// A new signing secret, printed once; the previous one keeps signing
+    /// beside it until the next rotation.
+    Rotate { id: String },
+    /// Deliver to an endpoint again after a 410 disabled it.
+    Enable { id: String },
 }
 
 // Where an operator endpoint is: deployed (its URL from the stack outputs,
@@ -313,17 +334,28 @@ async fn run(command: Command) -> Result<(), String> {
             }
         }
         Command::Notify => {
-            let (store, mail) = config::load(|env| {
-                let parts = (StoreConfig::read(env), shared::notify::MailConfig::read(env));
-                Some((parts.0?, parts.1?))
+            let (store, mail, policy) = config::load(|env| {
+                let parts = (StoreConfig::read(env), shared::notify::MailConfig::read(env), shared::outbound::TargetPolicy::read(env));
+                Some((parts.0?, parts.1?, parts.2?))
             })
             .map_err(|e| e.to_string())?;
-            let notifier = shared::notify::Notifier { store: Store::from_env(&store).await.map_err(|e| e.to_string())?, mailer: shared::notify::Mailer::from_env().map_err(|e| e.to_string())?, config: mail };
+            let store = Store::from_env(&store).await.map_err(|e| e.to_string())?;
+            let subscribers = shared::outbound::Subscribers { store: store.clone(), policy };
+            let notifier = shared::notify::Notifier { store, mailer: shared::notify::Mailer::from_env().map_err(|e| e.to_string())?, config: mail, subscribers };
             let report = notifier.sweep(jiff::Timestamp::now()).await;
             println!("notices: {} due, {} sent, {} not needed, {} failed, {} retried later, {} held by another worker", report.due, report.sent, report.skipped, report.failed, report.retried, report.not_claimed);
             if !report.errors.is_empty() {
                 return Err(format!("still failing (the next sweep retries them):\n  {}", report.errors.join("\n  ")));
             }
+        }
+        Command::Webhooks { action } => {
+            let (config, policy) = config::load(|env| {
+                let parts = (StoreConfig::read(env), shared::outbound::TargetPolicy::read(env));
+                Some((parts.0?, parts.1?))
+            })
+            .map_err(|e| e.to_string())?;
+            let store = Store::from_env(&config).await.map_err(|e| e.to_string())?;
+            infra::webhooks::run(&store, &policy, action.into(), jiff::Timestamp::now()).await?;
         }
         Command::Booking { booking_id } => {
             let id = shared::domain::BookingId::parse(&booking_id).map_err(|e| format!("booking_id: {e}"))?;
@@ -396,4 +428,16 @@ async fn run(command: Command) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+impl From<WebhooksAction> for infra::webhooks::Action {
+    fn from(action: WebhooksAction) -> Self {
+        match action {
+            WebhooksAction::Add { url, events } => Self::Add { url, events },
+            WebhooksAction::List => Self::List,
+            WebhooksAction::Remove { id } => Self::Remove { id },
+            WebhooksAction::Rotate { id } => Self::Rotate { id },
+            WebhooksAction::Enable { id } => Self::Enable { id },
+        }
+    }
 }

@@ -132,10 +132,15 @@ async fn decide_one(handler: &EventHandler, config: &AttendanceConfig, due: &Due
         Outcome::Unclear => items.push(store.attention_item(&unclear(&booking, &attendance, now)).map_err(io)?),
         Outcome::Completed | Outcome::StudentNoShow => {}
     }
-    if matches!(outcome, Outcome::TeacherNoShow | Outcome::StudentNoShow) {
-        for notice in Notice::of_change(&booking, Topic::Outcome, booking.sequence + 1, now) {
-            items.push(store.notice_item(&notice, now).map_err(io)?);
+    // Both parties hear of a no-show; the webhooks of every decided outcome.
+    match outcome {
+        Outcome::TeacherNoShow | Outcome::StudentNoShow => {
+            for notice in Notice::of_change(&booking, Topic::Outcome, booking.sequence + 1, now) {
+                items.push(store.notice_item(&notice, now).map_err(io)?);
+            }
         }
+        Outcome::Completed => items.push(store.notice_item(&Notice::event(booking.booking_id.to_string(), Topic::Outcome, booking.sequence + 1, now), now).map_err(io)?),
+        Outcome::Unclear => {}
     }
     match store.transact(items).await {
         Ok(()) => {}

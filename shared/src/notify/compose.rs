@@ -102,7 +102,7 @@ impl Composer<'_> {
             Recipient::Student => vec![("student", facts.student())],
             Recipient::Teacher(_) => vec![("teacher", facts.teacher())],
             Recipient::Parties => vec![("student", facts.student()), ("teacher", facts.teacher())],
-            Recipient::Operator => return skip("not an operator's notice"),
+            Recipient::Operator | Recipient::Webhooks => return skip("not a mail to a party"),
         };
         let letters: Vec<(&'static str, Letter)> = readers
             .into_iter()

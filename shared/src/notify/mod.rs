@@ -47,6 +47,8 @@ pub enum Worked {
     SentAgainLater,
     Skipped,
     Failed,
+    /// A notice to the webhooks written out as one message per endpoint.
+    FannedOut,
     /// A transient failure: owed again later.
     Retry,
     /// Worked, but another worker's reclaim took the lease meanwhile.
@@ -56,7 +58,10 @@ pub enum Worked {
 #[derive(Debug, Default, Serialize)]
 pub struct SweepReport {
     pub due: usize,
+    /// Mails and webhook messages sent.
     pub sent: usize,
+    /// Notices to the webhooks turned into messages.
+    pub fanned_out: usize,
     pub skipped: usize,
     pub failed: usize,
     pub retried: usize,
@@ -68,14 +73,17 @@ pub struct Notifier {
     pub store: Store,
     pub mailer: Mailer,
     pub config: MailConfig,
+    /// The webhook endpoints' messages, worked by the same sweep and stream.
+    pub subscribers: crate::outbound::Subscribers,
 }
 
 impl Notifier {
     /// Works every notice due by `now`.
     pub async fn sweep(&self, now: Timestamp) -> SweepReport {
         let mut report = SweepReport::default();
-        let keys = match self.store.due_work(NOTICES, now, SWEEP_PAGE).await {
-            Ok(keys) => keys,
+        let due = futures::future::try_join(self.store.due_work(NOTICES, now, SWEEP_PAGE), self.store.due_work(crate::store::DELIVERIES, now, SWEEP_PAGE)).await;
+        let keys = match due {
+            Ok((notices, deliveries)) => notices.into_iter().chain(deliveries).collect::<Vec<_>>(),
             Err(err) => {
                 report.errors.push(err.to_string());
                 return report;
@@ -87,6 +95,7 @@ impl Notifier {
                 match result {
                     Ok(Worked::Sent | Worked::SentAgainLater) => report.sent += 1,
                     Ok(Worked::Skipped) => report.skipped += 1,
+                    Ok(Worked::FannedOut) => report.fanned_out += 1,
                     Ok(Worked::Failed) => report.failed += 1,
                     Ok(Worked::Retry) => report.retried += 1,
                     Ok(Worked::NotClaimed | Worked::LeaseLost) => report.not_claimed += 1,
@@ -97,8 +106,12 @@ impl Notifier {
         report
     }
 
-    /// Claims one notice, and sends it if it is due and still to be sent.
+    /// Claims one notice (or webhook message), and sends it if it is due
+    /// and still to be sent.
     pub async fn work(&self, key: &WorkKey, now: Timestamp) -> Result<Worked, StoreError> {
+        if key.pk.starts_with("WEBHOOK#") {
+            return self.subscribers.deliver(key, now).await;
+        }
         let lease = now + LEASE;
         let Some(claim) = self.store.claim_work(key, now, lease).await? else { return Ok(Worked::NotClaimed) };
         if claim.reclaimed {
@@ -106,6 +119,13 @@ impl Notifier {
             metrics::tally(Tally::NoticesReclaimed, 1);
         }
         let notice: Notice = serde_dynamo::from_item(claim.item.clone()).map_err(|e| StoreError::corrupt("read notice", e))?;
+        if notice.recipient == Recipient::Webhooks {
+            let messages = match self.subscribers.fan_out(&notice, now).await {
+                Ok(messages) => messages,
+                Err(err) => return self.retry(key, &claim, now, err.to_string()).await,
+            };
+            return self.finish(key, &claim, Finish::Done { provider_id: format!("{messages} webhook message(s)") }, Worked::FannedOut).await;
+        }
         let plan = match (Composer { store: &self.store, config: &self.config, now }).plan(&notice).await {
             Ok(plan) => plan,
             Err(err) => return self.retry(key, &claim, now, err.to_string()).await,

@@ -49,6 +49,11 @@ pub enum AttentionKind {
     NoticeUndelivered,
     /// SES refused a notice for good (a rejected address): not retried.
     NoticeRejected,
+    /// A webhook message was given up (about three days of failures, or an
+    /// address we do not send to).
+    WebhookUndelivered,
+    /// An endpoint answered 410 Gone and was disabled.
+    WebhookEndpointGone,
 }
 
 impl AttentionKind {
@@ -65,6 +70,8 @@ impl AttentionKind {
             Self::AttendanceUnclear => "attendance_unclear",
             Self::NoticeUndelivered => "notice_undelivered",
             Self::NoticeRejected => "notice_rejected",
+            Self::WebhookUndelivered => "webhook_undelivered",
+            Self::WebhookEndpointGone => "webhook_endpoint_gone",
         }
     }
 }

@@ -20,6 +20,7 @@ mod obligations;
 mod outbox;
 mod profiles;
 mod token;
+mod subscribers;
 mod trials;
 mod work;
 
@@ -38,6 +39,7 @@ pub use checkouts::{Checkout, CheckoutChange, CheckoutLesson, CheckoutStatus, Op
 pub use idempotency::IdempotencyRecord;
 pub use trials::TrialClaim;
 pub use feeds::FeedOwner;
+pub use subscribers::{DELIVERIES, Delivery, Endpoint};
 pub use outbox::{NOTICES, Notice, Recipient, Stage, Topic, outbox_pk};
 pub use work::{Claim, DUE_SHARDS, Finish, WorkKey, WorkKind, WorkStatus};
 pub use profiles::{Expect, ProfileChange, ProfilePage, ProfileWriteError, StoredProfile};

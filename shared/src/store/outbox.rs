@@ -27,8 +27,11 @@ pub enum Topic {
     Cancelled,
     /// The lesson's outcome was decided as a no-show.
     Outcome,
-    /// A refund Stripe refused or that failed later: for the operator.
+    /// A refund Stripe refused or that failed later: for the operator (and
+    /// the webhooks).
     RefundFailed,
+    /// A refund reached the student's card (webhooks only).
+    RefundSucceeded,
     /// 24 hours, then 1 hour, before the lesson.
     Reminder,
 }
@@ -41,6 +44,7 @@ impl Topic {
             Self::Cancelled => "cancelled",
             Self::Outcome => "outcome",
             Self::RefundFailed => "refund_failed",
+            Self::RefundSucceeded => "refund_succeeded",
             Self::Reminder => "reminder",
         }
     }
@@ -58,6 +62,9 @@ pub enum Recipient {
     /// item per booking keeps a ten-lesson checkout's transaction within
     /// DynamoDB's 100 items); `told` records who has been sent it.
     Parties,
+    /// The marketplace's own systems: the registered webhook endpoints that
+    /// want this event (the notice fans out to one message per endpoint).
+    Webhooks,
 }
 
 impl Recipient {
@@ -67,6 +74,7 @@ impl Recipient {
             Self::Teacher(id) => format!("teacher#{id}"),
             Self::Operator => "operator".into(),
             Self::Parties => "parties".into(),
+            Self::Webhooks => "webhooks".into(),
         }
     }
 }
@@ -160,20 +168,23 @@ impl Notice {
         Self::new(checkout.to_string(), Topic::Confirmed, recipient, 0, Timestamp::UNIX_EPOCH).key()
     }
 
-    /// The confirmation of a checkout: to its student, and to each teacher once.
+    /// The confirmation of a checkout: to its student, to each teacher
+    /// once, and to the webhooks.
     pub fn confirmed(checkout: &Checkout, booked: &[&crate::store::CheckoutLesson], now: Timestamp) -> Vec<Self> {
         let mut teachers: Vec<&TeacherId> = booked.iter().map(|l| &l.teacher_id).collect();
         teachers.sort();
         teachers.dedup();
         let subject = checkout.checkout_id.to_string();
-        std::iter::once(Recipient::Student).chain(teachers.into_iter().cloned().map(Recipient::Teacher)).map(|r| Self::new(subject.clone(), Topic::Confirmed, r, 0, now)).collect()
+        let readers = std::iter::once(Recipient::Student).chain(teachers.into_iter().cloned().map(Recipient::Teacher)).chain([Recipient::Webhooks]);
+        readers.map(|r| Self::new(subject.clone(), Topic::Confirmed, r, 0, now)).collect()
     }
 
-    /// A change of one booking (rescheduled, cancelled, outcome), told to
-    /// both parties; `sequence` is the booking's after the change.
-    pub fn of_change(booking: &Booking, topic: Topic, sequence: u32, now: Timestamp) -> [Self; 2] {
+    /// A change of one booking (rescheduled, cancelled, a no-show outcome),
+    /// told to both parties and the webhooks; `sequence` is the booking's
+    /// after the change.
+    pub fn of_change(booking: &Booking, topic: Topic, sequence: u32, now: Timestamp) -> [Self; 3] {
         let subject = booking.booking_id.to_string();
-        [Self::new(subject.clone(), topic, Recipient::Student, sequence, now), Self::new(subject, topic, Recipient::Teacher(booking.teacher_id.clone()), sequence, now)]
+        [Recipient::Student, Recipient::Teacher(booking.teacher_id.clone()), Recipient::Webhooks].map(|r| Self::new(subject.clone(), topic, r, sequence, now))
     }
 
     /// The reminder of a booking starting at `start`, with its due time,
@@ -187,9 +198,20 @@ impl Notice {
         Self::new(booking.booking_id.to_string(), Topic::Reminder, Recipient::Parties, 0, now)
     }
 
-    /// A refund that did not reach the student, for the operator.
-    pub fn refund_failed(obligation: &Obligation, now: Timestamp) -> Self {
-        Self { payment_intent: Some(obligation.payment_intent.clone()), ..Self::new(obligation.obligation_id.clone(), Topic::RefundFailed, Recipient::Operator, 0, now) }
+    /// A refund that did not reach the student: for the operator, and as an
+    /// event for the webhooks.
+    pub fn refund_failed(obligation: &Obligation, now: Timestamp) -> [Self; 2] {
+        [Recipient::Operator, Recipient::Webhooks].map(|r| Self { payment_intent: Some(obligation.payment_intent.clone()), ..Self::new(obligation.obligation_id.clone(), Topic::RefundFailed, r, 0, now) })
+    }
+
+    /// A refund that reached the student, as an event for the webhooks.
+    pub fn refund_succeeded(obligation: &Obligation, now: Timestamp) -> Self {
+        Self { payment_intent: Some(obligation.payment_intent.clone()), ..Self::new(obligation.obligation_id.clone(), Topic::RefundSucceeded, Recipient::Webhooks, 0, now) }
+    }
+
+    /// A change of a booking (or a checkout's confirmation) as an event for the webhooks.
+    pub fn event(subject: String, topic: Topic, sequence: u32, now: Timestamp) -> Self {
+        Self::new(subject, topic, Recipient::Webhooks, sequence, now)
     }
 }
 

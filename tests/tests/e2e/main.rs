@@ -28,3 +28,4 @@ mod teacher_login;
 mod teachers;
 mod template;
 mod webhook;
+mod webhooks;

@@ -237,11 +237,11 @@ async fn a_ten_lesson_checkout_writes_its_notices_in_the_same_transaction_and_fi
     let lessons: Vec<_> = (0..10).map(|i| lesson(if i % 2 == 0 { "t_one" } else { "t_two" }, &in_days(2 + i, "10:00"), 60)).collect();
     let (checkout, bookings) = env.paid_booking("hal", lessons).await;
     let confirmations = env.db.store.notices_of(&checkout.to_string()).await.unwrap();
-    assert_eq!(confirmations.len(), 3, "the student and each teacher once: {confirmations:?}");
+    assert_eq!(confirmations.len(), 4, "the student, each teacher once, and the webhooks: {confirmations:?}");
     for booking in &bookings {
         let notices = env.db.store.notices_of(&booking.to_string()).await.unwrap();
         assert_eq!(notices.len(), 1, "one reminder item for both parties: {notices:?}");
     }
     let due = env.db.store.due_work(NOTICES, Timestamp::now(), 100).await.unwrap();
-    assert_eq!(due.len(), 3, "the reminders are not due yet");
+    assert_eq!(due.len(), 4, "the confirmations only: the reminders are not due yet");
 }

@@ -253,6 +253,7 @@ async fn only_the_teacher_or_an_admin_reads_or_writes_a_profile() {
     let admin = token_as("ops", Role::Admin);
     let mut new = teacher("t_new", Some("new-login"), "UTC").to_doc();
     new.name = "Created by an operator".into();
+    new.email = None;
     let without_email = FunctionUrlEvent::new("PUT", "/").query("teacher_id", "t_new").header("authorization", &format!("Bearer {admin}")).header("if-none-match", "*").body(&serde_json::to_string(&new).unwrap());
     let (status, refused, _) = call(&app, without_email).await;
     assert_eq!((status, refused["error"]["field"].as_str()), (400, Some("email")), "a new profile says where its notices go: {refused}");
