@@ -355,8 +355,9 @@ impl Calls {
             "teacher-profile" => (FunctionUrlEvent::get("/").header("authorization", &bearer(&format!("s_bench_{n}"), Role::Student)?).to_json(), 403),
             "create-booking" => (post(json!({"checkout_id": format!("co_bench_{n}")})).header("authorization", &bearer("admin", Role::Admin)?).to_json(), 404),
             "create-room" => (post(json!({"booking_id": format!("b_bench_{n}")})).header("authorization", &bearer("admin", Role::Admin)?).to_json(), 404),
-            // The scheduled event of EventBridge Scheduler carries nothing we read.
-            "reconcile" | BASELINE => (json!({"bench": n}), 0),
+            "calendar-feed" => (FunctionUrlEvent::get(&format!("/{}.ics", "0".repeat(64))).to_json(), 404),
+            // The scheduled event of EventBridge Scheduler carries nothing we read (notify: one sweep).
+            "reconcile" | "notify" | BASELINE => (json!({"bench": n}), 0),
             other => return Err(format!("no request is defined for {other}")),
         })
     }
