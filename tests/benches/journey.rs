@@ -61,6 +61,13 @@ async fn main() {
         1000.0 * (gb_seconds * ARM64_GB_SECOND_USD + requests * REQUEST_USD), 1000.0 * gb_seconds * ARM64_GB_SECOND_USD, 1000 * steps, 1000.0 * requests * REQUEST_USD,
         1000.0 * per_journey);
     println!("prices: us-east-1, DynamoDB on-demand $0.125 per million read and $0.625 per million write request units; Lambda arm64 $0.0000133334 per GB-second and $0.20 per million requests");
+
+    println!("\nOne notify sweep with 10 notices due (each one mail; DynamoDB units of the sweep alone):\n");
+    println!("{:<28} {:>8} {:>8} {:>9}", "history", "RRU", "WRU", "ms");
+    for sent in [0, 10_000] {
+        let step = sweep_cost(sent, 10).await;
+        println!("{:<28} {:>8.1} {:>8.1} {:>9.0}", format!("{sent} notices sent before"), step.units.read, step.units.write, step.elapsed.as_secs_f64() * 1000.0);
+    }
 }
 
 /// Each function's `MemorySize` in MB, from the real template.
@@ -132,6 +139,11 @@ async fn journey(run: usize) -> Vec<Step> {
     call_ok(answer, 200, "webhook");
     steps.push(step);
     let bookings = env.db.store.get_checkout(&shared::domain::CheckoutId::parse(created["checkout_id"].as_str().expect("id")).expect("id")).await.expect("read").expect("checkout").booking_ids;
+    let ses = tests::mail::start_ses().await;
+    let notifier = env.notifier(&ses);
+    let (step, report) = timed(db, "confirmation mails", "notify", notifier.sweep(jiff::Timestamp::now())).await;
+    assert_eq!((report.sent, report.errors.len()), (2, 0), "{report:?}");
+    steps.push(step);
     let attended = env.db.store.get_booking(&bookings[1]).await.expect("read").expect("booking");
 
     let at_start = Clock::Fixed(attended.start);
@@ -147,6 +159,9 @@ async fn journey(run: usize) -> Vec<Step> {
     let cancelled = call_ok(json_of(&shared::http::into_response(answer)), 200, "cancel");
     assert_eq!(cancelled["refund"]["status"], "succeeded", "{cancelled}");
     steps.push(step);
+    let (step, report) = timed(db, "cancellation mails", "notify", notifier.sweep(attended.start - SignedDuration::from_hours(30))).await;
+    assert_eq!((report.sent, report.errors.len()), (2, 0), "{report:?}");
+    steps.push(step);
 
     // Both were there (100ms's sessions say so); the next reconcile run decides.
     let room = attended.room_id.clone().expect("room");
@@ -161,4 +176,42 @@ async fn journey(run: usize) -> Vec<Step> {
     assert_eq!(report.outcomes.settled, 1, "{report:?}");
     steps.push(step);
     steps
+}
+
+/// One notify sweep with `due` notices due, over a history of `sent`
+/// notices already sent: the sparse due index makes its cost independent of
+/// the history.
+async fn sweep_cost(sent: usize, due: usize) -> Step {
+    use shared::store::{Notice, Recipient, Topic};
+    let env = tests::CheckoutEnv::start().await;
+    let ses = tests::mail::start_ses().await;
+    let notifier = env.notifier(&ses);
+    // The bookings the due notices are about, their own notices sent first.
+    let lessons: Vec<Value> = (0..due.div_ceil(2)).map(|i| lesson("t_one", &in_days(2 + i64::try_from(i).unwrap_or(0), "10:00"), 60)).collect();
+    let (_, bookings) = env.paid_booking("s_sweep", lessons).await;
+    notifier.sweep(jiff::Timestamp::now()).await;
+    // The history: notices as a sent one is stored (done, off the due index), written by the operator.
+    let history: Vec<_> = (0..sent)
+        .map(|i| {
+            let notice = Notice { status: shared::store::WorkStatus::Done, provider_id: Some(format!("ses-{i}")), ..Notice::event(format!("bk_history_{i}"), Topic::Cancelled, 1, jiff::Timestamp::now()) };
+            let key = notice.key();
+            let mut item: std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue> = serde_dynamo::to_item(&notice).expect("item");
+            item.insert("pk".into(), aws_sdk_dynamodb::types::AttributeValue::S(key.pk));
+            item.insert("sk".into(), aws_sdk_dynamodb::types::AttributeValue::S(key.sk));
+            aws_sdk_dynamodb::types::WriteRequest::builder().put_request(aws_sdk_dynamodb::types::PutRequest::builder().set_item(Some(item)).build().expect("put")).build()
+        })
+        .collect();
+    for batch in history.chunks(25) {
+        env.db.store.client().batch_write_item().request_items(env.db.store.table(), batch.to_vec()).send().await.expect("history");
+    }
+    // The due ones: a change of each booking told to each party.
+    let now = jiff::Timestamp::now();
+    for (i, booking) in bookings.iter().flat_map(|b| [b, b]).enumerate().take(due) {
+        let reader = if i % 2 == 0 { Recipient::Student } else { Recipient::Teacher(shared::domain::TeacherId::parse("t_one").expect("id")) };
+        let notice = Notice { recipient: reader, ..Notice::event(booking.to_string(), Topic::Rescheduled, 0, now) };
+        env.db.store.transact(vec![env.db.store.notice_item(&notice, now).expect("item")]).await.expect("a due notice");
+    }
+    let (step, report) = timed(&env.db, "sweep", "notify", notifier.sweep(jiff::Timestamp::now())).await;
+    assert_eq!((report.due, report.sent, report.errors.len()), (due, due, 0), "{report:?}");
+    step
 }
