@@ -231,17 +231,29 @@ async fn a_reminder_is_not_written_for_a_lesson_booked_after_its_moment() {
     assert_eq!(stage, expected, "the first stage still ahead, or none");
 }
 
+/// The largest confirmation a checkout makes: ten lessons, each a trial of
+/// its own teacher ending at midnight (its buffer on the next day: two
+/// calendar days each), so with its
+/// notices (a student's, ten teachers', the webhooks') and ten reminders the
+/// transaction holds 84 items of DynamoDB's 100 (95 from the cart, whose
+/// eleven items this path does not write).
 #[tokio::test]
 async fn a_ten_lesson_checkout_writes_its_notices_in_the_same_transaction_and_fits() {
     let env = CheckoutEnv::start().await;
-    let lessons: Vec<_> = (0..10).map(|i| lesson(if i % 2 == 0 { "t_one" } else { "t_two" }, &in_days(2 + i, "10:00"), 60)).collect();
+    let mut lessons = Vec::new();
+    for i in 0..10 {
+        let id = format!("t_ten{i}");
+        env.db.store.put_profile(&tests::always_open_teacher(&id, "eur", 500)).await.unwrap();
+        lessons.push(serde_json::json!({"teacher_id": id, "start": in_days(2 + i, "23:30"), "duration_minutes": 30, "trial": true}));
+    }
     let (checkout, bookings) = env.paid_booking("hal", lessons).await;
+    assert_eq!(bookings.len(), 10);
     let confirmations = env.db.store.notices_of(&checkout.to_string()).await.unwrap();
-    assert_eq!(confirmations.len(), 4, "the student, each teacher once, and the webhooks: {confirmations:?}");
+    assert_eq!(confirmations.len(), 12, "the student, each teacher once, and the webhooks");
     for booking in &bookings {
         let notices = env.db.store.notices_of(&booking.to_string()).await.unwrap();
         assert_eq!(notices.len(), 1, "one reminder item for both parties: {notices:?}");
     }
     let due = env.db.store.due_work(NOTICES, Timestamp::now(), 100).await.unwrap();
-    assert_eq!(due.len(), 4, "the confirmations only: the reminders are not due yet");
+    assert_eq!(due.len(), 12, "the confirmations only: the reminders are not due yet");
 }
