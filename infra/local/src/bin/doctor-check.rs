@@ -13,11 +13,12 @@ use std::time::Duration;
 use infra::doctor::{Configuration, FUNCTIONS, Report, Target};
 use local_stack::process::Stack;
 
-/// The broken stack's ports, beside the healthy one's (9000, 8000, 12111, 12112).
+/// The broken stack's ports, beside the healthy one's (9000, 8000, 12111, 12112, 12113).
 const BROKEN_LAMBDA_PORT: u16 = 9010;
 const BROKEN_DYNAMO_PORT: u16 = 8010;
 const BROKEN_STRIPE: &str = "http://127.0.0.1:12121/";
 const BROKEN_HMS: &str = "http://127.0.0.1:12122/v2/";
+const BROKEN_SES: &str = "http://127.0.0.1:12123";
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -43,7 +44,13 @@ async fn run(functions_env: std::path::PathBuf) -> Result<(), String> {
         .map(str::to_owned)
         .chain(["--function-env", "STRIPE_WEBHOOK_SECRET=whsec_not_the_endpoints_secret", "--function-env", "HMS_APP_SECRET="].map(str::to_owned))
         .collect();
-    let env = [("STRIPE_API_BASE".to_owned(), BROKEN_STRIPE.to_owned()), ("HMS_API_BASE".to_owned(), BROKEN_HMS.to_owned())];
+    // Its mails go to its own SES emulator, and no second mail viewer is started.
+    let env = [
+        ("STRIPE_API_BASE".to_owned(), BROKEN_STRIPE.to_owned()),
+        ("HMS_API_BASE".to_owned(), BROKEN_HMS.to_owned()),
+        ("AWS_ENDPOINT_URL_SESV2".to_owned(), BROKEN_SES.to_owned()),
+        ("SES_VIEWER_URL".to_owned(), String::new()),
+    ];
     let broken_stack = Stack::start(&args, &env).await?;
     let result = check_broken(&http, &broken_stack).await;
     broken_stack.stop().await;
