@@ -24,9 +24,11 @@ pub struct App {
 const CACHE: &str = "private, max-age=300";
 
 pub async fn handle(app: &App, req: Request) -> HttpResult {
-    require_methods(&req, &[Method::GET, Method::POST])?;
+    // Two resources: the function's root (POST: make the feed) and a feed under it (GET).
+    let at_root = req.uri().path().rsplit('/').next().is_none_or(str::is_empty);
+    require_methods(&req, if at_root { &[Method::POST] } else { &[Method::GET] })?;
     let now = app.clock.now();
-    if req.method() == Method::POST {
+    if at_root {
         let who = app.auth.authenticate(req.headers()).await?;
         let base = match &app.base_url {
             Some(base) => base.clone(),

@@ -78,7 +78,7 @@ async fn only_the_current_secret_opens_a_feed_and_only_its_owner_makes_one() {
     assert_eq!(read(&app, &first).await.0, 200);
 
     let wrong = format!("/{}.ics", "0".repeat(64));
-    for path in [wrong.as_str(), "/not-a-secret.ics", "/", &first.replace(".ics", "")] {
+    for path in [wrong.as_str(), "/not-a-secret.ics", &first.replace(".ics", "")] {
         let (status, _, body) = read(&app, path).await;
         assert_eq!(status, 404, "{path}: {body}");
         assert!(body.contains("feed_not_found"), "{body}");
@@ -93,6 +93,9 @@ async fn only_the_current_secret_opens_a_feed_and_only_its_owner_makes_one() {
 
     let no_token = json_of(&shared::http::into_response(calendar_feed::handle(&app, FunctionUrlEvent::new("POST", "/").into_request()).await));
     assert_eq!(no_token.0, 401);
-    let wrong_method = json_of(&shared::http::into_response(calendar_feed::handle(&app, FunctionUrlEvent::new("DELETE", "/").into_request()).await));
-    assert_eq!(wrong_method.0, 405);
+    // The root takes only POST; a feed only GET.
+    for (method, path, allow) in [("GET", "/", "POST"), ("DELETE", "/", "POST"), ("POST", wrong.as_str(), "GET"), ("PUT", wrong.as_str(), "GET")] {
+        let response = shared::http::into_response(calendar_feed::handle(&app, FunctionUrlEvent::new(method, path).into_request()).await);
+        assert_eq!((response.status().as_u16(), response.headers().get("allow").and_then(|v| v.to_str().ok())), (405, Some(allow)), "{method} {path}");
+    }
 }
