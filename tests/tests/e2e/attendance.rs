@@ -495,3 +495,29 @@ async fn the_room_repair_closes_the_room_of_a_lesson_left_for_a_person() {
     assert!(ensured.is_err(), "no room to join: {ensured:?}");
     assert_eq!(l.room(&booking).await["enabled"], false);
 }
+
+/// A no-show is told to both parties with the refund, and the webhooks'
+/// notices of the outcome and the refund are written with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_teacher_no_show_is_told_to_both_with_the_refund() {
+    let l = lessons().await;
+    let booking = l.book("s_nomail", &tomorrow_at("15:00")).await;
+    l.stay(&booking, "s_nomail", "guest", 0.0, 60.0).await;
+    let ses = tests::mail::start_ses().await;
+    let notifier = l.env.notifier(&ses);
+    notifier.sweep(Timestamp::now()).await;
+    let report = l.reconcile(&booking, 16).await;
+    assert_eq!(report.outcomes.settled, 1, "{report:?}");
+    let after = booking.end + SignedDuration::from_mins(17);
+    let swept = notifier.sweep(after).await;
+    assert_eq!((swept.sent, swept.errors.len()), (2, 0), "{swept:?}");
+    let mails = tests::mail::received(&ses).await;
+    let outcome: Vec<_> = mails.iter().filter(|m| m.subject.ends_with("teacher did not attend")).collect();
+    assert_eq!(outcome.len(), 2, "{:?}", mails.iter().map(|m| &m.subject).collect::<Vec<_>>());
+    let student = outcome.iter().find(|m| m.to == "s_nomail@example.com").expect("the student's");
+    assert!(student.text.contains("Your teacher did not join the lesson. EUR 30.00 is refunded"), "{}", student.text);
+    let teacher = outcome.iter().find(|m| m.to == "t_one@teachers.test").expect("the teacher's");
+    assert!(teacher.text.contains("You did not join the lesson") && teacher.text.contains("The student is refunded EUR 30.00"), "{}", teacher.text);
+    let told: Vec<_> = l.env.db.store.notices_of(booking.booking_id.as_str()).await.unwrap().into_iter().map(|n| (n.topic, n.recipient)).collect();
+    assert!(told.contains(&(shared::store::Topic::Outcome, shared::store::Recipient::Webhooks)), "{told:?}");
+}

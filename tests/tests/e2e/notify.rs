@@ -257,3 +257,22 @@ async fn a_ten_lesson_checkout_writes_its_notices_in_the_same_transaction_and_fi
     let due = env.db.store.due_work(NOTICES, Timestamp::now(), 100).await.unwrap();
     assert_eq!(due.len(), 12, "the confirmations only: the reminders are not due yet");
 }
+
+#[tokio::test]
+async fn a_refund_stripe_refuses_is_told_to_the_operator_not_the_student() {
+    let env = CheckoutEnv::start().await;
+    let ses = start_ses().await;
+    let (_, booking) = booked_from_new_york(&env, "nia").await;
+    let refused = reqwest::Client::new().post(format!("{}_emulator/refund_failures", env.stripe.base_url())).json(&json!({"when": "create", "code": "charge_not_refundable"})).send().await.unwrap();
+    assert!(refused.status().is_success());
+    let change = env.change_booking_at(Timestamp::now()).await;
+    assert_eq!(cancel(&change, &token_for("nia"), &booking).await.0, 200);
+    let notifier = env.notifier(&ses);
+    notifier.sweep(Timestamp::now()).await;
+    let mails = received(&ses).await;
+    let operator = to(&mails, tests::mail::OPERATOR);
+    assert_eq!(operator.len(), 1, "{:?}", mails.iter().map(|m| (&m.to, &m.subject)).collect::<Vec<_>>());
+    assert_eq!(operator[0].subject, format!("Refund failed: cancel-{booking}"));
+    assert!(operator[0].text.contains("EUR 30.00") && operator[0].text.contains("charge_not_refundable") && operator[0].text.contains("make attention"), "{}", operator[0].text);
+    assert!(to(&mails, "nia@example.com").iter().all(|m| !m.subject.contains("Refund failed")), "never to the student");
+}
