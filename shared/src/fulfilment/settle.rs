@@ -17,6 +17,12 @@ use crate::changes::{self, CancelError, Cancellation};
 use crate::rooms::Rooms;
 use crate::store::{Attention, AttentionKind, Backoff, BookingStatus, CancelledBy, Cancelling, CONTENTION_BUDGET, Checkout, CheckoutChange, CheckoutStatus, Dispute, EditError, Refund, Store, TransactError, days_touched};
 
+/// Cancellations in one transaction: each writes up to eight items (the
+/// booking, its room and outcome entries, three notices, its reminder, a
+/// trial) and its calendar days (up to three), so five stay well within
+/// DynamoDB's 100 with the checkout and the disputed bookings beside them.
+const CANCELS_PER_TRANSACTION: usize = 5;
+
 /// How a piece of news was taken.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Settled {
@@ -358,6 +364,8 @@ impl Settlement<'_> {
     /// (its money is back), a dispute every one that has not started (the
     /// bank holds the money; those that started are marked disputed). The
     /// checkout moves to `to`, if given, in the same transaction.
+    /// Cancels every lesson of a payment that is refunded in full or charged
+    /// back, a few per transaction.
     async fn cancel_bookings(&self, checkout: Checkout, by: CancelledBy, to: Option<CheckoutStatus>, now: Timestamp) -> Result<Checkout, FulfilError> {
         let mut backoff = Backoff::new(CONTENTION_BUDGET);
         let mut current = checkout;
@@ -378,6 +386,25 @@ impl Settlement<'_> {
                     cancellations.push(Cancellation::read(self.store, booking, Cancelling { by, at: now, refund_amount }, None).await?);
                 } else if by == CancelledBy::Dispute && booking.payment_status != "disputed" {
                     extra.push(self.store.booking_disputed_item(&booking.booking_id)?);
+                }
+            }
+            // A transaction holds a few lessons' cancellations (each with its
+            // notices and calendar days): the first ones go on their own, and
+            // the next read finds the rest; the checkout moves with the last.
+            if cancellations.len() > CANCELS_PER_TRANSACTION {
+                let first: Vec<Cancellation> = cancellations.drain(..CANCELS_PER_TRANSACTION).collect();
+                match changes::commit(self.store, &first, Vec::new(), now).await {
+                    Ok(()) => {
+                        current = self.reload(&current).await?;
+                        continue;
+                    }
+                    Err(CancelError::Changed) if backoff.wait().await => {
+                        current = self.reload(&current).await?;
+                        continue;
+                    }
+                    Err(CancelError::Changed | CancelError::Contention) => return Err(FulfilError::Contention),
+                    Err(CancelError::TooLarge(n)) => return Err(FulfilError::TooLarge(n)),
+                    Err(CancelError::Store(err)) => return Err(err.into()),
                 }
             }
             if let Some(to) = to.filter(|to| *to != current.status) {

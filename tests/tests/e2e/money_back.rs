@@ -223,3 +223,30 @@ async fn a_refund_owed_on_a_charged_back_payment_waits_and_is_made_when_the_disp
     assert_eq!(made, [3000], "the cancelled lesson's money goes back once the bank returned it");
 }
 
+
+/// The largest checkout (ten trials of ten teachers, each ending at midnight
+/// so its entries reach two days) refunded in full in the dashboard: every
+/// lesson is cancelled and both parties of each are told, though the
+/// cancellations, their notices and the calendar exceed one transaction.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_refund_of_the_largest_checkout_cancels_and_tells_every_lesson() {
+    let env = CheckoutEnv::start().await;
+    let mut lessons = Vec::new();
+    for i in 0..10 {
+        let id = format!("t_big{i}");
+        env.db.store.put_profile(&tests::always_open_teacher(&id, "eur", 500)).await.unwrap();
+        lessons.push(json!({"teacher_id": id, "start": tests::in_days(2 + i, "23:30"), "duration_minutes": 30, "trial": true}));
+    }
+    let (checkout, bookings) = env.paid_booking("s_big", lessons).await;
+    let intent = payment_intent_of(&env, &checkout).await;
+    let dashboard = reqwest::Client::new().post(format!("{}_emulator/payment_intents/{intent}/refund", env.stripe.base_url())).json(&json!({})).send().await.unwrap();
+    assert!(dashboard.status().is_success());
+    deliver_about(&env, &intent, &["refund.created", "charge.refunded"]).await;
+    for id in &bookings {
+        let b = booking(&env, id).await;
+        assert_eq!((b.status, b.cancelled_by), (BookingStatus::Cancelled, Some(CancelledBy::Refund)), "{id}");
+        let told = env.db.store.notices_of(id.as_str()).await.unwrap().into_iter().filter(|n| n.topic == shared::store::Topic::Cancelled).count();
+        assert_eq!(told, 3, "the student, the teacher and the webhooks hear of {id}");
+    }
+    assert_eq!(env.db.store.get_checkout(&checkout).await.unwrap().unwrap().status, shared::store::CheckoutStatus::Refunded);
+}
