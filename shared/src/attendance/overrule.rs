@@ -8,7 +8,7 @@ use jiff::Timestamp;
 
 use crate::refunds::{INLINE_REFUND_BUDGET, Refunds};
 use super::no_show;
-use crate::store::{BookingStatus, TeacherCount, TransactError};
+use crate::store::{BookingStatus, Notice, TeacherCount, Topic, TransactError};
 use crate::domain::BookingId;
 use crate::webhook::EventHandler;
 
@@ -48,6 +48,16 @@ pub async fn overrule(handler: &EventHandler, id: &BookingId, to: &str, by: &str
     let mut items = vec![store.booking_overrule_item(&booking, to, by, now).map_err(io)?, store.pending_room_item(&booking.booking_id).map_err(io)?];
     if booking.status == BookingStatus::Confirmed {
         items.push(store.outcome_undue_item(&booking).map_err(io)?);
+    }
+    // The parties hear of a no-show, the webhooks of every outcome; a mail
+    // still owed for the outcome this one replaces is superseded by it.
+    let sequence = booking.sequence + 1;
+    if matches!(to, BookingStatus::TeacherNoShow | BookingStatus::StudentNoShow) {
+        for notice in Notice::of_change(&booking, Topic::Outcome, sequence, now) {
+            items.push(store.notice_item(&notice, now).map_err(io)?);
+        }
+    } else {
+        items.push(store.notice_item(&Notice::event(booking.booking_id.to_string(), Topic::Outcome, sequence, now), now).map_err(io)?);
     }
     let mut intent = None;
     // Counted while it is the outcome: once when it becomes one, taken back when it stops.

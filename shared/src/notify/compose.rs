@@ -92,7 +92,8 @@ impl Composer<'_> {
         let booking = &facts.booking;
         let lesson = facts.lesson();
         match notice.topic {
-            Topic::Rescheduled if notice.sequence < booking.sequence => return skip("superseded by a later change"),
+            Topic::Rescheduled | Topic::Outcome if notice.sequence < booking.sequence => return skip("superseded by a later change"),
+            Topic::Outcome if !matches!(booking.status, BookingStatus::TeacherNoShow | BookingStatus::StudentNoShow) => return skip("no longer a no-show"),
             Topic::Reminder if booking.status != BookingStatus::Confirmed => return skip("the lesson is no longer booked"),
             Topic::Reminder if Some(booking.start) != notice.lesson_start => return skip("the lesson moved"),
             Topic::Reminder if booking.start <= self.now => return skip("the lesson has started"),

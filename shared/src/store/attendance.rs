@@ -120,7 +120,7 @@ impl Store {
         let update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(key(super::bookings::booking_pk(&booking.booking_id), "BOOKING")))
-            .update_expression("SET #status = :to, outcome_history = list_append(if_not_exists(outcome_history, :none), :change)")
+            .update_expression(format!("SET #status = :to, outcome_history = list_append(if_not_exists(outcome_history, :none), :change), {}", super::bookings::RAISE_SEQUENCE))
             .condition_expression("#status = :from AND #start = :start")
             .expression_attribute_names("#status", "status")
             .expression_attribute_names("#start", "start")
@@ -129,6 +129,9 @@ impl Store {
             .expression_attribute_values(":start", s(booking.start.to_string()))
             .expression_attribute_values(":none", AttributeValue::L(Vec::new()))
             .expression_attribute_values(":change", change)
+            .expression_attribute_values(":seq_zero", AttributeValue::N("0".into()))
+            .expression_attribute_values(":seq_one", AttributeValue::N("1".into()))
+            .expression_attribute_names("#sequence", "sequence")
             .build()
             .map_err(|e| StoreError::corrupt("overrule outcome", e))?;
         Ok(TransactWriteItem::builder().update(update).build())

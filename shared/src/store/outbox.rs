@@ -157,7 +157,8 @@ impl Notice {
     /// Where it is stored: one key per change and reader.
     pub fn key(&self) -> WorkKey {
         let change = match self.topic {
-            Topic::Rescheduled => format!("{}#{}", self.topic.as_str(), self.sequence),
+            // A booking may move, and its outcome be overruled, more than once: each is its own notice.
+            Topic::Rescheduled | Topic::Outcome => format!("{}#{}", self.topic.as_str(), self.sequence),
             _ => self.topic.as_str().to_owned(),
         };
         WorkKey { pk: outbox_pk(&self.subject), sk: format!("{change}#{}", self.recipient.key_part()) }

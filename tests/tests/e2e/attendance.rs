@@ -339,6 +339,17 @@ async fn an_operator_overrules_an_outcome_through_the_same_refund_and_the_histor
     assert!(stored["attendance"]["teacher"]["seconds_present"].as_i64().is_some(), "the decision's attendance stays beside it");
     let wrong = shared::attendance::overrule(&l.handler, &booking.booking_id, "cancelled", "operator:test", after).await;
     assert!(matches!(wrong, Err(shared::attendance::OverruleError::NotAnOutcome(_))));
+
+    // Each overrule is told: the parties of a no-show, the webhooks of every outcome; only the latest no-show mail goes out.
+    let notices = l.env.db.store.notices_of(booking.booking_id.as_str()).await.unwrap();
+    let outcomes = |r: shared::store::Recipient| notices.iter().filter(|n| n.topic == shared::store::Topic::Outcome && n.recipient == r).count();
+    assert_eq!((outcomes(shared::store::Recipient::Student), outcomes(shared::store::Recipient::Webhooks)), (2, 4), "{notices:?}");
+    let ses = tests::mail::start_ses().await;
+    l.env.notifier(&ses).sweep(after + SignedDuration::from_mins(1)).await;
+    let mails = tests::mail::received(&ses).await;
+    let to_student: Vec<_> = mails.iter().filter(|m| m.to == "s_1@example.com" && m.subject.contains("did not attend")).collect();
+    assert_eq!(to_student.len(), 1, "{:?}", mails.iter().map(|m| (&m.to, &m.subject)).collect::<Vec<_>>());
+    assert!(to_student[0].subject.ends_with("teacher did not attend"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
