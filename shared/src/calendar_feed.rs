@@ -1,6 +1,6 @@
 //! A person's lessons as an iCalendar feed a calendar app subscribes to:
 //! `GET calendar-feed/<secret>.ics`, the secret being the only credential
-//! (random, 256 bits, stored as its SHA-256). The owner makes or rotates
+//! (244 random bits from the system's generator, stored as its SHA-256). The owner makes or rotates
 //! it with their token (`POST calendar-feed/`); the old URL then stops
 //! working. The events carry the same UIDs and SEQUENCEs as the mails'
 //! invites, so a subscribed calendar and a mailed invite agree; cancelled
@@ -42,9 +42,10 @@ pub struct Feeds {
     pub mail: MailConfig,
 }
 
-/// A new secret: 256 bits from the operating system's generator (two v4 UUIDs' random bits are 244).
+/// A new secret: two v4 UUIDs from the operating system's generator, 244
+/// random bits, as 64 hex digits.
 fn new_secret() -> String {
-    let bytes: Vec<u8> = [uuid::Uuid::new_v4(), uuid::Uuid::new_v4(), uuid::Uuid::new_v4()].iter().flat_map(|u| *u.as_bytes()).take(32).collect();
+    let bytes: Vec<u8> = [uuid::Uuid::new_v4(), uuid::Uuid::new_v4()].iter().flat_map(|u| *u.as_bytes()).collect();
     hex::encode(bytes)
 }
 
@@ -109,7 +110,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn secrets_are_256_bits_of_hex_and_only_they_name_a_feed() {
+    fn secrets_are_64_hex_digits_and_only_they_name_a_feed() {
         let (a, b) = (new_secret(), new_secret());
         assert_eq!((a.len(), a == b), (64, false));
         assert_eq!(secret_of(&format!("/{a}.ics")), Some(a.as_str()));

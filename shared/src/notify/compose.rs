@@ -105,12 +105,12 @@ impl Composer<'_> {
             Recipient::Parties => vec![("student", facts.student()), ("teacher", facts.teacher())],
             Recipient::Operator | Recipient::Webhooks => return skip("not a mail to a party"),
         };
-        let letters: Vec<(&'static str, Letter)> = readers
-            .into_iter()
-            .filter(|(key, _)| !notice.told.iter().any(|t| t == key))
-            .filter_map(|(key, reader)| reader.map(|r| (key, r)))
-            .map(|(key, reader)| (key, self.change_letter(notice, &lesson, &reader)))
-            .collect();
+        let untold: Vec<(&'static str, Option<Reader>)> = readers.into_iter().filter(|(key, _)| !notice.told.iter().any(|t| t == key)).collect();
+        // Everyone was told before the record of it was lost: nothing to send, and the reminder goes on.
+        if untold.is_empty() {
+            return Ok(Plan::Send(Vec::new()));
+        }
+        let letters: Vec<(&'static str, Letter)> = untold.into_iter().filter_map(|(key, reader)| reader.map(|r| (key, self.change_letter(notice, &lesson, &r)))).collect();
         if letters.is_empty() {
             return skip("no address");
         }
@@ -122,10 +122,10 @@ impl Composer<'_> {
         match notice.topic {
             Topic::Rescheduled => self.letter(reader, text::rescheduled_subject(lesson, reader), vec![text::rescheduled_body(lesson, reader, lesson.was), join], &[lesson]),
             Topic::Cancelled => {
-                let paragraphs = vec![text::cancelled_by(lesson.cancelled_by, reader).to_owned(), text::refund_line(lesson.refund, reader)];
+                let paragraphs = vec![text::cancelled_by(lesson.cancelled_by, reader).to_owned(), text::refund_line(lesson, reader)];
                 self.letter(reader, text::cancelled_subject(lesson, reader), paragraphs, &[lesson])
             }
-            Topic::Outcome => self.letter(reader, text::outcome_subject(lesson.status, lesson, reader), vec![text::outcome_body(lesson.status, lesson.refund, reader)], &[]),
+            Topic::Outcome => self.letter(reader, text::outcome_subject(lesson.status, lesson, reader), vec![text::outcome_body(lesson.status, lesson, reader)], &[]),
             _ => {
                 let stage = notice.stage.unwrap_or(crate::store::Stage::HourBefore);
                 self.letter(reader, text::reminder_subject(stage, lesson, reader), vec![text::reminder_body(lesson, reader), join], &[])

@@ -22,6 +22,8 @@ pub struct Lesson {
     pub cancelled_by: Option<CancelledBy>,
     /// What its cancellation or no-show refunds (none: nothing).
     pub refund: Option<Money>,
+    /// It cost something (a free trial has nothing to refund).
+    pub paid: bool,
     /// Where it was before its last move.
     pub was: Option<Timestamp>,
 }
@@ -43,6 +45,7 @@ impl Lesson {
             sequence: booking.sequence,
             cancelled_by: booking.cancelled_by,
             refund: refund.filter(|&a| a > 0).map(|a| Money::new(a, booking.currency)),
+            paid: booking.amount > 0,
             was: booking.history.last().map(|m| m.start),
         }
     }

@@ -62,7 +62,7 @@ pub fn event(lesson: &Lesson, summary: &str, reader: Option<&Reader>, organizer:
     if let Some(reader) = reader {
         let status = if cancelled { "DECLINED" } else { "ACCEPTED" };
         event.append_multi_property(
-            Property::new("ATTENDEE", format!("mailto:{}", reader.address)).add_parameter("CN", &reader.name).add_parameter("ROLE", "REQ-PARTICIPANT").add_parameter("PARTSTAT", status).done(),
+            Property::new("ATTENDEE", format!("mailto:{}", reader.address)).add_parameter("CN", &reader.name.replace(['"', ';', ':', ','], " ")).add_parameter("ROLE", "REQ-PARTICIPANT").add_parameter("PARTSTAT", status).done(),
         );
     }
     event.done()

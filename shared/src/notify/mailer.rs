@@ -8,6 +8,7 @@
 use std::time::Duration;
 
 use aws_sdk_sesv2::config::retry::RetryConfig;
+use aws_sdk_sesv2::config::timeout::TimeoutConfig;
 use aws_sdk_sesv2::config::{BehaviorVersion, Region};
 use aws_sdk_sesv2::operation::send_email::SendEmailError;
 use aws_sdk_sesv2::primitives::Blob;
@@ -94,7 +95,9 @@ impl Mailer {
             .behavior_version(BehaviorVersion::latest())
             .http_client(crate::net::aws_http_client(Duration::from_secs(2))?)
             // SES throttles by the second: a few quick retries absorb it, the outbox retries the rest later.
-            .retry_config(RetryConfig::standard().with_max_attempts(4).with_initial_backoff(Duration::from_millis(200)).with_max_backoff(Duration::from_secs(2))))
+            .retry_config(RetryConfig::standard().with_max_attempts(4).with_initial_backoff(Duration::from_millis(200)).with_max_backoff(Duration::from_secs(2)))
+            // A hung call must not hold a sweep: each try is bounded, and the four together.
+            .timeout_config(TimeoutConfig::builder().connect_timeout(Duration::from_secs(2)).operation_attempt_timeout(Duration::from_secs(10)).operation_timeout(Duration::from_secs(30)).build()))
     }
 
     fn with_endpoint(mut config: aws_sdk_sesv2::config::Builder, endpoint: Option<String>) -> Self {

@@ -23,10 +23,16 @@ use crate::metrics::{self, Metric, Tally};
 use crate::store::{Attention, AttentionKind, Claim, Finish, NOTICES, Notice, Recipient, Store, StoreError, WorkKey};
 use compose::{Composer, Plan};
 
-/// How long a claim lasts: longer than one notice's sends with the SDK's
-/// retries (each call is bounded well under it), so a live worker never
-/// loses its lease to a sweep.
-pub const LEASE: SignedDuration = SignedDuration::from_secs(120);
+/// How long a claim lasts: longer than notify's whole run (its Timeout in
+/// template.yaml, 120 s; every claim of a run is leased from the run's
+/// start), so a live worker never loses its lease to another; a dead one's
+/// notices are taken again after it.
+pub const LEASE: SignedDuration = SignedDuration::from_secs(300);
+/// A sweep starts no new work after this, well within the function's timeout.
+const SWEEP_BUDGET: std::time::Duration = std::time::Duration::from_secs(90);
+/// Tries of recording what happened after a send: a lost record means a
+/// second mail once the lease expires.
+const RECORD_TRIES: u32 = 3;
 /// A notice failing this long is attention (it is still retried).
 pub const ATTENTION_AFTER: SignedDuration = SignedDuration::from_hours(1);
 /// A notice failing this long is given up.
@@ -90,7 +96,12 @@ impl Notifier {
             }
         };
         report.due = keys.len();
+        let started = tokio::time::Instant::now();
         for chunk in keys.chunks(CONCURRENCY) {
+            if started.elapsed() > SWEEP_BUDGET {
+                // The rest stay due for the next run.
+                break;
+            }
             for (key, result) in chunk.iter().zip(futures::future::join_all(chunk.iter().map(|key| self.work(key, now))).await) {
                 match result {
                     Ok(Worked::Sent | Worked::SentAgainLater) => report.sent += 1,
@@ -159,7 +170,7 @@ impl Notifier {
                 Err(err @ (SendError::Throttled(_) | SendError::Unavailable(_))) => return self.retry(key, &claim, now, err.to_string()).await,
             }
             // Whoever of both parties was told is not told again if the other fails.
-            if notice.recipient == Recipient::Parties && !self.store.record_told(key, claim.lease, reader).await? {
+            if notice.recipient == Recipient::Parties && !recorded(|| self.store.record_told(key, claim.lease, reader)).await? {
                 return Ok(Worked::LeaseLost);
             }
         }
@@ -175,7 +186,8 @@ impl Notifier {
     }
 
     async fn finish(&self, key: &WorkKey, claim: &Claim, finish: Finish, worked: Worked) -> Result<Worked, StoreError> {
-        Ok(if self.store.finish_work(NOTICES, key, claim.lease, finish).await? { worked } else { Worked::LeaseLost })
+        let finished = recorded(|| self.store.finish_work(NOTICES, key, claim.lease, finish.clone())).await?;
+        Ok(if finished { worked } else { Worked::LeaseLost })
     }
 
     /// A transient failure: owed again after a backoff; attention after an
@@ -185,7 +197,7 @@ impl Notifier {
         tracing::warn!(notice = %key.sk, subject = %key.pk, attempts = claim.attempts, error = %error, "notice not sent; retried later");
         if now - since >= GIVE_UP_AFTER {
             metrics::count(Metric::NoticesFailed, 1);
-            self.attention(key, AttentionKind::NoticeUndelivered, format!("given up after {} hours of failures: {error}", GIVE_UP_AFTER.as_hours()), now).await?;
+            self.attention(key, AttentionKind::NoticeRejected, format!("given up after {} hours of failures, never sent: {error}", GIVE_UP_AFTER.as_hours()), now).await?;
             return self.finish(key, claim, Finish::Failed { error }, Worked::Failed).await;
         }
         if now - since >= ATTENTION_AFTER {
@@ -205,6 +217,26 @@ impl Notifier {
         let subject = format!("{}/{}", key.pk, key.sk);
         let attention = Attention { kind, subject, reason, checkout_id: None, payment_intent: None, code: None, due_by: None, created_at: now };
         self.store.flag_attention(&attention).await.map(|_| ())
+    }
+}
+
+/// A record of what a send did, tried again a few times on a failing table
+/// (each failure left for good would mean the mail is sent again).
+pub(crate) async fn recorded<F, Fut>(write: F) -> Result<bool, StoreError>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<bool, StoreError>>,
+{
+    let mut tries = 0;
+    loop {
+        match write().await {
+            Err(err) if tries + 1 < RECORD_TRIES => {
+                tries += 1;
+                tracing::warn!(error = %err, tries, "recording a sent notice failed; trying again");
+                tokio::time::sleep(std::time::Duration::from_millis(100 << tries)).await;
+            }
+            result => return result,
+        }
     }
 }
 

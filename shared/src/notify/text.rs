@@ -91,12 +91,17 @@ pub fn cancelled_by(by: Option<CancelledBy>, reader: &Reader) -> &'static str {
     }
 }
 
-pub fn refund_line(refund: Option<Money>, reader: &Reader) -> String {
-    match (refund, reader.is_teacher) {
-        (Some(money), false) => format!("{money} is refunded to the card you paid with. Refunds usually arrive within 5 to 10 business days, depending on your bank."),
-        (Some(money), true) => format!("The student is refunded {money}."),
-        (None, false) => "Under the teacher's cancellation policy, nothing is refunded.".into(),
-        (None, true) => "Under your cancellation policy, the student is not refunded.".into(),
+/// What happens to the money of a cancelled or missed lesson.
+pub fn refund_line(lesson: &Lesson, reader: &Reader) -> String {
+    match (lesson.refund, lesson.cancelled_by, reader.is_teacher) {
+        (Some(money), _, false) => format!("{money} is refunded to the card you paid with. Refunds usually arrive within 5 to 10 business days, depending on your bank."),
+        (Some(money), _, true) => format!("The student is refunded {money}."),
+        (None, _, _) if !lesson.paid => "The lesson was free, so there is nothing to refund.".into(),
+        (None, Some(CancelledBy::Dispute), false) => "Your bank took the payment back, so there is nothing for us to refund.".into(),
+        (None, Some(CancelledBy::Dispute), true) => "The student's bank took the payment back.".into(),
+        (None, Some(CancelledBy::Refund), _) => "The payment was refunded in full.".into(),
+        (None, _, false) => "Under the teacher's cancellation policy, nothing is refunded.".into(),
+        (None, _, true) => "Under your cancellation policy, the student is not refunded.".into(),
     }
 }
 
@@ -108,10 +113,10 @@ pub fn outcome_subject(status: BookingStatus, lesson: &Lesson, reader: &Reader) 
     format!("Lesson of {}: {what}", when(lesson, reader))
 }
 
-pub fn outcome_body(status: BookingStatus, refund: Option<Money>, reader: &Reader) -> String {
+pub fn outcome_body(status: BookingStatus, lesson: &Lesson, reader: &Reader) -> String {
     match (status, reader.is_teacher) {
-        (BookingStatus::TeacherNoShow, false) => format!("Your teacher did not join the lesson. {}", refund_line(refund, reader)),
-        (BookingStatus::TeacherNoShow, true) => format!("You did not join the lesson, so it is counted as missed. {}", refund_line(refund, reader)),
+        (BookingStatus::TeacherNoShow, false) => format!("Your teacher did not join the lesson. {}", refund_line(lesson, reader)),
+        (BookingStatus::TeacherNoShow, true) => format!("You did not join the lesson, so it is counted as missed. {}", refund_line(lesson, reader)),
         (_, false) => "You did not join the lesson; under the teacher's policy it counts as taken and is not refunded.".into(),
         (_, true) => "The student did not join the lesson; it counts as taken.".into(),
     }

@@ -158,7 +158,8 @@ impl Subscribers {
     }
 
     async fn finish(&self, key: &WorkKey, claim: &Claim, finish: Finish, worked: Worked) -> Result<Worked, StoreError> {
-        Ok(if self.store.finish_work(DELIVERIES, key, claim.lease, finish).await? { worked } else { Worked::LeaseLost })
+        let finished = crate::notify::recorded(|| self.store.finish_work(DELIVERIES, key, claim.lease, finish.clone())).await?;
+        Ok(if finished { worked } else { Worked::LeaseLost })
     }
 }
 

@@ -10,7 +10,8 @@ use sha2::Sha256;
 
 const PREFIX: &str = "whsec_";
 
-/// A new secret: 24 random bytes (the operating system's generator, through v4 UUIDs).
+/// A new secret: 24 bytes of two v4 UUIDs (the operating system's
+/// generator; about 180 random bits).
 pub fn new_secret() -> String {
     let bytes: Vec<u8> = [uuid::Uuid::new_v4(), uuid::Uuid::new_v4()].iter().flat_map(|u| *u.as_bytes()).take(24).collect();
     format!("{PREFIX}{}", STANDARD.encode(bytes))

@@ -40,15 +40,21 @@ fn is_public_v4(ip: Ipv4Addr) -> bool {
     let [a, b, ..] = ip.octets();
     let shared = a == 100 && (64..128).contains(&b); // 100.64.0.0/10, carrier-grade NAT
     let benchmarking = a == 198 && (b == 18 || b == 19);
-    !(ip.is_private() || ip.is_loopback() || ip.is_link_local() || ip.is_unspecified() || ip.is_broadcast() || ip.is_multicast() || ip.is_documentation() || shared || benchmarking || a == 0 || a >= 240)
+    let protocol = a == 192 && b == 0 && ip.octets()[2] == 0; // 192.0.0.0/24
+    !(protocol || ip.is_private() || ip.is_loopback() || ip.is_link_local() || ip.is_unspecified() || ip.is_broadcast() || ip.is_multicast() || ip.is_documentation() || shared || benchmarking || a == 0 || a >= 240)
 }
 
 fn is_public_v6(ip: Ipv6Addr) -> bool {
-    let first = ip.segments()[0];
-    let unique_local = (first & 0xfe00) == 0xfc00;
-    let link_local = (first & 0xffc0) == 0xfe80;
-    let documentation = first == 0x2001 && ip.segments()[1] == 0x0db8;
-    !(ip.is_loopback() || ip.is_unspecified() || ip.is_multicast() || unique_local || link_local || documentation)
+    let s = ip.segments();
+    let unique_local = (s[0] & 0xfe00) == 0xfc00;
+    let link_local = (s[0] & 0xffc0) == 0xfe80;
+    let site_local = (s[0] & 0xffc0) == 0xfec0;
+    let documentation = s[0] == 0x2001 && s[1] == 0x0db8;
+    // Ranges that carry an IPv4 address a gateway may reach: NAT64, 6to4, Teredo, IPv4-compatible.
+    let nat64 = s[0] == 0x0064 && s[1] == 0xff9b;
+    let tunnelled = s[0] == 0x2002 || (s[0] == 0x2001 && s[1] == 0);
+    let v4_compatible = s[..6].iter().all(|&x| x == 0);
+    !(ip.is_loopback() || ip.is_unspecified() || ip.is_multicast() || unique_local || link_local || site_local || documentation || nat64 || tunnelled || v4_compatible)
 }
 
 impl TargetPolicy {
@@ -91,7 +97,7 @@ mod tests {
 
     #[test]
     fn only_public_addresses_are_public() {
-        for internal in ["127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "100.64.0.1", "0.0.0.0", "255.255.255.255", "::1", "fe80::1", "fd00::1", "::ffff:10.0.0.1", "::ffff:169.254.169.254", "198.18.0.1", "224.0.0.1"] {
+        for internal in ["127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "100.64.0.1", "0.0.0.0", "255.255.255.255", "::1", "fe80::1", "fd00::1", "::ffff:10.0.0.1", "::ffff:169.254.169.254", "198.18.0.1", "224.0.0.1", "192.0.0.8", "64:ff9b::a9fe:a9fe", "2002:a9fe:a9fe::1", "2001:0:a9fe::1", "::a9fe:a9fe", "fec0::1"] {
             assert!(!is_public(internal.parse().unwrap()), "{internal}");
         }
         for public in ["93.184.216.34", "1.1.1.1", "2606:4700:4700::1111", "::ffff:8.8.8.8"] {

@@ -47,7 +47,8 @@ pub enum AttentionKind {
     /// A notice has failed to go out for an hour (SES unreachable or
     /// refusing our sender): it is still retried.
     NoticeUndelivered,
-    /// SES refused a notice for good (a rejected address): not retried.
+    /// A notice will never go out: SES refused its address for good, or it
+    /// failed for three days.
     NoticeRejected,
     /// A webhook message was given up (about three days of failures, or an
     /// address we do not send to).

@@ -276,3 +276,31 @@ async fn a_refund_stripe_refuses_is_told_to_the_operator_not_the_student() {
     assert!(operator[0].text.contains("EUR 30.00") && operator[0].text.contains("charge_not_refundable") && operator[0].text.contains("make attention"), "{}", operator[0].text);
     assert!(to(&mails, "nia@example.com").iter().all(|m| !m.subject.contains("Refund failed")), "never to the student");
 }
+
+/// Both parties had the day-before reminder, then the record of it was lost
+/// (the worker died before finishing): the claim after the lease sends
+/// nothing again and moves the reminder on, so the hour-before one still goes.
+#[tokio::test]
+async fn a_reminder_whose_record_was_lost_after_both_were_told_goes_on_to_its_next_stage() {
+    let env = CheckoutEnv::start().await;
+    let ses = start_ses().await;
+    let (_, booking) = booked_from_new_york(&env, "oli").await;
+    let stored = env.db.store.get_booking(&booking).await.unwrap().unwrap();
+    let (reminder, due) = Notice::reminder(&stored, stored.start, Timestamp::now()).unwrap();
+    let key = reminder.key();
+    let store = env.db.store_of("notify");
+    let at = due + SignedDuration::from_secs(1);
+    let claim = store.claim_work(&key, at, at + shared::notify::LEASE).await.unwrap().unwrap();
+    for reader in ["student", "teacher"] {
+        assert!(store.record_told(&key, claim.lease, reader).await.unwrap());
+    }
+    let notifier = env.notifier(&ses);
+    let later = at + shared::notify::LEASE + SignedDuration::from_secs(1);
+    notifier.sweep(later).await;
+    let moved_on = env.db.store.notice(&key).await.unwrap().unwrap();
+    assert_eq!((moved_on.status, moved_on.stage, moved_on.told.len()), (WorkStatus::Owed, Some(shared::store::Stage::HourBefore), 0), "{moved_on:?}");
+    assert!(received(&ses).await.iter().all(|m| !m.subject.starts_with("Reminder")), "the day-before one is not sent again");
+    notifier.sweep(stored.start - SignedDuration::from_mins(59)).await;
+    let reminders: Vec<_> = received(&ses).await.into_iter().filter(|m| m.subject.ends_with("in one hour")).collect();
+    assert_eq!(reminders.len(), 2);
+}

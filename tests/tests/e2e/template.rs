@@ -137,6 +137,14 @@ fn every_function_has_its_own_least_privilege_policy() {
     }
 }
 
+/// notify leases each claim from its run's start: the lease must outlast the
+/// run, or a slow run's notice could be claimed again while it is sent.
+#[test]
+fn notifys_lease_outlasts_its_timeout() {
+    let timeout = timeout_of(function(&template(), "NotifyFunction"));
+    assert!(timeout < std::time::Duration::try_from(shared::notify::LEASE).unwrap(), "{timeout:?}");
+}
+
 fn function<'t>(template: &'t Value, resource: &str) -> &'t Value {
     let function = &template["Resources"][resource];
     assert_eq!(function["Type"].as_str(), Some("AWS::Serverless::Function"), "{resource}");
