@@ -35,6 +35,9 @@ enum Command {
     /// this machine's credentials and MAIL_* settings). Safe to repeat: each
     /// notice is claimed before it is sent.
     Notify,
+    /// Every notice about SUBJECT (a checkout, booking or refund obligation
+    /// id): topic, reader, status, attempts, SES's id or the error.
+    Notices { subject: String },
     /// The marketplace's own systems that receive our events (README, "Webhooks").
     Webhooks {
         #[command(subcommand)]
@@ -346,6 +349,13 @@ async fn run(command: Command) -> Result<(), String> {
             println!("notices: {} due, {} sent, {} not needed, {} failed, {} retried later, {} held by another worker", report.due, report.sent, report.skipped, report.failed, report.retried, report.not_claimed);
             if !report.errors.is_empty() {
                 return Err(format!("still failing (the next sweep retries them):\n  {}", report.errors.join("\n  ")));
+            }
+        }
+        Command::Notices { subject } => {
+            let config = config::load(StoreConfig::read).map_err(|e| e.to_string())?;
+            let store = Store::from_env(&config).await.map_err(|e| e.to_string())?;
+            for notice in store.notices_of(&subject).await.map_err(|e| e.to_string())? {
+                println!("{}", serde_json::to_string(&notice).map_err(|e| e.to_string())?);
             }
         }
         Command::Webhooks { action } => {
