@@ -42,8 +42,9 @@ pub enum SendError {
 }
 
 fn calendar_type(invite: &Invite) -> ContentType {
-    // Both parameters are fixed tokens: the parse cannot fail on them.
-    ContentType::parse(&format!("text/calendar; charset=utf-8; method={}", invite.method.as_str())).unwrap_or(ContentType::TEXT_PLAIN)
+    // Fixed tokens: the parse cannot fail on them. The name lets clients and
+    // viewers that list parts show the invite as a file.
+    ContentType::parse(&format!("text/calendar; charset=utf-8; method={}; name=\"lesson.ics\"", invite.method.as_str())).unwrap_or(ContentType::TEXT_PLAIN)
 }
 
 /// The message's bytes.
