@@ -49,7 +49,7 @@ pub async fn rotate(store: &Store, id: &str) -> Result<Endpoint, EndpointError> 
     let mut endpoint = store.endpoint(id).await?.ok_or_else(|| EndpointError::NotFound(id.to_owned()))?;
     endpoint.secrets.insert(0, new_secret());
     endpoint.secrets.truncate(SECRETS_KEPT);
-    store.put_endpoint(&endpoint).await?;
+    store.set_endpoint_secrets(id, &endpoint.secrets).await?;
     Ok(endpoint)
 }
 

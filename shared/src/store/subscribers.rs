@@ -106,6 +106,23 @@ impl Store {
         Ok(out.attributes.is_some())
     }
 
+    /// Replaces an endpoint's secrets only (a rotation never touches whether
+    /// it is enabled, so it cannot undo a 410 that lands meanwhile).
+    pub async fn set_endpoint_secrets(&self, id: &str, secrets: &[String]) -> Result<(), StoreError> {
+        let list = AttributeValue::L(secrets.iter().map(|secret| s(secret.as_str())).collect());
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(ENDPOINTS_PK.to_owned(), &endpoint_sk(id))))
+            .update_expression("SET secrets = :secrets")
+            .condition_expression("attribute_exists(endpoint_id)")
+            .expression_attribute_values(":secrets", list)
+            .send()
+            .await
+            .map_err(|e| StoreError::sdk("rotate webhook secret", e))?;
+        Ok(())
+    }
+
     /// An endpoint said `410 Gone`: it receives nothing more until an operator enables it again.
     pub async fn disable_endpoint(&self, id: &str, reason: &str) -> Result<(), StoreError> {
         self.client

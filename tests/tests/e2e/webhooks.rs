@@ -107,6 +107,9 @@ async fn a_410_disables_the_endpoint_a_redirect_is_not_followed_and_a_rotation_s
     assert!(!disabled.enabled && disabled.disabled_reason.as_deref() == Some("answered 410 Gone"), "{disabled:?}");
     let attention = env.db.store.attention().await.unwrap();
     assert!(attention.iter().any(|a| a.kind == AttentionKind::WebhookEndpointGone), "{attention:?}");
+    // Rotating a stale read of it (an operator's, racing the 410) does not enable it again.
+    endpoints::rotate(&env.db.store, &gone_endpoint.endpoint_id).await.unwrap();
+    assert!(!env.db.store.endpoint(&gone_endpoint.endpoint_id).await.unwrap().unwrap().enabled, "a rotation leaves it disabled");
 
     let hits = moved.lock().unwrap().clone();
     assert_eq!(hits.iter().map(|h| h.0.as_str()).collect::<Vec<_>>(), vec!["/hooks"], "the redirect was not followed");
