@@ -217,18 +217,6 @@ fn check_stored_secrets(config: &Configuration, report: &mut Report) {
     }
 }
 
-/// reqwest's own message is only "error sending request"; the cause is what helps.
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut message = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        message.push_str(": ");
-        message.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    message
-}
-
 fn url_of<'t>(target: &'t Target, function: &str) -> Option<&'t str> {
     target.urls.iter().find(|(name, _)| name == function).map(|(_, url)| url.as_str())
 }
@@ -395,7 +383,7 @@ async fn check_webhook_round_trip(http: &reqwest::Client, stripe: &StripeConfig,
             "the webhook at {url} refuses Stripe's deliveries of {id}: the endpoint's signing secret at Stripe differs from the function's STRIPE_WEBHOOK_SECRET; copy Stripe Dashboard > Developers > Webhooks > your endpoint > Signing secret into the secret and make deploy ENV=<env> (locally: the emulator's secret is .env.local's)"
         ),
         Ok(response) => format!("Stripe's delivery of {id} was not accepted within {}s and the webhook at {url} answers {} (a start-up failure: see the configuration findings and its logs)", wait.as_secs(), response.status()),
-        Err(err) => format!("Stripe's delivery of {id} was not accepted within {}s and the webhook at {url} gives no answer ({}): it is not deployed, or it fails to start (see the configuration findings and its logs)", wait.as_secs(), error_chain(&err)),
+        Err(err) => format!("Stripe's delivery of {id} was not accepted within {}s and the webhook at {url} gives no answer ({}): it is not deployed, or it fails to start (see the configuration findings and its logs)", wait.as_secs(), shared::net::error_chain(&err)),
     };
     report.fail(CHECK, why);
 }
@@ -505,7 +493,7 @@ async fn check_functions(http: &reqwest::Client, target: &Target, report: &mut R
             (Some(caller), true) => crate::operator::call(http, caller, url, &Value::Object(Default::default())).await.map(|a| (a.status, a.body)),
             _ => match http.get(url).send().await {
                 Ok(response) => Ok((response.status().as_u16(), Value::Null)),
-                Err(err) => Err(format!("{url}: {}", error_chain(&err))),
+                Err(err) => Err(format!("{url}: {}", shared::net::error_chain(&err))),
             },
         };
         match answer {
@@ -528,7 +516,7 @@ async fn check_functions(http: &reqwest::Client, target: &Target, report: &mut R
         match http.post(url).json(&serde_json::json!({"type": "peer.join.success", "data": {}})).send().await {
             Ok(response) if response.status().as_u16() == 401 => report.pass("100ms webhook", "an event without the secret header is refused (401)"),
             Ok(response) => return report.fail("100ms webhook", format!("hms-webhook answered {} to an event without X-Webhook-Secret, not 401: anyone could write attendance", response.status())),
-            Err(err) => return report.fail("100ms webhook", format!("hms-webhook gave no answer: {}", error_chain(&err))),
+            Err(err) => return report.fail("100ms webhook", format!("hms-webhook gave no answer: {}", shared::net::error_chain(&err))),
         }
     }
     for name in ["get-slots", "get-teachers", "initiate-checkout", "join-lesson", "change-booking", "teacher-profile", "cart"] {

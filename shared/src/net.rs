@@ -25,6 +25,19 @@ static TLS: LazyLock<rustls::ClientConfig> = LazyLock::new(|| {
         .unwrap_or_else(|e| unreachable!("aws-lc-rs supports rustls' default protocol versions: {e}"))
 });
 
+/// An error with its causes, as one line: reqwest's own message is only
+/// "error sending request"; the cause (a connection refused) is what helps.
+pub fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut message = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    message
+}
+
 /// A reqwest client builder on the shared TLS configuration; callers add
 /// their timeouts.
 pub fn client_builder() -> reqwest::ClientBuilder {

@@ -136,7 +136,7 @@ impl Subscribers {
             .body(delivery.body.clone());
         match request.send().await {
             Ok(response) => Answer::Status(response.status().as_u16()),
-            Err(err) => Answer::Unreachable(chain(&err)),
+            Err(err) => Answer::Unreachable(crate::net::error_chain(&err)),
         }
     }
 
@@ -161,16 +161,4 @@ impl Subscribers {
         let finished = crate::notify::recorded(|| self.store.finish_work(DELIVERIES, key, claim.lease, finish.clone())).await?;
         Ok(if finished { worked } else { Worked::LeaseLost })
     }
-}
-
-/// An error with its causes, as one line (a connection refused says why).
-fn chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
