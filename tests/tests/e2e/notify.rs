@@ -223,12 +223,21 @@ async fn reminders_go_a_day_and_an_hour_before_follow_a_move_and_never_follow_a_
 #[tokio::test]
 async fn a_reminder_is_not_written_for_a_lesson_booked_after_its_moment() {
     let env = CheckoutEnv::start().await;
-    let (_, bookings) = env.paid_booking("gus", vec![lesson("t_one", &tests::tomorrow_at("00:30"), 60)]).await;
-    let start: Timestamp = tests::tomorrow_at("00:30").parse().unwrap();
-    let notices = env.db.store.notices_of(&bookings[0].to_string()).await.unwrap();
-    let stage = notices.iter().find(|n| n.topic == shared::store::Topic::Reminder).and_then(|n| n.stage);
-    let expected = shared::store::Stage::first_after(Timestamp::now(), start);
-    assert_eq!(stage, expected, "the first stage still ahead, or none");
+    // Starts on the teacher's 10-minute grid, at least `ahead` from now.
+    let at = |ahead: SignedDuration| {
+        let second = (Timestamp::now() + ahead).as_second();
+        Timestamp::from_second(second + (600 - second.rem_euclid(600)) % 600).unwrap()
+    };
+    let (within_the_hour, within_the_day, days_ahead) = (at(SignedDuration::from_mins(50)), at(SignedDuration::from_hours(3)), at(SignedDuration::from_hours(72)));
+    let lessons = [within_the_hour, within_the_day, days_ahead].map(|start| lesson("t_one", &start.to_string(), 60)).to_vec();
+    let (_, bookings) = env.paid_booking("gus", lessons).await;
+    let mut stages = Vec::new();
+    for booking in &bookings {
+        let notices = env.db.store.notices_of(booking.as_str()).await.unwrap();
+        stages.push(notices.iter().find(|n| n.topic == shared::store::Topic::Reminder).map(|n| n.stage));
+    }
+    use shared::store::Stage::{DayBefore, HourBefore};
+    assert_eq!(stages, vec![None, Some(Some(HourBefore)), Some(Some(DayBefore))], "none inside the hour; the hour-before one inside the day; the day-before one otherwise");
 }
 
 /// The largest confirmation a checkout makes: ten lessons, each a trial of
