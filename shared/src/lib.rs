@@ -21,6 +21,7 @@ pub mod net;
 pub mod notify;
 pub mod outbound;
 pub mod payments;
+pub mod payouts;
 pub mod reconcile;
 pub mod refunds;
 pub mod rooms;

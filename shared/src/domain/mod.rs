@@ -2,6 +2,7 @@
 //! the teacher profile and the payment provider's limits on it.
 
 pub mod attendance;
+pub mod country;
 pub mod email;
 pub mod ids;
 pub mod money;
@@ -11,6 +12,7 @@ pub mod stripe_limits;
 pub mod time;
 
 pub use attendance::{Attendance, Presence, Stay};
+pub use country::{Country, CountryError};
 pub use email::{EmailAddress, EmailError};
 pub use ids::{BookingId, CheckoutId, IdError, TeacherId, UserId, UserIdError};
 pub use money::{Currency, CurrencyError, Money};

@@ -1,0 +1,14 @@
+//! Teachers are paid per lesson through Stripe Connect (separate charges
+//! and transfers): a lesson whose outcome earns (completed, a student's
+//! no-show, a late cancellation keeping part of the price) owes its
+//! teacher the kept amount less the platform's commission, transferable a
+//! hold after its end. The earning is durable work (`store::work`); what it
+//! is worth is derived from the payment's ledger each time it is needed
+//! (`share`), so a refund or chargeback recorded at any moment reduces it,
+//! and one recorded after the transfer owes a reversal.
+
+pub mod config;
+pub mod share;
+
+pub use config::PayoutConfig;
+pub use share::{Entitlement, Percent, teacher_share};
