@@ -135,7 +135,7 @@ impl Notifier {
                 Ok(messages) => messages,
                 Err(err) => return self.retry(key, &claim, now, err.to_string()).await,
             };
-            return self.finish(key, &claim, Finish::Done { provider_id: format!("{messages} webhook message(s)") }, Worked::FannedOut).await;
+            return self.finish(key, &claim, Finish::Done { provider_id: format!("{messages} webhook message(s)"), set: Vec::new() }, Worked::FannedOut).await;
         }
         let plan = match (Composer { store: &self.store, config: &self.config, now }).plan(&notice).await {
             Ok(plan) => plan,
@@ -181,7 +181,7 @@ impl Notifier {
                 let set = vec![("stage", stage), ("told", AttributeValue::L(Vec::new()))];
                 self.finish(key, &claim, Finish::Again { due, set }, Worked::SentAgainLater).await
             }
-            None => self.finish(key, &claim, Finish::Done { provider_id }, Worked::Sent).await,
+            None => self.finish(key, &claim, Finish::Done { provider_id, set: Vec::new() }, Worked::Sent).await,
         }
     }
 

@@ -96,7 +96,7 @@ impl Subscribers {
             Answer::Status(status) if (200..300).contains(&status) => {
                 log("delivered");
                 metrics::tally(Tally::WebhooksSent, 1);
-                self.finish(key, &claim, Finish::Done { provider_id: format!("HTTP {status}") }, Worked::Sent).await
+                self.finish(key, &claim, Finish::Done { provider_id: format!("HTTP {status}"), set: Vec::new() }, Worked::Sent).await
             }
             Answer::Status(410) => {
                 log("gone");

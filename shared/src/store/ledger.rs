@@ -18,6 +18,7 @@ use super::error::lost_condition;
 use super::item::{key, s};
 use super::{Store, StoreError};
 use super::keys::payment_pk;
+use super::earnings::{Earning, Reversal};
 use super::obligations::{Obligation, ObligationStatus};
 use crate::domain::{CheckoutId, Currency};
 
@@ -130,6 +131,9 @@ pub struct Ledger {
     pub refunds: Vec<Refund>,
     pub obligations: Vec<Obligation>,
     pub disputes: Vec<Dispute>,
+    /// What the payment's lessons earned their teachers, and what was taken back.
+    pub earnings: Vec<Earning>,
+    pub reversals: Vec<Reversal>,
 }
 
 impl Ledger {
@@ -313,6 +317,10 @@ impl Store {
                 ledger.obligations.push(serde_dynamo::from_item(item.clone()).map_err(|e| StoreError::corrupt("read ledger", e))?);
             } else if sk.starts_with("DISPUTE#") {
                 ledger.disputes.push(serde_dynamo::from_item(item.clone()).map_err(|e| StoreError::corrupt("read ledger", e))?);
+            } else if sk.starts_with("EARNING#") {
+                ledger.earnings.push(serde_dynamo::from_item(item.clone()).map_err(|e| StoreError::corrupt("read ledger", e))?);
+            } else if sk.starts_with("REVERSAL#") {
+                ledger.reversals.push(serde_dynamo::from_item(item.clone()).map_err(|e| StoreError::corrupt("read ledger", e))?);
             }
         }
         Ok(ledger)

@@ -106,7 +106,8 @@ pub struct Claim {
 /// How a worked item ends (or waits).
 #[derive(Debug, Clone)]
 pub enum Finish {
-    Done { provider_id: String },
+    /// With fields of the kind's own to record beside it (`set`).
+    Done { provider_id: String, set: Vec<(&'static str, AttributeValue)> },
     Skipped { why: String },
     Failed { error: String },
     /// Transient: owed again at `due`; `since` is when failures began.
@@ -159,9 +160,13 @@ impl Store {
         let mut set = vec!["#status = :to".to_owned()];
         let mut remove = vec!["lease_ms"];
         let (to, listed_at) = match finish {
-            Finish::Done { provider_id } => {
+            Finish::Done { provider_id, set: fields } => {
                 set.push("provider_id = :provider".into());
                 values.insert(":provider".into(), s(provider_id));
+                for (i, (name, value)) in fields.into_iter().enumerate() {
+                    set.push(format!("{name} = :set{i}"));
+                    values.insert(format!(":set{i}"), value);
+                }
                 remove.push("failing_since_ms");
                 (WorkStatus::Done, None)
             }

@@ -19,6 +19,9 @@ use crate::config::Env;
 use crate::domain::{CheckoutId, Currency};
 use crate::store::{Checkout, Obligation, Refund};
 
+mod connect;
+pub use connect::{AccountRequest, ConnectedAccount, TransferMade, TransferRequest};
+
 /// The largest Stripe budget `STRIPE_TIMEOUT_MS` may set.
 pub const MAX_TIMEOUT_MS: u64 = 8_000;
 
@@ -370,6 +373,9 @@ fn session_params(request: &SessionRequest<'_>) -> CreateCheckoutSession {
     let metadata = HashMap::from([("checkout_id".to_owned(), request.checkout_id.to_string())]);
     let mut intent = CreateCheckoutSessionPaymentIntentData::new();
     intent.metadata = Some(metadata.clone());
+    // Separate charges and transfers: each teacher's earning is transferred
+    // later from this charge, and Stripe groups those transfers under it.
+    intent.transfer_group = Some(request.checkout_id.to_string());
     let mut params = CreateCheckoutSession::new()
         .mode(CheckoutSessionMode::Payment)
         .line_items(line_items)
