@@ -24,10 +24,14 @@ pub enum Metric {
     /// A webhook message given up (three days of failures, a refused
     /// address) or its endpoint gone (410).
     WebhooksFailed,
+    /// A teacher's transfer Stripe refused for good.
+    TransfersFailed,
+    /// A reversal Stripe refused after a refund: a loss the platform bears.
+    ReversalsRefused,
 }
 
 impl Metric {
-    pub const ALL: [Self; 6] = [Self::AttentionRecords, Self::RefundsFailed, Self::ReconcileFailures, Self::StoreAccessDenied, Self::NoticesFailed, Self::WebhooksFailed];
+    pub const ALL: [Self; 8] = [Self::AttentionRecords, Self::RefundsFailed, Self::ReconcileFailures, Self::StoreAccessDenied, Self::NoticesFailed, Self::WebhooksFailed, Self::TransfersFailed, Self::ReversalsRefused];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -37,6 +41,8 @@ impl Metric {
             Self::StoreAccessDenied => "StoreAccessDenied",
             Self::NoticesFailed => "NoticesFailed",
             Self::WebhooksFailed => "WebhooksFailed",
+            Self::TransfersFailed => "TransfersFailed",
+            Self::ReversalsRefused => "ReversalsRefused",
         }
     }
 }
@@ -54,6 +60,11 @@ pub enum Tally {
     NoticesReclaimed,
     WebhooksSent,
     WebhooksReclaimed,
+    TransfersMade,
+    /// Earnings that could not go out yet (no account, restricted, on hold).
+    TransfersWaiting,
+    TransfersReclaimed,
+    ReversalsMade,
 }
 
 impl Tally {
@@ -65,6 +76,10 @@ impl Tally {
             Self::NoticesReclaimed => "NoticesReclaimed",
             Self::WebhooksSent => "WebhooksSent",
             Self::WebhooksReclaimed => "WebhooksReclaimed",
+            Self::TransfersMade => "TransfersMade",
+            Self::TransfersWaiting => "TransfersWaiting",
+            Self::TransfersReclaimed => "TransfersReclaimed",
+            Self::ReversalsMade => "ReversalsMade",
         }
     }
 }

@@ -59,6 +59,9 @@ pub async fn overrule(handler: &EventHandler, id: &BookingId, to: &str, by: &str
     } else {
         items.push(store.notice_item(&Notice::event(booking.booking_id.to_string(), Topic::Outcome, sequence, now), now).map_err(io)?);
     }
+    if let Some(basis) = crate::store::Basis::of_outcome(to) {
+        items.extend(crate::payouts::earn::outcome_item(store, &booking, basis, now).await.map_err(io)?);
+    }
     let mut intent = None;
     // Counted while it is the outcome: once when it becomes one, taken back when it stops.
     if to == BookingStatus::TeacherNoShow {

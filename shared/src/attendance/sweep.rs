@@ -121,6 +121,9 @@ async fn decide_one(handler: &EventHandler, config: &AttendanceConfig, due: &Due
     let io = |e: crate::store::StoreError| e.to_string();
     // Listed for its room to be closed: a failed disable is retried by the room repair.
     let mut items = vec![store.booking_outcome_item(&booking, status, &attendance).map_err(io)?, store.outcome_undue_item(&booking).map_err(io)?, store.pending_room_item(&booking.booking_id).map_err(io)?];
+    if let Some(basis) = crate::store::Basis::of_outcome(status) {
+        items.extend(crate::payouts::earn::outcome_item(store, &booking, basis, now).await.map_err(io)?);
+    }
     let mut intent = None;
     match outcome {
         Outcome::TeacherNoShow => {

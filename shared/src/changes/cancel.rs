@@ -16,7 +16,7 @@ use jiff::Timestamp;
 
 use crate::domain::profile::MAX_BUFFER_MINUTES;
 use crate::domain::TeacherId;
-use crate::store::{Booking, BookingStatus, CancelledBy, Cancelling, DaySet, EditError, Notice, Obligation, Store, StoreError, TeacherCount, Topic, days_touched};
+use crate::store::{Basis, Booking, BookingStatus, CancelledBy, Cancelling, DaySet, EditError, Notice, Obligation, Store, StoreError, TeacherCount, Topic, days_touched};
 
 /// One booking to cancel, as read just before.
 #[derive(Debug, Clone)]
@@ -30,6 +30,9 @@ pub struct Cancellation {
     /// The payment's count of cancellations as read, when the refund was
     /// capped by what was left of the payment then.
     guard: Option<u64>,
+    /// The payment, when a student's late cancellation kept part of what it
+    /// paid: the teacher earns that part.
+    earns_from: Option<String>,
 }
 
 impl Cancellation {
@@ -38,7 +41,9 @@ impl Cancellation {
     pub async fn read(store: &Store, booking: Booking, cancelling: Cancelling, obligation: Option<Obligation>) -> Result<Self, StoreError> {
         debug_assert_eq!(booking.status, BookingStatus::Confirmed);
         let gives_back_trial = booking.trial && store.get_trial_claim(&booking.student_id, &booking.teacher_id).await?.is_some_and(|c| c.checkout_id == booking.checkout_id);
-        Ok(Self { booking, cancelling, obligation, gives_back_trial, guard: None })
+        let keeps_part = cancelling.by == CancelledBy::Student && cancelling.refund_amount < booking.amount;
+        let earns_from = if keeps_part { store.get_checkout(&booking.checkout_id).await?.and_then(|c| c.payment_intent) } else { None };
+        Ok(Self { booking, cancelling, obligation, gives_back_trial, guard: None, earns_from })
     }
 
     /// Commits only if no other cancellation owed money from the payment
@@ -77,6 +82,9 @@ impl Cancellation {
         }
         if self.cancelling.by == CancelledBy::Teacher {
             items.push(store.teacher_count_item(&b.teacher_id, TeacherCount::Cancellations, 1)?);
+        }
+        if let Some(pi) = &self.earns_from {
+            items.push(store.new_earning_item(&crate::payouts::earn::earning(b, pi, Basis::LateCancel, now))?);
         }
         Ok(items)
     }

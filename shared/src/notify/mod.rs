@@ -204,7 +204,7 @@ impl Notifier {
             self.attention(key, AttentionKind::NoticeUndelivered, format!("failing since {since}: {error}"), now).await?;
         }
         metrics::tally(Tally::NoticesRetried, 1);
-        self.finish(key, claim, Finish::Retry { due: now + backoff(claim.attempts), error, since }, Worked::Retry).await
+        self.finish(key, claim, Finish::Retry { due: now + crate::store::retry_backoff(claim.attempts), error, since }, Worked::Retry).await
     }
 
     async fn rejected(&self, key: &WorkKey, notice: &Notice, reader: &str, why: &str, now: Timestamp) -> Result<(), StoreError> {
@@ -247,24 +247,3 @@ fn next_reminder(notice: &Notice, now: Timestamp) -> Option<(crate::store::Stage
     (due > now).then_some((next, due))
 }
 
-/// 30 s doubling per attempt up to an hour, with up to half of it again as
-/// jitter so notices failing together do not retry together.
-fn backoff(attempts: u32) -> SignedDuration {
-    let base = 30_i64.saturating_mul(1_i64 << attempts.saturating_sub(1).min(7)).min(3600);
-    let jitter = (uuid::Uuid::new_v4().as_u128() % (base as u128 / 2 + 1)) as i64;
-    SignedDuration::from_secs(base + jitter)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_doubles_and_stays_within_an_hour_and_a_half() {
-        for attempts in 1..20 {
-            let wait = backoff(attempts).as_secs();
-            let base = (30_i64 << (attempts - 1).min(7)).min(3600);
-            assert!((base..=base + base / 2).contains(&wait), "attempt {attempts}: {wait}");
-        }
-    }
-}

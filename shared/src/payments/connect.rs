@@ -13,7 +13,7 @@ use stripe_connect::account::{
 };
 use stripe_connect::account_link::{CreateAccountLink, CreateAccountLinkType};
 use stripe_connect::transfer::{CreateTransfer, ListTransfer};
-use stripe_connect::transfer_reversal::CreateIdTransferReversal;
+use stripe_connect::transfer_reversal::{CreateIdTransferReversal, ListIdTransferReversal};
 use stripe_core::payment_intent::RetrievePaymentIntent;
 
 use super::{PaymentError, Payments};
@@ -149,6 +149,27 @@ impl Payments {
         let key = key(idempotency_key)?;
         let reversal = self.call(|| params.customize().request_strategy(RequestStrategy::Idempotent(key.clone())).send(&self.client)).await?;
         Ok(reversal.id.to_string())
+    }
+}
+
+impl Payments {
+    /// The reversals of a transfer, each with its metadata (the read-back of
+    /// a reversal asked for more than once).
+    pub async fn reversals_of(&self, transfer: &str) -> Result<Vec<(String, HashMap<String, String>)>, PaymentError> {
+        let mut reversals = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let mut list = ListIdTransferReversal::new(transfer).limit(100);
+            if let Some(last) = &after {
+                list = list.starting_after(last.as_str());
+            }
+            let page = self.call(|| list.send(&self.client)).await?;
+            after = page.data.last().map(|r| r.id.to_string());
+            reversals.extend(page.data.into_iter().map(|r| (r.id.to_string(), r.metadata.unwrap_or_default())));
+            if !page.has_more || after.is_none() {
+                return Ok(reversals);
+            }
+        }
     }
 }
 

@@ -8,7 +8,13 @@
 //! and one recorded after the transfer owes a reversal.
 
 pub mod config;
+pub mod earn;
+pub mod reversals;
 pub mod share;
+pub mod sweep;
+pub mod transfers;
+pub mod worth;
 
 pub use config::PayoutConfig;
 pub use share::{Entitlement, Percent, teacher_share};
+pub use sweep::{PayoutReport, Payouts, Worked};

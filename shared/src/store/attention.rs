@@ -55,6 +55,18 @@ pub enum AttentionKind {
     WebhookUndelivered,
     /// An endpoint answered 410 Gone and was disabled.
     WebhookEndpointGone,
+    /// Stripe refused a teacher's transfer for a reason waiting will not
+    /// fix (the charge's transfers would exceed it, the currency...).
+    TransferRefused,
+    /// A transfer has failed for a day (Stripe unreachable): still retried.
+    TransferFailing,
+    /// Stripe refused to take back a transfer after a refund (the
+    /// teacher's balance no longer covers it): the platform bears the loss.
+    ReversalRefused,
+    /// A payout from a teacher's Stripe balance to their bank failed.
+    PayoutFailed,
+    /// Earnings due for over 30 days to a teacher who never set up payouts.
+    EarningsUnclaimed,
 }
 
 impl AttentionKind {
@@ -73,6 +85,11 @@ impl AttentionKind {
             Self::NoticeRejected => "notice_rejected",
             Self::WebhookUndelivered => "webhook_undelivered",
             Self::WebhookEndpointGone => "webhook_endpoint_gone",
+            Self::TransferRefused => "transfer_refused",
+            Self::TransferFailing => "transfer_failing",
+            Self::ReversalRefused => "reversal_refused",
+            Self::PayoutFailed => "payout_failed",
+            Self::EarningsUnclaimed => "earnings_unclaimed",
         }
     }
 }

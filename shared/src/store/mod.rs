@@ -45,7 +45,7 @@ pub use trials::TrialClaim;
 pub use feeds::FeedOwner;
 pub use subscribers::{DELIVERIES, Delivery, Endpoint};
 pub use outbox::{NOTICES, Notice, Recipient, Stage, Topic, outbox_pk};
-pub use work::{Claim, DUE_SHARDS, Finish, WorkKey, WorkKind, WorkStatus};
+pub use work::{Claim, DUE_SHARDS, Finish, WorkKey, WorkKind, WorkStatus, retry_backoff};
 pub use profiles::{Expect, ProfileChange, ProfilePage, ProfileWriteError, StoredProfile};
 
 use std::collections::HashMap;

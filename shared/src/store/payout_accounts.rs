@@ -11,6 +11,7 @@ use super::item::{key, s};
 use super::keys::teacher_pk;
 use super::{Store, StoreError};
 use crate::domain::{Country, TeacherId};
+use crate::payouts::Percent;
 
 const PAYOUTS_SK: &str = "PAYOUTS";
 
@@ -49,6 +50,9 @@ pub struct PayoutAccount {
     pub hold: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hold_by: Option<String>,
+    /// An admin's commission for this teacher instead of the platform's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commission_percent: Option<Percent>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -125,6 +129,26 @@ impl Store {
             .send()
             .await
             .map_err(|e| StoreError::sdk("hold transfers", e))?;
+        Ok(())
+    }
+
+    /// An admin's commission for the teacher; `None` returns them to the platform's.
+    pub async fn set_commission(&self, teacher: &TeacherId, commission: Option<Percent>, now: Timestamp) -> Result<(), StoreError> {
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(teacher_pk(teacher), PAYOUTS_SK)))
+            .expression_attribute_values(":teacher", s(teacher.to_string()))
+            .expression_attribute_values(":now", s(now.to_string()));
+        update = match commission {
+            Some(percent) => update
+                .update_expression("SET teacher_id = :teacher, commission_percent = :percent, updated_at = :now, created_at = if_not_exists(created_at, :now), hold = if_not_exists(hold, :no)")
+                .expression_attribute_values(":percent", AttributeValue::N(percent.value().to_string()))
+                .expression_attribute_values(":no", AttributeValue::Bool(false)),
+            None => update.update_expression("SET teacher_id = :teacher, updated_at = :now, created_at = if_not_exists(created_at, :now) REMOVE commission_percent"),
+        };
+        update.send().await.map_err(|e| StoreError::sdk("set commission", e))?;
         Ok(())
     }
 }

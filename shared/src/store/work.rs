@@ -116,6 +116,15 @@ pub enum Finish {
     Again { due: Timestamp, set: Vec<(&'static str, AttributeValue)> },
 }
 
+/// How long a transient failure waits: 30 s doubling per attempt up to an
+/// hour, with up to half of it again as jitter so items failing together
+/// do not retry together.
+pub fn retry_backoff(attempts: u32) -> jiff::SignedDuration {
+    let base = 30_i64.saturating_mul(1_i64 << attempts.saturating_sub(1).min(7)).min(3600);
+    let jitter = (uuid::Uuid::new_v4().as_u128() % (base as u128 / 2 + 1)) as i64;
+    jiff::SignedDuration::from_secs(base + jitter)
+}
+
 impl Store {
     /// Claims an owed item that is due, or one whose lease expired, until
     /// `lease`; `None` when another worker holds it or it is not due.
@@ -284,5 +293,19 @@ impl Store {
     pub async fn work_item(&self, key: &WorkKey) -> Result<Option<Item>, StoreError> {
         let output = self.client.get_item().table_name(&self.table).set_key(Some(item_key(key.pk.clone(), &key.sk))).consistent_read(true).send().await.map_err(|e| StoreError::sdk("read work", e))?;
         Ok(output.item)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_stays_within_an_hour_and_a_half() {
+        for attempts in 1..20 {
+            let wait = retry_backoff(attempts).as_secs();
+            let base = (30_i64 << (attempts - 1).min(7)).min(3600);
+            assert!((base..=base + base / 2).contains(&wait), "attempt {attempts}: {wait}");
+        }
     }
 }

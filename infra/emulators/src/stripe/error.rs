@@ -20,6 +20,9 @@ pub enum ApiError {
     InvalidApiKey(String),
     #[error("No such {kind}: '{id}'")]
     NotFound { kind: &'static str, id: String, param: &'static str },
+    /// An account the key cannot reach, or none at all: Stripe does not say which.
+    #[error("The provided key '{key}' does not have access to account '{account}' (or that account does not exist). Application access may have been revoked.")]
+    AccountInvalid { key: String, account: String },
     #[error("Unrecognized request URL ({method}: {path}).")]
     UnknownUrl { method: String, path: String },
     #[error("{0}")]
@@ -40,9 +43,16 @@ impl ApiError {
         ApiError::InvalidRequest { message: format!("Missing required param: {param}."), param: Some(param), code: Some("parameter_missing") }
     }
 
+    /// An object named in a parameter that does not exist: 400, not the
+    /// 404 of a missing object in the URL.
+    pub fn no_such(kind: &str, id: &str, param: impl Into<String>) -> Self {
+        ApiError::InvalidRequest { message: format!("No such {kind}: '{id}'"), param: Some(param.into()), code: Some("resource_missing") }
+    }
+
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::InvalidRequest { .. } | ApiError::Idempotency(_) => StatusCode::BAD_REQUEST,
+            ApiError::AccountInvalid { .. } => StatusCode::FORBIDDEN,
             ApiError::MissingApiKey | ApiError::InvalidApiKey(_) => StatusCode::UNAUTHORIZED,
             ApiError::NotFound { .. } | ApiError::UnknownUrl { .. } => StatusCode::NOT_FOUND,
             ApiError::Injected(status) => *status,
@@ -63,6 +73,7 @@ impl ApiError {
         match self {
             ApiError::InvalidRequest { code, .. } => *code,
             ApiError::NotFound { .. } => Some("resource_missing"),
+            ApiError::AccountInvalid { .. } => Some("account_invalid"),
             ApiError::Injected(StatusCode::TOO_MANY_REQUESTS) => Some("rate_limit"),
             _ => None,
         }

@@ -305,13 +305,13 @@ fn check_mode(params: &Params) -> Result<(), ApiError> {
     }
 }
 
-fn string_param<'a>(params: &'a Params, name: &str) -> Result<Option<&'a str>, ApiError> {
+pub(super) fn string_param<'a>(params: &'a Params, name: &str) -> Result<Option<&'a str>, ApiError> {
     string_at(params.get(name), name)
 }
 
 /// A scalar parameter; an empty string counts as absent, as Stripe treats it
 /// as "unset".
-fn string_at<'a>(param: Option<&'a Param>, name: &str) -> Result<Option<&'a str>, ApiError> {
+pub(super) fn string_at<'a>(param: Option<&'a Param>, name: &str) -> Result<Option<&'a str>, ApiError> {
     match param {
         None => Ok(None),
         Some(Param::Str(s)) if s.is_empty() => Ok(None),
@@ -320,7 +320,7 @@ fn string_at<'a>(param: Option<&'a Param>, name: &str) -> Result<Option<&'a str>
     }
 }
 
-fn url_param(params: &Params, name: &str) -> Result<Option<String>, ApiError> {
+pub(super) fn url_param(params: &Params, name: &str) -> Result<Option<String>, ApiError> {
     let Some(url) = string_param(params, name)? else {
         return Ok(None);
     };
@@ -414,7 +414,7 @@ fn product_name(price: &Params, price_at: &str) -> Result<String, ApiError> {
 }
 
 /// Stripe's wording for an empty value where unsetting is impossible.
-fn empty_string(param: &str) -> ApiError {
+pub(super) fn empty_string(param: &str) -> ApiError {
     ApiError::invalid(
         format!(
             "You passed an empty string for '{param}'. We assume empty values are an attempt to unset a parameter; however '{param}' cannot be unset. You should remove '{param}' from your request or supply a non-empty value."
@@ -424,7 +424,7 @@ fn empty_string(param: &str) -> ApiError {
     )
 }
 
-fn parse_currency(param: Option<&Param>, at: &str) -> Result<String, ApiError> {
+pub(super) fn parse_currency(param: Option<&Param>, at: &str) -> Result<String, ApiError> {
     let raw = string_at(param, at)?.ok_or_else(|| ApiError::missing(at))?;
     if raw.len() == 3 && raw.chars().all(|c| c.is_ascii_alphabetic()) {
         Ok(raw.to_ascii_lowercase())
@@ -433,7 +433,7 @@ fn parse_currency(param: Option<&Param>, at: &str) -> Result<String, ApiError> {
     }
 }
 
-fn parse_integer(param: Option<&Param>, at: &str) -> Result<Option<i64>, ApiError> {
+pub(super) fn parse_integer(param: Option<&Param>, at: &str) -> Result<Option<i64>, ApiError> {
     let Some(raw) = string_at(param, at)? else {
         return Ok(None);
     };
@@ -511,14 +511,18 @@ fn parse_client_reference_id(params: &Params) -> Result<Option<String>, ApiError
 }
 
 fn parse_customer_email(params: &Params) -> Result<Option<String>, ApiError> {
-    let Some(email) = string_param(params, "customer_email")? else {
+    parse_email(params, "customer_email")
+}
+
+pub(super) fn parse_email(params: &Params, name: &str) -> Result<Option<String>, ApiError> {
+    let Some(email) = string_param(params, name)? else {
         return Ok(None);
     };
     let plausible = email.split_once('@').is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'));
     if plausible {
         Ok(Some(email.to_owned()))
     } else {
-        Err(ApiError::invalid(format!("Invalid email address: {email}"), "customer_email", Some("email_invalid")))
+        Err(ApiError::invalid(format!("Invalid email address: {email}"), name, Some("email_invalid")))
     }
 }
 

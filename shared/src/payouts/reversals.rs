@@ -1,0 +1,73 @@
+//! One reversal, worked: money a refund or lost chargeback took from a
+//! lesson already transferred is taken back from the teacher's transfer,
+//! once (`reversal-<booking>-<n>`). Stripe refuses when the teacher's
+//! balance no longer covers it; that is recorded as the platform's loss
+//! and a person is told, never retried forever.
+
+use std::collections::HashMap;
+
+use jiff::{SignedDuration, Timestamp};
+
+use super::sweep::{Payouts, Worked};
+use crate::metrics::{self, Metric, Tally};
+use crate::store::{AttentionKind, Claim, Finish, REVERSALS, Reversal, StoreError, WorkKey};
+
+/// A reversal failing (Stripe unreachable) this long is given up as a loss.
+const GIVE_UP_AFTER: SignedDuration = SignedDuration::from_hours(72);
+
+impl Payouts<'_> {
+    pub(super) async fn reverse(&self, key: &WorkKey, now: Timestamp) -> Result<Worked, StoreError> {
+        let Some(claim) = self.store.claim_work(key, now, now + super::sweep::LEASE).await? else { return Ok(Worked::NotClaimed) };
+        let reversal: Reversal = serde_dynamo::from_item(claim.item.clone()).map_err(|e| StoreError::corrupt("read reversal", e))?;
+        let span = tracing::info_span!("reversal", booking_id = %reversal.booking_id, teacher_id = %reversal.teacher_id, transfer_id = %reversal.transfer_id);
+        let _entered = span.enter();
+        let idempotency_key = reversal.idempotency_key();
+        if claim.attempts > 1 || claim.reclaimed {
+            match self.payments.reversals_of(&reversal.transfer_id).await {
+                Ok(made) => {
+                    if let Some((id, _)) = made.into_iter().find(|(_, metadata)| metadata.get("reversal").is_some_and(|k| *k == idempotency_key)) {
+                        return self.reversed(key, &claim, &reversal, id).await;
+                    }
+                }
+                Err(err) => return self.retry_reversal(key, &claim, &reversal, now, err.to_string()).await,
+            }
+        }
+        let metadata = HashMap::from([("booking_id".to_owned(), reversal.booking_id.to_string()), ("reversal".to_owned(), idempotency_key.clone())]);
+        match self.payments.reverse(&reversal.transfer_id, reversal.amount, &idempotency_key, metadata).await {
+            Ok(id) => self.reversed(key, &claim, &reversal, id).await,
+            Err(err) if err.is_refusal() => {
+                let reason = format!("Stripe would not take back {} of transfer {} for {} (teacher {}): {err}; the platform bears it", crate::domain::Money::new(reversal.amount, reversal.currency), reversal.transfer_id, reversal.booking_id, reversal.teacher_id);
+                self.lost(key, &claim, reason, err.to_string(), now).await
+            }
+            Err(err) => self.retry_reversal(key, &claim, &reversal, now, err.to_string()).await,
+        }
+    }
+
+    async fn reversed(&self, key: &WorkKey, claim: &Claim, reversal: &Reversal, id: String) -> Result<Worked, StoreError> {
+        tracing::info!(reversal_id = %id, amount = reversal.amount, "transfer reversed");
+        metrics::tally(Tally::ReversalsMade, 1);
+        self.finish_reversal(key, claim, Finish::Done { provider_id: id, set: Vec::new() }, Worked::Reversed).await
+    }
+
+    async fn lost(&self, key: &WorkKey, claim: &Claim, reason: String, error: String, now: Timestamp) -> Result<Worked, StoreError> {
+        tracing::error!(error = %error, "a reversal was refused: the platform bears the loss");
+        metrics::count(Metric::ReversalsRefused, 1);
+        self.attention(key, AttentionKind::ReversalRefused, reason, now).await?;
+        self.finish_reversal(key, claim, Finish::Failed { error }, Worked::Failed).await
+    }
+
+    async fn retry_reversal(&self, key: &WorkKey, claim: &Claim, reversal: &Reversal, now: Timestamp, error: String) -> Result<Worked, StoreError> {
+        let since = claim.failing_since.unwrap_or(now);
+        if now - since >= GIVE_UP_AFTER {
+            let reason = format!("the reversal of {} for {} failed for three days ({error}); given up, the platform bears it", reversal.transfer_id, reversal.booking_id);
+            return self.lost(key, claim, reason, error, now).await;
+        }
+        tracing::warn!(attempts = claim.attempts, error = %error, "reversal not made; retried later");
+        self.finish_reversal(key, claim, Finish::Retry { due: now + crate::store::retry_backoff(claim.attempts), error, since }, Worked::Retry).await
+    }
+
+    async fn finish_reversal(&self, key: &WorkKey, claim: &Claim, finish: Finish, worked: Worked) -> Result<Worked, StoreError> {
+        let finished = crate::notify::recorded(|| self.store.finish_work(REVERSALS, key, claim.lease, finish.clone())).await?;
+        Ok(if finished { worked } else { Worked::LeaseLost })
+    }
+}

@@ -1,0 +1,142 @@
+//! One earning, worked: claimed, checked against now (the hold, the
+//! ledger, the teacher's account), then transferred once from the lesson's
+//! charge under the key `transfer-<booking>`, and recorded with Stripe's id.
+//! An earning that cannot go out yet waits (owed again a day later, or as
+//! soon as `account.updated` says the account can take transfers).
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use jiff::{SignedDuration, Timestamp};
+
+use super::sweep::{Payouts, Worked};
+use super::worth::worth;
+use crate::metrics::{self, Metric, Tally};
+use crate::payments::{PaymentError, TransferRequest};
+use crate::store::{AttentionKind, Claim, EARNINGS, Earning, Finish, StoreError, WorkKey};
+
+/// How long an earning that cannot go out waits before it is looked at
+/// again, if nothing wakes it first.
+pub const WAIT: SignedDuration = SignedDuration::from_hours(24);
+/// A transfer failing this long is attention (it is still retried).
+const ATTENTION_AFTER: SignedDuration = SignedDuration::from_hours(24);
+
+impl Payouts<'_> {
+    pub(super) async fn transfer(&self, key: &WorkKey, now: Timestamp) -> Result<Worked, StoreError> {
+        let Some(claim) = self.store.claim_work(key, now, now + super::sweep::LEASE).await? else { return Ok(Worked::NotClaimed) };
+        if claim.reclaimed {
+            tracing::warn!(earning = %key.sk, payment_intent = %key.pk, attempts = claim.attempts, "earning claimed again after its lease expired");
+            metrics::tally(Tally::TransfersReclaimed, 1);
+        }
+        let earning: Earning = serde_dynamo::from_item(claim.item.clone()).map_err(|e| StoreError::corrupt("read earning", e))?;
+        let span = tracing::info_span!("transfer", booking_id = %earning.booking_id, checkout_id = %earning.checkout_id, teacher_id = %earning.teacher_id);
+        let _entered = span.enter();
+        let transferable_at = earning.lesson_end + self.config.hold;
+        if now < transferable_at {
+            return self.finish(key, &claim, Finish::Again { due: transferable_at, set: Vec::new() }, Worked::Waiting).await;
+        }
+        let account = self.store.payout_account(&earning.teacher_id).await?;
+        let commission = account.as_ref().and_then(|a| a.commission_percent).unwrap_or(self.config.commission);
+        let ledger = self.store.ledger(&earning.payment_intent).await?;
+        let Some(checkout) = self.store.get_checkout(&earning.checkout_id).await? else {
+            return self.retry(key, &claim, now, format!("checkout {} not found", earning.checkout_id)).await;
+        };
+        let Some(worth) = worth(&ledger, &checkout, &earning.booking_id, commission) else {
+            return self.retry(key, &claim, now, "the payment is not recorded yet".into()).await;
+        };
+        if worth.transferable == 0 {
+            if worth.earned > 0 {
+                return self.wait(key, &claim, now, "a chargeback of the payment is open").await;
+            }
+            tracing::info!("nothing earned: the lesson was refunded, charged back or not taught");
+            return self.finish(key, &claim, Finish::Skipped { why: "nothing earned: refunded, charged back or not taught".into() }, Worked::Skipped).await;
+        }
+        let destination = match &account {
+            None => return self.wait(key, &claim, now, "the teacher has not set up payouts").await,
+            Some(a) if a.hold => return self.wait(key, &claim, now, "transfers are on hold").await,
+            Some(a) => match &a.account_id {
+                None => return self.wait(key, &claim, now, "the teacher has not set up payouts").await,
+                Some(_) if !a.state.can_receive_transfers() => return self.wait(key, &claim, now, "Stripe cannot pay the teacher yet").await,
+                Some(id) => id.clone(),
+            },
+        };
+        // Stripe forgets idempotency keys after a day: after any earlier
+        // try, what it made is read back before asking again.
+        if claim.attempts > 1 || claim.reclaimed {
+            match self.payments.transfers_of_group(earning.checkout_id.as_str()).await {
+                Ok(made) => {
+                    if let Some(t) = made.into_iter().find(|t| t.metadata.get("booking_id").is_some_and(|b| b == earning.booking_id.as_str())) {
+                        return self.transferred(key, &claim, &t.id, t.amount, commission, now).await;
+                    }
+                }
+                Err(err) => return self.retry(key, &claim, now, err.to_string()).await,
+            }
+        }
+        let charge = match self.payments.charge_of(&earning.payment_intent).await {
+            Ok(charge) => charge,
+            Err(err) => return self.retry(key, &claim, now, err.to_string()).await,
+        };
+        let idempotency_key = format!("transfer-{}", earning.booking_id);
+        let request = TransferRequest {
+            amount: worth.transferable,
+            currency: earning.currency,
+            destination: &destination,
+            source_transaction: &charge,
+            transfer_group: earning.checkout_id.as_str(),
+            metadata: HashMap::from([("booking_id".to_owned(), earning.booking_id.to_string()), ("checkout_id".to_owned(), earning.checkout_id.to_string()), ("teacher_id".to_owned(), earning.teacher_id.to_string())]),
+            idempotency_key: &idempotency_key,
+        };
+        match self.payments.transfer(&request).await {
+            Ok(t) => self.transferred(key, &claim, &t.id, t.amount, commission, now).await,
+            Err(err) if err.is_refusal() => self.refused(key, &claim, &earning, &destination, err, now).await,
+            Err(err) => self.retry(key, &claim, now, err.to_string()).await,
+        }
+    }
+
+    async fn transferred(&self, key: &WorkKey, claim: &Claim, id: &str, amount: u64, commission: super::Percent, now: Timestamp) -> Result<Worked, StoreError> {
+        tracing::info!(transfer_id = %id, amount, commission = commission.value(), "earning transferred");
+        metrics::tally(Tally::TransfersMade, 1);
+        let set = vec![
+            ("transferred", AttributeValue::N(amount.to_string())),
+            ("commission", AttributeValue::N(commission.value().to_string())),
+            ("transferred_at", AttributeValue::S(now.to_string())),
+        ];
+        self.finish(key, claim, Finish::Done { provider_id: id.to_owned(), set }, Worked::Transferred).await
+    }
+
+    /// Refused: when Stripe says the account cannot take transfers after
+    /// all (its state changed since we last heard), it waits; otherwise a
+    /// person looks at it.
+    async fn refused(&self, key: &WorkKey, claim: &Claim, earning: &Earning, destination: &str, err: PaymentError, now: Timestamp) -> Result<Worked, StoreError> {
+        if let Ok(account) = self.payments.account(destination).await
+            && !account.state.can_receive_transfers()
+        {
+            self.store.record_account_state(&earning.teacher_id, destination, &account.state, now).await?;
+            return self.wait(key, claim, now, "Stripe cannot pay the teacher yet").await;
+        }
+        tracing::error!(error = %err, "Stripe refused a teacher's transfer");
+        metrics::count(Metric::TransfersFailed, 1);
+        self.attention(key, AttentionKind::TransferRefused, format!("Stripe refused the transfer of {} to {}: {err}", earning.booking_id, earning.teacher_id), now).await?;
+        self.finish(key, claim, Finish::Failed { error: err.to_string() }, Worked::Failed).await
+    }
+
+    async fn wait(&self, key: &WorkKey, claim: &Claim, now: Timestamp, why: &str) -> Result<Worked, StoreError> {
+        tracing::info!(why, "earning waits");
+        metrics::tally(Tally::TransfersWaiting, 1);
+        self.finish(key, claim, Finish::Again { due: now + WAIT, set: vec![("waiting", AttributeValue::S(why.to_owned()))] }, Worked::Waiting).await
+    }
+
+    async fn retry(&self, key: &WorkKey, claim: &Claim, now: Timestamp, error: String) -> Result<Worked, StoreError> {
+        let since = claim.failing_since.unwrap_or(now);
+        tracing::warn!(attempts = claim.attempts, error = %error, "transfer not made; retried later");
+        if now - since >= ATTENTION_AFTER {
+            self.attention(key, AttentionKind::TransferFailing, format!("failing since {since}: {error}"), now).await?;
+        }
+        self.finish(key, claim, Finish::Retry { due: now + crate::store::retry_backoff(claim.attempts), error, since }, Worked::Retry).await
+    }
+
+    async fn finish(&self, key: &WorkKey, claim: &Claim, finish: Finish, worked: Worked) -> Result<Worked, StoreError> {
+        let finished = crate::notify::recorded(|| self.store.finish_work(EARNINGS, key, claim.lease, finish.clone())).await?;
+        Ok(if finished { worked } else { Worked::LeaseLost })
+    }
+}
