@@ -38,8 +38,20 @@ impl RedirectPolicy {
         let Some(raw) = requested else {
             return Ok(format!("{}{default_path}?checkout_id={checkout}", self.origins[0]));
         };
-        let raw = raw.replace(CHECKOUT_ID_PLACEHOLDER, checkout.as_str());
-        let url = Url::parse(&raw).map_err(|_| ApiError::invalid(field, "is not an absolute URL"))?;
+        self.allowed(field, &raw.replace(CHECKOUT_ID_PLACEHOLDER, checkout.as_str()))
+    }
+
+    /// The URL to use for `field` where nothing is filled in: the client's,
+    /// when its origin is allowed, or `default_path` on the first origin.
+    pub fn page(&self, field: &str, requested: Option<&str>, default_path: &str) -> Result<String, ApiError> {
+        match requested {
+            Some(raw) => self.allowed(field, raw),
+            None => Ok(format!("{}{default_path}", self.origins[0])),
+        }
+    }
+
+    fn allowed(&self, field: &str, raw: &str) -> Result<String, ApiError> {
+        let url = Url::parse(raw).map_err(|_| ApiError::invalid(field, "is not an absolute URL"))?;
         let origin = url.origin().ascii_serialization();
         if !matches!(url.scheme(), "https" | "http") || !self.origins.contains(&origin) {
             return Err(ApiError::invalid(field, format!("must be on an allowed origin ({})", self.origins.join(", "))));

@@ -7,12 +7,15 @@
 //! (`share`), so a refund or chargeback recorded at any moment reduces it,
 //! and one recorded after the transfer owes a reversal.
 
+pub mod accounts;
 pub mod config;
 pub mod earn;
 pub mod reversals;
+pub mod review;
 pub mod share;
 pub mod sweep;
 pub mod transfers;
+pub mod view;
 pub mod worth;
 
 pub use config::PayoutConfig;
