@@ -53,7 +53,7 @@ pub struct ProfileEditing {
 impl ProfileEditing {
     /// The caller's own profile, or, for an admin, `teacher_id`'s.
     pub async fn read(&self, who: &Principal, teacher_id: Option<&str>) -> Result<VersionedProfile, ApiError> {
-        let id = self.target(who, teacher_id).await?;
+        let id = whose(&self.store, who, teacher_id).await?;
         let stored = self.store.get_stored_profile(&id).await?.ok_or_else(|| ApiError::TeacherNotFound(id.clone()))?;
         Ok(VersionedProfile { profile: stored.profile.to_doc(), version: stored.version })
     }
@@ -61,7 +61,7 @@ impl ProfileEditing {
     /// Replaces (or, for an admin with `If-None-Match: *`, creates) a
     /// profile. Returns it as stored, and whether it was created.
     pub async fn write(&self, who: &Principal, teacher_id: Option<&str>, precondition: Precondition, body: &[u8], now: Timestamp) -> Result<(VersionedProfile, bool), ApiError> {
-        let id = self.target(who, teacher_id).await?;
+        let id = whose(&self.store, who, teacher_id).await?;
         let admin = who.role == Some(Role::Admin);
         let expect = match precondition {
             Precondition::IfMatch(version) => Expect::Version(version),
@@ -98,17 +98,17 @@ impl ProfileEditing {
         tracing::info!(teacher_id = %id, version, by = %by, "profile written");
         Ok((VersionedProfile { profile: profile.to_doc(), version }, expect == Expect::Absent))
     }
+}
 
-    /// Whose profile a request is about: an admin names it (`teacher_id`);
-    /// a teacher's is their login's, and naming one is forbidden; a student
-    /// has none.
-    async fn target(&self, who: &Principal, teacher_id: Option<&str>) -> Result<TeacherId, ApiError> {
-        match (who.role, teacher_id) {
-            (Some(Role::Admin), Some(raw)) => TeacherId::parse(raw).map_err(|e| ApiError::invalid("teacher_id", e)),
-            (Some(Role::Admin), None) => Err(ApiError::invalid("teacher_id", "is required for an admin")),
-            (_, Some(_)) | (Some(Role::Student), None) => Err(ApiError::Forbidden),
-            (_, None) => self.store.teacher_of(&who.user_id).await?.ok_or_else(|| ApiError::NoProfile),
-        }
+/// Whose teacher account a request is about: an admin names it
+/// (`teacher_id`); a teacher's is their login's, and naming one is
+/// forbidden; a student has none. (teacher-profile, teacher-payouts.)
+pub async fn whose(store: &Store, who: &Principal, teacher_id: Option<&str>) -> Result<TeacherId, ApiError> {
+    match (who.role, teacher_id) {
+        (Some(Role::Admin), Some(raw)) => TeacherId::parse(raw).map_err(|e| ApiError::invalid("teacher_id", e)),
+        (Some(Role::Admin), None) => Err(ApiError::invalid("teacher_id", "is required for an admin")),
+        (_, Some(_)) | (Some(Role::Student), None) => Err(ApiError::Forbidden),
+        (_, None) => store.teacher_of(&who.user_id).await?.ok_or(ApiError::NoProfile),
     }
 }
 

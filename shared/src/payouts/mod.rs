@@ -12,6 +12,7 @@ pub mod config;
 pub mod earn;
 pub mod reversals;
 pub mod review;
+pub mod service;
 pub mod share;
 pub mod sweep;
 pub mod transfers;

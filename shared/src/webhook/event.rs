@@ -22,6 +22,8 @@ pub struct Event {
     pub kind: String,
     pub livemode: bool,
     pub object: Value,
+    /// The connected account a Connect event is about (top-level `account`).
+    pub account: Option<String>,
 }
 
 /// A charge as `charge.refunded` carries it: the running total refunded.
@@ -48,8 +50,15 @@ pub enum Action {
     ChargeRefunded(ChargeFacts),
     /// `charge.dispute.*`: a dispute as Stripe now has it.
     Dispute(Dispute),
+    /// `account.updated` of a teacher's connected account (Connect).
+    AccountUpdated { account: String },
+    /// `payout.failed` of a connected account: the teacher's bank refused it.
+    PayoutFailed { account: String, payout: String, failure: String },
     Ignore,
 }
+
+/// What the Connect endpoint takes (events of teachers' connected accounts).
+pub const CONNECT_HANDLED: [&str; 2] = ["account.updated", "payout.failed"];
 
 pub const HANDLED: [&str; 11] = [
     "checkout.session.completed",
@@ -74,6 +83,7 @@ impl Event {
             kind: text("type")?,
             livemode: value.get("livemode").and_then(Value::as_bool).ok_or(EventError::Missing("livemode"))?,
             object: value.pointer("/data/object").cloned().ok_or(EventError::Missing("data.object"))?,
+            account: value.get("account").and_then(Value::as_str).map(str::to_owned),
         })
     }
 
@@ -110,6 +120,12 @@ impl Event {
                 status: self.text("status")?,
                 due_by: self.object.pointer("/evidence_details/due_by").and_then(Value::as_i64).and_then(|s| jiff::Timestamp::from_second(s).ok()),
             }),
+            "account.updated" => Action::AccountUpdated { account: self.account.clone().or_else(|| self.object.get("id").and_then(Value::as_str).map(str::to_owned)).ok_or(EventError::Missing("account"))? },
+            "payout.failed" => Action::PayoutFailed {
+                account: self.account.clone().ok_or(EventError::Missing("account"))?,
+                payout: self.text("id")?,
+                failure: self.object.get("failure_code").and_then(Value::as_str).unwrap_or("unknown").to_owned(),
+            },
             _ => Action::Ignore,
         })
     }

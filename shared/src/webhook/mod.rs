@@ -30,7 +30,19 @@ pub struct EventHandler {
 pub struct WebhookService {
     pub events: EventHandler,
     pub secrets: WebhookSecrets,
+    /// The Connect endpoint's own secrets (`STRIPE_CONNECT_WEBHOOK_SECRET`):
+    /// events of teachers' connected accounts arrive there.
+    pub connect_secrets: Option<WebhookSecrets>,
     pub clock: Clock,
+}
+
+/// Which of our two Stripe endpoints a delivery came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    /// The platform's own events (`stripe-webhook/`).
+    Platform,
+    /// Events of connected accounts (`stripe-webhook/connect`).
+    Connect,
 }
 
 /// The answer Stripe gets (any 2xx stops its retries).
@@ -44,10 +56,20 @@ impl WebhookService {
     /// `2xx` only once the event's effect is durable; a transient failure
     /// is a `5xx`, so Stripe delivers the event again and the redelivery
     /// completes the work.
-    pub async fn handle(&self, signature: Option<&str>, body: &[u8]) -> Result<Ack, ApiError> {
+    pub async fn handle(&self, endpoint: Endpoint, signature: Option<&str>, body: &[u8]) -> Result<Ack, ApiError> {
         let now = self.clock.now();
-        self.secrets.verify(signature, body, now).map_err(|err| ApiError::BadSignature(err.to_string()))?;
+        let secrets = match endpoint {
+            Endpoint::Platform => &self.secrets,
+            Endpoint::Connect => self.connect_secrets.as_ref().ok_or_else(|| ApiError::BadSignature("no Connect endpoint is configured (STRIPE_CONNECT_WEBHOOK_SECRET)".into()))?,
+        };
+        secrets.verify(signature, body, now).map_err(|err| ApiError::BadSignature(err.to_string()))?;
         let event = Event::parse(body).map_err(|e| ApiError::invalid("body", e))?;
+        // Each endpoint takes its own kind: a connected account's event on
+        // the platform's endpoint (or the reverse) is a misconfiguration.
+        if event.account.is_some() != (endpoint == Endpoint::Connect) {
+            tracing::warn!(stripe_event = %event.id, kind = %event.kind, ?endpoint, "an event for the other Stripe endpoint; ignored");
+            return Ok(Ack { received: true, outcome: "ignored_wrong_endpoint" });
+        }
         self.events.process(&event, now).await
     }
 }
@@ -91,14 +113,43 @@ impl EventHandler {
             Action::AwaitAsyncPayment(facts) => settlement.payment_pending(facts, now).await?,
             Action::AsyncPaymentFailed(facts) => settlement.payment_failed(facts, now).await?,
             Action::Expire(facts) => settlement.expired(facts, now).await?,
-            Action::Refund(refund) => settlement.refund_reported(refund, now).await?,
-            Action::ChargeRefunded(charge) => settlement.charge_refunded(&charge.payment_intent, charge.amount_refunded, now).await?,
-            Action::Dispute(dispute) => settlement.dispute_reported(dispute, now).await?,
+            Action::Refund(refund) => self.reviewed(&refund.payment_intent, settlement.refund_reported(refund, now).await?, now).await?,
+            Action::ChargeRefunded(charge) => self.reviewed(&charge.payment_intent, settlement.charge_refunded(&charge.payment_intent, charge.amount_refunded, now).await?, now).await?,
+            Action::Dispute(dispute) => self.reviewed(&dispute.payment_intent, settlement.dispute_reported(dispute, now).await?, now).await?,
+            Action::AccountUpdated { account } => {
+                return crate::payouts::accounts::account_updated(&self.store, &self.payments, account, now).await.map_err(|e| FulfilError::Payment(e.to_string()));
+            }
+            Action::PayoutFailed { account, payout, failure } => return self.payout_failed(account, payout, failure, now).await,
             Action::Ignore => return Ok("ignored_type"),
         };
         Ok(match settled {
             Settled::Checkout(checkout) => checkout.status.as_str(),
             Settled::Ignored(why) => why,
         })
+    }
+
+    /// After money went back or a chargeback moved: what the payment's
+    /// teachers were paid is checked against what their lessons are worth
+    /// now (a reversal owed, an earning due again). A failure is the
+    /// event's: Stripe sends it again and the review runs again.
+    async fn reviewed(&self, payment_intent: &str, settled: Settled, now: Timestamp) -> Result<Settled, FulfilError> {
+        crate::payouts::review::review(&self.store, payment_intent, now).await?;
+        Ok(settled)
+    }
+
+    async fn payout_failed(&self, account: &str, payout: &str, failure: &str, now: Timestamp) -> Result<&'static str, FulfilError> {
+        tracing::warn!(account_id = account, payout_id = payout, failure, "a teacher's payout to their bank failed");
+        let attention = crate::store::Attention {
+            kind: crate::store::AttentionKind::PayoutFailed,
+            subject: payout.to_owned(),
+            reason: format!("Stripe could not pay out connected account {account} to its bank ({failure}); the teacher must fix their bank details in their Express dashboard"),
+            checkout_id: None,
+            payment_intent: None,
+            code: Some(failure.to_owned()),
+            due_by: None,
+            created_at: now,
+        };
+        self.store.flag_attention(&attention).await?;
+        Ok("payout_failed")
     }
 }

@@ -37,6 +37,14 @@ impl std::fmt::Debug for WebhookSecrets {
     }
 }
 
+fn parse_secrets(raw: &str) -> Result<WebhookSecrets, String> {
+    let secrets: Vec<String> = raw.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect();
+    if secrets.is_empty() || secrets.len() > 2 || !secrets.iter().all(|s| s.starts_with("whsec_") && s.len() > 6) {
+        return Err("must be one or two whsec_... secrets, comma separated".into());
+    }
+    Ok(WebhookSecrets(secrets))
+}
+
 impl WebhookSecrets {
     pub fn new(secrets: Vec<String>) -> Option<Self> {
         (!secrets.is_empty()).then_some(Self(secrets))
@@ -48,17 +56,13 @@ impl WebhookSecrets {
     }
 
     pub fn read(env: &mut Env) -> Option<Self> {
-        env.required(
-            "STRIPE_WEBHOOK_SECRET",
-            "Stripe Dashboard > Developers > Webhooks > your endpoint > Signing secret; two, comma separated, while rolling it",
-            |raw| {
-                let secrets: Vec<String> = raw.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect();
-                if secrets.is_empty() || secrets.len() > 2 || !secrets.iter().all(|s| s.starts_with("whsec_") && s.len() > 6) {
-                    return Err("must be one or two whsec_... secrets, comma separated".into());
-                }
-                Ok(Self(secrets))
-            },
-        )
+        env.required("STRIPE_WEBHOOK_SECRET", "Stripe Dashboard > Developers > Webhooks > your endpoint > Signing secret; two, comma separated, while rolling it", parse_secrets)
+    }
+
+    /// The Connect endpoint's secrets (events of teachers' connected
+    /// accounts); without them that endpoint refuses every delivery.
+    pub fn read_connect(env: &mut Env) -> Option<Self> {
+        env.optional("STRIPE_CONNECT_WEBHOOK_SECRET", "Stripe Dashboard > Developers > Webhooks > your Connect endpoint > Signing secret (make stripe-webhook registers it)", parse_secrets)
     }
 
     /// Accepts `body` when any `v1` of `header` is the HMAC of it under any

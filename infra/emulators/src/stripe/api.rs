@@ -1,6 +1,7 @@
-//! The `/v1` API: Checkout Sessions, PaymentIntents and Events, behind the
-//! same gates Stripe puts in front of them (API key), plus the emulator's
-//! request log and injected faults.
+//! The `/v1` API: Checkout Sessions, PaymentIntents, refunds, disputes,
+//! webhook endpoints and Events here, Connect in `connect_api`, all behind
+//! the same gates Stripe puts in front of them (API key, `Stripe-Account`),
+//! plus the emulator's request log and injected faults.
 
 use axum::Router;
 use axum::body::Body;
@@ -14,31 +15,37 @@ use serde_json::{Value, json};
 use super::error::{ApiError, mask_key};
 use super::events::Origin;
 use super::form::{self, FormError, Params};
-use super::{refunds, sessions};
+use super::{connect_api, refunds, sessions};
 use super::state::{EventFilter, IdempotencyScope, RequestRecord, Shared, new_id, no_such_session, now};
 
 /// Larger than any form this project sends (100 line items fit easily).
 const MAX_BODY_BYTES: usize = 1 << 20;
 const DEFAULT_LIST_LIMIT: usize = 10;
 
+/// Requests a platform may make on behalf of a connected account
+/// (`Stripe-Account`) that the emulator answers as that account.
+const ON_BEHALF: [&str; 2] = ["/v1/balance", "/v1/events"];
+
 /// What the outer middleware learnt about a request, for the handlers.
 #[derive(Clone)]
-struct RequestCtx {
+pub(super) struct RequestCtx {
     request_id: String,
     idempotency_key: Option<String>,
     params: Result<Params, FormError>,
+    /// The connected account a `Stripe-Account` request acts as (checked to exist).
+    pub(super) stripe_account: Option<String>,
 }
 
 impl RequestCtx {
-    fn params(&self) -> Result<&Params, ApiError> {
+    pub(super) fn params(&self) -> Result<&Params, ApiError> {
         self.params.as_ref().map_err(|err| ApiError::from(err.clone()))
     }
 
-    fn origin(&self) -> Origin {
+    pub(super) fn origin(&self) -> Origin {
         Origin { request_id: Some(self.request_id.clone()), idempotency_key: self.idempotency_key.clone() }
     }
 
-    fn scope<'a>(&'a self, api_key: &'a str, endpoint: String, params: &Params) -> Option<IdempotencyScope<'a>> {
+    pub(super) fn scope<'a>(&'a self, api_key: &'a str, endpoint: String, params: &Params) -> Option<IdempotencyScope<'a>> {
         let key = self.idempotency_key.as_deref()?;
         Some(IdempotencyScope { api_key, key, endpoint, params: form::params_to_json(params) })
     }
@@ -60,6 +67,7 @@ pub fn router(emulator: Shared) -> Router {
         .route("/v1/webhook_endpoints/{id}", only(post(update_webhook_endpoint)))
         .route("/v1/events", only(get(list_events)))
         .route("/v1/events/{id}", only(get(retrieve_event)))
+        .merge(connect_api::routes())
         .route("/v1/{*rest}", any(unknown_url))
         // Outermost last: every request is logged, then faults, then auth.
         .layer(middleware::from_fn_with_state(emulator.clone(), authenticate))
@@ -69,7 +77,7 @@ pub fn router(emulator: Shared) -> Router {
 }
 
 /// Stripe answers a known path with the wrong method as an unknown URL.
-fn only(route: MethodRouter<Shared>) -> MethodRouter<Shared> {
+pub(super) fn only(route: MethodRouter<Shared>) -> MethodRouter<Shared> {
     route.fallback(unknown_url)
 }
 
@@ -84,6 +92,7 @@ async fn observe(State(emulator): State<Shared>, request: Request, next: Next) -
         request_id: new_id("req_test"),
         idempotency_key: header(&parts.headers, "idempotency-key"),
         params: form::parse(raw),
+        stripe_account: header(&parts.headers, "stripe-account").filter(|a| !a.is_empty()),
     };
     emulator.record_request(RequestRecord {
         request_id: ctx.request_id.clone(),
@@ -131,22 +140,41 @@ async fn authenticate(State(emulator): State<Shared>, request: Request, next: Ne
     let given = header(request.headers(), "authorization");
     let key = given.as_deref().and_then(|value| value.strip_prefix("Bearer ")).map(str::trim);
     match key {
-        Some(key) if key == emulator.secret_key => next.run(request).await,
-        Some(key) if !key.is_empty() => ApiError::InvalidApiKey(mask_key(key)).into_response(),
-        _ => ApiError::MissingApiKey.into_response(),
+        Some(key) if key == emulator.secret_key => {}
+        Some(key) if !key.is_empty() => return ApiError::InvalidApiKey(mask_key(key)).into_response(),
+        _ => return ApiError::MissingApiKey.into_response(),
     }
+    if let Some(account) = header(request.headers(), "stripe-account").filter(|a| !a.is_empty()) {
+        if !emulator.has_account(&account) {
+            return emulator.account_invalid(&account).into_response();
+        }
+        let path = request.uri().path();
+        let emulated = request.method() == Method::GET && ON_BEHALF.iter().any(|p| path == *p || path.strip_prefix(p).is_some_and(|rest| rest.starts_with('/')));
+        if !emulated {
+            return ApiError::InvalidRequest {
+                message: format!(
+                    "The Stripe emulator does not emulate {} {path} on behalf of a connected account (Stripe-Account); it answers GET /v1/balance and GET /v1/events as the account.",
+                    request.method()
+                ),
+                param: None,
+                code: None,
+            }
+            .into_response();
+        }
+    }
+    next.run(request).await
 }
 
-fn header(headers: &HeaderMap, name: &str) -> Option<String> {
+pub(super) fn header(headers: &HeaderMap, name: &str) -> Option<String> {
     headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
 }
 
-fn ctx_of(request: &axum::http::Extensions) -> Result<RequestCtx, ApiError> {
+pub(super) fn ctx_of(request: &axum::http::Extensions) -> Result<RequestCtx, ApiError> {
     request.get::<RequestCtx>().cloned().ok_or_else(|| ApiError::Internal("request context missing".into()))
 }
 
 /// A replayed idempotent answer says so, as Stripe's does.
-fn respond(json: Value, replayed: bool) -> Response {
+pub(super) fn respond(json: Value, replayed: bool) -> Response {
     let mut response = axum::Json(json).into_response();
     if replayed {
         response.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
@@ -230,11 +258,17 @@ fn enabled_events(params: &form::Params) -> Option<Vec<String>> {
 async fn create_webhook_endpoint(State(emulator): State<Shared>, request: Request) -> Result<Response, ApiError> {
     let ctx = ctx_of(request.extensions())?;
     let params = ctx.params()?;
-    sessions::only_known(params, &["url", "enabled_events", "api_version", "description"], "")?;
+    sessions::only_known(params, &["url", "enabled_events", "api_version", "description", "connect"], "")?;
     let url = params.get("url").and_then(|p| p.as_str()).filter(|u| u.starts_with("http")).ok_or_else(|| ApiError::missing("url"))?;
     let events = enabled_events(params).filter(|e| !e.is_empty()).ok_or_else(|| ApiError::missing("enabled_events"))?;
     let api_version = params.get("api_version").and_then(|p| p.as_str()).map(str::to_owned);
-    Ok(axum::Json(emulator.create_webhook_endpoint(url.to_owned(), events, api_version)).into_response())
+    // A Connect endpoint gets the events of connected accounts, and only those.
+    let connect = match params.get("connect").and_then(|p| p.as_str()) {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(other) => return Err(ApiError::invalid(format!("Invalid boolean: {other}"), "connect", None)),
+    };
+    Ok(axum::Json(emulator.create_webhook_endpoint(url.to_owned(), events, api_version, connect)).into_response())
 }
 
 async fn update_webhook_endpoint(State(emulator): State<Shared>, Path(id): Path<String>, request: Request) -> Result<Response, ApiError> {
@@ -266,14 +300,21 @@ async fn retrieve_payment_intent(State(emulator): State<Shared>, Path(id): Path<
     Ok(axum::Json(intent).into_response())
 }
 
-async fn retrieve_event(State(emulator): State<Shared>, Path(id): Path<String>) -> Result<Response, ApiError> {
-    let event = emulator.event(&id).ok_or(ApiError::NotFound { kind: "event", id, param: "id" })?;
+/// As a connected account (`Stripe-Account`), only that account's events exist.
+async fn retrieve_event(State(emulator): State<Shared>, Path(id): Path<String>, request: Request) -> Result<Response, ApiError> {
+    let ctx = ctx_of(request.extensions())?;
+    let event = emulator
+        .event(&id)
+        .filter(|e| ctx.stripe_account.is_none() || e.account == ctx.stripe_account)
+        .ok_or(ApiError::NotFound { kind: "event", id, param: "id" })?;
     // As signed and delivered, except `pending_webhooks`, which is now's, as on Stripe.
     Ok(axum::Json(event.json).into_response())
 }
 
 /// Stripe's list envelope, newest first; `limit` (1-100, default 10),
-/// `type`, `created[gte]`, `delivery_success` and `starting_after` are honoured.
+/// `type`, `created[gte]`, `delivery_success` and `starting_after` are
+/// honoured. Connect events are listed with the platform's; a
+/// `Stripe-Account` request lists only that account's.
 async fn list_events(State(emulator): State<Shared>, request: Request) -> Result<Response, ApiError> {
     let ctx = ctx_of(request.extensions())?;
     let params = ctx.params()?;
@@ -289,7 +330,7 @@ async fn list_events(State(emulator): State<Shared>, request: Request) -> Result
         Some("false") => Some(false),
         Some(other) => return Err(ApiError::invalid(format!("Invalid boolean: {other}"), "delivery_success", None)),
     };
-    let filter = EventFilter { kind: text("type"), created_gte, delivery_success };
+    let filter = EventFilter { kind: text("type"), account: ctx.stripe_account.as_deref(), created_gte, delivery_success };
     let mut events = emulator.list_events(&filter);
     if let Some(after) = text("starting_after") {
         let position = events.iter().position(|e| e["id"] == after).ok_or_else(|| ApiError::NotFound { kind: "event", id: after.to_owned(), param: "starting_after" })?;
@@ -300,7 +341,7 @@ async fn list_events(State(emulator): State<Shared>, request: Request) -> Result
     Ok(axum::Json(json!({ "object": "list", "data": events, "has_more": has_more, "url": "/v1/events" })).into_response())
 }
 
-fn list_limit(params: &Params) -> Result<usize, ApiError> {
+pub(super) fn list_limit(params: &Params) -> Result<usize, ApiError> {
     let Some(raw) = params.get("limit").and_then(|p| p.as_str()) else {
         return Ok(DEFAULT_LIST_LIMIT);
     };

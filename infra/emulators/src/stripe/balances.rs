@@ -9,8 +9,6 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-use super::state::new_id;
-
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Balance(BTreeMap<String, i64>);
 
@@ -64,9 +62,9 @@ pub fn payout(id: &str, account: &str, amount: i64, currency: &str, outcome: Pay
     };
     json!({
         "id": id, "object": "payout", "amount": amount, "application_fee": null, "application_fee_amount": null,
-        "arrival_date": now, "automatic": true, "balance_transaction": new_id("txn"), "created": now, "currency": currency,
+        "arrival_date": now, "automatic": true, "balance_transaction": format!("txn_{}", id.trim_start_matches("po_")), "created": now, "currency": currency,
         "description": "STRIPE PAYOUT", "destination": format!("ba_{}", account.trim_start_matches("acct_")),
-        "failure_balance_transaction": failed.then(|| new_id("txn")),
+        "failure_balance_transaction": failed.then(|| format!("txn_failed_{}", id.trim_start_matches("po_"))),
         "failure_code": failed.then_some("account_closed"),
         "failure_message": failed.then_some("The bank account has been closed."),
         "livemode": false, "metadata": {}, "method": "standard", "original_payout": null, "payout_method": null,

@@ -9,8 +9,10 @@ use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::mpsc::UnboundedSender;
 
+use super::EmulatorConfig;
+use super::connect::Ledger;
 use super::error::ApiError;
-use super::events::{self, Event, Origin};
+use super::events::{self, Connect, Event, Origin};
 use super::faults::{self, Fault, Injection};
 use super::idempotency::{Replay, check_key_length, replay_of};
 pub use super::idempotency::IdempotencyScope;
@@ -64,20 +66,27 @@ pub(super) struct Inner {
     fault: Option<Fault>,
     deliveries: Vec<DeliveryRecord>,
     requests: Vec<RequestRecord>,
+    pub(super) connect: Ledger,
 }
 
 pub struct Emulator {
     pub secret_key: String,
     pub webhook_secret: String,
     pub retry_base: Duration,
+    /// Where the platform is: which accounts are cross-border, and its balance's currency.
+    pub platform_country: String,
     /// `http://127.0.0.1:PORT/`, with the trailing slash Stripe clients expect.
     pub base_url: String,
     pub http: reqwest::Client,
     webhook_url: Mutex<Option<String>>,
+    /// Where Connect events go while no endpoint is registered.
+    connect_webhook: Mutex<ConnectTarget>,
     /// Endpoints registered through the API, each with its own signing
     /// secret, as on Stripe: an event goes to the latest enabled endpoint
-    /// that takes its type, signed with that endpoint's secret. With none
-    /// registered, events go to `webhook_url` signed with `webhook_secret`.
+    /// of its kind (Connect or platform) that takes its type, signed with
+    /// that endpoint's secret. With none registered, platform events go to
+    /// `webhook_url` signed with `webhook_secret`, and Connect events to
+    /// the configured Connect URL.
     endpoints: Mutex<Vec<Endpoint>>,
     inner: Mutex<Inner>,
     deliveries: UnboundedSender<Delivery>,
@@ -87,31 +96,39 @@ pub struct Emulator {
 struct Endpoint {
     json: Value,
     secret: String,
+    /// A Connect endpoint (`connect=true`) gets only events of connected
+    /// accounts; the others only the platform's. Stripe does not show it on
+    /// the endpoint object.
+    connect: bool,
 }
 
 impl Endpoint {
-    fn takes(&self, kind: &str) -> bool {
-        self.json["status"] == "enabled" && self.json["enabled_events"].as_array().is_some_and(|events| events.iter().any(|e| e == "*" || e == kind))
+    fn takes(&self, kind: &str, connect: bool) -> bool {
+        self.connect == connect
+            && self.json["status"] == "enabled"
+            && self.json["enabled_events"].as_array().is_some_and(|events| events.iter().any(|e| e == "*" || e == kind))
     }
 }
 
+/// The configured destination of Connect events; without a secret of its
+/// own they are signed with the platform's `webhook_secret`.
+#[derive(Debug, Clone, Default)]
+struct ConnectTarget {
+    url: Option<String>,
+    secret: Option<String>,
+}
+
 impl Emulator {
-    pub fn new(
-        secret_key: String,
-        webhook_secret: String,
-        webhook_url: Option<String>,
-        retry_base: Duration,
-        base_url: String,
-        http: reqwest::Client,
-        deliveries: UnboundedSender<Delivery>,
-    ) -> Self {
+    pub fn new(config: EmulatorConfig, base_url: String, http: reqwest::Client, deliveries: UnboundedSender<Delivery>) -> Self {
         Emulator {
-            secret_key,
-            webhook_secret,
-            retry_base,
+            secret_key: config.secret_key,
+            webhook_secret: config.webhook_secret,
+            retry_base: config.retry_base,
+            platform_country: config.platform_country.to_ascii_uppercase(),
             base_url,
             http,
-            webhook_url: Mutex::new(webhook_url),
+            webhook_url: Mutex::new(config.webhook_url),
+            connect_webhook: Mutex::new(ConnectTarget { url: config.connect_webhook_url, secret: config.connect_webhook_secret }),
             endpoints: Mutex::new(Vec::new()),
             inner: Mutex::new(Inner::default()),
             deliveries,
@@ -132,40 +149,61 @@ impl Emulator {
         *self.webhook_url.lock().unwrap_or_else(PoisonError::into_inner) = url;
     }
 
+    fn connect_target(&self) -> ConnectTarget {
+        self.connect_webhook.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// Where Connect events go while no endpoint is registered; a `secret`
+    /// of `None` keeps the current one.
+    pub fn set_connect_webhook(&self, url: Option<String>, secret: Option<String>) {
+        let mut target = self.connect_webhook.lock().unwrap_or_else(PoisonError::into_inner);
+        target.url = url;
+        if secret.is_some() {
+            target.secret = secret;
+        }
+    }
+
     fn registered(&self) -> MutexGuard<'_, Vec<Endpoint>> {
         self.endpoints.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Where an event of type `kind` goes and the secret it is signed with, if anywhere.
-    pub fn delivery_target(&self, kind: &str) -> Option<(String, String)> {
+    /// Where an event of type `kind` goes and the secret it is signed with,
+    /// if anywhere; `connect` for events about a connected account.
+    pub fn delivery_target(&self, kind: &str, connect: bool) -> Option<(String, String)> {
         let registered = self.registered();
         if !registered.is_empty() {
-            return registered.iter().rev().find(|e| e.takes(kind)).and_then(|e| Some((e.json["url"].as_str()?.to_owned(), e.secret.clone())));
+            return registered.iter().rev().find(|e| e.takes(kind, connect)).and_then(|e| Some((e.json["url"].as_str()?.to_owned(), e.secret.clone())));
         }
         drop(registered);
+        if connect {
+            let target = self.connect_target();
+            return target.url.map(|url| (url, target.secret.unwrap_or_else(|| self.webhook_secret.clone())));
+        }
         self.webhook_url().map(|url| (url, self.webhook_secret.clone()))
     }
 
-    /// The registered endpoints, or the configured URL as one that sends everything.
+    /// The registered endpoints, or the configured URLs as endpoints that send everything.
     pub fn webhook_endpoints(&self) -> Vec<Value> {
         let registered: Vec<Value> = self.registered().iter().map(|e| e.json.clone()).collect();
         if !registered.is_empty() {
             return registered;
         }
-        self.webhook_url()
-            .map(|url| serde_json::json!({"id": "we_emulator", "object": "webhook_endpoint", "url": url, "status": "enabled", "enabled_events": ["*"], "livemode": false, "api_version": events::API_VERSION}))
-            .into_iter()
-            .collect()
+        let configured = |id: &str, url: String| {
+            serde_json::json!({"id": id, "object": "webhook_endpoint", "url": url, "status": "enabled", "enabled_events": ["*"], "livemode": false, "api_version": events::API_VERSION})
+        };
+        let platform = self.webhook_url().map(|url| configured("we_emulator", url));
+        let connect = self.connect_target().url.map(|url| configured("we_emulator_connect", url));
+        platform.into_iter().chain(connect).collect()
     }
 
     /// Registers an endpoint; only the creation answer carries its secret, as on Stripe.
-    pub fn create_webhook_endpoint(&self, url: String, enabled_events: Vec<String>, api_version: Option<String>) -> Value {
+    pub fn create_webhook_endpoint(&self, url: String, enabled_events: Vec<String>, api_version: Option<String>, connect: bool) -> Value {
         let endpoint = serde_json::json!({
             "id": new_id("we_test"), "object": "webhook_endpoint", "url": url, "status": "enabled",
             "enabled_events": enabled_events, "livemode": false, "api_version": api_version, "created": now(),
         });
         let secret = new_id("whsec");
-        self.registered().push(Endpoint { json: endpoint.clone(), secret: secret.clone() });
+        self.registered().push(Endpoint { json: endpoint.clone(), secret: secret.clone(), connect });
         let mut answer = endpoint;
         answer["secret"] = Value::from(secret);
         answer
@@ -408,10 +446,17 @@ impl Emulator {
         json
     }
 
+    /// A platform event.
     pub(super) fn emit(&self, inner: &mut Inner, kind: &'static str, object: Value, now: i64, origin: &Origin) {
-        let pending = u32::from(self.delivery_target(kind).is_some());
-        let event = Event::new(new_id("evt_test"), kind, now, object, pending, origin);
-        let delivery = Delivery { event_id: event.id.clone(), event_type: kind, body: event.body.clone() };
+        self.emit_event(inner, kind, object, Connect::default(), now, origin);
+    }
+
+    /// An event; with `connect.account`, a Connect event about that account.
+    pub(super) fn emit_event(&self, inner: &mut Inner, kind: &'static str, object: Value, connect: Connect, now: i64, origin: &Origin) {
+        let is_connect = connect.account.is_some();
+        let pending = u32::from(self.delivery_target(kind, is_connect).is_some());
+        let event = Event::with(new_id("evt_test"), kind, now, object, connect, pending, origin);
+        let delivery = Delivery { event_id: event.id.clone(), event_type: kind, connect: is_connect, body: event.body.clone() };
         inner.events.push(event);
         // The queue is gone only while the emulator is being dropped.
         let _ = self.deliveries.send(delivery);
@@ -441,6 +486,7 @@ impl Emulator {
             .iter()
             .rev()
             .filter(|e| filter.kind.is_none_or(|k| e.kind == k))
+            .filter(|e| filter.account.is_none_or(|a| e.account.as_deref() == Some(a)))
             .filter(|e| filter.created_gte.is_none_or(|t| e.json["created"].as_i64().is_some_and(|c| c >= t)))
             .filter(|e| match filter.delivery_success {
                 None => true,
@@ -455,7 +501,7 @@ impl Emulator {
     pub fn redeliver(&self, id: &str) -> Option<()> {
         let inner = self.lock();
         let event = inner.events.iter().find(|e| e.id == id)?;
-        let _ = self.deliveries.send(Delivery { event_id: event.id.clone(), event_type: event.kind, body: event.body.clone() });
+        let _ = self.deliveries.send(Delivery { event_id: event.id.clone(), event_type: event.kind, connect: event.account.is_some(), body: event.body.clone() });
         Some(())
     }
 
@@ -501,12 +547,20 @@ impl Emulator {
 #[derive(Debug, Default)]
 pub struct EventFilter<'a> {
     pub kind: Option<&'a str>,
+    /// Only the events of this connected account (a `Stripe-Account` request).
+    pub account: Option<&'a str>,
     pub created_gte: Option<i64>,
     pub delivery_success: Option<bool>,
 }
 
 /// The locked state, handed to code that runs inside [`Emulator::idempotent`].
 pub struct InnerRef<'a>(&'a mut Inner);
+
+impl InnerRef<'_> {
+    pub(super) fn get(&mut self) -> &mut Inner {
+        self.0
+    }
+}
 
 pub fn no_such_session(id: &str) -> ApiError {
     ApiError::NotFound { kind: "checkout.session", id: id.to_owned(), param: "session" }
@@ -526,15 +580,14 @@ mod tests {
 
     fn emulator() -> (Emulator, mpsc::UnboundedReceiver<Delivery>) {
         let (queue, deliveries) = mpsc::unbounded_channel();
-        let emulator = Emulator::new(
-            "sk_test_k".into(),
-            "whsec_s".into(),
-            Some("http://127.0.0.1:9/hook".into()),
-            Duration::from_millis(1),
-            "http://127.0.0.1:1/".into(),
-            reqwest::Client::new(),
-            queue,
-        );
+        let config = EmulatorConfig {
+            secret_key: "sk_test_k".into(),
+            webhook_secret: "whsec_s".into(),
+            webhook_url: Some("http://127.0.0.1:9/hook".into()),
+            retry_base: Duration::from_millis(1),
+            ..EmulatorConfig::default()
+        };
+        let emulator = Emulator::new(config, "http://127.0.0.1:1/".into(), reqwest::Client::new(), queue);
         (emulator, deliveries)
     }
 

@@ -35,6 +35,8 @@ pub fn signature_header(secret: &str, timestamp: i64, body: &[u8]) -> String {
 pub struct Delivery {
     pub event_id: String,
     pub event_type: &'static str,
+    /// An event about a connected account: only Connect endpoints get it.
+    pub connect: bool,
     pub body: Arc<str>,
 }
 
@@ -95,7 +97,7 @@ pub fn backoff(base: Duration, number: u32) -> Duration {
 }
 
 async fn attempt(emulator: &Emulator, delivery: &Delivery, number: u32) -> Outcome {
-    let Some((url, secret)) = emulator.delivery_target(delivery.event_type) else {
+    let Some((url, secret)) = emulator.delivery_target(delivery.event_type, delivery.connect) else {
         return Outcome::NoEndpoint;
     };
     let result = post(emulator, &url, &secret, delivery).await;
