@@ -50,7 +50,7 @@ export AWS_SECRET_ACCESS_KEY ?= local
 LOCAL_ENV := set -a && source ./.env.local && set +a &&
 endif
 
-.PHONY: iam-report dev test demo contract browser web doctor build deploy stripe-webhook bench table seed reconcile notify attention profile-history booking outcome repair-rooms create-booking create-room tools clean-local
+.PHONY: iam-report dev test demo contract browser web doctor build deploy stripe-webhook bench table seed reconcile notify payouts earnings transfer-hold attention profile-history booking outcome repair-rooms create-booking create-room tools clean-local
 
 $(CARGO_LAMBDA):
 	python3 -m venv $(VENV)
@@ -200,6 +200,20 @@ reconcile:
 # Sends the notices that are due (one sweep of notify; `make dev` runs it every few seconds); safe to repeat.
 notify:
 	$(LOCAL_ENV) cargo run --locked -q -p infra --bin admin -- notify
+
+# Transfers the teachers' earnings that are due and makes the reversals owed (one sweep; reconcile's schedule runs it too); safe to repeat.
+payouts:
+	$(LOCAL_ENV) cargo run --locked -q -p infra --bin admin -- payouts
+
+# A teacher's payout ledger: make earnings TEACHER=t_anna
+earnings:
+	@test -n "$(TEACHER)" || { echo "usage: make earnings TEACHER=<teacher_id>"; exit 2; }
+	$(LOCAL_ENV) cargo run --locked -q -p infra --bin admin -- earnings '$(TEACHER)'
+
+# Stops or resumes a teacher's transfers (what is due stays due): make transfer-hold TEACHER=t_anna STATE=on|off
+transfer-hold:
+	@test -n "$(TEACHER)" -a -n "$(STATE)" || { echo "usage: make transfer-hold TEACHER=<teacher_id> STATE=on|off"; exit 2; }
+	$(LOCAL_ENV) cargo run --locked -q -p infra --bin admin -- transfer-hold '$(TEACHER)' '$(STATE)'
 
 # Every change of one teacher's profile (version, who, when, which fields): make profile-history TEACHER=t_anna [ENV=dev]
 profile-history: $(if $(ENV),$(SAM))

@@ -20,6 +20,11 @@ pub fn what_to_do(kind: AttentionKind) -> &'static str {
         AttentionKind::NoticeRejected => "this notice will never be sent (SES refused the address for good, a bounce or a suppressed address, or it failed for three days): tell the person another way; their address comes from their sign-in token (students) or their profile (teachers)",
         AttentionKind::WebhookUndelivered => "a message to a registered webhook endpoint was given up: check the endpoint (make webhooks lists them) and its system; the event's data is in the message (admin webhooks list shows the endpoint's id)",
         AttentionKind::WebhookEndpointGone => "an endpoint answered 410 Gone, so it receives nothing more: if that was a mistake on its side, enable it again (admin webhooks enable ID); otherwise remove it",
+        AttentionKind::TransferRefused => "Stripe refused a teacher's transfer for good (the error says why): fix its cause in the dashboard, then pay the teacher by hand or make the earning due again; make earnings TEACHER=... shows the teacher's ledger",
+        AttentionKind::TransferFailing => "a teacher's transfer has failed for a day (Stripe unreachable, a bad key): check STRIPE_* and Stripe's status; the payout sweep keeps retrying and the transfer goes out by itself",
+        AttentionKind::ReversalRefused => "Stripe would not take back a transfer after its lesson was refunded (the teacher's Stripe balance no longer covers it): the platform bore the loss; recover it from the teacher's future earnings by agreement, or write it off",
+        AttentionKind::PayoutFailed => "Stripe could not pay a teacher's balance out to their bank: ask the teacher to fix their bank details in their Stripe Express dashboard; Stripe retries the payout once they have",
+        AttentionKind::EarningsUnclaimed => "a teacher has had earnings waiting for over 30 days and never set up payouts: remind them to open Earnings and complete Stripe's onboarding; nothing is lost meanwhile",
         AttentionKind::ProfileInvalid => "the teacher's stored profile breaks a rule it was written before: it is still served, but cannot be saved until the named field is fixed (teacher-profile, or make seed); then resolve this",
     }
 }

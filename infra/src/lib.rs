@@ -6,6 +6,7 @@ pub mod deployed;
 pub mod doctor;
 pub mod env_file;
 pub mod operator;
+pub mod payouts;
 pub mod seed;
 pub mod stripe_webhook;
 pub mod table;

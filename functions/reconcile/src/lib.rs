@@ -4,6 +4,7 @@
 
 use jiff::Timestamp;
 use shared::attendance::AttendanceConfig;
+use shared::payouts::{PayoutConfig, Payouts};
 use shared::reconcile::Report;
 use shared::webhook::EventHandler;
 
@@ -13,8 +14,12 @@ use shared::webhook::EventHandler;
 #[error("{} item(s) still failing: {}", .0.failures.len(), .0.failures.join("; "))]
 pub struct StillFailing(pub Report);
 
-pub async fn handle(events: &EventHandler, attendance: &AttendanceConfig, now: Timestamp) -> Result<Report, StillFailing> {
-    let report = shared::reconcile::run_with(events, attendance, now).await;
+pub async fn handle(events: &EventHandler, attendance: &AttendanceConfig, payouts: &PayoutConfig, now: Timestamp) -> Result<Report, StillFailing> {
+    let mut report = shared::reconcile::run_with(events, attendance, now).await;
+    // Then the teachers' transfers and reversals (their own durable work).
+    let paid = Payouts { store: &events.store, payments: &events.payments, config: payouts }.sweep(now).await;
+    tracing::info!(due = paid.due, transferred = paid.transferred, reversed = paid.reversed, waiting = paid.waiting, failed = paid.failed, retried = paid.retried, "payout sweep");
+    report.failures.extend(paid.errors);
     for change in &report.changes {
         tracing::info!(change = %change, "reconciled");
     }

@@ -35,6 +35,20 @@ enum Command {
     /// this machine's credentials and MAIL_* settings). Safe to repeat: each
     /// notice is claimed before it is sent.
     Notify,
+    /// Transfer the teachers' earnings that are due and make the reversals
+    /// owed (one sweep, as reconcile's schedule runs it). Safe to repeat.
+    Payouts,
+    /// A teacher's payout ledger: account state, each earning and transfer.
+    Earnings { teacher_id: String },
+    /// Stop (on) or resume (off) a teacher's transfers; what is due stays due.
+    TransferHold {
+        teacher_id: String,
+        #[arg(value_parser = ["on", "off"])]
+        state: String,
+    },
+    /// A teacher's commission in percent instead of PLATFORM_COMMISSION_PERCENT
+    /// (`default` returns them to it), for earnings not yet transferred.
+    Commission { teacher_id: String, percent: String },
     /// Every notice about SUBJECT (a checkout, booking or refund obligation
     /// id): topic, reader, status, attempts, SES's id or the error.
     Notices { subject: String },
@@ -350,6 +364,13 @@ async fn run(command: Command) -> Result<(), String> {
             if !report.errors.is_empty() {
                 return Err(format!("still failing (the next sweep retries them):\n  {}", report.errors.join("\n  ")));
             }
+        }
+        Command::Payouts => infra::payouts::run(infra::payouts::Action::Sweep, jiff::Timestamp::now()).await?,
+        Command::Earnings { teacher_id } => infra::payouts::run(infra::payouts::Action::Earnings { teacher: teacher_id }, jiff::Timestamp::now()).await?,
+        Command::TransferHold { teacher_id, state } => infra::payouts::run(infra::payouts::Action::Hold { teacher: teacher_id, on: state == "on" }, jiff::Timestamp::now()).await?,
+        Command::Commission { teacher_id, percent } => {
+            let percent = if percent == "default" { None } else { Some(percent.parse::<u8>().map_err(|_| format!("{percent} is not a percentage or `default`"))?) };
+            infra::payouts::run(infra::payouts::Action::Commission { teacher: teacher_id, percent }, jiff::Timestamp::now()).await?;
         }
         Command::Notices { subject } => {
             let config = config::load(StoreConfig::read).map_err(|e| e.to_string())?;

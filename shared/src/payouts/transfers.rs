@@ -20,6 +20,10 @@ use crate::store::{AttentionKind, Claim, EARNINGS, Earning, Finish, StoreError, 
 pub const WAIT: SignedDuration = SignedDuration::from_hours(24);
 /// A transfer failing this long is attention (it is still retried).
 const ATTENTION_AFTER: SignedDuration = SignedDuration::from_hours(24);
+/// Earnings transferable this long to a teacher who never set up payouts
+/// are attention (`make attention`): someone should remind them.
+const UNCLAIMED_AFTER: SignedDuration = SignedDuration::from_hours(30 * 24);
+const NOT_SET_UP: &str = "the teacher has not set up payouts";
 
 impl Payouts<'_> {
     pub(super) async fn transfer(&self, key: &WorkKey, now: Timestamp) -> Result<Worked, StoreError> {
@@ -52,13 +56,13 @@ impl Payouts<'_> {
             return self.finish(key, &claim, Finish::Skipped { why: "nothing earned: refunded, charged back or not taught".into() }, Worked::Skipped).await;
         }
         let destination = match &account {
-            None => return self.wait(key, &claim, now, "the teacher has not set up payouts").await,
             Some(a) if a.hold => return self.wait(key, &claim, now, "transfers are on hold").await,
             Some(a) => match &a.account_id {
-                None => return self.wait(key, &claim, now, "the teacher has not set up payouts").await,
+                None => return self.unclaimed(key, &claim, &earning, transferable_at, now).await,
                 Some(_) if !a.state.can_receive_transfers() => return self.wait(key, &claim, now, "Stripe cannot pay the teacher yet").await,
                 Some(id) => id.clone(),
             },
+            None => return self.unclaimed(key, &claim, &earning, transferable_at, now).await,
         };
         // Stripe forgets idempotency keys after a day: after any earlier
         // try, what it made is read back before asking again.
@@ -118,6 +122,24 @@ impl Payouts<'_> {
         metrics::count(Metric::TransfersFailed, 1);
         self.attention(key, AttentionKind::TransferRefused, format!("Stripe refused the transfer of {} to {}: {err}", earning.booking_id, earning.teacher_id), now).await?;
         self.finish(key, claim, Finish::Failed { error: err.to_string() }, Worked::Failed).await
+    }
+
+    /// Waiting for a teacher who never onboarded; a month of it is attention.
+    async fn unclaimed(&self, key: &WorkKey, claim: &Claim, earning: &Earning, transferable_at: Timestamp, now: Timestamp) -> Result<Worked, StoreError> {
+        if now - transferable_at >= UNCLAIMED_AFTER {
+            let attention = crate::store::Attention {
+                kind: AttentionKind::EarningsUnclaimed,
+                subject: earning.teacher_id.to_string(),
+                reason: format!("{} has had earnings due since {transferable_at} (booking {} and maybe more) and has not set up payouts", earning.teacher_id, earning.booking_id),
+                checkout_id: Some(earning.checkout_id.clone()),
+                payment_intent: Some(earning.payment_intent.clone()),
+                code: None,
+                due_by: None,
+                created_at: now,
+            };
+            self.store.flag_attention(&attention).await?;
+        }
+        self.wait(key, claim, now, NOT_SET_UP).await
     }
 
     async fn wait(&self, key: &WorkKey, claim: &Claim, now: Timestamp, why: &str) -> Result<Worked, StoreError> {

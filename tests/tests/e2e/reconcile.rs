@@ -64,7 +64,7 @@ async fn the_scheduled_function_fails_only_when_something_is_still_failing() {
     let (stuck, _) = h.buy("s_1", vec![lesson("t_one", &tomorrow_at("12:00"), 60)], "complete").await;
     let later = h.checkout(&stuck).await.hold_until + SignedDuration::from_mins(1);
     poison(&h.env.db.store, later - SignedDuration::from_mins(5)).await;
-    let failing = reconcile::handle(&h.env.event_handler_of("reconcile", shared::clock::Clock::System), &Default::default(), later).await.expect_err("the poison is still failing");
+    let failing = reconcile::handle(&h.env.event_handler_of("reconcile", shared::clock::Clock::System), &Default::default(), &Default::default(), later).await.expect_err("the poison is still failing");
     assert_eq!(failing.0.checkouts.settled, 1);
     assert!(failing.to_string().contains("co_poison"), "{failing}");
     assert_eq!(h.checkout(&stuck).await.status, CheckoutStatus::Confirmed);

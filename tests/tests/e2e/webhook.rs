@@ -463,7 +463,7 @@ async fn the_scheduled_reconcile_function_settles_what_it_finds() {
     let h = hooked(false, false).await;
     let (id, _) = h.buy("s_1", vec![lesson("t_one", &tomorrow_at("10:00"), 60)], "complete").await;
     let later = h.checkout(&id).await.hold_until + jiff::SignedDuration::from_mins(1);
-    let summary = reconcile::handle(&h.env.event_handler_of("reconcile", Clock::System), &Default::default(), later).await.unwrap();
+    let summary = reconcile::handle(&h.env.event_handler_of("reconcile", Clock::System), &Default::default(), &Default::default(), later).await.unwrap();
     assert_eq!(summary.checked_checkouts, 1);
     assert!(summary.changes.iter().any(|c| c.contains("confirmed")), "{:?}", summary.changes);
     assert_eq!(h.checkout(&id).await.status, CheckoutStatus::Confirmed);

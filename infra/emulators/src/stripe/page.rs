@@ -103,10 +103,12 @@ fn checkout_page(session: &Session) -> String {
     page("Checkout", &body)
 }
 
-fn page(title: &str, body: &str) -> String {
+/// The emulator's page around `body`, ASCII itself so that only what is
+/// put in it can bring other characters.
+pub(super) fn page(title: &str, body: &str) -> String {
     format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{title} · Stripe emulator</title>\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{title} &middot; Stripe emulator</title>\
          <style>body{{font-family:system-ui,sans-serif;max-width:36rem;margin:2rem auto;padding:0 1rem;color:#1a1a1a}}\
          .banner{{background:#ffde92;padding:.3rem .6rem;border-radius:4px;font-size:.85rem;display:inline-block}}\
          table{{width:100%;border-collapse:collapse;margin:1rem 0}}th,td{{padding:.4rem;border-bottom:1px solid #ddd;text-align:left}}\
