@@ -19,6 +19,8 @@ mod balances;
 mod connect;
 mod connect_api;
 mod connect_control;
+#[cfg(test)]
+mod connect_tests;
 mod control;
 mod disputes;
 mod error;
@@ -160,7 +162,8 @@ fn router(emulator: Shared) -> Router {
         .merge(api::router(emulator.clone()))
         .merge(page::router(emulator.clone()))
         .merge(onboarding::router(emulator.clone()))
-        .merge(control::router(emulator))
+        .merge(control::router(emulator.clone()))
+        .merge(connect_control::router(emulator))
 }
 
 async fn sweep(emulator: Shared) {

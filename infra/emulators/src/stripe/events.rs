@@ -54,11 +54,7 @@ pub struct Connect {
 }
 
 impl Event {
-    pub fn new(id: String, kind: &'static str, created: i64, object: Value, pending_webhooks: u32, origin: &Origin) -> Self {
-        Self::with(id, kind, created, object, Connect::default(), pending_webhooks, origin)
-    }
-
-    pub fn with(id: String, kind: &'static str, created: i64, object: Value, connect: Connect, pending_webhooks: u32, origin: &Origin) -> Self {
+    pub fn new(id: String, kind: &'static str, created: i64, object: Value, connect: Connect, pending_webhooks: u32, origin: &Origin) -> Self {
         let mut json = json!({
             "id": id,
             "object": "event",
@@ -99,7 +95,7 @@ mod tests {
     #[test]
     fn has_every_fixture_field_and_matching_body() {
         let origin = Origin { request_id: Some("req_1".into()), idempotency_key: None };
-        let event = Event::new("evt_test_1".into(), SESSION_EXPIRED, 7, json!({"id": "cs_test_1"}), 1, &origin);
+        let event = Event::new("evt_test_1".into(), SESSION_EXPIRED, 7, json!({"id": "cs_test_1"}), Connect::default(), 1, &origin);
         let fixture: Value = serde_json::from_str(include_str!("../../../fixtures/stripe/event.json")).unwrap();
         let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<BTreeSet<_>>();
         assert_eq!(keys(&event.json), keys(&fixture));
@@ -115,7 +111,7 @@ mod tests {
         let before = json!({"id": "acct_1", "payouts_enabled": false, "email": "a@x.com"});
         let after = json!({"id": "acct_1", "payouts_enabled": true, "email": "a@x.com"});
         let connect = Connect { account: Some("acct_1".into()), previous_attributes: Some(previous_attributes(&before, &after)) };
-        let event = Event::with("evt_1".into(), ACCOUNT_UPDATED, 7, after, connect, 0, &Origin::default());
+        let event = Event::new("evt_1".into(), ACCOUNT_UPDATED, 7, after, connect, 0, &Origin::default());
         let reparsed: Value = serde_json::from_str(&event.body).unwrap();
         assert_eq!(reparsed["account"], "acct_1");
         assert_eq!(reparsed["data"]["previous_attributes"], json!({"payouts_enabled": false}));

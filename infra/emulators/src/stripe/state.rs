@@ -455,7 +455,7 @@ impl Emulator {
     pub(super) fn emit_event(&self, inner: &mut Inner, kind: &'static str, object: Value, connect: Connect, now: i64, origin: &Origin) {
         let is_connect = connect.account.is_some();
         let pending = u32::from(self.delivery_target(kind, is_connect).is_some());
-        let event = Event::with(new_id("evt_test"), kind, now, object, connect, pending, origin);
+        let event = Event::new(new_id("evt_test"), kind, now, object, connect, pending, origin);
         let delivery = Delivery { event_id: event.id.clone(), event_type: kind, connect: is_connect, body: event.body.clone() };
         inner.events.push(event);
         // The queue is gone only while the emulator is being dropped.
