@@ -1,6 +1,7 @@
 """Drives the Stripe emulator with Stripe's official Python library, as a new
 user would: every endpoint this project uses, the error classes, idempotency,
-refunds, and webhook verification with stripe.Webhook.construct_event. Our own
+refunds, Connect (accounts, onboarding links, transfers, reversals, balances),
+and webhook verification with stripe.Webhook.construct_event. Our own
 client agreeing with our own emulator proves little; Stripe's library agreeing
 with it does. Run by tests/tests/e2e/stripe_python.rs (make test)."""
 
@@ -58,13 +59,25 @@ def press_pay(url):
         check(redirect.code == 303, "the payment page redirects to the success URL")
 
 
+def visit(url, data=None):
+    """(status, Location or page) of one request, redirects not followed."""
+    opener = urllib.request.build_opener(NoRedirect)
+    try:
+        with opener.open(urllib.request.Request(url, data=data, method="POST" if data is not None else "GET")) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as redirect:
+        return redirect.code, redirect.headers.get("Location")
+
+
 received = []
+connect_received = []
 
 
 class Hook(http.server.BaseHTTPRequestHandler):
     def do_POST(self):
         body = self.rfile.read(int(self.headers["Content-Length"]))
-        received.append((body, self.headers.get("Stripe-Signature")))
+        # Connect events come to /connect, signed with the Connect endpoint's own secret.
+        (connect_received if self.path.startswith("/connect") else received).append((body, self.headers.get("Stripe-Signature")))
         self.send_response(200)
         self.end_headers()
 
@@ -207,5 +220,117 @@ raises(stripe.SignatureVerificationError, "a tampered body fails construct_event
        lambda: stripe.Webhook.construct_event(body + b" ", signature, WHSEC))
 raises(stripe.SignatureVerificationError, "another secret fails construct_event",
        lambda: stripe.Webhook.construct_event(body, signature, "whsec_other"))
+
+# Connect: a teacher's account, onboarding, transfers from a paid session's charge, reversals, balances.
+CONNECT_WHSEC = "whsec_conformance_connect"
+control("connect_webhook", {"url": f"http://127.0.0.1:{hook.server_address[1]}/connect", "secret": CONNECT_WHSEC})
+control("balance", {"currency": "eur", "amount": 0})
+controller = {"fees": {"payer": "application"}, "losses": {"payments": "application"},
+              "requirement_collection": "stripe", "stripe_dashboard": {"type": "express"}}
+
+
+def account_params(**extra):
+    return {"controller": controller, "capabilities": {"transfers": {"requested": True}}, "email": "anna@example.com",
+            "metadata": {"teacher_id": "t_conf1"}, **extra}
+
+
+teacher = client.v1.accounts.create(account_params(country="US"), {"idempotency_key": "account-t_conf1"})
+check(isinstance(teacher, stripe.Account) and teacher.id.startswith("acct_"), "an account created with controller properties is a stripe.Account")
+check(teacher.controller.stripe_dashboard.type == "express" and teacher.controller.is_controller and teacher.controller.fees.payer == "application",
+      "…with the controller asked for")
+check(teacher.capabilities.transfers == "inactive" and not teacher.payouts_enabled and not teacher.details_submitted
+      and "tos_acceptance.date" in teacher.requirements.currently_due and teacher.requirements.disabled_reason == "requirements.past_due",
+      "a new account owes its details and cannot receive transfers")
+again = client.v1.accounts.create(account_params(country="US"), {"idempotency_key": "account-t_conf1"})
+check(again.id == teacher.id, "an account's idempotency key creates it once")
+full_abroad = raises(stripe.InvalidRequestError, "an account abroad under the full service agreement is refused",
+                     lambda: client.v1.accounts.create(account_params(country="DE")))
+check(full_abroad.param == "tos_acceptance[service_agreement]", "…naming tos_acceptance[service_agreement]")
+abroad = client.v1.accounts.create(account_params(country="DE", tos_acceptance={"service_agreement": "recipient"}))
+check(abroad.country == "DE" and abroad.default_currency == "eur" and abroad.tos_acceptance.service_agreement == "recipient",
+      "an account abroad under the recipient agreement is made, in its country's currency")
+raises(stripe.InvalidRequestError, "cross-border outside the US, UK, EEA, Canada and Switzerland is refused",
+       lambda: client.v1.accounts.create(account_params(country="JP", tos_acceptance={"service_agreement": "recipient"})))
+unknown = raises(stripe.InvalidRequestError, "an unknown account parameter is refused",
+                 lambda: client.v1.accounts.create(account_params(business_profile={"url": "https://ex.com"})))
+check(unknown.code == "parameter_unknown", "…with code parameter_unknown")
+check(client.v1.accounts.retrieve(teacher.id).email == "anna@example.com", "retrieve gives the account")
+updated = client.v1.accounts.update(teacher.id, {"metadata": {"profile": "p1"}, "email": "anna.schmidt@example.com"})
+check(updated.metadata["teacher_id"] == "t_conf1" and updated.metadata["profile"] == "p1" and updated.email == "anna.schmidt@example.com",
+      "update sets email and adds metadata")
+missing = raises(stripe.PermissionError, "an account the platform does not have is a PermissionError",
+                 lambda: client.v1.accounts.retrieve("acct_nope"))
+# stripe-python leaves `code` unset on a PermissionError; the body has it.
+check(missing.json_body["error"]["code"] == "account_invalid" and missing.http_status == 403, "…403 account_invalid")
+
+paid = client.v1.checkout.sessions.create({**session_params("co_conf6"), "payment_intent_data": {"metadata": {"checkout_id": "co_conf6"}, "transfer_group": "co_conf6"}})
+press_pay(paid.url)
+intent = client.v1.payment_intents.retrieve(client.v1.checkout.sessions.retrieve(paid.id).payment_intent)
+check(intent.transfer_group == "co_conf6", "a session's payment_intent_data[transfer_group] is on its PaymentIntent")
+charge = intent.latest_charge
+lesson = {"amount": 2000, "currency": "eur", "destination": teacher.id, "source_transaction": charge,
+          "transfer_group": "co_conf6", "metadata": {"lesson_id": "l1"}}
+not_ready = raises(stripe.InvalidRequestError, "a transfer to an account not onboarded is refused", lambda: client.v1.transfers.create(lesson))
+check(not_ready.code == "insufficient_capabilities_for_transfer", "…insufficient_capabilities_for_transfer")
+
+link = client.v1.account_links.create({"account": teacher.id, "type": "account_onboarding",
+                                       "refresh_url": "http://localhost:3000/payouts/refresh", "return_url": "http://localhost:3000/payouts/done"})
+check(isinstance(link, stripe.AccountLink) and link.expires_at == link.created + 300 and link.url.startswith(BASE), "an account link expires after 300 s")
+status, page = visit(link.url)
+check(status == 200 and "Submit without verification" in page, "the link shows the onboarding form")
+check(visit(link.url) == (303, "http://localhost:3000/payouts/refresh"), "a visited link sends to refresh_url")
+check(visit(link.url, b"outcome=verified") == (303, "http://localhost:3000/payouts/done"), "submitting the form returns to return_url")
+onboarded = client.v1.accounts.retrieve(teacher.id)
+check(onboarded.details_submitted and onboarded.payouts_enabled and onboarded.capabilities.transfers == "active"
+      and onboarded.requirements.currently_due == [] and onboarded.requirements.disabled_reason is None, "the onboarded account can receive transfers")
+
+first = client.v1.transfers.create(lesson, {"idempotency_key": "transfer-l1"})
+check(isinstance(first, stripe.Transfer) and first.amount == 2000 and first.source_transaction == charge and first.destination == teacher.id,
+      "a transfer from the session's charge is made")
+check(client.v1.transfers.create(lesson, {"idempotency_key": "transfer-l1"}).id == first.id, "a transfer's idempotency key makes it once")
+too_much = raises(stripe.InvalidRequestError, "transfers of one charge cannot add up past it",
+                  lambda: client.v1.transfers.create({**lesson, "amount": 1001, "metadata": {"lesson_id": "l2"}}))
+check("must not exceed the source amount" in too_much.user_message, "…in Stripe's words")
+broke = raises(stripe.InvalidRequestError, "a transfer without source needs the platform's available balance",
+               lambda: client.v1.transfers.create({"amount": 100, "currency": "eur", "destination": teacher.id}))
+check(broke.code == "balance_insufficient", "…balance_insufficient")
+second = client.v1.transfers.create({**lesson, "amount": 1000, "metadata": {"lesson_id": "l2"}}, {"idempotency_key": "transfer-l2"})
+grouped = client.v1.transfers.list({"transfer_group": "co_conf6"})
+check([t.id for t in grouped.data] == [second.id, first.id], "transfers are listed by transfer_group, newest first")
+check(client.v1.transfers.retrieve(first.id).metadata["lesson_id"] == "l1", "retrieve gives the transfer")
+balance = client.v1.balance.retrieve(options={"stripe_account": teacher.id})
+check([(b.amount, b.currency) for b in balance.available] == [(3000, "eur")], "the teacher's balance (Stripe-Account) holds the transfers")
+
+reversal = client.v1.transfers.reversals.create(first.id, {"amount": 500, "metadata": {"refund": "r1"}}, {"idempotency_key": "reversal-l1"})
+check(isinstance(reversal, stripe.TransferReversal) and reversal.amount == 500 and reversal.transfer == first.id, "a partial reversal is made")
+reversed_transfer = client.v1.transfers.retrieve(first.id)
+check(reversed_transfer.amount_reversed == 500 and not reversed_transfer.reversed and reversed_transfer.reversals.total_count == 1,
+      "the transfer counts its reversal")
+check([r.id for r in client.v1.transfers.reversals.list(first.id).data] == [reversal.id], "a transfer's reversals are listed")
+check(client.v1.balance.retrieve().available[0].amount == 500, "a reversal returns the money to the platform's balance")
+control(f"accounts/{teacher.id}/payout", {"fail": False})
+check(client.v1.balance.retrieve(options={"stripe_account": teacher.id}).available[0].amount == 0, "a payout empties the teacher's balance")
+spent = raises(stripe.InvalidRequestError, "a reversal the teacher's balance cannot cover is refused",
+               lambda: client.v1.transfers.reversals.create(first.id, {"amount": 100}))
+check(spent.code == "balance_insufficient", "…balance_insufficient")
+raises(stripe.PermissionError, "Stripe-Account of an unknown account is a PermissionError",
+       lambda: client.v1.balance.retrieve(options={"stripe_account": "acct_nope"}))
+
+deadline = time.time() + 10
+connect_kinds = {"account.updated", "payout.paid"}
+while time.time() < deadline and not (connect_kinds <= {json.loads(body)["type"] for body, _ in connect_received}
+                                      and any(json.loads(body)["type"] == "transfer.created" for body, _ in received)):
+    time.sleep(0.05)
+for body, signature in connect_received:
+    event = stripe.Webhook.construct_event(body, signature, CONNECT_WHSEC)
+    check(event.account == teacher.id, f"the Connect {event.type} event names the account and verifies with the Connect secret")
+check(connect_kinds <= {json.loads(body)["type"] for body, _ in connect_received}, "account.updated and payout.paid reach the Connect endpoint")
+check(all("account" not in json.loads(body) for body, _ in received), "platform deliveries carry no account")
+check(any(json.loads(body)["type"] == "transfer.created" for body, _ in received), "transfer.created goes to the platform's endpoint")
+# Registered last: from now on registered endpoints replace the configured URLs.
+connect_endpoint = client.v1.webhook_endpoints.create({"url": f"http://127.0.0.1:{hook.server_address[1]}/connect-registered",
+                                                       "enabled_events": ["account.updated"], "connect": True})
+check(connect_endpoint.secret.startswith("whsec_") and connect_endpoint.url.endswith("/connect-registered"),
+      "a Connect webhook endpoint (connect=true) is registered with its own secret")
 
 print(f"stripe-python {stripe.VERSION}: {len(passed)} passed, 0 failed")

@@ -52,7 +52,7 @@ pub fn succeeded(id: &str, charge_id: &str, payment_method_id: &str, session: &S
         "statement_descriptor_suffix": null,
         "status": "succeeded",
         "transfer_data": null,
-        "transfer_group": null,
+        "transfer_group": spec.transfer_group,
     });
     super::objects::merge([head, tail])
 }
@@ -67,7 +67,7 @@ mod tests {
 
     #[test]
     fn has_every_fixture_field_and_the_intent_metadata() {
-        let body = "mode=payment&success_url=https://ex.com&payment_intent_data[metadata][booking]=b1\
+        let body = "mode=payment&success_url=https://ex.com&payment_intent_data[metadata][booking]=b1&payment_intent_data[transfer_group]=g1\
                     &line_items[0][price_data][currency]=eur&line_items[0][price_data][unit_amount]=1800\
                     &line_items[0][price_data][product_data][name]=n&line_items[0][quantity]=1";
         let spec = sessions::parse_create(&form::parse(body.as_bytes()).unwrap(), 0).unwrap();
@@ -79,5 +79,6 @@ mod tests {
         assert_eq!(ours["amount"], 1800);
         assert_eq!(ours["metadata"]["booking"], "b1");
         assert_eq!(ours["latest_charge"], "ch_test_1");
+        assert_eq!(ours["transfer_group"], "g1");
     }
 }

@@ -60,6 +60,9 @@ pub struct SessionSpec {
     pub customer_email: Option<String>,
     pub metadata: BTreeMap<String, String>,
     pub payment_intent_metadata: BTreeMap<String, String>,
+    /// `payment_intent_data[transfer_group]`: ties the payment to the
+    /// transfers that pay its teachers (separate charges and transfers).
+    pub transfer_group: Option<String>,
 }
 
 /// How a completed session's money stands: at once for cards, later for
@@ -227,7 +230,7 @@ const CREATE_PARAMS: [&str; 10] =
 const LINE_ITEM_PARAMS: [&str; 2] = ["price_data", "quantity"];
 const PRICE_DATA_PARAMS: [&str; 3] = ["currency", "unit_amount", "product_data"];
 const PRODUCT_DATA_PARAMS: [&str; 2] = ["name", "description"];
-const PAYMENT_INTENT_DATA_PARAMS: [&str; 1] = ["metadata"];
+const PAYMENT_INTENT_DATA_PARAMS: [&str; 2] = ["metadata", "transfer_group"];
 
 /// Refuses the first parameter not in `known`, named as Stripe names it.
 pub fn only_known(params: &Params, known: &[&str], prefix: &str) -> Result<(), ApiError> {
@@ -287,6 +290,7 @@ pub fn parse_create(params: &Params, now: i64) -> Result<SessionSpec, ApiError> 
         customer_email: parse_customer_email(params)?,
         metadata: parse_metadata(params.get("metadata"), "metadata")?,
         payment_intent_metadata: parse_payment_intent_metadata(params)?,
+        transfer_group: parse_transfer_group(params)?,
     })
 }
 
@@ -526,6 +530,11 @@ pub(super) fn parse_email(params: &Params, name: &str) -> Result<Option<String>,
     }
 }
 
+fn parse_transfer_group(params: &Params) -> Result<Option<String>, ApiError> {
+    let data = params.get("payment_intent_data").and_then(Param::as_map);
+    Ok(string_at(data.and_then(|d| d.get("transfer_group")), "payment_intent_data[transfer_group]")?.map(str::to_owned))
+}
+
 fn parse_payment_intent_metadata(params: &Params) -> Result<BTreeMap<String, String>, ApiError> {
     match params.get("payment_intent_data") {
         None => Ok(BTreeMap::new()),
@@ -592,12 +601,13 @@ mod tests {
 
     #[test]
     fn valid_request_gives_totals_and_defaults() {
-        let spec = create(&format!("{}&metadata[checkout_id]=c1&payment_intent_data[metadata][booking]=b1&expand[]=x", base())).unwrap();
+        let spec = create(&format!("{}&metadata[checkout_id]=c1&payment_intent_data[metadata][booking]=b1&payment_intent_data[transfer_group]=c1&expand[]=x", base())).unwrap();
         assert_eq!(spec.currency, "eur");
         assert_eq!(spec.amount_total, 3600);
         assert_eq!(spec.expires_at, NOW + MAX_LIFETIME_SECS);
         assert_eq!(spec.metadata["checkout_id"], "c1");
         assert_eq!(spec.payment_intent_metadata["booking"], "b1");
+        assert_eq!(spec.transfer_group.as_deref(), Some("c1"));
         assert_eq!(spec.line_items[0], LineItem { name: "Guitar".into(), unit_amount: 1800, quantity: 2 });
     }
 
