@@ -99,6 +99,7 @@ async fn observe(State(emulator): State<Shared>, request: Request, next: Next) -
         method: parts.method.to_string(),
         path: parts.uri.path().to_owned(),
         idempotency_key: ctx.idempotency_key.clone(),
+        stripe_account: ctx.stripe_account.clone(),
         params: ctx.params.as_ref().map(form::params_to_json).unwrap_or(Value::Null),
         timestamp: jiff::Timestamp::now().to_string(),
     });

@@ -46,6 +46,9 @@ pub struct RequestRecord {
     pub method: String,
     pub path: String,
     pub idempotency_key: Option<String>,
+    /// The `Stripe-Account` header: the connected account the call acts as.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stripe_account: Option<String>,
     /// Form parameters (query parameters for GET) as nested JSON; `null` when
     /// the body could not be parsed.
     pub params: Value,
