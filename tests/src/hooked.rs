@@ -23,7 +23,8 @@ pub struct Hooked {
 }
 
 pub fn service(env: &CheckoutEnv, secrets: &[&str], clock: Clock) -> WebhookService {
-    WebhookService { events: env.event_handler(clock), secrets: WebhookSecrets::new(secrets.iter().map(|s| (*s).to_owned()).collect()).expect("secrets"), clock }
+    let connect_secrets = WebhookSecrets::new(vec![crate::CONNECT_WEBHOOK_SECRET.to_owned()]);
+    WebhookService { events: env.event_handler(clock), secrets: WebhookSecrets::new(secrets.iter().map(|s| (*s).to_owned()).collect()).expect("secrets"), connect_secrets, clock }
 }
 
 /// The emulator delivers to the handler when `deliver` is true; otherwise

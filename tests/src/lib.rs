@@ -79,6 +79,8 @@ pub fn json_of(response: &Response<Body>) -> (u16, Value) {
 pub const JWT_SECRET: &str = "test-secret-that-is-long-enough-for-hs256";
 pub const STRIPE_KEY: &str = "sk_test_emulator";
 pub const WEBHOOK_SECRET: &str = "whsec_test_emulator";
+/// The Connect endpoint's secret (events of teachers' connected accounts).
+pub const CONNECT_WEBHOOK_SECRET: &str = "whsec_test_connect_emulator";
 pub const FRONTEND: &str = "http://localhost:3000";
 
 pub fn token_for(sub: &str) -> String {
@@ -152,7 +154,9 @@ pub async fn start_stripe() -> emulators::stripe::StripeEmulator {
         secret_key: STRIPE_KEY.into(),
         webhook_secret: WEBHOOK_SECRET.into(),
         webhook_url: None,
+        connect_webhook_secret: Some(CONNECT_WEBHOOK_SECRET.into()),
         retry_base: std::time::Duration::from_millis(50),
+        ..Default::default()
     })
     .await
     .expect("stripe emulator")

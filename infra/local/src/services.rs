@@ -23,6 +23,8 @@ pub struct LocalConfig {
     pub jwt_secret: String,
     pub stripe: StripeConfig,
     pub webhook_secret: String,
+    /// `STRIPE_CONNECT_WEBHOOK_SECRET`: the Connect endpoint's (teachers' accounts).
+    pub connect_webhook_secret: Option<String>,
     pub hms: HmsConfig,
     pub mail: shared::notify::MailConfig,
     /// `AWS_ENDPOINT_URL_SESV2`: where the SES emulator listens.
@@ -34,14 +36,15 @@ pub struct LocalConfig {
 impl LocalConfig {
     pub fn from_env() -> Result<Self, String> {
         let store = config::load(StoreConfig::read).map_err(|e| e.to_string())?;
-        let (jwt_secret, stripe, webhook_secret, hms) = config::load(|env| {
+        let (jwt_secret, stripe, webhook_secret, connect_webhook_secret, hms) = config::load(|env| {
             let parts = (
                 auth::read_signing_secret(env),
                 StripeConfig::read(env),
                 env.required("STRIPE_WEBHOOK_SECRET", "see .env.local", |s| Ok(s.to_owned())),
+                env.optional("STRIPE_CONNECT_WEBHOOK_SECRET", "see .env.local", |s| Ok(s.to_owned())),
                 HmsConfig::read(env),
             );
-            Some((parts.0?, parts.1?, parts.2?, parts.3?))
+            Some((parts.0?, parts.1?, parts.2?, parts.3, parts.4?))
         })
         .map_err(|e| e.to_string())?;
         let (mail, ses_endpoint, ses_viewer) = config::load(|env| {
@@ -51,7 +54,7 @@ impl LocalConfig {
             Some((mail?, endpoint?, viewer))
         })
         .map_err(|e| e.to_string())?;
-        Ok(Self { store, jwt_secret, stripe, webhook_secret, hms, mail, ses_endpoint, ses_viewer })
+        Ok(Self { store, jwt_secret, stripe, webhook_secret, connect_webhook_secret, hms, mail, ses_endpoint, ses_viewer })
     }
 }
 
@@ -96,12 +99,17 @@ impl Services {
         let spec = infra::table::TableSpec::load().map_err(|e| e.to_string())?;
         infra::table::create_table(store.client(), store.table(), &spec).await.map_err(|e| e.to_string())?;
         let teachers = seed_dir_into(&store, seed_dir).await?;
+        // Events of teachers' connected accounts go to stripe-webhook's Connect endpoint.
+        let connect_webhook_url = webhook_url.as_ref().map(|url| format!("{}/connect", url.trim_end_matches('/')));
         let stripe = StripeEmulator::start(EmulatorConfig {
             port: ports.stripe,
             secret_key: config.stripe.secret_key.clone(),
             webhook_secret: config.webhook_secret.clone(),
             webhook_url,
+            connect_webhook_url,
+            connect_webhook_secret: config.connect_webhook_secret.clone(),
             retry_base: Duration::from_secs(2),
+            ..EmulatorConfig::default()
         })
         .await
         .map_err(|e| format!("Stripe emulator port {}: {e}", ports.stripe))?;

@@ -73,9 +73,10 @@ impl Store {
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key(teacher_pk(&account.teacher_id), PAYOUTS_SK)))
-            .update_expression("SET teacher_id = :teacher, account_id = :account, country = :country, #state = :state, created_at = if_not_exists(created_at, :now), updated_at = :now, hold = if_not_exists(hold, :no)")
+            .update_expression("SET teacher_id = :teacher, account_id = :account, country = :country, #state = :state, created_at = if_not_exists(created_at, :now), updated_at = :now, #hold = if_not_exists(#hold, :no)")
             .condition_expression("attribute_not_exists(account_id)")
             .expression_attribute_names("#state", "state")
+            .expression_attribute_names("#hold", "hold")
             .expression_attribute_values(":teacher", s(account.teacher_id.to_string()))
             .expression_attribute_values(":account", s(account.account_id.clone().unwrap_or_default()))
             .expression_attribute_values(":country", s(account.country.map(|c| c.to_string()).unwrap_or_default()))
@@ -121,8 +122,9 @@ impl Store {
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key(teacher_pk(teacher), PAYOUTS_SK)))
-            .update_expression("SET teacher_id = :teacher, hold = :hold, hold_by = :by, updated_at = :now, created_at = if_not_exists(created_at, :now)")
+            .update_expression("SET teacher_id = :teacher, #hold = :hold, hold_by = :by, updated_at = :now, created_at = if_not_exists(created_at, :now)")
             .expression_attribute_values(":teacher", s(teacher.to_string()))
+            .expression_attribute_names("#hold", "hold")
             .expression_attribute_values(":hold", AttributeValue::Bool(hold))
             .expression_attribute_values(":by", s(by))
             .expression_attribute_values(":now", s(now.to_string()))
@@ -143,7 +145,8 @@ impl Store {
             .expression_attribute_values(":now", s(now.to_string()));
         update = match commission {
             Some(percent) => update
-                .update_expression("SET teacher_id = :teacher, commission_percent = :percent, updated_at = :now, created_at = if_not_exists(created_at, :now), hold = if_not_exists(hold, :no)")
+                .expression_attribute_names("#hold", "hold")
+                .update_expression("SET teacher_id = :teacher, commission_percent = :percent, updated_at = :now, created_at = if_not_exists(created_at, :now), #hold = if_not_exists(#hold, :no)")
                 .expression_attribute_values(":percent", AttributeValue::N(percent.value().to_string()))
                 .expression_attribute_values(":no", AttributeValue::Bool(false)),
             None => update.update_expression("SET teacher_id = :teacher, updated_at = :now, created_at = if_not_exists(created_at, :now) REMOVE commission_percent"),

@@ -21,6 +21,7 @@ async fn stack(function_secret: &str) -> (CheckoutEnv, ServedFunction) {
     let service = Arc::new(WebhookService {
         events: EventHandler { store: env.db.store_of("stripe-webhook"), payments: shared::payments::Payments::new(&config).unwrap(), rooms: tests::rooms_for(&env.db.store_of("stripe-webhook"), &env.hms.base_url(), Clock::System), livemode: false },
         secrets: WebhookSecrets::new(vec![function_secret.to_owned()]).unwrap(),
+        connect_secrets: WebhookSecrets::new(vec![tests::CONNECT_WEBHOOK_SECRET.to_owned()]),
         clock: Clock::System,
     });
     let served = ServedFunction::start(move |req| {

@@ -16,7 +16,7 @@ const KEY: &str = "sk_test_emulator_key_0001";
 const WHSEC: &str = "whsec_emulator_test_secret";
 
 async fn emulator(webhook_url: Option<String>, retry_base: Duration) -> StripeEmulator {
-    let config = EmulatorConfig { port: 0, secret_key: KEY.into(), webhook_secret: WHSEC.into(), webhook_url, retry_base };
+    let config = EmulatorConfig { port: 0, secret_key: KEY.into(), webhook_secret: WHSEC.into(), webhook_url, retry_base, ..EmulatorConfig::default() };
     StripeEmulator::start(config).await.unwrap()
 }
 

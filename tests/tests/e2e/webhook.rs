@@ -285,7 +285,7 @@ async fn signatures_rotation_tolerance_and_tampering() {
     // Tolerance against a clock pinned to `now`, so a slow run cannot move the boundary.
     let pinned = service(&h.env, &[WEBHOOK_SECRET], Clock::Fixed(Timestamp::from_second(now).unwrap()));
     for t in [now - 301, now + 301] {
-        let refused = pinned.handle(Some(&sign(WEBHOOK_SECRET, t)), body.as_bytes()).await;
+        let refused = pinned.handle(shared::webhook::Endpoint::Platform, Some(&sign(WEBHOOK_SECRET, t)), body.as_bytes()).await;
         let stale = shared::webhook::SignatureError::Stale.to_string();
         assert!(matches!(&refused, Err(shared::error::ApiError::BadSignature(why)) if *why == stale), "{t}: {refused:?}");
     }
@@ -300,7 +300,7 @@ async fn signatures_rotation_tolerance_and_tampering() {
     // The service's clock is pinned to `now`, so "exactly at" is exact however long the test runs.
     let rotating = service(&h.env, &["whsec_old_one", WEBHOOK_SECRET], Clock::Fixed(Timestamp::from_second(now).unwrap()));
     let both = format!("{},v1={}", sign("whsec_old_one", now - 300), sign(WEBHOOK_SECRET, now - 300).split("v1=").nth(1).unwrap());
-    let ack = rotating.handle(Some(&both), body.as_bytes()).await.unwrap();
+    let ack = rotating.handle(shared::webhook::Endpoint::Platform, Some(&both), body.as_bytes()).await.unwrap();
     assert_eq!(ack.outcome, "confirmed", "exactly at the tolerance is accepted");
 }
 
