@@ -179,7 +179,10 @@ stripe-webhook: $(SAM)
 	url=$$(python3 -c 'import json,sys; print(next(o["OutputValue"] for o in json.load(open(sys.argv[1])) if o["OutputKey"] == "StripeWebhookUrl"))' .local/outputs-$(ENV).json) && \
 	STRIPE_SECRET_KEY=$$($(VENV)/bin/python infra/deploy/secrets.py lessons/$(ENV) --get STRIPE_SECRET_KEY) \
 	cargo run --locked -q -p infra --bin admin -- stripe-webhook --url $$url --print-secret \
-	| $(VENV)/bin/python infra/deploy/secrets.py lessons/$(ENV) --set STRIPE_WEBHOOK_SECRET
+	| $(VENV)/bin/python infra/deploy/secrets.py lessons/$(ENV) --set STRIPE_WEBHOOK_SECRET && \
+	STRIPE_SECRET_KEY=$$($(VENV)/bin/python infra/deploy/secrets.py lessons/$(ENV) --get STRIPE_SECRET_KEY) \
+	cargo run --locked -q -p infra --bin admin -- stripe-webhook --url $$url --connect --print-secret \
+	| $(VENV)/bin/python infra/deploy/secrets.py lessons/$(ENV) --set STRIPE_CONNECT_WEBHOOK_SECRET
 
 # Checks a deployment end to end and names the fix for each problem. Locally (the default)
 # against a running `make dev` (the environment it started the functions with, and .env.local

@@ -17,6 +17,7 @@ from botocore.exceptions import ClientError
 KEYS = {
     "STRIPE_SECRET_KEY": "Stripe Dashboard > Developers > API keys > Secret key (sk_live_... or sk_test_...)",
     "STRIPE_WEBHOOK_SECRET": "Stripe Dashboard > Developers > Webhooks > your endpoint > Signing secret (whsec_...); leave empty: make stripe-webhook fills it",
+    "STRIPE_CONNECT_WEBHOOK_SECRET": "the Connect endpoint's Signing secret (whsec_...); leave empty: make stripe-webhook fills it",
     "HMS_APP_SECRET": "100ms dashboard > Developer > App secret",
     "AUTH_JWT_SECRET": "your auth provider's HS256 JWT secret (Supabase: Settings > API); leave empty with AuthJwksUrl",
 }

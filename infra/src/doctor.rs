@@ -59,35 +59,37 @@ impl Configuration {
 }
 
 /// Every function, with a URL or not.
-pub const ALL_FUNCTIONS: [&str; 14] = ["get-slots", "get-teachers", "initiate-checkout", "stripe-webhook", "join-lesson", "change-booking", "teacher-profile", "cart", "hms-webhook", "create-room", "create-booking", "reconcile", "notify", "calendar-feed"];
+pub const ALL_FUNCTIONS: [&str; 15] = ["get-slots", "get-teachers", "initiate-checkout", "stripe-webhook", "join-lesson", "change-booking", "teacher-profile", "cart", "hms-webhook", "create-room", "create-booking", "reconcile", "notify", "calendar-feed", "teacher-payouts"];
 /// The functions whose URL is `AWS_IAM` (template.yaml).
 pub const IAM_FUNCTIONS: [&str; 2] = ["create-room", "create-booking"];
-const STRIPE_FUNCTIONS: [&str; 5] = ["initiate-checkout", "stripe-webhook", "change-booking", "create-booking", "reconcile"];
+const STRIPE_FUNCTIONS: [&str; 6] = ["initiate-checkout", "stripe-webhook", "change-booking", "create-booking", "reconcile", "teacher-payouts"];
 const HMS_FUNCTIONS: [&str; 7] = ["initiate-checkout", "stripe-webhook", "join-lesson", "change-booking", "create-room", "create-booking", "reconcile"];
 /// The secrets in the store (template.yaml's header), and the functions that must run with them.
-const SECRETS: [(&str, &[&str]); 5] = [
+const SECRETS: [(&str, &[&str]); 6] = [
     ("HMS_WEBHOOK_SECRET", &["hms-webhook"]),
     ("STRIPE_SECRET_KEY", &STRIPE_FUNCTIONS),
     ("STRIPE_WEBHOOK_SECRET", &["stripe-webhook"]),
+    ("STRIPE_CONNECT_WEBHOOK_SECRET", &["stripe-webhook"]),
     ("HMS_APP_SECRET", &HMS_FUNCTIONS),
     // create-room and create-booking read it only with OPERATOR_AUTH=token (the local stack).
-    ("AUTH_JWT_SECRET", &["initiate-checkout", "join-lesson", "change-booking", "teacher-profile", "cart", "create-room", "create-booking", "calendar-feed"]),
+    ("AUTH_JWT_SECRET", &["initiate-checkout", "join-lesson", "change-booking", "teacher-profile", "cart", "create-room", "create-booking", "calendar-feed", "teacher-payouts"]),
 ];
 
 type Reader = fn(&mut Env) -> bool;
 
 /// Each configuration section and the functions that read it at start-up (their main.rs).
-const SECTIONS: [(&str, &[&str], Reader); 10] = [
+const SECTIONS: [(&str, &[&str], Reader); 11] = [
+    ("configuration: payouts", &["reconcile", "teacher-payouts"], |env| shared::payouts::PayoutConfig::read(env).is_some()),
     ("configuration: mail", &["notify", "calendar-feed"], |env| shared::notify::MailConfig::read(env).is_some()),
     ("configuration: attendance", &["reconcile"], |env| shared::attendance::AttendanceConfig::read(env).is_some()),
     ("configuration: 100ms webhook secret", &["hms-webhook"], |env| shared::attendance::HmsWebhookSecrets::read(env).is_some()),
     ("configuration: storage", &ALL_FUNCTIONS, |env| StoreConfig::read(env).is_some()),
-    ("configuration: auth", &["initiate-checkout", "join-lesson", "change-booking", "teacher-profile", "cart", "calendar-feed"], |env| AuthConfig::read(env).is_some()),
+    ("configuration: auth", &["initiate-checkout", "join-lesson", "change-booking", "teacher-profile", "cart", "calendar-feed", "teacher-payouts"], |env| AuthConfig::read(env).is_some()),
     ("configuration: operator auth", &IAM_FUNCTIONS, |env| OperatorAuthConfig::read(env).is_some()),
     ("configuration: Stripe", &STRIPE_FUNCTIONS, |env| StripeConfig::read(env).is_some()),
     ("configuration: Stripe webhook secret", &["stripe-webhook"], |env| WebhookSecrets::read(env).is_some()),
     ("configuration: 100ms", &HMS_FUNCTIONS, |env| HmsConfig::read(env).is_some()),
-    ("configuration: redirects", &["initiate-checkout"], |env| RedirectPolicy::read(env).is_some()),
+    ("configuration: redirects", &["initiate-checkout", "teacher-payouts"], |env| RedirectPolicy::read(env).is_some()),
 ];
 
 /// One finding: what was checked, whether it holds, and the fix if not.
@@ -204,7 +206,7 @@ fn check_stored_secrets(config: &Configuration, report: &mut Report) {
             let key = *key;
             let (Some(running), Some(stored)) = (vars.iter().find(|(k, v)| k == key && !v.trim().is_empty()).map(|(_, v)| v.trim()), stored(key)) else { continue };
             // While rolling a webhook secret the function holds "old,new"; the stored one must be among them.
-            let matches = if key == "STRIPE_WEBHOOK_SECRET" { running.split(',').any(|s| s.trim() == stored) } else { running == stored };
+            let matches = if key == "STRIPE_WEBHOOK_SECRET" || key == "STRIPE_CONNECT_WEBHOOK_SECRET" { running.split(',').any(|s| s.trim() == stored) } else { running == stored };
             if !matches {
                 differing.push(format!("{function} runs with a {key} other than the stored one"));
             }
@@ -315,7 +317,30 @@ async fn check_stripe(http: &reqwest::Client, stripe: &StripeConfig, target: &Ta
         return fail(report, format!("the endpoint does not send {missing:?}: run make stripe-webhook ENV=<env>"));
     }
     report.pass(CHECK, format!("{url} is registered, enabled and sends every handled event"));
+    check_connect_endpoint(&list, url, report);
     true
+}
+
+/// "Teachers onboard but are never paid": the Connect endpoint (the
+/// webhook's URL + /connect) must be registered and send what it handles.
+fn check_connect_endpoint(list: &[Value], url: &str, report: &mut Report) {
+    const CHECK: &str = "Stripe Connect endpoint";
+    let connect = crate::stripe_webhook::connect_url(url);
+    let Some(endpoint) = list.iter().find(|e| e["url"].as_str().is_some_and(|u| u.trim_end_matches('/') == connect)) else {
+        report.fail(CHECK, format!("no endpoint for {connect}: teachers' account changes go unheard and their earnings never go out; run make stripe-webhook ENV=<env> then make deploy ENV=<env>"));
+        return;
+    };
+    if endpoint["status"] != "enabled" {
+        report.fail(CHECK, format!("the endpoint for {connect} is {}: enable it in Stripe Dashboard > Developers > Webhooks", endpoint["status"]));
+        return;
+    }
+    let enabled: BTreeSet<&str> = endpoint["enabled_events"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+    let missing: Vec<&str> = shared::webhook::event::CONNECT_HANDLED.iter().copied().filter(|e| !enabled.contains(e) && !enabled.contains("*")).collect();
+    if missing.is_empty() {
+        report.pass(CHECK, format!("{connect} is registered, enabled and sends {:?}", shared::webhook::event::CONNECT_HANDLED));
+    } else {
+        report.fail(CHECK, format!("the Connect endpoint does not send {missing:?}: run make stripe-webhook ENV=<env>"));
+    }
 }
 
 /// The real round trip: a Checkout Session marked as a doctor probe (no

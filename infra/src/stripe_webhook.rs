@@ -17,10 +17,20 @@ pub struct Registered {
     pub secret: Option<String>,
 }
 
-pub async fn register(stripe: &StripeConfig, url: &str) -> Result<Registered, String> {
+/// The Connect endpoint of stripe-webhook at `url`: its own URL, so it is told apart from the platform's.
+pub fn connect_url(url: &str) -> String {
+    format!("{}/connect", url.trim_end_matches('/'))
+}
+
+/// With `connect`, the Connect endpoint (`url` + `/connect`): events of
+/// teachers' connected accounts, with its own signing secret.
+pub async fn register(stripe: &StripeConfig, url: &str, connect: bool) -> Result<Registered, String> {
     let http = reqwest::Client::builder().timeout(stripe.timeout).build().map_err(|e| e.to_string())?;
     let list: Value = send(http.get(format!("{}v1/webhook_endpoints", stripe.api_base)).bearer_auth(&stripe.secret_key).query(&[("limit", "100")])).await?;
-    let events: Vec<(String, String)> = shared::webhook::event::HANDLED.iter().enumerate().map(|(i, e)| (format!("enabled_events[{i}]"), (*e).to_owned())).collect();
+    let url = if connect { connect_url(url) } else { url.to_owned() };
+    let url = url.as_str();
+    let handled: &[&str] = if connect { &shared::webhook::event::CONNECT_HANDLED } else { &shared::webhook::event::HANDLED };
+    let events: Vec<(String, String)> = handled.iter().enumerate().map(|(i, e)| (format!("enabled_events[{i}]"), (*e).to_owned())).collect();
     let existing = list["data"].as_array().into_iter().flatten().find(|e| e["url"].as_str().is_some_and(|u| u.trim_end_matches('/') == url.trim_end_matches('/')));
     if let Some(endpoint) = existing {
         let id = endpoint["id"].as_str().ok_or("an endpoint without an id")?.to_owned();
@@ -32,6 +42,9 @@ pub async fn register(stripe: &StripeConfig, url: &str) -> Result<Registered, St
     let mut form = events;
     form.push(("url".into(), url.to_owned()));
     form.push(("api_version".into(), API_VERSION.to_owned()));
+    if connect {
+        form.push(("connect".into(), "true".into()));
+    }
     let created: Value = send(http.post(format!("{}v1/webhook_endpoints", stripe.api_base)).bearer_auth(&stripe.secret_key).form(&form)).await?;
     Ok(Registered {
         endpoint_id: created["id"].as_str().ok_or("Stripe returned no endpoint id")?.to_owned(),

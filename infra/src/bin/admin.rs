@@ -104,6 +104,10 @@ enum Command {
         url: String,
         #[arg(long)]
         print_secret: bool,
+        /// The Connect endpoint instead (URL + /connect: events of teachers'
+        /// connected accounts, with their own signing secret).
+        #[arg(long)]
+        connect: bool,
     },
     /// Make the 100ms room of every booking still without one (after an
     /// outage, or once a template problem is fixed). Safe to repeat.
@@ -301,9 +305,10 @@ async fn run(command: Command) -> Result<(), String> {
             }
             println!("doctor: everything checked is healthy");
         }
-        Command::StripeWebhook { url, print_secret } => {
+        Command::StripeWebhook { url, print_secret, connect } => {
             let stripe = config::load(shared::payments::StripeConfig::read).map_err(|e| e.to_string())?;
-            let registered = infra::stripe_webhook::register(&stripe, &url).await?;
+            let registered = infra::stripe_webhook::register(&stripe, &url, connect).await?;
+            let url = if connect { infra::stripe_webhook::connect_url(&url) } else { url };
             match (&registered.secret, print_secret) {
                 (Some(secret), true) => {
                     eprintln!("created endpoint {} for {url}", registered.endpoint_id);

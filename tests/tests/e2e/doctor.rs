@@ -30,7 +30,14 @@ async fn stack(function_secret: &str) -> (CheckoutEnv, ServedFunction) {
     })
     .await;
     env.stripe.set_webhook_url(Some(served.url()));
+    connect_endpoint(&env, Some(format!("{}connect", served.url()))).await;
     (env, served)
+}
+
+/// Where the emulator sends Connect events (none: no Connect endpoint).
+async fn connect_endpoint(env: &CheckoutEnv, url: Option<String>) {
+    let set = reqwest::Client::new().post(format!("{}_emulator/connect_webhook", env.stripe.base_url())).json(&serde_json::json!({"url": url})).send().await.unwrap();
+    assert!(set.status().is_success(), "{}", set.status());
 }
 
 /// stripe-webhook's environment as it runs, and the store's secrets.
@@ -45,6 +52,7 @@ fn configuration(env: &CheckoutEnv, function_secret: &str, stored_secret: &str) 
             ("STRIPE_SECRET_KEY", STRIPE_KEY.into()),
             ("STRIPE_API_BASE", env.stripe.base_url()),
             ("STRIPE_WEBHOOK_SECRET", webhook_secret.into()),
+            ("STRIPE_CONNECT_WEBHOOK_SECRET", tests::CONNECT_WEBHOOK_SECRET.into()),
             ("HMS_APP_ACCESS_KEY", tests::HMS_ACCESS_KEY.into()),
             ("HMS_APP_SECRET", tests::HMS_SECRET.into()),
             ("HMS_TEMPLATE_ID", tests::HMS_TEMPLATE.into()),
@@ -93,6 +101,17 @@ async fn a_healthy_stack_passes_and_the_probe_changes_nothing_but_its_event_reco
     let added: Vec<&String> = after.iter().filter(|k| !before.contains(k)).collect();
     assert_eq!(added.len(), 1, "only the processed-event record: {added:?}");
     assert!(env.db.store.event_seen(probe["id"].as_str().unwrap()).await.unwrap());
+}
+
+/// "Teachers are never paid": no Connect endpoint, so account.updated goes unheard.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_connect_endpoint_is_named_with_its_fix() {
+    let (env, served) = stack(WEBHOOK_SECRET).await;
+    connect_endpoint(&env, None).await;
+    let report = infra::doctor::run(configuration(&env, WEBHOOK_SECRET, WEBHOOK_SECRET), &target(&served)).await;
+    assert!(!report.healthy());
+    let connect = finding(&report, "Stripe Connect endpoint");
+    assert!(!connect.ok && connect.detail.contains("/connect") && connect.detail.contains("make stripe-webhook"), "{connect:?}");
 }
 
 /// "Payment succeeds but no booking": the function's secret and the stored
