@@ -14,6 +14,8 @@ pub mod reversals;
 pub mod review;
 pub mod service;
 pub mod share;
+#[cfg(test)]
+mod sum_rule;
 pub mod sweep;
 pub mod transfers;
 pub mod view;

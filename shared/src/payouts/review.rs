@@ -20,7 +20,7 @@ pub struct Reviewed {
 pub async fn review(store: &Store, payment_intent: &str, now: Timestamp) -> Result<Reviewed, StoreError> {
     let mut done = Reviewed::default();
     let ledger = store.ledger(payment_intent).await?;
-    let (Some(first), Some(payment)) = (ledger.earnings.first(), payment_of(&ledger)) else { return Ok(done) };
+    let (Some(first), Some(_)) = (ledger.earnings.first(), payment_of(&ledger)) else { return Ok(done) };
     let Some(checkout) = store.get_checkout(&first.checkout_id).await? else { return Ok(done) };
     for earning in &ledger.earnings {
         // Only whether it is worth anything matters for a relisting, and
@@ -30,7 +30,7 @@ pub async fn review(store: &Store, payment_intent: &str, now: Timestamp) -> Resu
         match earning.status {
             WorkStatus::Done => {
                 let taken: u64 = ledger.reversals.iter().filter(|r| r.booking_id == earning.booking_id).map(|r| r.amount).sum();
-                let amount = to_reverse(now_worth.earned, earning.transferred, taken, payment.dispute_open);
+                let amount = to_reverse(now_worth.earned, earning.transferred, taken);
                 if amount == 0 {
                     continue;
                 }

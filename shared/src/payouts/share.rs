@@ -116,12 +116,10 @@ fn spread(amount: u64, over: &[u64]) -> Vec<u64> {
 
 /// What to reverse of a transfer now: what went out, less what was
 /// reversed, is being reversed or was refused (a loss already recorded),
-/// above what the lesson still earns. While a chargeback is open nothing
-/// is reversed: it may yet be won.
-pub fn to_reverse(earned: u64, transferred: u64, reversals: u64, dispute_open: bool) -> u64 {
-    if dispute_open {
-        return 0;
-    }
+/// above what the lesson still earns. An open chargeback takes nothing
+/// from what a lesson earns (only a lost one does), so it reverses nothing
+/// until it is lost; a refund before it is reversed as any other.
+pub fn to_reverse(earned: u64, transferred: u64, reversals: u64) -> u64 {
     transferred.saturating_sub(reversals).saturating_sub(earned)
 }
 
@@ -176,10 +174,10 @@ mod tests {
         assert_eq!(open[0], Entitlement { kept: 3000, earned: 2550, transferable: 0 });
         let lost = entitlements(&Payment { lost_to_disputes: 3000, ..Payment::default() }, &lessons);
         assert_eq!(lost[0], Entitlement::default());
-        assert_eq!(to_reverse(0, 2550, 0, true), 0);
-        assert_eq!(to_reverse(0, 2550, 0, false), 2550);
-        assert_eq!(to_reverse(1275, 2550, 0, false), 1275);
-        assert_eq!(to_reverse(1275, 2550, 1275, false), 0);
+        assert_eq!(to_reverse(open[0].earned, 2550, 0), 0, "an open chargeback reverses nothing");
+        assert_eq!(to_reverse(lost[0].earned, 2550, 0), 2550);
+        assert_eq!(to_reverse(1275, 2550, 0), 1275);
+        assert_eq!(to_reverse(1275, 2550, 1275), 0);
     }
 
     fn lessons() -> impl Strategy<Value = Vec<Lesson>> {

@@ -363,6 +363,8 @@ mod tests {
                 .collect(),
             obligations: Vec::new(),
             disputes: Vec::new(),
+            earnings: Vec::new(),
+            reversals: Vec::new(),
         }
     }
 
