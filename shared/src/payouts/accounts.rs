@@ -80,7 +80,12 @@ impl Onboarding<'_> {
 /// for its teacher; when it can take transfers, the teacher's waiting
 /// earnings are due at once.
 pub async fn account_updated(store: &Store, payments: &Payments, account_id: &str, now: Timestamp) -> Result<&'static str, ApiError> {
-    let account = payments.account(account_id).await.map_err(provider)?;
+    let account = match payments.account(account_id).await {
+        Ok(account) => account,
+        // Disconnected from the platform, or never ours: nothing to record, and a resend changes nothing.
+        Err(crate::payments::PaymentError::Rejected { status: 403 | 404, .. }) => return Ok("account_not_accessible"),
+        Err(err) => return Err(provider(err)),
+    };
     let Some(teacher) = account.teacher_id.as_deref().and_then(|t| TeacherId::parse(t).ok()) else { return Ok("not_a_teacher_account") };
     if !store.record_account_state(&teacher, account_id, &account.state, now).await? {
         return Ok("not_the_teachers_account");

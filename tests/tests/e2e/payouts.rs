@@ -414,3 +414,115 @@ async fn an_admins_commission_applies_and_the_onboarding_endpoint_refuses_bad_in
     assert_ne!(first["url"], second["url"]);
 }
 
+
+impl Payroll {
+    /// Waits until the payment's ledger holds a dispute of `status`.
+    async fn dispute_recorded(&self, checkout: &CheckoutId, status: &str) {
+        let pi = self.payment_intent(checkout).await;
+        for _ in 0..300 {
+            if self.env.db.store.ledger(&pi).await.unwrap().disputes.iter().any(|d| d.status == status) {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        panic!("no {status} dispute reached the ledger");
+    }
+}
+
+#[tokio::test]
+async fn a_transfer_made_by_a_worker_that_died_before_recording_it_is_read_back_not_made_again() {
+    let p = payroll().await;
+    let account = p.onboard("t_pay").await;
+    let (checkout, bookings) = p.book("s_13", vec![lesson("t_pay", &tomorrow_at("09:00"), 60), lesson("t_pay", &tomorrow_at("11:00"), 60)]).await;
+    for booking in &bookings {
+        p.decide(booking, "completed").await;
+    }
+    let at = bookings[1].end + HOLD;
+    let pi = p.payment_intent(&checkout).await;
+    // Both earnings are claimed by a worker that then dies: the first after
+    // Stripe made its transfer (the answer never recorded), the second before calling.
+    for booking in &bookings {
+        let claimed = p.env.db.store.claim_work(&earning_key(&pi, &booking.booking_id), at, at + SignedDuration::from_secs(60)).await.unwrap();
+        assert!(claimed.is_some());
+    }
+    let charge = p.payments.charge_of(&pi).await.unwrap();
+    let made = p
+        .payments
+        .transfer(&shared::payments::TransferRequest {
+            amount: 2550,
+            currency: bookings[0].currency,
+            destination: &account,
+            source_transaction: &charge,
+            transfer_group: checkout.as_str(),
+            metadata: std::collections::HashMap::from([("booking_id".to_owned(), bookings[0].booking_id.to_string())]),
+            idempotency_key: &format!("transfer-{}", bookings[0].booking_id),
+        })
+        .await
+        .unwrap();
+    assert_eq!(p.sweep(at + SignedDuration::from_secs(30)).await.not_claimed, 2, "leased to the dead worker");
+    let report = p.sweep(at + SignedDuration::from_secs(61)).await;
+    assert_eq!(report.transferred, 2, "{report:?}");
+    let transfers = p.transfers().await;
+    assert_eq!(transfers.len(), 2, "one per lesson: {transfers:?}");
+    assert_eq!(p.earning(&checkout, &bookings[0].booking_id).await.provider_id.as_deref(), Some(made.id.as_str()), "the transfer Stripe had made");
+}
+
+#[tokio::test]
+async fn a_chargeback_holds_earnings_while_open_reverses_them_when_lost_and_a_win_lets_them_go() {
+    let p = payroll().await;
+    p.onboard("t_pay").await;
+    let (held, a) = p.book("s_14", vec![lesson("t_pay", &tomorrow_at("09:00"), 60)]).await;
+    let (taken, b) = p.book("s_15", vec![lesson("t_pay", &tomorrow_at("11:00"), 60)]).await;
+    p.decide(&a[0], "completed").await;
+    p.decide(&b[0], "completed").await;
+    // The second lesson is paid out; then both payments are charged back.
+    let pi_b = p.payment_intent(&taken).await;
+    let at = b[0].end + HOLD;
+    assert!(p.env.db.store.claim_work(&earning_key(&p.payment_intent(&held).await, &a[0].booking_id), at, at + SignedDuration::from_secs(1)).await.unwrap().is_some());
+    assert_eq!(p.sweep(at).await.transferred, 1, "the first is leased away for a second");
+    let pi_a = p.payment_intent(&held).await;
+    let open_a = p.control("disputes", json!({"payment_intent": pi_a})).await;
+    let open_b = p.control("disputes", json!({"payment_intent": pi_b})).await;
+    p.dispute_recorded(&held, "needs_response").await;
+    p.dispute_recorded(&taken, "needs_response").await;
+
+    let report = p.sweep(at + SignedDuration::from_secs(2)).await;
+    assert_eq!((report.transferred, report.waiting, report.reversed), (0, 1, 0), "held while open, nothing reversed yet: {report:?}");
+    assert_eq!(p.earning(&held, &a[0].booking_id).await.waiting.as_deref(), Some("a chargeback of the payment is open"));
+
+    p.control(&format!("disputes/{}/close", open_b["id"].as_str().unwrap()), json!({"status": "lost"})).await;
+    p.dispute_recorded(&taken, "lost").await;
+    let report = p.sweep(at + SignedDuration::from_secs(3)).await;
+    assert_eq!(report.reversed, 1, "the lost chargeback takes the transfer back: {report:?}");
+    let ledger = p.env.db.store.ledger(&pi_b).await.unwrap();
+    assert_eq!((ledger.reversals.len(), ledger.reversals[0].amount, ledger.reversals[0].status), (1, 2550, WorkStatus::Done));
+
+    p.control(&format!("disputes/{}/close", open_a["id"].as_str().unwrap()), json!({"status": "won"})).await;
+    p.dispute_recorded(&held, "won").await;
+    let report = p.sweep(at + SignedDuration::from_hours(25)).await;
+    assert_eq!(report.transferred, 1, "won: the held earning goes out: {report:?}");
+    assert_eq!(p.transfers().await.iter().filter(|t| t["metadata"]["booking_id"] == a[0].booking_id.as_str()).count(), 1);
+}
+
+#[tokio::test]
+async fn the_connect_endpoint_takes_only_connected_accounts_events_signed_with_its_own_secret() {
+    let p = payroll().await;
+    let url = format!("{}connect", p._webhook.url());
+    let post = |body: String, secret: &'static str| {
+        let url = url.clone();
+        async move {
+            let t = Timestamp::now().as_second();
+            let signature = emulators::stripe::signature_header(secret, t, body.as_bytes());
+            let response = reqwest::Client::new().post(url).header("stripe-signature", signature).body(body).send().await.unwrap();
+            (response.status().as_u16(), response.json::<Value>().await.unwrap())
+        }
+    };
+    let platform_event = json!({"id": "evt_p", "type": "account.updated", "livemode": false, "data": {"object": {"id": "acct_x"}}}).to_string();
+    let connect_event = json!({"id": "evt_c", "type": "account.updated", "livemode": false, "account": "acct_unknown", "data": {"object": {"id": "acct_unknown"}}}).to_string();
+    assert_eq!(post(connect_event.clone(), WEBHOOK_SECRET).await.0, 400, "the platform endpoint's secret does not sign Connect events");
+    let (status, ack) = post(platform_event, CONNECT_WEBHOOK_SECRET).await;
+    assert_eq!((status, ack["outcome"].as_str()), (200, Some("ignored_wrong_endpoint")));
+    let (status, ack) = post(connect_event, CONNECT_WEBHOOK_SECRET).await;
+    assert_eq!((status, ack["outcome"].as_str()), (200, Some("account_not_accessible")), "an account Stripe will not show us: a resend would change nothing");
+}
