@@ -249,6 +249,32 @@ async function main() {
       await teacherPage.getByRole("heading", { name: "My lessons" }).waitFor();
       await teacherPage.locator(`li.lesson[data-booking="${moved}"]`).getByText("with Sam").waitFor();
     });
+    // The teacher sets up payouts: Stripe's (the emulator's) onboarding page and back.
+    await step(teacherPage, "earnings", async () => {
+      await teacherPage.getByRole("link", { name: "Earnings" }).click();
+      await teacherPage.getByRole("heading", { name: "Your payout account" }).waitFor();
+    });
+    // A stack reused from `make dev` may have onboarded Anna already.
+    if ((await teacherPage.locator('[data-account-status="active"]').count()) === 0) {
+      await step(teacherPage, "stripe-onboarding", async () => {
+        await teacherPage.getByRole("button", { name: /Set up payouts with Stripe|Continue with Stripe/ }).click();
+        await teacherPage.waitForURL((url) => url.href.startsWith(STRIPE));
+        await teacherPage.getByRole("button", { name: "Submit", exact: true }).waitFor();
+      });
+      await step(teacherPage, "payouts-active", async () => {
+        await teacherPage.getByRole("button", { name: "Submit", exact: true }).click();
+        await teacherPage.waitForURL((url) => url.href.startsWith(`${WEB}/earnings?onboarding=done`));
+        await said(teacherPage, /Stripe has your details|Stripe is checking your details/);
+        // account.updated reaches stripe-webhook's Connect endpoint on its own time.
+        const deadline = Date.now() + 30_000;
+        while ((await teacherPage.locator('[data-account-status="active"]').count()) === 0) {
+          check(Date.now() < deadline, "the Earnings page never showed payouts active after Stripe's onboarding");
+          await new Promise((resolve) => setTimeout(resolve, 500));
+          await teacherPage.reload();
+          await teacherPage.getByRole("heading", { name: "Your payout account" }).waitFor();
+        }
+      });
+    }
     const stale = await teacher.newPage();
     watch(stale);
     await step(teacherPage, "day-off-saved", async () => {

@@ -11,6 +11,7 @@ import { cartPage } from "./pages/cart.js";
 import { checkoutCancelPage, checkoutSuccessPage } from "./pages/checkout.js";
 import { lessonsPage } from "./pages/lessons.js";
 import { availabilityPage } from "./pages/availability.js";
+import { earningsPage } from "./pages/earnings.js";
 
 export interface Page {
   title: string;
@@ -26,6 +27,7 @@ const routes: [RegExp, Role[] | "anyone", Page][] = [
   [/^\/checkout\/cancel$/, ["student"], checkoutCancelPage],
   [/^\/lessons$/, ["student", "teacher"], lessonsPage],
   [/^\/availability$/, ["teacher"], availabilityPage],
+  [/^\/earnings$/, ["teacher"], earningsPage],
   [/^\/admin\/teachers\/([a-z][a-z0-9_-]*)$/, ["admin"], availabilityPage],
 ];
 
@@ -40,7 +42,7 @@ function nav(role: Role | undefined): HTMLElement {
   const link = (path: string, label: string) => h("a", { href: path, "aria-current": location.pathname === path ? "page" : undefined }, label);
   const links: Record<Role, HTMLElement[]> = {
     student: [link("/teachers", "Teachers"), link("/cart", "Cart"), link("/lessons", "My lessons")],
-    teacher: [link("/lessons", "My lessons"), link("/availability", "Availability")],
+    teacher: [link("/lessons", "My lessons"), link("/availability", "Availability"), link("/earnings", "Earnings")],
     admin: [link("/teachers", "Teachers")],
   };
   const user = current();

@@ -17,6 +17,7 @@ export type UpcomingLessons = Schemas["UpcomingLessons"];
 export type PastLessons = Schemas["PastLessons"];
 export type ProfileDocument = Schemas["ProfileDocument"];
 export type VersionedProfile = Schemas["VersionedProfile"];
+export type PayoutsView = Schemas["PayoutsView"];
 
 type Op = keyof operations;
 type Responses<O extends Op> = operations[O]["responses"];
@@ -26,7 +27,7 @@ export type Ok<O extends Op> = 200 extends keyof Responses<O> ? JsonOf<Responses
 export type Query<O extends Op> = operations[O]["parameters"] extends { query?: infer Q } ? NonNullable<Q> : never;
 export type Body<O extends Op> = operations[O]["requestBody"] extends { content: { "application/json": infer B } } | undefined ? B : never;
 
-export type FunctionName = "get-teachers" | "get-slots" | "cart" | "initiate-checkout" | "join-lesson" | "change-booking" | "teacher-profile";
+export type FunctionName = "get-teachers" | "get-slots" | "cart" | "initiate-checkout" | "join-lesson" | "change-booking" | "teacher-profile" | "teacher-payouts";
 
 export interface ClientOptions {
   /** Each function's URL: deployed, the stack's outputs (each its own host); locally a base plus the name. */
@@ -53,7 +54,7 @@ export class ApiError extends Error {
   }
 }
 
-type Call = { method: "GET" | "PUT" | "POST" | "DELETE"; query?: Record<string, string | number | boolean | undefined>; body?: unknown; headers?: Record<string, string> };
+type Call = { method: "GET" | "PUT" | "POST" | "DELETE"; path?: string; query?: Record<string, string | number | boolean | undefined>; body?: unknown; headers?: Record<string, string> };
 
 export class LessonsClient {
   private readonly fetch: typeof fetch;
@@ -133,9 +134,18 @@ export class LessonsClient {
   writeProfile(doc: Body<"writeTeacherProfile">, version: number, query: Query<"writeTeacherProfile"> = {}): Promise<Ok<"writeTeacherProfile">> {
     return this.call("teacher-profile", { method: "PUT", query, body: doc, headers: { "if-match": `"${version}"` } });
   }
+  /** The teacher's Stripe account state and a page of earnings. */
+  payouts(query: Query<"teacherPayouts"> = {}): Promise<Ok<"teacherPayouts">> {
+    return this.call("teacher-payouts", { method: "GET", query });
+  }
+  /** The connected account (made once) and a fresh single-use onboarding link: go there at once. */
+  startOnboarding(body: Body<"teacherPayoutsOnboarding"> = {}, query: Query<"teacherPayoutsOnboarding"> = {}): Promise<Ok<"teacherPayoutsOnboarding">> {
+    return this.call("teacher-payouts", { method: "POST", path: "onboarding", query, body });
+  }
 
   private async call<T>(name: FunctionName, call: Call): Promise<T> {
-    const url = new URL(this.options.functionUrl(name));
+    const base = this.options.functionUrl(name);
+    const url = new URL(call.path ? `${base.replace(/\/$/, "")}/${call.path}` : base);
     for (const [key, value] of Object.entries(call.query ?? {})) {
       if (value !== undefined) url.searchParams.set(key, String(value));
     }

@@ -103,6 +103,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/stripe-webhook/connect": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Events of teachers' connected accounts (Stripe's Connect endpoint, called by Stripe)
+         * @description Registered with "Listen to events on Connected accounts" (`connect: true`) and its
+         *     own signing secret, `STRIPE_CONNECT_WEBHOOK_SECRET` (one or two while rolling).
+         *     `account.updated` is read back from Stripe and recorded; an account that can take
+         *     transfers makes its teacher's waiting earnings due at once. `payout.failed` becomes
+         *     attention. An event without `account` (a platform event) is acknowledged and ignored.
+         */
+        post: operations["stripeConnectWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/join-lesson/": {
         parameters: {
             query?: never;
@@ -324,10 +348,105 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/teacher-payouts/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The teacher's Stripe account state and payout ledger (a page of earnings, newest lesson first)
+         * @description For the teacher (their login) or an admin (`teacher_id`). Each earning is what the
+         *     lesson is worth to the teacher now: the price the platform kept (after refunds) less
+         *     the commission, rounded in the teacher's favour. `pending` until `transferable_at`
+         *     (the lesson's end plus PAYOUT_HOLD_HOURS), then `due` (going out with the next sweep,
+         *     or `waiting` for the teacher's account), `transferred`, `none` (refunded, charged back,
+         *     or the teacher did not come) or `failed`. Totals are of the page.
+         */
+        get: operations["teacherPayouts"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/teacher-payouts/onboarding": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Onboard to Stripe Connect (the account is made once) and get a fresh onboarding link
+         * @description The first call makes the teacher's connected account (Stripe-hosted onboarding, the
+         *     Express dashboard, transfers only; a `country` other than the platform's uses Stripe's
+         *     `recipient` service agreement). Every call answers a new single-use link that expires
+         *     within minutes: send the browser there at once. Stripe sends it back to `return_url`,
+         *     or to `refresh_url` when the link was used or expired, where the page asks for a new one.
+         */
+        post: operations["teacherPayoutsOnboarding"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        PayoutsView: {
+            teacher_id: string;
+            account: {
+                /** @enum {string} */
+                status: "not_started" | "details_due" | "restricted" | "active";
+                /** @description what Stripe still needs from the teacher */
+                currently_due: string[];
+                /** @description an operator stopped transfers; what is due stays due */
+                on_hold: boolean;
+            };
+            commission_percent: number;
+            hold_hours: number;
+            earnings: {
+                booking_id: string;
+                /** Format: date-time */
+                lesson_end: string;
+                /** @enum {string} */
+                basis: "completed" | "student_no_show" | "late_cancel" | "teacher_no_show";
+                /** @enum {string} */
+                status: "pending" | "due" | "transferred" | "none" | "failed";
+                /** @description minor units */
+                amount: number;
+                currency: string;
+                commission_percent: number;
+                /** Format: date-time */
+                transferable_at: string;
+                transfer_id?: string;
+                /** Format: date-time */
+                transferred_at?: string;
+                /** @description taken back after a refund */
+                reversed: number;
+                /** @description why a due earning has not gone out */
+                waiting?: string;
+            }[];
+            /** @description per currency, of this page */
+            totals: {
+                [key: string]: {
+                    pending: number;
+                    due: number;
+                    transferred: number;
+                    reversed: number;
+                };
+            };
+            /** @description the `after` of the next page */
+            next?: string;
+        };
         Money: {
             /** @description minor units */
             amount: number;
@@ -1030,6 +1149,72 @@ export interface operations {
             503: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    stripeConnectWebhook: {
+        parameters: {
+            query?: never;
+            header: {
+                "Stripe-Signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": Record<string, never>;
+            };
+        };
+        responses: {
+            /** @description Handled (or a duplicate, another mode's, or a type we ignore) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        received: boolean;
+                        /** @example account_updated */
+                        outcome: string;
+                    };
+                };
+            };
+            /** @description `invalid_signature` (also when no Connect secret is configured) or `invalid_request`; nothing written */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `method_not_allowed` */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `payment_provider_error`: the account could not be read back; Stripe redelivers */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `service_unavailable`: storage unavailable; Stripe redelivers */
+            503: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -2051,6 +2236,203 @@ export interface operations {
             };
             /** @description `feed_not_found`: no feed has this secret (never made, or replaced by a newer one) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    teacherPayouts: {
+        parameters: {
+            query?: {
+                /** @description admins only */
+                teacher_id?: string;
+                limit?: number;
+                /** @description the previous page's `next` */
+                after?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The account and a page of earnings */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PayoutsView"];
+                };
+            };
+            /** @description `invalid_request` (limit, after, teacher_id) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unauthorized` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `forbidden`: a student, or a teacher naming a teacher_id */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `teacher_not_found`: no teacher profile belongs to this login */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `method_not_allowed` */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `service_unavailable`; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    teacherPayoutsOnboarding: {
+        parameters: {
+            query?: {
+                /** @description admins only */
+                teacher_id?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** @description ISO 3166-1 alpha-2; the platform's (STRIPE_PLATFORM_COUNTRY) by default; only the first call's counts */
+                    country?: string;
+                    /**
+                     * Format: uri
+                     * @description on an allowed origin; default <first origin>/earnings?onboarding=done
+                     */
+                    return_url?: string;
+                    /**
+                     * Format: uri
+                     * @description on an allowed origin; default <first origin>/earnings?onboarding=refresh
+                     */
+                    refresh_url?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The account and its link */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @example acct_1Nv0FGQ9RKHgCVdK */
+                        account_id: string;
+                        /** Format: uri */
+                        url: string;
+                    };
+                };
+            };
+            /** @description `invalid_request` (body, country, return_url, refresh_url) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unauthorized` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `forbidden`: a student, or a teacher naming a teacher_id */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `teacher_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `method_not_allowed` */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `payload_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `payment_provider_error`: Stripe failed; retry */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `service_unavailable`; retry */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };

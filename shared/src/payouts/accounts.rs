@@ -16,9 +16,9 @@ use crate::payments::{AccountRequest, Payments};
 use crate::store::{PayoutAccount, Store, StoreError, WorkStatus};
 
 /// Where the teacher's browser goes after Stripe's onboarding, by default.
-pub const RETURN_PATH: &str = "/earnings.html?onboarding=done";
+pub const RETURN_PATH: &str = "/earnings?onboarding=done";
 /// Where it goes when the link was used or expired: the page asks for a new one.
-pub const REFRESH_PATH: &str = "/earnings.html?onboarding=refresh";
+pub const REFRESH_PATH: &str = "/earnings?onboarding=refresh";
 
 pub struct Onboarding<'a> {
     pub store: &'a Store,

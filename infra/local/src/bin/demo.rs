@@ -265,6 +265,49 @@ async fn run(args: &Args) -> Result<(), String> {
         }
         println!("   the mail viewer at {viewer}/ shows them ({shown} to {STUDENT_EMAIL})");
     }
+
+    step(17, "the teacher sets up payouts, the claim window passes and the completed lesson is transferred to them");
+    let payouts = config::load(shared::payouts::PayoutConfig::read).map_err(|e| e.to_string())?;
+    let teacher = auth::mint_hs256(&secret, &Claims::new(args.teacher.clone(), Role::Teacher, now, SignedDuration::from_hours(1))).map_err(|e| e.to_string())?;
+    let link = answer(|| http.post(format!("{base}/teacher-payouts/onboarding")).bearer_auth(&teacher).json(&json!({})), 200).await?;
+    let (account, onboarding) = (link["account_id"].as_str().ok_or("no account_id")?.to_owned(), link["url"].as_str().ok_or("no url")?.to_owned());
+    // The teacher's browser: Stripe's page, then Submit, then back to the app.
+    answer(|| http.get(&onboarding), 200).await?;
+    let submitted = http.post(&onboarding).form(&[("outcome", "verified")]).send().await.map_err(|e| e.to_string())?;
+    let back = submitted.headers().get("location").and_then(|l| l.to_str().ok()).unwrap_or_default().to_owned();
+    if !submitted.status().is_redirection() || !back.contains("/earnings?onboarding=done") {
+        return Err(format!("Stripe's onboarding answered {} to {back:?}", submitted.status()));
+    }
+    let ledger_url = format!("{base}/teacher-payouts/");
+    let mut ledger = Value::Null;
+    for _ in 0..100 {
+        ledger = answer(|| http.get(&ledger_url).bearer_auth(&teacher), 200).await?;
+        if ledger["account"]["status"] == "active" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    if ledger["account"]["status"] != "active" {
+        return Err(format!("account.updated never made {account} active: {}", ledger["account"]));
+    }
+    println!("   {account}: onboarded on Stripe's page; account.updated reached stripe-webhook's Connect endpoint: active");
+    let line = |ledger: &Value| ledger["earnings"].as_array().into_iter().flatten().find(|e| e["booking_id"] == lesson.booking_id.as_str()).cloned();
+    let pending = line(&ledger).ok_or(format!("{} has no earning: {ledger}", lesson.booking_id))?;
+    println!("   {}: earned {} {} ({}% commission), {} until {}", lesson.booking_id, pending["amount"], pending["currency"], pending["commission_percent"], pending["status"], pending["transferable_at"]);
+    let payments = shared::payments::Payments::new(&stripe).map_err(|e| e.to_string())?;
+    // The payout sweep, as reconcile's schedule runs it once PAYOUT_HOLD_HOURS have passed.
+    let report = shared::payouts::Payouts { store: &store, payments: &payments, config: &payouts }.sweep(lesson.end + payouts.hold).await;
+    if !report.errors.is_empty() {
+        return Err(format!("the payout sweep failed: {:?}", report.errors));
+    }
+    let transfers = answer(|| http.get(format!("{}_emulator/transfers", stripe.api_base)), 200).await?;
+    let transfer = transfers.as_array().into_iter().flatten().find(|t| t["metadata"]["booking_id"] == lesson.booking_id.as_str()).cloned().ok_or("no transfer in the Stripe emulator")?;
+    let ledger = answer(|| http.get(&ledger_url).bearer_auth(&teacher), 200).await?;
+    let paid = line(&ledger).ok_or("the earning left the teacher's ledger")?;
+    if paid["status"] != "transferred" || paid["transfer_id"] != transfer["id"] || transfer["destination"] != account.as_str() {
+        return Err(format!("the earning is {paid}, the transfer {transfer}"));
+    }
+    println!("   {} hours later: transfer {} of {} {} to {account} from {} (the Stripe emulator); the teacher's Earnings page shows it paid", payouts.hold.as_hours(), transfer["id"].as_str().unwrap_or("?"), transfer["amount"], transfer["currency"], transfer["source_transaction"].as_str().unwrap_or("?"));
     Ok(())
 }
 
