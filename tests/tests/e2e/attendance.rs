@@ -185,6 +185,10 @@ async fn repeated_shuffled_and_rejoined_events_make_one_set_of_stays_and_strange
     assert_eq!(report.outcomes.settled, 1, "{report:?}");
     let decided = l.env.db.store.get_booking(&booking.booking_id).await.unwrap().unwrap();
     assert_eq!(decided.status, BookingStatus::Completed);
+    // The teacher earns it, written with the decision (paid out after the hold).
+    let pi = l.env.db.store.get_checkout(&booking.checkout_id).await.unwrap().unwrap().payment_intent.unwrap();
+    let earning = l.env.db.store.earning(&shared::store::earning_key(&pi, &booking.booking_id)).await.unwrap().expect("an earning");
+    assert_eq!((earning.basis, earning.teacher_id.as_str(), earning.lesson_end), (shared::store::Basis::Completed, "t_one", booking.end));
     let attendance = decided.attendance.unwrap();
     assert_eq!((attendance.teacher.identities, attendance.student.identities), (vec!["t_one (host)".to_owned()], vec!["s_1 (guest)".to_owned()]));
     assert_eq!((attendance.teacher.seconds_present, attendance.student.seconds_present, attendance.together_seconds), (3600, 58 * 60, 58 * 60), "inside the lesson only");
@@ -326,6 +330,9 @@ async fn an_operator_overrules_an_outcome_through_the_same_refund_and_the_histor
     let after = booking.end + SignedDuration::from_hours(1);
     let was = shared::attendance::overrule(&l.handler, &booking.booking_id, "teacher_no_show", "operator:test", after).await.unwrap();
     assert_eq!((was, l.status(&booking.booking_id).await), (BookingStatus::Completed, BookingStatus::TeacherNoShow));
+    let pi = l.env.db.store.get_checkout(&booking.checkout_id).await.unwrap().unwrap().payment_intent.unwrap();
+    let earning = shared::store::earning_key(&pi, &booking.booking_id);
+    assert_eq!(l.env.db.store.earning(&earning).await.unwrap().unwrap().basis, shared::store::Basis::TeacherNoShow, "the overrule takes the earning away");
     assert_eq!(l.refunds().await.len(), 1, "refunded as a decided no-show is");
     shared::attendance::overrule(&l.handler, &booking.booking_id, "teacher_no_show", "operator:test", after).await.unwrap();
     shared::attendance::overrule(&l.handler, &booking.booking_id, "completed", "operator:test", after).await.unwrap();
