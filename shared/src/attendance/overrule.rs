@@ -78,8 +78,15 @@ pub async fn overrule(handler: &EventHandler, id: &BookingId, to: &str, by: &str
         Err(TransactError::Busy(err) | TransactError::Store(err)) => return Err(io(err)),
     }
     tracing::info!(booking_id = %id, from = booking.status.as_str(), to = to.as_str(), by, "outcome overruled");
-    if let Some(pi) = intent {
-        Refunds { store, payments: &handler.payments }.settle_payment(&pi, now, INLINE_REFUND_BUDGET).await;
+    if let Some(pi) = &intent {
+        Refunds { store, payments: &handler.payments }.settle_payment(pi, now, INLINE_REFUND_BUDGET).await;
+    }
+    // A lesson already paid out that no longer earns owes its reversal now,
+    // not only once the refund's events arrive (there may be none to make).
+    if let Some(pi) = intent.or(store.get_checkout(&booking.checkout_id).await.ok().flatten().and_then(|c| c.payment_intent))
+        && let Err(err) = crate::payouts::review::review(store, &pi, now).await
+    {
+        tracing::warn!(booking_id = %id, error = %err, "earnings not reviewed; the next refund or dispute event reviews them");
     }
     if let Err(err) = handler.rooms.disable(&booking).await {
         tracing::warn!(booking_id = %id, error = %err, "room not closed yet; the room repair closes it");

@@ -22,7 +22,8 @@ impl Payouts<'_> {
         let span = tracing::info_span!("reversal", booking_id = %reversal.booking_id, teacher_id = %reversal.teacher_id, transfer_id = %reversal.transfer_id);
         let _entered = span.enter();
         let idempotency_key = reversal.idempotency_key();
-        if claim.attempts > 1 || claim.reclaimed {
+        let tried = claim.reclaimed || claim.item.contains_key("error");
+        if tried {
             match self.payments.reversals_of(&reversal.transfer_id).await {
                 Ok(made) => {
                     if let Some((id, _)) = made.into_iter().find(|(_, metadata)| metadata.get("reversal").is_some_and(|k| *k == idempotency_key)) {
@@ -33,7 +34,9 @@ impl Payouts<'_> {
             }
         }
         let metadata = HashMap::from([("booking_id".to_owned(), reversal.booking_id.to_string()), ("reversal".to_owned(), idempotency_key.clone())]);
-        match self.payments.reverse(&reversal.transfer_id, reversal.amount, &idempotency_key, metadata).await {
+        // Stripe keeps a 5xx under its key: after a failure (read back above) a new key.
+        let asked_as = if tried { format!("{idempotency_key}-{}", claim.attempts) } else { idempotency_key.clone() };
+        match self.payments.reverse(&reversal.transfer_id, reversal.amount, &asked_as, metadata).await {
             Ok(id) => self.reversed(key, &claim, &reversal, id).await,
             Err(err) if err.is_refusal() => {
                 let reason = format!("Stripe would not take back {} of transfer {} for {} (teacher {}): {err}; the platform bears it", crate::domain::Money::new(reversal.amount, reversal.currency), reversal.transfer_id, reversal.booking_id, reversal.teacher_id);

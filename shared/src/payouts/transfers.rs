@@ -64,9 +64,10 @@ impl Payouts<'_> {
             },
             None => return self.unclaimed(key, &claim, &earning, transferable_at, now).await,
         };
-        // Stripe forgets idempotency keys after a day: after any earlier
-        // try, what it made is read back before asking again.
-        if claim.attempts > 1 || claim.reclaimed {
+        // Stripe forgets idempotency keys after a day: after an earlier
+        // call that may have made it (a worker that died holding the claim,
+        // or a failure, whose `error` stays), what it made is read back first.
+        if claim.reclaimed || claim.item.contains_key("error") {
             match self.payments.transfers_of_group(earning.checkout_id.as_str()).await {
                 Ok(made) => {
                     if let Some(t) = made.into_iter().find(|t| t.metadata.get("booking_id").is_some_and(|b| b == earning.booking_id.as_str())) {
@@ -80,7 +81,9 @@ impl Payouts<'_> {
             Ok(charge) => charge,
             Err(err) => return self.retry(key, &claim, now, err.to_string()).await,
         };
-        let idempotency_key = format!("transfer-{}", earning.booking_id);
+        // Stripe keeps a 5xx under its key and answers it again: after a
+        // failure (read back above: nothing was made) the key is a new one.
+        let idempotency_key = if claim.item.contains_key("error") { format!("transfer-{}-{}", earning.booking_id, claim.attempts) } else { format!("transfer-{}", earning.booking_id) };
         let request = TransferRequest {
             amount: worth.transferable,
             currency: earning.currency,

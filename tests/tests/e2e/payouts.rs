@@ -526,3 +526,36 @@ async fn the_connect_endpoint_takes_only_connected_accounts_events_signed_with_i
     let (status, ack) = post(connect_event, CONNECT_WEBHOOK_SECRET).await;
     assert_eq!((status, ack["outcome"].as_str()), (200, Some("account_not_accessible")), "an account Stripe will not show us: a resend would change nothing");
 }
+
+#[tokio::test]
+async fn a_stripe_failure_is_retried_under_a_new_key_after_reading_back_and_pays_once() {
+    let p = payroll().await;
+    p.onboard("t_pay").await;
+    let (checkout, bookings) = p.book("s_16", vec![lesson("t_pay", &tomorrow_at("09:00"), 60)]).await;
+    p.decide(&bookings[0], "completed").await;
+    let at = bookings[0].end + HOLD;
+    // Stripe answers 500 twice (its retry of the call included); it keeps a 5xx under its key.
+    p.control("faults", json!({"status": 500, "count": 1, "method": "POST", "path": "/v1/transfers"})).await;
+    let report = p.sweep(at).await;
+    assert_eq!((report.transferred, report.retried), (0, 1), "{report:?}");
+    assert!(p.earning(&checkout, &bookings[0].booking_id).await.error.is_some());
+    let report = p.sweep(at + SignedDuration::from_hours(2)).await;
+    assert_eq!(report.transferred, 1, "{report:?}");
+    assert_eq!(p.transfers().await.len(), 1);
+}
+
+#[tokio::test]
+async fn an_overrule_to_a_teachers_no_show_after_the_transfer_reverses_it() {
+    let p = payroll().await;
+    p.onboard("t_pay").await;
+    let (checkout, bookings) = p.book("s_17", vec![lesson("t_pay", &tomorrow_at("09:00"), 60)]).await;
+    p.decide(&bookings[0], "completed").await;
+    let at = bookings[0].end + HOLD;
+    assert_eq!(p.sweep(at).await.transferred, 1);
+    shared::attendance::overrule(&p.handler, &bookings[0].booking_id, "teacher_no_show", "test", at).await.unwrap();
+    let pi = p.payment_intent(&checkout).await;
+    let owed = p.env.db.store.ledger(&pi).await.unwrap().reversals;
+    assert_eq!(owed.iter().map(|r| r.amount).sum::<u64>(), 2550, "{owed:?}");
+    assert_eq!(p.sweep(at + SignedDuration::from_mins(1)).await.reversed, 1);
+    assert_eq!(p.transfers().await[0]["amount_reversed"], 2550);
+}
