@@ -23,7 +23,7 @@ use crate::table::TableSpec;
 /// The Stripe events the webhook handles; the endpoint must send all of them.
 pub const WEBHOOK_EVENTS: [&str; 11] = shared::webhook::event::HANDLED;
 /// Every function with a Function URL.
-pub const FUNCTIONS: [&str; 12] = ["get-slots", "get-teachers", "initiate-checkout", "stripe-webhook", "join-lesson", "change-booking", "teacher-profile", "cart", "hms-webhook", "create-room", "create-booking", "calendar-feed"];
+pub const FUNCTIONS: [&str; 13] = ["get-slots", "get-teachers", "initiate-checkout", "stripe-webhook", "join-lesson", "change-booking", "teacher-profile", "cart", "hms-webhook", "create-room", "create-booking", "calendar-feed", "teacher-payouts"];
 
 /// Where the deployment answers.
 pub struct Target {

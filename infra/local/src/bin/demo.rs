@@ -293,7 +293,8 @@ async fn run(args: &Args) -> Result<(), String> {
     println!("   {account}: onboarded on Stripe's page; account.updated reached stripe-webhook's Connect endpoint: active");
     let line = |ledger: &Value| ledger["earnings"].as_array().into_iter().flatten().find(|e| e["booking_id"] == lesson.booking_id.as_str()).cloned();
     let pending = line(&ledger).ok_or(format!("{} has no earning: {ledger}", lesson.booking_id))?;
-    println!("   {}: earned {} {} ({}% commission), {} until {}", lesson.booking_id, pending["amount"], pending["currency"], pending["commission_percent"], pending["status"], pending["transferable_at"]);
+    let text = |v: &Value| v.as_str().map_or_else(|| v.to_string(), str::to_owned);
+    println!("   {}: earned {} {} ({}% commission), {} until {}", lesson.booking_id, pending["amount"], text(&pending["currency"]), pending["commission_percent"], text(&pending["status"]), text(&pending["transferable_at"]));
     let payments = shared::payments::Payments::new(&stripe).map_err(|e| e.to_string())?;
     // The payout sweep, as reconcile's schedule runs it once PAYOUT_HOLD_HOURS have passed.
     let report = shared::payouts::Payouts { store: &store, payments: &payments, config: &payouts }.sweep(lesson.end + payouts.hold).await;
@@ -307,7 +308,7 @@ async fn run(args: &Args) -> Result<(), String> {
     if paid["status"] != "transferred" || paid["transfer_id"] != transfer["id"] || transfer["destination"] != account.as_str() {
         return Err(format!("the earning is {paid}, the transfer {transfer}"));
     }
-    println!("   {} hours later: transfer {} of {} {} to {account} from {} (the Stripe emulator); the teacher's Earnings page shows it paid", payouts.hold.as_hours(), transfer["id"].as_str().unwrap_or("?"), transfer["amount"], transfer["currency"], transfer["source_transaction"].as_str().unwrap_or("?"));
+    println!("   {} hours later: transfer {} of {} {} to {account} from {} (the Stripe emulator); the teacher's Earnings page shows it paid", payouts.hold.as_hours(), transfer["id"].as_str().unwrap_or("?"), transfer["amount"], text(&transfer["currency"]), transfer["source_transaction"].as_str().unwrap_or("?"));
     Ok(())
 }
 
