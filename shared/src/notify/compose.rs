@@ -44,6 +44,7 @@ impl Composer<'_> {
         match notice.topic {
             Topic::Confirmed => self.confirmed(notice).await,
             Topic::RefundFailed => self.refund_failed(notice).await,
+            Topic::Transferred => self.transferred(notice).await,
             _ => self.booking_change(notice).await,
         }
     }
@@ -131,6 +132,21 @@ impl Composer<'_> {
                 self.letter(reader, text::reminder_subject(stage, lesson, reader), vec![text::reminder_body(lesson, reader), join], &[])
             }
         }
+    }
+
+    /// The teacher's mail for a transfer of a lesson's earning, with the
+    /// amount as recorded with the transfer.
+    async fn transferred(&self, notice: &Notice) -> Result<Plan, StoreError> {
+        let Some(intent) = &notice.payment_intent else { return skip("no payment named") };
+        let Ok(id) = BookingId::parse(&notice.subject) else { return skip("not a booking id") };
+        let ledger = self.store.ledger(intent).await?;
+        let Some(earning) = ledger.earnings.iter().find(|e| e.booking_id == id) else { return skip("earning gone") };
+        let Some(transfer) = &earning.provider_id else { return skip("not transferred") };
+        let Some(facts) = BookingFacts::read(self.store, &id).await? else { return skip("booking gone") };
+        let Some(reader) = facts.teacher() else { return skip("no address") };
+        let amount = Money::new(earning.transferred, earning.currency);
+        let body = vec![text::transferred_body(amount, &facts.lesson(), &reader, transfer)];
+        Ok(Plan::Send(vec![("teacher", self.letter(&reader, text::transferred_subject(amount), body, &[]))]))
     }
 
     async fn refund_failed(&self, notice: &Notice) -> Result<Plan, StoreError> {

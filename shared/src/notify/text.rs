@@ -145,6 +145,18 @@ pub fn refund_failed_body(obligation: &str, amount: Money, payment: &str, error:
     )
 }
 
+pub fn transferred_subject(amount: Money) -> String {
+    format!("You were paid {amount}")
+}
+
+pub fn transferred_body(amount: Money, lesson: &Lesson, reader: &Reader, transfer: &str) -> String {
+    format!(
+        "{amount} for your lesson {} on {} is now in your Stripe account (transfer {transfer}). Stripe pays it out to your bank on your payout schedule; your Earnings page lists every lesson.",
+        with_whom(lesson, reader),
+        when(lesson, reader)
+    )
+}
+
 pub fn invite_summary(lesson: &Lesson, reader: &Reader) -> String {
     format!("Lesson {}", with_whom(lesson, reader))
 }

@@ -11,7 +11,7 @@ use crate::domain::{BookingId, CheckoutId};
 use crate::store::{Booking, Notice, Store, StoreError, Topic};
 
 /// Every event type, as `admin webhooks add` accepts them.
-pub const EVENT_TYPES: [&str; 6] = ["booking.confirmed", "booking.rescheduled", "booking.cancelled", "booking.outcome", "refund.succeeded", "refund.failed"];
+pub const EVENT_TYPES: [&str; 7] = ["booking.confirmed", "booking.rescheduled", "booking.cancelled", "booking.outcome", "refund.succeeded", "refund.failed", "earning.transferred"];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Event {
@@ -29,6 +29,7 @@ pub fn event_type(topic: Topic) -> Option<&'static str> {
         Topic::Outcome => Some("booking.outcome"),
         Topic::RefundSucceeded => Some("refund.succeeded"),
         Topic::RefundFailed => Some("refund.failed"),
+        Topic::Transferred => Some("earning.transferred"),
         Topic::Reminder => None,
     }
 }
@@ -78,6 +79,19 @@ pub async fn events_of(store: &Store, notice: &Notice) -> Result<Vec<Event>, Sto
                     "amount": o.amount, "currency": o.currency, "reason": o.reason, "status": o.status.as_str(), "refund_id": o.refund_id, "error": o.error,
                 });
                 events.push(event(notice, event_type, &o.obligation_id, data));
+            }
+        }
+        Topic::Transferred => {
+            let (Some(intent), Ok(booking)) = (&notice.payment_intent, BookingId::parse(&notice.subject)) else { return Ok(events) };
+            let ledger = store.ledger(intent).await?;
+            if let Some(e) = ledger.earnings.iter().find(|e| e.booking_id == booking && e.provider_id.is_some()) {
+                let reversed: u64 = ledger.reversals.iter().filter(|r| r.booking_id == booking && r.status == crate::store::WorkStatus::Done).map(|r| r.amount).sum();
+                let data = json!({
+                    "booking_id": e.booking_id, "checkout_id": e.checkout_id, "teacher_id": e.teacher_id, "payment_intent": e.payment_intent,
+                    "basis": e.basis, "amount": e.transferred, "currency": e.currency, "commission_percent": e.commission, "transfer_id": e.provider_id,
+                    "transferred_at": e.transferred_at, "reversed": reversed,
+                });
+                events.push(event(notice, event_type, booking.as_str(), data));
             }
         }
         _ => {

@@ -71,7 +71,7 @@ impl Payouts<'_> {
             match self.payments.transfers_of_group(earning.checkout_id.as_str()).await {
                 Ok(made) => {
                     if let Some(t) = made.into_iter().find(|t| t.metadata.get("booking_id").is_some_and(|b| b == earning.booking_id.as_str())) {
-                        return self.transferred(key, &claim, &t.id, t.amount, commission, now).await;
+                        return self.transferred(key, &claim, &earning, (&t.id, t.amount), commission, now).await;
                     }
                 }
                 Err(err) => return self.retry(key, &claim, now, err.to_string()).await,
@@ -94,13 +94,15 @@ impl Payouts<'_> {
             idempotency_key: &idempotency_key,
         };
         match self.payments.transfer(&request).await {
-            Ok(t) => self.transferred(key, &claim, &t.id, t.amount, commission, now).await,
+            Ok(t) => self.transferred(key, &claim, &earning, (&t.id, t.amount), commission, now).await,
             Err(err) if err.is_refusal() => self.refused(key, &claim, &earning, &destination, err, now).await,
             Err(err) => self.retry(key, &claim, now, err.to_string()).await,
         }
     }
 
-    async fn transferred(&self, key: &WorkKey, claim: &Claim, id: &str, amount: u64, commission: super::Percent, now: Timestamp) -> Result<Worked, StoreError> {
+    /// Recorded with its notices (the teacher's mail, the webhooks') in one transaction.
+    async fn transferred(&self, key: &WorkKey, claim: &Claim, earning: &Earning, made: (&str, u64), commission: super::Percent, now: Timestamp) -> Result<Worked, StoreError> {
+        let (id, amount) = made;
         tracing::info!(transfer_id = %id, amount, commission = commission.value(), "earning transferred");
         metrics::tally(Tally::TransfersMade, 1);
         let set = vec![
@@ -108,7 +110,11 @@ impl Payouts<'_> {
             ("commission", AttributeValue::N(commission.value().to_string())),
             ("transferred_at", AttributeValue::S(now.to_string())),
         ];
-        self.finish(key, claim, Finish::Done { provider_id: id.to_owned(), set }, Worked::Transferred).await
+        let notices = crate::store::Notice::transferred(&earning.booking_id, &earning.teacher_id, &earning.payment_intent, now);
+        let told = notices.iter().map(|n| self.store.notice_item(n, now)).collect::<Result<Vec<_>, _>>()?;
+        let finish = Finish::Done { provider_id: id.to_owned(), set };
+        let finished = crate::notify::recorded(|| self.store.finish_work_with(EARNINGS, key, claim.lease, finish.clone(), told.clone())).await?;
+        Ok(if finished { Worked::Transferred } else { Worked::LeaseLost })
     }
 
     /// Refused: when Stripe says the account cannot take transfers after

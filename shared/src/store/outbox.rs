@@ -34,6 +34,9 @@ pub enum Topic {
     RefundSucceeded,
     /// 24 hours, then 1 hour, before the lesson.
     Reminder,
+    /// A lesson's earning went to its teacher's Stripe account (the
+    /// teacher, and the webhooks).
+    Transferred,
 }
 
 impl Topic {
@@ -46,6 +49,7 @@ impl Topic {
             Self::RefundFailed => "refund_failed",
             Self::RefundSucceeded => "refund_succeeded",
             Self::Reminder => "reminder",
+            Self::Transferred => "transferred",
         }
     }
 }
@@ -186,6 +190,12 @@ impl Notice {
     pub fn of_change(booking: &Booking, topic: Topic, sequence: u32, now: Timestamp) -> [Self; 3] {
         let subject = booking.booking_id.to_string();
         [Recipient::Student, Recipient::Teacher(booking.teacher_id.clone()), Recipient::Webhooks].map(|r| Self::new(subject.clone(), topic, r, sequence, now))
+    }
+
+    /// A transfer of a lesson's earning, told to its teacher and the webhooks;
+    /// the amount is read from the payment's ledger when it is told.
+    pub fn transferred(booking: &crate::domain::BookingId, teacher: &TeacherId, payment_intent: &str, now: Timestamp) -> [Self; 2] {
+        [Recipient::Teacher(teacher.clone()), Recipient::Webhooks].map(|r| Self { payment_intent: Some(payment_intent.to_owned()), ..Self::new(booking.to_string(), Topic::Transferred, r, 0, now) })
     }
 
     /// The reminder of a booking starting at `start`, with its due time,

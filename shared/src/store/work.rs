@@ -11,13 +11,13 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, TransactWriteItem, Update};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use super::item::{key as item_key, s};
 use super::keys::{PK, SK};
-use super::{Item, Store, StoreError};
+use super::{Item, Store, StoreError, TransactError};
 
 /// Partitions of each kind's due index. One GSI partition takes about 1,000
 /// writes a second; four let a kind list 4,000 changes of due work a second
@@ -125,46 +125,17 @@ pub fn retry_backoff(attempts: u32) -> jiff::SignedDuration {
     jiff::SignedDuration::from_secs(base + jitter)
 }
 
-impl Store {
-    /// Claims an owed item that is due, or one whose lease expired, until
-    /// `lease`; `None` when another worker holds it or it is not due.
-    pub async fn claim_work(&self, key: &WorkKey, now: Timestamp, lease: Timestamp) -> Result<Option<Claim>, StoreError> {
-        use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(item_key(key.pk.clone(), &key.sk)))
-            .update_expression("SET #status = :working, lease_ms = :lease, attempts = if_not_exists(attempts, :zero) + :one")
-            .condition_expression("(#status = :owed AND due_ms <= :now) OR (#status = :working AND lease_ms < :now)")
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":working", s(WorkStatus::Working.as_str()))
-            .expression_attribute_values(":owed", s(WorkStatus::Owed.as_str()))
-            .expression_attribute_values(":now", ms(now))
-            .expression_attribute_values(":lease", ms(lease))
-            .expression_attribute_values(":zero", AttributeValue::N("0".into()))
-            .expression_attribute_values(":one", AttributeValue::N("1".into()))
-            .return_values(ReturnValue::AllOld)
-            .send()
-            .await;
-        match result {
-            Ok(out) => {
-                let item = out.attributes.unwrap_or_default();
-                let number = |name: &str| item.get(name).and_then(|v| v.as_n().ok()).and_then(|n| n.parse::<i64>().ok());
-                let reclaimed = item.get("status").and_then(|v| v.as_s().ok()).is_some_and(|s| s == WorkStatus::Working.as_str());
-                let attempts = u32::try_from(number("attempts").unwrap_or(0)).unwrap_or(u32::MAX).saturating_add(1);
-                let failing_since = number("failing_since_ms").and_then(|ms| Timestamp::from_millisecond(ms).ok());
-                Ok(Some(Claim { item, lease, reclaimed, attempts, failing_since }))
-            }
-            Err(err) if matches!(err.as_service_error(), Some(UpdateItemError::ConditionalCheckFailedException(_))) => Ok(None),
-            Err(err) => Err(StoreError::sdk("claim work", err)),
-        }
-    }
+/// The update that records a finish, conditioned on the lease.
+struct FinishParts {
+    expression: String,
+    names: HashMap<String, String>,
+    values: HashMap<String, AttributeValue>,
+}
 
-    /// Records how a claimed item ended; `false` when the lease was lost (a
-    /// slower worker's result after another reclaimed it is dropped).
-    pub async fn finish_work(&self, kind: WorkKind, key: &WorkKey, lease: Timestamp, finish: Finish) -> Result<bool, StoreError> {
-        use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+impl FinishParts {
+    const CONDITION: &'static str = "#status = :working AND lease_ms = :lease";
+
+    fn of(kind: WorkKind, key: &WorkKey, lease: Timestamp, finish: Finish) -> Self {
         let mut values: HashMap<String, AttributeValue> = HashMap::from([(":working".into(), s(WorkStatus::Working.as_str())), (":lease".into(), ms(lease))]);
         let mut set = vec!["#status = :to".to_owned()];
         let mut remove = vec!["lease_ms"];
@@ -214,22 +185,92 @@ impl Store {
             }
             None => remove.extend(["gsi1pk", "gsi1sk"]),
         }
-        let mut update = self
+        let mut names = HashMap::from([("#status".to_owned(), "status".to_owned())]);
+        if set.iter().any(|p| p.contains("#error")) {
+            names.insert("#error".into(), "error".into());
+        }
+        Self { expression: format!("SET {} REMOVE {}", set.join(", "), remove.join(", ")), names, values }
+    }
+}
+
+impl Store {
+    /// Claims an owed item that is due, or one whose lease expired, until
+    /// `lease`; `None` when another worker holds it or it is not due.
+    pub async fn claim_work(&self, key: &WorkKey, now: Timestamp, lease: Timestamp) -> Result<Option<Claim>, StoreError> {
+        use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+        let result = self
             .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(item_key(key.pk.clone(), &key.sk)))
-            .update_expression(format!("SET {} REMOVE {}", set.join(", "), remove.join(", ")))
-            .condition_expression("#status = :working AND lease_ms = :lease")
+            .update_expression("SET #status = :working, lease_ms = :lease, attempts = if_not_exists(attempts, :zero) + :one")
+            .condition_expression("(#status = :owed AND due_ms <= :now) OR (#status = :working AND lease_ms < :now)")
             .expression_attribute_names("#status", "status")
-            .set_expression_attribute_values(Some(values));
-        if set.iter().any(|p| p.contains("#error")) {
-            update = update.expression_attribute_names("#error", "error");
+            .expression_attribute_values(":working", s(WorkStatus::Working.as_str()))
+            .expression_attribute_values(":owed", s(WorkStatus::Owed.as_str()))
+            .expression_attribute_values(":now", ms(now))
+            .expression_attribute_values(":lease", ms(lease))
+            .expression_attribute_values(":zero", AttributeValue::N("0".into()))
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(out) => {
+                let item = out.attributes.unwrap_or_default();
+                let number = |name: &str| item.get(name).and_then(|v| v.as_n().ok()).and_then(|n| n.parse::<i64>().ok());
+                let reclaimed = item.get("status").and_then(|v| v.as_s().ok()).is_some_and(|s| s == WorkStatus::Working.as_str());
+                let attempts = u32::try_from(number("attempts").unwrap_or(0)).unwrap_or(u32::MAX).saturating_add(1);
+                let failing_since = number("failing_since_ms").and_then(|ms| Timestamp::from_millisecond(ms).ok());
+                Ok(Some(Claim { item, lease, reclaimed, attempts, failing_since }))
+            }
+            Err(err) if matches!(err.as_service_error(), Some(UpdateItemError::ConditionalCheckFailedException(_))) => Ok(None),
+            Err(err) => Err(StoreError::sdk("claim work", err)),
         }
+    }
+
+    /// Records how a claimed item ended; `false` when the lease was lost (a
+    /// slower worker's result after another reclaimed it is dropped).
+    pub async fn finish_work(&self, kind: WorkKind, key: &WorkKey, lease: Timestamp, finish: Finish) -> Result<bool, StoreError> {
+        use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+        let parts = FinishParts::of(kind, key, lease, finish);
+        let update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(item_key(key.pk.clone(), &key.sk)))
+            .update_expression(&parts.expression)
+            .condition_expression(FinishParts::CONDITION)
+            .set_expression_attribute_names(Some(parts.names))
+            .set_expression_attribute_values(Some(parts.values));
         match update.send().await {
             Ok(_) => Ok(true),
             Err(err) if matches!(err.as_service_error(), Some(UpdateItemError::ConditionalCheckFailedException(_))) => Ok(false),
             Err(err) => Err(StoreError::sdk("finish work", err)),
+        }
+    }
+
+    /// The same, with `with` written in the same transaction (what the work
+    /// owes next: a notice of it); `false` when the lease was lost, and then
+    /// nothing is written.
+    pub async fn finish_work_with(&self, kind: WorkKind, key: &WorkKey, lease: Timestamp, finish: Finish, with: Vec<TransactWriteItem>) -> Result<bool, StoreError> {
+        let parts = FinishParts::of(kind, key, lease, finish);
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(item_key(key.pk.clone(), &key.sk)))
+            .update_expression(parts.expression)
+            .condition_expression(FinishParts::CONDITION)
+            .set_expression_attribute_names(Some(parts.names))
+            .set_expression_attribute_values(Some(parts.values))
+            .build()
+            .map_err(|e| StoreError::corrupt("finish work", e))?;
+        let mut items = vec![TransactWriteItem::builder().update(update).build()];
+        items.extend(with);
+        match self.transact(items).await {
+            Ok(()) => Ok(true),
+            Err(TransactError::Conflict { failed }) if failed.contains(&0) => Ok(false),
+            Err(TransactError::Conflict { .. }) => Err(StoreError::corrupt("finish work", "an item written with the finish exists already")),
+            Err(TransactError::Busy(err) | TransactError::Store(err)) => Err(err),
         }
     }
 

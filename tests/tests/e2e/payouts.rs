@@ -559,3 +559,26 @@ async fn an_overrule_to_a_teachers_no_show_after_the_transfer_reverses_it() {
     assert_eq!(p.sweep(at + SignedDuration::from_mins(1)).await.reversed, 1);
     assert_eq!(p.transfers().await[0]["amount_reversed"], 2550);
 }
+
+#[tokio::test]
+async fn a_transfer_is_told_to_its_teacher_by_mail_with_the_amount_written_with_it() {
+    let p = payroll().await;
+    p.onboard("t_pay").await;
+    let (_, bookings) = p.book("s_18", vec![lesson("t_pay", &tomorrow_at("09:00"), 60)]).await;
+    p.decide(&bookings[0], "completed").await;
+    let at = bookings[0].end + HOLD;
+    assert_eq!(p.sweep(at).await.transferred, 1);
+    let transfer = p.transfers().await[0]["id"].as_str().unwrap().to_owned();
+    let notices = p.env.db.store.notices_of(bookings[0].booking_id.as_str()).await.unwrap();
+    let told: Vec<(&str, String)> = notices.iter().filter(|n| n.topic == shared::store::Topic::Transferred).map(|n| (n.topic.as_str(), format!("{:?}", n.recipient))).collect();
+    assert_eq!(told.len(), 2, "the teacher and the webhooks: {told:?}");
+
+    let ses = tests::mail::start_ses().await;
+    let sent = p.env.notifier(&ses).sweep(at).await;
+    assert!(sent.errors.is_empty(), "{:?}", sent.errors);
+    let mails = tests::mail::received(&ses).await;
+    let paid: Vec<_> = mails.iter().filter(|m| m.to.contains("t_pay@teachers.test") && m.subject.starts_with("You were paid")).collect();
+    assert_eq!(paid.len(), 1, "{:?}", mails.iter().map(|m| (&m.to, &m.subject)).collect::<Vec<_>>());
+    assert_eq!(paid[0].subject, "You were paid EUR 25.50");
+    assert!(paid[0].text.contains(&transfer) && paid[0].text.contains("with Student s_18"), "{}", paid[0].text);
+}
