@@ -13,6 +13,8 @@ pub enum Action {
     Earnings { teacher: String },
     Hold { teacher: String, on: bool },
     Commission { teacher: String, percent: Option<u8> },
+    /// A transfer Stripe refused, due again once its cause is fixed.
+    Retry { booking: String },
 }
 
 fn teacher(raw: &str) -> Result<TeacherId, String> {
@@ -40,6 +42,17 @@ pub async fn run(action: Action, now: Timestamp) -> Result<(), String> {
                 println!("{id}: transfers on hold (what is due stays due)");
             }
             Ok(())
+        }
+        Action::Retry { booking } => {
+            let id = shared::domain::BookingId::parse(&booking).map_err(|e| format!("booking_id: {e}"))?;
+            let booking = store.get_booking(&id).await.map_err(|e| e.to_string())?.ok_or(format!("no booking {id}"))?;
+            let pi = store.get_checkout(&booking.checkout_id).await.map_err(|e| e.to_string())?.and_then(|c| c.payment_intent).ok_or(format!("{id} was not paid: it earns nothing"))?;
+            if store.requeue_earning(&shared::store::earning_key(&pi, &id), now).await.map_err(|e| e.to_string())? {
+                println!("{id}: the earning is due again; the next payout sweep (make payouts) reads back what Stripe made, then transfers");
+                Ok(())
+            } else {
+                Err(format!("{id}'s earning has not failed (make earnings TEACHER={} shows it)", booking.teacher_id))
+            }
         }
         Action::Commission { teacher: raw, percent } => {
             let id = teacher(&raw)?;

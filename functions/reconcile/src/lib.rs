@@ -16,8 +16,9 @@ pub struct StillFailing(pub Report);
 
 pub async fn handle(events: &EventHandler, attendance: &AttendanceConfig, payouts: &PayoutConfig, now: Timestamp) -> Result<Report, StillFailing> {
     let mut report = shared::reconcile::run_with(events, attendance, now).await;
-    // Then the teachers' transfers and reversals (their own durable work).
-    let paid = Payouts { store: &events.store, payments: &events.payments, config: payouts }.sweep(now).await;
+    // Then the teachers' transfers and reversals (their own durable work),
+    // leased from the clock as it is now: the run above may have taken minutes.
+    let paid = Payouts { store: &events.store, payments: &events.payments, config: payouts }.sweep(now.max(Timestamp::now())).await;
     tracing::info!(due = paid.due, transferred = paid.transferred, reversed = paid.reversed, waiting = paid.waiting, failed = paid.failed, retried = paid.retried, "payout sweep");
     report.failures.extend(paid.errors);
     for change in &report.changes {

@@ -46,6 +46,9 @@ enum Command {
         #[arg(value_parser = ["on", "off"])]
         state: String,
     },
+    /// Make a lesson's earning that Stripe refused due again, once the cause
+    /// is fixed (the next sweep reads back what Stripe made first).
+    EarningRetry { booking_id: String },
     /// A teacher's commission in percent instead of PLATFORM_COMMISSION_PERCENT
     /// (`default` returns them to it), for earnings not yet transferred.
     Commission { teacher_id: String, percent: String },
@@ -373,6 +376,7 @@ async fn run(command: Command) -> Result<(), String> {
         Command::Payouts => infra::payouts::run(infra::payouts::Action::Sweep, jiff::Timestamp::now()).await?,
         Command::Earnings { teacher_id } => infra::payouts::run(infra::payouts::Action::Earnings { teacher: teacher_id }, jiff::Timestamp::now()).await?,
         Command::TransferHold { teacher_id, state } => infra::payouts::run(infra::payouts::Action::Hold { teacher: teacher_id, on: state == "on" }, jiff::Timestamp::now()).await?,
+        Command::EarningRetry { booking_id } => infra::payouts::run(infra::payouts::Action::Retry { booking: booking_id }, jiff::Timestamp::now()).await?,
         Command::Commission { teacher_id, percent } => {
             let percent = if percent == "default" { None } else { Some(percent.parse::<u8>().map_err(|_| format!("{percent} is not a percentage or `default`"))?) };
             infra::payouts::run(infra::payouts::Action::Commission { teacher: teacher_id, percent }, jiff::Timestamp::now()).await?;

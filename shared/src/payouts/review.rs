@@ -20,7 +20,7 @@ pub struct Reviewed {
 pub async fn review(store: &Store, payment_intent: &str, now: Timestamp) -> Result<Reviewed, StoreError> {
     let mut done = Reviewed::default();
     let ledger = store.ledger(payment_intent).await?;
-    let (Some(first), Some(_)) = (ledger.earnings.first(), payment_of(&ledger)) else { return Ok(done) };
+    let (Some(first), Some(payment)) = (ledger.earnings.first(), payment_of(&ledger)) else { return Ok(done) };
     let Some(checkout) = store.get_checkout(&first.checkout_id).await? else { return Ok(done) };
     for earning in &ledger.earnings {
         // Only whether it is worth anything matters for a relisting, and
@@ -29,7 +29,7 @@ pub async fn review(store: &Store, payment_intent: &str, now: Timestamp) -> Resu
         let Some(now_worth) = worth(&ledger, &checkout, &earning.booking_id, commission) else { continue };
         match earning.status {
             WorkStatus::Done => {
-                let taken: u64 = ledger.reversals.iter().filter(|r| r.booking_id == earning.booking_id).map(|r| r.amount).sum();
+                let taken: u64 = ledger.reversals.iter().filter(|r| r.booking_id == earning.booking_id && r.status != WorkStatus::Skipped).map(|r| r.amount).sum();
                 let amount = to_reverse(now_worth.earned, earning.transferred, taken);
                 if amount == 0 {
                     continue;
@@ -44,7 +44,13 @@ pub async fn review(store: &Store, payment_intent: &str, now: Timestamp) -> Resu
                     Err(TransactError::Busy(err) | TransactError::Store(err)) => return Err(err),
                 }
             }
+            // Worth something again (a chargeback won), or no longer held by one.
             WorkStatus::Skipped if now_worth.transferable > 0 => {
+                if store.relist_earning(&earning.key(), now).await? {
+                    done.relisted += 1;
+                }
+            }
+            WorkStatus::Owed if earning.waiting.as_deref() == Some(super::transfers::CHARGEBACK_OPEN) && !payment.dispute_open => {
                 if store.relist_earning(&earning.key(), now).await? {
                     done.relisted += 1;
                 }

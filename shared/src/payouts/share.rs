@@ -4,44 +4,13 @@
 //! answer, and asking twice gives the same one. Pure, so the sum rule is
 //! property-tested here over every order of events.
 
-use serde::{Deserialize, Serialize};
-
-/// The platform's commission, 0 to 100 percent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "u8", into = "u8")]
-pub struct Percent(u8);
-
-impl Percent {
-    pub const DEFAULT_COMMISSION: Self = Self(15);
-
-    pub fn new(value: u8) -> Option<Self> {
-        (value <= 100).then_some(Self(value))
-    }
-
-    pub fn value(self) -> u8 {
-        self.0
-    }
-}
-
-impl TryFrom<u8> for Percent {
-    type Error = String;
-
-    fn try_from(value: u8) -> Result<Self, String> {
-        Self::new(value).ok_or_else(|| format!("{value} is not a percentage (0 to 100)"))
-    }
-}
-
-impl From<Percent> for u8 {
-    fn from(p: Percent) -> u8 {
-        p.0
-    }
-}
+pub use crate::domain::Percent;
 
 /// The teacher's part of `kept` minor units: the commission is rounded
 /// down, so a fraction of a minor unit always goes to the teacher. The
 /// same rule serves currencies without minor units (their unit is whole).
 pub fn teacher_share(kept: u64, commission: Percent) -> u64 {
-    let commission_units = u128::from(kept) * u128::from(commission.0) / 100;
+    let commission_units = u128::from(kept) * u128::from(commission.value()) / 100;
     kept - u64::try_from(commission_units).unwrap_or(kept)
 }
 
@@ -165,6 +134,15 @@ mod tests {
         // 10 % of 1332 is 133.2: the platform takes 133.
         assert_eq!(e[0].earned, 1199);
         assert_eq!(e[1].earned, 0);
+    }
+
+    #[test]
+    fn what_rounding_leaves_over_never_takes_a_lesson_past_what_it_kept() {
+        // 4 over [3, 1, 1]: 2.4, 0.8, 0.8 rounded down is 2, 0, 0; the two
+        // units left go to the earliest lessons with room, the first taking only one.
+        assert_eq!(spread(4, &[3, 1, 1]), [3, 1, 0]);
+        assert_eq!(spread(5, &[3, 1, 1]), [3, 1, 1]);
+        assert_eq!(spread(0, &[3, 1, 1]), [0, 0, 0]);
     }
 
     #[test]

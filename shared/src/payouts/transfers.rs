@@ -1,6 +1,8 @@
 //! One earning, worked: claimed, checked against now (the hold, the
 //! ledger, the teacher's account), then transferred once from the lesson's
-//! charge under the key `transfer-<booking>`, and recorded with Stripe's id.
+//! charge under the key `transfer-<booking>` (after a call that failed or
+//! was lost, read back first and asked under `transfer-<booking>-<attempt>`),
+//! and recorded with Stripe's id.
 //! An earning that cannot go out yet waits (owed again a day later, or as
 //! soon as `account.updated` says the account can take transfers).
 
@@ -24,6 +26,11 @@ const ATTENTION_AFTER: SignedDuration = SignedDuration::from_hours(24);
 /// are attention (`make attention`): someone should remind them.
 const UNCLAIMED_AFTER: SignedDuration = SignedDuration::from_hours(30 * 24);
 const NOT_SET_UP: &str = "the teacher has not set up payouts";
+/// Set on an earning whose transfer Stripe was asked for and refused while
+/// the account could not take it: the next try reads back first.
+const CALLED: &str = "stripe_called";
+/// Why an earning held by an open chargeback waits (the review lets it go once none is open).
+pub const CHARGEBACK_OPEN: &str = "a chargeback of the payment is open";
 
 impl Payouts<'_> {
     pub(super) async fn transfer(&self, key: &WorkKey, now: Timestamp) -> Result<Worked, StoreError> {
@@ -50,7 +57,7 @@ impl Payouts<'_> {
         };
         if worth.transferable == 0 {
             if worth.earned > 0 {
-                return self.wait(key, &claim, now, "a chargeback of the payment is open").await;
+                return self.wait(key, &claim, now, CHARGEBACK_OPEN).await;
             }
             tracing::info!("nothing earned: the lesson was refunded, charged back or not taught");
             return self.finish(key, &claim, Finish::Skipped { why: "nothing earned: refunded, charged back or not taught".into() }, Worked::Skipped).await;
@@ -66,12 +73,15 @@ impl Payouts<'_> {
         };
         // Stripe forgets idempotency keys after a day: after an earlier
         // call that may have made it (a worker that died holding the claim,
-        // or a failure, whose `error` stays), what it made is read back first.
-        if claim.reclaimed || claim.item.contains_key("error") {
+        // a failure, whose `error` stays, or a refusal), what it made is read back first.
+        let called = claim.reclaimed || claim.item.contains_key("error") || claim.item.contains_key(CALLED);
+        if called {
             match self.payments.transfers_of_group(earning.checkout_id.as_str()).await {
                 Ok(made) => {
                     if let Some(t) = made.into_iter().find(|t| t.metadata.get("booking_id").is_some_and(|b| b == earning.booking_id.as_str())) {
-                        return self.transferred(key, &claim, &earning, (&t.id, t.amount), commission, now).await;
+                        // The commission it was made with, which an admin may have changed since.
+                        let made_with = t.metadata.get("commission_percent").and_then(|p| p.parse::<u8>().ok()).and_then(super::Percent::new).unwrap_or(commission);
+                        return self.transferred(key, &claim, &earning, (&t.id, t.amount), made_with, now).await;
                     }
                 }
                 Err(err) => return self.retry(key, &claim, now, err.to_string()).await,
@@ -83,14 +93,19 @@ impl Payouts<'_> {
         };
         // Stripe keeps a 5xx under its key and answers it again: after a
         // failure (read back above: nothing was made) the key is a new one.
-        let idempotency_key = if claim.item.contains_key("error") { format!("transfer-{}-{}", earning.booking_id, claim.attempts) } else { format!("transfer-{}", earning.booking_id) };
+        let idempotency_key = if called { format!("transfer-{}-{}", earning.booking_id, claim.attempts) } else { format!("transfer-{}", earning.booking_id) };
         let request = TransferRequest {
             amount: worth.transferable,
             currency: earning.currency,
             destination: &destination,
             source_transaction: &charge,
             transfer_group: earning.checkout_id.as_str(),
-            metadata: HashMap::from([("booking_id".to_owned(), earning.booking_id.to_string()), ("checkout_id".to_owned(), earning.checkout_id.to_string()), ("teacher_id".to_owned(), earning.teacher_id.to_string())]),
+            metadata: HashMap::from([
+                ("booking_id".to_owned(), earning.booking_id.to_string()),
+                ("checkout_id".to_owned(), earning.checkout_id.to_string()),
+                ("teacher_id".to_owned(), earning.teacher_id.to_string()),
+                ("commission_percent".to_owned(), commission.value().to_string()),
+            ]),
             idempotency_key: &idempotency_key,
         };
         match self.payments.transfer(&request).await {
@@ -114,6 +129,11 @@ impl Payouts<'_> {
         let told = notices.iter().map(|n| self.store.notice_item(n, now)).collect::<Result<Vec<_>, _>>()?;
         let finish = Finish::Done { provider_id: id.to_owned(), set };
         let finished = crate::notify::recorded(|| self.store.finish_work_with(EARNINGS, key, claim.lease, finish.clone(), told.clone())).await?;
+        // A refund or chargeback recorded while this transfer was in flight
+        // was reviewed against an earning not yet transferred: review again.
+        if let Err(err) = super::review::review(self.store, &earning.payment_intent, now).await {
+            tracing::warn!(error = %err, "earnings not reviewed after the transfer; the next refund or dispute event reviews them");
+        }
         Ok(if finished { Worked::Transferred } else { Worked::LeaseLost })
     }
 
@@ -121,11 +141,17 @@ impl Payouts<'_> {
     /// all (its state changed since we last heard), it waits; otherwise a
     /// person looks at it.
     async fn refused(&self, key: &WorkKey, claim: &Claim, earning: &Earning, destination: &str, err: PaymentError, now: Timestamp) -> Result<Worked, StoreError> {
-        if let Ok(account) = self.payments.account(destination).await
-            && !account.state.can_receive_transfers()
-        {
-            self.store.record_account_state(&earning.teacher_id, destination, &account.state, now).await?;
-            return self.wait(key, claim, now, "Stripe cannot pay the teacher yet").await;
+        match self.payments.account(destination).await {
+            Ok(account) if !account.state.can_receive_transfers() => {
+                self.store.record_account_state(&earning.teacher_id, destination, &account.state, now).await?;
+                // A call was made: the next one reads back first and asks under a new key.
+                let set = vec![("waiting", AttributeValue::S("Stripe cannot pay the teacher yet".into())), (CALLED, AttributeValue::Bool(true))];
+                metrics::tally(Tally::TransfersWaiting, 1);
+                return self.finish(key, claim, Finish::Again { due: now + WAIT, set }, Worked::Waiting).await;
+            }
+            Ok(_) => {}
+            // Whether the account is the reason is unknown: not a refusal to give up on yet.
+            Err(read) => return self.retry(key, claim, now, format!("{err}; the account could not be read: {read}")).await,
         }
         tracing::error!(error = %err, "Stripe refused a teacher's transfer");
         metrics::count(Metric::TransfersFailed, 1);

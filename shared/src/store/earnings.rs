@@ -15,7 +15,7 @@ use super::keys::payment_pk;
 use super::work::{WorkKey, WorkKind, WorkStatus};
 use super::{BookingStatus, Store, StoreError};
 use crate::domain::{BookingId, CheckoutId, Currency, TeacherId};
-use crate::payouts::Percent;
+use crate::domain::Percent;
 
 /// The due index of earnings to transfer.
 pub const EARNINGS: WorkKind = WorkKind("EARNING");
@@ -287,6 +287,37 @@ impl Store {
         let earnings: Vec<Earning> = output.items.unwrap_or_default().into_iter().map(|i| serde_dynamo::from_item(i).map_err(|e| StoreError::corrupt("list earnings", e))).collect::<Result<_, _>>()?;
         let next = output.last_evaluated_key.is_some().then(|| earnings.last().map(|e| format!("{}#{}#{}", e.lesson_end, e.booking_id, e.payment_intent))).flatten();
         Ok(EarningsPage { earnings, next })
+    }
+}
+
+impl Store {
+    /// An earning Stripe refused, due again at `now` once an operator fixed
+    /// the cause (`admin earning-retry`): its next try reads back what Stripe
+    /// made and asks under a new key. `false` when it had not failed.
+    pub async fn requeue_earning(&self, key: &WorkKey, now: Timestamp) -> Result<bool, StoreError> {
+        use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+        let [gsi1pk, gsi1sk, _, due_ms, _] = EARNINGS.listing(key, now);
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_of(key)))
+            .update_expression("SET #status = :owed, gsi1pk = :gsi1pk, gsi1sk = :gsi1sk, due_ms = :due, stripe_called = :yes")
+            .condition_expression("#status = :failed")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":owed", s(WorkStatus::Owed.as_str()))
+            .expression_attribute_values(":failed", s(WorkStatus::Failed.as_str()))
+            .expression_attribute_values(":gsi1pk", gsi1pk.1)
+            .expression_attribute_values(":gsi1sk", gsi1sk.1)
+            .expression_attribute_values(":due", due_ms.1)
+            .expression_attribute_values(":yes", AttributeValue::Bool(true))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(err) if matches!(err.as_service_error(), Some(UpdateItemError::ConditionalCheckFailedException(_))) => Ok(false),
+            Err(err) => Err(StoreError::sdk("requeue earning", err)),
+        }
     }
 }
 

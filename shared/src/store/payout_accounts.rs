@@ -11,7 +11,7 @@ use super::item::{key, s};
 use super::keys::teacher_pk;
 use super::{Store, StoreError};
 use crate::domain::{Country, TeacherId};
-use crate::payouts::Percent;
+use crate::domain::Percent;
 
 const PAYOUTS_SK: &str = "PAYOUTS";
 

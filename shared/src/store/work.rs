@@ -1,8 +1,8 @@
 //! Durable work (docs/design, "durable work"): an item that says something is
 //! owed, written with the change that owes it, listed by due time in a sparse
 //! index while open, claimed with a lease before it is worked, and closed
-//! with what the provider said. Any kind of work (mails now; transfers and
-//! expiries later) keeps its own fields beside the ones this module owns:
+//! with what the provider said. Every kind of work (notices, webhook
+//! messages, earnings, reversals) keeps its own fields beside the ones this module owns:
 //! `status`, `due_ms`, `lease_ms`, `attempts`, `failing_since_ms` and the
 //! index keys `gsi1pk` = `<KIND>_DUE#<shard>`, `gsi1sk` = `<due ms>#<pk>#<sk>`.
 //!

@@ -65,8 +65,10 @@ impl WebhookService {
         secrets.verify(signature, body, now).map_err(|err| ApiError::BadSignature(err.to_string()))?;
         let event = Event::parse(body).map_err(|e| ApiError::invalid("body", e))?;
         // Each endpoint takes its own kind: a connected account's event on
-        // the platform's endpoint (or the reverse) is a misconfiguration.
-        if event.account.is_some() != (endpoint == Endpoint::Connect) {
+        // the platform's endpoint (or the reverse), or a type the other one
+        // handles (an endpoint registered for every event), changes nothing.
+        let connect_type = event::CONNECT_HANDLED.contains(&event.kind.as_str());
+        if event.account.is_some() != (endpoint == Endpoint::Connect) || connect_type != (endpoint == Endpoint::Connect) {
             tracing::warn!(stripe_event = %event.id, kind = %event.kind, ?endpoint, "an event for the other Stripe endpoint; ignored");
             return Ok(Ack { received: true, outcome: "ignored_wrong_endpoint" });
         }

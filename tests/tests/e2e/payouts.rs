@@ -582,3 +582,78 @@ async fn a_transfer_is_told_to_its_teacher_by_mail_with_the_amount_written_with_
     assert_eq!(paid[0].subject, "You were paid EUR 25.50");
     assert!(paid[0].text.contains(&transfer) && paid[0].text.contains("with Student s_18"), "{}", paid[0].text);
 }
+
+#[tokio::test]
+async fn a_refund_recorded_while_the_transfer_was_in_flight_is_reversed_once_the_transfer_is_recorded() {
+    let p = payroll().await;
+    let account = p.onboard("t_pay").await;
+    let (checkout, bookings) = p.book("s_19", vec![lesson("t_pay", &tomorrow_at("09:00"), 60)]).await;
+    p.decide(&bookings[0], "completed").await;
+    let at = bookings[0].end + HOLD;
+    let pi = p.payment_intent(&checkout).await;
+    // A worker claims the earning and Stripe makes the transfer; before the
+    // worker records it, half the lesson is refunded (its review sees the
+    // earning in flight); the worker dies.
+    assert!(p.env.db.store.claim_work(&earning_key(&pi, &bookings[0].booking_id), at, at + SignedDuration::from_secs(60)).await.unwrap().is_some());
+    let charge = p.payments.charge_of(&pi).await.unwrap();
+    let request = shared::payments::TransferRequest {
+        amount: 2550,
+        currency: bookings[0].currency,
+        destination: &account,
+        source_transaction: &charge,
+        transfer_group: checkout.as_str(),
+        metadata: std::collections::HashMap::from([("booking_id".to_owned(), bookings[0].booking_id.to_string())]),
+        idempotency_key: &format!("transfer-{}", bookings[0].booking_id),
+    };
+    p.payments.transfer(&request).await.unwrap();
+    p.dashboard_refund(&checkout, 1500).await;
+    assert!(p.env.db.store.ledger(&pi).await.unwrap().reversals.is_empty(), "the review saw no transfer yet");
+    // The next sweep reads the transfer back, records it, and reviews: a reversal of the teacher's share of the refund.
+    let report = p.sweep(at + SignedDuration::from_secs(61)).await;
+    assert_eq!(report.transferred, 1, "{report:?}");
+    assert_eq!(p.env.db.store.ledger(&pi).await.unwrap().reversals.iter().map(|r| r.amount).collect::<Vec<_>>(), [1275]);
+    assert_eq!(p.sweep(at + SignedDuration::from_secs(62)).await.reversed, 1);
+    assert_eq!(p.transfers().await[0]["amount_reversed"], 1275);
+}
+
+#[tokio::test]
+async fn a_transfer_refused_for_an_account_restricted_unheard_is_read_back_then_asked_again_under_a_new_key() {
+    let p = payroll().await;
+    let account = p.onboard("t_pay").await;
+    let (checkout, bookings) = p.book("s_20", vec![lesson("t_pay", &tomorrow_at("09:00"), 60)]).await;
+    p.decide(&bookings[0], "completed").await;
+    let at = bookings[0].end + HOLD;
+    // Stripe restricts the account, and its account.updated does not reach us.
+    p.control("connect_webhook", json!({"url": null})).await;
+    p.control(&format!("accounts/{account}/restrict"), json!({"restricted": true})).await;
+    let report = p.sweep(at).await;
+    assert_eq!((report.transferred, report.waiting, report.failed), (0, 1, 0), "refused, and the account read back says why: it waits: {report:?}");
+    let waiting = p.earning(&checkout, &bookings[0].booking_id).await;
+    assert_eq!(waiting.waiting.as_deref(), Some("Stripe cannot pay the teacher yet"));
+    assert_eq!(p.ledger("t_pay").await["account"]["status"], "restricted", "the state Stripe gave is recorded");
+    // Lifted; the teacher's earnings wake as account.updated would make them.
+    p.control(&format!("accounts/{account}/restrict"), json!({"restricted": false})).await;
+    assert_eq!(shared::payouts::accounts::account_updated(&p.env.db.store, &p.payments, &account, Timestamp::now()).await.unwrap(), "account_updated");
+    let report = p.sweep(Timestamp::now().max(at + SignedDuration::from_secs(1))).await;
+    assert_eq!((report.transferred, report.failed), (1, 0), "{report:?}");
+    assert_eq!(p.transfers().await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_transfer_stripe_refuses_for_good_is_failed_with_attention_until_an_operator_makes_it_due_again() {
+    let p = payroll().await;
+    p.onboard("t_pay").await;
+    let (checkout, bookings) = p.book("s_21", vec![lesson("t_pay", &tomorrow_at("09:00"), 60)]).await;
+    p.decide(&bookings[0], "completed").await;
+    let at = bookings[0].end + HOLD;
+    p.control("faults", json!({"status": 400, "count": 1, "method": "POST", "path": "/v1/transfers"})).await;
+    assert_eq!(p.sweep(at).await.failed, 1);
+    let attention = p.env.db.store.attention().await.unwrap();
+    assert!(attention.iter().any(|r| r.kind == shared::store::AttentionKind::TransferRefused), "{attention:?}");
+    assert_eq!(p.sweep(at + SignedDuration::from_hours(48)).await.due, 0, "never retried by itself");
+    let key = earning_key(&p.payment_intent(&checkout).await, &bookings[0].booking_id);
+    assert!(p.env.db.store.requeue_earning(&key, at + SignedDuration::from_hours(48)).await.unwrap());
+    assert!(!p.env.db.store.requeue_earning(&key, at + SignedDuration::from_hours(48)).await.unwrap(), "only a failed one");
+    assert_eq!(p.sweep(at + SignedDuration::from_hours(48)).await.transferred, 1);
+    assert_eq!(p.transfers().await.len(), 1);
+}
