@@ -73,7 +73,7 @@ export const earningsPage: Page = {
         h("h2", { id: "earnings-heading" }, "Lessons"),
         totals.length > 0 ? h("ul", { class: "totals" }, ...totals) : null,
         rows.length > 0
-          ? h("table", {}, h("caption", {}, "What each lesson earned you"), h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Lesson ended"), h("th", { scope: "col" }, "Why"), h("th", { scope: "col" }, "Status"), h("th", { scope: "col" }, "Amount"), h("th", { scope: "col" }, "Stripe transfer"))), h("tbody", {}, ...rows))
+          ? h("div", { class: "ledger", tabindex: 0, role: "region", "aria-label": "What each lesson earned you" }, h("table", {}, h("caption", {}, "What each lesson earned you"), h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Lesson ended"), h("th", { scope: "col" }, "Why"), h("th", { scope: "col" }, "Status"), h("th", { scope: "col" }, "Amount"), h("th", { scope: "col" }, "Stripe transfer"))), h("tbody", {}, ...rows)))
           : h("p", {}, "No lesson has earned anything yet: a lesson earns once it has taken place."),
       ),
     );
