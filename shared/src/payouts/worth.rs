@@ -132,5 +132,10 @@ mod tests {
         ledger.payment = Some(Payment { charge_amount_refunded: 300, ..ledger.payment.clone().unwrap() });
         assert_eq!(worth(&ledger, &checkout, &booking(0), pct(0)).unwrap().kept, 1800);
         assert_eq!(worth(&ledger, &checkout, &booking(1), pct(0)).unwrap().kept, 900);
+        // A refund still owed for the second lesson goes back too: the
+        // dashboard's 300 is then spread over what each still keeps.
+        ledger.obligations = vec![obligation("cancel-bk_x_1", 500, Some(1), None, "owed")];
+        assert_eq!(worth(&ledger, &checkout, &booking(0), pct(0)).unwrap().kept, 2000 - 240);
+        assert_eq!(worth(&ledger, &checkout, &booking(1), pct(0)).unwrap().kept, 500 - 60);
     }
 }
