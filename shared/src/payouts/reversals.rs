@@ -25,7 +25,7 @@ impl Payouts<'_> {
         // Checked against now: what the lesson is worth may have risen since
         // it was owed (a refund that failed): take back no more than is due.
         let amount = match self.still_to_reverse(&reversal).await? {
-            Some(0) => return self.finish_reversal(key, &claim, Finish::Skipped { why: "no longer owed: the lesson is worth what was transferred".into() }, Worked::Skipped).await,
+            Some(0) => return self.finished(REVERSALS, key, &claim, Finish::Skipped { why: "no longer owed: the lesson is worth what was transferred".into() }, Worked::Skipped).await,
             Some(amount) => amount,
             None => reversal.amount,
         };
@@ -59,7 +59,7 @@ impl Payouts<'_> {
         tracing::info!(reversal_id = %id, amount = reversal.amount, "transfer reversed");
         metrics::tally(Tally::ReversalsMade, 1);
         let set = vec![("amount", aws_sdk_dynamodb::types::AttributeValue::N(reversal.amount.to_string()))];
-        self.finish_reversal(key, claim, Finish::Done { provider_id: id, set }, Worked::Reversed).await
+        self.finished(REVERSALS, key, claim, Finish::Done { provider_id: id, set }, Worked::Reversed).await
     }
 
     /// What is still to take back for this reversal's lesson, at most what
@@ -78,7 +78,7 @@ impl Payouts<'_> {
         tracing::error!(error = %error, "a reversal was refused: the platform bears the loss");
         metrics::count(Metric::ReversalsRefused, 1);
         self.attention(key, AttentionKind::ReversalRefused, reason, now).await?;
-        self.finish_reversal(key, claim, Finish::Failed { error }, Worked::Failed).await
+        self.finished(REVERSALS, key, claim, Finish::Failed { error }, Worked::Failed).await
     }
 
     async fn retry_reversal(&self, key: &WorkKey, claim: &Claim, reversal: &Reversal, now: Timestamp, error: String) -> Result<Worked, StoreError> {
@@ -88,11 +88,6 @@ impl Payouts<'_> {
             self.attention(key, AttentionKind::TransferFailing, reason, now).await?;
         }
         tracing::warn!(attempts = claim.attempts, error = %error, "reversal not made; retried later");
-        self.finish_reversal(key, claim, Finish::Retry { due: now + crate::store::retry_backoff(claim.attempts), error, since }, Worked::Retry).await
-    }
-
-    async fn finish_reversal(&self, key: &WorkKey, claim: &Claim, finish: Finish, worked: Worked) -> Result<Worked, StoreError> {
-        let finished = crate::notify::recorded(|| self.store.finish_work(REVERSALS, key, claim.lease, finish.clone())).await?;
-        Ok(if finished { worked } else { Worked::LeaseLost })
+        self.finished(REVERSALS, key, claim, Finish::Retry { due: now + crate::store::retry_backoff(claim.attempts), error, since }, Worked::Retry).await
     }
 }

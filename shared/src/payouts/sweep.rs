@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::PayoutConfig;
 use crate::payments::Payments;
-use crate::store::{Attention, AttentionKind, EARNINGS, REVERSALS, Store, StoreError, WorkKey};
+use crate::store::{Attention, AttentionKind, Claim, EARNINGS, Finish, REVERSALS, Store, StoreError, WorkKey, WorkKind};
 
 /// Longer than a sweep can run, so a live worker never loses its lease.
 pub const LEASE: SignedDuration = SignedDuration::from_secs(300);
@@ -81,6 +81,13 @@ impl Payouts<'_> {
 
     pub async fn work(&self, key: &WorkKey, now: Timestamp) -> Result<Worked, StoreError> {
         if key.sk.starts_with("REVERSAL#") { self.reverse(key, now).await } else { self.transfer(key, now).await }
+    }
+
+    /// Records how a claimed item ended (retried a few times on a failing
+    /// table); `LeaseLost` when another worker reclaimed it meanwhile.
+    pub(super) async fn finished(&self, kind: WorkKind, key: &WorkKey, claim: &Claim, finish: Finish, worked: Worked) -> Result<Worked, StoreError> {
+        let finished = crate::notify::recorded(|| self.store.finish_work(kind, key, claim.lease, finish.clone())).await?;
+        Ok(if finished { worked } else { Worked::LeaseLost })
     }
 
     pub(super) async fn attention(&self, key: &WorkKey, kind: AttentionKind, reason: String, now: Timestamp) -> Result<(), StoreError> {

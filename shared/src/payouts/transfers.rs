@@ -26,6 +26,7 @@ const ATTENTION_AFTER: SignedDuration = SignedDuration::from_hours(24);
 /// are attention (`make attention`): someone should remind them.
 const UNCLAIMED_AFTER: SignedDuration = SignedDuration::from_hours(30 * 24);
 const NOT_SET_UP: &str = "the teacher has not set up payouts";
+const CANNOT_PAY: &str = "Stripe cannot pay the teacher yet";
 /// Set on an earning whose transfer Stripe was asked for and refused while
 /// the account could not take it: the next try reads back first.
 const CALLED: &str = "stripe_called";
@@ -44,7 +45,7 @@ impl Payouts<'_> {
         let _entered = span.enter();
         let transferable_at = earning.lesson_end + self.config.hold;
         if now < transferable_at {
-            return self.finish(key, &claim, Finish::Again { due: transferable_at, set: Vec::new() }, Worked::Waiting).await;
+            return self.finished(EARNINGS, key, &claim, Finish::Again { due: transferable_at, set: Vec::new() }, Worked::Waiting).await;
         }
         let account = self.store.payout_account(&earning.teacher_id).await?;
         let commission = account.as_ref().and_then(|a| a.commission_percent).unwrap_or(self.config.commission);
@@ -60,13 +61,13 @@ impl Payouts<'_> {
                 return self.wait(key, &claim, now, CHARGEBACK_OPEN).await;
             }
             tracing::info!("nothing earned: the lesson was refunded, charged back or not taught");
-            return self.finish(key, &claim, Finish::Skipped { why: "nothing earned: refunded, charged back or not taught".into() }, Worked::Skipped).await;
+            return self.finished(EARNINGS, key, &claim, Finish::Skipped { why: "nothing earned: refunded, charged back or not taught".into() }, Worked::Skipped).await;
         }
         let destination = match &account {
             Some(a) if a.hold => return self.wait(key, &claim, now, "transfers are on hold").await,
             Some(a) => match &a.account_id {
                 None => return self.unclaimed(key, &claim, &earning, transferable_at, now).await,
-                Some(_) if !a.state.can_receive_transfers() => return self.wait(key, &claim, now, "Stripe cannot pay the teacher yet").await,
+                Some(_) if !a.state.can_receive_transfers() => return self.wait(key, &claim, now, CANNOT_PAY).await,
                 Some(id) => id.clone(),
             },
             None => return self.unclaimed(key, &claim, &earning, transferable_at, now).await,
@@ -145,9 +146,7 @@ impl Payouts<'_> {
             Ok(account) if !account.state.can_receive_transfers() => {
                 self.store.record_account_state(&earning.teacher_id, destination, &account.state, now).await?;
                 // A call was made: the next one reads back first and asks under a new key.
-                let set = vec![("waiting", AttributeValue::S("Stripe cannot pay the teacher yet".into())), (CALLED, AttributeValue::Bool(true))];
-                metrics::tally(Tally::TransfersWaiting, 1);
-                return self.finish(key, claim, Finish::Again { due: now + WAIT, set }, Worked::Waiting).await;
+                return self.wait_after(key, claim, now, CANNOT_PAY, true).await;
             }
             Ok(_) => {}
             // Whether the account is the reason is unknown: not a refusal to give up on yet.
@@ -156,7 +155,7 @@ impl Payouts<'_> {
         tracing::error!(error = %err, "Stripe refused a teacher's transfer");
         metrics::count(Metric::TransfersFailed, 1);
         self.attention(key, AttentionKind::TransferRefused, format!("Stripe refused the transfer of {} to {}: {err}", earning.booking_id, earning.teacher_id), now).await?;
-        self.finish(key, claim, Finish::Failed { error: err.to_string() }, Worked::Failed).await
+        self.finished(EARNINGS, key, claim, Finish::Failed { error: err.to_string() }, Worked::Failed).await
     }
 
     /// Waiting for a teacher who never onboarded; a month of it is attention.
@@ -178,9 +177,18 @@ impl Payouts<'_> {
     }
 
     async fn wait(&self, key: &WorkKey, claim: &Claim, now: Timestamp, why: &str) -> Result<Worked, StoreError> {
+        self.wait_after(key, claim, now, why, false).await
+    }
+
+    /// Owed again a day on, saying why; `called`: Stripe was asked this time.
+    async fn wait_after(&self, key: &WorkKey, claim: &Claim, now: Timestamp, why: &str, called: bool) -> Result<Worked, StoreError> {
         tracing::info!(why, "earning waits");
         metrics::tally(Tally::TransfersWaiting, 1);
-        self.finish(key, claim, Finish::Again { due: now + WAIT, set: vec![("waiting", AttributeValue::S(why.to_owned()))] }, Worked::Waiting).await
+        let mut set = vec![("waiting", AttributeValue::S(why.to_owned()))];
+        if called {
+            set.push((CALLED, AttributeValue::Bool(true)));
+        }
+        self.finished(EARNINGS, key, claim, Finish::Again { due: now + WAIT, set }, Worked::Waiting).await
     }
 
     async fn retry(&self, key: &WorkKey, claim: &Claim, now: Timestamp, error: String) -> Result<Worked, StoreError> {
@@ -189,11 +197,6 @@ impl Payouts<'_> {
         if now - since >= ATTENTION_AFTER {
             self.attention(key, AttentionKind::TransferFailing, format!("failing since {since}: {error}"), now).await?;
         }
-        self.finish(key, claim, Finish::Retry { due: now + crate::store::retry_backoff(claim.attempts), error, since }, Worked::Retry).await
-    }
-
-    async fn finish(&self, key: &WorkKey, claim: &Claim, finish: Finish, worked: Worked) -> Result<Worked, StoreError> {
-        let finished = crate::notify::recorded(|| self.store.finish_work(EARNINGS, key, claim.lease, finish.clone())).await?;
-        Ok(if finished { worked } else { Worked::LeaseLost })
+        self.finished(EARNINGS, key, claim, Finish::Retry { due: now + crate::store::retry_backoff(claim.attempts), error, since }, Worked::Retry).await
     }
 }

@@ -234,28 +234,7 @@ impl Store {
     /// waiting for its teacher's account that can go out now. A worked or
     /// transferred one is left alone.
     pub async fn relist_earning(&self, key: &WorkKey, due: Timestamp) -> Result<bool, StoreError> {
-        use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-        let [gsi1pk, gsi1sk, _, due_ms, _] = EARNINGS.listing(key, due);
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key_of(key)))
-            .update_expression("SET #status = :owed, gsi1pk = :gsi1pk, gsi1sk = :gsi1sk, due_ms = :due REMOVE waiting")
-            .condition_expression("#status = :skipped OR (#status = :owed AND due_ms > :due)")
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":owed", s(WorkStatus::Owed.as_str()))
-            .expression_attribute_values(":skipped", s(WorkStatus::Skipped.as_str()))
-            .expression_attribute_values(":gsi1pk", gsi1pk.1)
-            .expression_attribute_values(":gsi1sk", gsi1sk.1)
-            .expression_attribute_values(":due", due_ms.1)
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(err) if matches!(err.as_service_error(), Some(UpdateItemError::ConditionalCheckFailedException(_))) => Ok(false),
-            Err(err) => Err(StoreError::sdk("relist earning", err)),
-        }
+        self.owe_again(EARNINGS, key, due, &[WorkStatus::Skipped, WorkStatus::Owed], Vec::new(), &["waiting"]).await
     }
 
     /// A teacher's earnings, newest lesson first, `limit` a page; `after`
@@ -295,29 +274,7 @@ impl Store {
     /// the cause (`admin earning-retry`): its next try reads back what Stripe
     /// made and asks under a new key. `false` when it had not failed.
     pub async fn requeue_earning(&self, key: &WorkKey, now: Timestamp) -> Result<bool, StoreError> {
-        use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-        let [gsi1pk, gsi1sk, _, due_ms, _] = EARNINGS.listing(key, now);
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key_of(key)))
-            .update_expression("SET #status = :owed, gsi1pk = :gsi1pk, gsi1sk = :gsi1sk, due_ms = :due, stripe_called = :yes")
-            .condition_expression("#status = :failed")
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":owed", s(WorkStatus::Owed.as_str()))
-            .expression_attribute_values(":failed", s(WorkStatus::Failed.as_str()))
-            .expression_attribute_values(":gsi1pk", gsi1pk.1)
-            .expression_attribute_values(":gsi1sk", gsi1sk.1)
-            .expression_attribute_values(":due", due_ms.1)
-            .expression_attribute_values(":yes", AttributeValue::Bool(true))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(err) if matches!(err.as_service_error(), Some(UpdateItemError::ConditionalCheckFailedException(_))) => Ok(false),
-            Err(err) => Err(StoreError::sdk("requeue earning", err)),
-        }
+        self.owe_again(EARNINGS, key, now, &[WorkStatus::Failed], vec![("stripe_called", AttributeValue::Bool(true))], &[]).await
     }
 }
 

@@ -274,6 +274,51 @@ impl Store {
         }
     }
 
+    /// Makes an item that is not being worked owed again at `due`, listed:
+    /// one in a state of `from` (`Owed` only when it is due later than
+    /// `due`: nothing is ever put off), with `set` and `remove` beside.
+    /// `false` when it was in none of them.
+    pub async fn owe_again(&self, kind: WorkKind, key: &WorkKey, due: Timestamp, from: &[WorkStatus], set: Vec<(&'static str, AttributeValue)>, remove: &[&str]) -> Result<bool, StoreError> {
+        use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+        let mut values: HashMap<String, AttributeValue> = HashMap::from([
+            (":owed".into(), s(WorkStatus::Owed.as_str())),
+            (":listed".into(), s(kind.shard_pk(key))),
+            (":listed_sk".into(), s(WorkKind::listed_sk(key, due))),
+            (":due".into(), ms(due)),
+        ]);
+        let mut conditions = Vec::new();
+        for (i, status) in from.iter().enumerate() {
+            if *status == WorkStatus::Owed {
+                conditions.push("(#status = :owed AND due_ms > :due)".to_owned());
+            } else {
+                conditions.push(format!("#status = :from{i}"));
+                values.insert(format!(":from{i}"), s(status.as_str()));
+            }
+        }
+        let mut assignments = vec!["#status = :owed".to_owned(), "gsi1pk = :listed".into(), "gsi1sk = :listed_sk".into(), "due_ms = :due".into()];
+        for (i, (name, value)) in set.into_iter().enumerate() {
+            assignments.push(format!("{name} = :set{i}"));
+            values.insert(format!(":set{i}"), value);
+        }
+        let removed = if remove.is_empty() { String::new() } else { format!(" REMOVE {}", remove.join(", ")) };
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(item_key(key.pk.clone(), &key.sk)))
+            .update_expression(format!("SET {}{removed}", assignments.join(", ")))
+            .condition_expression(conditions.join(" OR "))
+            .expression_attribute_names("#status", "status")
+            .set_expression_attribute_values(Some(values))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(err) if matches!(err.as_service_error(), Some(UpdateItemError::ConditionalCheckFailedException(_))) => Ok(false),
+            Err(err) => Err(StoreError::sdk("owe work again", err)),
+        }
+    }
+
     /// The keys of items of `kind` due by `now` (owed, or working with a
     /// lease that may have expired), oldest first, at most `limit` per shard.
     /// The index is eventually consistent; the claim is what decides.

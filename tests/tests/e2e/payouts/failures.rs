@@ -100,7 +100,7 @@ async fn a_stripe_failure_is_retried_under_a_new_key_after_reading_back_and_pays
     let (checkout, bookings) = p.book("s_16", vec![lesson("t_pay", &tomorrow_at("09:00"), 60)]).await;
     p.decide(&bookings[0], "completed").await;
     let at = bookings[0].end + HOLD;
-    // Stripe answers 500 twice (its retry of the call included); it keeps a 5xx under its key.
+    // Stripe answers one 500, and keeps it under the call's key.
     p.control("faults", json!({"status": 500, "count": 1, "method": "POST", "path": "/v1/transfers"})).await;
     let report = p.sweep(at).await;
     assert_eq!((report.transferred, report.retried), (0, 1), "{report:?}");
@@ -108,6 +108,7 @@ async fn a_stripe_failure_is_retried_under_a_new_key_after_reading_back_and_pays
     let report = p.sweep(at + SignedDuration::from_hours(2)).await;
     assert_eq!(report.transferred, 1, "{report:?}");
     assert_eq!(p.transfers().await.len(), 1);
+    p.asked_again_after_reading_back(&checkout, &bookings[0].booking_id).await;
 }
 
 #[tokio::test]
@@ -193,6 +194,7 @@ async fn a_transfer_refused_for_an_account_restricted_unheard_is_read_back_then_
     let report = p.sweep(Timestamp::now().max(at + SignedDuration::from_secs(1))).await;
     assert_eq!((report.transferred, report.failed), (1, 0), "{report:?}");
     assert_eq!(p.transfers().await.len(), 1);
+    p.asked_again_after_reading_back(&checkout, &bookings[0].booking_id).await;
 }
 
 #[tokio::test]

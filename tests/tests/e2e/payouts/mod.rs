@@ -94,6 +94,32 @@ impl Payroll {
         response.json().await.unwrap_or(Value::Null)
     }
 
+    /// The transfer calls Stripe received, in order: (method, idempotency
+    /// key, transfer_group of a listing).
+    async fn transfer_calls(&self) -> Vec<(String, Option<String>, Option<String>)> {
+        let all = self.emulator("requests").await;
+        all.as_array()
+            .into_iter()
+            .flatten()
+            .filter(|r| r["path"].as_str().is_some_and(|p| p.starts_with("/v1/transfers")))
+            .map(|r| (r["method"].as_str().unwrap_or_default().to_owned(), r["idempotency_key"].as_str().map(str::to_owned), r["params"]["transfer_group"].as_str().map(str::to_owned)))
+            .collect()
+    }
+
+    /// That the calls were: a transfer under `transfer-<booking>`, a listing
+    /// of the checkout's transfers (the read-back), a transfer under a new key.
+    async fn asked_again_after_reading_back(&self, checkout: &CheckoutId, booking: &BookingId) {
+        let calls = self.transfer_calls().await;
+        let first = format!("transfer-{booking}");
+        let posts: Vec<&str> = calls.iter().filter(|(m, _, _)| m == "POST").filter_map(|(_, k, _)| k.as_deref()).collect();
+        assert_eq!(posts.first(), Some(&first.as_str()), "{calls:?}");
+        let again = posts.last().copied().unwrap_or_default();
+        assert!(again.starts_with(&format!("{first}-")), "asked again under a new key: {calls:?}");
+        let read_back = calls.iter().position(|(m, _, g)| m == "GET" && g.as_deref() == Some(checkout.as_str()));
+        let asked = calls.iter().rposition(|(m, k, _)| m == "POST" && k.as_deref() == Some(again));
+        assert!(read_back.is_some_and(|r| asked.is_some_and(|a| r < a)), "read back before asking again: {calls:?}");
+    }
+
     async fn transfers(&self) -> Vec<Value> {
         self.emulator("transfers").await.as_array().cloned().unwrap_or_default()
     }
