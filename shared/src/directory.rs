@@ -8,7 +8,7 @@ use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 
 use crate::availability;
-use crate::domain::{CancellationPolicy, Currency, Interval, LessonDoc, LessonOffer, TeacherId, TeacherProfile};
+use crate::domain::{CancellationPolicy, Currency, Interval, LessonDoc, LessonOffer, PackageOffer, TeacherId, TeacherProfile};
 use crate::error::ApiError;
 use crate::store::{Store, StoreError, StoredProfile, TeacherStats};
 
@@ -27,10 +27,28 @@ pub struct TeacherCard {
     pub lessons: Vec<LessonDoc>,
     pub trial: Option<LessonDoc>,
     pub cancellation: CancellationPolicy,
+    /// Lesson packages on offer, each priced (minor units of `currency`).
+    pub packages: Vec<PackageCard>,
+    /// How long a package's credits last from its payment.
+    pub package_valid_days: u32,
     pub teacher_cancellations: u64,
     /// The first start get-slots would offer for the shortest lesson (not
     /// the trial) from now until [`NEXT_OPEN_WINDOW`] ahead.
     pub next_open_start: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PackageCard {
+    pub lessons: u32,
+    pub duration_minutes: u32,
+    pub discount_percent: u32,
+    pub price: u64,
+}
+
+impl From<&PackageOffer> for PackageCard {
+    fn from(p: &PackageOffer) -> Self {
+        Self { lessons: p.lessons, duration_minutes: p.duration_minutes, discount_percent: p.discount_percent, price: p.price().amount }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -82,6 +100,8 @@ fn card(stored: &StoredProfile, stats: TeacherStats, next_open_start: Option<Tim
         lessons: p.lessons().iter().map(lesson).collect(),
         trial: p.trial().map(lesson),
         cancellation: p.cancellation(),
+        packages: p.packages().iter().map(PackageCard::from).collect(),
+        package_valid_days: p.package_valid_days(),
         teacher_cancellations: stats.teacher_cancellations,
         next_open_start,
     }

@@ -58,6 +58,12 @@ pub enum ApiError {
     CartItemUnavailable { index: usize, field: String, reason: &'static str, message: String },
     #[error("{0}")]
     CartUnavailable(&'static str),
+    #[error("not enough credits for these lessons: {}", missing_text(.0))]
+    InsufficientCredits(Vec<MissingCredits>),
+    #[error("no credit grant {0} for this user")]
+    GrantNotFound(String),
+    #[error("{0}")]
+    CreditsNotRefundable(&'static str),
     #[error("the trial lesson with teacher {0} has already been used")]
     TrialAlreadyUsed(TeacherId),
     #[error("at most {0} unpaid checkouts may be open at once; pay for or cancel one first")]
@@ -104,6 +110,8 @@ impl ApiError {
             Self::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
             Self::TeacherExists(_) | Self::TeacherUnavailable(_) => StatusCode::CONFLICT,
             Self::SlotUnavailable { .. } | Self::TrialAlreadyUsed(_) | Self::CheckoutNotOpen(_) => StatusCode::CONFLICT,
+            Self::InsufficientCredits(_) | Self::CreditsNotRefundable(_) => StatusCode::CONFLICT,
+            Self::GrantNotFound(_) => StatusCode::NOT_FOUND,
             Self::TooManyOpenCheckouts(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::IdempotencyKeyReused | Self::CartItemUnavailable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::CartUnavailable(_) => StatusCode::CONFLICT,
@@ -140,6 +148,9 @@ impl ApiError {
             Self::CheckoutNotPaid(_) => "checkout_not_paid",
             Self::SlotUnavailable { .. } => "slot_unavailable",
             Self::TrialAlreadyUsed(_) => "trial_already_used",
+            Self::InsufficientCredits(_) => "insufficient_credits",
+            Self::GrantNotFound(_) => "grant_not_found",
+            Self::CreditsNotRefundable(_) => "credits_not_refundable",
             Self::TooManyOpenCheckouts(_) => "too_many_open_checkouts",
             Self::CheckoutNotOpen(_) => "checkout_not_open",
             Self::IdempotencyKeyReused => "idempotency_key_reused",
@@ -171,6 +182,14 @@ impl ApiError {
         }
     }
 
+    /// What an `insufficient_credits` lacks.
+    pub fn missing_credits(&self) -> Option<&[MissingCredits]> {
+        match self {
+            Self::InsufficientCredits(missing) => Some(missing),
+            _ => None,
+        }
+    }
+
     /// The `field` of an `invalid_request`, so clients can point at the input.
     pub fn field(&self) -> Option<&str> {
         match self {
@@ -178,6 +197,20 @@ impl ApiError {
             _ => None,
         }
     }
+}
+
+/// Credits a checkout with credits lacks: of one teacher and duration,
+/// `needed` for its lessons, `available` usable for them.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct MissingCredits {
+    pub teacher_id: TeacherId,
+    pub duration_minutes: u32,
+    pub needed: u32,
+    pub available: u32,
+}
+
+fn missing_text(missing: &[MissingCredits]) -> String {
+    missing.iter().map(|m| format!("{} of {} min with {} ({} usable)", m.needed, m.duration_minutes, m.teacher_id, m.available)).collect::<Vec<_>>().join(", ")
 }
 
 fn lesson_name(choice: LessonChoice) -> String {

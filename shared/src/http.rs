@@ -57,6 +57,8 @@ struct ErrorDetail<'a> {
     lesson_index: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
     reason: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    missing: Option<&'a [crate::error::MissingCredits]>,
 }
 
 /// Renders an error as `{"error": {"code", "message"}}`, logging server-side
@@ -72,7 +74,7 @@ pub fn error_response(err: &ApiError) -> Response<Body> {
     } else {
         tracing::info!(error = %err, code = err.code(), status = status.as_u16(), "request rejected");
     }
-    let body = ErrorBody { error: ErrorDetail { code: err.code(), message: err.to_string(), field: err.field(), lesson_index: err.lesson_index(), reason: err.reason() } };
+    let body = ErrorBody { error: ErrorDetail { code: err.code(), message: err.to_string(), field: err.field(), lesson_index: err.lesson_index(), reason: err.reason(), missing: err.missing_credits() } };
     let bytes = serde_json::to_vec(&body).unwrap_or_else(|_| br#"{"error":{"code":"internal_error","message":"internal error"}}"#.to_vec());
     let mut response = Response::new(Body::Binary(bytes));
     *response.status_mut() = status;

@@ -11,6 +11,7 @@ pub mod changes;
 pub mod checkout;
 pub mod clock;
 pub mod config;
+pub mod credits;
 pub mod directory;
 pub mod domain;
 pub mod error;

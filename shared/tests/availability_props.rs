@@ -111,6 +111,8 @@ prop_compose! {
             horizon_days,
             slot_step_minutes: step,
             cancellation: None,
+            packages: Vec::new(),
+            package_valid_days: None,
         };
         let busy = busy
             .into_iter()

@@ -25,9 +25,21 @@ pub struct CartRequest {
     /// The student's IANA zone (the web app sends the browser's): their
     /// notices give times in it.
     pub timezone: Option<String>,
+    /// A lesson package to buy instead of lessons.
+    pub package: Option<PackageRequest>,
+    /// `pay_with: "credits"`: each lesson takes one of the student's credits.
+    pub pay_with_credits: bool,
     /// Canonical JSON of the request, so an `Idempotency-Key` replay can be
     /// compared regardless of whitespace or key order.
     pub fingerprint: String,
+}
+
+/// `{"package": {"teacher_id", "lessons", "duration_minutes"}}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackageRequest {
+    pub teacher_id: TeacherId,
+    pub lessons: u32,
+    pub duration_minutes: u32,
 }
 
 pub fn parse_cart(body: &[u8]) -> Result<CartRequest, ApiError> {
@@ -38,7 +50,17 @@ pub fn parse_cart(body: &[u8]) -> Result<CartRequest, ApiError> {
     let Value::Object(object) = &value else {
         return Err(ApiError::invalid("body", "must be a JSON object"));
     };
-    only_fields(object, "", &["lessons", "from_cart", "cart_version", "success_url", "cancel_url", "timezone"])?;
+    only_fields(object, "", &["lessons", "from_cart", "cart_version", "success_url", "cancel_url", "timezone", "package", "pay_with"])?;
+    let package = object.get("package").map(parse_package).transpose()?;
+    if package.is_some() && (object.contains_key("lessons") || object.contains_key("from_cart") || object.contains_key("pay_with")) {
+        return Err(ApiError::invalid("package", "is bought on its own: leave out lessons, from_cart and pay_with"));
+    }
+    let pay_with_credits = match object.get("pay_with") {
+        None => false,
+        Some(Value::String(way)) if way == "credits" => true,
+        Some(Value::String(way)) if way == "card" => false,
+        Some(_) => return Err(ApiError::invalid("pay_with", "must be \"card\" or \"credits\", or left out")),
+    };
     let from_cart = match object.get("from_cart") {
         None => false,
         Some(Value::Bool(b)) => *b,
@@ -50,6 +72,7 @@ pub fn parse_cart(body: &[u8]) -> Result<CartRequest, ApiError> {
         (Some(v), true) => Some(v.as_u64().ok_or_else(|| ApiError::invalid("cart_version", "must be the cart's version as read (a whole number)"))?),
     };
     let lessons = match (object.get("lessons"), from_cart) {
+        (None, _) if package.is_some() => Vec::new(),
         (None, true) => Vec::new(),
         (Some(_), true) => return Err(ApiError::invalid("lessons", "must be left out with from_cart: the saved cart's lessons are checked out")),
         (Some(Value::Array(items)), false) => parse_picks("lessons", items)?,
@@ -63,6 +86,8 @@ pub fn parse_cart(body: &[u8]) -> Result<CartRequest, ApiError> {
         success_url: optional_string(object, "success_url")?,
         cancel_url: optional_string(object, "cancel_url")?,
         timezone: optional_string(object, "timezone")?.map(|zone| parse_zone(&zone)).transpose()?,
+        package,
+        pay_with_credits,
         fingerprint: value.to_string(),
     })
 }
@@ -97,6 +122,19 @@ fn parse_pick(list: &str, index: usize, value: &Value) -> Result<LessonPick, Api
         Some(_) => return Err(ApiError::invalid(field("trial"), "must be true or false, or left out")),
     };
     Ok(LessonPick { teacher_id, start, duration_minutes, trial })
+}
+
+fn parse_package(value: &Value) -> Result<PackageRequest, ApiError> {
+    let Value::Object(object) = value else {
+        return Err(ApiError::invalid("package", "must be an object"));
+    };
+    only_fields(object, "package.", &["teacher_id", "lessons", "duration_minutes"])?;
+    let teacher = object.get("teacher_id").and_then(Value::as_str).ok_or_else(|| ApiError::invalid("package.teacher_id", "is required and must be a string"))?;
+    let teacher_id = TeacherId::parse(teacher).map_err(|e| ApiError::invalid("package.teacher_id", e))?;
+    let number = |name: &str, max: u32| {
+        object.get(name).and_then(Value::as_u64).and_then(|n| u32::try_from(n).ok()).filter(|n| (1..=max).contains(n)).ok_or_else(|| ApiError::invalid(format!("package.{name}"), format!("is required and must be a whole number from 1 to {max}")))
+    };
+    Ok(PackageRequest { teacher_id, lessons: number("lessons", crate::domain::profile::MAX_PACKAGE_LESSONS)?, duration_minutes: number("duration_minutes", MAX_LESSON_MINUTES)? })
 }
 
 fn optional_string(object: &Map<String, Value>, name: &str) -> Result<Option<String>, ApiError> {
@@ -154,6 +192,20 @@ mod tests {
         assert_eq!(field_of(r#"{"lessons":[{"teacher_id":"t_anna","start":"2026-12-01T08:00:00Z","duration_minutes":60,"trial":null}]}"#), "lessons[0].trial");
         assert_eq!(field_of(r#"{"lessons":[{"teacher_id":"t_anna","start":"2026-12-01T08:00:00Z","duration_minutes":60}],"success_url":5}"#), "success_url");
         assert_eq!(field_of(r#"{"lessons":[{"teacher_id":"t_anna","start":"2026-12-01T08:00:00Z","duration_minutes":60}],"extra":1}"#), "extra");
+        assert_eq!(field_of(r#"{"lessons":[{"teacher_id":"t_anna","start":"2026-12-01T08:00:00Z","duration_minutes":60}],"pay_with":"cash"}"#), "pay_with");
+        assert_eq!(field_of(r#"{"package":{"teacher_id":"t_anna","lessons":10,"duration_minutes":60},"from_cart":true}"#), "package");
+        assert_eq!(field_of(r#"{"package":{"teacher_id":"t_anna","lessons":0,"duration_minutes":60}}"#), "package.lessons");
+        assert_eq!(field_of(r#"{"package":{"teacher_id":"t_anna","lessons":10}}"#), "package.duration_minutes");
+        assert_eq!(field_of(r#"{"package":{"teacher_id":"t_anna","lessons":10,"duration_minutes":60,"price":1}}"#), "package.price");
+    }
+
+    #[test]
+    fn parses_a_package_and_a_credits_checkout() {
+        let package = parse_cart(br#"{"package":{"teacher_id":"t_anna","lessons":10,"duration_minutes":60}}"#).unwrap();
+        assert_eq!(package.package.unwrap().lessons, 10);
+        assert!(package.lessons.is_empty());
+        let credits = parse_cart(br#"{"from_cart":true,"pay_with":"credits"}"#).unwrap();
+        assert!(credits.pay_with_credits && credits.from_cart);
     }
 
     #[test]

@@ -15,4 +15,4 @@ pub use cart::{CartRequest, MAX_BODY_BYTES, MAX_LESSONS, parse_cart};
 pub(crate) use cart::parse_picks;
 pub use redirects::RedirectPolicy;
 pub use service::{CheckoutService, MAX_OPEN_CHECKOUTS, POLL_SETTLE_BUDGET};
-pub use view::{CheckoutView, LessonView};
+pub use view::{CheckoutView, LessonView, PackageView};

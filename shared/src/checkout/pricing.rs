@@ -5,11 +5,11 @@ use std::collections::HashMap;
 
 use jiff::Timestamp;
 
-use super::cart::CartRequest;
+use super::cart::{CartRequest, PackageRequest};
 use crate::cart::check::{Facts, Priced, Unavailable, check};
 use crate::domain::{BookingId, CheckoutId, Currency, LessonPick, TeacherId, TeacherProfile};
 use crate::error::ApiError;
-use crate::store::{CheckoutLesson, Store, StoredProfile};
+use crate::store::{CheckoutLesson, PackageOrder, Store, StoredProfile};
 
 pub struct PricedCart {
     pub lessons: Vec<CheckoutLesson>,
@@ -64,9 +64,45 @@ fn lesson(i: usize, wanted: &LessonPick, priced: &Priced<'_>, checkout_id: &Chec
         title: String::new(),
         buffer_minutes: profile.buffer_minutes(),
         policy: Some(profile.cancellation()),
+        credit: None,
     };
     lesson.title = line_item_name(&lesson, profile);
     Ok(lesson)
+}
+
+/// A package priced from the teacher's offer in force (the client sends
+/// which package, never its price).
+pub async fn price_package(store: &Store, wanted: &PackageRequest, now: Timestamp) -> Result<(PackageOrder, Currency), ApiError> {
+    let stored = store.get_stored_profile(&wanted.teacher_id).await?.ok_or_else(|| ApiError::TeacherNotFound(wanted.teacher_id.clone()))?;
+    let profile = &stored.profile;
+    let offer = profile
+        .package(wanted.lessons, wanted.duration_minutes)
+        .ok_or_else(|| ApiError::invalid("package", format!("{} offers no package of {} lessons of {} minutes", profile.name(), wanted.lessons, wanted.duration_minutes)))?;
+    let price = offer.price();
+    let valid_days = profile.package_valid_days();
+    let until = (now + jiff::SignedDuration::from_hours(i64::from(valid_days) * 24)).to_zoned_datetime(profile.time_zone().clone());
+    let title = format!(
+        "{} × {}-min lessons with {} ({} % off) — valid {} days from payment (until about {})",
+        offer.lessons,
+        offer.duration_minutes,
+        profile.name(),
+        offer.discount_percent,
+        valid_days,
+        until.strftime("%-d %b %Y")
+    );
+    let order = PackageOrder {
+        teacher_id: profile.id().clone(),
+        teacher_name: profile.name().to_owned(),
+        lessons: offer.lessons,
+        duration_minutes: offer.duration_minutes,
+        discount_percent: offer.discount_percent,
+        price: price.amount,
+        unit_values: offer.unit_values(),
+        valid_days,
+        policy: profile.cancellation(),
+        title,
+    };
+    Ok((order, price.currency))
 }
 
 /// "60-min lesson with Anna Schmidt — Tue 1 Dec 09:00 Europe/Berlin", in the teacher's zone.

@@ -5,13 +5,14 @@ use sha2::{Digest, Sha256};
 
 use super::cart::{CartRequest, parse_cart};
 use super::hold::{Hold, HoldError, OpenSet, first_overlap};
-use super::pricing::price;
+use super::pricing::{PricedCart, price, price_package};
 use super::redirects::RedirectPolicy;
 use super::view::CheckoutView;
 use crate::auth::Principal;
 use crate::clock::Clock;
 use crate::domain::CheckoutId;
 use crate::error::ApiError;
+use crate::credits::{Booked, CreditCheckout};
 use crate::fulfilment::{self, FulfilError, ReleasePlan, Settled, Settlement};
 use crate::payments::{CreatedSession, Expiry, Payments, SessionPayment, SessionRequest};
 use crate::rooms::Rooms;
@@ -67,7 +68,13 @@ impl CheckoutService {
             cart.lessons = crate::cart::available_picks(&self.store, &who.user_id, cart.cart_version, now).await?;
         }
         let checkout_id = CheckoutId::parse(&format!("co_{}", uuid::Uuid::now_v7().simple())).map_err(|e| ApiError::Internal(Box::new(e)))?;
-        let priced = price(&self.store, &cart, &checkout_id, now).await?;
+        let (priced, package) = match &cart.package {
+            Some(wanted) => {
+                let (order, currency) = price_package(&self.store, wanted, now).await?;
+                (PricedCart { lessons: Vec::new(), profiles: Default::default(), currency }, Some(order))
+            }
+            None => (price(&self.store, &cart, &checkout_id, now).await?, None),
+        };
         let expires_at = now + SESSION_LIFETIME;
         let checkout = Checkout {
             checkout_id: checkout_id.clone(),
@@ -78,7 +85,7 @@ impl CheckoutService {
             student_name: who.name.clone(),
             status: CheckoutStatus::AwaitingPayment,
             currency: priced.currency,
-            amount_total: priced.amount_total(),
+            amount_total: package.as_ref().map_or_else(|| priced.amount_total(), |p| p.price),
             lessons: priced.lessons.clone(),
             created_at: now,
             expires_at,
@@ -92,8 +99,13 @@ impl CheckoutService {
             from_cart: cart.from_cart,
             payment_intent: None,
             refunded_lessons: Vec::new(),
+            package,
+            paid_with_credits: false,
         };
         let record = key_hash.as_ref().map(|hash| (hash.as_str(), IdempotencyRecord { request_hash: fingerprint_hash(&cart), checkout_id: checkout_id.clone() }));
+        if cart.pay_with_credits {
+            return self.book_with_credits(who, &cart, &checkout, &priced, record.as_ref().map(|(h, r)| (*h, r)), key_hash.as_deref(), now).await;
+        }
         let mut backoff = Backoff::new(CONTENTION_BUDGET);
         loop {
             let open = OpenSet::read(&self.store, &who.user_id, now).await?;
@@ -137,6 +149,28 @@ impl CheckoutService {
             return Ok(CheckoutView::of(&confirmed, now));
         }
         self.open_session(checkout, now).await
+    }
+
+    /// Books the lessons with the student's credits: confirmed at once, no
+    /// Stripe call; the rooms are made as for a free cart.
+    #[allow(clippy::too_many_arguments)]
+    async fn book_with_credits(&self, who: &Principal, cart: &CartRequest, checkout: &Checkout, priced: &PricedCart, idempotency: Option<(&str, &IdempotencyRecord)>, key_hash: Option<&str>, now: Timestamp) -> Result<CheckoutView, ApiError> {
+        let credit = CreditCheckout { checkout, profiles: &priced.profiles, idempotency };
+        let confirmed = match credit.book(&self.store, now).await {
+            Ok(Booked::Confirmed(confirmed)) => confirmed,
+            Ok(Booked::Replay) => {
+                let stored = match key_hash { Some(hash) => self.store.get_idempotency(hash, now).await?, None => None };
+                return match stored {
+                    Some(record) => self.replay(who, &record, cart).await,
+                    None => Err(ApiError::Contention),
+                };
+            }
+            Err(err) => return self.refused(who, cart, key_hash, err).await,
+        };
+        if let Err(err) = self.rooms.ensure_all(&confirmed.booking_ids).await {
+            tracing::warn!(checkout_id = %confirmed.checkout_id, error = %err, "booked with credits; the rooms are pending");
+        }
+        Ok(CheckoutView::of(&confirmed, now))
     }
 
     /// The success page polls this. A checkout still awaiting payment asks

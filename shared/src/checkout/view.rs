@@ -21,6 +21,26 @@ pub struct CheckoutView {
     /// Lessons of a late payment that were taken meanwhile and refunded.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub refunded_lessons: Vec<usize>,
+    /// `card` or `credits`.
+    pub pay_with: &'static str,
+    /// The package it buys, instead of lessons.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub package: Option<PackageView>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PackageView {
+    pub teacher_id: TeacherId,
+    pub teacher_name: String,
+    pub lessons: u32,
+    pub duration_minutes: u32,
+    pub discount_percent: u32,
+    pub price: u64,
+    /// The credits last this many days from the payment.
+    pub valid_days: u32,
+    /// The grant the payment made (`GET credits/`), once paid.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grant_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -58,6 +78,17 @@ impl CheckoutView {
             booking_ids: checkout.booking_ids.clone(),
             payment_status: checkout.payment_status.clone(),
             refunded_lessons: checkout.refunded_lessons.clone(),
+            pay_with: if checkout.paid_with_credits { "credits" } else { "card" },
+            package: checkout.package.as_ref().map(|p| PackageView {
+                teacher_id: p.teacher_id.clone(),
+                teacher_name: p.teacher_name.clone(),
+                lessons: p.lessons,
+                duration_minutes: p.duration_minutes,
+                discount_percent: p.discount_percent,
+                price: p.price,
+                valid_days: p.valid_days,
+                grant_id: status.is_settled().then(|| crate::store::Grant::grant_id_of(&checkout.checkout_id)),
+            }),
         }
     }
 }

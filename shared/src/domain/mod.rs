@@ -19,5 +19,5 @@ pub use ids::{BookingId, CheckoutId, IdError, TeacherId, UserId, UserIdError};
 pub use money::{Currency, CurrencyError, Money};
 pub use percent::Percent;
 pub use pick::LessonPick;
-pub use profile::{CancellationDoc, CancellationPolicy, LessonChoice, LessonChoiceError, LessonDoc, LessonOffer, LocalRange, ProfileDoc, ProfileError, Rules, TeacherProfile};
+pub use profile::{CancellationDoc, CancellationPolicy, LessonChoice, LessonChoiceError, LessonDoc, LessonOffer, LocalRange, PackageDoc, PackageOffer, ProfileDoc, ProfileError, Rules, TeacherProfile};
 pub use time::Interval;

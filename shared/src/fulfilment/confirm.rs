@@ -10,7 +10,10 @@ use jiff::{SignedDuration, Timestamp};
 
 use super::FulfilError;
 use crate::domain::{CancellationPolicy, CheckoutId, TeacherId};
+use aws_sdk_dynamodb::types::TransactWriteItem;
+
 use crate::store::{
+    Credit, Grant, GrantEvent, GrantStage, PackageOrder, StoreError,
     Backoff, Booking, BookingStatus, BusyEntry, Notice, CONTENTION_BUDGET, Checkout, CheckoutChange, CheckoutStatus, DaySet, EditError, Obligation, RefundReason, RoomStatus, Store,
     days_to_read, days_touched,
 };
@@ -137,18 +140,15 @@ async fn write_bookings(
                 (false, false) => CheckoutStatus::PartiallyRefunded,
             };
             let policy_of = |i: usize| checkout.lessons[i].policy.or_else(|| policies.get(&checkout.lessons[i].teacher_id).copied()).unwrap_or_default();
-            let mut items = kept.iter().map(|&i| store.new_booking_item(&booking_of(checkout, i, paid, policy_of(i), now))).collect::<Result<Vec<_>, _>>()?;
+            let mut items = kept.iter().map(|&i| store.new_booking_item(&booking_of(checkout, i, paid.status, policy_of(i), now))).collect::<Result<Vec<_>, _>>()?;
             let change = CheckoutChange { payment_status: Some(paid.status), booking_ids: Some(&booking_ids), payment_intent: paid.payment_intent, refunded_lessons: Some(&refused) };
             items.push(store.checkout_transition_item(&checkout.checkout_id, checkout.status, to, &change)?);
             let trials: Vec<usize> = kept.iter().copied().filter(|&i| checkout.lessons[i].trial).collect();
             for &i in &trials {
                 items.push(store.trial_confirm_item(&checkout.student_id, &checkout.lessons[i].teacher_id, &checkout.checkout_id, now)?);
             }
-            if !kept.is_empty() {
-                let booked: Vec<_> = kept.iter().map(|&i| &checkout.lessons[i]).collect();
-                for notice in Notice::confirmed(checkout, &booked, now) {
-                    items.push(store.notice_item(&notice, now)?);
-                }
+            if let (Some(intent), Some(package)) = (paid.payment_intent, &checkout.package) {
+                items.push(store.grant_put_item(&grant_of(checkout, package, intent, now), None)?);
             }
             if let Some(intent) = paid.payment_intent {
                 items.push(store.payment_item(intent, &checkout.checkout_id, checkout.amount_total, checkout.currency)?);
@@ -159,25 +159,7 @@ async fn write_bookings(
                     items.push(store.new_obligation_item(&obligation)?);
                 }
             }
-            // Unconditional writes, last: they never fail a condition.
-            for id in &booking_ids {
-                items.push(store.pending_room_item(id)?);
-            }
-            for &i in &kept {
-                let booking = booking_of(checkout, i, paid, policy_of(i), now);
-                items.push(store.outcome_due_item(&booking)?);
-                if let Some((reminder, due)) = Notice::reminder(&booking, booking.start, now) {
-                    items.push(store.notice_due_item(&reminder, due)?);
-                }
-            }
-            // Bought or refunded, the lessons leave the cart they came from,
-            // whose version moves on.
-            if checkout.from_cart {
-                for lesson in &checkout.lessons {
-                    items.push(store.cart_line_delete_item(&checkout.student_id, &lesson.teacher_id, lesson.start)?);
-                }
-                items.push(store.cart_bought_item(&checkout.student_id, now)?);
-            }
+            items.extend(booked_items(store, checkout, &kept, paid.status, &policy_of, now)?);
             *layout = Layout { bookings: kept.len(), trials };
             let booked = Checkout {
                 status: to,
@@ -229,14 +211,79 @@ pub fn plan_confirmation(set: &mut DaySet, checkout: &Checkout, now: Timestamp) 
     }
 }
 
-fn booking_of(checkout: &Checkout, index: usize, paid: PaidWith<'_>, policy: CancellationPolicy, now: Timestamp) -> Booking {
+/// What follows a checkout's bookings into their transaction: the
+/// confirmation notices, each room listed to be made, each outcome listed
+/// to be decided, each reminder, and the lessons leaving the cart they came
+/// from. The one list, however the lessons were paid for.
+pub(crate) fn booked_items(
+    store: &Store,
+    checkout: &Checkout,
+    kept: &[usize],
+    paid_status: &str,
+    policy_of: &dyn Fn(usize) -> CancellationPolicy,
+    now: Timestamp,
+) -> Result<Vec<TransactWriteItem>, StoreError> {
+    let mut items = Vec::new();
+    if !kept.is_empty() {
+        let booked: Vec<_> = kept.iter().map(|&i| &checkout.lessons[i]).collect();
+        for notice in Notice::confirmed(checkout, &booked, now) {
+            items.push(store.notice_item(&notice, now)?);
+        }
+    }
+    // Unconditional writes, last: they never fail a condition.
+    for &i in kept {
+        items.push(store.pending_room_item(&checkout.lessons[i].booking_id)?);
+    }
+    for &i in kept {
+        let booking = booking_of(checkout, i, paid_status, policy_of(i), now);
+        items.push(store.outcome_due_item(&booking)?);
+        if let Some((reminder, due)) = Notice::reminder(&booking, booking.start, now) {
+            items.push(store.notice_due_item(&reminder, due)?);
+        }
+    }
+    // Bought or refunded, the lessons leave the cart they came from,
+    // whose version moves on.
+    if checkout.from_cart {
+        for lesson in &checkout.lessons {
+            items.push(store.cart_line_delete_item(&checkout.student_id, &lesson.teacher_id, lesson.start)?);
+        }
+        items.push(store.cart_bought_item(&checkout.student_id, now)?);
+    }
+    Ok(items)
+}
+
+/// The credits a paid package grants, valid from `now` (its payment).
+fn grant_of(checkout: &Checkout, package: &PackageOrder, payment_intent: &str, now: Timestamp) -> Grant {
+    let expires_at = now + SignedDuration::from_hours(i64::from(package.valid_days) * 24);
+    Grant {
+        grant_id: Grant::grant_id_of(&checkout.checkout_id),
+        student_id: checkout.student_id.clone(),
+        teacher_id: package.teacher_id.clone(),
+        teacher_name: package.teacher_name.clone(),
+        duration_minutes: package.duration_minutes,
+        currency: checkout.currency,
+        price: package.price,
+        discount_percent: package.discount_percent,
+        unit_values: package.unit_values.clone(),
+        credits: vec![Credit::Free; package.unit_values.len()],
+        expires_at,
+        payment_intent: payment_intent.to_owned(),
+        checkout_id: checkout.checkout_id.clone(),
+        created_at: now,
+        version: 0,
+        stage: Some(GrantStage::first_after(now, expires_at)),
+        history: vec![GrantEvent { at: now, what: "granted".into(), credits: package.lessons, booking_id: None, amount: Some(package.price) }],
+    }
+}
+
+pub(crate) fn booking_of(checkout: &Checkout, index: usize, paid_status: &str, policy: CancellationPolicy, now: Timestamp) -> Booking {
     let l = &checkout.lessons[index];
     Booking {
         booking_id: l.booking_id.clone(),
         status: BookingStatus::Confirmed,
-        payment_status: paid.status.to_owned(),
+        payment_status: paid_status.to_owned(),
         room_status: RoomStatus::Pending,
-        checkout_id: checkout.checkout_id.clone(),
+        checkout_id: l.credit.as_ref().map_or_else(|| checkout.checkout_id.clone(), |c| c.package_checkout.clone()),
         teacher_id: l.teacher_id.clone(),
         student_id: checkout.student_id.clone(),
         student_name: checkout.student_name.clone(),
@@ -258,6 +305,7 @@ fn booking_of(checkout: &Checkout, index: usize, paid: PaidWith<'_>, policy: Can
         history: Vec::new(),
         attendance: None,
         sequence: 0,
+        credit: l.credit.clone(),
     }
 }
 

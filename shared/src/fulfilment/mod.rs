@@ -11,6 +11,7 @@ mod release;
 mod settle;
 
 pub use confirm::{PaidWith, Unbookable, confirm, plan_bookings, plan_confirmation};
+pub(crate) use confirm::{booked_items, booking_of};
 pub use release::{ReleasePlan, plan_release, release};
 pub use settle::{Settled, Settlement};
 

@@ -167,7 +167,10 @@ impl<'a> SessionRequest<'a> {
         Self {
             checkout_id: &checkout.checkout_id,
             currency: checkout.currency,
-            items: checkout.lessons.iter().map(|l| LineItem { name: l.title.clone(), amount: l.amount }).collect(),
+            items: match &checkout.package {
+                Some(package) => vec![LineItem { name: package.title.clone(), amount: package.price }],
+                None => checkout.lessons.iter().map(|l| LineItem { name: l.title.clone(), amount: l.amount }).collect(),
+            },
             customer_email: checkout.email.as_deref(),
             success_url: &checkout.success_url,
             cancel_url: &checkout.cancel_url,

@@ -127,6 +127,21 @@ pub struct Booking {
     /// update only when its sequence is higher).
     #[serde(default)]
     pub sequence: u32,
+    /// Paid with a package's credit: the grant's payment and which credit.
+    /// `checkout_id` then names the package's checkout (whose payment its
+    /// refunds and earning come from), and `amount` is the credit's value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credit: Option<CreditUse>,
+}
+
+/// The credit a booking was paid with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreditUse {
+    pub grant_id: String,
+    pub payment_intent: String,
+    /// The package's checkout: what the booking names as its `checkout_id`.
+    pub package_checkout: CheckoutId,
+    pub index: usize,
 }
 
 /// Where a booking was before the student moved it.

@@ -72,6 +72,26 @@ pub struct CheckoutLesson {
     /// settles (checkouts from before this was kept read the profile then).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy: Option<crate::domain::CancellationPolicy>,
+    /// Paid with a package's credit (then `amount` is the credit's value).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credit: Option<super::CreditUse>,
+}
+
+/// A lesson package bought by a checkout: priced from the offer in force,
+/// frozen with the checkout with the policy its lessons will keep.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PackageOrder {
+    pub teacher_id: TeacherId,
+    pub teacher_name: String,
+    pub lessons: u32,
+    pub duration_minutes: u32,
+    pub discount_percent: u32,
+    pub price: u64,
+    pub unit_values: Vec<u64>,
+    pub valid_days: u32,
+    pub policy: crate::domain::CancellationPolicy,
+    /// The line item's name at Stripe.
+    pub title: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -123,6 +143,12 @@ pub struct Checkout {
     /// someone else, or already started) and are refunded instead.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub refunded_lessons: Vec<usize>,
+    /// A package bought instead of lessons (then `lessons` is empty).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub package: Option<PackageOrder>,
+    /// Its lessons were paid with credits: confirmed when it was made.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub paid_with_credits: bool,
 }
 
 impl Checkout {
@@ -172,13 +198,13 @@ fn open_checkouts_pk(student: &str) -> String {
 impl Store {
     /// A new checkout; while unsettled it is also listed in `gsi1` under the
     /// UTC day its holds end, so reconciliation finds stuck ones without a scan.
+    /// One settled at birth (paid with credits) is not listed as unsettled.
     pub fn new_checkout_item(&self, checkout: &Checkout) -> Result<TransactWriteItem, StoreError> {
-        let extra = [
-            ("gsi1pk", s(unsettled_pk(super::utc_day(checkout.hold_until)))),
-            ("gsi1sk", s(format!("{}#{}", checkout.hold_until, checkout.checkout_id))),
-            ("gsi2pk", s(format!("STUDENT#{}", checkout.student_id))),
-            ("gsi2sk", s(format!("CHECKOUT#{}", checkout.created_at))),
-        ];
+        let mut extra = vec![("gsi2pk", s(format!("STUDENT#{}", checkout.student_id))), ("gsi2sk", s(format!("CHECKOUT#{}", checkout.created_at)))];
+        if !checkout.status.is_settled() {
+            extra.push(("gsi1pk", s(unsettled_pk(super::utc_day(checkout.hold_until)))));
+            extra.push(("gsi1sk", s(format!("{}#{}", checkout.hold_until, checkout.checkout_id))));
+        }
         let item = item("put checkout", checkout_pk(&checkout.checkout_id), "CHECKOUT", checkout, &extra)?;
         put_new(&self.table, item, "put checkout")
     }

@@ -134,6 +134,8 @@ pub struct Ledger {
     /// What the payment's lessons earned their teachers, and what was taken back.
     pub earnings: Vec<Earning>,
     pub reversals: Vec<Reversal>,
+    /// The credits a package payment granted, and what became of them.
+    pub grant: Option<super::Grant>,
 }
 
 impl Ledger {
@@ -321,6 +323,8 @@ impl Store {
                 ledger.earnings.push(serde_dynamo::from_item(item.clone()).map_err(|e| StoreError::corrupt("read ledger", e))?);
             } else if sk.starts_with("REVERSAL#") {
                 ledger.reversals.push(serde_dynamo::from_item(item.clone()).map_err(|e| StoreError::corrupt("read ledger", e))?);
+            } else if sk == super::grants::GRANT_SK {
+                ledger.grant = Some(serde_dynamo::from_item(item.clone()).map_err(|e| StoreError::corrupt("read ledger", e))?);
             }
         }
         Ok(ledger)

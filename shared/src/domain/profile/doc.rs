@@ -50,5 +50,11 @@ pub struct ProfileDoc {
     /// Cancel and reschedule terms; absent means the defaults.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cancellation: Option<CancellationDoc>,
+    /// Lesson packages on offer; absent means none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub packages: Vec<super::PackageDoc>,
+    /// How long a package's credits last from its payment; absent means 180.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub package_valid_days: Option<u32>,
 }
 

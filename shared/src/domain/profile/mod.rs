@@ -13,12 +13,14 @@ use serde::{Deserialize, Serialize};
 
 mod doc;
 mod lessons;
+mod packages;
 mod policy;
 mod ranges;
 mod validate;
 
 pub use doc::{LessonDoc, ProfileDoc, RangeDoc};
 pub use lessons::{LessonChoice, LessonChoiceError, LessonOffer};
+pub use packages::{MAX_PACKAGE_LESSONS, PackageDoc, PackageOffer, split};
 pub use policy::{CancellationDoc, CancellationPolicy};
 pub use ranges::LocalRange;
 pub use validate::{ProfileError, Rules, validate};
@@ -69,6 +71,8 @@ pub struct TeacherProfile {
     horizon_days: u32,
     slot_step_minutes: u32,
     cancellation: CancellationPolicy,
+    packages: Vec<PackageOffer>,
+    package_valid_days: u32,
 }
 
 impl TeacherProfile {
@@ -162,6 +166,21 @@ impl TeacherProfile {
         self.cancellation
     }
 
+    /// In the order the profile lists them.
+    pub fn packages(&self) -> &[PackageOffer] {
+        &self.packages
+    }
+
+    /// The package of `lessons` lessons of `duration_minutes`, if offered.
+    pub fn package(&self, lessons: u32, duration_minutes: u32) -> Option<PackageOffer> {
+        self.packages.iter().find(|p| p.lessons == lessons && p.duration_minutes == duration_minutes).copied()
+    }
+
+    /// How many days a package's credits last from its payment.
+    pub fn package_valid_days(&self) -> u32 {
+        self.package_valid_days
+    }
+
     pub fn to_doc(&self) -> ProfileDoc {
         let day_doc = |ranges: &[LocalRange]| ranges.iter().map(|r| r.to_doc()).collect::<Vec<_>>();
         let lesson_doc = |l: &LessonOffer| LessonDoc { duration_minutes: l.duration_minutes, price: l.price.amount };
@@ -186,6 +205,8 @@ impl TeacherProfile {
             horizon_days: self.horizon_days,
             slot_step_minutes: self.slot_step_minutes,
             cancellation: self.cancellation.to_doc(),
+            packages: self.packages.iter().map(PackageOffer::to_doc).collect(),
+            package_valid_days: (self.package_valid_days != packages::DEFAULT_PACKAGE_VALID_DAYS).then_some(self.package_valid_days),
         }
     }
 }

@@ -142,6 +142,8 @@ pub fn validate(doc: ProfileDoc, rules: Rules) -> Result<TeacherProfile, Profile
         return Err(ProfileError::new("slot_step_minutes", format!("must be one of {steps}")));
     }
     let cancellation = CancellationPolicy::parse(doc.cancellation.as_ref(), rules)?;
+    let packages = super::packages::parse_packages(&doc.packages, &lessons, min_charge, rules)?;
+    let package_valid_days = super::packages::parse_valid_days(doc.package_valid_days, rules)?;
 
     Ok(TeacherProfile {
         id,
@@ -160,5 +162,7 @@ pub fn validate(doc: ProfileDoc, rules: Rules) -> Result<TeacherProfile, Profile
         horizon_days,
         slot_step_minutes,
         cancellation,
+        packages,
+        package_valid_days,
     })
 }
