@@ -43,6 +43,8 @@ pub struct Report {
     pub profiles: Counts,
     /// Lessons whose outcome was decided (settled), or is still undecided.
     pub outcomes: Counts,
+    /// Credit grants reminded of their expiry, or expired (settled).
+    pub credits: Counts,
     /// One line per item still failing, with its error.
     pub failures: Vec<String>,
 }
@@ -67,6 +69,7 @@ impl Report {
             Kind::Rooms => &mut self.rooms,
             Kind::Profiles => &mut self.profiles,
             Kind::Outcomes => &mut self.outcomes,
+            Kind::Credits => &mut self.credits,
         }
     }
 }
@@ -79,6 +82,7 @@ enum Kind {
     Rooms,
     Profiles,
     Outcomes,
+    Credits,
 }
 
 /// Settles each item on its own: one that fails is reported and retried by
@@ -98,6 +102,7 @@ pub async fn run_with(handler: &EventHandler, attendance: &AttendanceConfig, now
     pending_rooms(handler, &mut report).await;
     profile_problems(handler, now, &mut report).await;
     lesson_outcomes(handler, attendance, now, &mut report).await;
+    credit_grants(handler, now, &mut report).await;
     crate::metrics::count(crate::metrics::Metric::ReconcileFailures, report.failures.len() as u64);
     report
 }
@@ -187,6 +192,20 @@ async fn lesson_outcomes(handler: &EventHandler, attendance: &AttendanceConfig, 
     report.changes.extend(decided.outcomes.iter().map(|(id, status)| format!("{id} {}", status.as_str())));
     for (id, err) in &decided.still_failing {
         report.failing(Kind::Outcomes, id, err);
+    }
+}
+
+/// Grants whose reminder or expiry is due get it, once.
+async fn credit_grants(handler: &EventHandler, now: Timestamp, report: &mut Report) {
+    let swept = match crate::credits::sweep(&handler.store, now).await {
+        Ok(swept) => swept,
+        Err(err) => return report.failing(Kind::Credits, "the grants due for a reminder or their expiry", err),
+    };
+    report.credits.settled += swept.reminded.len() + swept.expired.len();
+    report.changes.extend(swept.reminded.iter().map(|id| format!("{id} reminded of its expiry")));
+    report.changes.extend(swept.expired.iter().map(|id| format!("{id} expired")));
+    for (id, err) in &swept.still_failing {
+        report.failing(Kind::Credits, id, err);
     }
 }
 

@@ -22,7 +22,13 @@ pub async fn teacher_login(store: &Store, booking: &Booking) -> Result<String, S
 pub async fn refund_items(store: &Store, booking: &Booking, now: Timestamp) -> Result<(Vec<TransactWriteItem>, Option<String>), StoreError> {
     let mut items = Vec::new();
     let mut intent = None;
-    if let Some(pi) = store.get_checkout(&booking.checkout_id).await?.and_then(|c| c.payment_intent).filter(|_| booking.amount > 0) {
+    // A lesson paid with a credit gets the credit back (its grant still
+    // running); otherwise, money as for a paid lesson.
+    let credit = crate::credits::give_back(store, booking, now).await?;
+    let in_money = credit.in_money();
+    items.extend(credit.item());
+    let payment = if in_money { store.get_checkout(&booking.checkout_id).await?.and_then(|c| c.payment_intent) } else { None };
+    if let Some(pi) = payment.filter(|_| booking.amount > 0) {
         let ledger = store.ledger(&pi).await?;
         let owed_already = ledger.obligations.iter().any(|o| o.booking_id.as_ref() == Some(&booking.booking_id));
         let amount = booking.amount.min(ledger.refundable());

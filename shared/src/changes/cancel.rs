@@ -33,6 +33,8 @@ pub struct Cancellation {
     /// The payment, when a student's late cancellation kept part of what it
     /// paid: the teacher earns that part.
     earns_from: Option<String>,
+    /// The grant's write giving the booking's credit back.
+    credit_back: Option<TransactWriteItem>,
 }
 
 impl Cancellation {
@@ -43,7 +45,13 @@ impl Cancellation {
         let gives_back_trial = booking.trial && store.get_trial_claim(&booking.student_id, &booking.teacher_id).await?.is_some_and(|c| c.checkout_id == booking.checkout_id);
         let keeps_part = cancelling.by == CancelledBy::Student && cancelling.refund_amount < booking.amount;
         let earns_from = if keeps_part { store.get_checkout(&booking.checkout_id).await?.and_then(|c| c.payment_intent) } else { None };
-        Ok(Self { booking, cancelling, obligation, gives_back_trial, guard: None, earns_from })
+        Ok(Self { booking, cancelling, obligation, gives_back_trial, guard: None, earns_from, credit_back: None })
+    }
+
+    /// Gives the booking's credit back to its grant (`credits::give_back_item`):
+    /// nothing was kept, so nothing is earned.
+    pub fn returning_credit(self, item: TransactWriteItem) -> Self {
+        Self { credit_back: Some(item), earns_from: None, ..self }
     }
 
     /// Commits only if no other cancellation owed money from the payment
@@ -82,6 +90,9 @@ impl Cancellation {
         }
         if self.cancelling.by == CancelledBy::Teacher {
             items.push(store.teacher_count_item(&b.teacher_id, TeacherCount::Cancellations, 1)?);
+        }
+        if let Some(item) = &self.credit_back {
+            items.push(item.clone());
         }
         if let Some(pi) = &self.earns_from {
             items.push(store.new_earning_item(&crate::payouts::earn::earning(b, pi, Basis::LateCancel, now))?);

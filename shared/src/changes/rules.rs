@@ -65,6 +65,8 @@ pub struct CancelQuote {
     pub allowed: bool,
     /// What a cancel now refunds (an admin may choose less).
     pub refund_amount: u64,
+    /// A lesson paid with a credit gets the credit back instead of money.
+    pub credit_back: bool,
     /// Until when a student's cancel refunds in full.
     pub free_until: Timestamp,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -104,7 +106,13 @@ pub fn cancel_quote(booking: &Booking, actor: Actor, now: Timestamp, left: u64) 
         (_, Actor::Student) if now < booking.start => (late_refund(booking.amount, policy.late_cancel_refund_percent).min(left), None),
         (_, Actor::Student) => (0, Some(Refusal::TooLateToCancel)),
     };
-    CancelQuote { allowed: reason.is_none(), refund_amount, free_until, reason }
+    // Where a paid lesson gets its money back in full, one paid with a
+    // credit gets the credit back; a late cancel spends the credit and
+    // refunds the policy's part of its value, as it would of a price.
+    let late = actor == Actor::Student && now > free_until;
+    let credit_back = booking.credit.is_some() && reason.is_none() && !late;
+    let refund_amount = if credit_back { 0 } else { refund_amount };
+    CancelQuote { allowed: reason.is_none(), refund_amount, credit_back, free_until, reason }
 }
 
 /// Until when a student's cancel refunds in full: `free_cancel_hours`
@@ -187,6 +195,7 @@ mod tests {
             history: Vec::new(),
             attendance: None,
             sequence: 0,
+            credit: None,
         }
     }
 
@@ -224,7 +233,7 @@ mod tests {
     fn a_student_cancel_is_free_until_the_notice_to_the_second_then_late_then_refused() {
         let b = booking(3000, "eur", policy(24, 50));
         let free_until = ts("2026-12-09T10:00:00Z");
-        assert_eq!(cancel_quote(&b, Actor::Student, free_until, 3000), CancelQuote { allowed: true, refund_amount: 3000, free_until, reason: None });
+        assert_eq!(cancel_quote(&b, Actor::Student, free_until, 3000), CancelQuote { allowed: true, refund_amount: 3000, credit_back: false, free_until, reason: None });
         let late = cancel_quote(&b, Actor::Student, free_until + SignedDuration::from_secs(1), 3000);
         assert_eq!((late.allowed, late.refund_amount), (true, 1500));
         let last = cancel_quote(&b, Actor::Student, ts("2026-12-10T09:59:59Z"), 3000);
@@ -234,11 +243,27 @@ mod tests {
     }
 
     #[test]
+    fn a_credit_comes_back_where_money_would_in_full_and_a_late_cancel_refunds_part_of_its_value() {
+        let mut b = booking(2700, "eur", policy(24, 50));
+        b.credit = Some(crate::store::CreditUse { grant_id: "gr_p".into(), payment_intent: "pi_p".into(), package_checkout: CheckoutId::parse("co_p").unwrap(), index: 3 });
+        let free = cancel_quote(&b, Actor::Student, ts("2026-12-09T10:00:00Z"), 2700);
+        assert_eq!((free.allowed, free.credit_back, free.refund_amount), (true, true, 0));
+        let late = cancel_quote(&b, Actor::Student, ts("2026-12-09T10:00:01Z"), 2700);
+        assert_eq!((late.allowed, late.credit_back, late.refund_amount), (true, false, 1350), "the credit is spent; half its value goes back");
+        for actor in [Actor::Teacher, Actor::Admin] {
+            let quote = cancel_quote(&b, actor, ts("2026-12-10T10:30:00Z"), 2700);
+            assert_eq!((quote.credit_back, quote.refund_amount), (true, 0), "{actor:?}");
+        }
+        let refused = cancel_quote(&b, Actor::Student, b.start, 2700);
+        assert_eq!((refused.allowed, refused.credit_back), (false, false));
+    }
+
+    #[test]
     fn a_late_refund_rounds_down_to_the_minor_unit_in_any_currency() {
         let late = ts("2026-12-10T09:00:00Z");
         assert_eq!(cancel_quote(&booking(999, "jpy", policy(24, 50)), Actor::Student, late, 999).refund_amount, 499, "yen have no minor unit below one");
         assert_eq!(cancel_quote(&booking(1999, "eur", policy(24, 33)), Actor::Student, late, 1999).refund_amount, 659, "cents: 659.67 rounds down");
-        assert_eq!(cancel_quote(&booking(1999, "eur", policy(24, 0)), Actor::Student, late, 1999), CancelQuote { allowed: true, refund_amount: 0, free_until: ts("2026-12-09T10:00:00Z"), reason: None });
+        assert_eq!(cancel_quote(&booking(1999, "eur", policy(24, 0)), Actor::Student, late, 1999), CancelQuote { allowed: true, refund_amount: 0, credit_back: false, free_until: ts("2026-12-09T10:00:00Z"), reason: None });
         assert_eq!(cancel_quote(&booking(1999, "eur", policy(24, 100)), Actor::Student, late, 1999).refund_amount, 1999);
     }
 

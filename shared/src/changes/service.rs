@@ -42,6 +42,8 @@ pub struct ChangeOptions {
 pub struct CancelOption {
     pub allowed: bool,
     pub refund_amount: u64,
+    /// Paid with a credit: a cancel now gives the credit back.
+    pub credit_back: bool,
     pub currency: Currency,
     pub free_until: Timestamp,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -109,7 +111,7 @@ impl BookingChanges {
             cancelled_by: booking.cancelled_by,
             start: booking.start,
             end: booking.end,
-            cancel: CancelOption { allowed: cancel.allowed, refund_amount: cancel.refund_amount, currency: booking.currency, free_until: cancel.free_until, reason: cancel.reason.map(Refusal::code) },
+            cancel: CancelOption { allowed: cancel.allowed, refund_amount: cancel.refund_amount, credit_back: cancel.credit_back, currency: booking.currency, free_until: cancel.free_until, reason: cancel.reason.map(Refusal::code) },
             reschedule: RescheduleOption { allowed: reschedule.allowed, until: reschedule.until, remaining: reschedule.remaining, reason: reschedule.reason.map(Refusal::code) },
         })
     }
@@ -171,18 +173,28 @@ impl BookingChanges {
             if let Some(reason) = quote.reason {
                 return Err(ApiError::from(reason));
             }
-            let refund_amount = match chosen {
+            let mut refund_amount = match chosen {
+                Some(amount) if amount > quote.refund_amount && quote.credit_back => return Err(ApiError::invalid("refund_amount", "must be left out: a lesson paid with a credit gets its credit back")),
                 Some(amount) if amount > quote.refund_amount => return Err(ApiError::invalid("refund_amount", format!("must be at most {} (what is left of this lesson's amount)", quote.refund_amount))),
                 Some(amount) => amount,
                 None => quote.refund_amount,
             };
+            let credit_back = if quote.credit_back { crate::credits::give_back(&self.store, &booking, now).await? } else { crate::credits::CreditReturn::NotACredit };
+            if matches!(credit_back, crate::credits::CreditReturn::GrantClosed) {
+                // Its grant has closed: the credit's value goes back as money.
+                refund_amount = refundable.left;
+            }
+            let credit_back = credit_back.item();
             let by = match actor {
                 Actor::Student => CancelledBy::Student,
                 Actor::Teacher => CancelledBy::Teacher,
                 Actor::Admin => CancelledBy::Admin,
             };
             let obligation = refundable.intent.filter(|_| refund_amount > 0).map(|pi| Obligation::for_booking(&booking, &pi, refund_amount, now));
-            let cancellation = Cancellation::read(&self.store, booking.clone(), Cancelling { by, at: now, refund_amount }, obligation).await?.guarded(refundable.cancellations);
+            let mut cancellation = Cancellation::read(&self.store, booking.clone(), Cancelling { by, at: now, refund_amount }, obligation).await?.guarded(refundable.cancellations);
+            if let Some(item) = credit_back {
+                cancellation = cancellation.returning_credit(item);
+            }
             match commit(&self.store, &[cancellation], Vec::new(), now).await {
                 Ok(()) => break,
                 Err(CancelError::Changed) if backoff.wait().await => {}

@@ -3,5 +3,10 @@
 //! refunding the unused ones, and their expiry.
 
 mod book;
+mod expiry;
+mod give_back;
+pub mod service;
 
 pub use book::{Booked, CreditCheckout};
+pub use give_back::{CreditReturn, give_back};
+pub use expiry::{Swept, sweep};

@@ -372,7 +372,18 @@ impl Settlement<'_> {
         loop {
             let mut cancellations = Vec::new();
             let mut extra = Vec::new();
-            for id in &current.booking_ids {
+            // A package's lessons are those booked with its credits; what
+            // is left of them goes with the money.
+            let grant = match (&current.package, &current.payment_intent) {
+                (Some(_), Some(pi)) => self.store.grant_of_payment(pi).await?,
+                _ => None,
+            };
+            let mut booked = current.booking_ids.clone();
+            booked.extend(grant.iter().flat_map(|g| g.credits.iter()).filter_map(|c| match c {
+                crate::store::Credit::Used { booking_id } => Some(booking_id.clone()),
+                _ => None,
+            }));
+            for id in &booked {
                 let Some(booking) = self.store.get_booking(id).await? else { continue };
                 let ends = match by {
                     CancelledBy::Dispute => booking.start > now,
@@ -409,6 +420,11 @@ impl Settlement<'_> {
             }
             if let Some(to) = to.filter(|to| *to != current.status) {
                 extra.push(self.store.checkout_transition_item(&current.checkout_id, current.status, to, &CheckoutChange::default())?);
+            }
+            if let Some(mut grant) = grant.filter(|g| g.stage.is_some()) {
+                let read = grant.version;
+                grant.revoke(now);
+                extra.push(self.store.grant_put_item(&grant, Some(read))?);
             }
             match changes::commit(self.store, &cancellations, extra, now).await {
                 Ok(()) => {

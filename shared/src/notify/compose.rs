@@ -45,6 +45,7 @@ impl Composer<'_> {
             Topic::Confirmed => self.confirmed(notice).await,
             Topic::RefundFailed => self.refund_failed(notice).await,
             Topic::Transferred => self.transferred(notice).await,
+            Topic::CreditsExpiring => self.credits_expiring(notice).await,
             _ => self.booking_change(notice).await,
         }
     }
@@ -147,6 +148,20 @@ impl Composer<'_> {
         let amount = Money::new(earning.transferred, earning.currency);
         let body = vec![text::transferred_body(amount, &facts.lesson(), &reader, transfer)];
         Ok(Plan::Send(vec![("teacher", self.letter(&reader, text::transferred_subject(amount), body, &[]))]))
+    }
+
+    /// The student's reminder that a grant's credits expire: as many as are
+    /// left when it is sent, none once they are used, refunded or expired.
+    async fn credits_expiring(&self, notice: &Notice) -> Result<Plan, StoreError> {
+        let Some(intent) = &notice.payment_intent else { return skip("no payment named") };
+        let Some(grant) = self.store.grant_of_payment(intent).await? else { return skip("grant gone") };
+        if grant.remaining() == 0 || grant.stage.is_none() || grant.expires_at <= self.now {
+            return skip("no credits left to expire");
+        }
+        let Some(checkout) = self.store.get_checkout(&grant.checkout_id).await? else { return skip("package checkout gone") };
+        let Some(reader) = Reader::student(&checkout) else { return skip("no address") };
+        let body = vec![text::credits_expiring_body(&grant, &reader)];
+        Ok(Plan::Send(vec![("student", self.letter(&reader, text::credits_expiring_subject(&grant), body, &[]))]))
     }
 
     async fn refund_failed(&self, notice: &Notice) -> Result<Plan, StoreError> {

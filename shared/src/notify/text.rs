@@ -157,6 +157,20 @@ pub fn transferred_body(amount: Money, lesson: &Lesson, reader: &Reader, transfe
     )
 }
 
+pub fn credits_expiring_subject(grant: &crate::store::Grant) -> String {
+    format!("Your lesson credits with {} expire soon", grant.teacher_name)
+}
+
+pub fn credits_expiring_body(grant: &crate::store::Grant, reader: &Reader) -> String {
+    let left = grant.remaining();
+    let plural = if left == 1 { "" } else { "s" };
+    let date = grant.expires_at.to_zoned_datetime(reader.zone.clone()).strftime("%A %-d %B %Y, %H:%M");
+    format!(
+        "You have {left} unused credit{plural} for {}-min lessons with {}. They expire on {date} ({}). Book your lessons before then: credits unused at expiry are not refunded, they go to your teacher for the time they kept for you.",
+        grant.duration_minutes, grant.teacher_name, reader.zone_name
+    )
+}
+
 pub fn invite_summary(lesson: &Lesson, reader: &Reader) -> String {
     format!("Lesson {}", with_whom(lesson, reader))
 }

@@ -30,7 +30,7 @@ pub fn event_type(topic: Topic) -> Option<&'static str> {
         Topic::RefundSucceeded => Some("refund.succeeded"),
         Topic::RefundFailed => Some("refund.failed"),
         Topic::Transferred => Some("earning.transferred"),
-        Topic::Reminder => None,
+        Topic::Reminder | Topic::CreditsExpiring => None,
     }
 }
 

@@ -4,7 +4,7 @@
 
 use super::share::{Entitlement, Lesson, Payment, Percent, entitlements};
 use crate::domain::BookingId;
-use crate::store::{Checkout, Ledger, ObligationStatus};
+use crate::store::{Checkout, Credit, Grant, Ledger, ObligationStatus};
 
 /// The payment as `share` sees it; `None` until the payment is recorded.
 pub fn payment_of(ledger: &Ledger) -> Option<Payment> {
@@ -39,10 +39,47 @@ fn lessons(ledger: &Ledger, checkout: &Checkout, commission: Percent) -> Vec<Les
         .collect()
 }
 
+/// A package payment's credits as lessons: each credit at its value, the
+/// money going back that names it (its lesson's cancellation refund, or the
+/// refund of the unused credits it was part of), and whether it earns (its
+/// lesson's outcome, or its expiry unused); with the earning it counts
+/// towards (its lesson's booking, or the grant's expiry).
+fn credits(ledger: &Ledger, grant: &Grant, commission: Percent) -> Vec<(Option<BookingId>, Lesson)> {
+    let expiry = grant.expiry_booking_id();
+    let live = |id: &str| ledger.obligations.iter().any(|o| o.obligation_id == id && o.status != ObligationStatus::Failed);
+    let earns = |key: &BookingId| ledger.earnings.iter().find(|e| &e.booking_id == key).filter(|e| e.basis.earns()).map(|e| e.commission.unwrap_or(commission));
+    grant
+        .credits
+        .iter()
+        .zip(&grant.unit_values)
+        .map(|(credit, &price)| {
+            let (key, refunds) = match credit {
+                Credit::Used { booking_id } => {
+                    let named = ledger.obligations.iter().filter(|o| o.status != ObligationStatus::Failed && o.booking_id.as_ref() == Some(booking_id)).map(|o| o.amount).sum::<u64>();
+                    (Some(booking_id.clone()), named.min(price))
+                }
+                Credit::Expired => (expiry.clone(), 0),
+                Credit::Refunded { obligation_id } if live(obligation_id) => (None, price),
+                Credit::Refunded { .. } | Credit::Free | Credit::Revoked => (None, 0),
+            };
+            let lesson = Lesson { price, refunds, earns: key.as_ref().and_then(earns) };
+            (key, lesson)
+        })
+        .collect()
+}
+
 /// The entitlement of `booking`'s lesson, or `None` when the payment or
-/// the lesson is unknown.
+/// the lesson is unknown. A package's earnings (a lesson booked with one of
+/// its credits, or its credits that expired) are the sum over their credits;
+/// one whose credit came back is worth nothing.
 pub fn worth(ledger: &Ledger, checkout: &Checkout, booking: &BookingId, commission: Percent) -> Option<Entitlement> {
     let payment = payment_of(ledger)?;
+    if let (Some(grant), Some(_)) = (&ledger.grant, &checkout.package) {
+        let credits = credits(ledger, grant, commission);
+        let lessons: Vec<Lesson> = credits.iter().map(|(_, l)| *l).collect();
+        let mine = credits.iter().zip(entitlements(&payment, &lessons)).filter(|((key, _), _)| key.as_ref() == Some(booking)).map(|(_, e)| e);
+        return Some(mine.fold(Entitlement::default(), |sum, e| Entitlement { kept: sum.kept + e.kept, earned: sum.earned + e.earned, transferable: sum.transferable + e.transferable }));
+    }
     let index = checkout.lessons.iter().position(|l| &l.booking_id == booking)?;
     entitlements(&payment, &lessons(ledger, checkout, commission)).get(index).copied()
 }

@@ -32,6 +32,8 @@ pub enum Basis {
     LateCancel,
     /// The teacher did not come: nothing earned (kept so an overrule can change it).
     TeacherNoShow,
+    /// A package's credits expired unused: the teacher earns their value.
+    CreditsExpired,
 }
 
 impl Basis {
@@ -54,6 +56,7 @@ impl Basis {
             Self::StudentNoShow => "student_no_show",
             Self::LateCancel => "late_cancel",
             Self::TeacherNoShow => "teacher_no_show",
+            Self::CreditsExpired => "credits_expired",
         }
     }
 }

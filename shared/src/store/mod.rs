@@ -38,7 +38,7 @@ pub use attention::{Attention, AttentionKind};
 pub use earnings::{Basis, EARNINGS, Earning, EarningsPage, REVERSALS, Reversal, earning_key};
 pub use ledger::{Dispute, Ledger, Payment, Refund};
 pub use payout_accounts::{AccountState, PayoutAccount};
-pub use obligations::{Obligation, ObligationOutcome, ObligationStatus, RefundReason, cancel_obligation_id, lesson_obligation_id, obligation_of_metadata};
+pub use obligations::{Obligation, ObligationOutcome, ObligationStatus, RefundReason, cancel_obligation_id, credits_obligation_id, lesson_obligation_id, obligation_of_metadata};
 pub use bookings::{Booking, BookingStatus, BookingsOf, CancelledBy, Cancelling, CreditUse, Moved, RoomStatus, TeacherCount, TeacherStats};
 pub use checkouts::{Checkout, CheckoutChange, CheckoutLesson, CheckoutStatus, OpenCheckouts, PackageOrder};
 pub use idempotency::IdempotencyRecord;

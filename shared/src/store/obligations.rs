@@ -27,6 +27,9 @@ pub enum RefundReason {
     Cancelled,
     /// The teacher did not come to a paid lesson: refunded in full.
     TeacherNoShow,
+    /// A package's unused credits, asked back by its student in the first
+    /// days or by an admin: at their value.
+    CreditsUnused,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -136,6 +139,11 @@ impl Obligation {
     pub fn idempotency_key(&self, amount: u64) -> String {
         format!("{}-{amount}-{}", self.obligation_id, self.attempt)
     }
+}
+
+/// The refund of a grant's unused credits: one per grant.
+pub fn credits_obligation_id(grant_id: &str) -> String {
+    format!("credits-{grant_id}")
 }
 
 pub fn cancel_obligation_id(booking: &BookingId) -> String {

@@ -37,6 +37,8 @@ pub enum Topic {
     /// A lesson's earning went to its teacher's Stripe account (the
     /// teacher, and the webhooks).
     Transferred,
+    /// A grant's unused credits expire in 30, then 7 days (its student).
+    CreditsExpiring,
 }
 
 impl Topic {
@@ -50,6 +52,7 @@ impl Topic {
             Self::RefundSucceeded => "refund_succeeded",
             Self::Reminder => "reminder",
             Self::Transferred => "transferred",
+            Self::CreditsExpiring => "credits_expiring",
         }
     }
 }
@@ -162,7 +165,7 @@ impl Notice {
     pub fn key(&self) -> WorkKey {
         let change = match self.topic {
             // A booking may move, and its outcome be overruled, more than once: each is its own notice.
-            Topic::Rescheduled | Topic::Outcome => format!("{}#{}", self.topic.as_str(), self.sequence),
+            Topic::Rescheduled | Topic::Outcome | Topic::CreditsExpiring => format!("{}#{}", self.topic.as_str(), self.sequence),
             _ => self.topic.as_str().to_owned(),
         };
         WorkKey { pk: outbox_pk(&self.subject), sk: format!("{change}#{}", self.recipient.key_part()) }
@@ -196,6 +199,12 @@ impl Notice {
     /// the amount is read from the payment's ledger when it is told.
     pub fn transferred(booking: &crate::domain::BookingId, teacher: &TeacherId, payment_intent: &str, now: Timestamp) -> [Self; 2] {
         [Recipient::Teacher(teacher.clone()), Recipient::Webhooks].map(|r| Self { payment_intent: Some(payment_intent.to_owned()), ..Self::new(booking.to_string(), Topic::Transferred, r, 0, now) })
+    }
+
+    /// A grant's reminder that its credits expire in `days_before` days;
+    /// the credits left are read from the grant when it is sent.
+    pub fn credits_expiring(grant_id: &str, payment_intent: &str, days_before: u32, now: Timestamp) -> Self {
+        Self { payment_intent: Some(payment_intent.to_owned()), ..Self::new(grant_id.to_owned(), Topic::CreditsExpiring, Recipient::Student, days_before, now) }
     }
 
     /// The reminder of a booking starting at `start`, with its due time,
