@@ -38,7 +38,12 @@ async fn step(store: &Store, key: &WorkKey, now: Timestamp) -> Result<Option<(St
     let Some(pi) = key.pk.strip_prefix("PAYMENT#") else { return Ok(None) };
     let Some(mut grant) = store.grant_of_payment(pi).await? else { return Ok(None) };
     // The index lags the table: what the grant says now decides.
-    let Some(stage) = grant.stage.filter(|s| s.due(grant.expires_at) <= now) else { return Ok(None) };
+    let Some(mut stage) = grant.stage.filter(|s| s.due(grant.expires_at) <= now) else { return Ok(None) };
+    // A sweep that comes late does only the latest step due: no reminder
+    // after the next one is due, none after the expiry.
+    while let Some(next) = stage.next().filter(|n| n.due(grant.expires_at) <= now) {
+        stage = next;
+    }
     let read = grant.version;
     let mut items = Vec::new();
     match stage {

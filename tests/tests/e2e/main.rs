@@ -15,6 +15,7 @@ mod get_slots;
 mod hms_sdk;
 mod money_back;
 mod notify;
+mod packages;
 mod payouts;
 mod reconcile;
 mod refunds;
