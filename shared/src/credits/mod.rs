@@ -5,6 +5,7 @@
 mod book;
 mod expiry;
 mod give_back;
+mod sum_rule;
 pub mod service;
 
 pub use book::{Booked, CreditCheckout};

@@ -332,6 +332,7 @@ mod tests {
             title: "t".into(),
             buffer_minutes: 10,
             policy: None,
+            credit: None,
         };
         Checkout {
             checkout_id: CheckoutId::parse("co_x").unwrap(),
@@ -357,6 +358,8 @@ mod tests {
             from_cart: false,
             payment_intent: None,
             refunded_lessons: Vec::new(),
+            package: None,
+            paid_with_credits: false,
         }
     }
 

@@ -369,6 +369,7 @@ mod tests {
             disputes: Vec::new(),
             earnings: Vec::new(),
             reversals: Vec::new(),
+            grant: None,
         }
     }
 
