@@ -50,7 +50,7 @@ export AWS_SECRET_ACCESS_KEY ?= local
 LOCAL_ENV := set -a && source ./.env.local && set +a &&
 endif
 
-.PHONY: iam-report dev test demo contract browser web doctor build deploy stripe-webhook bench table seed reconcile notify payouts earnings transfer-hold attention profile-history booking outcome repair-rooms create-booking create-room tools clean-local
+.PHONY: iam-report dev test demo contract browser web doctor build deploy stripe-webhook bench table seed reconcile notify payouts earnings transfer-hold credits credits-refund attention profile-history booking outcome repair-rooms create-booking create-room tools clean-local
 
 $(CARGO_LAMBDA):
 	python3 -m venv $(VENV)
@@ -212,6 +212,16 @@ payouts:
 earnings:
 	@test -n "$(TEACHER)" || { echo "usage: make earnings TEACHER=<teacher_id>"; exit 2; }
 	$(LOCAL_ENV) cargo run --locked -q -p infra --bin admin -- earnings '$(TEACHER)'
+
+# A student's lesson-package credits: make credits STUDENT=s_demo
+credits:
+	@test -n "$(STUDENT)" || { echo "usage: make credits STUDENT=<student login>"; exit 2; }
+	$(LOCAL_ENV) cargo run --locked -q -p infra --bin admin -- credits list '$(STUDENT)'
+
+# Refunds a grant's unused credits (their value, or AMOUNT if less): make credits-refund GRANT=gr_… [AMOUNT=1000]
+credits-refund:
+	@test -n "$(GRANT)" || { echo "usage: make credits-refund GRANT=<grant_id> [AMOUNT=<minor units>]"; exit 2; }
+	$(LOCAL_ENV) cargo run --locked -q -p infra --bin admin -- credits refund '$(GRANT)' $(AMOUNT)
 
 # Stops or resumes a teacher's transfers (what is due stays due): make transfer-hold TEACHER=t_anna STATE=on|off
 transfer-hold:

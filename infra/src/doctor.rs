@@ -23,7 +23,7 @@ use crate::table::TableSpec;
 /// The Stripe events the webhook handles; the endpoint must send all of them.
 pub const WEBHOOK_EVENTS: [&str; 11] = shared::webhook::event::HANDLED;
 /// Every function with a Function URL.
-pub const FUNCTIONS: [&str; 13] = ["get-slots", "get-teachers", "initiate-checkout", "stripe-webhook", "join-lesson", "change-booking", "teacher-profile", "cart", "hms-webhook", "create-room", "create-booking", "calendar-feed", "teacher-payouts"];
+pub const FUNCTIONS: [&str; 14] = ["get-slots", "get-teachers", "initiate-checkout", "stripe-webhook", "join-lesson", "change-booking", "teacher-profile", "cart", "hms-webhook", "create-room", "create-booking", "calendar-feed", "teacher-payouts", "credits"];
 
 /// Where the deployment answers.
 pub struct Target {
@@ -59,10 +59,10 @@ impl Configuration {
 }
 
 /// Every function, with a URL or not.
-pub const ALL_FUNCTIONS: [&str; 15] = ["get-slots", "get-teachers", "initiate-checkout", "stripe-webhook", "join-lesson", "change-booking", "teacher-profile", "cart", "hms-webhook", "create-room", "create-booking", "reconcile", "notify", "calendar-feed", "teacher-payouts"];
+pub const ALL_FUNCTIONS: [&str; 16] = ["get-slots", "get-teachers", "initiate-checkout", "stripe-webhook", "join-lesson", "change-booking", "teacher-profile", "cart", "hms-webhook", "create-room", "create-booking", "reconcile", "notify", "calendar-feed", "teacher-payouts", "credits"];
 /// The functions whose URL is `AWS_IAM` (template.yaml).
 pub const IAM_FUNCTIONS: [&str; 2] = ["create-room", "create-booking"];
-const STRIPE_FUNCTIONS: [&str; 6] = ["initiate-checkout", "stripe-webhook", "change-booking", "create-booking", "reconcile", "teacher-payouts"];
+const STRIPE_FUNCTIONS: [&str; 7] = ["initiate-checkout", "stripe-webhook", "change-booking", "create-booking", "reconcile", "teacher-payouts", "credits"];
 const HMS_FUNCTIONS: [&str; 7] = ["initiate-checkout", "stripe-webhook", "join-lesson", "change-booking", "create-room", "create-booking", "reconcile"];
 /// The secrets in the store (template.yaml's header), and the functions that must run with them.
 const SECRETS: [(&str, &[&str]); 6] = [
@@ -72,7 +72,7 @@ const SECRETS: [(&str, &[&str]); 6] = [
     ("STRIPE_CONNECT_WEBHOOK_SECRET", &["stripe-webhook"]),
     ("HMS_APP_SECRET", &HMS_FUNCTIONS),
     // create-room and create-booking read it only with OPERATOR_AUTH=token (the local stack).
-    ("AUTH_JWT_SECRET", &["initiate-checkout", "join-lesson", "change-booking", "teacher-profile", "cart", "create-room", "create-booking", "calendar-feed", "teacher-payouts"]),
+    ("AUTH_JWT_SECRET", &["initiate-checkout", "join-lesson", "change-booking", "teacher-profile", "cart", "create-room", "create-booking", "calendar-feed", "teacher-payouts", "credits"]),
 ];
 
 type Reader = fn(&mut Env) -> bool;
@@ -84,7 +84,7 @@ const SECTIONS: [(&str, &[&str], Reader); 11] = [
     ("configuration: attendance", &["reconcile"], |env| shared::attendance::AttendanceConfig::read(env).is_some()),
     ("configuration: 100ms webhook secret", &["hms-webhook"], |env| shared::attendance::HmsWebhookSecrets::read(env).is_some()),
     ("configuration: storage", &ALL_FUNCTIONS, |env| StoreConfig::read(env).is_some()),
-    ("configuration: auth", &["initiate-checkout", "join-lesson", "change-booking", "teacher-profile", "cart", "calendar-feed", "teacher-payouts"], |env| AuthConfig::read(env).is_some()),
+    ("configuration: auth", &["initiate-checkout", "join-lesson", "change-booking", "teacher-profile", "cart", "calendar-feed", "teacher-payouts", "credits"], |env| AuthConfig::read(env).is_some()),
     ("configuration: operator auth", &IAM_FUNCTIONS, |env| OperatorAuthConfig::read(env).is_some()),
     ("configuration: Stripe", &STRIPE_FUNCTIONS, |env| StripeConfig::read(env).is_some()),
     ("configuration: Stripe webhook secret", &["stripe-webhook"], |env| WebhookSecrets::read(env).is_some()),

@@ -2,6 +2,7 @@
 //! CLI (against AWS) and by the local stack.
 
 pub mod attention;
+pub mod credits;
 pub mod deployed;
 pub mod doctor;
 pub mod env_file;

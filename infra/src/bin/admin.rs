@@ -18,6 +18,14 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
+enum CreditsAction {
+    /// Every grant of STUDENT (their login), as stored: credits, expiry, history.
+    List { student: String },
+    /// Refund GRANT's unused credits: their value, or AMOUNT (minor units) if less.
+    Refund { grant_id: String, amount: Option<u64> },
+}
+
+#[derive(Subcommand)]
 enum Command {
     /// Create the table (keys, indexes, TTL) unless it exists.
     CreateTable,
@@ -52,6 +60,12 @@ enum Command {
     /// A teacher's commission in percent instead of PLATFORM_COMMISSION_PERCENT
     /// (`default` returns them to it), for earnings not yet transferred.
     Commission { teacher_id: String, percent: String },
+    /// A student's lesson-package credits, or the refund of a grant's unused
+    /// credits (students may ask within 14 days; after that, only this).
+    Credits {
+        #[command(subcommand)]
+        action: CreditsAction,
+    },
     /// Every notice about SUBJECT (a checkout, booking or refund obligation
     /// id): topic, reader, status, attempts, SES's id or the error.
     Notices { subject: String },
@@ -380,6 +394,13 @@ async fn run(command: Command) -> Result<(), String> {
         Command::Commission { teacher_id, percent } => {
             let percent = if percent == "default" { None } else { Some(percent.parse::<u8>().map_err(|_| format!("{percent} is not a percentage or `default`"))?) };
             infra::payouts::run(infra::payouts::Action::Commission { teacher: teacher_id, percent }, jiff::Timestamp::now()).await?;
+        }
+        Command::Credits { action } => {
+            let action = match action {
+                CreditsAction::List { student } => infra::credits::Action::List { student },
+                CreditsAction::Refund { grant_id, amount } => infra::credits::Action::Refund { grant: grant_id, amount },
+            };
+            infra::credits::run(action, jiff::Timestamp::now()).await?;
         }
         Command::Notices { subject } => {
             let config = config::load(StoreConfig::read).map_err(|e| e.to_string())?;
