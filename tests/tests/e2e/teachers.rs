@@ -130,7 +130,8 @@ async fn a_card_shows_what_a_student_needs_and_nothing_private() {
     assert_eq!(counts, [("t_login", 1), ("t_one", 0), ("t_two", 0), ("t_usd", 0)], "the page's batch of statistics");
     assert!(page["teachers"].as_array().unwrap().iter().all(|c| c["next_open_start"].is_string()));
     let keys: Vec<&str> = card.as_object().unwrap().keys().map(String::as_str).collect();
-    assert_eq!(keys, ["cancellation", "currency", "lessons", "name", "next_open_start", "teacher_cancellations", "teacher_id", "timezone", "trial"]);
+    assert_eq!(keys, ["cancellation", "currency", "lessons", "name", "next_open_start", "package_valid_days", "packages", "teacher_cancellations", "teacher_id", "timezone", "trial"]);
+    assert_eq!((card["packages"].clone(), card["package_valid_days"].as_u64()), (json!([]), Some(180)), "no packages offered; the default validity");
     assert_eq!(card["lessons"], json!([{"duration_minutes": 60, "price": 3000}, {"duration_minutes": 30, "price": 1800}]));
     assert_eq!(card["trial"], json!({"duration_minutes": 30, "price": 500}));
     assert_eq!(card["cancellation"], json!({"free_cancel_hours": 24, "late_cancel_refund_percent": 0, "reschedule_hours": 24, "max_reschedules": 2}));

@@ -357,6 +357,7 @@ impl Calls {
             "create-room" => (post(json!({"booking_id": format!("b_bench_{n}")})).header("authorization", &bearer("admin", Role::Admin)?).to_json(), 404),
             "calendar-feed" => (FunctionUrlEvent::get(&format!("/{}.ics", "0".repeat(64))).to_json(), 404),
             "teacher-payouts" => (FunctionUrlEvent::get("/").header("authorization", &bearer(&self.teacher, Role::Teacher)?).to_json(), 200),
+            "credits" => (FunctionUrlEvent::get("/").header("authorization", &bearer(&format!("s_bench_{n}"), Role::Student)?).to_json(), 200),
             // The scheduled event of EventBridge Scheduler carries nothing we read (notify: one sweep).
             "reconcile" | "notify" | BASELINE => (json!({"bench": n}), 0),
             other => return Err(format!("no request is defined for {other}")),

@@ -309,6 +309,33 @@ async fn run(args: &Args) -> Result<(), String> {
         return Err(format!("the earning is {paid}, the transfer {transfer}"));
     }
     println!("   {} hours later: transfer {} of {} {} to {account} from {} (the Stripe emulator); the teacher's Earnings page shows it paid", payouts.hold.as_hours(), transfer["id"].as_str().unwrap_or("?"), transfer["amount"], text(&transfer["currency"]), transfer["source_transaction"].as_str().unwrap_or("?"));
+
+    step(18, "the student buys a package of 5 lessons, then books a lesson with one of its credits: confirmed at once, no payment page");
+    let order = answer(|| http.post(&checkout_url).bearer_auth(&student).json(&json!({"package": {"teacher_id": args.teacher, "lessons": 5, "duration_minutes": 60}})), 201).await?;
+    let (package_id, pay_page) = (order["checkout_id"].as_str().ok_or("no checkout_id")?.to_owned(), order["checkout_url"].as_str().ok_or("no checkout_url")?.to_owned());
+    println!("   {package_id}: {} × {}-min lessons, {} {} ({}% off), valid {} days; pay at {pay_page}", order["package"]["lessons"], order["package"]["duration_minutes"], order["amount_total"], text(&order["currency"]), order["package"]["discount_percent"], order["package"]["valid_days"]);
+    let paid = http.post(format!("{pay_page}/complete")).send().await.map_err(|e| e.to_string())?;
+    if !paid.status().is_redirection() {
+        return Err(format!("the payment page answered {}", paid.status()));
+    }
+    delivered(&http, &stripe.api_base, &package_id).await?;
+    let credits_url = format!("{base}/credits/");
+    let bought = answer(|| http.get(&credits_url).bearer_auth(&student), 200).await?;
+    let grant = bought["grants"].as_array().into_iter().flatten().find(|g| g["grant_id"] == format!("gr_{}", package_id.trim_start_matches("co_"))).cloned().ok_or(format!("no grant for {package_id}: {bought}"))?;
+    println!("   grant {}: {} credits worth {:?} each, until {}", text(&grant["grant_id"]), grant["remaining"], grant["unit_values"][0], text(&grant["expires_at"]));
+    let slot = offered().await?.into_iter().find(|s| *s >= target + SignedDuration::from_hours(24)).ok_or("no slot a day after the moved lesson")?;
+    let booked = answer(|| http.post(&checkout_url).bearer_auth(&student).json(&json!({"lessons": [{"teacher_id": args.teacher, "start": slot, "duration_minutes": 60}], "pay_with": "credits"})), 201).await?;
+    if booked["status"] != "confirmed" || booked["checkout_url"] != Value::Null {
+        return Err(format!("booking with a credit answered {booked}"));
+    }
+    let booking_id = booked["booking_ids"][0].as_str().ok_or("no booking")?.to_owned();
+    let booking = store.get_booking(&BookingId::parse(&booking_id).map_err(|e| e.to_string())?).await.map_err(|e| e.to_string())?.ok_or("the booking does not exist")?;
+    let left = answer(|| http.get(&credits_url).bearer_auth(&student), 200).await?;
+    let remaining = left["grants"].as_array().into_iter().flatten().find(|g| g["grant_id"] == grant["grant_id"]).map(|g| g["remaining"].clone()).unwrap_or_default();
+    if remaining != grant["remaining"].as_u64().unwrap_or(0).saturating_sub(1) {
+        return Err(format!("the grant has {remaining} credits left after booking"));
+    }
+    println!("   {booking_id} at {slot}: {:?}, payment_status {}, room {:?}; {remaining} credits left", booking.status, booking.payment_status, booking.room_status);
     Ok(())
 }
 

@@ -259,3 +259,35 @@ fn lesson_choice_parses_query_values() {
     assert_eq!(LessonChoice::Minutes(45).to_string(), "45");
     assert_eq!("trial".parse::<LessonChoice>().unwrap().to_string(), "trial");
 }
+
+#[test]
+fn packages_are_checked_against_the_lessons_and_stripes_limits_and_round_trip() {
+    let mut value = anna_value();
+    value["packages"] = serde_json::json!([{"lessons": 10, "duration_minutes": 60, "discount_percent": 10}, {"lessons": 5, "duration_minutes": 30}]);
+    value["package_valid_days"] = serde_json::json!(90);
+    let p = TeacherProfile::from_json_str(&value.to_string()).unwrap();
+    assert_eq!(p.package(10, 60).map(|o| o.price().amount), Some(27_000));
+    assert_eq!(p.package(5, 30).map(|o| (o.discount_percent, o.price().amount)), Some((0, 9000)));
+    assert_eq!(p.package(5, 60), None);
+    assert_eq!(p.package_valid_days(), 90);
+    assert_eq!(TeacherProfile::try_from(p.to_doc()).unwrap(), p, "round trip");
+    assert_eq!(TeacherProfile::from_json_str(ANNA).unwrap().package_valid_days(), 180, "the default");
+    assert!(TeacherProfile::from_json_str(ANNA).unwrap().to_doc().package_valid_days.is_none(), "the default is not written out");
+
+    let with = |packages: serde_json::Value| error_after(|v| v["packages"] = packages);
+    assert!(with(serde_json::json!([{"lessons": 10, "duration_minutes": 45}])).starts_with("packages[0].duration_minutes: "), "a duration the teacher does not offer");
+    assert!(with(serde_json::json!([{"lessons": 1, "duration_minutes": 60}])).starts_with("packages[0].lessons: must be between 2 and 50"));
+    assert!(with(serde_json::json!([{"lessons": 51, "duration_minutes": 60}])).starts_with("packages[0].lessons: "));
+    assert!(with(serde_json::json!([{"lessons": 10, "duration_minutes": 60, "discount_percent": 51}])).starts_with("packages[0].discount_percent: must be between 0 and 50"));
+    assert!(with(serde_json::json!([{"lessons": 10, "duration_minutes": 60}, {"lessons": 10, "duration_minutes": 60, "discount_percent": 5}])).starts_with("packages[1].lessons: "), "one package per size");
+    assert!(with(serde_json::json!([{"lessons": 10, "duration_minutes": 60, "price": 1}])).contains("price"), "no price is written: it is derived");
+    // The free trial's duration is a lesson too (30), but a free lesson has no package.
+    let free = error_after(|v| {
+        v["lessons"] = serde_json::json!([{"duration_minutes": 30, "price": 0}]);
+        v["packages"] = serde_json::json!([{"lessons": 5, "duration_minutes": 30}]);
+    });
+    assert!(free.starts_with("packages[0].discount_percent: leaves a price of 0"), "{free}");
+    for days in [29, 731] {
+        assert!(error_after(|v| v["package_valid_days"] = serde_json::json!(days)).starts_with("package_valid_days: must be between 30 and 730"));
+    }
+}

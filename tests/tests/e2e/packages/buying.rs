@@ -124,3 +124,21 @@ async fn a_package_in_yen_is_priced_in_whole_yen_with_the_remainder_on_the_last_
     assert_eq!(cancelled["refund"]["amount"], 425);
     assert_eq!(s.refunds_of(&grant.payment_intent).await.iter().map(|r| r.0).collect::<Vec<_>>(), vec![425]);
 }
+
+#[tokio::test]
+async fn the_directory_shows_each_package_with_its_price_and_validity() {
+    let s = shop(false).await;
+    let app = get_teachers::App { store: s.h.env.db.store_of("get-teachers"), clock: Clock::System };
+    let event = FunctionUrlEvent::get("/").query("teacher_id", "t_yen");
+    let (status, card) = json_of(&shared::http::into_response(get_teachers::handle(&app, event.into_request()).await));
+    assert_eq!(status, 200, "{card}");
+    assert_eq!(card["package_valid_days"], 180);
+    assert_eq!(
+        card["packages"],
+        json!([
+            {"lessons": 10, "duration_minutes": 60, "discount_percent": 10, "price": 9009},
+            {"lessons": 2, "duration_minutes": 60, "discount_percent": 0, "price": 2002},
+            {"lessons": 7, "duration_minutes": 60, "discount_percent": 15, "price": 5955}
+        ])
+    );
+}
