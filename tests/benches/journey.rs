@@ -62,6 +62,17 @@ async fn main() {
         1000.0 * per_journey);
     println!("prices: us-east-1, DynamoDB on-demand $0.125 per million read and $0.625 per million write request units; Lambda arm64 $0.0000133334 per GB-second and $0.20 per million requests");
 
+    println!("\nTwo lessons booked by card and with a package's credits (the steps that book them, mean of {RUNS} runs):\n");
+    println!("{:<34} {:>8} {:>8} {:>9}", "way", "RRU", "WRU", "ms");
+    let mut ways: Vec<(Step, Step)> = Vec::new();
+    for run in 0..RUNS {
+        ways.push(card_and_credits(run).await);
+    }
+    for (name, pick) in [("card: checkout + webhook", 0), ("credits: one checkout, no Stripe", 1)] {
+        let mean = |f: &dyn Fn(&Step) -> f64| ways.iter().map(|(card, credits)| f(if pick == 0 { card } else { credits })).sum::<f64>() / RUNS as f64;
+        println!("{name:<34} {:>8.1} {:>8.1} {:>9.0}", mean(&|s| s.units.read), mean(&|s| s.units.write), mean(&|s| s.elapsed.as_secs_f64() * 1000.0).ceil());
+    }
+
     println!("\nOne notify sweep with 10 notices due (each one mail; DynamoDB units of the sweep alone):\n");
     println!("{:<28} {:>8} {:>8} {:>9}", "history", "RRU", "WRU", "ms");
     for sent in [0, 10_000] {
@@ -176,6 +187,51 @@ async fn journey(run: usize) -> Vec<Step> {
     assert_eq!(report.outcomes.settled, 1, "{report:?}");
     steps.push(step);
     steps
+}
+
+/// Two lessons of a teacher with packages, booked by card (the checkout,
+/// then the webhook that confirms it) and by a student holding a package
+/// (one checkout with credits): the units and time of the booking steps.
+async fn card_and_credits(run: usize) -> (Step, Step) {
+    let h = tests::hooked::hooked(false, false).await;
+    let env = &h.env;
+    let day = json!([["00:00", "24:00"]]);
+    let doc = json!({
+        "id": "t_pack", "name": "Teacher Pack", "timezone": "UTC", "currency": "eur",
+        "weekly": {"mon": day, "tue": day, "wed": day, "thu": day, "fri": day, "sat": day, "sun": day},
+        "lessons": [{"duration_minutes": 60, "price": 3000}], "packages": [{"lessons": 10, "duration_minutes": 60, "discount_percent": 10}],
+        "buffer_minutes": 10, "min_notice_minutes": 0, "horizon_days": 30, "slot_step_minutes": 10
+    });
+    env.db.store.put_profile(&shared::domain::TeacherProfile::from_json_str(&doc.to_string()).expect("profile")).await.expect("seed");
+    let day = i64::try_from(run).unwrap_or(0) + 2;
+    let post = |student: &str, body: Value| FunctionUrlEvent::new("POST", "/").header("authorization", &format!("Bearer {}", token_for(student))).header("content-type", "application/json").body(&body.to_string());
+    let two = |hours: [&str; 2]| hours.iter().map(|h| lesson("t_pack", &in_days(day, h), 60)).collect::<Vec<_>>();
+
+    let (checkout, answer) = timed(&env.db, "card checkout", "initiate-checkout", tests::call_app(&env.checkout, post("s_card", json!({"lessons": two(["08:00", "10:00"])})))).await;
+    let created = call_ok(answer, 201, "card checkout");
+    env.pay(created["checkout_url"].as_str().expect("checkout_url")).await;
+    let id = shared::domain::CheckoutId::parse(created["checkout_id"].as_str().expect("id")).expect("id");
+    let session = env.db.store.get_checkout(&id).await.expect("read").expect("checkout").stripe_session_id.expect("session");
+    let completed = h.event("checkout.session.completed", &session).await;
+    let (webhook, answer) = timed(&env.db, "webhook", "stripe-webhook", h.deliver(&completed)).await;
+    call_ok(answer, 200, "webhook");
+    let mut units = checkout.units;
+    units += webhook.units;
+    let card = Step { name: "card", function: "initiate-checkout", units, elapsed: checkout.elapsed + webhook.elapsed };
+
+    let (_, answer) = json_of_call(env, post("s_credits", json!({"package": {"teacher_id": "t_pack", "lessons": 10, "duration_minutes": 60}}))).await;
+    env.pay(answer["checkout_url"].as_str().expect("checkout_url")).await;
+    let package = shared::domain::CheckoutId::parse(answer["checkout_id"].as_str().expect("id")).expect("id");
+    shared::reconcile::book_checkout(&env.event_handler(Clock::System), &package, jiff::Timestamp::now()).await.expect("the package is paid");
+    let (credits, answer) = timed(&env.db, "credits checkout", "initiate-checkout", tests::call_app(&env.checkout, post("s_credits", json!({"lessons": two(["12:00", "14:00"]), "pay_with": "credits"})))).await;
+    assert_eq!(call_ok(answer, 201, "credits checkout")["status"], "confirmed");
+    (card, credits)
+}
+
+async fn json_of_call(env: &tests::CheckoutEnv, event: FunctionUrlEvent) -> (u16, Value) {
+    let answer = tests::call_app(&env.checkout, event).await;
+    assert_eq!(answer.0, 201, "{}", answer.1);
+    answer
 }
 
 /// One notify sweep with `due` notices due, over a history of `sent`

@@ -1,7 +1,7 @@
 //! Credit grants: what a paid lesson package gives its student. A grant
 //! lives in its payment's partition (`PAYMENT#<pi>`, `GRANT`), so the one
 //! ledger query that reads a payment reads what its credits became, and is
-//! listed per student (`gsi2`: `STUDENT#<id>`, `GRANT#<expiry>`). Every
+//! listed per student (`gsi2`: `STUDENT#<id>`, `GRANT#<created>#<id>`). Every
 //! change is a whole-item put conditioned on the version it read, so two
 //! checkouts racing for the last credit cannot both take it. While credits
 //! may remain, the grant is durable work (`GRANT_DUE`): its reminders and

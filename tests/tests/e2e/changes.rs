@@ -90,7 +90,7 @@ async fn a_student_sees_the_quote_cancels_in_time_and_gets_everything_back_once(
     let (status, options) = quote(&early, &student, &bookings[0]).await;
     assert_eq!(status, 200, "{options}");
     let free_until = (start - SignedDuration::from_hours(24)).to_string();
-    assert_eq!(options["cancel"], json!({"allowed": true, "refund_amount": 3000, "currency": "eur", "free_until": free_until}));
+    assert_eq!(options["cancel"], json!({"allowed": true, "refund_amount": 3000, "credit_back": false, "currency": "eur", "free_until": free_until}));
     assert_eq!(options["reschedule"], json!({"allowed": true, "until": free_until, "remaining": 2}));
     assert!(!env.open_starts_on("t_one", &first).await.contains(&first), "booked");
     let room = booking(&env, &bookings[0]).await.room_id.expect("a paid lesson has its room");
@@ -171,7 +171,7 @@ async fn a_late_reschedule_keeps_the_free_cancellation_deadline_it_had() {
     let (status, moved) = reschedule(&late, &student, &bookings[0], &in_days(9, "10:00")).await;
     assert_eq!(status, 200, "{moved}");
     let (_, options) = quote(&late, &student, &bookings[0]).await;
-    assert_eq!(options["cancel"], json!({"allowed": true, "refund_amount": 0, "currency": "eur", "free_until": deadline.to_string()}), "the quote keeps the old deadline");
+    assert_eq!(options["cancel"], json!({"allowed": true, "refund_amount": 0, "credit_back": false, "currency": "eur", "free_until": deadline.to_string()}), "the quote keeps the old deadline");
     let (status, cancelled) = cancel(&late, &student, &bookings[0]).await;
     assert_eq!((status, cancelled["refund"]["amount"].as_u64()), (200, Some(0)), "{cancelled}");
     assert!(refunds(&env).await.is_empty());

@@ -122,6 +122,7 @@ async fn outcome_sweep(services: &Services, teacher: &str) -> Result<(), String>
         history: Vec::new(),
         attendance: None,
         sequence: 0,
+        credit: None,
     };
     let started = Instant::now();
     for chunk in (0..PAST_BOOKINGS).collect::<Vec<_>>().chunks(100) {
