@@ -394,6 +394,43 @@ async function main() {
       await teacherPage.getByRole("heading", { name: "Your availability" }).waitFor();
       check((await teacherPage.getByRole("button", { name: `Remove the day off on ${longDay(dayOff)}` }).count()) === 0, `the teacher still sees ${dayOff} off after the operator removed it`);
     });
+    // The student buys a package of Anna's lessons, then books the two lessons
+    // left in the cart with its credits: no payment page the second time.
+    await step(page, "package-bought", async () => {
+      await page.goto(`${WEB}/teachers/t_anna?duration=60`);
+      await page.getByRole("heading", { name: "Lesson packages" }).waitFor();
+      await page.getByRole("button", { name: "Buy 5 lessons of 60 minutes" }).click();
+      await pay(page, /^Pay /);
+      await page.locator('[data-status="confirmed"]').waitFor({ timeout: 60_000 });
+      await page.getByText("Paid: your credits are ready.").waitFor();
+      await page.getByText(/^5 credits for 60-minute lessons with Anna Schmidt/).waitFor();
+    });
+    let grant;
+    await step(page, "my-credits", async () => {
+      await page.getByRole("link", { name: "See my credits" }).click();
+      await page.getByRole("heading", { name: "My credits" }).waitFor();
+      const newest = page.locator("li.grant").first();
+      await newest.waitFor();
+      grant = await newest.getAttribute("data-grant");
+      check((await newest.getAttribute("data-remaining")) === "5", `the new grant has ${await newest.getAttribute("data-remaining")} credits left, not 5`);
+      await newest.getByText("5 of 5 left").waitFor();
+    });
+    await step(page, "booked-with-credits", async () => {
+      await page.getByRole("link", { name: "Cart" }).click();
+      await page.locator("li.item").nth(1).waitFor();
+      await page.getByRole("button", { name: "Book with credits" }).click();
+      await page.waitForURL((url) => url.href.startsWith(`${WEB}/checkout/success?checkout_id=co_`));
+      await page.getByText("Booked with your credits.").waitFor({ timeout: 30_000 });
+      await page.getByText("2 lessons booked, one credit each.").waitFor();
+      check(!page.url().startsWith(STRIPE), "booking with credits went to a payment page");
+    });
+    await step(page, "credits-after-booking", async () => {
+      await page.getByRole("link", { name: "See my credits" }).click();
+      const line = page.locator(`li.grant[data-grant="${grant}"]`);
+      await line.getByText("3 of 5 left").waitFor();
+      await line.locator("summary").click();
+      check((await line.locator(".history li").count()) === 3, "the grant's history does not show the purchase and the two lessons");
+    });
   } finally {
     await browser.close();
   }

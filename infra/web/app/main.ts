@@ -12,6 +12,7 @@ import { checkoutCancelPage, checkoutSuccessPage } from "./pages/checkout.js";
 import { lessonsPage } from "./pages/lessons.js";
 import { availabilityPage } from "./pages/availability.js";
 import { earningsPage } from "./pages/earnings.js";
+import { creditsPage } from "./pages/credits.js";
 
 export interface Page {
   title: string;
@@ -28,6 +29,7 @@ const routes: [RegExp, Role[] | "anyone", Page][] = [
   [/^\/lessons$/, ["student", "teacher"], lessonsPage],
   [/^\/availability$/, ["teacher"], availabilityPage],
   [/^\/earnings$/, ["teacher"], earningsPage],
+  [/^\/credits$/, ["student"], creditsPage],
   [/^\/admin\/teachers\/([a-z][a-z0-9_-]*)$/, ["admin"], availabilityPage],
 ];
 
@@ -41,7 +43,7 @@ export function navigate(path: string): void {
 function nav(role: Role | undefined): HTMLElement {
   const link = (path: string, label: string) => h("a", { href: path, "aria-current": location.pathname === path ? "page" : undefined }, label);
   const links: Record<Role, HTMLElement[]> = {
-    student: [link("/teachers", "Teachers"), link("/cart", "Cart"), link("/lessons", "My lessons")],
+    student: [link("/teachers", "Teachers"), link("/cart", "Cart"), link("/lessons", "My lessons"), link("/credits", "My credits")],
     teacher: [link("/lessons", "My lessons"), link("/availability", "Availability"), link("/earnings", "Earnings")],
     admin: [link("/teachers", "Teachers")],
   };

@@ -18,6 +18,8 @@ export type PastLessons = Schemas["PastLessons"];
 export type ProfileDocument = Schemas["ProfileDocument"];
 export type VersionedProfile = Schemas["VersionedProfile"];
 export type PayoutsView = Schemas["PayoutsView"];
+export type Grant = Schemas["Grant"];
+export type PackageCard = Schemas["PackageCard"];
 
 type Op = keyof operations;
 type Responses<O extends Op> = operations[O]["responses"];
@@ -27,7 +29,7 @@ export type Ok<O extends Op> = 200 extends keyof Responses<O> ? JsonOf<Responses
 export type Query<O extends Op> = operations[O]["parameters"] extends { query?: infer Q } ? NonNullable<Q> : never;
 export type Body<O extends Op> = operations[O]["requestBody"] extends { content: { "application/json": infer B } } | undefined ? B : never;
 
-export type FunctionName = "get-teachers" | "get-slots" | "cart" | "initiate-checkout" | "join-lesson" | "change-booking" | "teacher-profile" | "teacher-payouts";
+export type FunctionName = "get-teachers" | "get-slots" | "cart" | "initiate-checkout" | "join-lesson" | "change-booking" | "teacher-profile" | "teacher-payouts" | "credits";
 
 export interface ClientOptions {
   /** Each function's URL: deployed, the stack's outputs (each its own host); locally a base plus the name. */
@@ -141,6 +143,16 @@ export class LessonsClient {
   /** The connected account (made once) and a fresh single-use onboarding link: go there at once. */
   startOnboarding(body: Body<"teacherPayoutsOnboarding"> = {}, query: Query<"teacherPayoutsOnboarding"> = {}): Promise<Ok<"teacherPayoutsOnboarding">> {
     return this.call("teacher-payouts", { method: "POST", path: "onboarding", query, body });
+  }
+
+  /** The student's lesson-package credits, newest grant first. */
+  credits(): Promise<Ok<"listCredits">> {
+    return this.call("credits", { method: "GET" });
+  }
+  /** The unused credits of a grant back as money (within 14 days of buying it). */
+  refundCredits(grantId: string): Promise<Ok<"refundCredits">> {
+    const body: Body<"refundCredits"> = { grant_id: grantId };
+    return this.call("credits", { method: "POST", path: "refund", body });
   }
 
   private async call<T>(name: FunctionName, call: Call): Promise<T> {

@@ -54,7 +54,7 @@ export interface paths {
         get: operations["getCheckout"];
         put?: never;
         /**
-         * Hold a cart's lessons and open a Stripe Checkout Session
+         * Hold a cart's lessons and open a Stripe Checkout Session, buy a lesson package, or book lessons with credits
          * @description Prices come from the teachers' profiles; the client never sends one. All
          *     holds and the checkout are written in one transaction: two checkouts for
          *     overlapping lessons of one teacher can never both succeed. A cart whose
@@ -64,6 +64,17 @@ export interface paths {
          *     it overlaps (their sessions are expired at Stripe, their holds released);
          *     one that was already paid stands (409). At most 5 unpaid checkouts may be
          *     open per student.
+         *
+         *     `package` buys one of a teacher's lesson packages (its price from the
+         *     profile) through a Stripe session, with no lessons; once paid, the
+         *     checkout's `package.grant_id` names the credits it granted (`GET
+         *     credits/`). `pay_with: credits` books the lessons (or the cart's) with
+         *     the caller's credits instead: each lesson takes one credit of its
+         *     teacher and duration, from the grant expiring first that lasts past the
+         *     lesson's start, in the one transaction that books it; the checkout is
+         *     `confirmed` at once, never reaches Stripe, and nothing is charged. Too
+         *     few credits is `409 insufficient_credits` (with `missing`), and nothing
+         *     is taken.
          */
         post: operations["initiateCheckout"];
         /**
@@ -159,12 +170,20 @@ export interface paths {
          *     cancel refunds in full until `free_until`, then the policy's late
          *     percent until the start; a teacher's refunds in full until the end;
          *     an admin chooses. Only the student reschedules, until `reschedule.until`.
+         *     A lesson booked with a credit gets the credit back where a paid one
+         *     would get its money back in full (`credit_back`: a student's cancel
+         *     until `free_until`, any teacher's or admin's cancel); a student's late
+         *     cancel spends the credit and refunds the late percent of its value.
          */
         get: operations["bookingChangeOptions"];
         put?: never;
         /**
          * Cancel a booking (refunded as its policy says) or move it to another start (the student only)
-         * @description A cancel frees the slot, gives a trial back and refunds in one step;
+         * @description A cancel frees the slot, gives a trial back and refunds in one step (a
+         *     lesson booked with a credit gets the credit back instead when
+         *     `cancel.credit_back` says so, with `refund.amount` 0 and
+         *     `refund.status: none`, unless its grant has expired or was refunded
+         *     meanwhile: then the credit's value is refunded as money);
          *     if Stripe or 100ms is down the answer is still `200` with
          *     `refund.status: pending`, and reconcile finishes the work. Cancelling
          *     again answers the same and refunds nothing more. A reschedule moves
@@ -397,6 +416,58 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/credits/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The caller's lesson-package credits (their grants), newest first
+         * @description A grant is what a paid lesson package gives its student: one credit per
+         *     lesson, for lessons of its teacher and duration, until `expires_at`
+         *     (the profile's `package_valid_days` after the payment). A checkout with
+         *     `pay_with: credits` takes one credit per lesson; a free cancel, a
+         *     teacher's or admin's cancel and a teacher no-show give it back; at
+         *     expiry what is left goes to the teacher. Any path of the function other
+         *     than `/` and `/refund` is `400 invalid_request` (field `path`).
+         */
+        get: operations["listCredits"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/credits/refund": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Refund a grant's unused credits at their value (the student within 14 days of the purchase; an admin any time)
+         * @description The grant's free credits leave it (`refunded`) in the same transaction
+         *     that writes a refund obligation (`credits-<grant_id>`) for their value,
+         *     capped by what is left on the package's payment; the refund is then
+         *     asked of Stripe, and reconcile finishes it if Stripe is down (`refund`
+         *     in the answer follows it). Credits used by booked lessons stay theirs.
+         *     The student may ask until `refundable_until` (14 days after the
+         *     purchase); an admin token at any time.
+         */
+        post: operations["refundCredits"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -417,8 +488,11 @@ export interface components {
                 booking_id: string;
                 /** Format: date-time */
                 lesson_end: string;
-                /** @enum {string} */
-                basis: "completed" | "student_no_show" | "late_cancel" | "teacher_no_show";
+                /**
+                 * @description `credits_expired`: a lesson package's credits that expired unused (its `booking_id` is `bk_<grant suffix>_expired`, its `lesson_end` the grant's expiry)
+                 * @enum {string}
+                 */
+                basis: "completed" | "student_no_show" | "late_cancel" | "teacher_no_show" | "credits_expired";
                 /** @enum {string} */
                 status: "pending" | "due" | "transferred" | "none" | "failed";
                 /** @description minor units */
@@ -536,6 +610,10 @@ export interface components {
             lessons: components["schemas"]["LessonPrice"][];
             trial: components["schemas"]["LessonPrice"] | null;
             cancellation: components["schemas"]["CancellationPolicy"];
+            /** @description the lesson packages on offer (empty: none) */
+            packages: components["schemas"]["PackageCard"][];
+            /** @description how many days a package's credits last from its payment */
+            package_valid_days: number;
             /** @description how often the teacher cancelled a paid lesson */
             teacher_cancellations: number;
             /**
@@ -543,6 +621,15 @@ export interface components {
              * @description the first start get-slots offers for the shortest lesson in the next 14 days
              */
             next_open_start: string | null;
+        };
+        PackageCard: {
+            /** @description how many lessons (credits) it buys */
+            lessons: number;
+            /** @description the length of each lesson */
+            duration_minutes: number;
+            discount_percent: number;
+            /** @description minor units of the card's currency: the lesson's price × lessons × (100 − discount_percent) / 100, rounded down */
+            price: number;
         };
         LessonPrice: {
             duration_minutes: number;
@@ -580,7 +667,25 @@ export interface components {
             horizon_days: number;
             slot_step_minutes: number;
             cancellation?: components["schemas"]["CancellationPolicy"];
+            /**
+             * @description lesson packages on offer (absent: none); errors name the field, e.g. `packages[0].lessons`
+             * @default []
+             */
+            packages: components["schemas"]["PackageDoc"][];
+            /**
+             * @description how many days a package's credits last from its payment
+             * @default 180
+             */
+            package_valid_days: number;
             version?: number;
+        };
+        /** @description A lesson package as a profile offers it: so many lessons of one of its durations at a discount. No price: it is derived from the lesson's. */
+        PackageDoc: {
+            lessons: number;
+            /** @description one of the profile's `lessons` durations */
+            duration_minutes: number;
+            /** @default 0 */
+            discount_percent: number;
         };
         VersionedProfile: components["schemas"]["ProfileDocument"] & {
             version: number;
@@ -596,6 +701,13 @@ export interface components {
                 lesson_index?: number;
                 /** @description why a cart item cannot be bought, for cart_item_unavailable (the reasons of CartItem) */
                 reason?: string;
+                /** @description for insufficient_credits: per teacher and duration, the credits the checkout's lessons need and those usable for the earliest of them */
+                missing?: {
+                    teacher_id: string;
+                    duration_minutes: number;
+                    needed: number;
+                    available: number;
+                }[];
             };
         };
         LessonPick: {
@@ -612,14 +724,11 @@ export interface components {
              */
             trial: boolean;
         };
-        /** @description Either `lessons`, or `from_cart: true` to check out the saved cart's available items (see /cart/). */
+        /** @description Either `lessons`, or `from_cart: true` to check out the saved cart's available items (see /cart/), or `package` alone to buy a lesson package; `pay_with: credits` pays the lessons with the caller's credits. */
         CartRequest: {
             lessons?: components["schemas"]["LessonPick"][];
-            /**
-             * @description check out the caller's saved cart: exactly its items that are available now (409 cart_unavailable if none); confirming the checkout, by any path, takes them out of the cart
-             * @default false
-             */
-            from_cart: boolean;
+            /** @description false when left out; true: check out the caller's saved cart: exactly its items that are available now (409 cart_unavailable if none); confirming the checkout, by any path, takes them out of the cart */
+            from_cart?: boolean;
             /** @description only with from_cart: the cart's version (its ETag) as the student saw it; if the cart changed since (another tab or device), nothing is checked out and the answer is 412 version_mismatch */
             cart_version?: number;
             /**
@@ -637,6 +746,17 @@ export interface components {
              * @example America/New_York
              */
             timezone?: string;
+            /** @description buy one of the teacher's lesson packages (as get-teachers lists them) instead of lessons; only on its own: with lessons, from_cart or pay_with it is 400 (field package), as is a package the teacher does not offer; an unknown field inside is 400 naming it (`package.<name>`); an unknown teacher is 404 teacher_not_found */
+            package?: {
+                teacher_id: string;
+                lessons: number;
+                duration_minutes: number;
+            };
+            /**
+             * @description `card` when left out. `credits` (with lessons or from_cart): each lesson takes one of the caller's credits of its teacher and duration (from the grant expiring first that lasts past its start); confirmed at once, `amount_total` 0, each lesson's `amount` the credit's value. A trial lesson cannot be paid with credits (400, field `lessons[i].trial`); too few credits is 409 insufficient_credits and nothing is taken
+             * @enum {string}
+             */
+            pay_with?: "card" | "credits";
         };
         CartPut: {
             items: components["schemas"]["LessonPick"][];
@@ -692,11 +812,17 @@ export interface components {
              * @description when the payment page stops accepting payment
              */
             expires_at: string;
-            /** @description minor units */
+            /** @description minor units; a package's price; 0 for lessons paid with credits */
             amount_total: number;
             currency: string;
             /** @enum {string} */
-            payment_status?: "free" | "paid";
+            payment_status?: "free" | "paid" | "credits";
+            /**
+             * @description `credits`: its lessons were booked with the caller's credits
+             * @enum {string}
+             */
+            pay_with: "card" | "credits";
+            package?: components["schemas"]["CheckoutPackage"];
             booking_ids: string[];
             /** @description indexes of lessons a late payment could not get (taken meanwhile or started) and that were refunded */
             refunded_lessons?: number[];
@@ -707,8 +833,88 @@ export interface components {
                 /** Format: date-time */
                 end: string;
                 duration_minutes: number;
+                /** @description minor units; for a lesson paid with a credit, the credit's value */
                 amount: number;
                 trial: boolean;
+            }[];
+        };
+        /** @description The lesson package a checkout buys (only a package checkout has it; its `lessons` is then empty), as priced when it was made */
+        CheckoutPackage: {
+            teacher_id: string;
+            teacher_name: string;
+            /** @description how many credits it grants */
+            lessons: number;
+            duration_minutes: number;
+            discount_percent: number;
+            /** @description minor units */
+            price: number;
+            /** @description the credits last this many days from the payment */
+            valid_days: number;
+            /** @description the grant its payment made (`gr_…`, see `GET credits/`); present only once the checkout is paid and settled */
+            grant_id?: string;
+        };
+        /** @description A paid lesson package's credits: what was bought, what is left, until when, and what took and returned them */
+        Grant: {
+            /** @description `gr_` and the package checkout's id after `co_` */
+            grant_id: string;
+            teacher_id: string;
+            teacher_name: string;
+            /** @description the length of the lessons its credits book */
+            duration_minutes: number;
+            currency: string;
+            /** @description what the package cost, minor units */
+            price: number;
+            discount_percent: number;
+            /** @description credits bought (one per lesson) */
+            credits: number;
+            /** @description credits free to book with */
+            remaining: number;
+            /** @description credits held by booked lessons */
+            used: number;
+            /**
+             * @description `active` (credits left, not expired), `used_up` (every credit is used), `expired` (credits were left at `expires_at`: the teacher earned them), `refunded` (the unused credits went back as money), `revoked` (the package's payment was refunded in full or charged back)
+             * @enum {string}
+             */
+            status: "active" | "used_up" | "expired" | "refunded" | "revoked";
+            /**
+             * Format: date-time
+             * @description when the unused credits expire (`package_valid_days` after the payment); a lesson takes a credit only from a grant lasting past its start
+             */
+            expires_at: string;
+            /**
+             * Format: date-time
+             * @description until when the student may have the unused credits back (`POST credits/refund`): 14 days after the purchase
+             */
+            refundable_until: string;
+            /** @description the unused credits' value while `active` (a refund gives at most what is left on the payment), else 0 */
+            refundable_amount: number;
+            /** @description what each credit is worth, minor units: the price split evenly, the remainder on the last */
+            unit_values: number[];
+            /**
+             * Format: date-time
+             * @description the payment
+             */
+            created_at: string;
+            /** @description the refund of its unused credits, once made */
+            refund?: {
+                amount: number;
+                /**
+                 * @description pending: on its way (or left to reconcile); failed: an operator follows up; covered: nothing was left on the payment to refund
+                 * @enum {string}
+                 */
+                status: "pending" | "succeeded" | "failed" | "covered";
+            };
+            history: {
+                /** Format: date-time */
+                at: string;
+                /** @enum {string} */
+                what: "granted" | "used" | "returned" | "expired" | "refunded" | "revoked";
+                /** @description how many credits it concerned */
+                credits: number;
+                /** @description the lesson that used or returned a credit */
+                booking_id?: string;
+                /** @description minor units: the price (granted), the value of the credits that expired or were refunded */
+                amount?: number;
             }[];
         };
     };
@@ -920,7 +1126,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description `awaiting_payment` with a `checkout_url` to redirect to, or `confirmed` for a free cart */
+            /** @description `awaiting_payment` with a `checkout_url` to redirect to (lessons, or a package: `lessons: []`, `amount_total` the package's price, and `package`), or `confirmed` for a free cart or for lessons paid with credits (`pay_with: credits`, `amount_total: 0`, `checkout_url: null`, the `booking_ids`) */
             201: {
                 headers: {
                     [name: string]: unknown;
@@ -929,7 +1135,7 @@ export interface operations {
                     "application/json": components["schemas"]["Checkout"];
                 };
             };
-            /** @description `invalid_request` with `field` such as `lessons[1].start` */
+            /** @description `invalid_request` with `field` such as `lessons[1].start`; `package` (combined with lessons, from_cart or pay_with, or not offered by the teacher), `package.<name>`, `pay_with`, or `lessons[i].trial` (a trial lesson paid with credits) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -947,7 +1153,16 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `slot_unavailable` (with `lesson_index`), `trial_already_used`, or `cart_unavailable` (from_cart: the cart is empty or nothing in it can be bought now) */
+            /** @description `teacher_not_found`: the package's teacher does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `slot_unavailable` (with `lesson_index`), `trial_already_used`, `cart_unavailable` (from_cart: the cart is empty or nothing in it can be bought now), or `insufficient_credits` (pay_with credits: with `missing`, per teacher and duration; nothing was taken) */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1379,8 +1594,10 @@ export interface operations {
                         end: string;
                         cancel: {
                             allowed: boolean;
-                            /** @description minor units; what a cancel now refunds (an admin may choose less) */
+                            /** @description minor units; what a cancel now refunds (an admin may choose less); 0 when `credit_back`; for a student's late cancel of a lesson booked with a credit, `late_cancel_refund_percent` of the credit's value */
                             refund_amount: number;
+                            /** @description the booking was paid with a credit and a cancel now returns the credit to its grant instead of money (a student's cancel inside the free window, any teacher's or admin's cancel) */
+                            credit_back: boolean;
                             currency: string;
                             /**
                              * Format: date-time
@@ -1451,7 +1668,7 @@ export interface operations {
                     booking_id: string;
                     /** @constant */
                     action: "cancel";
-                    /** @description admins only: 0 to what is left of the lesson's amount */
+                    /** @description admins only: 0 to what is left of the lesson's amount; for a lesson whose cancel gives its credit back (`credit_back`), only 0 (more is 400 with field refund_amount) */
                     refund_amount?: number;
                 } | {
                     booking_id: string;
@@ -2434,6 +2651,147 @@ export interface operations {
             /** @description `service_unavailable`; retry */
             503: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listCredits: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The caller's grants */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        grants: components["schemas"]["Grant"][];
+                    };
+                };
+            };
+            /** @description `unauthorized` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `method_not_allowed` */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `service_unavailable`: retry */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    refundCredits: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description a grant id (`gr_…`), as `GET credits/` and the package checkout's `package.grant_id` give it */
+                    grant_id: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The grant after the refund */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Grant"];
+                };
+            };
+            /** @description `invalid_request` (`body`, `grant_id` missing or not a grant id, or an unknown field, named) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unauthorized` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `grant_not_found`: no such grant of the caller (another student's, or none) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `method_not_allowed` */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `credits_not_refundable`: past `refundable_until` (a student; an admin may still), or nothing left to refund (used up, expired, already refunded or revoked) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `payload_too_large`: body over 4096 bytes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `service_unavailable`: contention or a passing outage; retry */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["RetryAfter"];
                     [name: string]: unknown;
                 };
                 content: {

@@ -1,4 +1,4 @@
-import { ApiError, type Cart, type CartItem, type LessonPick } from "../../client/index.js";
+import { ApiError, type Cart, type CartItem, type Grant, type LessonPick } from "../../client/index.js";
 import { action, h, show } from "../dom.js";
 import { notice } from "../errors.js";
 import { money, viewerZone, when } from "../format.js";
@@ -10,12 +10,29 @@ import { client } from "../session.js";
 const changedElsewhere = (err: unknown, outcome: string): unknown =>
   err instanceof ApiError && err.status === 412 ? `Your cart changed in another tab or on another device${outcome}` : err;
 
+/** Whether the student's credits pay for every available item: one credit of its
+ *  teacher and duration each, from grants that last past its start. */
+function coveredByCredits(items: CartItem[], grants: Grant[]): boolean {
+  const wanted = items.filter((i) => i.available);
+  if (!wanted.length || wanted.some((i) => i.trial)) return false;
+  const left = new Map(grants.filter((g) => g.status === "active").map((g) => [g.grant_id, g.remaining]));
+  // Earliest lesson first, each from the grant expiring first: as the server assigns them.
+  const byExpiry = grants.filter((g) => g.status === "active").sort((a, b) => a.expires_at.localeCompare(b.expires_at));
+  for (const item of [...wanted].sort((a, b) => a.start.localeCompare(b.start))) {
+    const grant = byExpiry.find((g) => g.teacher_id === item.teacher_id && g.duration_minutes === item.duration_minutes && g.expires_at > item.start && (left.get(g.grant_id) ?? 0) > 0);
+    if (!grant) return false;
+    left.set(grant.grant_id, (left.get(grant.grant_id) ?? 0) - 1);
+  }
+  return true;
+}
+
 export const cartPage: Page = {
   title: "Cart",
   async render(main) {
     const api = client();
     const status = notice();
     const body = h("div");
+    let grants: Grant[] = [];
     const draw = (cart: Cart) => {
       const remove = (gone: CartItem) => async () => {
         try {
@@ -59,6 +76,17 @@ export const cartPage: Page = {
           draw(await api.readCart());
         }
       });
+      const withCredits = action("Book with credits", async () => {
+        try {
+          const booked = await api.initiateCheckout({ from_cart: true, cart_version: cart.version, pay_with: "credits", timezone: viewerZone });
+          navigate(`/checkout/success?checkout_id=${booked.checkout_id}`);
+        } catch (err) {
+          status.fail(changedElsewhere(err, " since this page showed it, so nothing was booked. This is the cart now; check it and book again."));
+          grants = (await api.credits()).grants;
+          draw(await api.readCart());
+        }
+      });
+      const credits = coveredByCredits(cart.items, grants);
       // Only the cart the student is looking at: what another tab added since is theirs to see first.
       const empty = async () => {
         try {
@@ -74,11 +102,14 @@ export const cartPage: Page = {
         body,
         cart.items.length ? h("ul", { class: "cart" }, ...cart.items.map(row)) : h("p", {}, "Your cart is empty. ", h("a", { href: "/teachers" }, "Find a teacher")),
         cart.items.length ? h("p", { class: "total" }, `Total for ${available} lesson${available === 1 ? "" : "s"}: ${cart.currency ? money(cart.total, cart.currency) : "—"}`) : null,
-        cart.items.length ? h("div", { class: "actions" }, checkout, action("Empty the cart", empty)) : null,
+        cart.items.length ? h("div", { class: "actions" }, credits ? withCredits : null, checkout, action("Empty the cart", empty)) : null,
+        credits ? h("p", { class: "small" }, "Your package credits cover these lessons: booking with them takes one credit each, with no payment.") : null,
         cart.expires_at ? h("p", { class: "small" }, `Kept until ${when(cart.expires_at)} unless you change it.`) : null,
       );
     };
     show(main, h("h1", {}, "Cart"), status.element, body);
-    draw(await api.readCart());
+    const [cart, held] = await Promise.all([api.readCart(), api.credits()]);
+    grants = held.grants;
+    draw(cart);
   },
 };

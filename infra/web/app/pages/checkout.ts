@@ -35,9 +35,16 @@ export const checkoutSuccessPage: Page = {
     for (;;) {
       try {
         const checkout = await client().getCheckout(id);
-        state.textContent = words[checkout.status];
+        state.textContent = checkout.status === "confirmed" && checkout.package ? "Paid: your credits are ready." : checkout.pay_with === "credits" ? "Booked with your credits." : words[checkout.status];
         state.dataset.status = checkout.status;
-        if (checkout.status === "confirmed" || checkout.status === "partially_refunded") {
+        if (checkout.package) {
+          const p = checkout.package;
+          const bought = `${p.lessons} credits for ${p.duration_minutes}-minute lessons with ${p.teacher_name}, ${money(checkout.amount_total, checkout.currency)}, valid ${p.valid_days} days from the payment. `;
+          show(more, h("p", {}, bought, h("a", { href: "/credits" }, "See my credits"), " · ", h("a", { href: `/teachers/${p.teacher_id}?duration=${p.duration_minutes}` }, "Pick lessons")));
+        } else if (checkout.pay_with === "credits") {
+          const booked = checkout.booking_ids.length;
+          show(more, h("p", {}, `${booked} lesson${booked === 1 ? "" : "s"} booked, one credit each. `, h("a", { href: "/lessons" }, "See my lessons"), " · ", h("a", { href: "/credits" }, "See my credits")));
+        } else if (checkout.status === "confirmed" || checkout.status === "partially_refunded") {
           const booked = checkout.booking_ids.length;
           show(more, h("p", {}, `${booked} lesson${booked === 1 ? "" : "s"} booked, ${money(checkout.amount_total, checkout.currency)}. `, h("a", { href: "/lessons" }, "See my lessons")));
         }

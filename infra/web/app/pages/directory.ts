@@ -16,6 +16,12 @@ export function offers(card: TeacherCard): string {
   return lessons.join(" · ");
 }
 
+/** "Packages: 5 × 60 min €142.50 (5% off) · …", or nothing when the teacher offers none. */
+export function packagesText(card: TeacherCard): string | null {
+  if (!card.packages.length) return null;
+  return `Packages: ${card.packages.map((p) => `${p.lessons} × ${p.duration_minutes} min ${money(p.price, card.currency)}${p.discount_percent ? ` (${p.discount_percent}% off)` : ""}`).join(" · ")}`;
+}
+
 export const directoryPage: Page = {
   title: "Teachers",
   async render(main) {
@@ -36,6 +42,7 @@ export const directoryPage: Page = {
         h("h2", {}, t.name),
         h("p", {}, `Teaches in ${t.timezone}`),
         h("p", {}, offers(t)),
+        packagesText(t) ? h("p", { class: "small" }, packagesText(t)) : null,
         h("p", { class: "small" }, policyText(t)),
         h("p", { class: "small" }, t.next_open_start ? `Next open: ${when(t.next_open_start)}` : "No open slot in the next two weeks"),
         admin ? h("a", { href: `/admin/teachers/${t.teacher_id}`, class: "button" }, `Edit ${t.name}'s availability`) : h("a", { href: `/teachers/${t.teacher_id}`, class: "button" }, `See ${t.name}'s week`),

@@ -16,7 +16,7 @@ const accountStates: Record<PayoutsView["account"]["status"], string> = {
 
 const statuses: Record<Earning["status"], string> = { pending: "In the claim window", due: "Due", transferred: "Paid", none: "Nothing earned", failed: "Held by an operator" };
 
-const bases: Record<Earning["basis"], string> = { completed: "Lesson taught", student_no_show: "Student did not come", late_cancel: "Late cancellation", teacher_no_show: "You did not come" };
+const bases: Record<Earning["basis"], string> = { completed: "Lesson taught", student_no_show: "Student did not come", late_cancel: "Late cancellation", teacher_no_show: "You did not come", credits_expired: "Package credits expired unused" };
 
 export const earningsPage: Page = {
   title: "Earnings",

@@ -47,19 +47,28 @@ export const lessonsPage: Page = {
         const options = await api.changeOptions(lesson.booking_id);
         if (!options.cancel.allowed) return status.fail(new ApiError(409, options.cancel.reason ?? "not_allowed", `This lesson cannot be cancelled now (${options.cancel.reason ?? "not allowed"})`));
         const refund = money(options.cancel.refund_amount, options.cancel.currency);
-        const quote = teacher ? `Cancelling refunds the student in full: ${refund}.` : options.cancel.refund_amount > 0 ? `Cancelling now refunds ${refund}.` : "Cancelling now refunds nothing: the free cancellation period is over.";
+        const quote = options.cancel.credit_back
+          ? teacher
+            ? "Cancelling gives the student their credit back."
+            : "Cancelling now gives your credit back."
+          : teacher
+            ? `Cancelling refunds the student in full: ${refund}.`
+            : options.cancel.refund_amount > 0
+              ? `Cancelling now refunds ${refund}.`
+              : "Cancelling now refunds nothing: the free cancellation period is over.";
         show(
           panel,
           h("h2", {}, `Cancel the lesson of ${when(lesson.start)}?`),
           h("p", { "data-refund": options.cancel.refund_amount }, quote),
-          options.cancel.refund_amount > 0 && !teacher ? h("p", { class: "small" }, `Free cancellation until ${when(options.cancel.free_until)}.`) : null,
+          (options.cancel.refund_amount > 0 || options.cancel.credit_back) && !teacher ? h("p", { class: "small" }, `Free cancellation until ${when(options.cancel.free_until)}.`) : null,
           h(
             "div",
             { class: "actions" },
             action("Yes, cancel the lesson", async () => {
               try {
                 const done = await api.changeBooking({ booking_id: lesson.booking_id, action: "cancel" });
-                await reload("refund" in done ? `Cancelled. Refund: ${money(done.refund.amount, done.refund.currency)} (${done.refund.status}).` : "Cancelled.");
+                const back = options.cancel.credit_back && "refund" in done && done.refund.amount === 0;
+                await reload(back ? "Cancelled. The credit is back." : "refund" in done ? `Cancelled. Refund: ${money(done.refund.amount, done.refund.currency)} (${done.refund.status}).` : "Cancelled.");
               } catch (err) {
                 status.fail(err);
               }

@@ -1,7 +1,7 @@
-import type { TeacherCard } from "../../client/index.js";
-import { h, show } from "../dom.js";
+import type { PackageCard, TeacherCard } from "../../client/index.js";
+import { action, h, show } from "../dom.js";
 import { notice } from "../errors.js";
-import { localDate, money, when } from "../format.js";
+import { localDate, money, viewerZone, when } from "../format.js";
 import { navigate, type Page } from "../main.js";
 import { cartRefusal } from "../reasons.js";
 import { client } from "../session.js";
@@ -21,10 +21,46 @@ export const teacherWeekPage: Page = {
     const slots = h("div");
     const trial = chosen === "trial";
     const minutes = trial ? card.trial!.duration_minutes : Number(chosen);
+    // A package is bought on its own, straight to Stripe's page; its credits then book lessons from the cart.
+    const buy = (p: PackageCard) => async () => {
+      try {
+        const origin = location.origin;
+        const created = await api.initiateCheckout({
+          package: { teacher_id: teacherId, lessons: p.lessons, duration_minutes: p.duration_minutes },
+          success_url: `${origin}/checkout/success?checkout_id={CHECKOUT_ID}`,
+          cancel_url: `${origin}/checkout/cancel?checkout_id={CHECKOUT_ID}`,
+          timezone: viewerZone,
+        });
+        if (created.checkout_url) location.assign(created.checkout_url);
+      } catch (err) {
+        status.fail(err);
+      }
+    };
+    const packages = card.packages.length
+      ? h(
+          "section",
+          { class: "packages", "aria-labelledby": "packages" },
+          h("h2", { id: "packages" }, "Lesson packages"),
+          h("p", { class: "small" }, `Pay once, book later: each lesson takes a credit. Credits last ${card.package_valid_days} days from the payment; unused ones go to the teacher when they expire.`),
+          h(
+            "ul",
+            { class: "offers" },
+            ...card.packages.map((p) =>
+              h(
+                "li",
+                {},
+                h("span", {}, `${p.lessons} lessons of ${p.duration_minutes} min: ${money(p.price, card.currency)}${p.discount_percent ? ` (${p.discount_percent}% off)` : ""}`),
+                action(`Buy ${p.lessons} lessons`, buy(p), { "aria-label": `Buy ${p.lessons} lessons of ${p.duration_minutes} minutes` }),
+              ),
+            ),
+          ),
+        )
+      : null;
     show(
       main,
       h("h1", {}, card.name),
       h("p", {}, `${offers(card)}. ${policyText(card)}`),
+      packages,
       h("p", {}, h("label", { for: "duration" }, "Lesson "), select),
       status.element,
       slots,
