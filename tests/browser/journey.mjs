@@ -138,7 +138,7 @@ async function main() {
     let first, second, spare;
     await step(page, "teacher-week", async () => {
       await page.getByRole("link", { name: `See ${anna.name}'s week` }).click();
-      await page.getByLabel("Lesson").selectOption("60");
+      await page.getByLabel("Lesson", { exact: true }).selectOption("60");
       await page.waitForURL(/duration=60/);
       await page.getByText(`Times in your zone, ${STUDENT_ZONE}. The teacher works in Europe/Berlin.`).waitFor();
       // A week ahead: cancelling stays free under the default policy.
@@ -400,7 +400,7 @@ async function main() {
       await page.goto(`${WEB}/teachers/t_anna?duration=60`);
       await page.getByRole("heading", { name: "Lesson packages" }).waitFor();
       await page.getByRole("button", { name: "Buy 5 lessons of 60 minutes" }).click();
-      await pay(page, /^Pay /);
+      await pay(page, /^Pay [0-9.]+ EUR$/);
       await page.locator('[data-status="confirmed"]').waitFor({ timeout: 60_000 });
       await page.getByText("Paid: your credits are ready.").waitFor();
       await page.getByText(/^5 credits for 60-minute lessons with Anna Schmidt/).waitFor();

@@ -322,7 +322,7 @@ async fn run(args: &Args) -> Result<(), String> {
     let credits_url = format!("{base}/credits/");
     let bought = answer(|| http.get(&credits_url).bearer_auth(&student), 200).await?;
     let grant = bought["grants"].as_array().into_iter().flatten().find(|g| g["grant_id"] == format!("gr_{}", package_id.trim_start_matches("co_"))).cloned().ok_or(format!("no grant for {package_id}: {bought}"))?;
-    println!("   grant {}: {} credits worth {:?} each, until {}", text(&grant["grant_id"]), grant["remaining"], grant["unit_values"][0], text(&grant["expires_at"]));
+    println!("   grant {}: {} credits worth {} each, until {}", text(&grant["grant_id"]), grant["remaining"], grant["unit_values"][0], text(&grant["expires_at"]));
     let slot = offered().await?.into_iter().find(|s| *s >= target + SignedDuration::from_hours(24)).ok_or("no slot a day after the moved lesson")?;
     let booked = answer(|| http.post(&checkout_url).bearer_auth(&student).json(&json!({"lessons": [{"teacher_id": args.teacher, "start": slot, "duration_minutes": 60}], "pay_with": "credits"})), 201).await?;
     if booked["status"] != "confirmed" || booked["checkout_url"] != Value::Null {
