@@ -98,3 +98,32 @@ async fn a_saved_cart_is_booked_with_credits_and_leaves_the_cart() {
     let (_, cart) = call("GET", None).await;
     assert_eq!(cart["items"], json!([]), "{cart}");
 }
+
+#[tokio::test]
+async fn ten_lessons_from_the_cart_on_ten_days_fit_one_transaction() {
+    let s = shop(false).await;
+    s.buy("s_1", "t_pack", 10).await;
+    let cart_app = cart::App { store: s.h.env.db.store_of("cart"), auth: tests::hs256_auth().await, clock: Clock::System };
+    // Each lesson across midnight: two calendar days each, the most a lesson writes.
+    let items: Vec<Value> = (2..12).map(|d| lesson("t_pack", &day_at(d, "23:30"), 60)).collect();
+    let put = FunctionUrlEvent::new("PUT", "/").header("authorization", &format!("Bearer {}", token_for("s_1"))).header("content-type", "application/json").body(&json!({"items": items}).to_string());
+    let (status, saved) = json_of(&shared::http::into_response(cart::handle(&cart_app, put.into_request()).await));
+    assert_eq!(status, 200, "{saved}");
+    let (status, booked) = s.h.env.post(Some(&token_for("s_1")), &json!({"from_cart": true, "cart_version": saved["version"], "pay_with": "credits"}), None).await;
+    assert_eq!((status, booked["status"].as_str()), (201, Some("confirmed")), "{booked}");
+    assert_eq!(booked["booking_ids"].as_array().map(Vec::len), Some(10));
+}
+
+#[tokio::test]
+async fn a_credits_checkout_repeated_with_its_idempotency_key_books_and_spends_once() {
+    let s = shop(false).await;
+    let grant = s.buy("s_1", "t_pack", 2).await;
+    let body = with_credits(vec![lesson("t_pack", &day_at(2, "10:00"), 60)]);
+    let (status, first) = s.h.env.post(Some(&token_for("s_1")), &body, Some("book-once")).await;
+    assert_eq!(status, 201, "{first}");
+    let (status, again) = s.h.env.post(Some(&token_for("s_1")), &body, Some("book-once")).await;
+    assert_eq!((status, again["checkout_id"].clone(), again["status"].as_str()), (201, first["checkout_id"].clone(), Some("confirmed")), "{again}");
+    assert_eq!(s.grant(&grant).await.remaining(), 1, "one credit spent");
+    let other = with_credits(vec![lesson("t_pack", &day_at(3, "10:00"), 60)]);
+    assert_eq!(s.h.env.post(Some(&token_for("s_1")), &other, Some("book-once")).await.1["error"]["code"], "idempotency_key_reused");
+}
