@@ -600,7 +600,7 @@ export interface components {
          */
         CancelledBy: "student" | "teacher" | "admin" | "refund" | "dispute";
         /** @enum {string} */
-        ChangeRefusal: "booking_not_active" | "too_late_to_cancel" | "too_late_to_reschedule" | "no_reschedules_left" | "not_the_student" | "slot_unavailable";
+        ChangeRefusal: "booking_not_active" | "too_late_to_cancel" | "too_late_to_reschedule" | "no_reschedules_left" | "not_the_student" | "slot_unavailable" | "credit_expires_first";
         TeacherCard: {
             teacher_id: string;
             name: string;
@@ -1744,7 +1744,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Not allowed now; `error.code` is a ChangeRefusal: `too_late_to_cancel`, `too_late_to_reschedule`, `no_reschedules_left`, `booking_not_active`, `slot_unavailable`, `not_the_student` */
+            /** @description Not allowed now; `error.code` is a ChangeRefusal: `too_late_to_cancel`, `too_late_to_reschedule`, `no_reschedules_left`, `booking_not_active`, `slot_unavailable`, `not_the_student`, `credit_expires_first` (a lesson paid with a package credit moved to or past the credit's expiry) */
             409: {
                 headers: {
                     [name: string]: unknown;

@@ -28,6 +28,8 @@ pub enum Refusal {
     NotTheStudent,
     /// The new start is not one get-slots offers.
     SlotUnavailable,
+    /// The lesson's package credit expires before the new start.
+    CreditExpiresFirst,
 }
 
 impl Refusal {
@@ -39,6 +41,7 @@ impl Refusal {
             Self::NoReschedulesLeft => "no_reschedules_left",
             Self::NotTheStudent => "not_the_student",
             Self::SlotUnavailable => "slot_unavailable",
+            Self::CreditExpiresFirst => "credit_expires_first",
         }
     }
 
@@ -50,6 +53,7 @@ impl Refusal {
             Self::NoReschedulesLeft => "this lesson has been rescheduled as often as the teacher's policy allows",
             Self::NotTheStudent => "only the student reschedules; a teacher cancels (a full refund) and the student books again",
             Self::SlotUnavailable => "the teacher does not offer that start",
+            Self::CreditExpiresFirst => "this lesson was paid with a package credit that expires before that start; pick a time before it expires",
         }
     }
 }
@@ -245,7 +249,7 @@ mod tests {
     #[test]
     fn a_credit_comes_back_where_money_would_in_full_and_a_late_cancel_refunds_part_of_its_value() {
         let mut b = booking(2700, "eur", policy(24, 50));
-        b.credit = Some(crate::store::CreditUse { grant_id: "gr_p".into(), payment_intent: "pi_p".into(), package_checkout: CheckoutId::parse("co_p").unwrap(), index: 3 });
+        b.credit = Some(crate::store::CreditUse { grant_id: "gr_p".into(), payment_intent: "pi_p".into(), package_checkout: CheckoutId::parse("co_p").unwrap(), booked_by: None, index: 3 });
         let free = cancel_quote(&b, Actor::Student, ts("2026-12-09T10:00:00Z"), 2700);
         assert_eq!((free.allowed, free.credit_back, free.refund_amount), (true, true, 0));
         let late = cancel_quote(&b, Actor::Student, ts("2026-12-09T10:00:01Z"), 2700);

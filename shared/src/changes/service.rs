@@ -9,7 +9,9 @@ use serde::Serialize;
 use super::cancel::{CancelError, Cancellation, commit};
 use super::request::{Action, ChangeRequest, parse_change};
 use super::reschedule::{MoveError, move_booking};
-use super::rules::{Actor, Refusal, cancel_quote, reschedule_quote};
+use super::rules::{Actor, CancelQuote, Refusal, cancel_quote, reschedule_quote};
+use crate::credits::CreditReturn;
+use aws_sdk_dynamodb::types::TransactWriteItem;
 use crate::auth::{Principal, Role};
 use crate::clock::Clock;
 use crate::domain::{BookingId, Currency, TeacherId};
@@ -103,7 +105,8 @@ impl BookingChanges {
         let id = BookingId::parse(booking_id).map_err(|e| ApiError::invalid("booking_id", e))?;
         let (booking, actor) = self.booking_for(who, &id).await?;
         let now = self.clock.now();
-        let cancel = cancel_quote(&booking, actor, now, self.refundable(&booking).await?.left);
+        let left = self.refundable(&booking).await?.left;
+        let (cancel, _) = self.with_credit(cancel_quote(&booking, actor, now, left), &booking, left, now).await?;
         let reschedule = reschedule_quote(&booking, actor, now);
         Ok(ChangeOptions {
             booking_id: booking.booking_id,
@@ -148,6 +151,20 @@ impl BookingChanges {
         Ok((booking, actor))
     }
 
+    /// A quote that gives a credit back, checked against its grant: the
+    /// grant's write when it takes the credit back, else (it has expired, or
+    /// its unused credits were refunded) the credit's value in money.
+    async fn with_credit(&self, quote: CancelQuote, booking: &Booking, left: u64, now: Timestamp) -> Result<(CancelQuote, Option<TransactWriteItem>), ApiError> {
+        if !quote.credit_back {
+            return Ok((quote, None));
+        }
+        Ok(match crate::credits::give_back(&self.store, booking, now).await? {
+            CreditReturn::Back(item) => (quote, Some(item)),
+            CreditReturn::GrantClosed => (CancelQuote { credit_back: false, refund_amount: left, ..quote }, None),
+            CreditReturn::NotACredit | CreditReturn::AlreadyBack => (CancelQuote { credit_back: false, ..quote }, None),
+        })
+    }
+
     /// What a cancel of the booking may still refund: its amount, capped by
     /// what is left on the payment once its refunds and the refunds still
     /// owed are counted (a partial refund made in the dashboard names no
@@ -169,22 +186,16 @@ impl BookingChanges {
         // Cancelling again answers what the first cancellation did.
         while booking.status == BookingStatus::Confirmed {
             let refundable = self.refundable(&booking).await?;
-            let quote = cancel_quote(&booking, actor, now, refundable.left);
+            let (quote, credit_back) = self.with_credit(cancel_quote(&booking, actor, now, refundable.left), &booking, refundable.left, now).await?;
             if let Some(reason) = quote.reason {
                 return Err(ApiError::from(reason));
             }
-            let mut refund_amount = match chosen {
+            let refund_amount = match chosen {
                 Some(amount) if amount > quote.refund_amount && quote.credit_back => return Err(ApiError::invalid("refund_amount", "must be left out: a lesson paid with a credit gets its credit back")),
                 Some(amount) if amount > quote.refund_amount => return Err(ApiError::invalid("refund_amount", format!("must be at most {} (what is left of this lesson's amount)", quote.refund_amount))),
                 Some(amount) => amount,
                 None => quote.refund_amount,
             };
-            let credit_back = if quote.credit_back { crate::credits::give_back(&self.store, &booking, now).await? } else { crate::credits::CreditReturn::NotACredit };
-            if matches!(credit_back, crate::credits::CreditReturn::GrantClosed) {
-                // Its grant has closed: the credit's value goes back as money.
-                refund_amount = refundable.left;
-            }
-            let credit_back = credit_back.item();
             let by = match actor {
                 Actor::Student => CancelledBy::Student,
                 Actor::Teacher => CancelledBy::Teacher,
@@ -265,6 +276,12 @@ impl BookingChanges {
             }
             if let Some(reason) = reschedule_quote(&booking, actor, now).reason {
                 return Err(ApiError::from(reason));
+            }
+            // A credit pays only for a lesson before it expires (as when it was booked).
+            if let Some(credit) = &booking.credit
+                && self.store.grant_of_payment(&credit.payment_intent).await?.is_some_and(|g| g.expires_at <= start)
+            {
+                return Err(ApiError::from(Refusal::CreditExpiresFirst));
             }
             let profile = self.store.get_profile(&booking.teacher_id).await?.ok_or(ApiError::from(Refusal::SlotUnavailable))?;
             match move_booking(&self.store, &booking, &profile, start, now).await {

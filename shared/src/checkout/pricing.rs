@@ -74,11 +74,18 @@ fn lesson(i: usize, wanted: &LessonPick, priced: &Priced<'_>, checkout_id: &Chec
 /// which package, never its price).
 pub async fn price_package(store: &Store, wanted: &PackageRequest, now: Timestamp) -> Result<(PackageOrder, Currency), ApiError> {
     let stored = store.get_stored_profile(&wanted.teacher_id).await?.ok_or_else(|| ApiError::TeacherNotFound(wanted.teacher_id.clone()))?;
+    // As for lessons: a stored profile a stricter rule now refuses is never charged.
+    if stored.problem.as_ref().is_some_and(|p| ["lessons", "currency", "packages"].iter().any(|f| p.field().starts_with(f))) {
+        return Err(ApiError::TeacherUnavailable(wanted.teacher_id.clone()));
+    }
     let profile = &stored.profile;
     let offer = profile
         .package(wanted.lessons, wanted.duration_minutes)
         .ok_or_else(|| ApiError::invalid("package", format!("{} offers no package of {} lessons of {} minutes", profile.name(), wanted.lessons, wanted.duration_minutes)))?;
     let price = offer.price();
+    if price.amount == 0 {
+        return Err(ApiError::TeacherUnavailable(wanted.teacher_id.clone()));
+    }
     let valid_days = profile.package_valid_days();
     let until = (now + jiff::SignedDuration::from_hours(i64::from(valid_days) * 24)).to_zoned_datetime(profile.time_zone().clone());
     let title = format!(

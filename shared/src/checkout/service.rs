@@ -310,7 +310,7 @@ impl CheckoutService {
     /// A refusal may come from losing to a concurrent request with the same
     /// key; then answer as that request did.
     async fn refused(&self, who: &Principal, cart: &CartRequest, key_hash: Option<&str>, err: ApiError) -> Result<CheckoutView, ApiError> {
-        let raced = matches!(err, ApiError::SlotUnavailable { .. } | ApiError::TrialAlreadyUsed(_));
+        let raced = matches!(err, ApiError::SlotUnavailable { .. } | ApiError::TrialAlreadyUsed(_) | ApiError::InsufficientCredits(_));
         if let Some(hash) = key_hash.filter(|_| raced)
             && let Some(stored) = self.store.get_idempotency(hash, self.clock.now()).await?
         {

@@ -39,11 +39,19 @@ fn assign(checkout: &Checkout, grants: &[Grant], now: Timestamp) -> Result<Spent
     let mut short: BTreeSet<(TeacherId, u32)> = BTreeSet::new();
     for i in order {
         let lesson = &mut lessons[i];
-        let found = working.iter_mut().find(|(g, _)| g.teacher_id == lesson.teacher_id && g.duration_minutes == lesson.duration_minutes && g.usable_for(lesson.start, now));
+        let found = working.iter_mut().find(|(g, _)| fits(g, &lesson.teacher_id, lesson.duration_minutes, checkout.currency, lesson.start, now));
         match found.map(|(grant, _)| grant.take(&lesson.booking_id, now).map(|index| (grant, index))) {
             Some(Ok((grant, index))) => {
                 lesson.amount = grant.unit_values[index];
-                lesson.credit = Some(CreditUse { grant_id: grant.grant_id.clone(), payment_intent: grant.payment_intent.clone(), package_checkout: grant.checkout_id.clone(), index });
+                // The policy sold with the package, not today's.
+                lesson.policy = Some(grant.policy);
+                lesson.credit = Some(CreditUse {
+                    grant_id: grant.grant_id.clone(),
+                    payment_intent: grant.payment_intent.clone(),
+                    package_checkout: grant.checkout_id.clone(),
+                    booked_by: Some(checkout.checkout_id.clone()),
+                    index,
+                });
             }
             _ => {
                 short.insert((lesson.teacher_id.clone(), lesson.duration_minutes));
@@ -59,12 +67,18 @@ fn assign(checkout: &Checkout, grants: &[Grant], now: Timestamp) -> Result<Spent
     Ok(Spent { checkout: confirmed, grants: working.into_iter().filter(|(g, _)| touched.contains(&g.grant_id)).collect() })
 }
 
+/// Whether `grant` can pay for a lesson of `teacher` and `duration` in
+/// `currency` (a teacher who changed currency since cannot be paid in the old one) at `start`.
+fn fits(grant: &Grant, teacher: &TeacherId, duration: u32, currency: crate::domain::Currency, start: Timestamp, now: Timestamp) -> bool {
+    &grant.teacher_id == teacher && grant.duration_minutes == duration && grant.currency == currency && grant.usable_for(start, now)
+}
+
 /// What the lessons of `teacher` and `duration` need, and the credits usable
 /// for the earliest of them (a later one may outlast some grants).
 fn missing(checkout: &Checkout, grants: &[Grant], teacher: TeacherId, duration: u32, now: Timestamp) -> MissingCredits {
     let lessons: Vec<_> = checkout.lessons.iter().filter(|l| l.teacher_id == teacher && l.duration_minutes == duration).collect();
     let first = lessons.iter().map(|l| l.start).min().unwrap_or(now);
-    let available = grants.iter().filter(|g| g.teacher_id == teacher && g.duration_minutes == duration && g.usable_for(first, now)).map(Grant::remaining).sum();
+    let available = grants.iter().filter(|g| fits(g, &teacher, duration, checkout.currency, first, now)).map(Grant::remaining).sum();
     MissingCredits { teacher_id: teacher, duration_minutes: duration, needed: u32::try_from(lessons.len()).unwrap_or(u32::MAX), available }
 }
 

@@ -89,6 +89,7 @@ mod tests {
                 price,
                 discount_percent: 0,
                 credits: vec![Credit::Free; unit_values.len()],
+                policy: crate::domain::CancellationPolicy::default(),
                 unit_values,
                 expires_at: at() + SignedDuration::from_hours(24 * 180),
                 payment_intent: "pi_p".into(),

@@ -266,6 +266,7 @@ fn grant_of(checkout: &Checkout, package: &PackageOrder, payment_intent: &str, n
         discount_percent: package.discount_percent,
         unit_values: package.unit_values.clone(),
         credits: vec![Credit::Free; package.unit_values.len()],
+        policy: package.policy,
         expires_at,
         payment_intent: payment_intent.to_owned(),
         checkout_id: checkout.checkout_id.clone(),

@@ -177,9 +177,29 @@ impl Settlement<'_> {
         Ok(checkout)
     }
 
+    /// The bookings a payment paid for: its checkout's, and a package's
+    /// lessons booked with its credits (with its grant).
+    async fn payment_bookings(&self, checkout: &Checkout) -> Result<(Vec<crate::domain::BookingId>, Option<crate::store::Grant>), FulfilError> {
+        let grant = match (&checkout.package, &checkout.payment_intent) {
+            (Some(_), Some(pi)) => self.store.grant_of_payment(pi).await?,
+            _ => None,
+        };
+        let mut booked = checkout.booking_ids.clone();
+        booked.extend(grant.iter().flat_map(|g| g.credits.iter()).filter_map(|c| match c {
+            crate::store::Credit::Used { booking_id } => Some(booking_id.clone()),
+            _ => None,
+        }));
+        Ok((booked, grant))
+    }
+
     async fn dispute_won_attention(&self, dispute: &Dispute, checkout: &Checkout, now: Timestamp) -> Result<(), FulfilError> {
         let mut cancelled = Vec::new();
-        for id in &checkout.booking_ids {
+        let (booked, grant) = self.payment_bookings(checkout).await?;
+        let revoked = grant.map_or(0, |g| g.count(|c| *c == crate::store::Credit::Revoked));
+        if revoked > 0 {
+            cancelled.push(format!("{revoked} unused package credits"));
+        }
+        for id in &booked {
             if let Some(booking) = self.store.get_booking(id).await?.filter(|b| b.cancelled_by == Some(CancelledBy::Dispute)) {
                 cancelled.push(format!("{} ({})", booking.booking_id, booking.start));
             }
@@ -372,17 +392,8 @@ impl Settlement<'_> {
         loop {
             let mut cancellations = Vec::new();
             let mut extra = Vec::new();
-            // A package's lessons are those booked with its credits; what
-            // is left of them goes with the money.
-            let grant = match (&current.package, &current.payment_intent) {
-                (Some(_), Some(pi)) => self.store.grant_of_payment(pi).await?,
-                _ => None,
-            };
-            let mut booked = current.booking_ids.clone();
-            booked.extend(grant.iter().flat_map(|g| g.credits.iter()).filter_map(|c| match c {
-                crate::store::Credit::Used { booking_id } => Some(booking_id.clone()),
-                _ => None,
-            }));
+            // What is left of a package's credits goes with the money.
+            let (booked, grant) = self.payment_bookings(&current).await?;
             for id in &booked {
                 let Some(booking) = self.store.get_booking(id).await? else { continue };
                 let ends = match by {
@@ -442,7 +453,7 @@ impl Settlement<'_> {
     /// Nobody can join a cancelled lesson. Safe to repeat, so a refund event
     /// delivered again after 100ms was down finishes the job.
     async fn disable_rooms(&self, checkout: &Checkout) -> Result<(), FulfilError> {
-        for id in &checkout.booking_ids {
+        for id in &self.payment_bookings(checkout).await?.0 {
             if let Some(booking) = self.store.get_booking(id).await?.filter(|b| b.status == BookingStatus::Cancelled) {
                 self.rooms.disable(&booking).await.map_err(|e| FulfilError::Rooms(e.to_string()))?;
             }

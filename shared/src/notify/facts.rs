@@ -26,6 +26,8 @@ pub struct Lesson {
     pub paid: bool,
     /// Where it was before its last move.
     pub was: Option<Timestamp>,
+    /// Paid with a credit that came back to its grant (no money moved).
+    pub credit_back: bool,
 }
 
 impl Lesson {
@@ -47,6 +49,7 @@ impl Lesson {
             refund: refund.filter(|&a| a > 0).map(|a| Money::new(a, booking.currency)),
             paid: booking.amount > 0,
             was: booking.history.last().map(|m| m.start),
+            credit_back: false,
         }
     }
 }
@@ -104,17 +107,27 @@ pub struct BookingFacts {
     pub booking: Booking,
     pub checkout: Option<Checkout>,
     pub profile: Option<TeacherProfile>,
+    /// Its credit is back in its grant (a credit lesson cancelled or not taught).
+    pub credit_back: bool,
 }
 
 impl BookingFacts {
     pub async fn read(store: &Store, id: &BookingId) -> Result<Option<Self>, StoreError> {
         let Some(booking) = store.get_booking(id).await? else { return Ok(None) };
-        let (checkout, profile) = futures::future::try_join(store.get_checkout(&booking.checkout_id), store.get_profile(&booking.teacher_id)).await?;
-        Ok(Some(Self { booking, checkout, profile }))
+        // A lesson booked with a credit names its package's checkout; the
+        // student's address and zone are the booking checkout's.
+        let told_at = booking.credit.as_ref().and_then(|c| c.booked_by.clone()).unwrap_or_else(|| booking.checkout_id.clone());
+        let (checkout, profile) = futures::future::try_join(store.get_checkout(&told_at), store.get_profile(&booking.teacher_id)).await?;
+        let credit_back = match &booking.credit {
+            Some(credit) => store.grant_of_payment(&credit.payment_intent).await?.is_some_and(|g| g.credit_of(&booking.booking_id).is_none()),
+            None => false,
+        };
+        Ok(Some(Self { booking, checkout, profile, credit_back }))
     }
 
     pub fn lesson(&self) -> Lesson {
-        Lesson::of(&self.booking, self.profile.as_ref().map_or("your teacher", |p| p.name()))
+        let lesson = Lesson::of(&self.booking, self.profile.as_ref().map_or("your teacher", |p| p.name()));
+        if self.credit_back { Lesson { credit_back: true, refund: None, ..lesson } } else { lesson }
     }
 
     pub fn student(&self) -> Option<Reader> {

@@ -94,6 +94,8 @@ pub fn cancelled_by(by: Option<CancelledBy>, reader: &Reader) -> &'static str {
 /// What happens to the money of a cancelled or missed lesson.
 pub fn refund_line(lesson: &Lesson, reader: &Reader) -> String {
     match (lesson.refund, lesson.cancelled_by, reader.is_teacher) {
+        _ if lesson.credit_back && reader.is_teacher => "The student's package credit goes back to them.".into(),
+        _ if lesson.credit_back => "Your package credit is back: book another lesson with it before it expires.".into(),
         (Some(money), _, false) => format!("{money} is refunded to the card you paid with. Refunds usually arrive within 5 to 10 business days, depending on your bank."),
         (Some(money), _, true) => format!("The student is refunded {money}."),
         (None, _, _) if !lesson.paid => "The lesson was free, so there is nothing to refund.".into(),

@@ -141,6 +141,9 @@ pub struct CreditUse {
     pub payment_intent: String,
     /// The package's checkout: what the booking names as its `checkout_id`.
     pub package_checkout: CheckoutId,
+    /// The checkout that booked it (with the student's address and zone then).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub booked_by: Option<CheckoutId>,
     pub index: usize,
 }
 

@@ -104,6 +104,10 @@ pub struct Grant {
     /// What each credit is worth (the last keeps the price's remainder).
     pub unit_values: Vec<u64>,
     pub credits: Vec<Credit>,
+    /// The teacher's cancellation policy when the package was bought: what
+    /// every lesson booked with its credits keeps, whatever the profile says later.
+    #[serde(default)]
+    pub policy: crate::domain::CancellationPolicy,
     pub expires_at: Timestamp,
     pub payment_intent: String,
     /// The package's checkout: the lessons booked with its credits name it
@@ -303,6 +307,7 @@ mod tests {
             discount_percent: 10,
             unit_values: values.to_vec(),
             credits: vec![Credit::Free; values.len()],
+            policy: crate::domain::CancellationPolicy::default(),
             expires_at: at + SignedDuration::from_hours(180 * 24),
             payment_intent: "pi_x".into(),
             checkout_id: CheckoutId::parse("co_x").unwrap(),

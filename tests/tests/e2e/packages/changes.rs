@@ -90,3 +90,34 @@ async fn a_reschedule_keeps_the_credit() {
     assert_eq!(s.grant(&grant).await.remaining(), 1);
     assert_eq!(s.booking(&bookings[0].booking_id).await.credit, bookings[0].credit);
 }
+
+#[tokio::test]
+async fn a_credit_lesson_keeps_the_policy_sold_with_the_package_and_the_mail_says_the_credit_is_back() {
+    let s = shop(false).await;
+    let grant = s.buy("s_1", "t_pack", 10).await;
+    // The teacher changes their policy after the sale: nothing refunded on a late cancel, a week's notice.
+    let mut doc = package_teacher("t_pack", "eur", 3000, 180).to_doc();
+    doc.cancellation = Some(shared::domain::CancellationDoc { free_cancel_hours: Some(168), late_cancel_refund_percent: Some(0), ..Default::default() });
+    s.h.env.db.store.put_profile(&shared::domain::TeacherProfile::try_from(doc).unwrap()).await.unwrap();
+    let bookings = s.book("s_1", vec![lesson("t_pack", &day_at(3, "10:00"), 60), lesson("t_pack", &day_at(4, "10:00"), 60)]).await;
+    assert_eq!((bookings[0].policy.free_cancel_hours, bookings[0].policy.late_cancel_refund_percent), (24, 50), "the package's policy");
+
+    // Two days ahead: free under the package's 24 hours (not the 168 of today's profile).
+    let (status, free) = s.cancel("s_1", Role::Student, &bookings[0], bookings[0].start - days(2)).await;
+    assert_eq!((status, free["refund"]["amount"].as_u64()), (200, Some(0)), "{free}");
+    assert_eq!(s.grant(&grant).await.remaining(), 9, "the credit is back");
+    // Late: half its value, as sold.
+    let (status, late) = s.cancel("s_1", Role::Student, &bookings[1], bookings[1].start - SignedDuration::from_hours(1)).await;
+    assert_eq!((status, late["refund"]["amount"].as_u64()), (200, Some(1350)), "{late}");
+
+    let ses = tests::mail::start_ses().await;
+    // The cancellations were decided (and their notices due) up to two days ahead of now.
+    let report = s.h.env.notifier(&ses).sweep(bookings[1].start).await;
+    assert!(report.errors.is_empty() && report.sent > 0, "{report:?}");
+    let mails = tests::mail::received(&ses).await;
+    let cancelled = |id: &BookingId| mails.iter().find(|m| m.to == "s_1@example.com" && m.subject.starts_with("Lesson cancelled") && m.invites.iter().any(|i| i.uid.as_deref().is_some_and(|u| u.starts_with(id.as_str())))).cloned();
+    let back = cancelled(&bookings[0].booking_id).unwrap_or_else(|| panic!("no cancellation mail: {:?}", mails.iter().map(|m| &m.subject).collect::<Vec<_>>()));
+    assert!(back.text.contains("Your package credit is back"), "{}", back.text);
+    let spent = cancelled(&bookings[1].booking_id).expect("the late cancel's mail");
+    assert!(spent.text.contains("is refunded to the card you paid with"), "{}", spent.text);
+}

@@ -55,7 +55,7 @@ async fn reminders_30_and_7_days_before_then_the_expiry_earns_the_teacher_what_w
 }
 
 #[tokio::test]
-async fn a_credit_expiring_before_the_lesson_cannot_pay_for_it_and_one_given_back_after_expiry_is_refunded() {
+async fn a_credit_expiring_before_the_lesson_pays_for_it_neither_when_booked_nor_when_moved() {
     let s = shop(false).await;
     let grant = s.buy("s_1", "t_short", 2).await;
     assert_eq!(grant.stage, Some(shared::store::GrantStage::Remind7), "a 30-day grant is reminded a week before");
@@ -63,21 +63,41 @@ async fn a_credit_expiring_before_the_lesson_cannot_pay_for_it_and_one_given_bac
     assert_eq!((status, refused["error"]["code"].as_str()), (409, Some("insufficient_credits")), "{refused}");
     assert_eq!(refused["error"]["missing"][0]["available"], 0, "none of them lasts until the lesson");
 
-    // Booked before the expiry, then moved past it (a reschedule keeps the credit).
-    let bookings = s.book("s_1", vec![lesson("t_short", &day_at(29, "10:00"), 60)]).await;
-    let change = s.h.env.change_booking_at(Timestamp::now()).await;
-    let body = json!({"booking_id": bookings[0].booking_id, "action": "reschedule", "start": day_at(35, "10:00")}).to_string();
-    let event = FunctionUrlEvent::new("POST", "/").header("authorization", &format!("Bearer {}", token_for("s_1"))).body(&body);
-    let (status, moved) = json_of(&shared::http::into_response(change_booking::handle(&change, event.into_request()).await));
-    assert_eq!(status, 200, "{moved}");
-    let report = shared::reconcile::run(&s.h.env.event_handler_of("reconcile", Clock::System), grant.expires_at).await;
-    assert!(report.failures.is_empty(), "{:?}", report.failures);
-    assert_eq!(s.grant(&grant).await.remaining(), 0);
+    // Booked before the expiry, it cannot be moved past it: the credit would then pay for a lesson after it expired.
+    let bookings = s.book("s_1", vec![lesson("t_short", &day_at(28, "10:00"), 60)]).await;
+    let move_to = |start: String| {
+        let body = json!({"booking_id": bookings[0].booking_id, "action": "reschedule", "start": start}).to_string();
+        let s = &s;
+        async move {
+            let change = s.h.env.change_booking_at(Timestamp::now()).await;
+            let event = FunctionUrlEvent::new("POST", "/").header("authorization", &format!("Bearer {}", token_for("s_1"))).body(&body);
+            json_of(&shared::http::into_response(change_booking::handle(&change, event.into_request()).await))
+        }
+    };
+    let (status, past) = move_to(day_at(35, "10:00")).await;
+    assert_eq!((status, past["error"]["code"].as_str()), (409, Some("credit_expires_first")), "{past}");
+    let (status, moved) = move_to(day_at(29, "10:00")).await;
+    assert_eq!(status, 200, "before the expiry it moves: {moved}");
+    assert_eq!(s.grant(&grant).await.remaining(), 1);
+}
 
-    // The teacher cancels after the grant expired: its value comes back as money.
-    let booking = s.booking(&bookings[0].booking_id).await;
-    let (status, cancelled) = s.cancel("t_short", Role::Teacher, &booking, grant.expires_at + days(1)).await;
+#[tokio::test]
+async fn a_credit_that_cannot_go_back_to_its_grant_is_refunded_at_its_value() {
+    let s = shop(false).await;
+    let grant = s.buy("s_1", "t_pack", 2).await;
+    let bookings = s.book("s_1", vec![lesson("t_pack", &day_at(5, "10:00"), 60)]).await;
+    // The unused credit is refunded: the grant is closed.
+    let ask = FunctionUrlEvent::new("POST", "/refund").body(&json!({"grant_id": grant.grant_id}).to_string());
+    assert_eq!(s.credits("s_1", Role::Student, ask).await.0, 200);
+    let change = s.h.env.change_booking_at(Timestamp::now()).await;
+    let event = FunctionUrlEvent::get("/").query("booking_id", bookings[0].booking_id.as_str()).header("authorization", &format!("Bearer {}", token_as("t_pack", Role::Teacher)));
+    let (_, options) = json_of(&shared::http::into_response(change_booking::handle(&change, event.into_request()).await));
+    assert_eq!((options["cancel"]["credit_back"].as_bool(), options["cancel"]["refund_amount"].as_u64()), (Some(false), Some(3000)), "{options}");
+    // The teacher cancels: the credit's value comes back as money.
+    let (status, cancelled) = s.cancel("t_pack", Role::Teacher, &bookings[0], Timestamp::now()).await;
     assert_eq!(status, 200, "{cancelled}");
     assert_eq!(cancelled["refund"]["amount"], 3000, "the credit's value (no discount on a 2-pack)");
-    assert_eq!(s.refunds_of(&grant.payment_intent).await.iter().map(|r| r.0).collect::<Vec<_>>(), vec![3000]);
+    let mut refunds: Vec<u64> = s.refunds_of(&grant.payment_intent).await.iter().map(|r| r.0).collect();
+    refunds.sort_unstable();
+    assert_eq!(refunds, vec![3000, 3000], "the unused credit, then the cancelled lesson's");
 }

@@ -77,4 +77,19 @@ async fn a_chargeback_of_a_package_takes_what_is_left_and_cancels_the_lessons_no
     assert!(s.refunds_of(&grant.payment_intent).await.is_empty(), "the bank took the money: nothing refunded");
     let (status, booked) = s.book_at("s_1", vec![lesson("t_pack", &day_at(4, "10:00"), 60)], None).await;
     assert_eq!(status, 409, "{booked}");
+
+    // Won after all: a person is told what the chargeback took, the package's lessons and credits included.
+    let dispute: Value = opened.json().await.unwrap();
+    let closed = reqwest::Client::new().post(format!("{}_emulator/disputes/{}/close", s.h.env.stripe.base_url(), dispute["id"].as_str().unwrap())).json(&json!({"status": "won"})).send().await.unwrap();
+    assert!(closed.status().is_success());
+    let mut listed = None;
+    for _ in 0..200 {
+        listed = s.h.env.db.store.attention().await.unwrap().into_iter().find(|a| a.kind == shared::store::AttentionKind::DisputeWon);
+        if listed.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let reason = listed.expect("a won chargeback is listed for a person").reason;
+    assert!(reason.contains("8 unused package credits") && bookings.iter().all(|b| reason.contains(b.booking_id.as_str())), "{reason}");
 }
