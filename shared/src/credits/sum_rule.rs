@@ -105,6 +105,11 @@ mod tests {
             Self { grant, ledger, checkout, lessons: vec![None; 12] }
         }
 
+        /// What the free credits are worth, counted here rather than by the grant.
+        fn free_value(&self) -> u64 {
+            self.grant.credits.iter().zip(&self.grant.unit_values).filter(|(c, _)| **c == Credit::Free).map(|(_, v)| v).sum()
+        }
+
         fn open(&self) -> bool {
             self.grant.stage.is_some()
         }
@@ -142,18 +147,24 @@ mod tests {
                     self.lessons[k] = Some(Lesson::Over);
                 }
                 Op::Refund if self.open() && self.grant.remaining() > 0 => {
-                    let (_, value) = self.grant.refund_free("credits-gr_p", now);
+                    let value = self.free_value();
+                    assert_eq!(self.grant.refund_free("credits-gr_p", now), value);
+                    assert_eq!((self.grant.remaining(), self.grant.stage), (0, None), "refunded: nothing left, nothing due");
                     let mut o = Obligation::for_lesson(&self.checkout.checkout_id, 0, "pi_p", value, self.grant.currency, RefundReason::CreditsUnused, now);
                     (o.obligation_id, o.lesson_index) = ("credits-gr_p".into(), None);
                     self.ledger.obligations.push(o);
                 }
                 Op::Expire if self.open() => {
-                    if self.grant.expire(now) > 0 {
+                    let value = self.free_value();
+                    assert_eq!(self.grant.expire(now), value);
+                    assert_eq!((self.grant.remaining(), self.grant.stage), (0, None), "expired: nothing left, nothing due");
+                    if value > 0 {
                         self.ledger.earnings.push(earning(self.grant.expiry_booking_id().unwrap(), Basis::CreditsExpired));
                     }
                 }
                 Op::Revoke if self.open() => {
                     self.grant.revoke(now);
+                    assert_eq!((self.grant.remaining(), self.grant.stage), (0, None), "revoked: nothing left, nothing due");
                 }
                 _ => {}
             }

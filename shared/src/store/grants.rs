@@ -184,9 +184,8 @@ impl Grant {
 
     /// The free credits become expired: what they were worth.
     pub fn expire(&mut self, now: Timestamp) -> u64 {
-        let value = self.turn_free(&Credit::Expired);
-        let n = self.count(|c| *c == Credit::Expired);
-        if value > 0 || n > 0 {
+        let (n, value) = self.turn_free(&Credit::Expired);
+        if n > 0 {
             self.log(now, "expired", n, None, Some(value));
         }
         self.stage = None;
@@ -194,34 +193,32 @@ impl Grant {
     }
 
     /// The free credits go back as money (`obligation_id`): what they were worth.
-    pub fn refund_free(&mut self, obligation_id: &str, now: Timestamp) -> (u32, u64) {
-        let n = self.remaining();
-        let value = self.turn_free(&Credit::Refunded { obligation_id: obligation_id.to_owned() });
+    pub fn refund_free(&mut self, obligation_id: &str, now: Timestamp) -> u64 {
+        let (n, value) = self.turn_free(&Credit::Refunded { obligation_id: obligation_id.to_owned() });
         self.log(now, "refunded", n, None, Some(value));
         self.stage = None;
-        (n, value)
+        value
     }
 
     /// The free credits are taken back with the payment.
-    pub fn revoke(&mut self, now: Timestamp) -> u32 {
-        let n = self.remaining();
-        self.turn_free(&Credit::Revoked);
+    pub fn revoke(&mut self, now: Timestamp) {
+        let (n, _) = self.turn_free(&Credit::Revoked);
         if n > 0 {
             self.log(now, "revoked", n, None, None);
         }
         self.stage = None;
-        n
     }
 
-    fn turn_free(&mut self, to: &Credit) -> u64 {
-        let mut value = 0;
+    /// Turns every free credit into `to`: how many, and what they were worth.
+    fn turn_free(&mut self, to: &Credit) -> (u32, u64) {
+        let (mut n, mut value) = (0, 0);
         for (credit, unit) in self.credits.iter_mut().zip(&self.unit_values) {
             if *credit == Credit::Free {
                 *credit = to.clone();
-                value += unit;
+                (n, value) = (n + 1, value + unit);
             }
         }
-        value
+        (n, value)
     }
 
     /// The credit `booking` holds and its value.
@@ -330,12 +327,31 @@ mod tests {
         assert_eq!(g.remaining(), 2);
         assert_eq!(g.credit_of(&b), Some((1, 900)));
         assert_eq!(g.expire(now), 1802, "the free credits' values, the remainder included");
+        assert_eq!(g.expire(now), 0, "expired once");
         assert_eq!(g.take(&a, now), Err(CreditError::NoneLeft));
-        assert_eq!(g.history.iter().map(|e| e.what.as_str()).collect::<Vec<_>>(), ["used", "used", "returned", "expired"]);
+        assert_eq!(g.history.iter().map(|e| (e.what.as_str(), e.credits)).collect::<Vec<_>>(), [("used", 1), ("used", 1), ("returned", 1), ("expired", 2)], "nothing logged when nothing expired");
+    }
+
+    #[test]
+    fn a_credit_pays_only_for_a_lesson_that_starts_before_it_expires_while_one_is_left() {
+        let mut g = grant(&[1000, 1000]);
+        let (second, now) = (SignedDuration::from_secs(1), g.created_at);
+        assert!(g.usable_for(g.expires_at - second, now), "a lesson starting a second before the expiry");
+        assert!(!g.usable_for(g.expires_at, now), "not one starting at the expiry");
+        assert!(!g.usable_for(g.expires_at - days(1), g.expires_at), "nor once it has expired");
+        assert!(g.usable_for(g.expires_at - days(1), g.expires_at - second));
+        g.credits = vec![Credit::Used { booking_id: BookingId::parse("bk_a_0").unwrap() }, Credit::Expired];
+        assert!(!g.usable_for(g.expires_at - days(1), now), "nor with no credit left");
+        assert_eq!(g.self_refundable_until(), g.created_at + days(14), "the student's refund window: 14 days to the second");
+    }
+
+    fn days(n: i64) -> SignedDuration {
+        SignedDuration::from_hours(24 * n)
     }
 
     #[test]
     fn stages_run_30_then_7_days_before_then_the_expiry() {
+        assert_eq!([GrantStage::Remind30, GrantStage::Remind7, GrantStage::Expire].map(GrantStage::days_before), [30, 7, 0], "what the reminders say");
         let g = grant(&[1, 1]);
         let created = g.created_at;
         assert_eq!(GrantStage::first_after(created, g.expires_at), GrantStage::Remind30);

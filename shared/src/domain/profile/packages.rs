@@ -88,8 +88,10 @@ pub(super) fn parse_packages(docs: &[PackageDoc], lessons: &[LessonOffer], min_c
         let offer = PackageOffer { lessons: lessons_in, duration_minutes: doc.duration_minutes, discount_percent: discount, lesson_price: lesson.price };
         if rules == Rules::Strict {
             let price = offer.price().amount;
-            if price == 0 || price < min_charge {
-                return Err(ProfileError::new(path("discount_percent"), format!("leaves a price of {price}, under Stripe's minimum charge of {min_charge} (a free lesson has no package)")));
+            // At least two lessons at half price cost one lesson, which is 0
+            // or at least Stripe's minimum: only a free lesson's package is too cheap.
+            if price == 0 {
+                return Err(ProfileError::new(path("discount_percent"), format!("leaves a price of 0, under Stripe's minimum charge of {min_charge} (a free lesson has no package)")));
             }
             if price > MAX_CHARGE {
                 return Err(ProfileError::new(path("lessons"), format!("makes a price of {price}, over Stripe's maximum charge of {MAX_CHARGE}")));

@@ -287,6 +287,23 @@ fn packages_are_checked_against_the_lessons_and_stripes_limits_and_round_trip() 
         v["packages"] = serde_json::json!([{"lessons": 5, "duration_minutes": 30}]);
     });
     assert!(free.starts_with("packages[0].discount_percent: leaves a price of 0"), "{free}");
+    // Eleven packages are too many; ten are not, and the same count of another duration is another package.
+    let many = |n: u32| serde_json::Value::Array((2..2 + n).map(|lessons| serde_json::json!({"lessons": lessons, "duration_minutes": 60})).collect());
+    assert!(with(many(11)).starts_with("packages: at most 10"));
+    let mut ten = anna_value();
+    ten["packages"] = many(9);
+    ten["packages"].as_array_mut().unwrap().push(serde_json::json!({"lessons": 2, "duration_minutes": 30}));
+    assert_eq!(TeacherProfile::from_json_str(&ten.to_string()).unwrap().packages().len(), 10);
+    // Stripe's maximum charge (99,999,999) is the limit, reached exactly by 11 lessons of 9,090,909.
+    let priced = |price: u64, lessons: u32| {
+        let mut v = anna_value();
+        v["lessons"] = serde_json::json!([{"duration_minutes": 60, "price": price}]);
+        v["trial"] = serde_json::Value::Null;
+        v["packages"] = serde_json::json!([{"lessons": lessons, "duration_minutes": 60}]);
+        TeacherProfile::from_json_str(&v.to_string())
+    };
+    assert_eq!(priced(9_090_909, 11).unwrap().package(11, 60).unwrap().price().amount, crate::domain::stripe_limits::MAX_CHARGE);
+    assert!(priced(9_090_909, 12).unwrap_err().to_string().starts_with("packages[0].lessons: makes a price of 109090908"));
     for days in [29, 731] {
         assert!(error_after(|v| v["package_valid_days"] = serde_json::json!(days)).starts_with("package_valid_days: must be between 30 and 730"));
     }
