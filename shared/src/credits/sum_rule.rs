@@ -180,6 +180,7 @@ mod tests {
             let told = |what: &str| g.history.iter().filter(|e| e.what == what).map(|e| e.credits).sum::<u32>();
             assert_eq!(told("used") - told("returned"), used, "{:?}", g.history);
             assert_eq!((told("refunded"), told("revoked"), told("expired")), (refunded, revoked, expired), "{:?}", g.history);
+            assert!(g.history.iter().all(|e| e.credits > 0), "every line of the history moved a credit: {:?}", g.history);
         }
 
         fn check_money(&self) {
