@@ -78,7 +78,9 @@ pub struct Hold<'a> {
     pub idempotency: Option<(&'a str, &'a IdempotencyRecord)>,
 }
 
-enum Refusal {
+/// Why a transaction that books or holds slots refused inside its plan:
+/// the index of the first lesson not offered, or the store.
+pub(crate) enum Refusal {
     Slot(usize),
     Store(StoreError),
 }

@@ -11,6 +11,7 @@ mod service;
 mod view;
 
 pub use hold::{OpenSet, clashes};
+pub(crate) use hold::Refusal;
 pub use cart::{CartRequest, MAX_BODY_BYTES, MAX_LESSONS, parse_cart};
 pub(crate) use cart::parse_picks;
 pub use redirects::RedirectPolicy;

@@ -11,11 +11,12 @@ use std::collections::BTreeSet;
 use jiff::Timestamp;
 
 use crate::availability;
+use crate::checkout::Refusal;
 use crate::domain::{CancellationPolicy, TeacherId, TeacherProfile};
 use crate::error::{ApiError, MissingCredits};
 use crate::fulfilment::{booked_items, booking_of};
 use crate::store::{
-    Backoff, BusyEntry, CONTENTION_BUDGET, Checkout, CheckoutStatus, CreditUse, DaySet, EditError, Grant, IdempotencyRecord, Store, StoreError, days_to_read, days_touched,
+    Backoff, BusyEntry, CONTENTION_BUDGET, Checkout, CheckoutStatus, CreditUse, DaySet, EditError, Grant, IdempotencyRecord, Store, days_to_read, days_touched,
 };
 
 /// Idempotency records outlive any replay a client would make.
@@ -80,18 +81,6 @@ fn missing(checkout: &Checkout, grants: &[Grant], teacher: TeacherId, duration: 
     let first = lessons.iter().map(|l| l.start).min().unwrap_or(now);
     let available = grants.iter().filter(|g| fits(g, &teacher, duration, checkout.currency, first, now)).map(Grant::remaining).sum();
     MissingCredits { teacher_id: teacher, duration_minutes: duration, needed: u32::try_from(lessons.len()).unwrap_or(u32::MAX), available }
-}
-
-/// Why an attempt did not commit.
-enum Refusal {
-    Slot(usize),
-    Store(StoreError),
-}
-
-impl From<StoreError> for Refusal {
-    fn from(err: StoreError) -> Self {
-        Self::Store(err)
-    }
 }
 
 pub struct CreditCheckout<'a> {

@@ -7,7 +7,7 @@
 
 use jiff::Timestamp;
 
-use crate::store::{Basis, Earning, Grant, GrantStage, GRANTS, Notice, Store, StoreError, TransactError, WorkKey, WorkStatus};
+use crate::store::{Basis, Earning, EarningOf, GRANTS, Grant, GrantStage, Notice, Store, StoreError, TransactError, WorkKey};
 
 /// What one sweep did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -76,23 +76,13 @@ async fn step(store: &Store, key: &WorkKey, now: Timestamp) -> Result<Option<(St
 /// What the credits that expired earn their teacher, transferred like a
 /// lesson's earning once the hold after `expires_at` has passed.
 fn expiry_earning(grant: &Grant, now: Timestamp) -> Option<Earning> {
-    Some(Earning {
+    let of = EarningOf {
         booking_id: grant.expiry_booking_id()?,
         checkout_id: grant.checkout_id.clone(),
         teacher_id: grant.teacher_id.clone(),
         payment_intent: grant.payment_intent.clone(),
         currency: grant.currency,
         lesson_end: grant.expires_at,
-        basis: Basis::CreditsExpired,
-        created_at: now,
-        status: WorkStatus::Owed,
-        attempts: 0,
-        transferred: 0,
-        commission: None,
-        transferred_at: None,
-        provider_id: None,
-        reversals: 0,
-        waiting: None,
-        error: None,
-    })
+    };
+    Some(Earning::owed(of, Basis::CreditsExpired, now))
 }

@@ -5,28 +5,18 @@
 use aws_sdk_dynamodb::types::TransactWriteItem;
 use jiff::Timestamp;
 
-use crate::store::{Basis, Booking, Earning, Store, StoreError, WorkStatus, earning_key};
+use crate::store::{Basis, Booking, Earning, EarningOf, Store, StoreError, earning_key};
 
 pub fn earning(booking: &Booking, payment_intent: &str, basis: Basis, now: Timestamp) -> Earning {
-    Earning {
+    let of = EarningOf {
         booking_id: booking.booking_id.clone(),
         checkout_id: booking.checkout_id.clone(),
         teacher_id: booking.teacher_id.clone(),
         payment_intent: payment_intent.to_owned(),
         currency: booking.currency,
         lesson_end: booking.end,
-        basis,
-        created_at: now,
-        status: WorkStatus::Owed,
-        attempts: 0,
-        transferred: 0,
-        commission: None,
-        transferred_at: None,
-        provider_id: None,
-        reversals: 0,
-        waiting: None,
-        error: None,
-    }
+    };
+    Earning::owed(of, basis, now)
 }
 
 /// The item recording that `booking`'s outcome is now `basis`: a new

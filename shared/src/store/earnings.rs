@@ -102,7 +102,44 @@ pub struct Earning {
     pub error: Option<String>,
 }
 
+/// What an earning is for: a lesson (or a package's expired credits), its
+/// teacher, and the payment it is paid from.
+#[derive(Debug, Clone)]
+pub struct EarningOf {
+    pub booking_id: BookingId,
+    pub checkout_id: CheckoutId,
+    pub teacher_id: TeacherId,
+    pub payment_intent: String,
+    pub currency: Currency,
+    /// When the claim window starts (the payout sweep adds the hold).
+    pub lesson_end: Timestamp,
+}
+
 impl Earning {
+    /// A new earning, owed from `of.lesson_end`; nothing transferred yet.
+    pub fn owed(of: EarningOf, basis: Basis, now: Timestamp) -> Self {
+        let EarningOf { booking_id, checkout_id, teacher_id, payment_intent, currency, lesson_end } = of;
+        Self {
+            booking_id,
+            checkout_id,
+            teacher_id,
+            payment_intent,
+            currency,
+            lesson_end,
+            basis,
+            created_at: now,
+            status: WorkStatus::Owed,
+            attempts: 0,
+            transferred: 0,
+            commission: None,
+            transferred_at: None,
+            provider_id: None,
+            reversals: 0,
+            waiting: None,
+            error: None,
+        }
+    }
+
     pub fn key(&self) -> WorkKey {
         earning_key(&self.payment_intent, &self.booking_id)
     }

@@ -35,7 +35,7 @@ pub use error::StoreError;
 pub use keys::utc_day;
 pub use attendance::Due;
 pub use attention::{Attention, AttentionKind};
-pub use earnings::{Basis, EARNINGS, Earning, EarningsPage, REVERSALS, Reversal, earning_key};
+pub use earnings::{Basis, EARNINGS, Earning, EarningOf, EarningsPage, REVERSALS, Reversal, earning_key};
 pub use ledger::{Dispute, Ledger, Payment, Refund};
 pub use payout_accounts::{AccountState, PayoutAccount};
 pub use obligations::{Obligation, ObligationOutcome, ObligationStatus, RefundReason, cancel_obligation_id, credits_obligation_id, lesson_obligation_id, obligation_of_metadata};
