@@ -53,7 +53,7 @@ async fn a_package_is_priced_on_the_server_sold_as_one_line_and_grants_credits_o
 }
 
 #[tokio::test]
-async fn the_webhook_the_success_page_poll_and_a_delayed_payment_each_grant_once() {
+async fn the_webhook_redelivered_and_a_delayed_payment_each_grant_once() {
     let s = shop(true).await;
     // The webhook, delivered by the emulator (twice: redelivery changes nothing).
     let by_webhook = s.press(&s.order("s_1", "t_pack", 2).await, "complete").await;
