@@ -223,13 +223,17 @@ async fn reminders_go_a_day_and_an_hour_before_follow_a_move_and_never_follow_a_
 #[tokio::test]
 async fn a_reminder_is_not_written_for_a_lesson_booked_after_its_moment() {
     let env = CheckoutEnv::start().await;
-    // Starts on the teacher's 10-minute grid, at least `ahead` from now.
+    // A 30-minute start on the teacher's 10-minute grid, at least `ahead`
+    // from now, that ends on the day it starts: a lesson must fit one of the
+    // teacher's daily ranges, so one over UTC midnight is moved to midnight.
     let at = |ahead: SignedDuration| {
         let second = (Timestamp::now() + ahead).as_second();
-        Timestamp::from_second(second + (600 - second.rem_euclid(600)) % 600).unwrap()
+        let start = second + (600 - second.rem_euclid(600)) % 600;
+        let crosses_midnight = start.rem_euclid(86_400) > 86_400 - 1800;
+        Timestamp::from_second(if crosses_midnight { start + 86_400 - start.rem_euclid(86_400) } else { start }).unwrap()
     };
-    let (within_the_hour, within_the_day, days_ahead) = (at(SignedDuration::from_mins(50)), at(SignedDuration::from_hours(3)), at(SignedDuration::from_hours(72)));
-    let lessons = [within_the_hour, within_the_day, days_ahead].map(|start| lesson("t_one", &start.to_string(), 60)).to_vec();
+    let (within_the_hour, within_the_day, days_ahead) = (at(SignedDuration::from_mins(20)), at(SignedDuration::from_hours(3)), at(SignedDuration::from_hours(72)));
+    let lessons = [within_the_hour, within_the_day, days_ahead].map(|start| lesson("t_one", &start.to_string(), 30)).to_vec();
     let (_, bookings) = env.paid_booking("gus", lessons).await;
     let mut stages = Vec::new();
     for booking in &bookings {
