@@ -50,7 +50,7 @@ export AWS_SECRET_ACCESS_KEY ?= local
 LOCAL_ENV := set -a && source ./.env.local && set +a &&
 endif
 
-.PHONY: iam-report dev test demo contract browser web doctor build deploy stripe-webhook bench table seed reconcile notify payouts earnings transfer-hold credits credits-refund attention profile-history booking outcome repair-rooms create-booking create-room tools clean-local
+.PHONY: iam-report dev test clock-check demo contract browser web doctor build deploy stripe-webhook bench table seed reconcile notify payouts earnings transfer-hold credits credits-refund attention profile-history booking outcome repair-rooms create-booking create-room tools clean-local
 
 $(CARGO_LAMBDA):
 	python3 -m venv $(VENV)
@@ -146,6 +146,24 @@ bench: $(ZIG)
 	cargo lambda build --release --arm64 --output-format zip $(addprefix --bin ,$(FUNCTION_CRATES) hello-world)
 	cargo build --release --locked $(addprefix --bin ,$(FUNCTION_CRATES) hello-world coldstart)
 	set -a && source ./.env.local && set +a && ./target/release/coldstart $(BENCH_ARGS)
+
+# Never in `make test`. The e2e suite on other clocks (libfaketime from Debian): tests book
+# lessons relative to now, so each instant below once broke one (a lesson over midnight, New
+# York's summer time) or sits where such bugs hide (midnight, weekends, DST changes, year end).
+FAKETIME_LIB := /usr/lib/$(shell uname -m)-linux-gnu/faketime/libfaketimeMT.so.1
+CLOCK_CHECK_AT ?= 2026-12-07T20:30 2026-12-07T23:55 2026-12-13T23:30 2026-12-31T23:30 2027-03-27T23:30 2027-03-28T00:40 2027-07-15T12:00 2027-10-30T22:30
+$(FAKETIME_LIB):
+	$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends faketime >/dev/null
+
+clock-check: $(FAKETIME_LIB)
+	@e2e=$$(cargo test --locked -p tests --test e2e --no-run 2>&1 | sed -n 's/.*Executable.*(\(.*\))/\1/p'); \
+	test -x "$$e2e" || { echo "no e2e binary built"; exit 1; }; failed=0; \
+	for at in $(CLOCK_CHECK_AT); do \
+	  out=$$(cd tests && TZ=UTC LD_PRELOAD=$(FAKETIME_LIB) FAKETIME="@$${at/T/ }:00" FAKETIME_DONT_FAKE_MONOTONIC=1 \
+	    FAKETIME_DONT_RESET=1 "$(CURDIR)/$$e2e" -q 2>&1); \
+	  echo "$$at UTC: $$(grep '^test result' <<<"$$out")"; grep -E '^    [a-z_:]+$$' <<<"$$out"; \
+	  grep -q '^test result: ok' <<<"$$out" || failed=1; \
+	done; exit $$failed
 
 # Per function: what template.yaml grants on the table and what the last `make test` used.
 iam-report:
