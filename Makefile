@@ -156,8 +156,8 @@ $(FAKETIME_LIB):
 	$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends faketime >/dev/null
 
 clock-check: $(FAKETIME_LIB)
-	@e2e=$$(cargo test --locked -p tests --test e2e --no-run 2>&1 | sed -n 's/.*Executable.*(\(.*\))/\1/p'); \
-	test -x "$$e2e" || { echo "no e2e binary built"; exit 1; }; failed=0; \
+	@built=$$(cargo test --locked -p tests --test e2e --no-run 2>&1) || { echo "$$built"; exit 1; }; \
+	e2e=$$(sed -n 's/.*Executable.*(\(.*\))/\1/p' <<<"$$built"); failed=0; \
 	for at in $(CLOCK_CHECK_AT); do \
 	  out=$$(cd tests && TZ=UTC LD_PRELOAD=$(FAKETIME_LIB) FAKETIME="@$${at/T/ }:00" FAKETIME_DONT_FAKE_MONOTONIC=1 \
 	    FAKETIME_DONT_RESET=1 "$(CURDIR)/$$e2e" -q 2>&1); \
